@@ -1,0 +1,1 @@
+"""The IVR: calls, sessions, transports, dialplans, agent queues, the API and the CLI."""

@@ -1,0 +1,28 @@
+"""The models and the worker pool one process shares between all its calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ivr.settings import Settings
+from speech.asr import WhisperRunner
+from speech.pool import ModelPool
+from speech.tts import PiperTts
+
+
+@dataclass
+class Engines:
+    asr: WhisperRunner
+    tts: PiperTts
+    pool: ModelPool
+
+    @classmethod
+    def load(cls, settings: Settings) -> Engines:
+        return cls(
+            asr=WhisperRunner(settings.asr),
+            tts=PiperTts(settings.tts),
+            pool=ModelPool(settings.asr.workers, name="model"),
+        )
+
+    def close(self) -> None:
+        self.pool.close()

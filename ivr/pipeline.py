@@ -1,0 +1,145 @@
+"""The speech pipeline of one call: frames in, speech and transcript events out.
+
+VAD cuts utterances; while one grows, it is re-decoded every `partial_interval_ms` of
+audio for a partial transcript (LocalAgreement commits the stable words); at its end
+only the tail is left to decode for the final transcript.
+
+`deterministic=True` (replay's default) waits for each model job before the next frame,
+so a recorded call gives the same events on every run and machine; live calls never wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import numpy as np
+
+from ivr.engines import Engines
+from ivr.events import Event, EventType, make
+from speech.asr import ASR_RATE, UtteranceTranscriber
+from speech.audio import AudioFrame, pcm16_to_float, resample
+from speech.pool import Priority, Superseded
+from speech.vad import SegmentEvent, SegmentKind, Segmenter, VadSettings
+
+
+class SpeechPipeline:
+    def __init__(
+        self,
+        call_id: str,
+        sample_rate: int,
+        engines: Engines,
+        emit: Callable[[Event], None],
+        vad: VadSettings | None = None,
+        partial_interval_ms: int = 500,
+        deterministic: bool = False,
+    ) -> None:
+        self.call_id = call_id
+        self.sample_rate = sample_rate
+        self._engines = engines
+        self._emit = emit
+        self._segmenter = Segmenter(sample_rate, vad)
+        self._partial_interval_ms = partial_interval_ms
+        self._deterministic = deterministic
+        self._utterance = 0
+        self._transcriber: UtteranceTranscriber | None = None
+        self._since_partial_ms = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.now_ms = 0
+
+    @property
+    def in_speech(self) -> bool:
+        return self._segmenter.in_speech
+
+    async def process(self, frame: AudioFrame) -> None:
+        self.now_ms = frame.t_ms + frame.duration_ms
+        for seg in self._segmenter.process(frame):
+            await self._on_segment(seg)
+        if self._segmenter.in_speech:
+            self._since_partial_ms += frame.duration_ms
+            if self._since_partial_ms >= self._partial_interval_ms:
+                self._since_partial_ms = 0
+                await self._schedule(self._partial(self._utterance, self._segmenter.utterance_audio()))
+
+    async def finish(self) -> None:
+        """The audio ended: close an open utterance and wait for every transcript."""
+        for seg in self._segmenter.flush():
+            await self._on_segment(seg)
+        await self.settle()
+
+    async def settle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _on_segment(self, seg: SegmentEvent) -> None:
+        if seg.kind is SegmentKind.START:
+            self._utterance += 1
+            self._transcriber = UtteranceTranscriber(self._engines.asr)
+            self._since_partial_ms = 0
+            self._emit(make(self.call_id, seg.t_ms, EventType.SPEECH_START, onset_ms=seg.onset_ms))
+            return
+        self._emit(
+            make(
+                self.call_id,
+                seg.t_ms,
+                EventType.SPEECH_END,
+                onset_ms=seg.onset_ms,
+                duration_ms=seg.duration_ms,
+                reason=seg.reason,
+            )
+        )
+        transcriber, utterance = self._transcriber, self._utterance
+        self._transcriber = None
+        self._engines.pool.drop(f"{self.call_id}#{utterance}")
+        if transcriber is not None:
+            await self._schedule(self._final(utterance, transcriber, seg.audio, seg.t_ms))
+
+    async def _schedule(self, job: asyncio.Future[None] | asyncio.Task[None] | object) -> None:
+        task = asyncio.ensure_future(job)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if self._deterministic:
+            await task
+
+    def _to_asr(self, pcm: bytes) -> np.ndarray:
+        return resample(pcm16_to_float(pcm), self.sample_rate, ASR_RATE)
+
+    async def _partial(self, utterance: int, pcm: bytes) -> None:
+        transcriber = self._transcriber
+        if transcriber is None:
+            return
+        audio = self._to_asr(pcm)
+        try:
+            text = await self._engines.pool.run(
+                lambda: transcriber.partial(audio),
+                Priority.PARTIAL,
+                replace_key=f"{self.call_id}#{utterance}",
+            )
+        except Superseded:
+            return
+        except Exception as e:  # a failed partial loses nothing: the final still comes
+            self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr"))
+            return
+        if utterance != self._utterance or self._transcriber is not transcriber or not text:
+            return  # the utterance ended meanwhile: its final transcript supersedes this
+        self._emit(
+            make(
+                self.call_id,
+                self.now_ms,
+                EventType.PARTIAL_TRANSCRIPT,
+                text=text,
+                stable=transcriber.committed_text,
+            )
+        )
+
+    async def _final(
+        self, utterance: int, transcriber: UtteranceTranscriber, pcm: bytes, end_ms: int
+    ) -> None:
+        audio = self._to_asr(pcm)
+        try:
+            text = await self._engines.pool.run(lambda: transcriber.final(audio), Priority.FINAL)
+        except Exception as e:
+            self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr"))
+            return
+        t_ms = end_ms if self._deterministic else self.now_ms
+        self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text))

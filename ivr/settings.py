@@ -1,0 +1,38 @@
+"""Settings as frozen dataclasses; every field documented where it is declared."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+from speech.asr import AsrSettings
+from speech.tts import TtsSettings
+from speech.vad import VadSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the IVR needs to run; the defaults are the embedded ones."""
+
+    asr: AsrSettings = field(default_factory=AsrSettings)
+    """Speech recognition (model path, threads, partial cadence)."""
+    vad: VadSettings = field(default_factory=VadSettings)
+    """Utterance segmentation."""
+    tts: TtsSettings = field(default_factory=TtsSettings)
+    """Speech synthesis (voice path, cache)."""
+    greeting: str = "Thank you for calling. How can I help you today?"
+    """What the IVR says when a call starts and no dialplan says otherwise."""
+    data_dir: str = "data"
+    """Where recordings, event logs and the SQLite store live."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Defaults, overridden by IVR_ASR_MODEL, IVR_TTS_VOICE, IVR_DATA_DIR when set."""
+        s = cls()
+        if os.environ.get("IVR_ASR_MODEL"):
+            s = replace(s, asr=replace(s.asr, model_path=os.environ["IVR_ASR_MODEL"]))
+        if os.environ.get("IVR_TTS_VOICE"):
+            s = replace(s, tts=replace(s.tts, voice_path=os.environ["IVR_TTS_VOICE"]))
+        if os.environ.get("IVR_DATA_DIR"):
+            s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
+        return s

@@ -1,0 +1,59 @@
+"""The transport protocol: the only code that knows where a call's audio comes from.
+
+A SIP call and a WAV replay implement the same small protocol, so every replayed call
+exercises the code that answers a real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from speech.audio import AudioFrame
+
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfDigit:
+    """A key the caller pressed, at audio time `t_ms`."""
+
+    digit: str
+    t_ms: int
+
+    def __post_init__(self) -> None:
+        if self.digit not in DTMF_DIGITS:
+            raise ValueError(f"not a DTMF digit: {self.digit!r} (use 0-9, *, #, A-D)")
+
+
+CallInput = AudioFrame | DtmfDigit
+
+
+class Transport(Protocol):
+    call_id: str
+    caller: str
+    sample_rate: int
+
+    def inputs(self) -> AsyncIterator[CallInput]:
+        """The caller's audio frames and DTMF digits, in audio-time order, until hang-up."""
+        ...
+
+    def play(self, pcm: bytes) -> None:
+        """Queue 16-bit mono PCM at `sample_rate` for the caller to hear."""
+        ...
+
+    def stop_playback(self) -> None:
+        """Drop whatever is still queued to play (barge-in)."""
+        ...
+
+    @property
+    def is_playing(self) -> bool: ...
+
+    async def wait_playback(self) -> None:
+        """Return when everything queued has been played (or stopped)."""
+        ...
+
+    async def transfer(self, target: str) -> None: ...
+
+    async def hangup(self) -> None: ...

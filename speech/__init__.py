@@ -1,0 +1,1 @@
+"""Audio in, text out, and back: frames, decoding, resampling, VAD, streaming ASR, TTS."""

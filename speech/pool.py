@@ -1,0 +1,115 @@
+"""One bounded pool of model workers shared by every call of the process.
+
+Blocking model calls (whisper, piper) run here, off the event loop. Jobs have a
+priority: final transcripts and prompts first, partial transcripts last. A partial that
+is superseded before a worker takes it (a newer partial of the same utterance) is
+dropped, so under load partial transcripts thin out before final ones slow down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from enum import IntEnum
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Priority(IntEnum):
+    FINAL = 0
+    PROMPT = 1
+    PARTIAL = 2
+
+
+class Superseded(Exception):
+    """A partial job was replaced by a newer one before it ran."""
+
+
+class ModelPool:
+    """A priority work queue with `workers` threads."""
+
+    def __init__(self, workers: int = 1, name: str = "model") -> None:
+        if workers < 1:
+            raise ValueError("the model pool needs at least one worker")
+        self._heap: list[tuple[int, int, Future[Any], Callable[[], Any]]] = []
+        self._latest: dict[str, Future[Any]] = {}
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._closed = False
+        self.dropped = 0
+        self.completed = 0
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def submit(
+        self, fn: Callable[[], T], priority: Priority = Priority.FINAL, replace_key: str | None = None
+    ) -> Future[T]:
+        """Queue `fn`. With `replace_key`, a still-queued job of the same key is dropped."""
+        fut: Future[T] = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("model pool is closed")
+            if replace_key is not None:
+                old = self._latest.get(replace_key)
+                if old is not None and not old.done() and old.set_running_or_notify_cancel():
+                    old.set_exception(Superseded(replace_key))
+                    self.dropped += 1
+                self._latest[replace_key] = fut
+            heapq.heappush(self._heap, (int(priority), next(self._seq), fut, fn))
+            self._cond.notify()
+        return fut
+
+    async def run(
+        self, fn: Callable[[], T], priority: Priority = Priority.FINAL, replace_key: str | None = None
+    ) -> T:
+        return await asyncio.wrap_future(self.submit(fn, priority, replace_key))
+
+    def drop(self, replace_key: str) -> None:
+        """Drop the still-queued job of `replace_key`, if any (its result is no longer wanted)."""
+        with self._cond:
+            old = self._latest.pop(replace_key, None)
+            if old is not None and not old.done() and old.set_running_or_notify_cancel():
+                old.set_exception(Superseded(replace_key))
+                self.dropped += 1
+
+    @property
+    def queued(self) -> int:
+        with self._cond:
+            return sum(1 for _, _, f, _ in self._heap if not f.done())
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap and not self._closed:
+                    self._cond.wait()
+                if self._closed and not self._heap:
+                    return
+                _, _, fut, fn = heapq.heappop(self._heap)
+            if fut.done():  # superseded while queued
+                continue
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn()
+            except BaseException as e:  # the caller sees the error, the worker lives on
+                fut.set_exception(e)
+            else:
+                fut.set_result(result)
+            with self._cond:
+                self.completed += 1
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout=5)

