@@ -27,9 +27,13 @@ def expand_inputs(paths: Sequence[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+            found = sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
+            )
             if not found:
-                raise UsageError(f"{p}: folder holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
+                raise UsageError(
+                    f"{p}: folder holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})"
+                )
             out.extend(found)
         else:
             out.append(p)
@@ -43,7 +47,9 @@ def parse_channel(value: str) -> int:
     try:
         channel = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r}: use left, right or a channel number") from None
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: use left, right or a channel number"
+        ) from None
     if channel < 0:
         raise argparse.ArgumentTypeError("channel numbers start at 0")
     return channel
@@ -68,11 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--dtmf", default="", metavar="SPEC", help="scripted digits, e.g. 3.2:1,5.0:#")
     rp.add_argument("--realtime", action="store_true", help="pace the audio on the wall clock")
     rp.add_argument(
-        "--channel", type=parse_channel, default=0, help="channel of a stereo file: left (default), right, N"
+        "--channel",
+        type=parse_channel,
+        default=0,
+        help="channel of a stereo file: left (default), right, N",
     )
     rp.add_argument("--greeting", default=None, help="what the IVR says first ('' for nothing)")
-    rp.add_argument("--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)")
-    rp.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
+    rp.add_argument(
+        "--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)"
+    )
+    rp.add_argument(
+        "--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)"
+    )
     return parser
 
 
@@ -152,7 +165,12 @@ async def _replay(args: argparse.Namespace) -> int:
             if not args.json:
                 out(f"== {path} ({transport.sample_rate} Hz)")
             session = CallSession(
-                transport, engines, settings, emit, deterministic=not args.realtime, source=str(path)
+                transport,
+                engines,
+                settings,
+                emit,
+                deterministic=not args.realtime,
+                source=str(path),
             )
             await session.run()
             if out_audio:

@@ -20,7 +20,7 @@ from ivr.events import Event, EventType, make
 from speech.asr import ASR_RATE, UtteranceTranscriber
 from speech.audio import AudioFrame, pcm16_to_float, resample
 from speech.pool import Priority, Superseded
-from speech.vad import SegmentEvent, SegmentKind, Segmenter, VadSettings
+from speech.vad import Segmenter, SegmentEvent, SegmentKind, VadSettings
 
 
 class SpeechPipeline:
@@ -32,6 +32,7 @@ class SpeechPipeline:
         emit: Callable[[Event], None],
         vad: VadSettings | None = None,
         partial_interval_ms: int = 500,
+        speculate_after_ms: int = 240,
         deterministic: bool = False,
     ) -> None:
         self.call_id = call_id
@@ -40,11 +41,16 @@ class SpeechPipeline:
         self._emit = emit
         self._segmenter = Segmenter(sample_rate, vad)
         self._partial_interval_ms = partial_interval_ms
+        self._speculate_after_ms = speculate_after_ms
+        # (utterance, voiced_ms when taken, the decode): the final, decoded during the
+        # end-of-speech silence; still valid at speech_end if no voice came after it
+        self._speculation: tuple[int, int, asyncio.Future[str]] | None = None
         self._deterministic = deterministic
         self._utterance = 0
         self._transcriber: UtteranceTranscriber | None = None
         self._since_partial_ms = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._segmenter_voiced_at_end = 0
         self.now_ms = 0
 
     @property
@@ -53,16 +59,25 @@ class SpeechPipeline:
 
     async def process(self, frame: AudioFrame) -> None:
         self.now_ms = frame.t_ms + frame.duration_ms
+        self._segmenter_voiced_at_end = self._segmenter.voiced_ms
         for seg in self._segmenter.process(frame):
             await self._on_segment(seg)
-        if self._segmenter.in_speech:
+        seg = self._segmenter
+        if seg.in_speech and 0 < self._speculate_after_ms <= seg.trailing_silence_ms:
+            spec = self._speculation
+            if spec is None or spec[0] != self._utterance or spec[1] != seg.voiced_ms:
+                self._speculate(seg.utterance_audio(), seg.voiced_ms)
+        if seg.in_speech:
             self._since_partial_ms += frame.duration_ms
             if self._since_partial_ms >= self._partial_interval_ms:
                 self._since_partial_ms = 0
-                await self._schedule(self._partial(self._utterance, self._segmenter.utterance_audio()))
+                await self._schedule(
+                    self._partial(self._utterance, self._segmenter.utterance_audio())
+                )
 
     async def finish(self) -> None:
         """The audio ended: close an open utterance and wait for every transcript."""
+        self._segmenter_voiced_at_end = self._segmenter.voiced_ms
         for seg in self._segmenter.flush():
             await self._on_segment(seg)
         await self.settle()
@@ -89,10 +104,15 @@ class SpeechPipeline:
             )
         )
         transcriber, utterance = self._transcriber, self._utterance
+        voiced_ms = self._segmenter_voiced_at_end
         self._transcriber = None
         self._engines.pool.drop(f"{self.call_id}#{utterance}")
+        spec, self._speculation = self._speculation, None
+        ready = None
+        if spec is not None and spec[0] == utterance and spec[1] == voiced_ms:
+            ready = spec[2]  # nothing was said after it was taken: it is the final
         if transcriber is not None:
-            await self._schedule(self._final(utterance, transcriber, seg.audio, seg.t_ms))
+            await self._schedule(self._final(utterance, transcriber, seg.audio, seg.t_ms, ready))
 
     async def _schedule(self, job: asyncio.Future[None] | asyncio.Task[None] | object) -> None:
         task = asyncio.ensure_future(job)  # type: ignore[arg-type]
@@ -100,6 +120,17 @@ class SpeechPipeline:
         task.add_done_callback(self._tasks.discard)
         if self._deterministic:
             await task
+
+    def _speculate(self, pcm: bytes, voiced_ms: int) -> None:
+        transcriber = self._transcriber
+        if transcriber is None:
+            return
+        audio = self._to_asr(pcm)
+        future = asyncio.ensure_future(
+            self._engines.pool.run(lambda: transcriber.final(audio), Priority.FINAL)
+        )
+        future.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+        self._speculation = (self._utterance, voiced_ms, future)
 
     def _to_asr(self, pcm: bytes) -> np.ndarray:
         return resample(pcm16_to_float(pcm), self.sample_rate, ASR_RATE)
@@ -118,7 +149,9 @@ class SpeechPipeline:
         except Superseded:
             return
         except Exception as e:  # a failed partial loses nothing: the final still comes
-            self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr"))
+            self._emit(
+                make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr")
+            )
             return
         if utterance != self._utterance or self._transcriber is not transcriber or not text:
             return  # the utterance ended meanwhile: its final transcript supersedes this
@@ -133,13 +166,25 @@ class SpeechPipeline:
         )
 
     async def _final(
-        self, utterance: int, transcriber: UtteranceTranscriber, pcm: bytes, end_ms: int
+        self,
+        utterance: int,
+        transcriber: UtteranceTranscriber,
+        pcm: bytes,
+        end_ms: int,
+        ready: asyncio.Future[str] | None,
     ) -> None:
         audio = self._to_asr(pcm)
         try:
-            text = await self._engines.pool.run(lambda: transcriber.final(audio), Priority.FINAL)
+            if ready is not None:
+                text = await ready
+            else:
+                text = await self._engines.pool.run(
+                    lambda: transcriber.final(audio), Priority.FINAL
+                )
         except Exception as e:
-            self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr"))
+            self._emit(
+                make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr")
+            )
             return
         t_ms = end_ms if self._deterministic else self.now_ms
         self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text))

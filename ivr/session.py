@@ -56,6 +56,7 @@ class CallSession:
             self._on_event,
             vad=settings.vad,
             partial_interval_ms=settings.asr.partial_interval_ms,
+            speculate_after_ms=settings.asr.speculate_after_ms,
             deterministic=deterministic,
         )
 

@@ -64,6 +64,15 @@ class AsrSettings:
     """A decode whose no-speech probability is above this and whose log-prob is low is empty."""
     logprob_threshold: float = -1.0
     """Average token log-probability below which a likely no-speech decode is dropped."""
+    commit_after_ms: int = 1500
+    """No word is committed before the utterance has this much audio: early hypotheses on
+    a fraction of a second agree on wrong words too easily."""
+    final_with_prefix: bool = False
+    """Decode the final after the committed words (faster) rather than afresh (more accurate).
+    Afresh is the default: the final is decoded speculatively during the end-of-speech
+    silence (`speculate_after_ms`), so it is usually ready when the utterance ends."""
+    speculate_after_ms: int = 240
+    """Silence after which the final is decoded speculatively; kept if no voice follows."""
     max_tokens_per_second: float = 6.0
     """Cap on new tokens per second of audio (speech is 3-5): stops repetition loops early."""
     compression_ratio_threshold: float = 2.4
@@ -230,6 +239,7 @@ class UtteranceTranscriber:
 
     def __init__(self, runner: WhisperRunner) -> None:
         self._runner = runner
+        self._settings = runner.settings
         self._agreement = LocalAgreement(lambda t: runner.token_text(t).startswith(" "))
         self.last_partial = ""
 
@@ -242,18 +252,20 @@ class UtteranceTranscriber:
         decoded = self._runner.decode(audio16k, self._agreement.committed)
         if self._runner.is_loop(decoded.text):
             return _trim_loop(decoded.text)  # shown, but not trusted for agreement
-        self._agreement.update(decoded.tokens)
-        self.last_partial = decoded.text
-        return decoded.text
+        if audio16k.size * 1000 >= self._settings.commit_after_ms * ASR_RATE:
+            self._agreement.update(decoded.tokens)
+        self.last_partial = drop_echoed_ending(decoded.text)
+        return self.last_partial
 
     def final(self, audio16k: np.ndarray) -> str:
         """The whole utterance: only the tail after the committed words is decoded."""
-        decoded = self._runner.decode(audio16k, self._agreement.committed)
-        if self._runner.is_loop(decoded.text) and self._agreement.committed:
+        prefix = self._agreement.committed if self._settings.final_with_prefix else ()
+        decoded = self._runner.decode(audio16k, prefix)
+        if self._runner.is_loop(decoded.text) and prefix:
             decoded = self._runner.decode(audio16k)  # the prefix led astray: start afresh
         if self._runner.is_loop(decoded.text):
             return _trim_loop(decoded.text)
-        return decoded.text
+        return drop_echoed_ending(decoded.text)
 
 
 def _norm_word(word: str) -> str:
@@ -278,3 +290,14 @@ def _trim_loop(text: str) -> str:
     if cut < 0:
         cut = repeated_tail(text, 2) if compression_ratio(text) > 2.4 else -1
     return text if cut < 0 else " ".join(text.split()[:cut])
+
+
+def drop_echoed_ending(text: str) -> str:
+    """Whisper tiny often says the last phrase twice at the end of the audio ("ask not. ask
+    not."): drop an immediate repeat of a final phrase of 2+ words."""
+    words = text.split()
+    norm = [_norm_word(w) for w in words]
+    for n in range(len(words) // 2, 1, -1):
+        if norm[-n:] == norm[-2 * n : -n]:
+            return " ".join(words[:-n])
+    return text

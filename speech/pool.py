@@ -51,7 +51,10 @@ class ModelPool:
             t.start()
 
     def submit(
-        self, fn: Callable[[], T], priority: Priority = Priority.FINAL, replace_key: str | None = None
+        self,
+        fn: Callable[[], T],
+        priority: Priority = Priority.FINAL,
+        replace_key: str | None = None,
     ) -> Future[T]:
         """Queue `fn`. With `replace_key`, a still-queued job of the same key is dropped."""
         fut: Future[T] = Future()
@@ -69,7 +72,10 @@ class ModelPool:
         return fut
 
     async def run(
-        self, fn: Callable[[], T], priority: Priority = Priority.FINAL, replace_key: str | None = None
+        self,
+        fn: Callable[[], T],
+        priority: Priority = Priority.FINAL,
+        replace_key: str | None = None,
     ) -> T:
         return await asyncio.wrap_future(self.submit(fn, priority, replace_key))
 

@@ -37,6 +37,9 @@ class VadSettings:
     """An utterance longer than this is cut and a new one starts (at most 30000 for whisper)."""
     pre_roll_ms: int = 200
     """Audio kept from before the onset so the first phoneme is not clipped."""
+    energy_gate_db: float = 9.0
+    """A frame is speech only if webrtcvad says so and it is this far above the line's noise
+    floor: this drops webrtcvad's ~120 ms hangover, which stretched coughs and delayed ends."""
 
     def validate(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
@@ -44,7 +47,9 @@ class VadSettings:
         if self.frame_ms not in VAD_FRAME_MS:
             raise ValueError(f"vad.frame_ms must be one of {VAD_FRAME_MS}, got {self.frame_ms}")
         if not 0 < self.max_utterance_ms <= 30000:
-            raise ValueError("vad.max_utterance_ms must be in 1..30000 (whisper hears 30 s at most)")
+            raise ValueError(
+                "vad.max_utterance_ms must be in 1..30000 (whisper hears 30 s at most)"
+            )
         for name in ("min_speech_ms", "onset_gap_ms", "end_silence_ms", "pre_roll_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"vad.{name} must not be negative")
@@ -102,6 +107,9 @@ class Segmenter:
         self._voiced_ms = 0
         self._silence_run_ms = 0
         self._now_ms = 0
+        self._floor_db: float | None = None
+        # the floor follows a quieter line at once and a louder one slowly (~3 dB/s)
+        self._floor_rise_db = 3.0 * self.settings.frame_ms / 1000
 
     @property
     def in_speech(self) -> bool:
@@ -112,6 +120,16 @@ class Segmenter:
     def utterance_ms(self) -> int:
         """Audio length of the open utterance so far (0 when none)."""
         return self._now_ms - self._onset_ms if self._state is _State.SPEECH else 0
+
+    @property
+    def trailing_silence_ms(self) -> int:
+        """Silence since the open utterance's last voiced frame (0 when none is open)."""
+        return self._silence_run_ms if self._state is _State.SPEECH else 0
+
+    @property
+    def voiced_ms(self) -> int:
+        """Voiced audio heard in the open utterance so far: grows only while the caller speaks."""
+        return self._voiced_ms if self._state is _State.SPEECH else 0
 
     def utterance_audio(self) -> bytes:
         """The open utterance's PCM so far (pre-roll included)."""
@@ -143,7 +161,7 @@ class Segmenter:
         s = self.settings
         dur = s.frame_ms
         self._now_ms = t_ms + dur
-        speech = self._vad.is_speech(chunk, self.sample_rate)
+        speech = self._is_speech(chunk)
         if self._state is _State.SILENCE:
             if speech:
                 self._state = _State.ONSET
@@ -182,6 +200,17 @@ class Segmenter:
                 return [end, SegmentEvent(SegmentKind.START, self._now_ms, self._now_ms)]
             return [end]
         return []
+
+    def _is_speech(self, chunk: bytes) -> bool:
+        x = np.frombuffer(chunk, dtype="<i2").astype(np.float32)
+        level_db = 10 * np.log10(float(np.mean(x * x)) / (32768.0**2) + 1e-10)
+        if self._floor_db is None or level_db < self._floor_db:
+            self._floor_db = level_db
+        else:
+            self._floor_db += self._floor_rise_db
+        if level_db < self._floor_db + self.settings.energy_gate_db:
+            return False
+        return self._vad.is_speech(chunk, self.sample_rate)
 
     def _maybe_confirm(self) -> list[SegmentEvent]:
         if self._voiced_ms >= self.settings.min_speech_ms:

@@ -1,0 +1,57 @@
+"""Shared fixtures: the real models are loaded once per test session."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "audio_fixtures"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a test must never reach a model hub
+
+
+def reference_transcripts() -> dict[str, str]:
+    with open(FIXTURES / "transcripts.tsv", encoding="utf-8") as f:
+        return {row["file"]: row["transcript"] for row in csv.DictReader(f, delimiter="\t")}
+
+
+@pytest.fixture(scope="session")
+def engines():
+    from ivr.engines import Engines
+    from ivr.settings import Settings
+
+    e = Engines.load(Settings())
+    yield e
+    e.close()
+
+
+@pytest.fixture(scope="session")
+def ivr_cmd() -> list[str]:
+    """The installed console script, run as a user runs it."""
+    exe = Path(sys.executable).with_name("ivr")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ivr.cli"]
+
+
+def tone(freq_hz: float, seconds: float, rate: int, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def voiced(seconds: float, rate: int, f0: float = 140.0, level: float = 0.3) -> np.ndarray:
+    """A speech-like voiced signal: harmonics of f0 with a formant-ish envelope and 4 Hz syllables."""
+    t = np.arange(int(seconds * rate)) / rate
+    sig = np.zeros_like(t)
+    for k in range(1, 25):
+        f = k * f0
+        if f >= rate / 2:
+            break
+        weight = np.exp(-(((f - 500) / 400) ** 2)) + 0.6 * np.exp(-(((f - 1500) / 500) ** 2)) + 0.05
+        sig += weight * np.sin(2 * np.pi * f * t)
+    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 4.0 * t)
+    sig = sig * envelope
+    return (level * sig / np.max(np.abs(sig))).astype(np.float32)

@@ -1,0 +1,123 @@
+"""Streaming ASR. Category: unit (policy) and model (real whisper on real speech)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speech.asr import LocalAgreement, compression_ratio, repeated_tail
+from speech.audio import decode_file, resample
+from speech.wer import wer
+from tests.conftest import FIXTURES, reference_transcripts
+
+
+# -- the streaming policy, no model ----------------------------------------------------
+def _agreement() -> LocalAgreement:
+    # token ids: even ids begin a word, odd ids continue one
+    return LocalAgreement(lambda t: t % 2 == 0)
+
+
+@pytest.mark.unit
+def test_local_agreement_commits_what_two_hypotheses_share():
+    la = _agreement()
+    assert la.update([10, 12, 14, 16]) == ()  # one hypothesis proves nothing
+    assert la.update([10, 12, 14, 18, 20]) == (10, 12, 14)
+    # a later disagreement never takes back committed words
+    assert la.update([10, 12, 14, 40]) == (10, 12, 14)
+    assert la.update([10, 12, 14, 40, 42]) == (10, 12, 14, 40)
+
+
+@pytest.mark.unit
+def test_local_agreement_cuts_at_word_boundaries():
+    la = _agreement()
+    la.update([10, 12, 13, 16])
+    # [10, 12, 13] agree, but 13 continues the word 12 began and the next tokens differ:
+    # only whole words whose successor begins a new word in both hypotheses are committed
+    assert la.update([10, 12, 13, 15]) == (10,)
+
+
+@pytest.mark.unit
+def test_repetition_loops_are_recognised():
+    assert repeated_tail("Ask not. Ask not. Ask not. Ask not.") == 2
+    assert repeated_tail("and so and so and so and") == 2
+    assert repeated_tail("ask what you can do for your country") == -1
+    assert compression_ratio("and so my " * 30) > 2.4
+    assert compression_ratio("ask not what your country can do for you") < 2.4
+
+
+# -- the real model on real speech -----------------------------------------------------
+def replay_json(ivr_cmd, path, *extra):
+    proc = subprocess.run(
+        [*ivr_cmd, "replay", str(path), "--json", "--greeting", "", *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def finals(events):
+    return " ".join(e["text"] for e in events if e["type"] == "final_transcript")
+
+
+@pytest.mark.model
+@pytest.mark.e2e
+def test_jfk_transcript_at_native_rate(ivr_cmd):
+    events = replay_json(ivr_cmd, FIXTURES / "jfk.flac")
+    ref = reference_transcripts()["jfk.flac"]
+    assert wer(ref, finals(events)) <= 0.10, finals(events)
+    assert all(e["call"] == "jfk.flac" for e in events)
+
+
+@pytest.mark.model
+@pytest.mark.e2e
+def test_jfk_transcript_over_8khz_mulaw(ivr_cmd, tmp_path):
+    samples, rate = decode_file(FIXTURES / "jfk.flac")
+    phone = tmp_path / "jfk_phone.wav"
+    sf.write(phone, resample(samples, rate, 8000), 8000, subtype="ULAW")
+    assert sf.info(phone).subtype == "ULAW"
+    events = replay_json(ivr_cmd, phone)
+    assert next(e for e in events if e["type"] == "call_start")["sample_rate"] == 8000
+    ref = reference_transcripts()["jfk.flac"]
+    assert wer(ref, finals(events)) <= 0.10, finals(events)
+
+
+@pytest.mark.model
+@pytest.mark.e2e
+def test_partials_stream_while_the_caller_speaks(ivr_cmd):
+    events = replay_json(ivr_cmd, FIXTURES / "cmu_arctic_us_aew_a0002.wav")
+    start = next(e for e in events if e["type"] == "speech_start")
+    end = next(e for e in events if e["type"] == "speech_end")
+    partials = [e for e in events if e["type"] == "partial_transcript"]
+    speech_ms = end["t_ms"] - start["t_ms"]
+    assert len(partials) >= speech_ms // 600  # at least one per ~0.5 s of speech
+    assert all(start["t_ms"] <= p["t_ms"] <= end["t_ms"] for p in partials)
+    # partials grow towards the final text, and the committed words are a prefix of it
+    final = next(e for e in events if e["type"] == "final_transcript")["text"]
+    assert wer(final, partials[-1]["text"]) <= 0.25
+    stable = partials[-1]["stable"].lower().strip(" .,")
+    assert final.lower().startswith(stable[: max(0, len(stable) - 1)])
+
+
+@pytest.mark.model
+def test_every_fixture_is_heard(engines):
+    from speech.asr import UtteranceTranscriber
+
+    refs = reference_transcripts()
+    for name, ref in refs.items():
+        samples, rate = decode_file(FIXTURES / name)
+        text = UtteranceTranscriber(engines.asr).final(resample(samples, rate, 16000))
+        assert wer(ref, text) <= 0.25, (name, text)
+
+
+@pytest.mark.model
+def test_silence_and_noise_give_no_words(engines):
+    rng = np.random.default_rng(3)
+    assert engines.asr.decode(np.zeros(16000, np.float32)).text == ""
+    noise = (rng.standard_normal(16000) * 0.01).astype(np.float32)
+    assert len(engines.asr.decode(noise).text.split()) <= 1

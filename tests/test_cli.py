@@ -1,0 +1,160 @@
+"""`ivr replay` as an engineer runs it. Category: e2e (real models, real audio)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ivr.events import EVENT_FIELDS, EventType
+from speech.audio import decode_file
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.e2e
+
+
+def run(ivr_cmd, *args, timeout=600):
+    return subprocess.run([*ivr_cmd, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_json_events_follow_the_contract(ivr_cmd, tmp_path):
+    out = tmp_path / "ivr.wav"
+    proc = run(
+        ivr_cmd,
+        "replay",
+        str(FIXTURES / "cmu_arctic_us_aew_a0003.wav"),
+        "--json",
+        "--out-audio",
+        str(out),
+        "--dtmf",
+        "0.1:1,2.5:#",
+    )
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    types = [e["type"] for e in events]
+    for e in events:
+        assert e["call"] == "cmu_arctic_us_aew_a0003.wav"
+        assert isinstance(e["t_ms"], int) and e["t_ms"] >= 0
+        required, optional = EVENT_FIELDS[EventType(e["type"])]
+        assert set(required) <= set(e) <= {"call", "t_ms", "type", *required, *optional}
+    assert types[0] == "call_start" and types[-1] == "call_end"
+    assert [e["digit"] for e in events if e["type"] == "dtmf"] == ["1", "#"]
+    assert next(e for e in events if e["type"] == "dtmf" and e["digit"] == "#")["t_ms"] == 2500
+    assert (
+        types.index("speech_start") < types.index("partial_transcript") < types.index("speech_end")
+    )
+    assert types.index("speech_end") < types.index("final_transcript")
+    final = next(e for e in events if e["type"] == "final_transcript")["text"].lower()
+    assert "shook hands" in final
+    # the greeting was said, and cut by the digit pressed at 0.1 s
+    assert "say" in types
+    ivr_audio, rate = decode_file(out)
+    assert rate == 16000
+    assert len(ivr_audio) == pytest.approx(events[-1]["duration_ms"] * 16, abs=400)
+    loud = np.abs(ivr_audio) > 0.01
+    assert loud[:1600].any(), "the greeting starts at once"
+    assert not loud[int(0.2 * 16000) :].any(), "the greeting stops when a key is pressed"
+
+
+def test_greeting_heard_in_full_when_the_caller_waits(ivr_cmd, tmp_path):
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(8000 * 8, np.float32), 8000)
+    out = tmp_path / "ivr.wav"
+    proc = run(ivr_cmd, "replay", str(quiet), "--json", "--out-audio", str(out))
+    assert proc.returncode == 0, proc.stderr
+    types = [json.loads(x)["type"] for x in proc.stdout.splitlines()]
+    assert "speech_start" not in types and "barge_in" not in types
+    audio, _ = decode_file(out)
+    voiced_s = np.count_nonzero(np.abs(audio) > 0.01) / 8000
+    assert voiced_s > 1.0
+
+
+def test_caller_speech_interrupts_the_greeting(ivr_cmd, tmp_path):
+    out = tmp_path / "ivr.wav"
+    proc = run(ivr_cmd, "replay", str(FIXTURES / "jfk.flac"), "--json", "--out-audio", str(out))
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(x) for x in proc.stdout.splitlines()]
+    barge = next(e for e in events if e["type"] == "barge_in")
+    start = next(e for e in events if e["type"] == "speech_start")
+    assert barge["t_ms"] == start["t_ms"] and barge["prompt"]
+    audio, rate = decode_file(out)
+    after = audio[int((barge["t_ms"] + 40) * rate / 1000) :]
+    assert np.max(np.abs(after)) < 0.01, "no IVR audio after the barge-in"
+
+
+def test_readable_timeline_without_json(ivr_cmd):
+    proc = run(ivr_cmd, "replay", str(FIXTURES / "cmu_arctic_us_aew_a0001.wav"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("== ") and "16000 Hz" in lines[0]
+    assert any("final_transcript" in x and "Danger" in x for x in lines)
+    assert not any(x.startswith("{") for x in lines)
+
+
+def test_several_files_and_folders_in_one_run(ivr_cmd, tmp_path):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for name in ("cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_aew_a0002.wav"):
+        shutil.copy(FIXTURES / name, folder / name)
+    outdir = tmp_path / "out"
+    proc = run(
+        ivr_cmd,
+        "replay",
+        str(folder),
+        str(FIXTURES / "cmu_arctic_us_aew_a0003.wav"),
+        "--json",
+        "--out-audio",
+        str(outdir),
+    )
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(x) for x in proc.stdout.splitlines()]
+    calls = [e["call"] for e in events if e["type"] == "call_end"]
+    assert calls == [
+        "cmu_arctic_us_aew_a0001.wav",
+        "cmu_arctic_us_aew_a0002.wav",
+        "cmu_arctic_us_aew_a0003.wav",
+    ]
+    assert sorted(p.name for p in outdir.iterdir()) == [
+        f"cmu_arctic_us_aew_a000{i}.ivr.wav" for i in (1, 2, 3)
+    ]
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b"RIFF\x00\x00garbage" * 40), "not a readable audio file"),
+        (lambda p: p.write_text("id,name\n1,Ann\n"), "not a readable audio file"),
+        (lambda p: sf.write(p, np.zeros(0, np.float32), 8000), "no audio"),
+        (lambda p: sf.write(p, np.zeros((0, 2), np.float32), 16000), "no audio"),
+    ],
+    ids=["missing", "garbage-riff", "text", "empty", "empty-stereo"],
+)
+def test_bad_input_one_line_error_exit_2(ivr_cmd, tmp_path, make, message):
+    path = tmp_path / "bad.wav"
+    make(path)
+    proc = run(ivr_cmd, "replay", str(path), "--json")
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and str(path) in err[0], proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_a_bad_file_does_not_stop_the_others(ivr_cmd, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    proc = run(ivr_cmd, "replay", str(bad), str(FIXTURES / "cmu_arctic_us_aew_a0003.wav"), "--json")
+    assert proc.returncode == 2
+    assert "bad.wav" in proc.stderr and "Traceback" not in proc.stderr
+    assert any(json.loads(x)["type"] == "final_transcript" for x in proc.stdout.splitlines())
+
+
+@pytest.mark.parametrize("spec", ["3.2", "x:1", "1.0:Z", "-1:1"])
+def test_bad_dtmf_script_is_refused(ivr_cmd, spec):
+    proc = run(ivr_cmd, "replay", str(FIXTURES / "jfk.flac"), "--dtmf", spec)
+    assert proc.returncode == 2
+    assert "--dtmf" in proc.stderr and "Traceback" not in proc.stderr
