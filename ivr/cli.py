@@ -27,13 +27,9 @@ def expand_inputs(paths: Sequence[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
-            )
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
             if not found:
-                raise UsageError(
-                    f"{p}: folder holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})"
-                )
+                raise UsageError(f"{p}: folder holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
             out.extend(found)
         else:
             out.append(p)
@@ -47,9 +43,7 @@ def parse_channel(value: str) -> int:
     try:
         channel = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r}: use left, right or a channel number"
-        ) from None
+        raise argparse.ArgumentTypeError(f"{value!r}: use left, right or a channel number") from None
     if channel < 0:
         raise argparse.ArgumentTypeError("channel numbers start at 0")
     return channel
@@ -83,9 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)"
     )
-    rp.add_argument(
-        "--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)"
-    )
+    rp.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
     return parser
 
 

@@ -71,9 +71,7 @@ class SpeechPipeline:
             self._since_partial_ms += frame.duration_ms
             if self._since_partial_ms >= self._partial_interval_ms:
                 self._since_partial_ms = 0
-                await self._schedule(
-                    self._partial(self._utterance, self._segmenter.utterance_audio())
-                )
+                await self._schedule(self._partial(self._utterance, self._segmenter.utterance_audio()))
 
     async def finish(self) -> None:
         """The audio ended: close an open utterance and wait for every transcript."""
@@ -149,9 +147,7 @@ class SpeechPipeline:
         except Superseded:
             return
         except Exception as e:  # a failed partial loses nothing: the final still comes
-            self._emit(
-                make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr")
-            )
+            self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr"))
             return
         if utterance != self._utterance or self._transcriber is not transcriber or not text:
             return  # the utterance ended meanwhile: its final transcript supersedes this
@@ -178,13 +174,9 @@ class SpeechPipeline:
             if ready is not None:
                 text = await ready
             else:
-                text = await self._engines.pool.run(
-                    lambda: transcriber.final(audio), Priority.FINAL
-                )
+                text = await self._engines.pool.run(lambda: transcriber.final(audio), Priority.FINAL)
         except Exception as e:
-            self._emit(
-                make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr")
-            )
+            self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr"))
             return
         t_ms = end_ms if self._deterministic else self.now_ms
         self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text))

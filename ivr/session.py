@@ -81,9 +81,7 @@ class CallSession:
         # sentence by sentence: the first sentence plays while the next is synthesised
         chunks = tts.stream(text, rate)
         while True:
-            audio = await self.track(
-                self.engines.pool.run(lambda: next(chunks, None), Priority.PROMPT)
-            )
+            audio = await self.track(self.engines.pool.run(lambda: next(chunks, None), Priority.PROMPT))
             if audio is None or self._prompt_seq != seq:  # ended, or interrupted
                 break
             self.transport.play(to_pcm16(audio))
@@ -153,9 +151,7 @@ class CallSession:
         if event.type is EventType.SPEECH_START and self.transport.is_playing:
             self.transport.stop_playback()
             self._prompt_seq += 1
-            self._on_event(
-                make(self.call_id, event.t_ms, EventType.BARGE_IN, prompt=self._prompt_text)
-            )
+            self._on_event(make(self.call_id, event.t_ms, EventType.BARGE_IN, prompt=self._prompt_text))
         if event.type is EventType.FINAL_TRANSCRIPT:
             self._inbox.put_nowait(event)
         self._sink(event)

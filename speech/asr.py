@@ -185,10 +185,7 @@ class WhisperRunner:
 
     def is_loop(self, text: str) -> bool:
         """True when `text` repeats itself like a decoding loop (gzip ratio, or a phrase 3x)."""
-        return (
-            compression_ratio(text) > self.settings.compression_ratio_threshold
-            or repeated_tail(text) >= 0
-        )
+        return compression_ratio(text) > self.settings.compression_ratio_threshold or repeated_tail(text) >= 0
 
 
 def compression_ratio(text: str) -> float:

@@ -113,8 +113,6 @@ def frames_from_samples(
         yield AudioFrame(chunk.tobytes(), sample_rate, start_ms + i * 1000 // sample_rate)
 
 
-def write_wav(
-    path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str = "PCM_16"
-) -> None:
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     """Write mono or (n, channels) float samples to a WAV file."""
     sf.write(str(path), samples, sample_rate, subtype=subtype, format="WAV")

@@ -44,8 +44,7 @@ class ModelPool:
         self.dropped = 0
         self.completed = 0
         self._threads = [
-            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True)
-            for i in range(workers)
+            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(workers)
         ]
         for t in self._threads:
             t.start()
@@ -62,10 +61,7 @@ class ModelPool:
             if self._closed:
                 raise RuntimeError("model pool is closed")
             if replace_key is not None:
-                old = self._latest.get(replace_key)
-                if old is not None and not old.done() and old.set_running_or_notify_cancel():
-                    old.set_exception(Superseded(replace_key))
-                    self.dropped += 1
+                self._supersede(self._latest.get(replace_key), replace_key)
                 self._latest[replace_key] = fut
             heapq.heappush(self._heap, (int(priority), next(self._seq), fut, fn))
             self._cond.notify()
@@ -82,10 +78,14 @@ class ModelPool:
     def drop(self, replace_key: str) -> None:
         """Drop the still-queued job of `replace_key`, if any (its result is no longer wanted)."""
         with self._cond:
-            old = self._latest.pop(replace_key, None)
-            if old is not None and not old.done() and old.set_running_or_notify_cancel():
-                old.set_exception(Superseded(replace_key))
-                self.dropped += 1
+            self._supersede(self._latest.pop(replace_key, None), replace_key)
+
+    def _supersede(self, old: Future[Any] | None, key: str) -> None:
+        """Fail a job that no worker has claimed yet (call with the lock held)."""
+        if old is not None and not old.done() and not old.running():
+            old.set_running_or_notify_cancel()
+            old.set_exception(Superseded(key))
+            self.dropped += 1
 
     @property
     def queued(self) -> int:
@@ -100,10 +100,9 @@ class ModelPool:
                 if self._closed and not self._heap:
                     return
                 _, _, fut, fn = heapq.heappop(self._heap)
-            if fut.done():  # superseded while queued
-                continue
-            if not fut.set_running_or_notify_cancel():
-                continue
+                # claimed under the lock, so _supersede never races a starting job
+                if fut.done() or not fut.set_running_or_notify_cancel():
+                    continue
             try:
                 result = fn()
             except BaseException as e:  # the caller sees the error, the worker lives on

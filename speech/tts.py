@@ -103,9 +103,7 @@ class PiperTts:
             self.misses += 1
         parts: list[np.ndarray] = []
         for chunk in self._voice.synthesize(text, self._syn):
-            audio = resample(
-                chunk.audio_float_array.astype(np.float32), chunk.sample_rate, sample_rate
-            )
+            audio = resample(chunk.audio_float_array.astype(np.float32), chunk.sample_rate, sample_rate)
             parts.append(audio)
             yield audio
         whole = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

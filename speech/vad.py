@@ -47,9 +47,7 @@ class VadSettings:
         if self.frame_ms not in VAD_FRAME_MS:
             raise ValueError(f"vad.frame_ms must be one of {VAD_FRAME_MS}, got {self.frame_ms}")
         if not 0 < self.max_utterance_ms <= 30000:
-            raise ValueError(
-                "vad.max_utterance_ms must be in 1..30000 (whisper hears 30 s at most)"
-            )
+            raise ValueError("vad.max_utterance_ms must be in 1..30000 (whisper hears 30 s at most)")
         for name in ("min_speech_ms", "onset_gap_ms", "end_silence_ms", "pre_roll_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"vad.{name} must not be negative")

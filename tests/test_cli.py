@@ -44,9 +44,7 @@ def test_json_events_follow_the_contract(ivr_cmd, tmp_path):
     assert types[0] == "call_start" and types[-1] == "call_end"
     assert [e["digit"] for e in events if e["type"] == "dtmf"] == ["1", "#"]
     assert next(e for e in events if e["type"] == "dtmf" and e["digit"] == "#")["t_ms"] == 2500
-    assert (
-        types.index("speech_start") < types.index("partial_transcript") < types.index("speech_end")
-    )
+    assert types.index("speech_start") < types.index("partial_transcript") < types.index("speech_end")
     assert types.index("speech_end") < types.index("final_transcript")
     final = next(e for e in events if e["type"] == "final_transcript")["text"].lower()
     assert "shook hands" in final

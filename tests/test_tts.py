@@ -17,9 +17,7 @@ def test_tts_to_asr_round_trip_at_phone_rate(engines):
     audio = engines.tts.synthesize(sentence, 8000)
     assert 3.0 < len(audio) / 8000 < 9.0
     heard = UtteranceTranscriber(engines.asr).final(resample(audio, 8000, 16000))
-    assert (
-        wer(sentence.replace("forty two", "42"), heard) <= 0.15 or wer(sentence, heard) <= 0.15
-    ), heard
+    assert wer(sentence.replace("forty two", "42"), heard) <= 0.15 or wer(sentence, heard) <= 0.15, heard
 
 
 def test_streams_one_chunk_per_sentence(engines):
