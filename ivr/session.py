@@ -2,23 +2,25 @@
 
 The session feeds the caller's audio to the pipeline, turns DTMF into events, speaks
 prompts through TTS, and stops a prompt when the caller starts speaking (barge-in: the
-VAD only confirms speech after `min_speech_ms`, so a cough does not stop it).
-The application (a greeting now, the dialplan runner later) is a coroutine that reads
-caller inputs with `next_input()` and answers with `say()`.
+VAD only confirms speech after `min_speech_ms`, so a cough does not stop it). The
+application (a greeting, or the dialplan runner) is a coroutine that uses the
+`Conversation` interface: `say()`, `wait_input()`, `transfer()`, `hangup()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+from ivr.conversation import Input, InputKind, TransferRequest
 from ivr.engines import Engines
 from ivr.events import Event, EventType, make
 from ivr.pipeline import SpeechPipeline
 from ivr.settings import Settings
 from ivr.transport import DtmfDigit, Transport
-from speech.audio import AudioFrame, to_pcm16
+from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
 from speech.pool import Priority
 
 App = Callable[["CallSession"], Awaitable[None]]
@@ -34,19 +36,28 @@ class CallSession:
         app: App | None = None,
         deterministic: bool = False,
         source: str = "",
+        http: Any = None,
     ) -> None:
         self.transport = transport
         self.call_id = transport.call_id
+        self.caller = transport.caller
         self.settings = settings
         self.engines = engines
         self._sink = emit
         self._app = app if app is not None else greeting_app
         self._deterministic = deterministic
         self._source = source
-        self._inbox: asyncio.Queue[Event] = asyncio.Queue()
+        self._http = http
+        self._inbox: asyncio.Queue[Input] = asyncio.Queue()
         self._work: set[asyncio.Future[Any]] = set()
         self._prompt_seq = 0  # bumped by each prompt and by barge-in
         self._prompt_text = ""
+        self._interruptible = True
+        self._deadline_ms: int | None = None
+        self._waiting = False
+        self._wake = asyncio.Event()
+        self._ended = False
+        self.transfer_request: TransferRequest | None = None
         self.events: list[Event] = []
         self.now_ms = 0
         self.pipeline = SpeechPipeline(
@@ -60,21 +71,27 @@ class CallSession:
             deterministic=deterministic,
         )
 
-    # -- what an application uses -------------------------------------------------
+    # -- the Conversation interface -------------------------------------------------
     def emit(self, kind: EventType, **data: Any) -> Event:
         event = make(self.call_id, self.now_ms, kind, **data)
         self._on_event(event)
         return event
 
-    async def say(self, text: str, prompt: str = "") -> None:
+    @property
+    def awaiting_input(self) -> bool:
+        """The IVR is silent and waiting for the caller (a scripted caller speaks now)."""
+        return self._waiting and not self.transport.is_playing
+
+    async def say(self, text: str, prompt: str = "", interruptible: bool = True) -> None:
         """Synthesise `text` (cached) and queue it to the caller; returns once queued."""
+        text = " ".join(text.split())
+        if not text:
+            return
         self.emit(EventType.SAY, text=text, **({"prompt": prompt} if prompt else {}))
         rate = self.transport.sample_rate
         tts = self.engines.tts
-        cached = tts.cached(" ".join(text.split()), rate)
-        self._prompt_seq += 1
-        seq = self._prompt_seq
-        self._prompt_text = text
+        seq = self._start_prompt(text, interruptible)
+        cached = tts.cached(text, rate)
         if cached is not None:
             self.transport.play(to_pcm16(cached))
             return
@@ -86,9 +103,58 @@ class CallSession:
                 break
             self.transport.play(to_pcm16(audio))
 
-    async def next_input(self) -> Event:
-        """The next final transcript or DTMF digit from the caller."""
-        return await self._inbox.get()
+    async def play_file(self, path: str, interruptible: bool = True) -> None:
+        self.emit(EventType.SAY, text=f"[{Path(path).name}]", prompt="play")
+        try:
+            samples, rate = decode_file(path)
+        except AudioError as e:  # a broken prompt file loses the prompt, not the call
+            self.emit(EventType.ERROR, message=str(e), stage="play")
+            return
+        self._start_prompt(f"[{Path(path).name}]", interruptible)
+        self.transport.play(to_pcm16(resample(samples, rate, self.transport.sample_rate)))
+
+    async def wait_input(self, timeout_ms: int) -> Input:
+        self._waiting = True
+        try:
+            while True:
+                if not self._inbox.empty():
+                    return self._inbox.get_nowait()
+                if self._ended:
+                    return Input(InputKind.HANGUP)
+                if self.transport.is_playing or self.pipeline.in_speech:
+                    self._deadline_ms = None  # the clock starts once both are silent
+                elif self._deadline_ms is None:
+                    self._deadline_ms = self.now_ms + timeout_ms
+                elif self.now_ms >= self._deadline_ms:
+                    self._deadline_ms = None
+                    return Input(InputKind.NO_INPUT)
+                self._wake.clear()
+                await self._wake.wait()
+        finally:
+            self._waiting = False
+            self._deadline_ms = None
+
+    def inject(self, item: Input) -> None:
+        """An input from elsewhere in the IVR (the emotion radar's escalation)."""
+        self._inbox.put_nowait(item)
+        self._wake.set()
+
+    async def transfer(self, request: TransferRequest) -> None:
+        self.transfer_request = request
+        await self.transport.wait_playback()  # the caller hears the hand-over prompt
+        await self.transport.transfer(request.queue)
+        self._ended = True
+
+    async def hangup(self, reason: str) -> None:
+        await self.transport.wait_playback()  # let the goodbye be heard
+        self.emit(EventType.HANGUP, reason=reason)
+        await self.transport.hangup()
+        self._ended = True
+
+    async def http(self, method: str, url: str, timeout_ms: int, **kwargs: Any) -> Any:
+        if self._http is None:
+            raise RuntimeError("no HTTP client configured for this call")
+        return await self.track(self._http.request(method, url, timeout=timeout_ms / 1000, **kwargs))
 
     async def track(self, awaitable: Awaitable[Any]) -> Any:
         """Await model or network work so that a deterministic replay waits for it too."""
@@ -104,7 +170,7 @@ class CallSession:
         self.emit(
             EventType.CALL_START,
             sample_rate=self.transport.sample_rate,
-            **({"caller": self.transport.caller} if self.transport.caller else {}),
+            **({"caller": self.caller} if self.caller else {}),
             **({"source": self._source} if self._source else {}),
         )
         app_task = asyncio.ensure_future(self._app(self))
@@ -117,13 +183,16 @@ class CallSession:
                 self.now_ms = item.t_ms + item.duration_ms
             elif isinstance(item, DtmfDigit):
                 self.now_ms = max(self.now_ms, item.t_ms)
-                if self.transport.is_playing:  # a key press interrupts a prompt too
-                    self.transport.stop_playback()
-                    self._prompt_seq += 1
-                self._inbox.put_nowait(self.emit(EventType.DTMF, digit=item.digit))
+                if self.transport.is_playing and self._interruptible:  # a key stops a prompt
+                    self._stop_prompt()
+                self.emit(EventType.DTMF, digit=item.digit)
+                self._inbox.put_nowait(Input(InputKind.DTMF, digit=item.digit))
+            self._wake.set()
             if self._deterministic:
                 await self._settle()
         await self.pipeline.finish()
+        self._ended = True
+        self._wake.set()
         await self._settle()
         if not app_task.done():
             app_task.cancel()
@@ -131,9 +200,21 @@ class CallSession:
         self.emit(EventType.CALL_END, duration_ms=self.now_ms)
         return self.events
 
+    def _start_prompt(self, text: str, interruptible: bool) -> int:
+        self._prompt_seq += 1
+        self._prompt_text = text
+        self._interruptible = interruptible
+        return self._prompt_seq
+
+    def _stop_prompt(self) -> None:
+        self.transport.stop_playback()
+        self._prompt_seq += 1
+
     def _app_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.emit(EventType.ERROR, message=str(task.exception()), stage="app")
+        if not self._ended and not task.cancelled() and task.exception() is not None:
+            asyncio.ensure_future(self.hangup("error"))
 
     async def _settle(self) -> None:
         """Let the application and model jobs run until all wait on caller input."""
@@ -148,12 +229,12 @@ class CallSession:
 
     def _on_event(self, event: Event) -> None:
         self.events.append(event)
-        if event.type is EventType.SPEECH_START and self.transport.is_playing:
-            self.transport.stop_playback()
-            self._prompt_seq += 1
+        if event.type is EventType.SPEECH_START and self.transport.is_playing and self._interruptible:
+            self._stop_prompt()
             self._on_event(make(self.call_id, event.t_ms, EventType.BARGE_IN, prompt=self._prompt_text))
         if event.type is EventType.FINAL_TRANSCRIPT:
-            self._inbox.put_nowait(event)
+            self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
+            self._wake.set()
         self._sink(event)
 
 

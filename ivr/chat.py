@@ -1,0 +1,137 @@
+"""`ivr chat`: an admin types as the caller and sees the replies, intents and variables.
+
+Commands: /dtmf 123 (key digits), /silence (say nothing), /affect calm|rising|escalate
+(what the emotion radar would report), /vars, /help, /quit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ivr.conversation import Input, InputKind, TransferRequest
+from ivr.events import Event, EventType, make
+from ivr.transport import DTMF_DIGITS
+
+HELP = (
+    "Type what the caller says. Commands: /dtmf DIGITS, /silence, "
+    "/affect calm|rising|escalate, /vars, /help, /quit"
+)
+
+
+class ChatConversation:
+    def __init__(
+        self,
+        read_line: Callable[[], Awaitable[str | None]],
+        write: Callable[[str], None],
+        caller: str = "",
+        http: Any = None,
+        call_id: str = "chat",
+    ) -> None:
+        self.call_id = call_id
+        self.caller = caller
+        self.events: list[Event] = []
+        self._read = read_line
+        self._write = write
+        self._http = http
+        self._pending: deque[Input] = deque()
+        self._t_ms = 0
+        self.vars_view: Callable[[], dict[str, Any]] = dict
+        self.ended = False
+        self.transfer_request: TransferRequest | None = None
+
+    def emit(self, kind: EventType, **data: Any) -> Event:
+        event = make(self.call_id, self._t_ms, kind, **data)
+        self.events.append(event)
+        if kind is EventType.INTENT:
+            self._write(f"  [intent {data['name']} {data['confidence']:.2f}]")
+        elif kind is EventType.ERROR:
+            self._write(f"  [error: {data['message']}]")
+        return event
+
+    async def say(self, text: str, prompt: str = "", interruptible: bool = True) -> None:
+        if text.strip():
+            self.emit(EventType.SAY, text=text)
+            self._write(f"IVR: {text}")
+
+    async def play_file(self, path: str, interruptible: bool = True) -> None:
+        self.emit(EventType.SAY, text=f"[{path}]", prompt="play")
+        self._write(f"IVR: [plays {path}]")
+
+    async def wait_input(self, timeout_ms: int) -> Input:
+        before = json.dumps(self.vars_view(), sort_keys=True, default=str)
+        while not self._pending:
+            line = await self._read()
+            self._t_ms += 1000
+            if line is None:
+                return Input(InputKind.HANGUP)
+            self._parse(line.strip())
+        item = self._pending.popleft()
+        after = json.dumps(self.vars_view(), sort_keys=True, default=str)
+        if after != before:
+            self._write(f"  [vars {after}]")
+        return item
+
+    def _parse(self, line: str) -> None:
+        if not line:
+            return
+        if not line.startswith("/"):
+            self.emit(EventType.FINAL_TRANSCRIPT, text=line)
+            self._pending.append(Input(InputKind.SPEECH, text=line))
+            return
+        cmd, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if cmd == "/dtmf":
+            bad = [d for d in arg if d not in DTMF_DIGITS]
+            if not arg or bad:
+                self._write("  usage: /dtmf DIGITS (0-9, *, #)")
+                return
+            for d in arg:
+                self.emit(EventType.DTMF, digit=d)
+                self._pending.append(Input(InputKind.DTMF, digit=d))
+        elif cmd == "/silence":
+            self._pending.append(Input(InputKind.NO_INPUT))
+        elif cmd == "/affect":
+            if arg not in ("calm", "rising", "escalate"):
+                self._write("  usage: /affect calm|rising|escalate")
+                return
+            scores = {"anger": 0.9 if arg == "escalate" else 0.5 if arg == "rising" else 0.1, "anxiety": 0.2}
+            self.emit(EventType.AFFECT, level=arg, **scores)
+            self._pending.append(Input(InputKind.AFFECT, level=arg, scores=scores))
+        elif cmd == "/vars":
+            self._write(f"  [vars {json.dumps(self.vars_view(), sort_keys=True, default=str)}]")
+        elif cmd in ("/quit", "/exit", "/hangup"):
+            self._pending.append(Input(InputKind.HANGUP))
+        else:
+            self._write(HELP)
+
+    async def transfer(self, request: TransferRequest) -> None:
+        self.transfer_request = request
+        self._write(
+            f"--> transferred to queue {request.queue!r} (tier {request.tier}, priority {request.priority})"
+        )
+        self._write(f"    the agent sees: {request.context['summary']}")
+        self.ended = True
+
+    async def hangup(self, reason: str) -> None:
+        self.emit(EventType.HANGUP, reason=reason)
+        self._write(f"--> the IVR hung up ({reason})")
+        self.ended = True
+
+    async def http(self, method: str, url: str, timeout_ms: int, **kwargs: Any) -> Any:
+        if self._http is None:
+            raise RuntimeError("no HTTP client")
+        return await self._http.request(method, url, timeout=timeout_ms / 1000, **kwargs)
+
+
+def stdin_reader(prompt: str = "you> ") -> Callable[[], Awaitable[str | None]]:
+    async def read() -> str | None:
+        try:
+            return await asyncio.to_thread(input, prompt)
+        except EOFError:
+            return None
+
+    return read

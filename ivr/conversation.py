@@ -1,0 +1,72 @@
+"""What a dialplan needs from a call, whatever carries it (a voice call or a text chat).
+
+`CallSession` implements it over a transport (SIP or replay); `ChatConversation` over a
+terminal. The dialplan runner only ever talks to this interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from ivr.events import Event, EventType
+
+
+class InputKind(StrEnum):
+    SPEECH = "speech"
+    DTMF = "dtmf"
+    NO_INPUT = "no_input"
+    AFFECT = "affect"
+    HANGUP = "hangup"
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One thing the caller did: said something, pressed a key, stayed silent, sounded upset,
+    or hung up."""
+
+    kind: InputKind
+    text: str = ""
+    digit: str = ""
+    level: str = ""
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TransferRequest:
+    """A hand-over to a human queue with everything the agent should see."""
+
+    queue: str
+    tier: str
+    reason: str
+    priority: int
+    skill: str
+    context: dict[str, Any]
+
+
+class Conversation(Protocol):
+    call_id: str
+    caller: str
+    events: list[Event]
+
+    def emit(self, kind: EventType, **data: Any) -> Event: ...
+
+    async def say(self, text: str, prompt: str = "", interruptible: bool = True) -> None:
+        """Speak (or print) `text`; returns once it is queued."""
+        ...
+
+    async def play_file(self, path: str, interruptible: bool = True) -> None: ...
+
+    async def wait_input(self, timeout_ms: int) -> Input:
+        """The caller's next input; NO_INPUT after `timeout_ms` of silence once the IVR has
+        finished speaking (counted in audio time)."""
+        ...
+
+    async def transfer(self, request: TransferRequest) -> None: ...
+
+    async def hangup(self, reason: str) -> None: ...
+
+    async def http(self, method: str, url: str, timeout_ms: int, **kwargs: Any) -> Any:
+        """An HTTP call to a backend (a replay waits for it deterministically)."""
+        ...

@@ -1,0 +1,5 @@
+"""YAML dialplans: format, validation, and the runner that executes them in a call."""
+
+from ivr.dialplan.check import Dialplan, DialplanError, Issue, check_dialplan, load_dialplan
+
+__all__ = ["Dialplan", "DialplanError", "Issue", "check_dialplan", "load_dialplan"]

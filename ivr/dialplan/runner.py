@@ -1,0 +1,447 @@
+"""Runs a dialplan in one call, over any Conversation (a voice call or a text chat).
+
+Every input passes the global handlers first: asking for a human ("agent", or the agent
+key) transfers from anywhere; an `escalate` from the emotion radar apologises and
+transfers ahead of the queue; repeated silence reprompts, then says goodbye.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ivr.conversation import Conversation, Input, InputKind, TransferRequest
+from ivr.dialplan.check import Dialplan, Step
+from ivr.dialplan.expr import evaluate, render
+from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
+from ivr.events import EventType
+from ivr.intents import NONE, IntentMatcher, KnowledgeBase
+
+DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
+MAX_NODE_VISITS = 200
+END = "\x00end"  # a step that ended the call
+
+
+class Handoff(Exception):
+    """A global handler fired: hand the call to a human."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(kind)
+        self.kind, self.detail = kind, detail
+
+
+class CallerGone(Exception):
+    """The caller hung up."""
+
+
+@dataclass
+class Understanding:
+    """The models a dialplan version uses; built once per loaded dialplan, shared by its calls."""
+
+    matcher: IntentMatcher
+    kb: KnowledgeBase
+
+    @classmethod
+    def build(cls, dialplan: Dialplan, embedder: Any) -> Understanding:
+        threshold = float(dialplan.settings.get("intent_threshold", 0.5))
+        return cls(
+            IntentMatcher(embedder, dialplan.intents, threshold), KnowledgeBase(embedder, dialplan.knowledge)
+        )
+
+
+@dataclass
+class CallState:
+    vars: dict[str, Any] = field(default_factory=dict)
+    intent: dict[str, Any] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=lambda: {"text": "", "digits": ""})
+    transcript: list[str] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)
+    failures: int = 0
+    silences: int = 0
+    affect: dict[str, Any] = field(default_factory=dict)
+
+
+def is_open(dialplan: Dialplan, now: datetime) -> bool:
+    if not dialplan.hours and not dialplan.after_hours:
+        return True
+    local = now.astimezone(ZoneInfo(dialplan.timezone))
+    t = local.time()
+    return any(a <= t <= b for a, b in dialplan.hours.get(local.weekday(), []))
+
+
+class DialplanRunner:
+    """The application of a call: `await runner(conversation)`."""
+
+    def __init__(
+        self,
+        dialplan: Dialplan,
+        understanding: Understanding,
+        caller: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.dp = dialplan
+        self.nlu = understanding
+        self.now = now or datetime.now().astimezone()
+        self.caller = dict(caller or {})
+        self.config = dict(config or {})
+        self.state = CallState()
+        g = dialplan.globals
+        self._agent = g.get("agent") or {}
+        phrases = self._agent.get("phrases") or DEFAULT_AGENT_PHRASES
+        self._agent_re = re.compile(r"\b(" + "|".join(re.escape(p.lower()) for p in phrases) + r")s?\b")
+        self._agent_digit = self._agent.get("digit", "0")
+        self._silence = g.get("silence") or {}
+        self._escalate = g.get("escalate") or {}
+        s = dialplan.settings
+        self._timeout_ms = int(s.get("timeout_ms", 6000))
+        self._retries = int(s.get("retries", 2))
+        self._max_failures = int(s.get("max_failures", 4))
+
+    # -- context for templates and conditions --------------------------------------------
+    def context(self) -> dict[str, Any]:
+        local = self.now.astimezone(ZoneInfo(self.dp.timezone))
+        caller = {"number": "", "name": "", "account": "", "tier": "", "known": False} | self.caller
+        return {
+            "caller": caller,
+            "intent": self.state.intent,
+            "last": self.state.last,
+            "call": {
+                "id": self.conv.call_id,
+                "hour": local.hour,
+                "weekday": local.strftime("%a").lower(),
+                "date": local.date().isoformat(),
+                "time": local.strftime("%H:%M"),
+            },
+            "hours": {"open": is_open(self.dp, self.now)},
+            "vars": self.state.vars,
+            "config": self.config,
+        }
+
+    def render(self, text: str) -> str:
+        return " ".join(render(text, self.context()).split())
+
+    # -- the call -------------------------------------------------------------------------
+    async def __call__(self, conv: Conversation) -> None:
+        self.conv = conv
+        node: str | None = self.dp.start
+        if self.dp.after_hours and not is_open(self.dp, self.now):
+            node = self.dp.after_hours
+        visits = 0
+        try:
+            while node is not None:
+                visits += 1
+                if visits > MAX_NODE_VISITS:
+                    await conv.hangup("dialplan loop")
+                    return
+                try:
+                    node = await self.run_node(node)
+                except Handoff as h:
+                    await self.handoff(h)
+                    return
+        except CallerGone:
+            return
+
+    async def run_node(self, name: str) -> str | None:
+        self.state.path.append(name)
+        for step in self.dp.nodes[name]:
+            target = await self.run_step(step)
+            if target == END:
+                return None
+            if target is not None:
+                return target
+        await self.conv.hangup("end of dialplan")
+        return None
+
+    async def run_step(self, step: Step) -> str | None:
+        return await getattr(self, f"_{step.verb}")(step.args)
+
+    # -- inputs and the global handlers ------------------------------------------------------
+    async def ask(self, prompt: str | None, timeout_ms: int | None = None, digits: bool = False) -> Input:
+        if prompt:
+            await self.conv.say(self.render(prompt))
+        while True:
+            item = await self.conv.wait_input(timeout_ms or self._timeout_ms)
+            if item.kind is InputKind.HANGUP:
+                raise CallerGone()
+            if item.kind is InputKind.AFFECT:
+                self.state.affect = {"level": item.level, **item.scores}
+                if item.level == "escalate":
+                    raise Handoff("escalate", "the caller sounds upset")
+                continue  # a calm or rising update is recorded, not an answer
+            if item.kind is InputKind.SPEECH:
+                if not item.text.strip():
+                    continue  # noise the recogniser heard no words in
+                self.state.transcript.append(item.text)
+                self.state.last["text"] = item.text
+                if self._agent_re.search(item.text.lower()):
+                    raise Handoff("agent", f"caller asked for a person: {item.text!r}")
+            if item.kind is InputKind.DTMF and item.digit == self._agent_digit and not digits:
+                raise Handoff("agent", f"caller pressed {item.digit}")
+            if item.kind is InputKind.NO_INPUT:
+                self.state.silences += 1
+                limit = int(self._silence.get("limit", 3))
+                if self.state.silences >= limit:
+                    await self.conv.say(
+                        self.render(self._silence.get("goodbye", "Sorry, I can't hear you. Goodbye."))
+                    )
+                    await self.conv.hangup("silence")
+                    raise CallerGone()
+            else:
+                self.state.silences = 0
+            return item
+
+    async def retry(self, args: Mapping[str, Any], item: Input, attempt: int) -> str | None:
+        """After a no-input or no-match: a node to go to when out of tries, else None."""
+        if item.kind is not InputKind.NO_INPUT:
+            self.state.failures += 1
+        retries = int(args.get("retries", self._retries))
+        if attempt >= retries or self.state.failures >= self._max_failures:
+            if args.get("on_failure"):
+                return str(args["on_failure"])
+            raise Handoff("agent", "the IVR could not understand the caller")
+        if item.kind is InputKind.NO_INPUT:
+            text = (
+                args.get("no_input_prompt")
+                or self._silence.get("reprompt")
+                or "Sorry, I didn't hear anything."
+            )
+        else:
+            text = args.get("no_match_prompt") or "Sorry, I didn't get that."
+        await self.conv.say(self.render(text))
+        return None
+
+    async def handoff(self, h: Handoff) -> None:
+        if h.kind == "escalate":
+            cfg = self._escalate
+            say = cfg.get("say") or "I'm sorry about this. Let me get you to someone who can help right away."
+            queue = cfg.get("queue") or self._agent.get("queue") or next(iter(self.dp.queues))
+            await self.conv.say(self.render(say))
+            await self.transfer(queue, "L3", h.detail, int(cfg.get("priority", 10)), "")
+            return
+        say = self._agent.get("say") or "Of course. Let me connect you to an agent."
+        queue = self._agent.get("queue") or next(iter(self.dp.queues))
+        await self.conv.say(self.render(say))
+        tier = "L2" if (self.state.intent.get("name") not in (None, NONE) or self.state.vars) else "L3"
+        await self.transfer(queue, tier, h.detail, 0, "")
+
+    async def transfer(self, queue: str, tier: str, reason: str, priority: int, skill: str) -> None:
+        summary = self.summary(reason)
+        self.conv.emit(
+            EventType.TRANSFER,
+            queue=queue,
+            reason=reason,
+            tier=tier,
+            priority=priority,
+            **({"skill": skill} if skill else {}),
+            summary=summary,
+        )
+        context = {
+            "caller": self.context()["caller"],
+            "intent": dict(self.state.intent),
+            "vars": json.loads(json.dumps(self.state.vars, default=str)),
+            "transcript": list(self.state.transcript),
+            "affect": dict(self.state.affect),
+            "path": list(self.state.path),
+            "summary": summary,
+        }
+        await self.conv.transfer(TransferRequest(queue, tier, reason, priority, skill, context))
+
+    def summary(self, reason: str) -> str:
+        c = self.context()["caller"]
+        who = c.get("name") or c.get("number") or "unknown caller"
+        if c.get("tier"):
+            who += f" ({c['tier']})"
+        parts = [who]
+        if self.state.intent.get("name") and self.state.intent["name"] != NONE:
+            parts.append(f"wants {self.state.intent['name']}")
+        slots = {k: v for k, v in self.state.vars.items() if not isinstance(v, (dict, list))}
+        if slots:
+            parts.append(", ".join(f"{k}={v}" for k, v in slots.items()))
+        if self.state.transcript:
+            parts.append(f"last said: {self.state.transcript[-1]!r}")
+        if reason:
+            parts.append(reason)
+        return "; ".join(parts)
+
+    # -- verbs --------------------------------------------------------------------------
+    async def _say(self, a: Mapping[str, Any]) -> None:
+        await self.conv.say(self.render(a["text"]), interruptible=a.get("interruptible", True))
+
+    async def _play(self, a: Mapping[str, Any]) -> None:
+        await self.conv.play_file(
+            str(self.dp.base_dir / a["file"]), interruptible=a.get("interruptible", True)
+        )
+
+    async def _goto(self, a: Mapping[str, Any]) -> str:
+        return str(a["node"])
+
+    async def _set(self, a: Mapping[str, Any]) -> None:
+        for k, v in a.items():
+            self.state.vars[k] = self.render(v)
+
+    async def _branch(self, a: Mapping[str, Any]) -> str | None:
+        ctx = self.context()
+        for case in a["cases"]:
+            if evaluate(self.dp.conditions[case["if"]], ctx):
+                return str(case["goto"])
+        return a.get("else")
+
+    async def _hangup(self, a: Mapping[str, Any]) -> str:
+        if a.get("say"):
+            await self.conv.say(self.render(a["say"]))
+        await self.conv.hangup(a.get("reason") or "dialplan")
+        return END
+
+    async def _transfer(self, a: Mapping[str, Any]) -> str:
+        if a.get("say"):
+            await self.conv.say(self.render(a["say"]))
+        reason = self.render(a.get("reason") or f"route to {a['queue']}")
+        await self.transfer(
+            a["queue"], a.get("tier", "L2"), reason, int(a.get("priority", 0)), a.get("skill", "")
+        )
+        return END
+
+    async def _lookup(self, a: Mapping[str, Any]) -> str | None:
+        url = self.render(a["url"])
+        params = {k: self.render(v) for k, v in (a.get("params") or {}).items()}
+        body = {k: self.render(v) for k, v in (a.get("body") or {}).items()}
+        method = a.get("method", "GET")
+        kwargs: dict[str, Any] = {"params": params} if params else {}
+        if method == "POST":
+            kwargs["json"] = body
+        try:
+            response = await self.conv.http(method, url, int(a.get("timeout_ms", 2000)), **kwargs)
+            if not 200 <= response.status_code < 300:
+                raise RuntimeError(f"HTTP {response.status_code}")
+            self.state.vars[a["var"]] = response.json()
+        except Exception as e:  # any failure of the backend takes the error branch
+            self.conv.emit(EventType.ERROR, message=f"lookup {url}: {e}", stage="lookup")
+            return str(a["on_error"])
+        return None
+
+    async def _answer(self, a: Mapping[str, Any]) -> str | None:
+        question = self.render(a["question"]) if a.get("question") else self.state.last.get("text", "")
+        entry, score = self.nlu.kb.best(question)
+        if entry is None or score < float(a.get("min_score", 0.5)):
+            return str(a["not_found"])
+        self.state.vars["answer_id"] = entry.get("id")
+        await self.conv.say(self.render(str(entry["answer"])))
+        return a.get("found")
+
+    async def _menu(self, a: Mapping[str, Any]) -> str | None:
+        choices: Mapping[str, Mapping[str, Any]] = a["choices"]
+        prompt: str | None = a["prompt"]
+        attempt = 0
+        while True:
+            item = await self.ask(prompt)
+            chosen = None
+            if item.kind is InputKind.DTMF:
+                chosen = choices.get(item.digit)
+            elif item.kind is InputKind.SPEECH:
+                said = " ".join(re.findall(r"[a-z0-9']+", item.text.lower()))
+                for key, choice in choices.items():
+                    words = [key, *(choice.get("phrases") or [])]
+                    if any(re.search(rf"\b{re.escape(w.lower())}\b", said) for w in words):
+                        chosen = choice
+                        break
+            if chosen is not None:
+                if chosen.get("say"):
+                    await self.conv.say(self.render(chosen["say"]))
+                return str(chosen["goto"])
+            target = await self.retry(a, item, attempt)
+            if target:
+                return target
+            attempt += 1
+
+    async def _gather(self, a: Mapping[str, Any]) -> str | None:
+        kind = a["input"]
+        prompt: str | None = a.get("prompt")
+        attempt = 0
+        while True:
+            item = await self.ask(prompt, a.get("timeout_ms"), digits=kind in ("digits", "number"))
+            value, target = await self.interpret(kind, a, item)
+            if value is not None:
+                if a.get("var"):
+                    self.state.vars[a["var"]] = value
+                return target or a.get("next")
+            target = await self.retry(a, item, attempt)
+            if target:
+                return target
+            attempt += 1
+
+    async def interpret(self, kind: str, a: Mapping[str, Any], item: Input) -> tuple[Any, str | None]:
+        """(value, node) from one input; value None = no match / no input."""
+        if item.kind is InputKind.NO_INPUT:
+            return None, None
+        pattern = a.get("pattern")
+        if kind == "intent":
+            if item.kind is not InputKind.SPEECH:
+                return None, None
+            match = self.nlu.matcher.match(item.text, a.get("intents"))
+            self.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
+            self.conv.emit(
+                EventType.INTENT,
+                name=match.name,
+                confidence=match.confidence,
+                text=item.text,
+                node=self.state.path[-1],
+            )
+            routes = a.get("routes") or {}
+            if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
+                return None, None
+            return match.name, routes.get(match.name)
+        if kind == "yes_no":
+            if item.kind is InputKind.DTMF:
+                answer = {"1": True, "2": False}.get(item.digit)
+            else:
+                answer = yes_or_no(item.text)
+            if answer is None:
+                return None, None
+            return ("yes" if answer else "no"), a.get("yes" if answer else "no")
+        if kind == "digits":
+            digits = await self.collect_digits(a, item)
+            lo, hi = int(a.get("min_digits", 1)), int(a.get("max_digits", 32))
+            if not lo <= len(digits) <= hi or (pattern and not re.fullmatch(pattern, digits)):
+                return None, None
+            self.state.last["digits"] = digits
+            return digits, None
+        if kind == "number":
+            if item.kind is InputKind.DTMF:
+                number = int(await self.collect_digits(a, item) or "0")
+            else:
+                found = spoken_number(item.text)
+                if found is None:
+                    return None, None
+                number = found
+            if pattern and not re.fullmatch(pattern, str(number)):
+                return None, None
+            return number, None
+        # text
+        if item.kind is not InputKind.SPEECH:
+            return None, None
+        if pattern and not re.search(pattern, item.text):
+            return None, None
+        return item.text, None
+
+    async def collect_digits(self, a: Mapping[str, Any], first: Input) -> str:
+        if first.kind is InputKind.SPEECH:
+            return spoken_digits(first.text)
+        terminator = a.get("terminator", "#")
+        hi = int(a.get("max_digits", 32))
+        digits = "" if first.digit == terminator else first.digit
+        if first.digit == terminator:
+            return digits
+        while len(digits) < hi:
+            item = await self.conv.wait_input(3000)  # inter-digit time
+            if item.kind is InputKind.HANGUP:
+                raise CallerGone()
+            if item.kind is not InputKind.DTMF or item.digit == terminator:
+                break
+            digits += item.digit
+        return digits

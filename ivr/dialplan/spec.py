@@ -1,0 +1,347 @@
+"""What a dialplan may say: the verbs, their fields and the top-level sections.
+
+One table drives both the validator (`check.py`) and the published JSON Schema
+(`ivr schema`), so editors and `ivr validate` never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Field kinds. Scalars: text, template, int, number, bool, node, queue, intent, file, url,
+# regex, condition, digit, name, clock. Containers: "list:KIND", "map:KIND", or a Spec.
+
+
+@dataclass(frozen=True)
+class F:
+    kind: Any
+    doc: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """An object with known fields; `shorthand` names the field a bare scalar fills."""
+
+    fields: dict[str, F]
+    doc: str = ""
+    shorthand: str | None = None
+    extra: Any = None  # kind of values under unknown keys (None: unknown keys are errors)
+
+
+TIERS = ("L1", "L2", "L3")
+GATHER_INPUTS = ("intent", "digits", "yes_no", "number", "text")
+
+CHOICE = Spec(
+    {
+        "goto": F("node", "Node to go to when this choice is taken.", required=True),
+        "phrases": F("list:text", "Words a caller may say instead of pressing the key."),
+        "say": F("template", "Said before going on."),
+    },
+    "One menu choice.",
+    shorthand="goto",
+)
+
+VERBS: dict[str, Spec] = {
+    "say": Spec(
+        {
+            "text": F("template", "What to say (TTS); {caller.name}-style variables allowed.", True),
+            "interruptible": F("bool", "Whether caller speech or a key stops it (default true)."),
+        },
+        "Speak a prompt.",
+        shorthand="text",
+    ),
+    "play": Spec(
+        {
+            "file": F("file", "A WAV prompt, relative to the dialplan's folder.", True),
+            "interruptible": F("bool", "Whether caller speech or a key stops it (default true)."),
+        },
+        "Play a recorded prompt.",
+        shorthand="file",
+    ),
+    "menu": Spec(
+        {
+            "prompt": F("template", "The menu's prompt.", True),
+            "choices": F(Spec({}, "Choices keyed by DTMF digit.", extra=CHOICE), "Choices by key.", True),
+            "retries": F("int", "Re-prompts after no input or no match before `on_failure`.", minimum=0),
+            "no_match_prompt": F("template", "Said when the answer matches no choice."),
+            "on_failure": F("node", "Where to go when retries run out (default: the agent)."),
+        },
+        "DTMF and spoken choices together.",
+    ),
+    "gather": Spec(
+        {
+            "input": F("text", "What to collect.", True, choices=GATHER_INPUTS),
+            "prompt": F("template", "Asked first."),
+            "var": F("name", "Variable that receives the value (vars.NAME)."),
+            "routes": F("map:node", "input=intent: intent name -> node."),
+            "intents": F("list:intent", "input=intent: only these intents count."),
+            "yes": F("node", "input=yes_no: node for yes."),
+            "no": F("node", "input=yes_no: node for no."),
+            "next": F("node", "Node after a valid value (default: the next step)."),
+            "min_digits": F("int", "input=digits: fewest digits.", minimum=1),
+            "max_digits": F("int", "input=digits: most digits (input ends there).", minimum=1),
+            "terminator": F("digit", "input=digits: key that ends the input early."),
+            "pattern": F("regex", "The value must match this regular expression."),
+            "timeout_ms": F(
+                "int", "Audio time of silence after the prompt that counts as no input.", minimum=500
+            ),
+            "retries": F("int", "Re-prompts after no input or no match before `on_failure`.", minimum=0),
+            "no_match_prompt": F("template", "Said when the answer cannot be used."),
+            "no_input_prompt": F("template", "Said when the caller says nothing."),
+            "on_failure": F("node", "Where to go when retries run out (default: the agent)."),
+        },
+        "Collect speech (an intent, yes/no, a number, free text) or digits.",
+    ),
+    "answer": Spec(
+        {
+            "question": F("template", "The question (default: what the caller last said)."),
+            "min_score": F("number", "Similarity a knowledge entry needs (0-1)."),
+            "found": F("node", "Node after an answer (default: the next step)."),
+            "not_found": F("node", "Node when the knowledge base has no answer.", True),
+        },
+        "Answer from the knowledge base (questions -> answer).",
+    ),
+    "lookup": Spec(
+        {
+            "url": F("url", "http(s) URL; templates allowed ({config.api_base}/...).", True),
+            "method": F("text", "HTTP method.", choices=("GET", "POST")),
+            "params": F("map:template", "Query parameters."),
+            "body": F("map:template", "JSON body (POST)."),
+            "timeout_ms": F("int", "Give up after this many milliseconds.", minimum=50),
+            "var": F("name", "Variable that receives the JSON response (vars.NAME).", True),
+            "on_error": F("node", "Node when the request fails, times out or is not 2xx.", True),
+        },
+        "Ask a backend over HTTP.",
+    ),
+    "set": Spec({}, "Assign variables: NAME: template.", extra="template"),
+    "branch": Spec(
+        {
+            "cases": F("list:case", "Tried in order; the first true `if` wins.", True),
+            "else": F("node", "Node when no case is true (default: the next step)."),
+        },
+        "Choose a node by conditions.",
+        shorthand="cases",
+    ),
+    "transfer": Spec(
+        {
+            "queue": F("queue", "The human queue.", True),
+            "tier": F("text", "Service tier of this route.", choices=TIERS),
+            "skill": F("text", "Skill an agent needs."),
+            "priority": F("int", "Higher goes first in the queue.", minimum=0),
+            "reason": F("template", "Why, for the agent."),
+            "say": F("template", "Said to the caller before the transfer."),
+        },
+        "Warm transfer to a human queue with the call's context.",
+    ),
+    "hangup": Spec(
+        {
+            "say": F("template", "Said before hanging up."),
+            "reason": F("text", "Recorded with the call."),
+        },
+        "End the call.",
+        shorthand="say",
+    ),
+    "goto": Spec({"node": F("node", "The node to continue at.", True)}, "Jump.", shorthand="node"),
+}
+
+CASE = Spec(
+    {
+        "if": F("condition", "A condition, e.g. caller.tier == 'vip'.", True),
+        "goto": F("node", "Node when it is true.", True),
+    },
+    "One branch case.",
+)
+
+TOP = Spec(
+    {
+        "name": F("text", "The hotline's name."),
+        "version": F("text", "Your version label, shown in the API."),
+        "start": F("node", "First node of every call.", True),
+        "timezone": F("text", "IANA time zone of the business hours, e.g. Europe/London."),
+        "business_hours": F("map:hours", "Open hours by day: mon..sun or mon-fri -> '08:00-20:00'."),
+        "after_hours": F("node", "Node for calls outside business hours."),
+        "settings": F(
+            Spec(
+                {
+                    "intent_threshold": F("number", "Similarity below which a request is out of scope."),
+                    "timeout_ms": F("int", "Default no-input time after a prompt.", minimum=500),
+                    "retries": F("int", "Default re-prompts.", minimum=0),
+                    "max_failures": F("int", "Failed inputs in a call before the agent.", minimum=1),
+                }
+            ),
+            "Defaults.",
+        ),
+        "queues": F(
+            Spec(
+                {},
+                "Human queues.",
+                extra=Spec(
+                    {
+                        "skills": F("list:text", "Skills of this queue's agents."),
+                        "description": F("text", "What the queue handles."),
+                    }
+                ),
+            ),
+            "Human queues by name.",
+            True,
+        ),
+        "intents": F(
+            Spec(
+                {},
+                "Intents.",
+                extra=Spec(
+                    {
+                        "examples": F("list:text", "A few ways a caller says it.", True),
+                        "description": F("text", "For people."),
+                    }
+                ),
+            ),
+            "What callers may ask, by name, with example phrases ('none' = out of scope).",
+        ),
+        "knowledge": F(
+            "list:kb",
+            "Knowledge base for `answer`: questions -> answer.",
+        ),
+        "globals": F(
+            Spec(
+                {
+                    "agent": F(
+                        Spec(
+                            {
+                                "queue": F("queue", "Queue for callers who ask for a human.", True),
+                                "say": F("template", "Said before the transfer."),
+                                "phrases": F(
+                                    "list:text",
+                                    "Words that mean 'a human' (default: agent, human, operator, representative).",
+                                ),
+                                "digit": F("digit", "Key that means 'a human' (default 0)."),
+                            }
+                        ),
+                        "Say 'agent' or press 0 -> a human, from anywhere.",
+                    ),
+                    "escalate": F(
+                        Spec(
+                            {
+                                "queue": F("queue", "Queue for upset callers.", True),
+                                "say": F("template", "The empathy phrase."),
+                                "priority": F("int", "Queue priority.", minimum=0),
+                            }
+                        ),
+                        "The emotion radar says 'escalate' -> apologise, priority transfer.",
+                    ),
+                    "silence": F(
+                        Spec(
+                            {
+                                "reprompt": F("template", "Said after the first silence."),
+                                "goodbye": F("template", "Said before hanging up on silence."),
+                                "limit": F("int", "Silent prompts in a row before goodbye.", minimum=1),
+                            }
+                        ),
+                        "A silent caller is reprompted, then bid goodbye.",
+                    ),
+                }
+            ),
+            "Handlers that apply in every node.",
+        ),
+        "nodes": F("map:steps", "The call flow: node name -> list of steps.", True),
+    },
+    "An IVR dialplan.",
+)
+
+KB_ENTRY = Spec(
+    {
+        "id": F("text", "Entry id.", True),
+        "questions": F("list:text", "Ways the question is asked.", True),
+        "answer": F("template", "The answer.", True),
+    },
+    "A knowledge entry.",
+)
+
+_SCALAR_SCHEMA: dict[str, dict[str, Any]] = {
+    "text": {"type": "string"},
+    "template": {"type": "string"},
+    "name": {"type": "string", "pattern": r"^[A-Za-z_]\w*$"},
+    "int": {"type": "integer"},
+    "number": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "node": {"type": "string"},
+    "queue": {"type": "string"},
+    "intent": {"type": "string"},
+    "file": {"type": "string"},
+    "url": {"type": "string", "pattern": "^(https?://|\\{)"},
+    "regex": {"type": "string", "format": "regex"},
+    "condition": {"type": "string"},
+    "digit": {"type": "string", "pattern": "^[0-9*#]$"},
+    "hours": {"type": "string", "pattern": r"^(closed|\d\d:\d\d-\d\d:\d\d(,\s*\d\d:\d\d-\d\d:\d\d)*)$"},
+}
+
+
+def kind_schema(kind: Any) -> dict[str, Any]:
+    if isinstance(kind, Spec):
+        return spec_schema(kind)
+    if kind == "steps":
+        return {"type": "array", "items": {"$ref": "#/$defs/step"}}
+    if kind == "case":
+        return spec_schema(CASE)
+    if kind == "kb":
+        return spec_schema(KB_ENTRY)
+    if kind.startswith("list:"):
+        return {"type": "array", "items": kind_schema(kind[5:])}
+    if kind.startswith("map:"):
+        return {"type": "object", "additionalProperties": kind_schema(kind[4:])}
+    return dict(_SCALAR_SCHEMA[kind])
+
+
+def field_schema(f: F) -> dict[str, Any]:
+    s = kind_schema(f.kind)
+    s["description"] = f.doc
+    if f.choices:
+        s["enum"] = list(f.choices)
+    if f.minimum is not None:
+        s["minimum"] = f.minimum
+    return s
+
+
+def spec_schema(spec: Spec) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "type": "object",
+        "properties": {k: field_schema(f) for k, f in spec.fields.items()},
+        "additionalProperties": kind_schema(spec.extra) if spec.extra is not None else False,
+    }
+    required = [k for k, f in spec.fields.items() if f.required]
+    if required:
+        obj["required"] = required
+    if spec.doc:
+        obj["description"] = spec.doc
+    if spec.shorthand:
+        short = field_schema(spec.fields[spec.shorthand])
+        return {"description": spec.doc, "anyOf": [short, obj]}
+    return obj
+
+
+def json_schema() -> dict[str, Any]:
+    """The dialplan format as JSON Schema (draft 2020-12), for editors."""
+    steps = [
+        {
+            "type": "object",
+            "properties": {verb: spec_schema(spec)},
+            "required": [verb],
+            "additionalProperties": False,
+            "description": spec.doc,
+        }
+        for verb, spec in VERBS.items()
+    ]
+    schema = spec_schema(TOP)
+    schema.update(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "urn:ivr-hotline:dialplan",
+            "title": "IVR dialplan",
+            "$defs": {"step": {"oneOf": steps, "description": "One step: a single verb."}},
+        }
+    )
+    return schema

@@ -1,0 +1,114 @@
+"""Reading digits, numbers and yes/no out of what a caller said."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {
+    "zero": 0,
+    "oh": 0,
+    "o": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_REPEAT = {"double": 2, "triple": 3}
+
+YES = {
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "correct",
+    "right",
+    "ok",
+    "okay",
+    "please",
+    "absolutely",
+    "definitely",
+    "affirmative",
+    "indeed",
+}
+NO = {"no", "nope", "nah", "not", "don't", "dont", "negative", "never", "wrong", "incorrect"}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+|\d+|'", text.lower().replace("-", " ").replace("'", ""))
+
+
+def spoken_digits(text: str) -> str:
+    """'four five six, double seven' -> '45677'; digits already in the text are kept."""
+    out: list[str] = []
+    repeat = 1
+    for w in _words(text):
+        if w.isdigit():
+            out.append(w * repeat)
+            repeat = 1
+        elif w in _REPEAT:
+            repeat = _REPEAT[w]
+        elif w in _UNITS and _UNITS[w] < 10:
+            out.append(str(_UNITS[w]) * repeat)
+            repeat = 1
+        elif w in _TENS:  # "twenty three" said as part of a number
+            out.append(str(_TENS[w] // 10))
+            repeat = 1
+    return "".join(out)
+
+
+def spoken_number(text: str) -> int | None:
+    """'twenty three' -> 23, 'one hundred and five' -> 105, '42' -> 42; None if no number."""
+    total = current = 0
+    seen = False
+    for w in _words(text):
+        if w.isdigit():
+            current += int(w)
+            seen = True
+        elif w in _UNITS:
+            current += _UNITS[w]
+            seen = True
+        elif w in _TENS:
+            current += _TENS[w]
+            seen = True
+        elif w == "hundred" and seen:
+            current *= 100
+        elif w in _SCALES and seen:
+            total += current * _SCALES[w]
+            current = 0
+    return total + current if seen else None
+
+
+def yes_or_no(text: str) -> bool | None:
+    """True for a yes, False for a no, None when it is neither (or both)."""
+    words = set(_words(text))
+    yes, no = bool(words & YES), bool(words & NO)
+    if yes == no:
+        return None
+    return yes

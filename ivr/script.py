@@ -1,0 +1,146 @@
+"""A scripted caller for replay: each turn is spoken when the IVR next waits for input.
+
+turns.yaml:
+    caller: "+447700900002"      # optional: the From number
+    turns:
+      - say: what's my balance   # piper speaks it (through the call's codec rate)
+      - wav: answer.wav          # a recording
+      - dtmf: "100002#"          # keys
+      - silence: 7               # seconds of saying nothing
+      - affect: escalate         # what the emotion radar would report now
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ivr.replay import ReplayTransport
+from ivr.transport import DTMF_DIGITS, CallInput, DtmfDigit
+from speech.audio import FRAME_MS, AudioFrame, decode_file, resample
+
+TURN_KINDS = ("say", "wav", "dtmf", "silence", "affect")
+
+
+class ScriptError(Exception):
+    """A caller script that cannot be used; the message names the file and the turn."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    kind: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class CallerScript:
+    path: Path
+    caller: str
+    turns: list[Turn]
+
+
+def load_script(path: str | Path) -> CallerScript:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScriptError(f"{p}: no such file") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ScriptError(f"{p}: not valid YAML ({e})") from None
+    if isinstance(data, list):
+        data = {"turns": data}
+    if not isinstance(data, dict) or not isinstance(data.get("turns"), list):
+        raise ScriptError(f"{p}: expected 'turns:' with a list of turns")
+    turns = []
+    for i, t in enumerate(data["turns"], 1):
+        if not isinstance(t, dict) or len(t) != 1 or next(iter(t)) not in TURN_KINDS:
+            raise ScriptError(f"{p}: turn {i}: one of {', '.join(TURN_KINDS)}")
+        kind, value = next(iter(t.items()))
+        if kind == "wav":
+            value = str((p.parent / str(value)))
+            if not Path(value).is_file():
+                raise ScriptError(f"{p}: turn {i}: no such file {value}")
+        if kind == "dtmf":
+            value = str(value)
+            if not value or any(d not in DTMF_DIGITS for d in value):
+                raise ScriptError(f"{p}: turn {i}: dtmf takes keys 0-9, *, #")
+        if kind == "silence" and (not isinstance(value, (int, float)) or value <= 0):
+            raise ScriptError(f"{p}: turn {i}: silence takes a number of seconds")
+        if kind == "affect" and value not in ("calm", "rising", "escalate"):
+            raise ScriptError(f"{p}: turn {i}: affect is calm, rising or escalate")
+        turns.append(Turn(kind, value))
+    return CallerScript(p, str(data.get("caller") or ""), turns)
+
+
+class ScriptTransport(ReplayTransport):
+    """Frames of a caller who answers when the IVR waits. Silence between turns."""
+
+    def __init__(
+        self,
+        call_id: str,
+        script: CallerScript,
+        sample_rate: int,
+        speak: Callable[[str, int], np.ndarray],
+        gap_ms: int = 400,
+        max_call_ms: int = 600_000,
+        caller: str = "",
+    ) -> None:
+        super().__init__(call_id, np.zeros(0, np.float32), sample_rate, caller=caller or script.caller)
+        self._script = script
+        self._speak = speak
+        self._gap_ms = gap_ms
+        self._max_call_ms = max_call_ms
+        self.ready: Callable[[], bool] = lambda: True
+        self.on_affect: Callable[[str], None] = lambda level: None
+
+    async def inputs(self) -> AsyncIterator[CallInput]:
+        step = self._bytes_per_frame // 2
+        turns = list(self._script.turns)
+        audio = np.zeros(0, dtype="<i2")  # what the caller is saying now
+        pos = 0
+        idle_ms = 0
+        t_ms = 0
+        while not self._hung_up and t_ms < self._max_call_ms:
+            if pos >= len(audio):
+                idle_ms = idle_ms + FRAME_MS if self.ready() else 0
+                if idle_ms >= self._gap_ms:
+                    if not turns:
+                        break  # the caller has said everything and the IVR waits: hang up
+                    turn = turns.pop(0)
+                    idle_ms = 0
+                    if turn.kind == "dtmf":
+                        for i, d in enumerate(turn.value):
+                            yield DtmfDigit(d, t_ms + i * 100)
+                    elif turn.kind == "affect":
+                        self.on_affect(turn.value)
+                    else:
+                        audio = self._turn_audio(turn)
+                        pos = 0
+            chunk = audio[pos : pos + step]
+            pos += step
+            if len(chunk) < step:
+                chunk = np.concatenate([chunk, np.zeros(step - len(chunk), dtype="<i2")])
+            self._tick(t_ms)
+            yield AudioFrame(chunk.tobytes(), self.sample_rate, t_ms)
+            t_ms += FRAME_MS
+            if t_ms % 1000 == 0:
+                await asyncio.sleep(0)
+        self.duration_ms = t_ms
+
+    def _turn_audio(self, turn: Turn) -> np.ndarray:
+        if turn.kind == "say":
+            x = self._speak(str(turn.value), self.sample_rate)
+        elif turn.kind == "wav":
+            samples, rate = decode_file(turn.value)
+            x = resample(samples, rate, self.sample_rate)
+        else:  # silence
+            x = np.zeros(int(float(turn.value) * self.sample_rate), np.float32)
+        # the caller's speech is followed by enough silence for the VAD to end it
+        x = np.concatenate([x, np.zeros(self.sample_rate // 5, np.float32)])
+        return (np.clip(x, -1, 1) * 32767).round().astype("<i2")
