@@ -98,7 +98,9 @@ class ChatConversation:
             if arg not in ("calm", "rising", "escalate"):
                 self._write("  usage: /affect calm|rising|escalate")
                 return
-            scores = {"anger": 0.9 if arg == "escalate" else 0.5 if arg == "rising" else 0.1, "anxiety": 0.2}
+            from ivr.script import affect_scores
+
+            scores = affect_scores(arg)
             self.emit(EventType.AFFECT, level=arg, **scores)
             self._pending.append(Input(InputKind.AFFECT, level=arg, scores=scores))
         elif cmd == "/vars":

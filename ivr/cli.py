@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".au", ".aiff", ".aif"}
 
@@ -49,6 +51,14 @@ def parse_channel(value: str) -> int:
     return channel
 
 
+def parse_when(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: use ISO time, e.g. 2026-11-24T10:30") from None
+    return when if when.tzinfo else when.astimezone()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description="A voice call-center IVR.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,29 +66,82 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser(
         "replay",
         help="replay recorded calls through the IVR and print what it heard and said",
-        description="Replay recorded calls (files or folders) through the same pipeline a live call uses.",
+        description="Replay recorded calls (files or folders), or a caller script, through the "
+        "same pipeline a live call uses.",
     )
-    rp.add_argument("paths", nargs="+", help="audio files (WAV, FLAC, ...) or folders of them")
+    rp.add_argument("paths", nargs="*", help="audio files (WAV, FLAC, ...) or folders of them")
     rp.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     rp.add_argument(
-        "--out-audio",
-        metavar="PATH",
-        help="write what the IVR said as a WAV (a folder when replaying several files)",
+        "--out-audio", metavar="PATH", help="write what the IVR said as a WAV (a folder for several files)"
     )
     rp.add_argument("--dtmf", default="", metavar="SPEC", help="scripted digits, e.g. 3.2:1,5.0:#")
     rp.add_argument("--realtime", action="store_true", help="pace the audio on the wall clock")
     rp.add_argument(
-        "--channel",
-        type=parse_channel,
-        default=0,
-        help="channel of a stereo file: left (default), right, N",
+        "--channel", type=parse_channel, default=0, help="channel of a stereo file: left (default), right, N"
     )
-    rp.add_argument("--greeting", default=None, help="what the IVR says first ('' for nothing)")
+    rp.add_argument(
+        "--greeting", default=None, help="without a dialplan: what the IVR says first ('' for nothing)"
+    )
+    rp.add_argument("--dialplan", metavar="FILE", help="run this dialplan in the call")
+    rp.add_argument("--caller", metavar="NUMBER", help="the caller's number (looked up in the directory)")
+    rp.add_argument(
+        "--script", metavar="TURNS.yaml", help="a scripted caller: turns spoken when the IVR waits"
+    )
+    rp.add_argument(
+        "--at", type=parse_when, metavar="ISO_TIME", help="the call's local time (business hours)"
+    )
+    rp.add_argument("--data-dir", metavar="DIR", help="where the store lives (default: data)")
     rp.add_argument(
         "--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)"
     )
     rp.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
+
+    vp = sub.add_parser("validate", help="check dialplans; errors as file:line:col: message")
+    vp.add_argument("files", nargs="+")
+
+    sub.add_parser("schema", help="print the dialplan JSON Schema (for editors)")
+
+    cp = sub.add_parser("chat", help="try a dialplan by typing as the caller")
+    cp.add_argument("file")
+    cp.add_argument("--caller", metavar="NUMBER")
+    cp.add_argument("--at", type=parse_when, metavar="ISO_TIME")
+    cp.add_argument("--data-dir", metavar="DIR")
+
+    dp = sub.add_parser("directory", help="the caller directory (number -> name, account, tier)")
+    dsub = dp.add_subparsers(dest="action", required=True)
+    di = dsub.add_parser("import", help="import callers from CSV (number,name,account,tier) or YAML")
+    di.add_argument("file")
+    di.add_argument("--data-dir", metavar="DIR")
+    dl = dsub.add_parser("show", help="show one caller")
+    dl.add_argument("number")
+    dl.add_argument("--data-dir", metavar="DIR")
+
+    sp = sub.add_parser(
+        "serve", help="run the hotline service (API, demo billing backend, dialplan hot reload)"
+    )
+    sp.add_argument("--dialplan", metavar="FILE")
+    sp.add_argument("--host")
+    sp.add_argument("--port", type=int)
+    sp.add_argument("--data-dir", metavar="DIR")
+
+    rl = sub.add_parser("reload", help="ask a running `ivr serve` to reload its dialplan")
+    rl.add_argument("--url", default="http://127.0.0.1:8080", help="the service's API address")
     return parser
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ivr.settings import Settings
+
+    s = Settings.from_env()
+    if getattr(args, "data_dir", None):
+        s = replace(s, data_dir=args.data_dir)
+    if getattr(args, "asr_model", None):
+        s = replace(s, asr=replace(s.asr, model_path=args.asr_model))
+    if getattr(args, "voice", None):
+        s = replace(s, tts=replace(s.tts, voice_path=args.voice))
+    if getattr(args, "greeting", None) is not None:
+        s = replace(s, greeting=args.greeting)
+    return s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +149,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return asyncio.run(_replay(args))
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "schema":
+            from ivr.dialplan.spec import json_schema
+
+            print(json.dumps(json_schema(), indent=2))
+            return 0
+        if args.command == "chat":
+            return asyncio.run(_chat(args))
+        if args.command == "directory":
+            return _directory(args)
+        if args.command == "serve":
+            from ivr.server import serve
+
+            return serve(_settings(args), args)
+        if args.command == "reload":
+            return _reload(args)
     except UsageError as e:
         _fail(str(e))
         return 2
@@ -94,30 +174,157 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+# -- validate / directory / reload -----------------------------------------------------
+def _validate(args: argparse.Namespace) -> int:
+    from ivr.dialplan import check_dialplan
+
+    errors = 0
+    for f in args.files:
+        dialplan, issues = check_dialplan(f)
+        for issue in issues:
+            print(issue)
+        errors += sum(1 for i in issues if i.severity == "error")
+        if dialplan is not None:
+            warn = len(dialplan.warnings)
+            print(
+                f"{f}: ok ({len(dialplan.nodes)} nodes, {len(dialplan.intents)} intents"
+                + (f", {warn} warning(s)" if warn else "")
+                + ")",
+                file=sys.stderr,
+            )
+    return 1 if errors else 0
+
+
+def _directory(args: argparse.Namespace) -> int:
+    from ivr.store import DirectoryError, Store, read_directory
+
+    store = Store(_settings(args).store_path)
+    try:
+        if args.action == "import":
+            try:
+                rows = read_directory(args.file)
+            except DirectoryError as e:
+                raise UsageError(str(e)) from None
+            n = store.upsert_callers(rows)
+            print(f"imported {n} caller(s) into {store.path} ({store.count_callers()} in the directory)")
+            return 0
+        entry = store.caller(args.number)
+        if entry is None:
+            print(f"{args.number}: not in the directory", file=sys.stderr)
+            return 1
+        print(json.dumps(entry))
+        return 0
+    finally:
+        store.close()
+
+
+def _reload(args: argparse.Namespace) -> int:
+    import httpx
+
+    try:
+        r = httpx.post(f"{args.url.rstrip('/')}/api/dialplan/reload", timeout=30)
+    except httpx.HTTPError as e:
+        raise UsageError(f"cannot reach the service at {args.url}: {e}") from None
+    body = r.json()
+    if r.status_code == 200:
+        state = "reloaded" if body.get("changed") else "unchanged"
+        print(f"{body.get('file')}: {state} (version {body.get('version')!r}, {body.get('digest')})")
+        return 0
+    for line in body.get("errors") or [body.get("detail", "refused")]:
+        print(line, file=sys.stderr)
+    print("refused: the running dialplan stays", file=sys.stderr)
+    return 1
+
+
+# -- dialplan plumbing shared by replay and chat ----------------------------------------
+def _caller_entry(settings: Any, number: str | None) -> dict[str, Any]:
+    if not number:
+        return {}
+    from ivr.store import Store, normalize_number
+
+    path = Path(settings.store_path)
+    if path.exists():
+        store = Store(path)
+        try:
+            entry = store.caller(number)
+        finally:
+            store.close()
+        if entry:
+            return entry
+    return {"number": normalize_number(number), "known": False}
+
+
+def _load_dialplan(path: str):  # type: ignore[no-untyped-def]
+    from ivr.dialplan import DialplanError, load_dialplan
+
+    try:
+        return load_dialplan(path)
+    except DialplanError as e:
+        raise UsageError(f"{path}: the dialplan has errors (run `ivr validate {path}`):\n{e}") from None
+
+
+# -- chat --------------------------------------------------------------------------------
+async def _chat(args: argparse.Namespace) -> int:
+    import httpx
+
+    from ivr.api import BackgroundServer, create_app
+    from ivr.chat import HELP, ChatConversation, stdin_reader
+    from ivr.dialplan.runner import DialplanRunner, Understanding
+    from ivr.intents import Embedder
+
+    settings = _settings(args)
+    dialplan = _load_dialplan(args.file)
+    understanding = Understanding.build(dialplan, Embedder())
+    caller = _caller_entry(settings, args.caller)
+    interactive = sys.stdin.isatty()
+    print(f"{dialplan.name} ({args.file}). {HELP}")
+    with BackgroundServer(create_app()) as api:
+        async with httpx.AsyncClient() as client:
+            conv = ChatConversation(
+                stdin_reader("you> " if interactive else ""),
+                lambda line: print(line, flush=True),
+                caller=caller.get("number", ""),
+                http=client,
+            )
+            runner = DialplanRunner(dialplan, understanding, caller, args.at, {"api_base": api.base_url})
+            conv.vars_view = lambda: runner.state.vars
+            await runner(conv)
+    return 0
+
+
+# -- replay ------------------------------------------------------------------------------
 async def _replay(args: argparse.Namespace) -> int:
+    import contextlib
+
     from ivr.engines import Engines
     from ivr.events import Event, format_event
     from ivr.replay import ReplayTransport, parse_dtmf_script
     from ivr.session import CallSession
-    from ivr.settings import Settings
     from speech.asr import AsrError
     from speech.audio import AudioError
     from speech.tts import TtsError
 
+    if not args.paths and not args.script:
+        raise UsageError("replay needs audio files or folders, or --script TURNS.yaml")
+    if args.script and not args.dialplan:
+        raise UsageError("--script drives a dialplan: add --dialplan FILE")
     try:
         dtmf = parse_dtmf_script(args.dtmf)
     except ValueError as e:
         raise UsageError(str(e)) from None
     inputs = expand_inputs(args.paths)
-    settings = Settings.from_env()
-    if args.asr_model:
-        settings = replace(settings, asr=replace(settings.asr, model_path=args.asr_model))
-    if args.voice:
-        settings = replace(settings, tts=replace(settings.tts, voice_path=args.voice))
-    if args.greeting is not None:
-        settings = replace(settings, greeting=args.greeting)
+    settings = _settings(args)
+    script = None
+    if args.script:
+        from ivr.script import ScriptError, load_script
+
+        try:
+            script = load_script(args.script)
+        except ScriptError as e:
+            raise UsageError(str(e)) from None
+    dialplan = _load_dialplan(args.dialplan) if args.dialplan else None
     out_audio = Path(args.out_audio) if args.out_audio else None
-    several = len(inputs) > 1
+    several = len(inputs) + (1 if script else 0) > 1
     if out_audio and several:
         out_audio.mkdir(parents=True, exist_ok=True)
 
@@ -130,7 +337,7 @@ async def _replay(args: argparse.Namespace) -> int:
     if not args.json and several and sys.stderr.isatty():
         from tqdm import tqdm
 
-        progress = tqdm(total=len(inputs), unit="call", file=sys.stderr)
+        progress = tqdm(total=len(inputs) + (1 if script else 0), unit="call", file=sys.stderr)
 
     def out(line: str) -> None:
         if progress is not None:
@@ -142,44 +349,88 @@ async def _replay(args: argparse.Namespace) -> int:
         out(event.to_json() if args.json else format_event(event))
 
     failures = 0
-    try:
-        for path in inputs:
-            try:
-                transport = ReplayTransport.from_file(
-                    path, channel=args.channel, dtmf=dtmf, realtime=args.realtime
-                )
-            except AudioError as e:
-                _fail(str(e))
-                failures += 1
+    async with contextlib.AsyncExitStack() as stack:
+        app_factory = None
+        http = None
+        if dialplan is not None:
+            import httpx
+
+            from ivr.api import BackgroundServer, create_app
+            from ivr.dialplan.runner import DialplanRunner, Understanding
+
+            api = stack.enter_context(BackgroundServer(create_app()))
+            http = await stack.enter_async_context(httpx.AsyncClient())
+            understanding = Understanding.build(dialplan, engines.embedder)
+
+            def app_factory(number: str):  # type: ignore[no-untyped-def]
+                caller = _caller_entry(settings, number)
+                return DialplanRunner(dialplan, understanding, caller, args.at, {"api_base": api.base_url})
+
+        jobs: list[tuple[str, Any]] = [(str(p), p) for p in inputs]
+        if script is not None:
+            jobs.append((str(script.path), script))
+        try:
+            for label, job in jobs:
+                app = None
+                try:
+                    if job is script:
+                        from ivr.script import script_session
+
+                        app = app_factory(args.caller or script.caller)
+                        session = script_session(
+                            script,
+                            engines,
+                            settings,
+                            emit,
+                            app,
+                            http,
+                            caller=args.caller or "",
+                            deterministic=not args.realtime,
+                        )
+                        transport = session.transport
+                    else:
+                        transport = ReplayTransport.from_file(
+                            job,
+                            channel=args.channel,
+                            dtmf=dtmf,
+                            realtime=args.realtime,
+                            caller=args.caller or "",
+                        )
+                        app = app_factory(transport.caller) if app_factory else None
+                        session = CallSession(
+                            transport,
+                            engines,
+                            settings,
+                            emit,
+                            app=app,
+                            deterministic=not args.realtime,
+                            source=label,
+                            http=http,
+                        )
+                except AudioError as e:
+                    _fail(str(e))
+                    failures += 1
+                    if progress is not None:
+                        progress.update(1)
+                    continue
+                if not args.json:
+                    out(f"== {label} ({transport.sample_rate} Hz)")
+                await session.run()
+                if out_audio:
+                    target = out_audio / f"{Path(label).stem}.ivr.wav" if several else out_audio
+                    try:
+                        transport.write_output(target)
+                    except (OSError, RuntimeError) as e:
+                        _fail(f"{target}: cannot write audio ({e})")
+                        failures += 1
                 if progress is not None:
                     progress.update(1)
-                continue
-            if not args.json:
-                out(f"== {path} ({transport.sample_rate} Hz)")
-            session = CallSession(
-                transport,
-                engines,
-                settings,
-                emit,
-                deterministic=not args.realtime,
-                source=str(path),
-            )
-            await session.run()
-            if out_audio:
-                target = out_audio / f"{path.stem}.ivr.wav" if several else out_audio
-                try:
-                    transport.write_output(target)
-                except (OSError, RuntimeError) as e:
-                    _fail(f"{target}: cannot write audio ({e})")
-                    failures += 1
+        finally:
             if progress is not None:
-                progress.update(1)
-    finally:
-        if progress is not None:
-            progress.close()
-        engines.close()
+                progress.close()
+            engines.close()
     return 2 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(os.sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

@@ -24,5 +24,16 @@ class Engines:
             pool=ModelPool(settings.asr.workers, name="model"),
         )
 
+    _embedder: object = None
+
+    @property
+    def embedder(self):  # type: ignore[no-untyped-def]
+        """The sentence-embedding model, loaded on first use (dialplans need it)."""
+        if self._embedder is None:
+            from ivr.intents import Embedder
+
+            self._embedder = Embedder()
+        return self._embedder
+
     def close(self) -> None:
         self.pool.close()

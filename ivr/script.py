@@ -63,7 +63,7 @@ def load_script(path: str | Path) -> CallerScript:
             raise ScriptError(f"{p}: turn {i}: one of {', '.join(TURN_KINDS)}")
         kind, value = next(iter(t.items()))
         if kind == "wav":
-            value = str((p.parent / str(value)))
+            value = str(p.parent / str(value))
             if not Path(value).is_file():
                 raise ScriptError(f"{p}: turn {i}: no such file {value}")
         if kind == "dtmf":
@@ -106,8 +106,13 @@ class ScriptTransport(ReplayTransport):
         pos = 0
         idle_ms = 0
         t_ms = 0
+        keys: list[str] = []  # digits still to press, one every 100 ms of audio
         while not self._hung_up and t_ms < self._max_call_ms:
-            if pos >= len(audio):
+            if keys and t_ms % 100 == 0:
+                yield DtmfDigit(keys.pop(0), t_ms)
+                if self._hung_up:
+                    break
+            if pos >= len(audio) and not keys:
                 idle_ms = idle_ms + FRAME_MS if self.ready() else 0
                 if idle_ms >= self._gap_ms:
                     if not turns:
@@ -115,8 +120,7 @@ class ScriptTransport(ReplayTransport):
                     turn = turns.pop(0)
                     idle_ms = 0
                     if turn.kind == "dtmf":
-                        for i, d in enumerate(turn.value):
-                            yield DtmfDigit(d, t_ms + i * 100)
+                        keys = list(turn.value)
                     elif turn.kind == "affect":
                         self.on_affect(turn.value)
                     else:
@@ -144,3 +148,45 @@ class ScriptTransport(ReplayTransport):
         # the caller's speech is followed by enough silence for the VAD to end it
         x = np.concatenate([x, np.zeros(self.sample_rate // 5, np.float32)])
         return (np.clip(x, -1, 1) * 32767).round().astype("<i2")
+
+
+def affect_scores(level: str) -> dict[str, float]:
+    """Scores standing for a radar level when a script or chat injects one."""
+    return {"anger": {"escalate": 0.9, "rising": 0.5}.get(level, 0.1), "anxiety": 0.2}
+
+
+def script_session(
+    script: CallerScript,
+    engines: Any,
+    settings: Any,
+    emit: Callable[[Any], None],
+    app: Any,
+    http: Any = None,
+    caller: str = "",
+    deterministic: bool = True,
+) -> Any:
+    """A CallSession whose caller follows `script` (the IVR's output is captured)."""
+    from ivr.conversation import Input, InputKind
+    from ivr.events import EventType
+    from ivr.session import CallSession
+
+    transport = ScriptTransport(script.path.name, script, 8000, engines.tts.synthesize, caller=caller)
+    session = CallSession(
+        transport,
+        engines,
+        settings,
+        emit,
+        app=app,
+        deterministic=deterministic,
+        source=str(script.path),
+        http=http,
+    )
+    transport.ready = lambda: session.awaiting_input
+
+    def on_affect(level: str) -> None:
+        scores = affect_scores(level)
+        session.emit(EventType.AFFECT, level=level, **scores)
+        session.inject(Input(InputKind.AFFECT, level=level, scores=scores))
+
+    transport.on_affect = on_affect
+    return session

@@ -178,9 +178,8 @@ class CallSession:
         await self._settle()
         async for item in self.transport.inputs():
             if isinstance(item, AudioFrame):
-                self.now_ms = item.t_ms
+                self.now_ms = item.t_ms + item.duration_ms  # what the IVR has heard up to
                 await self.pipeline.process(item)
-                self.now_ms = item.t_ms + item.duration_ms
             elif isinstance(item, DtmfDigit):
                 self.now_ms = max(self.now_ms, item.t_ms)
                 if self.transport.is_playing and self._interruptible:  # a key stops a prompt

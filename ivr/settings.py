@@ -24,6 +24,16 @@ class Settings:
     """What the IVR says when a call starts and no dialplan says otherwise."""
     data_dir: str = "data"
     """Where recordings, event logs and the SQLite store live."""
+    dialplan: str = "dialplans/hotline.yaml"
+    """The dialplan `ivr serve` runs (hot-reloaded when the file changes)."""
+    api_host: str = "127.0.0.1"
+    """Address of the HTTP API (and the demo billing backend)."""
+    api_port: int = 8080
+    """Port of the HTTP API."""
+
+    @property
+    def store_path(self) -> str:
+        return os.path.join(self.data_dir, "ivr.sqlite3")
 
     @classmethod
     def from_env(cls) -> Settings:

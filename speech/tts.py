@@ -40,6 +40,11 @@ class TtsSettings:
     """Synthesised prompts kept in memory (LRU)."""
     length_scale: float = 1.0
     """Speaking rate: below 1 is faster, above 1 slower."""
+    noise_scale: float = 0.0
+    """Piper's sampling noise (its voices default to ~0.667). 0 makes synthesis exact, so
+    a replayed call (and a scripted caller) sounds and transcribes the same every run."""
+    noise_w_scale: float = 0.0
+    """Piper's phoneme-length noise (voices default to ~0.8); 0 for exact synthesis."""
 
     def resolved_voice_path(self) -> str:
         return self.voice_path or default_voice_path()
@@ -73,7 +78,11 @@ class PiperTts:
             )
         except Exception as e:  # onnxruntime raises its own exception types
             raise TtsError(f"{path}: cannot load the piper voice ({e})") from None
-        self._syn = SynthesisConfig(length_scale=self.settings.length_scale)
+        self._syn = SynthesisConfig(
+            length_scale=self.settings.length_scale,
+            noise_scale=self.settings.noise_scale,
+            noise_w_scale=self.settings.noise_w_scale,
+        )
         self.voice_rate = int(self._voice.config.sample_rate)
         self._key = str(path)
         self._cache: OrderedDict[tuple[str, str, int], np.ndarray] = OrderedDict()

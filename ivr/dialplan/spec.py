@@ -6,7 +6,7 @@ One table drives both the validator (`check.py`) and the published JSON Schema
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Field kinds. Scalars: text, template, int, number, bool, node, queue, intent, file, url,
