@@ -92,6 +92,7 @@ class ChatConversation:
             for d in arg:
                 self.emit(EventType.DTMF, digit=d)
                 self._pending.append(Input(InputKind.DTMF, digit=d))
+            self._pending.append(Input(InputKind.KEYS_END))
         elif cmd == "/silence":
             self._pending.append(Input(InputKind.NO_INPUT))
         elif cmd == "/affect":

@@ -19,6 +19,7 @@ class InputKind(StrEnum):
     NO_INPUT = "no_input"
     AFFECT = "affect"
     HANGUP = "hangup"
+    KEYS_END = "keys_end"  # a typed key entry ended (chat); a call uses the inter-digit time
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,8 @@ class DialplanRunner:
             item = await self.conv.wait_input(timeout_ms or self._timeout_ms)
             if item.kind is InputKind.HANGUP:
                 raise CallerGone()
+            if item.kind is InputKind.KEYS_END:
+                continue
             if item.kind is InputKind.AFFECT:
                 self.state.affect = {"level": item.level, **item.scores}
                 if item.level == "escalate":

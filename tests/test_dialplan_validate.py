@@ -1,0 +1,154 @@
+"""Dialplan format and validation: good files load, bad files fail with a named error at
+file:line:col. Category: unit (no model)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ivr.cli import main
+from ivr.dialplan import check_dialplan, load_dialplan
+from ivr.dialplan.check import DialplanError
+from ivr.dialplan.expr import ExprError, compile_condition, evaluate, render, template_paths
+from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
+
+pytestmark = pytest.mark.unit
+HERE = Path(__file__).parent / "dialplans"
+LOCATION = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): .+ \[(?P<code>[A-Z_]+)\]$")
+
+EXPECTED = {
+    "unknown_verb.yaml": ("E_UNKNOWN_VERB", 5),
+    "unknown_field.yaml": ("E_UNKNOWN_FIELD", 5),
+    "wrong_type.yaml": ("E_TYPE", 5),
+    "missing_goto_target.yaml": ("E_GOTO_TARGET", 5),
+    "unknown_queue.yaml": ("E_UNKNOWN_QUEUE", 5),
+    "missing_prompt_file.yaml": ("E_PROMPT_FILE", 5),
+    "bad_template_var.yaml": ("E_TEMPLATE_VAR", 5),
+    "bad_regex.yaml": ("E_REGEX", 5),
+    "bad_url.yaml": ("E_URL", 5),
+    "bad_condition.yaml": ("E_CONDITION", 5),
+    "yaml_syntax.yaml": ("E_YAML", 3),
+    "unknown_intent.yaml": ("E_UNKNOWN_INTENT", 7),
+}
+
+
+@pytest.mark.parametrize("path", sorted((HERE / "good").glob("*.yaml")), ids=lambda p: p.name)
+def test_good_dialplans_load(path, capsys):
+    assert main(["validate", str(path)]) == 0
+    assert "ok (" in capsys.readouterr().err
+    assert load_dialplan(path).nodes
+
+
+def test_every_bad_file_is_covered():
+    assert sorted(p.name for p in (HERE / "bad").glob("*.yaml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_dialplans_fail_with_a_named_error(name, capsys):
+    path = HERE / "bad" / name
+    assert main(["validate", str(path)]) == 1
+    lines = [x for x in capsys.readouterr().out.splitlines() if x]
+    code, line = EXPECTED[name]
+    found = [LOCATION.match(x) for x in lines]
+    assert all(found), lines
+    assert any(m["code"] == code and int(m["line"]) == line and m["file"] == str(path) for m in found), lines
+    with pytest.raises(DialplanError):
+        load_dialplan(path)
+
+
+def test_all_errors_are_reported_at_once(tmp_path):
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "start: main\nqueues: {general: {}}\nnodes:\n  main:\n"
+        "    - sya: hi\n    - goto: nowhere\n    - transfer: {queue: sales}\n"
+        "    - say: 'Hi {caller.nmae}'\n"
+    )
+    _, issues = check_dialplan(path)
+    codes = sorted(i.code for i in issues if i.severity == "error")
+    assert codes == ["E_GOTO_TARGET", "E_TEMPLATE_VAR", "E_UNKNOWN_QUEUE", "E_UNKNOWN_VERB"]
+    assert [i.line for i in sorted(issues, key=lambda i: i.line)] == [5, 6, 7, 8]
+
+
+def test_unreachable_nodes_warn_but_load(tmp_path, capsys):
+    path = tmp_path / "orphan.yaml"
+    path.write_text("start: main\nqueues: {q: {}}\nnodes:\n  main: [{hangup: bye}]\n  orphan: [{say: hi}]\n")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: node 'orphan' is never reached [W_UNREACHABLE]" in out
+    assert "orphan.yaml:5:3" in out
+
+
+def test_yes_and_no_keys_stay_words(tmp_path):
+    """YAML 1.1 reads `yes:` as True; an admin's yes/no gather must still work."""
+    path = tmp_path / "yn.yaml"
+    path.write_text(
+        "start: main\nqueues: {q: {}}\nnodes:\n  main:\n"
+        "    - gather: {input: yes_no, yes: a, no: b}\n  a: [{hangup: yes}]\n  b: [{hangup: no}]\n"
+    )
+    dp = load_dialplan(path)
+    assert dp.nodes["main"][0].args["yes"] == "a"
+    assert dp.nodes["a"][0].args["say"] == "yes"
+
+
+def test_business_hours_need_an_after_hours_node(tmp_path):
+    path = tmp_path / "h.yaml"
+    path.write_text(
+        "start: main\nqueues: {q: {}}\nbusiness_hours: {mon-fri: '09:00-17:00'}\nnodes: {main: [{hangup: bye}]}\n"
+    )
+    _, issues = check_dialplan(path)
+    assert any("after_hours" in i.message for i in issues)
+    path.write_text("start: main\nqueues: {q: {}}\ntimezone: Mars/Olympus\nnodes: {main: [{hangup: bye}]}\n")
+    _, issues = check_dialplan(path)
+    assert [i.code for i in issues] == ["E_TIMEZONE"]
+
+
+def test_schema_is_published(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    verbs = {next(iter(s["properties"])) for s in schema["$defs"]["step"]["oneOf"]}
+    assert verbs == {
+        "say",
+        "play",
+        "menu",
+        "gather",
+        "answer",
+        "lookup",
+        "set",
+        "branch",
+        "transfer",
+        "hangup",
+        "goto",
+    }
+    assert {"start", "queues", "nodes"} <= set(schema["required"])
+    assert schema["additionalProperties"] is False
+
+
+def test_templates_and_conditions():
+    ctx = {"caller": {"name": "Ann", "tier": "vip"}, "vars": {"bill": {"amount": 12.5}}, "call": {"hour": 14}}
+    assert render("Hi {caller.name}, you owe {vars.bill.amount} {{GBP}}", ctx) == "Hi Ann, you owe 12.5 {GBP}"
+    assert render("{vars.missing.x}!", ctx) == "!"
+    assert template_paths("{ caller.name } {{x}}") == ["caller.name"]
+    with pytest.raises(ExprError):
+        template_paths("{caller name}")
+    tree, paths = compile_condition("caller.tier == 'vip' and call.hour >= 12")
+    assert evaluate(tree, ctx) and paths == ["caller.tier", "call.hour"]
+    assert not evaluate(compile_condition("vars.nothing > 3")[0], ctx)
+    assert evaluate(compile_condition("caller.tier in ['vip', 'gold']")[0], ctx)
+    for bad in ("open('x')", "caller.tier[0]", "lambda: 1", "x if y else z"):
+        with pytest.raises(ExprError):
+            compile_condition(bad)
+
+
+def test_spoken_inputs():
+    assert spoken_digits("one zero zero zero zero two") == "100002"
+    assert spoken_digits("It's 100 002.") == "100002"
+    assert spoken_digits("double seven oh nine") == "7709"
+    assert spoken_number("twenty three") == 23
+    assert spoken_number("one hundred and five") == 105
+    assert spoken_number("nothing") is None
+    assert yes_or_no("Yes, please.") is True
+    assert yes_or_no("No thanks") is False
+    assert yes_or_no("maybe") is None
