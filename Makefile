@@ -13,7 +13,7 @@ setup: $(STAMP)
 
 ## Set up and run the service on its embedded defaults.
 run: $(STAMP)
-	$(VENV)/bin/ivr replay audio_fixtures/jfk.flac
+	$(VENV)/bin/ivr serve
 
 ## Set up and run the whole test suite.
 test: $(STAMP)
@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) bench/asr_bench.py
 	$(PY) bench/tts_bench.py
 	$(PY) bench/replay_bench.py
+	$(PY) bench/intents.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ivr speech prosody tests bench
