@@ -124,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int)
     sp.add_argument("--data-dir", metavar="DIR")
 
+    ra = sub.add_parser("radar", help="score recordings for anger and anxiety relative to the caller's voice")
+    ra.add_argument("files", nargs="+", help="recordings of the caller (each is one utterance)")
+    ra.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a recording of the same caller's normal voice (repeatable)",
+    )
+    ra.add_argument("--json", action="store_true", help="one JSON object per file")
+
     rl = sub.add_parser("reload", help="ask a running `ivr serve` to reload its dialplan")
     rl.add_argument("--url", default="http://127.0.0.1:8080", help="the service's API address")
     return parser
@@ -166,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(_settings(args), args)
         if args.command == "reload":
             return _reload(args)
+        if args.command == "radar":
+            return _radar(args)
     except UsageError as e:
         _fail(str(e))
         return 2
@@ -234,6 +247,52 @@ def _reload(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print("refused: the running dialplan stays", file=sys.stderr)
     return 1
+
+
+def _radar(args: argparse.Namespace) -> int:
+    """Each FILE is scored on its own radar, after the --baseline recordings."""
+    from prosody.radar import Radar, RadarModel
+    from speech.audio import AudioError, decode_file
+
+    model = RadarModel.load()
+    baselines = []
+    for b in args.baseline:
+        try:
+            baselines.append(decode_file(b))
+        except AudioError as e:
+            raise UsageError(f"--baseline {e}") from None
+    failures = 0
+    for f in args.files:
+        try:
+            samples, rate = decode_file(f)
+        except AudioError as e:
+            _fail(str(e))
+            failures += 1
+            continue
+        radar = Radar(model)
+        for b_samples, b_rate in baselines:
+            if not radar.learn_baseline(b_samples, b_rate):
+                _fail("a --baseline recording has too little voice to learn from")
+        update = radar.update(samples, rate)
+        if update is None:
+            _fail(f"{f}: too little voice to judge")
+            failures += 1
+            continue
+        row = {
+            "file": f,
+            "anger": update.anger,
+            "anxiety": update.anxiety,
+            "level": update.level,
+            "escalate": update.level == "escalate",
+        }
+        if args.json:
+            print(json.dumps(row))
+        else:
+            print(
+                f"{f}: anger {update.anger:.2f}, anxiety {update.anxiety:.2f}, level {update.level}"
+                + (" -> ESCALATE" if row["escalate"] else "")
+            )
+    return 2 if failures else 0
 
 
 # -- dialplan plumbing shared by replay and chat ----------------------------------------

@@ -35,5 +35,16 @@ class Engines:
             self._embedder = Embedder()
         return self._embedder
 
+    _radar_model: object = None
+
+    @property
+    def radar_model(self):  # type: ignore[no-untyped-def]
+        """The emotion radar's coefficients (models/radar.json), loaded on first use."""
+        if self._radar_model is None:
+            from prosody.radar import RadarModel
+
+            self._radar_model = RadarModel.load()
+        return self._radar_model
+
     def close(self) -> None:
         self.pool.close()

@@ -34,8 +34,10 @@ class SpeechPipeline:
         partial_interval_ms: int = 500,
         speculate_after_ms: int = 240,
         deterministic: bool = False,
+        radar: object | None = None,
     ) -> None:
         self.call_id = call_id
+        self._radar = radar
         self.sample_rate = sample_rate
         self._engines = engines
         self._emit = emit
@@ -101,6 +103,7 @@ class SpeechPipeline:
                 reason=seg.reason,
             )
         )
+        self._affect(seg)
         transcriber, utterance = self._transcriber, self._utterance
         voiced_ms = self._segmenter_voiced_at_end
         self._transcriber = None
@@ -118,6 +121,27 @@ class SpeechPipeline:
         task.add_done_callback(self._tasks.discard)
         if self._deterministic:
             await task
+
+    def _affect(self, seg: SegmentEvent) -> None:
+        """The radar's verdict on the utterance, at its end (a few ms of CPU, no model pool)."""
+        if self._radar is None:
+            return
+        try:
+            update = self._radar.update(pcm16_to_float(seg.audio), self.sample_rate)  # type: ignore[attr-defined]
+        except Exception as e:  # the radar failing must not cost the call its transcript
+            self._emit(make(self.call_id, seg.t_ms, EventType.ERROR, message=str(e), stage="radar"))
+            return
+        if update is not None:
+            self._emit(
+                make(
+                    self.call_id,
+                    seg.t_ms,
+                    EventType.AFFECT,
+                    anger=update.anger,
+                    anxiety=update.anxiety,
+                    level=update.level,
+                )
+            )
 
     def _speculate(self, pcm: bytes, voiced_ms: int) -> None:
         transcriber = self._transcriber

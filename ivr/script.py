@@ -4,6 +4,7 @@ turns.yaml:
     caller: "+447700900002"      # optional: the From number
     turns:
       - say: what's my balance   # piper speaks it (through the call's codec rate)
+      - say: {text: this is ridiculous, gain_db: 6, semitones: 3}   # louder and higher
       - wav: answer.wav          # a recording
       - dtmf: "100002#"          # keys
       - silence: 7               # seconds of saying nothing
@@ -66,6 +67,10 @@ def load_script(path: str | Path) -> CallerScript:
             value = str(p.parent / str(value))
             if not Path(value).is_file():
                 raise ScriptError(f"{p}: turn {i}: no such file {value}")
+        if kind == "say" and isinstance(value, dict):
+            unknown = set(value) - {"text", "gain_db", "semitones"}
+            if unknown or not isinstance(value.get("text"), str):
+                raise ScriptError(f"{p}: turn {i}: say takes text, or {{text, gain_db, semitones}}")
         if kind == "dtmf":
             value = str(value)
             if not value or any(d not in DTMF_DIGITS for d in value):
@@ -139,7 +144,12 @@ class ScriptTransport(ReplayTransport):
 
     def _turn_audio(self, turn: Turn) -> np.ndarray:
         if turn.kind == "say":
-            x = self._speak(str(turn.value), self.sample_rate)
+            v = turn.value if isinstance(turn.value, dict) else {"text": str(turn.value)}
+            x = self._speak(str(v["text"]), self.sample_rate)
+            factor = 2 ** (float(v.get("semitones", 0)) / 12)
+            if factor != 1:  # higher and a little faster, as a raised voice is
+                x = resample(x, round(self.sample_rate * factor), self.sample_rate)
+            x = x * 10 ** (float(v.get("gain_db", 0)) / 20)
         elif turn.kind == "wav":
             samples, rate = decode_file(turn.value)
             x = resample(samples, rate, self.sample_rate)
@@ -166,7 +176,6 @@ def script_session(
     deterministic: bool = True,
 ) -> Any:
     """A CallSession whose caller follows `script` (the IVR's output is captured)."""
-    from ivr.conversation import Input, InputKind
     from ivr.events import EventType
     from ivr.session import CallSession
 
@@ -183,10 +192,8 @@ def script_session(
     )
     transport.ready = lambda: session.awaiting_input
 
-    def on_affect(level: str) -> None:
-        scores = affect_scores(level)
-        session.emit(EventType.AFFECT, level=level, **scores)
-        session.inject(Input(InputKind.AFFECT, level=level, scores=scores))
+    def on_affect(level: str) -> None:  # the session hands affect events to the dialplan
+        session.emit(EventType.AFFECT, level=level, **affect_scores(level))
 
     transport.on_affect = on_affect
     return session

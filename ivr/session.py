@@ -60,6 +60,12 @@ class CallSession:
         self.transfer_request: TransferRequest | None = None
         self.events: list[Event] = []
         self.now_ms = 0
+        radar = None
+        if settings.radar:
+            from prosody.radar import Radar
+
+            radar = Radar(engines.radar_model)
+        self.radar = radar
         self.pipeline = SpeechPipeline(
             self.call_id,
             transport.sample_rate,
@@ -69,6 +75,7 @@ class CallSession:
             partial_interval_ms=settings.asr.partial_interval_ms,
             speculate_after_ms=settings.asr.speculate_after_ms,
             deterministic=deterministic,
+            radar=radar,
         )
 
     # -- the Conversation interface -------------------------------------------------
@@ -231,6 +238,11 @@ class CallSession:
         if event.type is EventType.SPEECH_START and self.transport.is_playing and self._interruptible:
             self._stop_prompt()
             self._on_event(make(self.call_id, event.t_ms, EventType.BARGE_IN, prompt=self._prompt_text))
+        if event.type is EventType.AFFECT and not self._ended:
+            d = event.data
+            scores = {"anger": float(d["anger"]), "anxiety": float(d["anxiety"])}
+            self._inbox.put_nowait(Input(InputKind.AFFECT, level=str(d["level"]), scores=scores))
+            self._wake.set()
         if event.type is EventType.FINAL_TRANSCRIPT:
             self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
             self._wake.set()

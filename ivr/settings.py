@@ -20,6 +20,8 @@ class Settings:
     """Utterance segmentation."""
     tts: TtsSettings = field(default_factory=TtsSettings)
     """Speech synthesis (voice path, cache)."""
+    radar: bool = True
+    """Run the emotion radar on every utterance (affect events, escalation)."""
     greeting: str = "Thank you for calling. How can I help you today?"
     """What the IVR says when a call starts and no dialplan says otherwise."""
     data_dir: str = "data"

@@ -118,7 +118,7 @@ def test_agent_from_the_middle_of_a_gather(engines, hotline, directory):
 
 def test_escalation_jumps_the_queue(engines, hotline, directory):
     events = call(engines, hotline, directory, "escalate.yaml")
-    assert kinds(events, "affect")[0]["level"] == "escalate"
+    assert kinds(events, "affect")[-1]["level"] == "escalate"  # the scripted one, after the radar's
     (t,) = kinds(events, "transfer")
     assert t["queue"] == "priority" and t["priority"] == 10 and "really sorry" in said(events)
 
@@ -166,3 +166,23 @@ def test_replay_cli_with_dialplan_script_and_caller(ivr_cmd, tmp_path):
     assert intent["name"] == "check_balance" and 0 < intent["confidence"] <= 1
     assert any(e["type"] == "say" and "Your balance is" in e["text"] for e in events)
     assert (tmp_path / "ivr.wav").stat().st_size > 8000
+
+
+def test_a_raised_voice_escalates_through_the_radar(engines, hotline, directory):
+    """Radar -> affect event -> the dialplan's global escalation -> a priority transfer, in a
+    replayed call with real audio. A transparent loudness/pitch model stands in for the
+    calibrated one, so this checks the wiring; bench/radar_eval.py measures the calibration."""
+    from tests.test_prosody import _loudness_pitch_model
+
+    shipped = engines._radar_model
+    engines._radar_model = _loudness_pitch_model()
+    try:
+        events = call(engines, hotline, directory, "escalate_by_voice.yaml")
+    finally:
+        engines._radar_model = shipped
+    affects = kinds(events, "affect")
+    assert [a["level"] for a in affects][:2] == ["calm", "calm"]
+    assert affects[-1]["level"] == "escalate"
+    (t,) = kinds(events, "transfer")
+    assert t["queue"] == "priority" and t["priority"] == 10
+    assert "really sorry" in said(events)

@@ -1,0 +1,98 @@
+"""RAVDESS emotion_dev (../shared/data, not shipped: CC BY-NC-SA) as radar training data.
+
+Per speaker, two neutral clips (statements 1 and 2, first repetition, normal intensity)
+are the caller's baseline; every other clip is scored relative to it.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from common import ROOT
+
+from prosody.features import UtteranceStats, utterance_stats
+from prosody.radar import relative
+from speech.audio import decode_file
+
+DATA = ROOT.parent / "shared" / "data" / "emotion_dev"
+
+
+@dataclass
+class Clip:
+    path: Path
+    speaker: str
+    emotion: str
+    intensity: str
+    stats: UtteranceStats
+    samples: np.ndarray
+
+
+def load_clips() -> list[Clip]:
+    if not (DATA / "labels.csv").exists():
+        raise SystemExit(f"{DATA}: not found (the calibration data lives in ../shared/data)")
+    clips = []
+    with open(DATA / "labels.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            samples, rate = decode_file(DATA / row["file"])
+            stats = utterance_stats(samples, rate)
+            if stats is None:
+                continue
+            clips.append(
+                Clip(DATA / row["file"], row["speaker"], row["emotion"], row["intensity"], stats, samples)
+            )
+    return clips
+
+
+def is_baseline(clip: Clip) -> bool:
+    # 03-01-01-01-SS-01-AA: neutral, normal intensity, statement 1 or 2, repetition 1
+    parts = clip.path.stem.split("-")
+    return parts[2] == "01" and parts[3] == "01" and parts[5] == "01"
+
+
+def split(clips: list[Clip]) -> tuple[dict[str, list[Clip]], list[Clip]]:
+    baselines: dict[str, list[Clip]] = {}
+    rest = []
+    for c in clips:
+        if is_baseline(c):
+            baselines.setdefault(c.speaker, []).append(c)
+        else:
+            rest.append(c)
+    return baselines, rest
+
+
+def reference(baseline: list[Clip]) -> dict[str, float]:
+    keys = baseline[0].stats.as_dict().keys()
+    return {k: float(np.median([c.stats.as_dict()[k] for c in baseline])) for k in keys}
+
+
+def population(baselines: dict[str, list[Clip]]) -> dict[str, float]:
+    refs = [reference(b) for b in baselines.values()]
+    return {k: float(np.mean([r[k] for r in refs])) for k in refs[0]}
+
+
+def design(clips: list[Clip], baselines: dict[str, list[Clip]]) -> np.ndarray:
+    refs = {s: reference(b) for s, b in baselines.items()}
+    return np.stack([relative(c.stats, refs[c.speaker]) for c in clips])
+
+
+def calm_sentence_rows(tts, n_baseline: int = 3) -> tuple[np.ndarray, list[str]]:
+    """Calm speech that varies as real sentences do: piper reads bench/data/calm_sentences.txt;
+    each sentence is compared with a baseline of three other sentences. These are
+    negatives: ordinary sentence-to-sentence variation is not emotion."""
+    lines = [
+        x.strip()
+        for x in (ROOT / "bench" / "data" / "calm_sentences.txt").read_text().splitlines()
+        if x.strip()
+    ]
+    stats = [utterance_stats(tts.synthesize(t, 8000), 8000) for t in lines]
+    stats = [s for s in stats if s is not None]
+    rows = []
+    for i, s in enumerate(stats):
+        others = [stats[(i + k) % len(stats)] for k in range(1, n_baseline + 1)]
+        keys = others[0].as_dict().keys()
+        ref = {k: float(np.median([o.as_dict()[k] for o in others])) for k in keys}
+        rows.append(relative(s, ref))
+    return np.stack(rows), ["calm_tts"] * len(rows)
