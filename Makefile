@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) bench/tts_bench.py
 	$(PY) bench/replay_bench.py
 	$(PY) bench/intents.py
+	$(PY) bench/radar_eval.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ivr speech prosody tests bench
