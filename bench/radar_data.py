@@ -73,12 +73,16 @@ def population(baselines: dict[str, list[Clip]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in refs])) for k in refs[0]}
 
 
-def design(clips: list[Clip], baselines: dict[str, list[Clip]]) -> np.ndarray:
+def design(
+    clips: list[Clip], baselines: dict[str, list[Clip]], features: tuple[str, ...] | None = None
+) -> np.ndarray:
     refs = {s: reference(b) for s, b in baselines.items()}
-    return np.stack([relative(c.stats, refs[c.speaker]) for c in clips])
+    return np.stack([relative(c.stats, refs[c.speaker], *(features,) if features else ()) for c in clips])
 
 
-def calm_sentence_rows(tts, n_baseline: int = 3) -> tuple[np.ndarray, list[str]]:
+def calm_sentence_rows(
+    tts, n_baseline: int = 3, features: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Calm speech that varies as real sentences do: piper reads bench/data/calm_sentences.txt;
     each sentence is compared with a baseline of three other sentences. These are
     negatives: ordinary sentence-to-sentence variation is not emotion."""
@@ -94,5 +98,5 @@ def calm_sentence_rows(tts, n_baseline: int = 3) -> tuple[np.ndarray, list[str]]
         others = [stats[(i + k) % len(stats)] for k in range(1, n_baseline + 1)]
         keys = others[0].as_dict().keys()
         ref = {k: float(np.median([o.as_dict()[k] for o in others])) for k in keys}
-        rows.append(relative(s, ref))
+        rows.append(relative(s, ref, *(features,) if features else ()))
     return np.stack(rows), ["calm_tts"] * len(rows)

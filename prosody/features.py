@@ -37,6 +37,7 @@ class FrameFeatures:
     centroid_hz: np.ndarray
     alpha_db: np.ndarray  # energy 1-3.4 kHz over 80-1000 Hz: flatter tilt = more effort
     hammarberg_db: np.ndarray  # peak 0-2 kHz minus peak 2-4 kHz
+    high_db: np.ndarray  # energy 1-3.4 kHz
     periodicity: np.ndarray  # normalised autocorrelation peak: 1 = a clean harmonic voice
 
 
@@ -83,7 +84,8 @@ def frame_features(samples: np.ndarray) -> FrameFeatures:
     alpha = 10 * np.log10(power[:, _BAND_HI].sum(axis=1) / power[:, _BAND_LO].sum(axis=1))
     hammarberg = 10 * np.log10(power[:, _BAND_0_2K].max(axis=1) / power[:, _BAND_2_4K].max(axis=1))
     periodicity = np.clip(norm[np.arange(n), i], 0.0, 0.999)
-    return FrameFeatures(f0, voiced, energy_db, centroid, alpha, hammarberg, periodicity)
+    high = 10 * np.log10(power[:, _BAND_HI].sum(axis=1) / (NFFT * WIN) + 1e-10)
+    return FrameFeatures(f0, voiced, energy_db, centroid, alpha, hammarberg, high, periodicity)
 
 
 def _median3(f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
@@ -121,6 +123,9 @@ class UtteranceStats:
     f0_p90_st: float = 0.0  # the top of the pitch range
     hnr_db: float = 0.0  # harmonics-to-noise ratio of voiced frames (pressed/rough voice is lower)
     loud_delta_db: float = 0.0  # mean |frame-to-frame energy change|: articulation force
+    f0_slope_st_s: float = 0.0  # linear trend of F0 over the utterance (semitones per second)
+    f0_end_st: float = 0.0  # F0 of the last third minus the first two thirds
+    high_db: float = 0.0  # energy 1-3.4 kHz of voiced frames: vocal effort
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
@@ -137,6 +142,7 @@ def utterance_stats(samples: np.ndarray, rate: int = RATE) -> UtteranceStats | N
     if v.sum() < 10:  # under 100 ms of voice
         return None
     f0 = semitones(ff.f0_hz[v])
+    t_v = np.flatnonzero(v) * HOP / RATE
     loud = ff.energy_db[v]
     periods = 1.0 / ff.f0_hz[v]
     consecutive = v[1:] & v[:-1]
@@ -160,4 +166,9 @@ def utterance_stats(samples: np.ndarray, rate: int = RATE) -> UtteranceStats | N
         f0_p90_st=float(np.percentile(f0, 90)),
         hnr_db=float(np.mean(10 * np.log10(ff.periodicity[v] / (1 - ff.periodicity[v])))),
         loud_delta_db=float(np.mean(np.abs(np.diff(ff.energy_db)))) if len(ff.energy_db) > 1 else 0.0,
+        f0_slope_st_s=float(np.polyfit(t_v, f0, 1)[0]) if len(f0) > 2 and np.ptp(t_v) > 0 else 0.0,
+        f0_end_st=float(np.median(f0[2 * len(f0) // 3 :]) - np.median(f0[: 2 * len(f0) // 3]))
+        if len(f0) >= 6
+        else 0.0,
+        high_db=float(np.mean(ff.high_db[v])),
     )

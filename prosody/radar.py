@@ -23,6 +23,32 @@ from prosody.features import UtteranceStats, utterance_stats
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "radar.json"
 
+
+def _oct(a: float, b: float) -> float:
+    return math.log2(max(a, 1e-3) / max(b, 1e-3))
+
+
+# Every difference from the reference voice the radar knows how to take.
+DELTAS = {
+    "d_f0_st": lambda s, r: s.f0_st - r["f0_st"],
+    "d_f0_range_st": lambda s, r: s.f0_range_st - r["f0_range_st"],
+    "d_f0_p90_st": lambda s, r: s.f0_p90_st - r["f0_p90_st"],
+    "d_loud_db": lambda s, r: s.loud_db - r["loud_db"],
+    "d_loud_p90_db": lambda s, r: s.loud_p90_db - r["loud_p90_db"],
+    "d_loud_range_db": lambda s, r: s.loud_range_db - r["loud_range_db"],
+    "d_centroid_oct": lambda s, r: _oct(s.centroid_hz, r["centroid_hz"]),
+    "d_alpha_db": lambda s, r: s.alpha_db - r["alpha_db"],
+    "d_hammarberg_db": lambda s, r: s.hammarberg_db - r["hammarberg_db"],
+    "d_hnr_db": lambda s, r: s.hnr_db - r["hnr_db"],
+    "d_jitter": lambda s, r: 10 * (s.jitter - r["jitter"]),
+    "d_rate_oct": lambda s, r: _oct(s.rate_hz, r["rate_hz"]),
+    "d_voiced": lambda s, r: s.voiced_ratio - r["voiced_ratio"],
+    "d_loud_delta_db": lambda s, r: s.loud_delta_db - r["loud_delta_db"],
+    "d_f0_slope": lambda s, r: s.f0_slope_st_s - r["f0_slope_st_s"],
+    "d_f0_end_st": lambda s, r: s.f0_end_st - r["f0_end_st"],
+    "d_high_db": lambda s, r: s.high_db - r["high_db"],
+}
+
 # Robust cues only: pitch level and top, loudness, spectral tilt and brightness, voice
 # quality. Jitter, rate and energy dynamics vary too much between ordinary sentences.
 FEATURES = (
@@ -38,22 +64,11 @@ FEATURES = (
 )
 
 
-def relative(stats: UtteranceStats, ref: dict[str, float]) -> np.ndarray:
-    """The utterance's differences from a reference voice, in FEATURES order."""
-    return np.array(
-        [
-            stats.f0_st - ref["f0_st"],
-            stats.f0_range_st - ref["f0_range_st"],
-            stats.f0_p90_st - ref["f0_p90_st"],
-            stats.loud_db - ref["loud_db"],
-            stats.loud_p90_db - ref["loud_p90_db"],
-            math.log2(max(stats.centroid_hz, 1.0) / max(ref["centroid_hz"], 1.0)),
-            stats.alpha_db - ref["alpha_db"],
-            stats.hammarberg_db - ref["hammarberg_db"],
-            stats.hnr_db - ref["hnr_db"],
-        ],
-        dtype=np.float64,
-    )
+def relative(
+    stats: UtteranceStats, ref: dict[str, float], features: tuple[str, ...] = FEATURES
+) -> np.ndarray:
+    """The utterance's differences from a reference voice, in `features` order."""
+    return np.array([DELTAS[f](stats, ref) for f in features], dtype=np.float64)
 
 
 @dataclass(frozen=True)
