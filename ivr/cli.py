@@ -135,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ra.add_argument("--json", action="store_true", help="one JSON object per file")
 
+    wk = sub.add_parser("worker", help="one SIP worker process (ivr serve runs several behind Kamailio)")
+    wk.add_argument("--sip-port", type=int, default=5070)
+    wk.add_argument("--rtp-port", type=int, default=40000)
+    wk.add_argument("--host", default="127.0.0.1")
+    wk.add_argument("--dialplan", metavar="FILE")
+    wk.add_argument("--api-base", default="", help="where lookups go (default: the API of ivr serve)")
+    wk.add_argument("--data-dir", metavar="DIR")
+    wk.add_argument("--sip-log", type=int, default=0, help="pjsip log level (0-5)")
+
     rl = sub.add_parser("reload", help="ask a running `ivr serve` to reload its dialplan")
     rl.add_argument("--url", default="http://127.0.0.1:8080", help="the service's API address")
     return parser
@@ -179,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _reload(args)
         if args.command == "radar":
             return _radar(args)
+        if args.command == "worker":
+            return _worker(args)
     except UsageError as e:
         _fail(str(e))
         return 2
@@ -247,6 +258,20 @@ def _reload(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print("refused: the running dialplan stays", file=sys.stderr)
     return 1
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from ivr.sip.endpoint import SipSettings
+    from ivr.sip.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    sip = SipSettings(host=args.host, port=args.sip_port, rtp_port=args.rtp_port, log_level=args.sip_log)
+    api_base = args.api_base or f"http://{settings.api_host}:{settings.api_port}"
+    asyncio.run(run_worker(settings, sip, args.dialplan or settings.dialplan, api_base))
+    return 0
 
 
 def _radar(args: argparse.Namespace) -> int:

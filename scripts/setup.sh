@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 
-DEB_PACKAGES=(${IVR_DEB_PACKAGES:-})
+# sipp and baresip are the test callers, kamailio the SIP dispatcher, tshark measures RTP.
+DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio tshark})
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

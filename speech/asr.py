@@ -297,4 +297,8 @@ def drop_echoed_ending(text: str) -> str:
     for n in range(len(words) // 2, 1, -1):
         if norm[-n:] == norm[-2 * n : -n]:
             return " ".join(words[:-n])
+    # ... or starts over at the end ("and so my fellow americans and so my"): a restart loop
+    for n in range(len(words) // 2, 2, -1):
+        if norm[-n:] == norm[:n]:
+            return " ".join(words[:-n])
     return text

@@ -41,6 +41,21 @@ def test_local_agreement_cuts_at_word_boundaries():
 
 
 @pytest.mark.unit
+def test_echoed_and_restarted_endings_are_dropped():
+    from speech.asr import drop_echoed_ending
+
+    assert (
+        drop_echoed_ending("And so my fellow Americans. Ask not. Ask not.")
+        == "And so my fellow Americans. Ask not."
+    )
+    assert drop_echoed_ending("And so am I fellow America. And so am I") == "And so am I fellow America."
+    assert (
+        drop_echoed_ending("ask what you can do for your country") == "ask what you can do for your country"
+    )
+    assert drop_echoed_ending("no no") == "no no"  # one repeated word is speech
+
+
+@pytest.mark.unit
 def test_repetition_loops_are_recognised():
     assert repeated_tail("Ask not. Ask not. Ask not. Ask not.") == 2
     assert repeated_tail("and so and so and so and") == 2

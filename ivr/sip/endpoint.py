@@ -1,0 +1,295 @@
+"""The pjsua2 endpoint of one worker, on the threading model measured in SIP_NOTES.md.
+
+One thread creates the endpoint and runs `libHandleEvents`; every pjsua2 call is made on
+it (commands from the event loop are queued and run there). SIP and DTMF callbacks
+arrive on it; audio callbacks arrive on pjmedia's clock thread and only copy a frame.
+A call's C++ objects are destroyed explicitly at DISCONNECTED, media port first, and the
+call is never touched again (GC-deferred destruction sent BYE to a reused slot).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pjsua2 as pj
+
+log = logging.getLogger("ivr.sip")
+
+
+def fast_bytes(vec: Any) -> bytes:
+    """The bytes of a pj.ByteVector in ~3 us (bytes(vec) copies element by element: ~220 us).
+    Reads libstdc++'s vector begin pointer; checked against bytes(vec) in the tests."""
+    start = ctypes.c_void_p.from_address(int(vec.this)).value
+    return ctypes.string_at(start, vec.size()) if start else b""
+
+
+@dataclass(frozen=True)
+class SipSettings:
+    """One worker's SIP side."""
+
+    host: str = "127.0.0.1"
+    """Address to bind SIP and RTP to."""
+    port: int = 5070
+    """SIP port (UDP and TCP)."""
+    rtp_port: int = 40000
+    """First RTP port of this worker's range (each worker needs its own range)."""
+    rtp_ports: int = 64
+    """How many RTP ports the worker may use."""
+    max_calls: int = 4
+    """Calls at once (the pjsua2 wheel holds at most 4)."""
+    sample_rate: int = 8000
+    """Rate of the audio the IVR hears and speaks (the bridge converts to each codec)."""
+    log_level: int = 0
+    """pjsip log level to the console (0 = quiet, 5 = every message)."""
+
+
+class _Port(pj.AudioMediaPort):
+    def __init__(self, on_in: Callable[[bytes], None], on_out: Callable[[], bytes]) -> None:
+        pj.AudioMediaPort.__init__(self)
+        self._on_in, self._on_out = on_in, on_out
+
+    def onFrameReceived(self, frame: Any) -> None:  # noqa: N802 (pjsua2's name)
+        try:
+            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
+                self._on_in(fast_bytes(frame.buf))
+        except Exception:  # an exception in a director is only printed: never raise
+            log.exception("frame in")
+
+    def onFrameRequested(self, frame: Any) -> None:  # noqa: N802
+        try:
+            data = self._on_out()
+            frame.buf = pj.ByteVector(data)
+            frame.size = len(data)
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        except Exception:
+            log.exception("frame out")
+
+
+class _Call(pj.Call):
+    def __init__(self, owner: SipEndpoint, acc: pj.Account, call_id: int) -> None:
+        pj.Call.__init__(self, acc, call_id)
+        self.owner = owner
+        self.key = ""
+        self.port: _Port | None = None
+        self.transport: Any = None
+        self.gone = False
+
+    def onCallState(self, prm: Any) -> None:  # noqa: N802
+        try:
+            self.owner._on_state(self)
+        except Exception:
+            log.exception("call state")
+
+    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+        try:
+            self.owner._on_media(self)
+        except Exception:
+            log.exception("call media")
+
+    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
+        try:
+            if self.transport is not None:
+                self.transport.sip_dtmf(prm.digit)
+        except Exception:
+            log.exception("dtmf")
+
+
+class _Account(pj.Account):
+    def __init__(self, owner: SipEndpoint) -> None:
+        pj.Account.__init__(self)
+        self.owner = owner
+
+    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
+        try:
+            self.owner._on_incoming(self, prm.callId)
+        except Exception:
+            log.exception("incoming call")
+
+
+class SipEndpoint:
+    """Runs the SIP side of a worker on its own thread.
+
+    `on_call(key, caller, start)`: a call was answered and its media is up; `start(transport)`
+    must be called with the SipCallTransport that will carry it (made by `make_transport`).
+    """
+
+    def __init__(
+        self, settings: SipSettings, make_transport: Callable[[str, str, Callable[[str, Any], None]], Any]
+    ) -> None:
+        self.settings = settings
+        self._make_transport = make_transport
+        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._calls: dict[str, _Call] = {}
+        self._seq = 0
+        self._epoch = __import__("time").strftime("%Y%m%d%H%M%S")
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sip", daemon=True)
+        self.answered = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, timeout_s: float = 20.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout_s) or self._error is not None:
+            raise RuntimeError(f"the SIP endpoint did not start: {self._error}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    def command(self, key: str, op: str, arg: Any = None) -> None:
+        """Run an operation on a call in the SIP thread (thread-safe)."""
+        self._commands.put(lambda: self._do(key, op, arg))
+
+    # -- the SIP thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        ep = pj.Endpoint()
+        try:
+            self._init(ep)
+        except BaseException as e:  # reported to start()
+            self._error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                ep.libHandleEvents(10)
+                while True:
+                    try:
+                        cmd = self._commands.get_nowait()
+                    except queue.Empty:
+                        break
+                    try:
+                        cmd()
+                    except Exception:
+                        log.exception("sip command")
+        finally:
+            for call in list(self._calls.values()):
+                try:
+                    call.hangup(pj.CallOpParam())
+                except Exception:
+                    pass
+            self._calls.clear()
+            self._acc = None
+            import gc
+
+            gc.collect()
+            ep.libDestroy()
+
+    def _init(self, ep: pj.Endpoint) -> None:
+        s = self.settings
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = s.max_calls
+        cfg.uaConfig.userAgent = "ivr-hotline"
+        cfg.logConfig.level = s.log_level
+        cfg.logConfig.consoleLevel = s.log_level
+        cfg.medConfig.clockRate = s.sample_rate
+        cfg.medConfig.sndClockRate = s.sample_rate
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        cfg.medConfig.maxMediaPorts = 2 * s.max_calls + 8
+        ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.port = s.port
+        tcfg.boundAddress = s.host
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
+        ep.audDevManager().setNullDev()
+        for codec in ep.codecEnum2():
+            keep = codec.codecId.split("/")[0] in ("PCMU", "PCMA", "G722", "telephone-event")
+            ep.codecSetPriority(
+                codec.codecId,
+                {"PCMU": 250, "PCMA": 240, "G722": 230}.get(codec.codecId.split("/")[0], 0) if keep else 0,
+            )
+        ep.libStart()
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:hotline@{s.host}:{s.port}"
+        acfg.mediaConfig.transportConfig.port = s.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = s.rtp_ports
+        acfg.mediaConfig.transportConfig.boundAddress = s.host
+        self._acc = _Account(self)
+        self._acc.create(acfg, True)
+        self._ep = ep
+
+    def _on_incoming(self, acc: _Account, call_id: int) -> None:
+        call = _Call(self, acc, call_id)
+        self._seq += 1
+        call.key = f"{self._epoch}-{self.settings.port}-{self._seq}"
+        self._calls[call.key] = call
+        info = call.getInfo()
+        caller = _user_of(info.remoteUri)
+        call.transport = self._make_transport(
+            call.key, caller, lambda op, arg, k=call.key: self.command(k, op, arg)
+        )
+        op = pj.CallOpParam()
+        op.statusCode = 200
+        call.answer(op)
+        self.answered += 1
+
+    def _on_media(self, call: _Call) -> None:
+        if call.gone or call.port is not None:
+            return
+        info = call.getInfo()
+        for i, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                aud = call.getAudioMedia(i)
+                fmt = pj.MediaFormatAudio()
+                fmt.type = pj.PJMEDIA_TYPE_AUDIO
+                fmt.clockRate = self.settings.sample_rate
+                fmt.channelCount = 1
+                fmt.bitsPerSample = 16
+                fmt.frameTimeUsec = 20000
+                port = _Port(call.transport.media_frame_in, call.transport.media_frame_out)
+                port.createPort(f"ivr{call.key}", fmt)
+                aud.startTransmit(port)
+                port.startTransmit(aud)
+                call.port = port
+                call.transport.media_started()
+                return
+
+    def _on_state(self, call: _Call) -> None:
+        info = call.getInfo()
+        if info.state != pj.PJSIP_INV_STATE_DISCONNECTED or call.gone:
+            return
+        call.gone = True
+        self._calls.pop(call.key, None)
+        if call.transport is not None:
+            call.transport.sip_disconnected(f"caller hung up ({info.lastStatusCode})")
+        port, call.port = call.port, None
+        if port is not None:
+            pj._pjsua2.delete_AudioMediaPort(port)
+            port.this.disown()
+        pj._pjsua2.delete_Call(call)
+        call.this.disown()
+
+    def _do(self, key: str, op: str, arg: Any) -> None:
+        call = self._calls.get(key)
+        if call is None or call.gone:
+            return  # already over: never touch a destroyed call
+        if op == "hangup":
+            call.hangup(pj.CallOpParam())
+        elif op == "xfer":
+            call.xfer(str(arg), pj.CallOpParam())
+
+
+def _user_of(uri: str) -> str:
+    """'"Ann" <sip:+447700900001@host>;tag=x' -> '+447700900001'."""
+    inner = uri.split("<", 1)[1].split(">", 1)[0] if "<" in uri else uri
+    inner = inner.split(";", 1)[0]
+    if ":" in inner:
+        inner = inner.split(":", 1)[1]
+    return inner.split("@", 1)[0]

@@ -1,0 +1,106 @@
+"""`ivr worker`: one process that answers up to 4 SIP calls with the hotline dialplan.
+
+Calls use the same CallSession and DialplanRunner as a replay. Each call is recorded to
+a stereo WAV (caller left, IVR right) and its events written as JSON lines as they
+happen, under DATA_DIR/calls/. The dialplan is hot-reloaded; a call keeps the version it
+started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from ivr.settings import Settings
+from ivr.sip.endpoint import SipEndpoint, SipSettings
+
+log = logging.getLogger("ivr.worker")
+
+
+async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_base: str) -> None:
+    import httpx
+
+    from ivr.dialplan.manager import DialplanManager
+    from ivr.dialplan.runner import DialplanRunner
+    from ivr.engines import Engines
+    from ivr.session import CallSession
+    from ivr.sip.transport import SipCallTransport
+    from ivr.store import Store, normalize_number
+
+    engines = Engines.load(settings)
+    manager = DialplanManager(dialplan, engines.embedder)
+    store = Store(settings.store_path)
+    calls_dir = Path(settings.data_dir) / "calls"
+    calls_dir.mkdir(parents=True, exist_ok=True)
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[Any]] = set()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with httpx.AsyncClient() as http:
+
+        async def handle(transport: SipCallTransport) -> None:
+            active = manager.active
+            assert active is not None
+            caller = store.caller(transport.caller) or {
+                "number": normalize_number(transport.caller),
+                "known": False,
+            }
+            runner = DialplanRunner(
+                active.dialplan, active.understanding, caller, None, {"api_base": api_base}
+            )
+            log_path = calls_dir / f"{transport.call_id}.jsonl"
+            with open(log_path, "w", encoding="utf-8") as events_file:
+
+                def emit(event: Any) -> None:
+                    events_file.write(event.to_json() + "\n")
+                    events_file.flush()
+
+                session = CallSession(
+                    transport,
+                    engines,
+                    settings,
+                    emit,
+                    app=runner,
+                    http=http,
+                    source=f"sip:{sip.host}:{sip.port}",
+                )
+                try:
+                    await session.run()
+                finally:
+                    transport.close_recording()
+            log.info("call %s from %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
+
+        def start(transport: SipCallTransport) -> None:
+            task = asyncio.ensure_future(handle(transport))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        def make_transport(key: str, caller: str, command: Any) -> SipCallTransport:  # SIP thread
+            transport = SipCallTransport(
+                key, caller, sip.sample_rate, loop, command, recording=calls_dir / f"{key}.wav"
+            )
+            loop.call_soon_threadsafe(start, transport)
+            return transport
+
+        endpoint = SipEndpoint(sip, make_transport)
+        endpoint.start()
+        watcher = asyncio.ensure_future(manager.watch())
+        print(
+            json.dumps({"worker": "ready", "sip": f"{sip.host}:{sip.port}", "rtp": sip.rtp_port}), flush=True
+        )
+        try:
+            await stop.wait()
+        finally:
+            watcher.cancel()
+            endpoint.stop()
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            store.close()
+            engines.close()

@@ -1,0 +1,155 @@
+"""Start real SIP workers and callers on 127.0.0.1 for the tests (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ivr.sip.pcap import write_rtp_pcap
+from speech.audio import decode_file, resample
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ivr_exe() -> list[str]:
+    exe = Path(sys.executable).with_name("ivr")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ivr.cli"]
+
+
+class Worker:
+    """`ivr worker` as a real process; waits for its ready line (bounded)."""
+
+    def __init__(
+        self, data_dir: Path, dialplan: Path, sip_port: int | None = None, rtp_port: int = 41000
+    ) -> None:
+        self.data_dir = data_dir
+        self.sip_port = sip_port or free_port()
+        self.log = data_dir / f"worker-{self.sip_port}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [
+                *ivr_exe(),
+                "worker",
+                "--sip-port",
+                str(self.sip_port),
+                "--rtp-port",
+                str(rtp_port),
+                "--dialplan",
+                str(dialplan),
+                "--data-dir",
+                str(data_dir),
+                "--api-base",
+                "http://127.0.0.1:9",
+            ],
+            stdout=open(self.log, "w"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 120
+        while '"worker": "ready"' not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+
+    def calls(self) -> list[list[dict]]:
+        out = []
+        for path in sorted((self.data_dir / "calls").glob("*.jsonl")):
+            out.append([json.loads(x) for x in path.read_text().splitlines() if x.strip()])
+        return out
+
+    def wait_calls_ended(self, n: int, timeout_s: float = 120) -> list[list[dict]]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            calls = self.calls()
+            done = [c for c in calls if c and c[-1]["type"] == "call_end"]
+            if len(done) >= n:
+                return done
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(done)} of {n} calls ended; log:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def speech_pcap(path: Path, lead_s: float, digits: list[tuple[float, str]], tail_s: float) -> float:
+    """jfk.flac at 8 kHz mu-law after `lead_s` of silence, then digits; returns its length."""
+    samples, rate = decode_file(ROOT / "audio_fixtures" / "jfk.flac")
+    speech = resample(samples, rate, 8000)
+    audio = np.concatenate(
+        [np.zeros(int(lead_s * 8000), np.float32), speech, np.zeros(int(tail_s * 8000), np.float32)]
+    )
+    return write_rtp_pcap(path, audio, digits)
+
+
+def sipp_call(
+    tmp: Path,
+    port: int,
+    pcap: Path,
+    listen_ms: int,
+    caller: str = "+447700900003",
+    local_port: int | None = None,
+    media_port: int | None = None,
+    calls: int = 1,
+    rate: int = 1,
+) -> subprocess.CompletedProcess:
+    scenario = (ROOT / "tests" / "sip" / "uac_speech.xml").read_text()
+    scenario = scenario.replace("@PCAP@", str(pcap)).replace("@PAUSE_MS@", str(listen_ms))
+    xml = tmp / f"uac_{pcap.stem}.xml"
+    xml.write_text(scenario)
+    csv = tmp / "callers.csv"
+    csv.write_text(f"SEQUENTIAL\n{caller}\n")
+    assert shutil.which("sipp"), "sipp (Debian sip-tester) is installed by `make test`"
+    return subprocess.run(
+        [
+            "sipp",
+            f"127.0.0.1:{port}",
+            "-sf",
+            str(xml),
+            "-inf",
+            str(csv),
+            "-s",
+            "hotline",
+            "-m",
+            str(calls),
+            "-r",
+            str(rate),
+            "-l",
+            str(calls),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(local_port or free_port()),
+            "-mp",
+            str(media_port or 6000 + 2 * (os.getpid() % 500)),
+            "-nostdin",
+            "-timeout",
+            "120s",
+            "-trace_err",
+            "-error_file",
+            str(tmp / "sipp_errors.log"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp,
+    )
