@@ -45,7 +45,7 @@ def demo_account(account: str) -> dict[str, Any]:
     }
 
 
-def create_app(manager: DialplanManager | None = None) -> FastAPI:
+def create_app(manager: DialplanManager | None = None, status: Any = None) -> FastAPI:
     app = FastAPI(title="ivr-hotline", version="0.1.0")
     started = time.time()
     blocks: list[dict[str, str]] = []
@@ -54,6 +54,12 @@ def create_app(manager: DialplanManager | None = None) -> FastAPI:
     @app.get("/api/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "uptime_s": round(time.time() - started, 1)}
+
+    @app.get("/api/sip")
+    def sip_status() -> dict[str, Any]:
+        if status is None:
+            raise HTTPException(404, "this process runs no SIP")
+        return status()
 
     @app.get("/api/dialplan")
     def dialplan_status() -> dict[str, Any]:

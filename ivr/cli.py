@@ -117,12 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--data-dir", metavar="DIR")
 
     sp = sub.add_parser(
-        "serve", help="run the hotline service (API, demo billing backend, dialplan hot reload)"
+        "serve", help="run the hotline: Kamailio + SIP workers, the API and demo billing backend, hot reload"
     )
     sp.add_argument("--dialplan", metavar="FILE")
-    sp.add_argument("--host")
-    sp.add_argument("--port", type=int)
+    sp.add_argument("--host", help="API address (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, help="API port (default 8080)")
     sp.add_argument("--data-dir", metavar="DIR")
+    sp.add_argument("--sip-port", type=int, help="the hotline's SIP port (Kamailio; default 5060)")
+    sp.add_argument("--sip-workers", type=int, help="worker processes of 4 calls each (0: no SIP; default 2)")
+    sp.add_argument("--rtp-port", type=int, help="first RTP port of the workers (default 40000)")
 
     ra = sub.add_parser("radar", help="score recordings for anger and anxiety relative to the caller's voice")
     ra.add_argument("files", nargs="+", help="recordings of the caller (each is one utterance)")
@@ -268,7 +271,9 @@ def _worker(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
-    sip = SipSettings(host=args.host, port=args.sip_port, rtp_port=args.rtp_port, log_level=args.sip_log)
+    sip = SipSettings(
+        host=args.host, port=args.sip_port, rtp_port=args.rtp_port, rtp_ports=200, log_level=args.sip_log
+    )
     api_base = args.api_base or f"http://{settings.api_host}:{settings.api_port}"
     asyncio.run(run_worker(settings, sip, args.dialplan or settings.dialplan, api_base))
     return 0

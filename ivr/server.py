@@ -1,8 +1,9 @@
-"""`ivr serve`: the hotline service on its embedded defaults.
+"""`ivr serve`: the hotline on its embedded defaults.
 
-Runs the HTTP API (service and dialplan status, reload, the demo billing backend) and
-watches the dialplan file, reloading it when it changes. The SIP side joins it with the
-SIP issue.
+Kamailio takes the hotline's SIP address (sip:hotline@127.0.0.1:5060) and dispatches calls
+to worker processes of at most 4 calls each; this process supervises them (a crashed
+worker is restarted; the others' calls are untouched), runs the HTTP API with the demo
+billing backend the dialplan looks things up in, and watches the dialplan file.
 """
 
 from __future__ import annotations
@@ -10,10 +11,139 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import subprocess
 import sys
-from dataclasses import replace
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ivr.settings import Settings
+
+log = logging.getLogger("ivr.serve")
+
+
+@dataclass
+class WorkerProc:
+    index: int
+    sip_port: int
+    rtp_port: int
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+    def status(self) -> dict:
+        alive = self.proc is not None and self.proc.poll() is None
+        return {
+            "index": self.index,
+            "sip_port": self.sip_port,
+            "rtp_port": self.rtp_port,
+            "pid": self.proc.pid if self.proc else None,
+            "alive": alive,
+            "restarts": self.restarts,
+        }
+
+
+class Supervisor:
+    """Starts Kamailio and the workers, and restarts any worker that dies."""
+
+    def __init__(self, settings: Settings, dialplan: str, api_base: str) -> None:
+        self.settings = settings
+        self.dialplan = dialplan
+        self.api_base = api_base
+        self.run_dir = Path(settings.data_dir) / "run"
+        self.workers = [
+            WorkerProc(i, settings.sip_port + 1 + i, settings.rtp_port + 200 * i)
+            for i in range(settings.sip_workers)
+        ]
+        self.kamailio: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+        cores = os.cpu_count() or 2
+        # whisper threads per worker: the workers share the cores instead of fighting over them
+        self.asr_threads = max(1, cores // max(1, len(self.workers)))
+
+    def start(self) -> None:
+        from ivr.sip import kamailio
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        s = self.settings
+        cfg = kamailio.write_config(
+            self.run_dir, s.sip_host, s.sip_port, [(s.sip_host, w.sip_port) for w in self.workers]
+        )
+        kamailio.check_config(cfg)
+        for w in self.workers:
+            self._spawn(w)
+        self.kamailio = kamailio.start(cfg, self.run_dir / "kamailio.log", self.run_dir)
+        self._thread.start()
+
+    def _spawn(self, w: WorkerProc) -> None:
+        exe = Path(sys.executable).with_name("ivr")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ivr.cli"]
+        env = {**os.environ, "IVR_ASR_THREADS": str(self.asr_threads), "PYTHONUNBUFFERED": "1"}
+        w.proc = subprocess.Popen(
+            [
+                *cmd,
+                "worker",
+                "--host",
+                self.settings.sip_host,
+                "--sip-port",
+                str(w.sip_port),
+                "--rtp-port",
+                str(w.rtp_port),
+                "--dialplan",
+                self.dialplan,
+                "--data-dir",
+                self.settings.data_dir,
+                "--api-base",
+                self.api_base,
+            ],
+            stdout=open(self.run_dir / f"worker-{w.index}.log", "a"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        w.started_at = time.time()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            for w in self.workers:
+                if w.proc is not None and w.proc.poll() is not None:
+                    log.warning(
+                        "worker %d (port %d) exited with %s: restarting",
+                        w.index,
+                        w.sip_port,
+                        w.proc.returncode,
+                    )
+                    w.restarts += 1
+                    self._spawn(w)
+            if self.kamailio is not None and self.kamailio.poll() is not None:
+                log.error("kamailio exited with %s: restarting", self.kamailio.returncode)
+                from ivr.sip import kamailio
+
+                self.kamailio = kamailio.start(
+                    self.run_dir / "kamailio.cfg", self.run_dir / "kamailio.log", self.run_dir
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        procs = [w.proc for w in self.workers if w.proc] + ([self.kamailio] if self.kamailio else [])
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def status(self) -> dict:
+        return {
+            "sip": f"sip:hotline@{self.settings.sip_host}:{self.settings.sip_port}",
+            "kamailio_alive": self.kamailio is not None and self.kamailio.poll() is None,
+            "workers": [w.status() for w in self.workers],
+        }
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -26,6 +156,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.dialplan:
         settings = replace(settings, dialplan=args.dialplan)
+    if getattr(args, "sip_port", None):
+        settings = replace(settings, sip_port=args.sip_port)
+    if getattr(args, "sip_workers", None) is not None:
+        settings = replace(settings, sip_workers=args.sip_workers)
+    if getattr(args, "rtp_port", None):
+        settings = replace(settings, rtp_port=args.rtp_port)
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -34,15 +170,32 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     except DialplanError as e:
         print(f"ivr: error: {settings.dialplan}: the dialplan has errors:\n{e}", file=sys.stderr)
         return 2
-    app = create_app(manager)
+    supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}")
+    app = create_app(manager, status=supervisor.status)
 
     @app.on_event("startup")
-    async def _watch() -> None:
+    async def _startup() -> None:
         app.state.watcher = asyncio.create_task(manager.watch())
 
-    print(
-        f"ivr serve: dialplan {settings.dialplan} ({manager.active.dialplan.name}), API on http://{host}:{port}",
-        file=sys.stderr,
+    if supervisor.workers:
+        try:
+            supervisor.start()
+        except RuntimeError as e:
+            print(f"ivr: error: {e}", file=sys.stderr)
+            supervisor.stop()
+            return 2
+    sip = (
+        f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({len(supervisor.workers)} workers)"
+        if supervisor.workers
+        else "no SIP"
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    print(
+        f"ivr serve: dialplan {settings.dialplan} ({manager.active.dialplan.name}); {sip}; API on http://{host}:{port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        supervisor.stop()
     return 0

@@ -32,6 +32,14 @@ class Settings:
     """Address of the HTTP API (and the demo billing backend)."""
     api_port: int = 8080
     """Port of the HTTP API."""
+    sip_host: str = "127.0.0.1"
+    """Address the hotline's SIP (Kamailio) and the workers listen on."""
+    sip_port: int = 5060
+    """The hotline's SIP port (Kamailio's dispatcher)."""
+    sip_workers: int = 2
+    """Worker processes of at most 4 calls each behind Kamailio; 0 runs no SIP."""
+    rtp_port: int = 40000
+    """First RTP port; worker i uses 200 ports from rtp_port + 200 * i."""
 
     @property
     def store_path(self) -> str:
@@ -45,6 +53,8 @@ class Settings:
             s = replace(s, asr=replace(s.asr, model_path=os.environ["IVR_ASR_MODEL"]))
         if os.environ.get("IVR_TTS_VOICE"):
             s = replace(s, tts=replace(s.tts, voice_path=os.environ["IVR_TTS_VOICE"]))
+        if os.environ.get("IVR_ASR_THREADS"):
+            s = replace(s, asr=replace(s.asr, cpu_threads=int(os.environ["IVR_ASR_THREADS"])))
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
         return s

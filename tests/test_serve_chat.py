@@ -68,6 +68,8 @@ def test_serve_runs_the_api_and_hot_reloads_the_dialplan(ivr_cmd, tmp_path):
         [
             *ivr_cmd,
             "serve",
+            "--sip-workers",
+            "0",
             "--dialplan",
             str(plan),
             "--port",
