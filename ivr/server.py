@@ -139,10 +139,19 @@ class Supervisor:
                 p.kill()
 
     def status(self) -> dict:
+        from ivr.sip.kamailio import dispatcher_state
+
+        alive = self.kamailio is not None and self.kamailio.poll() is None
+        dispatch = dispatcher_state(self.run_dir) if alive else {}
+        workers = []
+        for w in self.workers:
+            row = w.status()
+            row["dispatcher"] = dispatch.get(f"sip:{self.settings.sip_host}:{w.sip_port}", "unknown")
+            workers.append(row)
         return {
             "sip": f"sip:hotline@{self.settings.sip_host}:{self.settings.sip_port}",
-            "kamailio_alive": self.kamailio is not None and self.kamailio.poll() is None,
-            "workers": [w.status() for w in self.workers],
+            "kamailio_alive": alive,
+            "workers": workers,
         }
 
 

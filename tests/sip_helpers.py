@@ -19,6 +19,18 @@ from speech.audio import decode_file, resample
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll a real process's observable state until `predicate()` is truthy (bounded)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(interval_s)
+
+
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -59,11 +71,13 @@ class Worker:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        deadline = time.monotonic() + 120
-        while '"worker": "ready"' not in self.log.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker died:\n{self.log.read_text(errors='replace')[-3000:]}")
+            return '"worker": "ready"' in self.log.read_text(errors="replace")
+
+        wait_until(ready, 120, "the worker to start")
 
     def calls(self) -> list[list[dict]]:
         out = []
@@ -72,15 +86,11 @@ class Worker:
         return out
 
     def wait_calls_ended(self, n: int, timeout_s: float = 120) -> list[list[dict]]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            calls = self.calls()
-            done = [c for c in calls if c and c[-1]["type"] == "call_end"]
-            if len(done) >= n:
-                return done
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{len(done)} of {n} calls ended; log:\n{self.log.read_text()[-2000:]}")
-            time.sleep(0.3)
+        def ended() -> list[list[dict]] | None:
+            done = [c for c in self.calls() if c and c[-1]["type"] == "call_end"]
+            return done if len(done) >= n else None
+
+        return wait_until(ended, timeout_s, f"{n} call(s) to end")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

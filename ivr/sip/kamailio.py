@@ -43,7 +43,9 @@ loadmodule "siputils.so"
 loadmodule "xlog.so"
 loadmodule "sanity.so"
 loadmodule "dispatcher.so"
+loadmodule "ctl.so"
 
+modparam("ctl", "binrpc", "unix:{ctl_socket}")
 modparam("tm", "fr_timer", 3000)
 modparam("tm", "fr_inv_timer", 30000)
 modparam("rr", "enable_full_lr", 1)
@@ -141,6 +143,7 @@ def write_config(
             port=port,
             modules=MODULES_DIR,
             dispatcher_list=dispatcher_list,
+            ctl_socket=directory / "kamailio.ctl",
             retry_after=retry_after_s,
             ping_interval=ping_interval_s,
             children=2,
@@ -186,3 +189,28 @@ def start(cfg: Path, log: Path, run_dir: Path) -> subprocess.Popen:
         stdout=open(log, "w"),
         stderr=subprocess.STDOUT,
     )
+
+
+def dispatcher_state(run_dir: Path) -> dict[str, str]:
+    """Each worker's state in Kamailio's dispatcher: 'active' or 'inactive' ({} if unknown)."""
+    exe = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+    try:
+        proc = subprocess.run(
+            [exe, "-s", f"unix:{run_dir / 'kamailio.ctl'}", "dispatcher.list"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    state: dict[str, str] = {}
+    uri = None
+    for line in proc.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("URI:"):
+            uri = line.split(":", 1)[1].strip()
+        elif line.startswith("FLAGS:") and uri:
+            flags = line.split(":", 1)[1].strip()
+            state[uri] = "active" if flags.startswith("A") else "inactive"
+            uri = None
+    return state
