@@ -163,3 +163,36 @@ def sipp_call(
         timeout=180,
         cwd=tmp,
     )
+
+
+def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path:
+    """baresip dials `target`, streams `caller_wav`, records what it hears; returns that WAV."""
+    assert shutil.which("baresip"), "baresip is installed by `make test`"
+    conf = tmp / "baresip"
+    conf.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    (conf / "config").write_text(
+        "poll_method epoll\n"
+        f"sip_listen 127.0.0.1:{port}\n"
+        "audio_player alsa,null\n"
+        f"audio_source aufile,{caller_wav}\n"
+        "audio_alert alsa,null\n"
+        "audio_srate 8000\naudio_channels 1\n"
+        "module_path /usr/lib/baresip/modules\n"
+        "module g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n"
+        "module_app account.so\nmodule_app menu.so\n"
+        f"sndfile_path {conf}\n"
+    )
+    (conf / "accounts").write_text(f"<sip:+447700900002@127.0.0.1:{port}>;regint=0\n")
+    with open(conf / "baresip.log", "w") as log:
+        subprocess.run(
+            ["baresip", "-f", str(conf), "-e", f"/dial {target}", "-t", str(seconds)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=seconds + 60,
+            cwd=conf,
+        )
+    heard = sorted(conf.glob("dump-*-dec.wav"))
+    assert heard, (conf / "baresip.log").read_text()[-2000:]
+    return heard[-1]

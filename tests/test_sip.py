@@ -84,3 +84,30 @@ def test_malformed_sip_and_a_flood_do_not_take_the_worker_down(worker, tmp_path)
     assert proc.returncode == 0, proc.stdout[-1500:]
     (events,) = worker.wait_calls_ended(1)
     assert events[0]["type"] == "call_start"
+
+
+def test_baresip_caller_is_heard_and_hears_the_greeting(worker, tmp_path, engines):
+    from speech.asr import UtteranceTranscriber
+    from speech.audio import decode_file, resample
+    from tests.sip_helpers import baresip_call
+
+    samples, rate = decode_file(ROOT / "audio_fixtures" / "jfk.flac")
+    wav = tmp_path / "caller.wav"
+    # the caller waits for the greeting, speaks, then listens (baresip hangs up when the WAV ends)
+    sf.write(
+        wav,
+        np.concatenate(
+            [np.zeros(8000 * 6, np.float32), resample(samples, rate, 8000), np.zeros(8000 * 8, np.float32)]
+        ),
+        8000,
+        subtype="PCM_16",
+    )
+    heard_wav = baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{worker.sip_port}", wav, seconds=40)
+    (events,) = worker.wait_calls_ended(1)
+    said = " ".join(e["text"] for e in events if e["type"] == "final_transcript").lower()
+    assert "country" in said and "ask" in said, said
+    # what the caller heard, through whisper: the greeting's words
+    heard, heard_rate = decode_file(heard_wav)
+    greeting = heard[: 6 * heard_rate]
+    text = UtteranceTranscriber(engines.asr).final(resample(greeting, heard_rate, 16000)).lower()
+    assert "test line" in text and "say something" in text, text
