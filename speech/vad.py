@@ -31,8 +31,8 @@ class VadSettings:
     """Voiced audio needed before an utterance counts; shorter bursts (clicks, coughs) are ignored."""
     onset_gap_ms: int = 200
     """Silence that abandons a not-yet-confirmed onset."""
-    end_silence_ms: int = 600
-    """Silence after speech that ends the utterance."""
+    end_silence_ms: int = 450
+    """Silence after speech that ends the utterance: the floor of the IVR's answer time."""
     max_utterance_ms: int = 15000
     """An utterance longer than this is cut and a new one starts (at most 30000 for whisper)."""
     pre_roll_ms: int = 200

@@ -37,7 +37,7 @@ def test_fast_bytes_matches_the_slow_copy():
 def test_sipp_caller_speech_and_rfc2833_digits_reach_the_ivr(worker, tmp_path):
     pcap = tmp_path / "jfk.pcap"
     # speaks over the greeting (barge-in), then keys 4, 2, # once asked
-    length = speech_pcap(pcap, lead_s=3.0, digits=[(27.0, "4"), (27.5, "2"), (28.0, "#")], tail_s=18.0)
+    length = speech_pcap(pcap, lead_s=3.0, digits=[(16.0, "4"), (16.5, "2"), (17.0, "#")], tail_s=12.0)
     proc = sipp_call(tmp_path, worker.sip_port, pcap, listen_ms=int(length * 1000) + 8000)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (events,) = worker.wait_calls_ended(1)

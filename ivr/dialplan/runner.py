@@ -447,3 +447,33 @@ class DialplanRunner:
                 break
             digits += item.digit
         return digits
+
+
+PROMPT_FIELDS = ("text", "prompt", "say", "no_match_prompt", "no_input_prompt", "reprompt", "goodbye")
+
+
+def static_prompts(dialplan: Dialplan) -> list[str]:
+    """Every prompt of the dialplan that has no variable: these can be synthesised ahead."""
+    texts: list[str] = []
+
+    def take(value: Any) -> None:
+        if isinstance(value, str) and "{" not in value and value.strip():
+            texts.append(" ".join(value.split()))
+
+    for steps in dialplan.nodes.values():
+        for step in steps:
+            for key in PROMPT_FIELDS:
+                take(step.args.get(key))
+            for choice in (step.args.get("choices") or {}).values():
+                take(choice.get("say"))
+    for handler in dialplan.globals.values():
+        for key in PROMPT_FIELDS:
+            take((handler or {}).get(key))
+    for entry in dialplan.knowledge:
+        take(entry.get("answer"))
+    texts += [
+        "Sorry, I didn't get that.",
+        "Sorry, I didn't hear anything.",
+        "Of course. Let me connect you to an agent.",
+    ]
+    return sorted(set(texts))

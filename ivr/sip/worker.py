@@ -88,6 +88,14 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
             loop.call_soon_threadsafe(start, transport)
             return transport
 
+        # every fixed prompt is synthesised before the first call: it then costs nothing
+        from ivr.dialplan.runner import static_prompts
+
+        prompts = static_prompts(manager.active.dialplan)
+        await asyncio.gather(
+            *(asyncio.to_thread(engines.tts.synthesize, t, sip.sample_rate) for t in prompts)
+        )
+        log.info("%d prompts synthesised ahead", len(prompts))
         endpoint = SipEndpoint(sip, make_transport)
         endpoint.start()
         watcher = asyncio.ensure_future(manager.watch())

@@ -1,0 +1,261 @@
+"""SIP load benchmark: N concurrent sipp callers against `ivr serve` (Kamailio + workers).
+
+Each caller waits for the greeting, says "what's my balance please", waits for the
+answer, then says an account number. tshark captures the RTP on loopback; for every
+answer, the latency is from the caller's end of speech (known from the caller's own
+audio as sent on the wire) to the first non-silent IVR packet the caller receives.
+Reports calls held, CPU, and latency p50/p95 for each N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, pct
+
+sys.path.insert(0, str(ROOT))
+from ivr.sip.pcap import write_rtp_pcap  # noqa: E402
+from speech.tts import PiperTts  # noqa: E402
+from tests.sip_helpers import free_port, ivr_exe, wait_until  # noqa: E402
+
+TURNS = [(10.0, "What's my balance please?"), (9.0, "one zero zero zero zero two")]  # (silence before, words)
+_MULAW = None
+
+
+def mulaw_table() -> np.ndarray:
+    global _MULAW
+    if _MULAW is None:
+        u = ~np.arange(256, dtype=np.uint8)
+        sign = u & 0x80
+        exponent = (u >> 4) & 0x07
+        mantissa = u & 0x0F
+        mag = ((mantissa.astype(np.int32) << 3) + 0x84) << exponent
+        _MULAW = np.where(sign != 0, -(mag - 0x84), mag - 0x84).astype(np.float32) / 32768.0
+    return _MULAW
+
+
+def caller_audio(tts: PiperTts) -> tuple[np.ndarray, list[float]]:
+    parts, ends, t = [], [], 0.0
+    for silence_s, text in TURNS:
+        speech = tts.synthesize(text, 8000)
+        parts += [np.zeros(int(silence_s * 8000), np.float32), speech]
+        t += silence_s + len(speech) / 8000
+        ends.append(t)
+    parts.append(np.zeros(8 * 8000, np.float32))
+    return np.concatenate(parts), ends
+
+
+def read_pcap(path: Path):  # type: ignore[no-untyped-def]
+    data = path.read_bytes()
+    linktype = struct.unpack("<I", data[20:24])[0]
+    off = 24
+    while off + 16 <= len(data):
+        ts_s, ts_us, incl, _ = struct.unpack("<IIII", data[off : off + 16])
+        pkt = data[off + 16 : off + 16 + incl]
+        off += 16 + incl
+        ip = (
+            pkt[14:] if linktype == 1 else pkt[16:] if linktype == 113 else pkt[4:]
+        )  # ethernet / linux cooked / null
+        if len(ip) < 28 or ip[9] != 17:
+            continue
+        ihl = (ip[0] & 0x0F) * 4
+        sport, dport = struct.unpack("!HH", ip[ihl : ihl + 4])
+        rtp = ip[ihl + 8 :]
+        if len(rtp) < 12 or rtp[0] >> 6 != 2:
+            continue
+        yield ts_s + ts_us / 1e6, sport, dport, rtp[1] & 0x7F, rtp[12:]
+
+
+def latencies(pcap: Path, caller_ports: set[int], ends: list[float]) -> tuple[list[float], int]:
+    table = mulaw_table()
+    streams: dict[int, dict[str, list]] = {}
+    for t, sport, dport, pt, payload in read_pcap(pcap):
+        if pt != 0:
+            continue
+        # sipp may send every call from one media port: a call is keyed by the IVR's RTP port
+        if sport in caller_ports:  # caller -> IVR
+            streams.setdefault(dport, {"out": [], "in": []})["out"].append(t)
+        elif dport in caller_ports:  # IVR -> caller
+            level = float(np.sqrt(np.mean(table[np.frombuffer(payload, np.uint8)] ** 2)))
+            streams.setdefault(sport, {"out": [], "in": []})["in"].append((t, level))
+    found, answered = [], 0
+    for s in streams.values():
+        if not s["out"]:
+            continue
+        t0 = s["out"][0]
+        answered += 1
+        for end in ends:
+            eos = t0 + end
+            first = next((t for t, lv in s["in"] if t > eos and lv > 0.01), None)
+            if first is not None and first - eos < 10:
+                found.append((first - eos) * 1000)
+    return found, answered
+
+
+def cpu_busy() -> tuple[int, int]:
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+
+def run_n(n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dialplan: Path) -> dict:
+    workers = max(1, math.ceil(n / 4))
+    api, sip = free_port(socket.SOCK_STREAM), free_port()
+    data = tmp / f"data{n}"
+    log = open(tmp / f"serve{n}.log", "w")
+    serve = subprocess.Popen(
+        [
+            *ivr_exe(),
+            "serve",
+            "--dialplan",
+            str(dialplan),
+            "--data-dir",
+            str(data),
+            "--port",
+            str(api),
+            "--sip-port",
+            str(sip),
+            "--sip-workers",
+            str(workers),
+            "--rtp-port",
+            "46000",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        import httpx
+
+        def ready() -> bool:
+            try:
+                ws = httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()["workers"]
+            except (httpx.HTTPError, KeyError):
+                return False
+            return all(w["alive"] and w["dispatcher"] == "active" for w in ws) and all(
+                '"worker": "ready"' in (data / "run" / f"worker-{w['index']}.log").read_text(errors="replace")
+                for w in ws
+            )
+
+        wait_until(ready, 300, f"{workers} workers")
+        media_base = 30000
+        cap = tmp / f"rtp{n}.pcap"
+        tshark = subprocess.Popen(
+            [
+                "tshark",
+                "-i",
+                "lo",
+                "-F",
+                "pcap",
+                "-w",
+                str(cap),
+                "-f",
+                f"udp portrange {media_base}-{media_base + 4 * n + 10}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(2)  # tshark has no ready signal on stdout: give it time to open the interface
+        scenario = (ROOT / "tests" / "sip" / "uac_speech.xml").read_text()
+        xml = tmp / "uac.xml"
+        xml.write_text(
+            scenario.replace("@PCAP@", str(pcap)).replace("@PAUSE_MS@", str(int(length_s * 1000) + 3000))
+        )
+        csv = tmp / "callers.csv"
+        csv.write_text("SEQUENTIAL\n+447700900002\n")
+        busy0, total0 = cpu_busy()
+        sipp = subprocess.run(
+            [
+                "sipp",
+                f"127.0.0.1:{sip}",
+                "-sf",
+                str(xml),
+                "-inf",
+                str(csv),
+                "-s",
+                "hotline",
+                "-m",
+                str(n),
+                "-l",
+                str(n),
+                "-r",
+                str(max(1, n // 2)),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_port()),
+                "-mp",
+                str(media_base),
+                "-nostdin",
+                "-timeout",
+                "300s",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            timeout=600,
+        )
+        busy1, total1 = cpu_busy()
+        tshark.send_signal(signal.SIGINT)
+        tshark.wait(timeout=20)
+        ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", sipp.stdout)
+        failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", sipp.stdout)
+        ports = {media_base + 2 * i for i in range(4 * n + 4)} | {media_base + i for i in range(4 * n + 4)}
+        lat, answered = latencies(cap, ports, ends)
+        return {
+            "n": n,
+            "workers": workers,
+            "ok": int(ok.group(1)) if ok else 0,
+            "failed": int(failed.group(1)) if failed else n,
+            "answered_streams": answered,
+            "cpu": (busy1 - busy0) / max(1, total1 - total0),
+            "lat": lat,
+        }
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--calls", default="4,8,16,32", help="comma-separated N")
+    args = ap.parse_args()
+    for tool in ("sipp", "tshark", "kamailio"):
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(f"{tool} is missing: run `make test` (it installs the Debian packages)")
+    tmp = Path(tempfile.mkdtemp(prefix="sipload"))
+    text = (ROOT / "dialplans" / "hotline.yaml").read_text()
+    dialplan = tmp / "hotline_open.yaml"
+    dialplan.write_text(re.sub(r"business_hours:\n(  .*\n)+after_hours: closed\n", "", text))
+    audio, ends = caller_audio(PiperTts())
+    pcap = tmp / "caller.pcap"
+    length_s = write_rtp_pcap(pcap, audio)
+    print(f"SIP load benchmark ({os.cpu_count()} cores; each caller: 2 questions, {length_s:.0f} s of RTP)")
+    print("  N  workers  held  failed  CPU   first IVR audio after end of speech (on the wire)")
+    for n in (int(x) for x in args.calls.split(",")):
+        r = run_n(n, pcap, ends, length_s, tmp, dialplan)
+        lat = r["lat"]
+        print(
+            f"{r['n']:>3}  {r['workers']:>7}  {r['ok']:>4}  {r['failed']:>6}  {r['cpu']:>4.0%}  "
+            f"p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms over {len(lat)} answers",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
