@@ -59,6 +59,10 @@ class SpeechPipeline:
     def in_speech(self) -> bool:
         return self._segmenter.in_speech
 
+    @property
+    def pending_voice_ms(self) -> int:
+        return self._segmenter.pending_voice_ms
+
     async def process(self, frame: AudioFrame) -> None:
         self.now_ms = frame.t_ms + frame.duration_ms
         self._segmenter_voiced_at_end = self._segmenter.voiced_ms

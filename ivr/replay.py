@@ -69,6 +69,7 @@ class ReplayTransport:
         self._idle = asyncio.Event()
         self._idle.set()
         self._hung_up = False
+        self._held = False
         self.transferred_to: str | None = None
         self.duration_ms = 0
 
@@ -117,7 +118,7 @@ class ReplayTransport:
         """One frame of audio time passed: move one frame of queued output onto the wire."""
         n = self._bytes_per_frame
         out = bytearray()
-        while self._queue and len(out) < n:
+        while self._queue and len(out) < n and not self._held:
             head = self._queue[0]
             take = min(n - len(out), len(head))
             out += head[:take]
@@ -142,7 +143,11 @@ class ReplayTransport:
     def stop_playback(self) -> None:
         self._queue.clear()
         self._queued_bytes = 0
+        self._held = False
         self._idle.set()
+
+    def hold_playback(self, held: bool) -> None:
+        self._held = held
 
     @property
     def is_playing(self) -> bool:

@@ -53,6 +53,8 @@ class CallSession:
         self._prompt_seq = 0  # bumped by each prompt and by barge-in
         self._prompt_text = ""
         self._interruptible = True
+        self._held = False  # a prompt paused by voice that may be a barge-in
+        self._backchannel = False  # the utterance was too short to barge in: not an answer
         self._deadline_ms: int | None = None
         self._waiting = False
         self._wake = asyncio.Event()
@@ -187,6 +189,7 @@ class CallSession:
             if isinstance(item, AudioFrame):
                 self.now_ms = item.t_ms + item.duration_ms  # what the IVR has heard up to
                 await self.pipeline.process(item)
+                self._barge_in_check()
             elif isinstance(item, DtmfDigit):
                 self.now_ms = max(self.now_ms, item.t_ms)
                 if self.transport.is_playing and self._interruptible:  # a key stops a prompt
@@ -214,7 +217,24 @@ class CallSession:
 
     def _stop_prompt(self) -> None:
         self.transport.stop_playback()
+        self._held = False
         self._prompt_seq += 1
+
+    def _barge_in_check(self) -> None:
+        """Hold a prompt from the first voiced frame; interrupt it after `barge_in_ms` of voice;
+        resume it when the sound stops sooner (a cough, an "mhm")."""
+        voice_ms = self.pipeline.pending_voice_ms
+        if self._held:
+            if voice_ms >= self.settings.barge_in_ms:
+                prompt = self._prompt_text
+                self._stop_prompt()
+                self._on_event(make(self.call_id, self.now_ms, EventType.BARGE_IN, prompt=prompt))
+            elif voice_ms == 0:  # an onset that never became speech (a click, a cough)
+                self._held = False
+                self.transport.hold_playback(False)
+        elif voice_ms > 0 and self.transport.is_playing and self._interruptible:
+            self._held = True
+            self.transport.hold_playback(True)
 
     def _app_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -235,17 +255,24 @@ class CallSession:
 
     def _on_event(self, event: Event) -> None:
         self.events.append(event)
-        if event.type is EventType.SPEECH_START and self.transport.is_playing and self._interruptible:
-            self._stop_prompt()
-            self._on_event(make(self.call_id, event.t_ms, EventType.BARGE_IN, prompt=self._prompt_text))
         if event.type is EventType.AFFECT and not self._ended:
             d = event.data
             scores = {"anger": float(d["anger"]), "anxiety": float(d["anxiety"])}
             self._inbox.put_nowait(Input(InputKind.AFFECT, level=str(d["level"]), scores=scores))
             self._wake.set()
+        if event.type is EventType.SPEECH_START:
+            self._backchannel = False
+        if event.type is EventType.SPEECH_END and self._held:
+            # too short to barge in ("mhm"): the prompt goes on, and this is not an answer
+            self._held = False
+            self.transport.hold_playback(False)
+            self._backchannel = True
         if event.type is EventType.FINAL_TRANSCRIPT:
-            self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
-            self._wake.set()
+            if self._backchannel:  # said over a prompt that went on: not an answer
+                self._backchannel = False
+            else:
+                self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
+                self._wake.set()
         self._sink(event)
 
 

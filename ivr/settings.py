@@ -20,6 +20,9 @@ class Settings:
     """Utterance segmentation."""
     tts: TtsSettings = field(default_factory=TtsSettings)
     """Speech synthesis (voice path, cache)."""
+    barge_in_ms: int = 300
+    """Voice over a prompt that interrupts it. The prompt is held (silent) from the first
+    voiced frame; shorter sounds (a cough, an "mhm") resume it and are not an answer."""
     radar: bool = True
     """Run the emotion radar on every utterance (affect events, escalation)."""
     greeting: str = "Thank you for calling. How can I help you today?"

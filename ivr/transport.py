@@ -47,6 +47,10 @@ class Transport(Protocol):
         """Drop whatever is still queued to play (barge-in)."""
         ...
 
+    def hold_playback(self, held: bool) -> None:
+        """Pause (True) or resume (False) what is playing, keeping it queued."""
+        ...
+
     @property
     def is_playing(self) -> bool: ...
 

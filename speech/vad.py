@@ -125,6 +125,11 @@ class Segmenter:
         return self._silence_run_ms if self._state is _State.SPEECH else 0
 
     @property
+    def pending_voice_ms(self) -> int:
+        """Voice heard since a possible utterance began, confirmed or not (0 in silence)."""
+        return self._voiced_ms if self._state is not _State.SILENCE else 0
+
+    @property
     def voiced_ms(self) -> int:
         """Voiced audio heard in the open utterance so far: grows only while the caller speaks."""
         return self._voiced_ms if self._state is _State.SPEECH else 0

@@ -47,6 +47,7 @@ class SipCallTransport:
         self._idle.set()
         self._frames_in = 0
         self._ended = False
+        self._held = False
         self._max_call_ms = max_call_ms
         self._recording = recording
         self._wav: sf.SoundFile | None = None
@@ -59,7 +60,7 @@ class SipCallTransport:
 
     def media_frame_out(self) -> bytes:
         with self._out_lock:
-            if not self._out:
+            if not self._out or self._held:
                 self._sent.append(self._silence)
                 return self._silence
             chunk = self._out.popleft()
@@ -146,7 +147,12 @@ class SipCallTransport:
     def stop_playback(self) -> None:
         with self._out_lock:
             self._out.clear()
+            self._held = False
         self._idle.set()
+
+    def hold_playback(self, held: bool) -> None:
+        with self._out_lock:
+            self._held = held
 
     @property
     def is_playing(self) -> bool:
