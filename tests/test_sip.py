@@ -111,3 +111,36 @@ def test_baresip_caller_is_heard_and_hears_the_greeting(worker, tmp_path, engine
     greeting = heard[: 6 * heard_rate]
     text = UtteranceTranscriber(engines.asr).final(resample(greeting, heard_rate, 16000)).lower()
     assert "test line" in text and "say something" in text, text
+
+
+def test_sip_info_digits_reach_the_ivr(worker, tmp_path):
+    import subprocess
+
+    from tests.sip_helpers import free_port
+
+    proc = subprocess.run(
+        [
+            "sipp",
+            f"127.0.0.1:{worker.sip_port}",
+            "-sf",
+            str(ROOT / "tests" / "sip" / "uac_info_dtmf.xml"),
+            "-s",
+            "hotline",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(free_port()),
+            "-nostdin",
+            "-timeout",
+            "60s",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    (events,) = worker.wait_calls_ended(1)
+    assert [e["digit"] for e in events if e["type"] == "dtmf"] == ["7", "#"]
