@@ -29,7 +29,7 @@ from common import ROOT, pct
 sys.path.insert(0, str(ROOT))
 from ivr.sip.pcap import write_rtp_pcap  # noqa: E402
 from speech.tts import PiperTts  # noqa: E402
-from tests.sip_helpers import free_port, ivr_exe, wait_until  # noqa: E402
+from tests.sip_helpers import free_port, ivr_exe, sipp_call, wait_until  # noqa: E402
 
 TURNS = [(10.0, "What's my balance please?"), (9.0, "one zero zero zero zero two")]  # (silence before, words)
 _MULAW = None
@@ -168,44 +168,16 @@ def run_n(n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dia
             stderr=subprocess.DEVNULL,
         )
         time.sleep(2)  # tshark has no ready signal on stdout: give it time to open the interface
-        scenario = (ROOT / "tests" / "sip" / "uac_speech.xml").read_text()
-        xml = tmp / "uac.xml"
-        xml.write_text(
-            scenario.replace("@PCAP@", str(pcap)).replace("@PAUSE_MS@", str(int(length_s * 1000) + 3000))
-        )
-        csv = tmp / "callers.csv"
-        csv.write_text("SEQUENTIAL\n+447700900002\n")
         busy0, total0 = cpu_busy()
-        sipp = subprocess.run(
-            [
-                "sipp",
-                f"127.0.0.1:{sip}",
-                "-sf",
-                str(xml),
-                "-inf",
-                str(csv),
-                "-s",
-                "hotline",
-                "-m",
-                str(n),
-                "-l",
-                str(n),
-                "-r",
-                str(max(1, n // 2)),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_port()),
-                "-mp",
-                str(media_base),
-                "-nostdin",
-                "-timeout",
-                "300s",
-            ],
-            capture_output=True,
-            text=True,
-            cwd=tmp,
-            timeout=600,
+        sipp = sipp_call(
+            tmp,
+            sip,
+            pcap,
+            listen_ms=int(length_s * 1000) + 3000,
+            caller="+447700900002",
+            media_port=media_base,
+            calls=n,
+            rate=max(1, n // 2),
         )
         busy1, total1 = cpu_busy()
         tshark.send_signal(signal.SIGINT)
