@@ -75,7 +75,18 @@ class Supervisor:
         kamailio.check_config(cfg)
         for w in self.workers:
             self._spawn(w)
-        self.kamailio = kamailio.start(cfg, self.run_dir / "kamailio.log", self.run_dir)
+        log_path = self.run_dir / "kamailio.log"
+        self.kamailio = kamailio.start(cfg, log_path, self.run_dir)
+        # a taken port must be a clear error at start, not a restart loop
+        deadline = time.monotonic() + 15
+        while not kamailio.answering(self.run_dir):
+            if self.kamailio.poll() is not None or time.monotonic() > deadline:
+                lines = log_path.read_text(errors="replace").strip().splitlines()
+                errors = [x for x in lines if "ERROR" in x] or lines[-3:]
+                raise RuntimeError(
+                    f"kamailio did not start on {s.sip_host}:{s.sip_port}: {errors[-1].strip()}"
+                )
+            time.sleep(0.1)
         self._thread.start()
 
     def _spawn(self, w: WorkerProc) -> None:
@@ -127,7 +138,8 @@ class Supervisor:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         procs = [w.proc for w in self.workers if w.proc] + ([self.kamailio] if self.kamailio else [])
         for p in procs:
             if p.poll() is None:

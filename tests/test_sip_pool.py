@@ -199,3 +199,34 @@ def test_a_killed_worker_loses_only_its_calls(service, short_pcap):
         return w["restarts"] >= 1 and w["alive"]
 
     wait_until(restarted, 60, "the supervisor to restart the killed worker")
+
+
+def test_a_taken_sip_port_is_a_clear_error(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        proc = subprocess.run(
+            [
+                *ivr_exe(),
+                "serve",
+                "--dialplan",
+                str(ROOT / "dialplans" / "hotline.yaml"),
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--port",
+                str(free_port(socket.SOCK_STREAM)),
+                "--sip-port",
+                str(port),
+                "--sip-workers",
+                "1",
+                "--rtp-port",
+                "47400",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ivr: error: kamailio did not start") and "Address already in use" in last
+    assert "Traceback" not in proc.stderr

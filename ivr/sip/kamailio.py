@@ -214,3 +214,18 @@ def dispatcher_state(run_dir: Path) -> dict[str, str]:
             state[uri] = "active" if flags.startswith("A") else "inactive"
             uri = None
     return state
+
+
+def answering(run_dir: Path) -> bool:
+    """True when Kamailio's processes are up and answer on its control socket."""
+    exe = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+    try:
+        proc = subprocess.run(
+            [exe, "-s", f"unix:{run_dir / 'kamailio.ctl'}", "core.uptime"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and "uptime" in proc.stdout
