@@ -191,21 +191,26 @@ def start(cfg: Path, log: Path, run_dir: Path) -> subprocess.Popen:
     )
 
 
-def dispatcher_state(run_dir: Path) -> dict[str, str]:
-    """Each worker's state in Kamailio's dispatcher: 'active' or 'inactive' ({} if unknown)."""
+def kamcmd(run_dir: Path, *command: str) -> str | None:
+    """Run a command on Kamailio's control socket; its output, or None if it did not answer."""
     exe = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
     try:
         proc = subprocess.run(
-            [exe, "-s", f"unix:{run_dir / 'kamailio.ctl'}", "dispatcher.list"],
+            [exe, "-s", f"unix:{run_dir / 'kamailio.ctl'}", *command],
             capture_output=True,
             text=True,
             timeout=5,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return {}
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def dispatcher_state(run_dir: Path) -> dict[str, str]:
+    """Each worker's state in Kamailio's dispatcher: 'active' or 'inactive' ({} if unknown)."""
     state: dict[str, str] = {}
     uri = None
-    for line in proc.stdout.splitlines():
+    for line in (kamcmd(run_dir, "dispatcher.list") or "").splitlines():
         line = line.strip()
         if line.startswith("URI:"):
             uri = line.split(":", 1)[1].strip()
@@ -218,14 +223,4 @@ def dispatcher_state(run_dir: Path) -> dict[str, str]:
 
 def answering(run_dir: Path) -> bool:
     """True when Kamailio's processes are up and answer on its control socket."""
-    exe = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
-    try:
-        proc = subprocess.run(
-            [exe, "-s", f"unix:{run_dir / 'kamailio.ctl'}", "core.uptime"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0 and "uptime" in proc.stdout
+    return "uptime" in (kamcmd(run_dir, "core.uptime") or "")
