@@ -52,7 +52,7 @@ class Supervisor:
         self.settings = settings
         self.dialplan = dialplan
         self.api_base = api_base
-        self.run_dir = Path(settings.data_dir) / "run"
+        self.run_dir = Path(settings.data_dir).resolve() / "run"  # Kamailio changes directory
         self.workers = [
             WorkerProc(i, settings.sip_port + 1 + i, settings.rtp_port + 200 * i)
             for i in range(settings.sip_workers)

@@ -230,3 +230,44 @@ def test_a_taken_sip_port_is_a_clear_error(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("ivr: error: kamailio did not start") and "Address already in use" in last
     assert "Traceback" not in proc.stderr
+
+
+def test_serve_runs_from_its_folder_with_a_relative_data_dir(tmp_path):
+    """`make run` uses the default, relative data directory (Kamailio changes directory)."""
+    api, sip = free_port(socket.SOCK_STREAM), free_port()
+    proc = subprocess.Popen(
+        [
+            *ivr_exe(),
+            "serve",
+            "--dialplan",
+            str(ROOT / "dialplans" / "hotline.yaml"),
+            "--data-dir",
+            "data",
+            "--port",
+            str(api),
+            "--sip-port",
+            str(sip),
+            "--sip-workers",
+            "1",
+            "--rtp-port",
+            "47600",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+
+        def up() -> bool:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                return httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()["kamailio_alive"]
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, 120, "ivr serve with a relative data dir")
+        assert (tmp_path / "data" / "run" / "kamailio.cfg").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
