@@ -252,7 +252,10 @@ def _reload(args: argparse.Namespace) -> int:
         r = httpx.post(f"{args.url.rstrip('/')}/api/dialplan/reload", timeout=30)
     except httpx.HTTPError as e:
         raise UsageError(f"cannot reach the service at {args.url}: {e}") from None
-    body = r.json()
+    try:
+        body = r.json()
+    except ValueError:
+        raise UsageError(f"{args.url} answered HTTP {r.status_code}, not as an ivr service") from None
     if r.status_code == 200:
         state = "reloaded" if body.get("changed") else "unchanged"
         print(f"{body.get('file')}: {state} (version {body.get('version')!r}, {body.get('digest')})")

@@ -126,6 +126,10 @@ class SpeechPipeline:
         if self._deterministic:
             await task
 
+    def _error(self, error: Exception, stage: str) -> None:
+        """A stage failed: say so in the event stream; the call goes on."""
+        self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(error), stage=stage))
+
     def _affect(self, seg: SegmentEvent) -> None:
         """The radar's verdict on the utterance, at its end (a few ms of CPU, no model pool)."""
         if self._radar is None:
@@ -133,7 +137,7 @@ class SpeechPipeline:
         try:
             update = self._radar.update(pcm16_to_float(seg.audio), self.sample_rate)  # type: ignore[attr-defined]
         except Exception as e:  # the radar failing must not cost the call its transcript
-            self._emit(make(self.call_id, seg.t_ms, EventType.ERROR, message=str(e), stage="radar"))
+            self._error(e, "radar")
             return
         if update is not None:
             self._emit(
@@ -175,7 +179,7 @@ class SpeechPipeline:
         except Superseded:
             return
         except Exception as e:  # a failed partial loses nothing: the final still comes
-            self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr"))
+            self._error(e, "asr")
             return
         if utterance != self._utterance or self._transcriber is not transcriber or not text:
             return  # the utterance ended meanwhile: its final transcript supersedes this
@@ -204,7 +208,7 @@ class SpeechPipeline:
             else:
                 text = await self._engines.pool.run(lambda: transcriber.final(audio), Priority.FINAL)
         except Exception as e:
-            self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(e), stage="asr"))
+            self._error(e, "asr")
             return
         t_ms = end_ms if self._deterministic else self.now_ms
         self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text))

@@ -152,3 +152,22 @@ def test_spoken_inputs():
     assert yes_or_no("Yes, please.") is True
     assert yes_or_no("No thanks") is False
     assert yes_or_no("maybe") is None
+
+
+def test_reload_against_something_that_is_not_the_ivr(capsys):
+    import socket
+    import threading
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+
+        def answer() -> None:
+            conn, _ = srv.accept()
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            conn.close()
+
+        threading.Thread(target=answer, daemon=True).start()
+        assert main(["reload", "--url", f"http://127.0.0.1:{srv.getsockname()[1]}"]) == 2
+    assert "not as an ivr service" in capsys.readouterr().err
