@@ -29,7 +29,7 @@ from common import ROOT, pct
 sys.path.insert(0, str(ROOT))
 from ivr.sip.pcap import write_rtp_pcap  # noqa: E402
 from speech.tts import PiperTts  # noqa: E402
-from tests.sip_helpers import free_port, ivr_exe, sipp_call, wait_until  # noqa: E402
+from tests.sip_helpers import free_port, ivr_exe, open_hotline, sipp_call, wait_until  # noqa: E402
 
 TURNS = [(10.0, "What's my balance please?"), (9.0, "one zero zero zero zero two")]  # (silence before, words)
 _MULAW = None
@@ -211,9 +211,7 @@ def main() -> None:
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             raise SystemExit(f"{tool} is missing: run `make test` (it installs the Debian packages)")
     tmp = Path(tempfile.mkdtemp(prefix="sipload"))
-    text = (ROOT / "dialplans" / "hotline.yaml").read_text()
-    dialplan = tmp / "hotline_open.yaml"
-    dialplan.write_text(re.sub(r"business_hours:\n(  .*\n)+after_hours: closed\n", "", text))
+    dialplan = open_hotline(tmp)
     audio, ends = caller_audio(PiperTts())
     pcap = tmp / "caller.pcap"
     length_s = write_rtp_pcap(pcap, audio)

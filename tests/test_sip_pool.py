@@ -19,18 +19,9 @@ import pytest
 
 from ivr.sip.pcap import write_rtp_pcap
 from speech.audio import decode_file, resample
-from tests.sip_helpers import ROOT, free_port, ivr_exe, sipp_call, wait_until
+from tests.sip_helpers import ROOT, free_port, ivr_exe, open_hotline, sipp_call, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-def open_hotline(tmp: Path) -> Path:
-    """The shipped hotline without business hours, so tests answer at any time of day."""
-    text = (ROOT / "dialplans" / "hotline.yaml").read_text()
-    text = re.sub(r"business_hours:\n(  .*\n)+after_hours: closed\n", "", text)
-    path = tmp / "hotline_open.yaml"
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture(scope="module")
