@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ivr.conversation import Input, InputKind, TransferRequest
+from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.events import Event, EventType, make
 from ivr.transport import DTMF_DIGITS
 
@@ -111,13 +111,18 @@ class ChatConversation:
         else:
             self._write(HELP)
 
-    async def transfer(self, request: TransferRequest) -> None:
+    async def transfer(self, request: TransferRequest) -> TransferOutcome:
         self.transfer_request = request
+        where = f" via {request.uri}" if request.uri else ""
         self._write(
-            f"--> transferred to queue {request.queue!r} (tier {request.tier}, priority {request.priority})"
+            f"--> transferred to queue {request.queue!r}{where}"
+            f" (tier {request.tier}, priority {request.priority})"
         )
         self._write(f"    the agent sees: {request.context['summary']}")
+        if request.uri and request.mode == "bridge":
+            self._write(f"    the agent hears first: {request.whisper}")
         self.ended = True
+        return TransferOutcome.CONNECTED
 
     async def hangup(self, reason: str) -> None:
         self.emit(EventType.HANGUP, reason=reason)

@@ -44,6 +44,20 @@ class TransferRequest:
     priority: int
     skill: str
     context: dict[str, Any]
+    uri: str = ""
+    """The queue's agent phone (sip:...); empty: the call goes to the agent console."""
+    mode: str = "bridge"
+    """bridge: dial the agent, whisper the summary to them, connect the caller; refer: blind."""
+    ring_timeout_s: int = 30
+    whisper: str = ""
+    """Said to the agent only, before the caller is connected."""
+
+
+class TransferOutcome(StrEnum):
+    CONNECTED = "connected"  # bridged to the agent, or handed over (console, REFER)
+    BUSY = "busy"
+    NO_ANSWER = "no answer"
+    FAILED = "failed"
 
 
 class Conversation(Protocol):
@@ -64,7 +78,9 @@ class Conversation(Protocol):
         finished speaking (counted in audio time)."""
         ...
 
-    async def transfer(self, request: TransferRequest) -> None: ...
+    async def transfer(self, request: TransferRequest) -> TransferOutcome:
+        """Hand the call over; anything but CONNECTED leaves the caller with the IVR."""
+        ...
 
     async def hangup(self, reason: str) -> None: ...
 

@@ -27,6 +27,7 @@ class EventType(StrEnum):
     INTENT = "intent"
     AFFECT = "affect"
     TRANSFER = "transfer"
+    BRIDGE = "bridge"
     HANGUP = "hangup"
     ERROR = "error"
     CALL_END = "call_end"
@@ -46,6 +47,7 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.INTENT: (("name", "confidence"), ("text", "node")),
         EventType.AFFECT: (("anger", "anxiety", "level"), ()),
         EventType.TRANSFER: (("queue", "reason", "tier"), ("priority", "skill", "summary")),
+        EventType.BRIDGE: (("uri", "state"), ("mode", "reason")),
         EventType.HANGUP: (("reason",), ()),
         EventType.ERROR: (("message",), ("stage",)),
         EventType.CALL_END: (("duration_ms",), ("reason",)),

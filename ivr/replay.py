@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ivr.conversation import TransferOutcome
 from ivr.transport import CallInput, DtmfDigit
 from speech.audio import FRAME_MS, AudioFrame, call_rate_for, decode_file, resample, write_wav
 
@@ -71,6 +72,7 @@ class ReplayTransport:
         self._hung_up = False
         self._held = False
         self.transferred_to: str | None = None
+        self.whisper = b""
         self.duration_ms = 0
 
     @classmethod
@@ -159,6 +161,21 @@ class ReplayTransport:
     async def transfer(self, target: str) -> None:
         self.transferred_to = target
         self._hung_up = True
+
+    async def refer(self, uri: str, timeout_s: int) -> TransferOutcome:
+        self.transferred_to = uri
+        self._hung_up = True
+        return TransferOutcome.CONNECTED
+
+    async def bridge(
+        self, uri: str, whisper: bytes, headers: dict[str, str], ring_timeout_s: int
+    ) -> TransferOutcome:
+        """A recording has no agent on the other end: the hand-over is noted and the replay ends
+        there, as a transfer does (the SIP tests bridge to a real phone)."""
+        self.transferred_to = uri
+        self.whisper = whisper
+        self._hung_up = True
+        return TransferOutcome.CONNECTED
 
     async def hangup(self) -> None:
         self._hung_up = True

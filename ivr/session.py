@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ivr.conversation import Input, InputKind, TransferRequest
+from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.engines import Engines
 from ivr.events import Event, EventType, make
 from ivr.pipeline import SpeechPipeline
@@ -59,6 +59,7 @@ class CallSession:
         self._waiting = False
         self._wake = asyncio.Event()
         self._ended = False
+        self._bridged = False
         self.transfer_request: TransferRequest | None = None
         self.events: list[Event] = []
         self.now_ms = 0
@@ -148,11 +149,40 @@ class CallSession:
         self._inbox.put_nowait(item)
         self._wake.set()
 
-    async def transfer(self, request: TransferRequest) -> None:
+    async def transfer(self, request: TransferRequest) -> TransferOutcome:
         self.transfer_request = request
         await self.transport.wait_playback()  # the caller hears the hand-over prompt
-        await self.transport.transfer(request.queue)
-        self._ended = True
+        if not request.uri:
+            await self.transport.transfer(request.queue)
+            self._ended = True
+            return TransferOutcome.CONNECTED
+        if request.mode == "refer":
+            self.emit(EventType.BRIDGE, uri=request.uri, state="dialing", mode="refer")
+            outcome = await self.transport.refer(request.uri, request.ring_timeout_s)
+            self.emit(EventType.BRIDGE, uri=request.uri, state=str(outcome), mode="refer", **self._why())
+            if outcome is TransferOutcome.CONNECTED:
+                self._ended = True
+            return outcome
+        rate = self.transport.sample_rate
+        whisper = b""
+        if request.whisper:
+            tts = self.engines.tts
+            audio = await self.track(
+                self.engines.pool.run(lambda: tts.synthesize(request.whisper, rate), Priority.PROMPT)
+            )
+            whisper = to_pcm16(audio)
+        self.emit(EventType.BRIDGE, uri=request.uri, state="dialing")
+        outcome = await self.transport.bridge(
+            request.uri, whisper, agent_headers(self.call_id, request), request.ring_timeout_s
+        )
+        self.emit(EventType.BRIDGE, uri=request.uri, state=str(outcome), **self._why())
+        if outcome is TransferOutcome.CONNECTED:
+            self._bridged = True  # the caller talks to the agent; we record and transcribe
+        return outcome
+
+    def _why(self) -> dict[str, str]:
+        reason = getattr(self.transport, "bridge_reason", "")
+        return {"reason": reason} if reason else {}
 
     async def hangup(self, reason: str) -> None:
         await self.transport.wait_playback()  # let the goodbye be heard
@@ -206,7 +236,8 @@ class CallSession:
         if not app_task.done():
             app_task.cancel()
             await asyncio.gather(app_task, return_exceptions=True)
-        self.emit(EventType.CALL_END, duration_ms=self.now_ms)
+        reason = getattr(self.transport, "end_reason", "")
+        self.emit(EventType.CALL_END, duration_ms=self.now_ms, **({"reason": reason} if reason else {}))
         return self.events
 
     def _start_prompt(self, text: str, interruptible: bool) -> int:
@@ -255,7 +286,7 @@ class CallSession:
 
     def _on_event(self, event: Event) -> None:
         self.events.append(event)
-        if event.type is EventType.AFFECT and not self._ended:
+        if event.type is EventType.AFFECT and not self._ended and not self._bridged:
             d = event.data
             scores = {"anger": float(d["anger"]), "anxiety": float(d["anxiety"])}
             self._inbox.put_nowait(Input(InputKind.AFFECT, level=str(d["level"]), scores=scores))
@@ -267,13 +298,39 @@ class CallSession:
             self._held = False
             self.transport.hold_playback(False)
             self._backchannel = True
-        if event.type is EventType.FINAL_TRANSCRIPT:
+        if event.type is EventType.FINAL_TRANSCRIPT and not self._bridged:
             if self._backchannel:  # said over a prompt that went on: not an answer
                 self._backchannel = False
             else:
                 self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
                 self._wake.set()
         self._sink(event)
+
+
+def agent_headers(call_id: str, request: TransferRequest) -> dict[str, str]:
+    """The call's context as SIP headers on the INVITE to the agent's phone (an agent desktop
+    or ACD reads them; the whisper tells the same to a plain phone)."""
+    ctx = request.context
+    caller = ctx.get("caller") or {}
+    affect = ctx.get("affect") or {}
+    values = {
+        "X-IVR-Call": call_id,
+        "X-IVR-Queue": request.queue,
+        "X-IVR-Tier": request.tier,
+        "X-IVR-Priority": str(request.priority),
+        "X-IVR-Caller": str(caller.get("number") or ""),
+        "X-IVR-Caller-Name": str(caller.get("name") or ""),
+        "X-IVR-Caller-Tier": str(caller.get("tier") or ""),
+        "X-IVR-Intent": str((ctx.get("intent") or {}).get("name") or ""),
+        "X-IVR-Affect": str(affect.get("level") or ""),
+        "X-IVR-Summary": str(ctx.get("summary") or request.reason),
+    }
+    out = {}
+    for name, value in values.items():
+        value = " ".join(value.split()).encode("ascii", "replace").decode()[:300]  # one safe line
+        if value:
+            out[name] = value
+    return out
 
 
 async def greeting_app(session: CallSession) -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from ivr.conversation import TransferOutcome
 from speech.audio import AudioFrame
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -58,6 +59,20 @@ class Transport(Protocol):
         """Return when everything queued has been played (or stopped)."""
         ...
 
-    async def transfer(self, target: str) -> None: ...
+    async def transfer(self, target: str) -> None:
+        """Hand the call over and leave it (blind REFER to a sip: target, or to a queue)."""
+        ...
+
+    async def refer(self, uri: str, timeout_s: int) -> TransferOutcome:
+        """Blind transfer (SIP REFER): the caller's phone calls `uri`; CONNECTED once it has."""
+        ...
+
+    async def bridge(
+        self, uri: str, whisper: bytes, headers: dict[str, str], ring_timeout_s: int
+    ) -> TransferOutcome:
+        """Dial `uri` (an agent's phone) with `headers`; once it answers, play `whisper` (PCM)
+        to the agent only, then connect the caller and the agent. The call stays up (and
+        recorded) until either side hangs up; hanging up one side hangs up the other."""
+        ...
 
     async def hangup(self) -> None: ...

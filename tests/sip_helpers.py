@@ -175,17 +175,14 @@ def sipp_call(
     )
 
 
-def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path:
-    """baresip dials `target`, streams `caller_wav`, records what it hears; returns that WAV."""
-    assert shutil.which("baresip"), "baresip is installed by `make test`"
-    conf = tmp / "baresip"
+def _baresip_conf(conf: Path, port: int, wav: Path, account: str) -> None:
+    """A headless baresip: streams `wav`, records what it hears into `conf` (sndfile)."""
     conf.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     (conf / "config").write_text(
         "poll_method epoll\n"
         f"sip_listen 127.0.0.1:{port}\n"
         "audio_player alsa,null\n"
-        f"audio_source aufile,{caller_wav}\n"
+        f"audio_source aufile,{wav}\n"
         "audio_alert alsa,null\n"
         "audio_srate 8000\naudio_channels 1\n"
         "module_path /usr/lib/baresip/modules\n"
@@ -193,7 +190,15 @@ def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path
         "module_app account.so\nmodule_app menu.so\n"
         f"sndfile_path {conf}\n"
     )
-    (conf / "accounts").write_text(f"<sip:+447700900002@127.0.0.1:{port}>;regint=0\n")
+    (conf / "accounts").write_text(account + "\n")
+
+
+def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path:
+    """baresip dials `target`, streams `caller_wav`, records what it hears; returns that WAV."""
+    assert shutil.which("baresip"), "baresip is installed by `make test`"
+    conf = tmp / "baresip"
+    port = free_port()
+    _baresip_conf(conf, port, caller_wav, f"<sip:+447700900002@127.0.0.1:{port}>;regint=0")
     with open(conf / "baresip.log", "w") as log:
         subprocess.run(
             ["baresip", "-f", str(conf), "-e", f"/dial {target}", "-t", str(seconds)],
@@ -206,3 +211,67 @@ def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path
     heard = sorted(conf.glob("dump-*-dec.wav"))
     assert heard, (conf / "baresip.log").read_text()[-2000:]
     return heard[-1]
+
+
+class BaresipAgent:
+    """An agent's phone: baresip answering automatically, speaking `wav` (it hangs up when the
+    WAV ends) and recording what it hears."""
+
+    def __init__(self, tmp: Path, wav: Path, seconds: int) -> None:
+        assert shutil.which("baresip"), "baresip is installed by `make test`"
+        self.conf = tmp / "agent"
+        self.port = free_port()
+        self.uri = f"sip:agent@127.0.0.1:{self.port}"
+        _baresip_conf(self.conf, self.port, wav, f"<{self.uri}>;regint=0;answermode=auto")
+        self.log = self.conf / "baresip.log"
+        self.proc = subprocess.Popen(
+            ["baresip", "-f", str(self.conf), "-t", str(seconds)],
+            stdin=subprocess.DEVNULL,
+            stdout=open(self.log, "w"),
+            stderr=subprocess.STDOUT,
+            cwd=self.conf,
+        )
+        wait_until(lambda: "baresip is ready" in self.log.read_text(errors="replace"), 30, "baresip agent")
+
+    def heard(self) -> Path:
+        """What the agent heard (once its call has ended)."""
+        wait_until(
+            lambda: self.proc.poll() is not None or "terminated" in self.log.read_text(),
+            120,
+            "agent call end",
+        )
+        files = sorted(self.conf.glob("dump-*-dec.wav"))
+        assert files, self.log.read_text()[-2000:]
+        return files[-1]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def transcribe(engines, samples: np.ndarray, rate: int) -> str:  # type: ignore[no-untyped-def]
+    """What whisper hears in a recording: cut at pauses (>= 300 ms under -40 dBFS), each
+    stretch decoded on its own (a call recording is longer than one decoding window)."""
+    from speech.asr import UtteranceTranscriber
+
+    hop = rate // 50
+    frames = len(samples) // hop
+    rms = np.sqrt(np.mean(samples[: frames * hop].reshape(frames, hop).astype(np.float64) ** 2, axis=1))
+    loud = rms > 10 ** (-40 / 20)
+    texts, start, quiet = [], None, 0
+    for i, on in enumerate([*loud, False] + [False] * 15):
+        if on:
+            start = i if start is None else start
+            quiet = 0
+        elif start is not None:
+            quiet += 1
+            if quiet >= 15 or i - start >= 700:  # a pause, or 14 s of sound
+                seg = samples[start * hop : (i - quiet + 1) * hop]
+                if len(seg) > rate // 5:
+                    texts.append(UtteranceTranscriber(engines.asr).final(resample(seg, rate, 16000)))
+                start, quiet = None, 0
+    return " ".join(t for t in texts if t).lower()

@@ -251,3 +251,31 @@ def test_reload_over_the_api_and_the_cli(tmp_path, embedder, capsys):
         bad = httpx.post(f"{server.base_url}/demo/billing/sims/block", json={"number": 12})
         assert bad.status_code == 422  # a bad API request is refused, the service stays up
         assert httpx.get(f"{server.base_url}/api/health").json()["status"] == "ok"
+
+
+def test_a_queue_with_a_phone_gets_a_whisper_and_the_context_as_headers(tmp_path, embedder, api):
+    from ivr.session import agent_headers
+
+    text = HOTLINE.read_text().replace(
+        'priority: {description: "Upset callers, ahead of everyone", skills: [deescalation]}',
+        'priority: {description: Upset callers, skills: [deescalation], uri: "sip:desk@127.0.0.1:5090"}',
+    )
+    assert "sip:desk@" in text
+    path = tmp_path / "hotline.yaml"
+    path.write_text(text)
+    dp = load_dialplan(path)
+    conv, printed = chat(
+        (dp, Understanding.build(dp, embedder)),
+        api,
+        ["what's my balance", "/affect escalate"],
+        CALLERS["carla"],
+    )
+    req = conv.transfer_request
+    assert req.uri == "sip:desk@127.0.0.1:5090" and req.mode == "bridge"
+    assert req.whisper.startswith("Call from Carla Diaz, standard customer, for priority.")
+    assert "They want check balance." in req.whisper and "They sound upset." in req.whisper
+    assert any("the agent hears first" in line for line in printed)
+    headers = agent_headers("call-1", req)
+    assert headers["X-IVR-Queue"] == "priority" and headers["X-IVR-Caller-Name"] == "Carla Diaz"
+    assert headers["X-IVR-Intent"] == "check_balance" and headers["X-IVR-Affect"] == "escalate"
+    assert all(v.isascii() and "\n" not in v and len(v) <= 300 for v in headers.values())

@@ -29,6 +29,7 @@ EXPECTED = {
     "bad_template_var.yaml": ("E_TEMPLATE_VAR", 5),
     "bad_regex.yaml": ("E_REGEX", 5),
     "bad_url.yaml": ("E_URL", 5),
+    "bad_sip_uri.yaml": ("E_SIP_URI", 4),
     "bad_condition.yaml": ("E_CONDITION", 5),
     "yaml_syntax.yaml": ("E_YAML", 3),
     "unknown_intent.yaml": ("E_UNKNOWN_INTENT", 7),

@@ -194,6 +194,15 @@ class _Checker:
             bare = re.sub(r"\{[^{}]*\}", "", value)
             if not (value.startswith(("http://", "https://", "{")) and " " not in bare):
                 self.err(path, "E_URL", f"{_name(path)}: {value!r} is not an http(s) URL")
+        elif kind == "sipuri":
+            if not re.fullmatch(
+                r"(sips?:[^@\s<>\"]+@[^\s<>\";]+|tel:\+?[0-9][0-9\-.()]*)(;[^\s<>\"]*)?", value
+            ):
+                self.err(
+                    path,
+                    "E_SIP_URI",
+                    f"{_name(path)}: {value!r} is not a SIP address like sip:agent@host:5060",
+                )
         elif kind == "regex":
             try:
                 re.compile(value)

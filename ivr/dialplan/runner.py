@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.conversation import Conversation, Input, InputKind, TransferRequest
+from ivr.conversation import Conversation, Input, InputKind, TransferOutcome, TransferRequest
 from ivr.dialplan.check import Dialplan, Step
 from ivr.dialplan.expr import evaluate, render
 from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
@@ -252,7 +252,44 @@ class DialplanRunner:
             "path": list(self.state.path),
             "summary": summary,
         }
-        await self.conv.transfer(TransferRequest(queue, tier, reason, priority, skill, context))
+        q = self.dp.queues.get(queue) or {}
+        request = TransferRequest(
+            queue,
+            tier,
+            reason,
+            priority,
+            skill,
+            context,
+            uri=str(q.get("uri", "")),
+            mode=str(q.get("mode", "bridge")),
+            ring_timeout_s=int(q.get("ring_timeout_s", 30)),
+            whisper=self.whisper(queue, tier, reason),
+        )
+        outcome = await self.conv.transfer(request)
+        if outcome is not TransferOutcome.CONNECTED:
+            # the agent's phone is busy, rang out or failed: the caller is told, never dropped
+            say = q.get("unavailable") or (
+                "I'm sorry, I couldn't reach anyone in the team just now. We have a note of what you"
+                " told me, and someone will call you back. Goodbye."
+            )
+            await self.conv.say(self.render(say), interruptible=False)
+            await self.conv.hangup(f"transfer to {queue} {outcome}")
+
+    def whisper(self, queue: str, tier: str, reason: str) -> str:
+        """What the agent hears before the caller is connected: who, why, and how they feel."""
+        c = self.context()["caller"]
+        who = c.get("name") or "an unknown caller"
+        if c.get("tier"):
+            who += f", {c['tier']} customer"
+        parts = [f"Call from {who}, for {queue.replace('_', ' ')}."]
+        if self.state.intent.get("name") and self.state.intent["name"] != NONE:
+            parts.append(f"They want {str(self.state.intent['name']).replace('_', ' ')}.")
+        if reason and not reason.startswith("route to"):
+            parts.append(reason.rstrip(".") + ".")
+        level = self.state.affect.get("level")
+        if level in ("rising", "escalate"):
+            parts.append("They sound upset." if level == "escalate" else "They may be getting upset.")
+        return " ".join(parts)
 
     def summary(self, reason: str) -> str:
         c = self.context()["caller"]

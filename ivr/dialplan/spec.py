@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# Field kinds. Scalars: text, template, int, number, bool, node, queue, intent, file, url,
+# Field kinds. Scalars: text, template, int, number, bool, node, queue, intent, file, url, sipuri,
 # regex, condition, digit, name, clock. Containers: "list:KIND", "map:KIND", or a Spec.
 
 
@@ -183,6 +183,25 @@ TOP = Spec(
                     {
                         "skills": F("list:text", "Skills of this queue's agents."),
                         "description": F("text", "What the queue handles."),
+                        "uri": F(
+                            "sipuri",
+                            "SIP address of the queue's agent phone or ACD (sip:...). With it a transfer"
+                            " dials the agent, whispers the call's summary to the agent only, then bridges"
+                            " the caller; without it the call is handed to the agent console.",
+                        ),
+                        "mode": F(
+                            "text",
+                            "bridge (default: the IVR stays in the call, records both sides, whispers"
+                            " to the agent) or refer (blind SIP transfer: the caller's phone redials).",
+                            choices=("bridge", "refer"),
+                        ),
+                        "ring_timeout_s": F(
+                            "int", "Seconds the agent's phone may ring (default 30).", minimum=5
+                        ),
+                        "unavailable": F(
+                            "template",
+                            "Said to the caller when the agent's phone is busy, does not answer or fails.",
+                        ),
                     }
                 ),
             ),
@@ -273,6 +292,7 @@ _SCALAR_SCHEMA: dict[str, dict[str, Any]] = {
     "intent": {"type": "string"},
     "file": {"type": "string"},
     "url": {"type": "string", "pattern": "^(https?://|\\{)"},
+    "sipuri": {"type": "string", "pattern": "^(sips?:[^@ ]+@[^ ]+|tel:[+0-9].*)$"},
     "regex": {"type": "string", "format": "regex"},
     "condition": {"type": "string"},
     "digit": {"type": "string", "pattern": "^[0-9*#]$"},

@@ -5,6 +5,12 @@ it (commands from the event loop are queued and run there). SIP and DTMF callbac
 arrive on it; audio callbacks arrive on pjmedia's clock thread and only copy a frame.
 A call's C++ objects are destroyed explicitly at DISCONNECTED, media port first, and the
 call is never touched again (GC-deferred destruction sent BYE to a reused slot).
+
+A transfer to an agent's phone is a second call (the agent leg) placed from the same
+endpoint: once it answers, the transport plays the whisper into the agent leg only, then
+the two calls' audio is cross-connected in the conference bridge while both ports stay
+attached (the recording hears both). Either side hanging up hangs up the other. The
+agent leg counts against the worker's 4 calls.
 """
 
 from __future__ import annotations
@@ -76,8 +82,13 @@ class _Call(pj.Call):
         pj.Call.__init__(self, acc, call_id)
         self.owner = owner
         self.key = ""
+        self.leg = "caller"  # or "agent": the outbound call to an agent's phone
         self.port: _Port | None = None
-        self.transport: Any = None
+        self.transport: Any = None  # the caller's SipCallTransport (both legs report to it)
+        self.audio_index = -1
+        self.peer: _Call | None = None  # the other leg of a bridge
+        self.bridged = False
+        self.end_reason = ""
         self.gone = False
 
     def onCallState(self, prm: Any) -> None:  # noqa: N802
@@ -92,9 +103,20 @@ class _Call(pj.Call):
         except Exception:
             log.exception("call media")
 
+    def onCallTransferStatus(self, prm: Any) -> None:  # noqa: N802
+        """NOTIFYs about our REFER: a final 2xx means the caller's phone reached the target."""
+        try:
+            if prm.finalNotify and self.transport is not None and not self.gone:
+                self.transport.refer_done(int(prm.statusCode), str(prm.reason))
+                if 200 <= prm.statusCode < 300:
+                    self.end_reason = "transferred"
+                    self.hangup(pj.CallOpParam())
+        except Exception:
+            log.exception("transfer status")
+
     def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
         try:
-            if self.transport is not None:
+            if self.transport is not None and self.leg == "caller":
                 self.transport.sip_dtmf(prm.digit)
         except Exception:
             log.exception("dtmf")
@@ -253,12 +275,20 @@ class SipEndpoint:
                 fmt.channelCount = 1
                 fmt.bitsPerSample = 16
                 fmt.frameTimeUsec = 20000
-                port = _Port(call.transport.media_frame_in, call.transport.media_frame_out)
+                t = call.transport
+                if call.leg == "agent":
+                    port = _Port(t.agent_frame_in, t.agent_frame_out)
+                else:
+                    port = _Port(t.media_frame_in, t.media_frame_out)
                 port.createPort(f"ivr{call.key}", fmt)
                 aud.startTransmit(port)
                 port.startTransmit(aud)
                 call.port = port
-                call.transport.media_started()
+                call.audio_index = i
+                if call.leg == "agent":
+                    t.agent_answered()
+                else:
+                    t.media_started()
                 return
 
     def _on_state(self, call: _Call) -> None:
@@ -267,8 +297,27 @@ class SipEndpoint:
             return
         call.gone = True
         self._calls.pop(call.key, None)
+        peer, call.peer = call.peer, None
+        if peer is not None:
+            peer.peer = None
+            # one side of a bridge ended: end the other (an agent leg that never connected
+            # leaves the caller with the IVR; a caller who leaves cancels the agent leg)
+            if not peer.gone and (call.bridged or call.leg == "caller"):
+                peer.end_reason = peer.end_reason or f"{call.leg} hung up"
+                try:
+                    peer.hangup(pj.CallOpParam())
+                except pj.Error:
+                    pass
         if call.transport is not None:
-            call.transport.sip_disconnected(f"caller hung up ({info.lastStatusCode})")
+            if call.leg == "agent":
+                if not call.bridged:
+                    call.transport.agent_failed(info.lastStatusCode, info.lastReason)
+            else:
+                reason = call.end_reason or f"caller hung up ({info.lastStatusCode})"
+                call.transport.sip_disconnected(reason)
+        self._destroy(call)
+
+    def _destroy(self, call: _Call) -> None:
         port, call.port = call.port, None
         if port is not None:
             pj._pjsua2.delete_AudioMediaPort(port)
@@ -283,7 +332,49 @@ class SipEndpoint:
         if op == "hangup":
             call.hangup(pj.CallOpParam())
         elif op == "xfer":
-            call.xfer(str(arg), pj.CallOpParam())
+            try:
+                call.xfer(str(arg), pj.CallOpParam(True))
+            except pj.Error as e:
+                call.transport.refer_done(500, e.info())
+        elif op == "bridge":
+            self._dial_agent(call, *arg)
+        elif op == "connect":
+            agent = call.peer
+            if agent is None or agent.gone or agent.audio_index < 0 or call.audio_index < 0:
+                return
+            caller_audio = call.getAudioMedia(call.audio_index)
+            agent_audio = agent.getAudioMedia(agent.audio_index)
+            caller_audio.startTransmit(agent_audio)
+            agent_audio.startTransmit(caller_audio)
+            agent.bridged = call.bridged = True
+        elif op == "agent-hangup":
+            if call.peer is not None and not call.peer.gone:
+                call.peer.hangup(pj.CallOpParam())
+
+    def _dial_agent(self, call: _Call, uri: str, headers: dict[str, str]) -> None:
+        if call.peer is not None:
+            call.transport.agent_failed(500, "a transfer is already under way")
+            return
+        if len(self._calls) >= self.settings.max_calls:
+            call.transport.agent_failed(503, "no free line on this worker for the agent leg")
+            return
+        agent = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
+        agent.leg = "agent"
+        agent.key = f"{call.key}-agent"
+        agent.transport = call.transport
+        prm = pj.CallOpParam(True)
+        for name, value in headers.items():
+            h = pj.SipHeader()
+            h.hName, h.hValue = name, value
+            prm.txOption.headers.append(h)
+        try:
+            agent.makeCall(uri, prm)
+        except pj.Error as e:
+            self._destroy(agent)
+            call.transport.agent_failed(500, e.info())
+            return
+        agent.peer, call.peer = call, agent
+        self._calls[agent.key] = agent
 
 
 def _user_of(uri: str) -> str:

@@ -3,6 +3,11 @@
 Frames arrive from pjmedia's clock thread and are handed to the event loop; what the IVR
 says is queued here and taken 20 ms at a time by that thread. The caller's audio, what
 they heard, and the events are recorded as the call goes.
+
+A bridge to an agent's phone: the caller hears ringback while the agent's phone rings and
+while the agent hears the whisper (played into the agent leg only); then the endpoint
+cross-connects the two legs. The recording goes on: the caller on the left, what the
+caller heard (the IVR, then the agent) on the right.
 """
 
 from __future__ import annotations
@@ -17,8 +22,27 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from ivr.conversation import TransferOutcome
 from ivr.transport import CallInput, DtmfDigit
 from speech.audio import FRAME_MS, AudioFrame
+
+
+def _outcome_of_status(status: int) -> TransferOutcome:
+    if status in (486, 600, 603):
+        return TransferOutcome.BUSY
+    if status in (408, 480, 487):
+        return TransferOutcome.NO_ANSWER
+    return TransferOutcome.FAILED
+
+
+def ringback(sample_rate: int) -> bytes:
+    """One 3 s cadence of UK ringback (400 + 450 Hz; 0.4 s on, 0.2 off, 0.4 on, 2 s off)."""
+    t = np.arange(int(0.4 * sample_rate)) / sample_rate
+    burst = 0.08 * (np.sin(2 * np.pi * 400 * t) + np.sin(2 * np.pi * 450 * t))
+    gap = np.zeros(int(0.2 * sample_rate))
+    tail = np.zeros(int(2.0 * sample_rate))
+    cycle = np.concatenate([burst, gap, burst, tail])
+    return (np.clip(cycle, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 class SipCallTransport:
@@ -53,6 +77,14 @@ class SipCallTransport:
         self._wav: sf.SoundFile | None = None
         self.transferred_to: str | None = None
         self.end_reason = ""
+        # the bridge to an agent: "" -> dialing -> connected | over
+        self.bridge_state = ""
+        self.bridge_reason = ""
+        self._bridge_result: asyncio.Future[TransferOutcome] | None = None
+        self._ring = ringback(sample_rate)
+        self._ring_pos = -1  # >= 0: the caller hears ringback when nothing else plays
+        self._agent_out: deque[bytes] = deque()  # the whisper, to the agent leg only
+        self._agent_in: deque[bytes] = deque(maxlen=50)  # what the agent says, for the recording
 
     # -- called from pjmedia's clock thread: copy and return ------------------------------
     def media_frame_in(self, pcm: bytes) -> None:
@@ -61,13 +93,32 @@ class SipCallTransport:
     def media_frame_out(self) -> bytes:
         with self._out_lock:
             if not self._out or self._held:
-                self._sent.append(self._silence)
-                return self._silence
+                chunk = self._ringback_frame() if self._ring_pos >= 0 and not self._out else self._silence
+                self._sent.append(chunk)
+                return chunk
             chunk = self._out.popleft()
             drained = not self._out
         self._sent.append(chunk)
         if drained:
             self._loop.call_soon_threadsafe(self._idle.set)
+        return chunk
+
+    def _ringback_frame(self) -> bytes:
+        n = self._frame_bytes
+        pos = self._ring_pos
+        self._ring_pos = (pos + n) % (len(self._ring) - len(self._ring) % n)
+        return self._ring[pos : pos + n]
+
+    def agent_frame_in(self, pcm: bytes) -> None:
+        self._agent_in.append(pcm)
+
+    def agent_frame_out(self) -> bytes:
+        try:
+            chunk = self._agent_out.popleft()
+        except IndexError:
+            return self._silence
+        if not self._agent_out:  # the whisper has been heard: connect the caller
+            self._loop.call_soon_threadsafe(self._whisper_done)
         return chunk
 
     # -- called from the SIP thread ------------------------------------------------------
@@ -80,6 +131,17 @@ class SipCallTransport:
     def sip_disconnected(self, reason: str) -> None:
         self._loop.call_soon_threadsafe(self._on_end, reason)
 
+    def refer_done(self, status: int, reason: str) -> None:
+        outcome = TransferOutcome.CONNECTED if 200 <= status < 300 else _outcome_of_status(status)
+        self._loop.call_soon_threadsafe(self._bridge_done, outcome, f"{status} {reason}".strip())
+
+    def agent_answered(self) -> None:
+        self._loop.call_soon_threadsafe(self._on_agent_answered)
+
+    def agent_failed(self, status: int, reason: str) -> None:
+        """The agent leg ended before it was connected (SIP final status)."""
+        self._loop.call_soon_threadsafe(self._bridge_done, _outcome_of_status(status), f"{status} {reason}")
+
     # -- the event loop side -------------------------------------------------------------
     def _on_frame(self, pcm: bytes) -> None:
         if self._ended:
@@ -90,7 +152,7 @@ class SipCallTransport:
             pcm = (pcm + self._silence)[: self._frame_bytes]
         self._record(pcm)
         self._inbox.put_nowait(AudioFrame(pcm, self.sample_rate, t_ms))
-        if t_ms >= self._max_call_ms:
+        if t_ms >= self._max_call_ms and self.bridge_state != "connected":  # agents are not cut off
             self.end_reason = "max call length"
             self._command("hangup", None)
             self._on_end("max call length")
@@ -108,6 +170,29 @@ class SipCallTransport:
             self.end_reason = self.end_reason or reason
             self._inbox.put_nowait(None)
             self._idle.set()
+            self._bridge_done(TransferOutcome.FAILED, "the caller hung up")
+
+    def _on_agent_answered(self) -> None:
+        if self.bridge_state != "dialing":  # answered after we gave up on it
+            self._command("agent-hangup", None)
+        elif not self._agent_out:
+            self._whisper_done()
+
+    def _whisper_done(self) -> None:
+        if self.bridge_state == "dialing":
+            self._command("connect", None)
+            self._bridge_done(TransferOutcome.CONNECTED, "")
+
+    def _bridge_done(self, outcome: TransferOutcome, reason: str) -> None:
+        if self.bridge_state != "dialing":
+            return
+        self.bridge_state = "connected" if outcome is TransferOutcome.CONNECTED else "over"
+        self.bridge_reason = reason
+        with self._out_lock:  # the clock thread advances the ringback under this lock
+            self._ring_pos = -1
+        self._agent_out.clear()
+        if self._bridge_result is not None and not self._bridge_result.done():
+            self._bridge_result.set_result(outcome)
 
     def _record(self, caller_pcm: bytes) -> None:
         if self._recording is None:
@@ -118,6 +203,10 @@ class SipCallTransport:
         heard = self._sent.popleft() if self._sent else self._silence
         left = np.frombuffer(caller_pcm, dtype="<i2")
         right = np.frombuffer(heard, dtype="<i2")[: len(left)]
+        if self._agent_in and self.bridge_state == "connected":  # the agent, as the caller hears them
+            agent = np.frombuffer(self._agent_in.popleft(), dtype="<i2")[: len(left)]
+            if len(agent) == len(right):
+                right = np.clip(right.astype(np.int32) + agent, -32768, 32767).astype("<i2")
         self._wav.write(np.stack([left, right], axis=1))
 
     def close_recording(self) -> None:
@@ -162,12 +251,50 @@ class SipCallTransport:
         await self._idle.wait()
 
     async def transfer(self, target: str) -> None:
+        """To a human queue with no phone of its own: the agent console takes it from here
+        (agent issue); until then the IVR's side of the call ends."""
         self.transferred_to = target
-        if target.startswith(("sip:", "sips:", "tel:")):
-            self._command("xfer", target)
-        else:  # a human queue: the agent console takes it from here (agent issue)
-            self._command("hangup", None)
+        self._command("hangup", None)
         self._on_end(f"transferred to {target}")
+
+    async def refer(self, uri: str, timeout_s: int) -> TransferOutcome:
+        """Blind transfer: REFER the caller's phone to `uri`; CONNECTED once it reports that the
+        target answered (the IVR then hangs up its side)."""
+        if self._ended:
+            return TransferOutcome.FAILED
+        self.transferred_to = uri
+        self.bridge_state = "dialing"
+        self._bridge_result = self._loop.create_future()
+        self._command("xfer", uri)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._bridge_result), timeout_s)
+        except TimeoutError:
+            self._bridge_done(TransferOutcome.NO_ANSWER, f"no result in {timeout_s} s")
+            return TransferOutcome.NO_ANSWER
+
+    async def bridge(
+        self, uri: str, whisper: bytes, headers: dict[str, str], ring_timeout_s: int
+    ) -> TransferOutcome:
+        if self._ended:
+            return TransferOutcome.FAILED
+        self.transferred_to = uri
+        self.bridge_state = "dialing"
+        self._bridge_result = self._loop.create_future()
+        n = self._frame_bytes
+        if whisper:  # a little lead-in so the agent's first syllable is not clipped
+            whisper = bytes(n * 15) + whisper
+            whisper += bytes(-len(whisper) % n)
+            self._agent_out.extend(whisper[i : i + n] for i in range(0, len(whisper), n))
+        with self._out_lock:
+            self._ring_pos = 0
+        self._command("bridge", (uri, headers))
+        whisper_s = len(whisper) / (2 * self.sample_rate)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._bridge_result), ring_timeout_s + whisper_s)
+        except TimeoutError:
+            self._bridge_done(TransferOutcome.NO_ANSWER, f"no answer in {ring_timeout_s} s")
+            self._command("agent-hangup", None)
+            return TransferOutcome.NO_ANSWER
 
     async def hangup(self) -> None:
         self._command("hangup", None)
