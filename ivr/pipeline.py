@@ -17,7 +17,7 @@ import numpy as np
 
 from ivr.engines import Engines
 from ivr.events import Event, EventType, make
-from speech.asr import ASR_RATE, UtteranceTranscriber
+from speech.asr import ASR_RATE, UtteranceTranscriber, looks_complete
 from speech.audio import AudioFrame, pcm16_to_float, resample
 from speech.pool import Priority, Superseded
 from speech.vad import Segmenter, SegmentEvent, SegmentKind, VadSettings
@@ -72,7 +72,12 @@ class SpeechPipeline:
         if seg.in_speech and 0 < self._speculate_after_ms <= seg.trailing_silence_ms:
             spec = self._speculation
             if spec is None or spec[0] != self._utterance or spec[1] != seg.voiced_ms:
-                self._speculate(seg.utterance_audio(), seg.voiced_ms)
+                await self._speculate(seg.utterance_audio(), seg.voiced_ms)
+            elif self._complete(spec[2]):  # the pause follows a finished sentence: end sooner
+                self._segmenter_voiced_at_end = seg.voiced_ms
+                end = seg.end_complete()
+                if end is not None:
+                    await self._on_segment(end)
         if seg.in_speech:
             self._since_partial_ms += frame.duration_ms
             if self._since_partial_ms >= self._partial_interval_ms:
@@ -151,7 +156,7 @@ class SpeechPipeline:
                 )
             )
 
-    def _speculate(self, pcm: bytes, voiced_ms: int) -> None:
+    async def _speculate(self, pcm: bytes, voiced_ms: int) -> None:
         transcriber = self._transcriber
         if transcriber is None:
             return
@@ -161,6 +166,15 @@ class SpeechPipeline:
         )
         future.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         self._speculation = (self._utterance, voiced_ms, future)
+        if self._deterministic:  # a replay decides the early end on the same frame every run
+            await asyncio.gather(future, return_exceptions=True)
+
+    @staticmethod
+    def _complete(future: asyncio.Future[str]) -> bool:
+        """The speculative final is in and reads as a finished sentence."""
+        if not future.done() or future.cancelled() or future.exception() is not None:
+            return False
+        return looks_complete(future.result())
 
     def _to_asr(self, pcm: bytes) -> np.ndarray:
         return resample(pcm16_to_float(pcm), self.sample_rate, ASR_RATE)

@@ -71,7 +71,7 @@ class AsrSettings:
     """Decode the final after the committed words (faster) rather than afresh (more accurate).
     Afresh is the default: the final is decoded speculatively during the end-of-speech
     silence (`speculate_after_ms`), so it is usually ready when the utterance ends."""
-    speculate_after_ms: int = 150
+    speculate_after_ms: int = 120
     """Silence after which the final is decoded speculatively; kept if no voice follows."""
     max_tokens_per_second: float = 6.0
     """Cap on new tokens per second of audio (speech is 3-5): stops repetition loops early."""
@@ -269,13 +269,26 @@ def _norm_word(word: str) -> str:
     return "".join(ch for ch in word.lower() if ch.isalnum() or ch == "'")
 
 
+_NUMBER_WORDS = frozenset(
+    "zero oh one two three four five six seven eight nine ten double triple hundred thousand".split()
+)
+
+
+def _is_number(phrase: Sequence[str]) -> bool:
+    """Digits repeat in account and phone numbers ("1 0 0 0 0 2"): that is not a loop."""
+    return all(w.isdigit() or w in _NUMBER_WORDS for w in phrase)
+
+
 def repeated_tail(text: str, min_repeats: int = 3) -> int:
     """Index of the word where a phrase starts repeating itself `min_repeats` times in a row
-    (a decoding loop), or -1. "ask not. ask not. ask not." -> 2 (keep the first "ask not")."""
+    (a decoding loop), or -1. "ask not. ask not. ask not." -> 2 (keep the first "ask not").
+    Numbers are exempt: "1 0 0 0 0 2" is an account number."""
     words = [_norm_word(w) for w in text.split()]
     for i in range(len(words)):
         for n in range(1, (len(words) - i) // min_repeats + 1):
             phrase = words[i : i + n]
+            if _is_number(phrase):
+                continue
             if all(words[i + k * n : i + (k + 1) * n] == phrase for k in range(1, min_repeats)):
                 return i + n
     return -1
@@ -295,10 +308,30 @@ def drop_echoed_ending(text: str) -> str:
     words = text.split()
     norm = [_norm_word(w) for w in words]
     for n in range(len(words) // 2, 1, -1):
-        if norm[-n:] == norm[-2 * n : -n]:
+        if norm[-n:] == norm[-2 * n : -n] and not _is_number(norm[-n:]):
             return " ".join(words[:-n])
     # ... or starts over at the end ("and so my fellow americans and so my"): a restart loop
     for n in range(len(words) // 2, 2, -1):
         if norm[-n:] == norm[:n]:
             return " ".join(words[:-n])
     return text
+
+
+# words a sentence does not end on: the caller paused mid-thought ("I want to pay my ...")
+_CONTINUES = frozenset(
+    "a an the my your our their his her its this that these those to of for with from at in on"
+    " by about into and or but so because if when then than as is are was were be been am"
+    " i i'm i'd i've we you they he she it um uh er erm ah hmm like just also".split()
+)
+
+
+def looks_complete(text: str) -> bool:
+    """Whether a transcript reads as a finished turn: whisper closed it with . ? or ! and it
+    does not end on a word that needs more after it. Used to end an utterance after a
+    shorter pause (adaptive endpointing); a wrong "yes" costs one early turn, a wrong
+    "no" only the normal end-of-speech silence."""
+    text = text.strip()
+    if not text or text[-1] not in ".?!" or text.endswith(("...", "…")):
+        return False
+    words = text.rstrip(".?!").split()
+    return bool(words) and _norm_word(words[-1]) not in _CONTINUES

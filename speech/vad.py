@@ -32,7 +32,11 @@ class VadSettings:
     onset_gap_ms: int = 200
     """Silence that abandons a not-yet-confirmed onset."""
     end_silence_ms: int = 450
-    """Silence after speech that ends the utterance: the floor of the IVR's answer time."""
+    """Silence after speech that ends the utterance when its transcript may go on."""
+    complete_silence_ms: int = 240
+    """Shorter silence that ends the utterance when the transcript decoded during the pause
+    reads as a finished sentence (adaptive endpointing; 0 turns it off). The floor of the
+    IVR's answer time for a caller who has finished."""
     max_utterance_ms: int = 15000
     """An utterance longer than this is cut and a new one starts (at most 30000 for whisper)."""
     pre_roll_ms: int = 200
@@ -48,7 +52,9 @@ class VadSettings:
             raise ValueError(f"vad.frame_ms must be one of {VAD_FRAME_MS}, got {self.frame_ms}")
         if not 0 < self.max_utterance_ms <= 30000:
             raise ValueError("vad.max_utterance_ms must be in 1..30000 (whisper hears 30 s at most)")
-        for name in ("min_speech_ms", "onset_gap_ms", "end_silence_ms", "pre_roll_ms"):
+        if self.complete_silence_ms > self.end_silence_ms:
+            raise ValueError("vad.complete_silence_ms must not exceed vad.end_silence_ms")
+        for name in ("min_speech_ms", "onset_gap_ms", "end_silence_ms", "complete_silence_ms", "pre_roll_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"vad.{name} must not be negative")
 
@@ -64,7 +70,8 @@ class SegmentEvent:
 
     t_ms: audio time at which the segmenter knew it (what a live call can react to).
     onset_ms: audio time where the utterance's speech began.
-    reason (END only): "silence", "max_length" or "flush" (the audio ended).
+    reason (END only): "silence", "complete" (a shorter pause after a finished sentence),
+    "max_length" or "flush" (the audio ended).
     audio (END only): the utterance's 16-bit PCM, pre-roll included.
     """
 
@@ -153,6 +160,14 @@ class Segmenter:
             events.extend(self._step(chunk, t_ms))
         return events
 
+    def end_complete(self) -> SegmentEvent | None:
+        """End the open utterance now because what was said is complete, if the caller has
+        been silent for at least `complete_silence_ms` (else None: keep listening)."""
+        s = self.settings
+        if self._state is _State.SPEECH and 0 < s.complete_silence_ms <= self._silence_run_ms:
+            return self._end("complete")
+        return None
+
     def flush(self) -> list[SegmentEvent]:
         """The audio ended: close an open utterance."""
         if self._state is _State.SPEECH:
@@ -223,7 +238,7 @@ class Segmenter:
 
     def _end(self, reason: str) -> SegmentEvent:
         audio = b"".join(self._chunks)
-        if reason == "silence":
+        if reason in ("silence", "complete"):
             # drop most of the trailing silence: whisper hallucinates on long silence
             keep_tail_ms = min(200, self._silence_run_ms)
             cut_ms = self._silence_run_ms - keep_tail_ms

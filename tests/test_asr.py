@@ -136,3 +136,47 @@ def test_silence_and_noise_give_no_words(engines):
     assert engines.asr.decode(np.zeros(16000, np.float32)).text == ""
     noise = (rng.standard_normal(16000) * 0.01).astype(np.float32)
     assert len(engines.asr.decode(noise).text.split()) <= 1
+
+
+def test_a_finished_sentence_reads_complete_and_a_trailing_word_does_not():
+    from speech.asr import looks_complete
+
+    for text in ("What's my balance?", "Yes.", "No thanks.", "I lost my SIM card!"):
+        assert looks_complete(text), text
+    for text in ("", "I want to pay my.", "I'd like to, um.", "and so", "Well...", "Check the"):
+        assert not looks_complete(text), text
+
+
+def _turn_wav(engines, path, parts: list[tuple[str, float]]):
+    """Piper speech at 8 kHz: [(text, seconds of silence after)]."""
+    chunks = [np.zeros(4000, np.float32)]
+    for text, pause_s in parts:
+        chunks += [engines.tts.synthesize(text, 8000), np.zeros(int(pause_s * 8000), np.float32)]
+    sf.write(path, np.concatenate(chunks), 8000, subtype="PCM_16")
+    return path
+
+
+@pytest.mark.model
+@pytest.mark.e2e
+def test_a_finished_sentence_ends_sooner_and_a_paused_one_is_not_cut(ivr_cmd, engines, tmp_path):
+    # adaptive endpointing: "complete" after a short pause; mid-sentence pauses still wait
+    done = replay_json(ivr_cmd, _turn_wav(engines, tmp_path / "done.wav", [("What's my balance?", 1.5)]))
+    (end,) = [e for e in done if e["type"] == "speech_end"]
+    assert end["reason"] == "complete", end
+    assert "balance" in finals(done).lower()
+    paused = replay_json(
+        ivr_cmd,
+        _turn_wav(engines, tmp_path / "paused.wav", [("I want to pay my", 0.33), ("bill please.", 1.5)]),
+    )
+    ends = [e for e in paused if e["type"] == "speech_end"]
+    assert len(ends) == 1, ends
+    assert "pay my bill" in finals(paused).lower(), finals(paused)
+
+
+def test_repeated_digits_are_a_number_not_a_loop():
+    from speech.asr import _trim_loop, drop_echoed_ending
+
+    assert repeated_tail("1 0 0 0 0 2") == -1
+    assert _trim_loop("one zero zero zero zero two") == "one zero zero zero zero two"
+    assert drop_echoed_ending("my PIN is 1 2 1 2") == "my PIN is 1 2 1 2"
+    assert repeated_tail("ask not. ask not. ask not.") == 2  # words still loop
