@@ -2,8 +2,9 @@
 
 Each caller waits for the greeting, says "what's my balance please", waits for the
 answer, then says an account number. tshark captures the RTP on loopback; for every
-answer, the latency is from the caller's end of speech (known from the caller's own
-audio as sent on the wire) to the first non-silent IVR packet the caller receives.
+answer, the latency is from the caller's end of speech (the last frame of the caller's
+own audio within 35 dB of its loudest, as sent on the wire) to the first non-silent IVR
+packet the caller receives.
 Reports calls held, CPU, and latency p50/p95 for each N.
 """
 
@@ -47,13 +48,25 @@ def mulaw_table() -> np.ndarray:
     return _MULAW
 
 
+def speech_end_s(speech: np.ndarray, rate: int = 8000, below_peak_db: float = 35.0) -> float:
+    """Where the caller stops talking: the end of the last 20 ms frame within `below_peak_db`
+    of the utterance's loudest frame (piper's clips end with up to 0.3 s of fading breath
+    and silence, which is not speech: timing from the clip's end would flatter the IVR)."""
+    hop = rate // 50
+    frames = len(speech) // hop
+    rms = np.sqrt(np.mean(speech[: frames * hop].reshape(frames, hop).astype(np.float64) ** 2, axis=1))
+    db = 20 * np.log10(rms + 1e-12)
+    loud = np.nonzero(db >= db.max() - below_peak_db)[0]
+    return (int(loud[-1]) + 1) * hop / rate
+
+
 def caller_audio(tts: PiperTts) -> tuple[np.ndarray, list[float]]:
     parts, ends, t = [], [], 0.0
     for silence_s, text in TURNS:
         speech = tts.synthesize(text, 8000)
         parts += [np.zeros(int(silence_s * 8000), np.float32), speech]
+        ends.append(t + silence_s + speech_end_s(speech))
         t += silence_s + len(speech) / 8000
-        ends.append(t)
     parts.append(np.zeros(8 * 8000, np.float32))
     return np.concatenate(parts), ends
 
@@ -91,17 +104,18 @@ def latencies(pcap: Path, caller_ports: set[int], ends: list[float]) -> tuple[li
         elif dport in caller_ports:  # IVR -> caller
             level = float(np.sqrt(np.mean(table[np.frombuffer(payload, np.uint8)] ** 2)))
             streams.setdefault(sport, {"out": [], "in": []})["in"].append((t, level))
-    found, answered = [], 0
+    found: list[list[float]] = [[] for _ in ends]  # per turn
+    answered = 0
     for s in streams.values():
         if not s["out"]:
             continue
         t0 = s["out"][0]
         answered += 1
-        for end in ends:
+        for turn, end in enumerate(ends):
             eos = t0 + end
             first = next((t for t, lv in s["in"] if t > eos and lv > 0.01), None)
             if first is not None and first - eos < 10:
-                found.append((first - eos) * 1000)
+                found[turn].append((first - eos) * 1000)
     return found, answered
 
 
@@ -219,10 +233,11 @@ def main() -> None:
     print("  N  workers  held  failed  CPU   first IVR audio after end of speech (on the wire)")
     for n in (int(x) for x in args.calls.split(",")):
         r = run_n(n, pcap, ends, length_s, tmp, dialplan)
-        lat = r["lat"]
+        lat = [x for turn in r["lat"] for x in turn]
+        per_turn = ", ".join(f"turn {i + 1} p50 {pct(t, 50):.0f}" for i, t in enumerate(r["lat"]) if t)
         print(
             f"{r['n']:>3}  {r['workers']:>7}  {r['ok']:>4}  {r['failed']:>6}  {r['cpu']:>4.0%}  "
-            f"p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms over {len(lat)} answers",
+            f"p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms over {len(lat)} answers ({per_turn})",
             flush=True,
         )
 

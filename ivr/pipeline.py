@@ -80,7 +80,14 @@ class SpeechPipeline:
                     await self._on_segment(end)
         if seg.in_speech:
             self._since_partial_ms += frame.duration_ms
-            if self._since_partial_ms >= self._partial_interval_ms:
+            # a partial only while the caller is voicing (in a pause the speculative final
+            # is due, and must not queue behind it) and only on an idle model worker: under
+            # load partials thin out, finals keep their pace
+            if (
+                self._since_partial_ms >= self._partial_interval_ms
+                and seg.trailing_silence_ms == 0
+                and (self._deterministic or self._engines.pool.idle)
+            ):
                 self._since_partial_ms = 0
                 await self._schedule(self._partial(self._utterance, self._segmenter.utterance_audio()))
 

@@ -325,6 +325,10 @@ _CONTINUES = frozenset(
 )
 
 
+# a turn made only of these is an opener: the request usually follows ("Hi, ... what's my bill")
+_OPENERS = frozenset("hi hello hey hiya morning afternoon evening good yeah yes well okay ok right so oh".split())
+
+
 def looks_complete(text: str) -> bool:
     """Whether a transcript reads as a finished turn: whisper closed it with . ? or ! and it
     does not end on a word that needs more after it. Used to end an utterance after a
@@ -333,5 +337,8 @@ def looks_complete(text: str) -> bool:
     text = text.strip()
     if not text or text[-1] not in ".?!" or text.endswith(("...", "…")):
         return False
-    words = text.rstrip(".?!").split()
-    return bool(words) and _norm_word(words[-1]) not in _CONTINUES
+    words = [_norm_word(w) for w in text.rstrip(".?!").split()]
+    if not words or words[-1] in _CONTINUES:
+        return False
+    # "Hi." / "Hello, hello." wait for the usual end silence; "Yes." alone is an answer
+    return not (all(w in _OPENERS for w in words) and set(words) - {"yes"})

@@ -3,7 +3,8 @@
 Blocking model calls (whisper, piper) run here, off the event loop. Jobs have a
 priority: final transcripts and prompts first, partial transcripts last. A partial that
 is superseded before a worker takes it (a newer partial of the same utterance) is
-dropped, so under load partial transcripts thin out before final ones slow down.
+dropped, and the pipeline only asks for a partial when a worker is idle, so under load
+partial transcripts thin out before final ones slow down.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class ModelPool:
         self._closed = False
         self.dropped = 0
         self.completed = 0
+        self._running = 0
         self._threads = [
             threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(workers)
         ]
@@ -88,6 +90,12 @@ class ModelPool:
             self.dropped += 1
 
     @property
+    def idle(self) -> bool:
+        """A worker is free and nothing waits: a job submitted now starts at once."""
+        with self._cond:
+            return self._running < len(self._threads) and not any(not f.done() for _, _, f, _ in self._heap)
+
+    @property
     def queued(self) -> int:
         with self._cond:
             return sum(1 for _, _, f, _ in self._heap if not f.done())
@@ -103,6 +111,7 @@ class ModelPool:
                 # claimed under the lock, so _supersede never races a starting job
                 if fut.done() or not fut.set_running_or_notify_cancel():
                     continue
+                self._running += 1
             try:
                 result = fn()
             except BaseException as e:  # the caller sees the error, the worker lives on
@@ -110,6 +119,7 @@ class ModelPool:
             else:
                 fut.set_result(result)
             with self._cond:
+                self._running -= 1
                 self.completed += 1
 
     def close(self) -> None:

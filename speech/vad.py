@@ -44,6 +44,9 @@ class VadSettings:
     energy_gate_db: float = 9.0
     """A frame is speech only if webrtcvad says so and it is this far above the line's noise
     floor: this drops webrtcvad's ~120 ms hangover, which stretched coughs and delayed ends."""
+    tail_gate_db: float = 35.0
+    """Inside an utterance, a frame this far below its loudest frame is not speech: a fading
+    breath after the last word does not hold the turn open (0 turns it off)."""
 
     def validate(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
@@ -113,6 +116,7 @@ class Segmenter:
         self._silence_run_ms = 0
         self._now_ms = 0
         self._floor_db: float | None = None
+        self._peak_db = -200.0  # loudest voiced frame of the open utterance
         # the floor follows a quieter line at once and a louder one slowly (~3 dB/s)
         self._floor_rise_db = 3.0 * self.settings.frame_ms / 1000
 
@@ -228,7 +232,16 @@ class Segmenter:
             self._floor_db += self._floor_rise_db
         if level_db < self._floor_db + self.settings.energy_gate_db:
             return False
-        return self._vad.is_speech(chunk, self.sample_rate)
+        gate = self.settings.tail_gate_db
+        if gate > 0 and self._state is not _State.SILENCE and level_db < self._peak_db - gate:
+            return False
+        if not self._vad.is_speech(chunk, self.sample_rate):
+            return False
+        if self._state is _State.SILENCE:
+            self._peak_db = level_db
+        else:
+            self._peak_db = max(self._peak_db, level_db)
+        return True
 
     def _maybe_confirm(self) -> list[SegmentEvent]:
         if self._voiced_ms >= self.settings.min_speech_ms:
