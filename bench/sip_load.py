@@ -32,7 +32,8 @@ from ivr.sip.pcap import write_rtp_pcap  # noqa: E402
 from speech.tts import PiperTts  # noqa: E402
 from tests.sip_helpers import free_port, ivr_exe, open_hotline, sipp_call, wait_until  # noqa: E402
 
-TURNS = [(10.0, "What's my balance please?"), (9.0, "one zero zero zero zero two")]  # (silence before, words)
+# (silence before, words): the second answer comes ~2 s after the account-number prompt ends
+TURNS = [(10.0, "What's my balance please?"), (5.5, "one zero zero zero zero two")]
 _MULAW = None
 
 

@@ -61,7 +61,7 @@ class ChatConversation:
         self.emit(EventType.SAY, text=f"[{path}]", prompt="play")
         self._write(f"IVR: [plays {path}]")
 
-    async def wait_input(self, timeout_ms: int) -> Input:
+    async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
         before = json.dumps(self.vars_view(), sort_keys=True, default=str)
         while not self._pending:
             line = await self._read()

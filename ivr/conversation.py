@@ -6,6 +6,7 @@ terminal. The dialplan runner only ever talks to this interface.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -73,9 +74,10 @@ class Conversation(Protocol):
 
     async def play_file(self, path: str, interruptible: bool = True) -> None: ...
 
-    async def wait_input(self, timeout_ms: int) -> Input:
+    async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
         """The caller's next input; NO_INPUT after `timeout_ms` of silence once the IVR has
-        finished speaking (counted in audio time)."""
+        finished speaking (counted in audio time). `complete(text)` says when a spoken
+        answer is whole (e.g. six digits heard), so the turn may end after a short pause."""
         ...
 
     async def transfer(self, request: TransferRequest) -> TransferOutcome:

@@ -54,6 +54,8 @@ class SpeechPipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self._segmenter_voiced_at_end = 0
         self.now_ms = 0
+        self.complete_hint: Callable[[str], bool] | None = None
+        """Set while the IVR waits for an answer it can recognise as whole (six digits)."""
 
     @property
     def in_speech(self) -> bool:
@@ -176,12 +178,17 @@ class SpeechPipeline:
         if self._deterministic:  # a replay decides the early end on the same frame every run
             await asyncio.gather(future, return_exceptions=True)
 
-    @staticmethod
-    def _complete(future: asyncio.Future[str]) -> bool:
-        """The speculative final is in and reads as a finished sentence."""
+    def _complete(self, future: asyncio.Future[str]) -> bool:
+        """The speculative final is in and reads as a finished sentence or a whole answer."""
         if not future.done() or future.cancelled() or future.exception() is not None:
             return False
-        return looks_complete(future.result())
+        text = future.result()
+        if looks_complete(text):
+            return True
+        try:
+            return self.complete_hint is not None and bool(self.complete_hint(text))
+        except Exception:  # a hint is advice: it never costs the call
+            return False
 
     def _to_asr(self, pcm: bytes) -> np.ndarray:
         return resample(pcm16_to_float(pcm), self.sample_rate, ASR_RATE)

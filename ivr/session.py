@@ -123,8 +123,9 @@ class CallSession:
         self._start_prompt(f"[{Path(path).name}]", interruptible)
         self.transport.play(to_pcm16(resample(samples, rate, self.transport.sample_rate)))
 
-    async def wait_input(self, timeout_ms: int) -> Input:
+    async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
         self._waiting = True
+        self.pipeline.complete_hint = complete
         try:
             while True:
                 if not self._inbox.empty():
@@ -143,6 +144,7 @@ class CallSession:
         finally:
             self._waiting = False
             self._deadline_ms = None
+            self.pipeline.complete_hint = None
 
     def inject(self, item: Input) -> None:
         """An input from elsewhere in the IVR (the emotion radar's escalation)."""

@@ -321,12 +321,14 @@ def drop_echoed_ending(text: str) -> str:
 _CONTINUES = frozenset(
     "a an the my your our their his her its this that these those to of for with from at in on"
     " by about into and or but so because if when then than as is are was were be been am"
-    " i i'm i'd i've we you they he she it um uh er erm ah hmm like just also".split()
+    " i i'm i'd i've we they he she um uh er erm ah hmm like just also".split()
 )
 
 
 # a turn made only of these is an opener: the request usually follows ("Hi, ... what's my bill")
-_OPENERS = frozenset("hi hello hey hiya morning afternoon evening good yeah yes well okay ok right so oh".split())
+_OPENERS = frozenset(
+    "hi hello hey hiya morning afternoon evening good yeah yes well okay ok right so oh".split()
+)
 
 
 def looks_complete(text: str) -> bool:

@@ -141,4 +141,3 @@ def first_clause_split(text: str, min_words: int = 3) -> list[str]:
         if len(head.split()) >= min_words and len(text[i:end].split()) >= min_words + 1:
             return [head + sep.strip() if sep.strip() in ",;:" else head, tail]
     return [text]
-

@@ -143,7 +143,16 @@ def test_a_finished_sentence_reads_complete_and_a_trailing_word_does_not():
 
     for text in ("What's my balance?", "Yes.", "No thanks.", "I lost my SIM card!"):
         assert looks_complete(text), text
-    for text in ("", "I want to pay my.", "I'd like to, um.", "and so", "Well...", "Check the", "Hi.", "Hi. Hi."):
+    for text in (
+        "",
+        "I want to pay my.",
+        "I'd like to, um.",
+        "and so",
+        "Well...",
+        "Check the",
+        "Hi.",
+        "Hi. Hi.",
+    ):
         assert not looks_complete(text), text
 
 

@@ -186,3 +186,12 @@ def test_a_raised_voice_escalates_through_the_radar(engines, hotline, directory)
     (t,) = kinds(events, "transfer")
     assert t["queue"] == "priority" and t["priority"] == 10
     assert "really sorry" in said(events)
+
+
+def test_a_spoken_account_number_ends_the_turn_once_six_digits_are_heard(engines, hotline, directory):
+    events = call(engines, hotline, directory, "balance_unknown_spoken.yaml")
+    finals = [e["text"] for e in kinds(events, "final_transcript")]
+    assert finals[1].replace(" ", "") == "471102", finals
+    # whisper writes "471102" with no full stop: the gather's six digits say it is whole
+    reasons = [e["reason"] for e in kinds(events, "speech_end")]
+    assert reasons[:3] == ["complete", "complete", "complete"], reasons

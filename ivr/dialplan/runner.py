@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -162,11 +162,17 @@ class DialplanRunner:
         return await getattr(self, f"_{step.verb}")(step.args)
 
     # -- inputs and the global handlers ------------------------------------------------------
-    async def ask(self, prompt: str | None, timeout_ms: int | None = None, digits: bool = False) -> Input:
+    async def ask(
+        self,
+        prompt: str | None,
+        timeout_ms: int | None = None,
+        digits: bool = False,
+        complete: Callable[[str], bool] | None = None,
+    ) -> Input:
         if prompt:
             await self.conv.say(self.render(prompt))
         while True:
-            item = await self.conv.wait_input(timeout_ms or self._timeout_ms)
+            item = await self.conv.wait_input(timeout_ms or self._timeout_ms, complete)
             if item.kind is InputKind.HANGUP:
                 raise CallerGone()
             if item.kind is InputKind.KEYS_END:
@@ -403,7 +409,12 @@ class DialplanRunner:
         prompt: str | None = a.get("prompt")
         attempt = 0
         while True:
-            item = await self.ask(prompt, a.get("timeout_ms"), digits=kind in ("digits", "number"))
+            item = await self.ask(
+                prompt,
+                a.get("timeout_ms"),
+                digits=kind in ("digits", "number"),
+                complete=_whole_answer(kind, a),
+            )
             value, target = await self.interpret(kind, a, item)
             if value is not None:
                 if a.get("var"):
@@ -514,3 +525,16 @@ def static_prompts(dialplan: Dialplan) -> list[str]:
         "Of course. Let me connect you to an agent.",
     ]
     return sorted(set(texts))
+
+
+def _whole_answer(kind: str, a: Mapping[str, Any]) -> Callable[[str], bool] | None:
+    """When a spoken answer to this gather is whole (whisper writes "1 0 0 0 0 2" with no
+    full stop): enough digits for a digits gather; a yes or a no."""
+    if kind == "digits":
+        lo, hi = int(a.get("min_digits", 1)), int(a.get("max_digits", 32))
+        if hi - lo > 4:
+            return None  # open-ended: the length does not tell when the caller is done
+        return lambda text: len(spoken_digits(text)) == hi  # all the digits it can take
+    if kind == "yes_no":
+        return lambda text: yes_or_no(text) is not None
+    return None
