@@ -129,6 +129,9 @@ class ChatConversation:
         self._write(f"--> the IVR hung up ({reason})")
         self.ended = True
 
+    async def compute(self, fn: Callable[[], Any]) -> Any:
+        return fn()
+
     async def http(self, method: str, url: str, timeout_ms: int, **kwargs: Any) -> Any:
         if self._http is None:
             raise RuntimeError("no HTTP client")

@@ -86,6 +86,11 @@ class Conversation(Protocol):
 
     async def hangup(self, reason: str) -> None: ...
 
+    async def compute(self, fn: Callable[[], Any]) -> Any:
+        """Run blocking CPU work (the intent model) off the event loop, so other calls' audio
+        keeps flowing; a replay waits for it deterministically."""
+        ...
+
     async def http(self, method: str, url: str, timeout_ms: int, **kwargs: Any) -> Any:
         """An HTTP call to a backend (a replay waits for it deterministically)."""
         ...

@@ -192,6 +192,9 @@ class CallSession:
         await self.transport.hangup()
         self._ended = True
 
+    async def compute(self, fn: Callable[[], Any]) -> Any:
+        return await self.track(asyncio.to_thread(fn))
+
     async def http(self, method: str, url: str, timeout_ms: int, **kwargs: Any) -> Any:
         if self._http is None:
             raise RuntimeError("no HTTP client configured for this call")

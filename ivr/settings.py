@@ -58,6 +58,8 @@ class Settings:
             s = replace(s, tts=replace(s.tts, voice_path=os.environ["IVR_TTS_VOICE"]))
         if os.environ.get("IVR_ASR_THREADS"):
             s = replace(s, asr=replace(s.asr, cpu_threads=int(os.environ["IVR_ASR_THREADS"])))
+        if os.environ.get("IVR_ASR_WORKERS"):
+            s = replace(s, asr=replace(s.asr, workers=int(os.environ["IVR_ASR_WORKERS"])))
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
         return s

@@ -372,7 +372,7 @@ class DialplanRunner:
 
     async def _answer(self, a: Mapping[str, Any]) -> str | None:
         question = self.render(a["question"]) if a.get("question") else self.state.last.get("text", "")
-        entry, score = self.nlu.kb.best(question)
+        entry, score = await self.conv.compute(lambda: self.nlu.kb.best(question))
         if entry is None or score < float(a.get("min_score", 0.5)):
             return str(a["not_found"])
         self.state.vars["answer_id"] = entry.get("id")
@@ -433,7 +433,8 @@ class DialplanRunner:
         if kind == "intent":
             if item.kind is not InputKind.SPEECH:
                 return None, None
-            match = self.nlu.matcher.match(item.text, a.get("intents"))
+            allowed = a.get("intents")
+            match = await self.conv.compute(lambda: self.nlu.matcher.match(item.text, allowed))
             self.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
             self.conv.emit(
                 EventType.INTENT,
