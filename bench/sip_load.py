@@ -128,6 +128,7 @@ def cpu_busy() -> tuple[int, int]:
 def run_n(n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dialplan: Path) -> dict:
     workers = max(1, math.ceil(n / 4))
     api, sip = free_port(socket.SOCK_STREAM), free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
     data = tmp / f"data{n}"
     log = open(tmp / f"serve{n}.log", "w")
     serve = subprocess.Popen(
@@ -221,6 +222,7 @@ def run_n(n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dia
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", default="4,8,16,32", help="comma-separated N")
+    ap.add_argument("--rounds", type=int, default=1, help="runs per N, pooled (more latency samples)")
     args = ap.parse_args()
     for tool in ("sipp", "tshark", "kamailio"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
@@ -233,7 +235,15 @@ def main() -> None:
     print(f"SIP load benchmark ({os.cpu_count()} cores; each caller: 2 questions, {length_s:.0f} s of RTP)")
     print("  N  workers  held  failed  CPU   first IVR audio after end of speech (on the wire)")
     for n in (int(x) for x in args.calls.split(",")):
-        r = run_n(n, pcap, ends, length_s, tmp, dialplan)
+        runs = [run_n(n, pcap, ends, length_s, tmp / f"round{i}", dialplan) for i in range(args.rounds)]
+        r = {
+            "n": n,
+            "workers": runs[0]["workers"],
+            "ok": sum(x["ok"] for x in runs),
+            "failed": sum(x["failed"] for x in runs),
+            "cpu": sum(x["cpu"] for x in runs) / len(runs),
+            "lat": [sum((x["lat"][t] for x in runs), []) for t in range(len(ends))],
+        }
         lat = [x for turn in r["lat"] for x in turn]
         per_turn = ", ".join(f"turn {i + 1} p50 {pct(t, 50):.0f}" for i, t in enumerate(r["lat"]) if t)
         print(

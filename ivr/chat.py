@@ -52,7 +52,7 @@ class ChatConversation:
             self._write(f"  [error: {data['message']}]")
         return event
 
-    async def say(self, text: str, prompt: str = "", interruptible: bool = True) -> None:
+    async def say(self, text: str, prompt: str = "", interruptible: bool = True, lead: str = "") -> None:
         if text.strip():
             self.emit(EventType.SAY, text=text)
             self._write(f"IVR: {text}")

@@ -68,8 +68,9 @@ class Conversation(Protocol):
 
     def emit(self, kind: EventType, **data: Any) -> Event: ...
 
-    async def say(self, text: str, prompt: str = "", interruptible: bool = True) -> None:
-        """Speak (or print) `text`; returns once it is queued."""
+    async def say(self, text: str, prompt: str = "", interruptible: bool = True, lead: str = "") -> None:
+        """Speak (or print) `text`; returns once it is queued. `lead`: the fixed words `text`
+        opens with, synthesised ahead, to play while the rest is synthesised."""
         ...
 
     async def play_file(self, path: str, interruptible: bool = True) -> None: ...

@@ -174,9 +174,23 @@ class SpeechPipeline:
             self._engines.pool.run(lambda: transcriber.final(audio), Priority.FINAL)
         )
         future.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+        future.add_done_callback(self._understand_ahead)
         self._speculation = (self._utterance, voiced_ms, future)
         if self._deterministic:  # a replay decides the early end on the same frame every run
             await asyncio.gather(future, return_exceptions=True)
+
+    def _understand_ahead(self, future: asyncio.Future[str]) -> None:
+        """Embed the speculative final while the caller's pause runs on: the intent match
+        at the end of the turn then finds it in the embedder's cache (~40 ms saved)."""
+        embedder = getattr(self._engines, "_embedder", None)
+        if embedder is None or future.cancelled() or future.exception() is not None or not future.result():
+            return
+        text = future.result()
+        job = asyncio.ensure_future(asyncio.to_thread(embedder.embed, [text]))  # not behind decodes
+        job.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
+        if self._deterministic:  # the replay's settle waits for it like any model job
+            self._tasks.add(job)  # type: ignore[arg-type]
+            job.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
 
     def _complete(self, future: asyncio.Future[str]) -> bool:
         """The speculative final is in and reads as a finished sentence or a whole answer."""

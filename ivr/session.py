@@ -92,8 +92,9 @@ class CallSession:
         """The IVR is silent and waiting for the caller (a scripted caller speaks now)."""
         return self._waiting and not self.transport.is_playing
 
-    async def say(self, text: str, prompt: str = "", interruptible: bool = True) -> None:
-        """Synthesise `text` (cached) and queue it to the caller; returns once queued."""
+    async def say(self, text: str, prompt: str = "", interruptible: bool = True, lead: str = "") -> None:
+        """Synthesise `text` (cached) and queue it to the caller; returns once queued. An
+        uncached text opening with a cached `lead` starts with the lead at once."""
         text = " ".join(text.split())
         if not text:
             return
@@ -105,6 +106,10 @@ class CallSession:
         if cached is not None:
             self.transport.play(to_pcm16(cached))
             return
+        head = tts.cached(lead, rate) if lead and text.startswith(lead + " ") else None
+        if head is not None:
+            self.transport.play(to_pcm16(trim_tail(head, rate)))
+            text = text[len(lead) :].strip()
         # sentence by sentence: the first sentence plays while the next is synthesised
         chunks = tts.stream(text, rate)
         while True:
@@ -310,6 +315,16 @@ class CallSession:
                 self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
                 self._wake.set()
         self._sink(event)
+
+
+def trim_tail(audio: Any, rate: int, keep_ms: int = 40) -> Any:
+    """Drop a prompt's trailing silence (piper ends each piece with ~0.2 s) so a lead runs on
+    into the rest of the sentence."""
+    import numpy as np
+
+    loud = np.nonzero(np.abs(audio) > 10 ** (-45 / 20))[0]
+    end = int(loud[-1]) + 1 + rate * keep_ms // 1000 if loud.size else 0
+    return audio[:end]
 
 
 def agent_headers(call_id: str, request: TransferRequest) -> dict[str, str]:

@@ -33,7 +33,7 @@ class VadSettings:
     """Silence that abandons a not-yet-confirmed onset."""
     end_silence_ms: int = 450
     """Silence after speech that ends the utterance when its transcript may go on."""
-    complete_silence_ms: int = 240
+    complete_silence_ms: int = 200
     """Shorter silence that ends the utterance when the transcript decoded during the pause
     reads as a finished sentence (adaptive endpointing; 0 turns it off). The floor of the
     IVR's answer time for a caller who has finished."""

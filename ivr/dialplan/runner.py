@@ -126,6 +126,11 @@ class DialplanRunner:
     def render(self, text: str) -> str:
         return " ".join(render(text, self.context()).split())
 
+    async def speak(self, template: str, interruptible: bool = True) -> None:
+        """Say a prompt template; its fixed opening (synthesised ahead) is marked as the lead,
+        so the caller hears "Your balance is" while the rest is synthesised."""
+        await self.conv.say(self.render(template), interruptible=interruptible, lead=template_lead(template))
+
     # -- the call -------------------------------------------------------------------------
     async def __call__(self, conv: Conversation) -> None:
         self.conv = conv
@@ -170,7 +175,7 @@ class DialplanRunner:
         complete: Callable[[str], bool] | None = None,
     ) -> Input:
         if prompt:
-            await self.conv.say(self.render(prompt))
+            await self.speak(prompt)
         while True:
             item = await self.conv.wait_input(timeout_ms or self._timeout_ms, complete)
             if item.kind is InputKind.HANGUP:
@@ -195,9 +200,7 @@ class DialplanRunner:
                 self.state.silences += 1
                 limit = int(self._silence.get("limit", 3))
                 if self.state.silences >= limit:
-                    await self.conv.say(
-                        self.render(self._silence.get("goodbye", "Sorry, I can't hear you. Goodbye."))
-                    )
+                    await self.speak(self._silence.get("goodbye", "Sorry, I can't hear you. Goodbye."))
                     await self.conv.hangup("silence")
                     raise CallerGone()
             else:
@@ -221,7 +224,7 @@ class DialplanRunner:
             )
         else:
             text = args.get("no_match_prompt") or "Sorry, I didn't get that."
-        await self.conv.say(self.render(text))
+        await self.speak(text)
         return None
 
     async def handoff(self, h: Handoff) -> None:
@@ -229,12 +232,12 @@ class DialplanRunner:
             cfg = self._escalate
             say = cfg.get("say") or "I'm sorry about this. Let me get you to someone who can help right away."
             queue = cfg.get("queue") or self._agent.get("queue") or next(iter(self.dp.queues))
-            await self.conv.say(self.render(say))
+            await self.speak(say)
             await self.transfer(queue, "L3", h.detail, int(cfg.get("priority", 10)), "")
             return
         say = self._agent.get("say") or "Of course. Let me connect you to an agent."
         queue = self._agent.get("queue") or next(iter(self.dp.queues))
-        await self.conv.say(self.render(say))
+        await self.speak(say)
         tier = "L2" if (self.state.intent.get("name") not in (None, NONE) or self.state.vars) else "L3"
         await self.transfer(queue, tier, h.detail, 0, "")
 
@@ -278,7 +281,7 @@ class DialplanRunner:
                 "I'm sorry, I couldn't reach anyone in the team just now. We have a note of what you"
                 " told me, and someone will call you back. Goodbye."
             )
-            await self.conv.say(self.render(say), interruptible=False)
+            await self.speak(say, interruptible=False)
             await self.conv.hangup(f"transfer to {queue} {outcome}")
 
     def whisper(self, queue: str, tier: str, reason: str) -> str:
@@ -316,7 +319,7 @@ class DialplanRunner:
 
     # -- verbs --------------------------------------------------------------------------
     async def _say(self, a: Mapping[str, Any]) -> None:
-        await self.conv.say(self.render(a["text"]), interruptible=a.get("interruptible", True))
+        await self.speak(a["text"], interruptible=a.get("interruptible", True))
 
     async def _play(self, a: Mapping[str, Any]) -> None:
         await self.conv.play_file(
@@ -339,13 +342,13 @@ class DialplanRunner:
 
     async def _hangup(self, a: Mapping[str, Any]) -> str:
         if a.get("say"):
-            await self.conv.say(self.render(a["say"]))
+            await self.speak(a["say"])
         await self.conv.hangup(a.get("reason") or "dialplan")
         return END
 
     async def _transfer(self, a: Mapping[str, Any]) -> str:
         if a.get("say"):
-            await self.conv.say(self.render(a["say"]))
+            await self.speak(a["say"])
         reason = self.render(a.get("reason") or f"route to {a['queue']}")
         await self.transfer(
             a["queue"], a.get("tier", "L2"), reason, int(a.get("priority", 0)), a.get("skill", "")
@@ -376,7 +379,7 @@ class DialplanRunner:
         if entry is None or score < float(a.get("min_score", 0.5)):
             return str(a["not_found"])
         self.state.vars["answer_id"] = entry.get("id")
-        await self.conv.say(self.render(str(entry["answer"])))
+        await self.speak(str(entry["answer"]))
         return a.get("found")
 
     async def _menu(self, a: Mapping[str, Any]) -> str | None:
@@ -397,7 +400,7 @@ class DialplanRunner:
                         break
             if chosen is not None:
                 if chosen.get("say"):
-                    await self.conv.say(self.render(chosen["say"]))
+                    await self.speak(chosen["say"])
                 return str(chosen["goto"])
             target = await self.retry(a, item, attempt)
             if target:
@@ -501,13 +504,28 @@ class DialplanRunner:
 PROMPT_FIELDS = ("text", "prompt", "say", "no_match_prompt", "no_input_prompt", "reprompt", "goodbye")
 
 
+def template_lead(template: str, min_words: int = 2) -> str:
+    """The fixed words a template opens with: 'Your balance is {amount} pounds.' -> 'Your
+    balance is'. Empty without a variable, or when fewer than `min_words` come first."""
+    if "{" not in template:
+        return ""
+    raw = template[: template.index("{")]
+    words = raw.split()
+    if raw and not raw[-1].isspace():
+        words = words[:-1]  # "£{amount}": the word glued to the variable is not fixed
+    return " ".join(words) if len(words) >= min_words else ""
+
+
 def static_prompts(dialplan: Dialplan) -> list[str]:
-    """Every prompt of the dialplan that has no variable: these can be synthesised ahead."""
+    """Every prompt of the dialplan that has no variable, and the fixed openings of those
+    that do: these can be synthesised ahead."""
     texts: list[str] = []
 
     def take(value: Any) -> None:
-        if isinstance(value, str) and "{" not in value and value.strip():
-            texts.append(" ".join(value.split()))
+        if isinstance(value, str) and value.strip():
+            text = " ".join(value.split()) if "{" not in value else template_lead(value)
+            if text:
+                texts.append(text)
 
     for steps in dialplan.nodes.values():
         for step in steps:

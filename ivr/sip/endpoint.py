@@ -51,6 +51,8 @@ class SipSettings:
     """Calls at once (the pjsua2 wheel holds at most 4)."""
     sample_rate: int = 8000
     """Rate of the audio the IVR hears and speaks (the bridge converts to each codec)."""
+    jitter_ms: int = 40
+    """Initial and minimum jitter-buffer delay (it grows up to 4x on a jittery line)."""
     log_level: int = 0
     """pjsip log level to the console (0 = quiet, 5 = every message)."""
 
@@ -224,6 +226,12 @@ class SipEndpoint:
         cfg.medConfig.noVad = True
         cfg.medConfig.ecTailLen = 0
         cfg.medConfig.maxMediaPorts = 2 * s.max_calls + 8
+        # a short jitter buffer: the caller's end of speech reaches the VAD sooner (pjmedia's
+        # default prefetch holds audio back for a network with jitter; it adapts up to jb_max)
+        cfg.medConfig.jbInit = s.jitter_ms
+        cfg.medConfig.jbMinPre = s.jitter_ms
+        cfg.medConfig.jbMaxPre = 4 * s.jitter_ms
+        cfg.medConfig.jbMax = 500
         ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.port = s.port
