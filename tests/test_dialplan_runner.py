@@ -279,3 +279,13 @@ def test_a_queue_with_a_phone_gets_a_whisper_and_the_context_as_headers(tmp_path
     assert headers["X-IVR-Queue"] == "priority" and headers["X-IVR-Caller-Name"] == "Carla Diaz"
     assert headers["X-IVR-Intent"] == "check_balance" and headers["X-IVR-Affect"] == "escalate"
     assert all(v.isascii() and "\n" not in v and len(v) <= 300 for v in headers.values())
+
+
+def test_a_templated_prompt_opens_with_its_fixed_words_synthesised_ahead():
+    from ivr.dialplan.runner import static_prompts, template_lead
+
+    assert template_lead("Your balance is {vars.bill.amount} pounds.") == "Your balance is"
+    assert template_lead("Hello {caller.name}.") == ""  # one word: not worth a join
+    assert template_lead("You owe £{vars.amount} now") == "You owe"  # '£' is glued to the value
+    assert template_lead("No variables here.") == ""
+    assert "Your balance is" in static_prompts(load_dialplan(HOTLINE))
