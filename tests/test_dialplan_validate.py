@@ -30,6 +30,7 @@ EXPECTED = {
     "bad_regex.yaml": ("E_REGEX", 5),
     "bad_url.yaml": ("E_URL", 5),
     "bad_sip_uri.yaml": ("E_SIP_URI", 4),
+    "queue_mode_without_uri.yaml": ("E_NEEDS_URI", 4),
     "bad_condition.yaml": ("E_CONDITION", 5),
     "yaml_syntax.yaml": ("E_YAML", 3),
     "unknown_intent.yaml": ("E_UNKNOWN_INTENT", 7),

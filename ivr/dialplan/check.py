@@ -344,6 +344,16 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
     intents = {k: list((v or {}).get("examples") or []) for k, v in intents_raw.items()}
     base_dir = Path(file).resolve().parent
 
+    # a queue's phone settings mean nothing without its phone
+    for qname, q in queues.items():
+        for key in ("mode", "ring_timeout_s", "unavailable"):
+            if isinstance(q, dict) and key in q and not q.get("uri"):
+                c.err(
+                    ("queues", qname, key),
+                    "E_NEEDS_URI",
+                    f"queues.{qname}.{key}: only applies to a queue with a phone (add uri: sip:...)",
+                )
+
     # cross references
     for kind, name, p in c.refs:
         if kind == "node" and name not in nodes:
