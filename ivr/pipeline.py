@@ -183,6 +183,8 @@ class SpeechPipeline:
         """Embed the speculative final while the caller's pause runs on: the intent match
         at the end of the turn then finds it in the embedder's cache (~40 ms saved)."""
         embedder = getattr(self._engines, "_embedder", None)
+        if self.complete_hint is not None:  # a digits or yes/no answer: no intent to match
+            return
         if embedder is None or future.cancelled() or future.exception() is not None or not future.result():
             return
         text = future.result()
