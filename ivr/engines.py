@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ivr.settings import Settings
 from speech.asr import WhisperRunner
 from speech.pool import ModelPool
+from speech.slots import CoreSlots
 from speech.tts import PiperTts
 
 
@@ -15,14 +16,24 @@ class Engines:
     asr: WhisperRunner
     tts: PiperTts
     pool: ModelPool
+    """Whisper decodes (finals before partials)."""
+    voice: ModelPool | None = None
+    """Piper synthesis, in a lane of its own so a long answer being synthesised never holds
+    up another caller's final transcript (None: synthesis shares `pool`)."""
 
     @classmethod
     def load(cls, settings: Settings) -> Engines:
+        slots = CoreSlots(settings.core_slots) if settings.core_slots else None
         return cls(
             asr=WhisperRunner(settings.asr),
             tts=PiperTts(settings.tts),
-            pool=ModelPool(settings.asr.workers, name="model"),
+            pool=ModelPool(settings.asr.workers, name="model", slots=slots),
+            voice=ModelPool(1, name="voice", slots=slots),
         )
+
+    @property
+    def voice_pool(self) -> ModelPool:
+        return self.voice or self.pool
 
     _embedder: object = None
 
@@ -48,3 +59,5 @@ class Engines:
 
     def close(self) -> None:
         self.pool.close()
+        if self.voice is not None:
+            self.voice.close()

@@ -60,11 +60,10 @@ class Supervisor:
         self.kamailio: subprocess.Popen | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
-        cores = os.cpu_count() or 2
-        # whisper threads per worker: with no more workers than cores, all the cores (turns come
-        # in bursts and one worker is often alone: 8 calls p50 492 vs 558 ms); with more, fewer
-        # threads each, so the box is not oversubscribed (16 calls on 4 workers x 2 threads: p50 1.4 s)
-        self.asr_threads = max(1, cores * cores // max(cores, len(self.workers)))
+        # one whisper thread per decode: on this box a second thread does not make a tiny.en
+        # decode faster (111 vs 127 ms measured alone) and oversubscribes the cores when two
+        # workers decode at once; the workers share the cores through box-wide slots
+        self.asr_threads = 1
 
     def start(self) -> None:
         from ivr.sip import kamailio
@@ -96,7 +95,12 @@ class Supervisor:
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ivr.cli"]
         # one model job at a time per worker: two (tried) oversubscribed the cores and slowed
         # the end-of-turn decodes (8 calls: turn p50 572 vs 466 ms); IVR_ASR_WORKERS overrides
-        env = {"IVR_ASR_THREADS": str(self.asr_threads), **os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {
+            "IVR_ASR_THREADS": str(self.asr_threads),
+            "IVR_CORE_SLOTS": str(self.run_dir / "slots"),
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+        }
         w.proc = subprocess.Popen(
             [
                 *cmd,

@@ -113,7 +113,7 @@ class CallSession:
         # sentence by sentence: the first sentence plays while the next is synthesised
         chunks = tts.stream(text, rate)
         while True:
-            audio = await self.track(self.engines.pool.run(lambda: next(chunks, None), Priority.PROMPT))
+            audio = await self.track(self.engines.voice_pool.run(lambda: next(chunks, None), Priority.PROMPT))
             if audio is None or self._prompt_seq != seq:  # ended, or interrupted
                 break
             self.transport.play(to_pcm16(audio))
@@ -175,7 +175,7 @@ class CallSession:
         if request.whisper:
             tts = self.engines.tts
             audio = await self.track(
-                self.engines.pool.run(lambda: tts.synthesize(request.whisper, rate), Priority.PROMPT)
+                self.engines.voice_pool.run(lambda: tts.synthesize(request.whisper, rate), Priority.PROMPT)
             )
             whisper = to_pcm16(audio)
         self.emit(EventType.BRIDGE, uri=request.uri, state="dialing")

@@ -43,6 +43,10 @@ class Settings:
     """Worker processes of at most 4 calls each behind Kamailio; 0 runs no SIP."""
     rtp_port: int = 40000
     """First RTP port; worker i uses 200 ports from rtp_port + 200 * i."""
+    core_slots: str = ""
+    """A folder of box-wide model slots (one lock file per core) that the worker processes
+    of `ivr serve` share, so partial transcripts yield the cores to final ones machine-wide
+    (`speech/slots.py`); empty = this process alone. `ivr serve` sets IVR_CORE_SLOTS."""
 
     @property
     def store_path(self) -> str:
@@ -60,6 +64,8 @@ class Settings:
             s = replace(s, asr=replace(s.asr, cpu_threads=int(os.environ["IVR_ASR_THREADS"])))
         if os.environ.get("IVR_ASR_WORKERS"):
             s = replace(s, asr=replace(s.asr, workers=int(os.environ["IVR_ASR_WORKERS"])))
+        if os.environ.get("IVR_CORE_SLOTS"):
+            s = replace(s, core_slots=os.environ["IVR_CORE_SLOTS"])
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
         return s

@@ -5,6 +5,10 @@ priority: final transcripts and prompts first, partial transcripts last. A parti
 is superseded before a worker takes it (a newer partial of the same utterance) is
 dropped, and the pipeline only asks for a partial when a worker is idle, so under load
 partial transcripts thin out before final ones slow down.
+
+With `slots` (the machine's cores, shared by the worker processes: `speech/slots.py`) a
+running job holds a core slot; a partial only starts with a slot to spare and is dropped
+otherwise, so the other workers' finals keep the cores.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from enum import IntEnum
 from typing import Any, TypeVar
+
+from speech.slots import CoreSlots
 
 T = TypeVar("T")
 
@@ -34,7 +40,7 @@ class Superseded(Exception):
 class ModelPool:
     """A priority work queue with `workers` threads."""
 
-    def __init__(self, workers: int = 1, name: str = "model") -> None:
+    def __init__(self, workers: int = 1, name: str = "model", slots: CoreSlots | None = None) -> None:
         if workers < 1:
             raise ValueError("the model pool needs at least one worker")
         self._heap: list[tuple[int, int, Future[Any], Callable[[], Any]]] = []
@@ -42,6 +48,7 @@ class ModelPool:
         self._cond = threading.Condition()
         self._seq = itertools.count()
         self._closed = False
+        self._slots = slots
         self.dropped = 0
         self.completed = 0
         self._running = 0
@@ -91,9 +98,12 @@ class ModelPool:
 
     @property
     def idle(self) -> bool:
-        """A worker is free and nothing waits: a job submitted now starts at once."""
+        """A worker is free and nothing waits: a job submitted now starts at once (and, with
+        box-wide slots, no other process keeps the machine's cores busy)."""
         with self._cond:
-            return self._running < len(self._threads) and not any(not f.done() for _, _, f, _ in self._heap)
+            if self._running >= len(self._threads) or any(not f.done() for _, _, f, _ in self._heap):
+                return False
+        return self._slots is None or self._slots.free() >= self._slots.count
 
     @property
     def queued(self) -> int:
@@ -107,17 +117,30 @@ class ModelPool:
                     self._cond.wait()
                 if self._closed and not self._heap:
                     return
-                _, _, fut, fn = heapq.heappop(self._heap)
+                priority, _, fut, fn = heapq.heappop(self._heap)
                 # claimed under the lock, so _supersede never races a starting job
                 if fut.done() or not fut.set_running_or_notify_cancel():
                     continue
                 self._running += 1
+            slot = None
+            if self._slots is not None:
+                # a partial needs a core to spare; a final takes a free one, or runs anyway
+                partial = priority == Priority.PARTIAL
+                slot = self._slots.try_acquire(spare=self._slots.count - 1 if partial else 0)
+                if slot is None and partial:
+                    fut.set_exception(Superseded("the machine's cores are busy"))
+                    with self._cond:
+                        self._running -= 1
+                        self.dropped += 1
+                    continue
             try:
                 result = fn()
             except BaseException as e:  # the caller sees the error, the worker lives on
                 fut.set_exception(e)
             else:
                 fut.set_result(result)
+            finally:
+                CoreSlots.release(slot)
             with self._cond:
                 self._running -= 1
                 self.completed += 1
