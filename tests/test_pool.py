@@ -55,3 +55,59 @@ def test_a_failing_job_does_not_kill_the_worker():
         bad.result(timeout=5)
     assert pool.submit(lambda: "alive").result(timeout=5) == "alive"
     pool.close()
+
+
+def test_core_slots_are_shared_between_processes_and_freed_when_one_dies(tmp_path):
+    import subprocess
+    import sys
+
+    from speech.slots import CoreSlots
+
+    slots = CoreSlots(tmp_path, 2)
+    assert slots.free() == 2
+    holder = subprocess.Popen(  # another worker process holding one core
+        [
+            sys.executable,
+            "-c",
+            "import sys; from speech.slots import CoreSlots; "
+            f"fd = CoreSlots({str(tmp_path)!r}, 2).try_acquire(); print(fd is not None, flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        assert slots.free() == 1
+        assert slots.try_acquire(spare=1) is None  # no core to spare
+        mine = slots.try_acquire()
+        assert mine is not None and slots.free() == 0
+        assert slots.try_acquire() is None
+        CoreSlots.release(mine)
+        holder.kill()  # kill -9: the kernel drops its lock, no slot is lost
+        holder.wait(timeout=10)
+        assert slots.free() == 2
+    finally:
+        holder.kill()
+
+
+def test_partials_yield_the_cores_to_another_workers_final(tmp_path):
+    from speech.slots import CoreSlots
+
+    other = ModelPool(1, slots=CoreSlots(tmp_path, 2))  # another worker process's pool
+    pool = ModelPool(1, slots=CoreSlots(tmp_path, 2))
+    started, gate = threading.Event(), threading.Event()
+    busy = other.submit(lambda: (started.set(), gate.wait(10)))
+    assert started.wait(5)
+    assert not pool.idle  # the pipeline asks for no partial now
+    with pytest.raises(Superseded):
+        pool.submit(lambda: "partial", Priority.PARTIAL).result(timeout=5)
+    assert pool.submit(lambda: "final", Priority.FINAL).result(timeout=5) == "final"
+    gate.set()
+    busy.result(timeout=5)
+    assert pool.idle
+    assert pool.submit(lambda: "partial", Priority.PARTIAL).result(timeout=5) == "partial"
+    assert pool.dropped == 1
+    pool.close()
+    other.close()
