@@ -5,7 +5,13 @@ answer, then says an account number. tshark captures the RTP on loopback; for ev
 answer, the latency is from the caller's end of speech (the last frame of the caller's
 own audio within 35 dB of its loudest, as sent on the wire) to the first non-silent IVR
 packet the caller receives.
-Reports calls held, CPU, and latency p50/p95 for each N.
+Reports calls held, CPU, and latency p50/p95 for each N, and the fewest calls that were
+up at the moment of any measured end of speech (all N: the figure is for N at once).
+
+`--spread S`: the N calls start evenly over S seconds. 2 (the default) makes a burst: every
+caller speaks at nearly the same moment, so N end-of-turn decodes fall due together (the
+worst case). 8 staggers them as independent callers would be, turn ends spread over the
+call, while all N calls are still up at every measured turn (the calls last 27 s).
 """
 
 from __future__ import annotations
@@ -93,7 +99,7 @@ def read_pcap(path: Path):  # type: ignore[no-untyped-def]
         yield ts_s + ts_us / 1e6, sport, dport, rtp[1] & 0x7F, rtp[12:]
 
 
-def latencies(pcap: Path, caller_ports: set[int], ends: list[float]) -> tuple[list[float], int]:
+def latencies(pcap: Path, caller_ports: set[int], ends: list[float]) -> tuple[list[float], int, int]:
     table = mulaw_table()
     streams: dict[int, dict[str, list]] = {}
     for t, sport, dport, pt, payload in read_pcap(pcap):
@@ -107,6 +113,8 @@ def latencies(pcap: Path, caller_ports: set[int], ends: list[float]) -> tuple[li
             streams.setdefault(sport, {"out": [], "in": []})["in"].append((t, level))
     found: list[list[float]] = [[] for _ in ends]  # per turn
     answered = 0
+    spans = [(s["out"][0], s["out"][-1]) for s in streams.values() if s["out"]]
+    fewest_up = len(spans)
     for s in streams.values():
         if not s["out"]:
             continue
@@ -117,7 +125,8 @@ def latencies(pcap: Path, caller_ports: set[int], ends: list[float]) -> tuple[li
             first = next((t for t, lv in s["in"] if t > eos and lv > 0.01), None)
             if first is not None and first - eos < 10:
                 found[turn].append((first - eos) * 1000)
-    return found, answered
+                fewest_up = min(fewest_up, sum(a <= eos <= b for a, b in spans))
+    return found, answered, fewest_up
 
 
 def cpu_busy() -> tuple[int, int]:
@@ -125,7 +134,9 @@ def cpu_busy() -> tuple[int, int]:
     return sum(v) - v[3] - v[4], sum(v)
 
 
-def run_n(n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dialplan: Path) -> dict:
+def run_n(
+    n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dialplan: Path, spread_s: float
+) -> dict:
     workers = max(1, math.ceil(n / 4))
     api, sip = free_port(socket.SOCK_STREAM), free_port()
     tmp.mkdir(parents=True, exist_ok=True)
@@ -193,7 +204,8 @@ def run_n(n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dia
             caller="+447700900002",
             media_port=media_base,
             calls=n,
-            rate=max(1, n // 2),
+            rate=n,
+            rate_period_ms=max(1, int(spread_s * 1000)),
         )
         busy1, total1 = cpu_busy()
         tshark.send_signal(signal.SIGINT)
@@ -201,7 +213,7 @@ def run_n(n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dia
         ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", sipp.stdout)
         failed = re.search(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", sipp.stdout)
         ports = {media_base + 2 * i for i in range(4 * n + 4)} | {media_base + i for i in range(4 * n + 4)}
-        lat, answered = latencies(cap, ports, ends)
+        lat, answered, fewest_up = latencies(cap, ports, ends)
         return {
             "n": n,
             "workers": workers,
@@ -210,6 +222,7 @@ def run_n(n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dia
             "answered_streams": answered,
             "cpu": (busy1 - busy0) / max(1, total1 - total0),
             "lat": lat,
+            "up": fewest_up,
         }
     finally:
         serve.send_signal(signal.SIGINT)
@@ -223,6 +236,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", default="4,8,16,32", help="comma-separated N")
     ap.add_argument("--rounds", type=int, default=1, help="runs per N, pooled (more latency samples)")
+    ap.add_argument("--spread", type=float, default=2.0, help="seconds over which the N calls start")
     args = ap.parse_args()
     for tool in ("sipp", "tshark", "kamailio"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
@@ -232,22 +246,29 @@ def main() -> None:
     audio, ends = caller_audio(PiperTts())
     pcap = tmp / "caller.pcap"
     length_s = write_rtp_pcap(pcap, audio)
-    print(f"SIP load benchmark ({os.cpu_count()} cores; each caller: 2 questions, {length_s:.0f} s of RTP)")
-    print("  N  workers  held  failed  CPU   first IVR audio after end of speech (on the wire)")
+    print(
+        f"SIP load benchmark ({os.cpu_count()} cores; each caller: 2 questions, {length_s:.0f} s of RTP;"
+        f" the N calls start over {args.spread:g} s)"
+    )
+    print("  N  workers  held  failed  up   CPU   first IVR audio after end of speech (on the wire)")
     for n in (int(x) for x in args.calls.split(",")):
-        runs = [run_n(n, pcap, ends, length_s, tmp / f"round{i}", dialplan) for i in range(args.rounds)]
+        runs = [
+            run_n(n, pcap, ends, length_s, tmp / f"round{i}", dialplan, args.spread)
+            for i in range(args.rounds)
+        ]
         r = {
             "n": n,
             "workers": runs[0]["workers"],
             "ok": sum(x["ok"] for x in runs),
             "failed": sum(x["failed"] for x in runs),
             "cpu": sum(x["cpu"] for x in runs) / len(runs),
+            "up": min(x["up"] for x in runs),
             "lat": [sum((x["lat"][t] for x in runs), []) for t in range(len(ends))],
         }
         lat = [x for turn in r["lat"] for x in turn]
         per_turn = ", ".join(f"turn {i + 1} p50 {pct(t, 50):.0f}" for i, t in enumerate(r["lat"]) if t)
         print(
-            f"{r['n']:>3}  {r['workers']:>7}  {r['ok']:>4}  {r['failed']:>6}  {r['cpu']:>4.0%}  "
+            f"{r['n']:>3}  {r['workers']:>7}  {r['ok']:>4}  {r['failed']:>6}  {r['up']:>3}  {r['cpu']:>4.0%}  "
             f"p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms over {len(lat)} answers ({per_turn})",
             flush=True,
         )

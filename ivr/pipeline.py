@@ -71,6 +71,12 @@ class SpeechPipeline:
         for seg in self._segmenter.process(frame):
             await self._on_segment(seg)
         seg = self._segmenter
+        spec = self._speculation
+        if spec is not None and seg.in_speech and seg.trailing_silence_ms == 0 and spec[1] != seg.voiced_ms:
+            # the caller spoke on: a speculation still queued is of no use, and under load it
+            # would take a core from another caller's final
+            self._engines.pool.drop(self._spec_key(spec[0]))
+            self._speculation = None
         if seg.in_speech and 0 < self._speculate_after_ms <= seg.trailing_silence_ms:
             spec = self._speculation
             if spec is None or spec[0] != self._utterance or spec[1] != seg.voiced_ms:
@@ -171,13 +177,18 @@ class SpeechPipeline:
             return
         audio = self._to_asr(pcm)
         future = asyncio.ensure_future(
-            self._engines.pool.run(lambda: transcriber.final(audio), Priority.FINAL)
+            self._engines.pool.run(
+                lambda: transcriber.final(audio), Priority.FINAL, replace_key=self._spec_key(self._utterance)
+            )
         )
         future.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         future.add_done_callback(self._understand_ahead)
         self._speculation = (self._utterance, voiced_ms, future)
         if self._deterministic:  # a replay decides the early end on the same frame every run
             await asyncio.gather(future, return_exceptions=True)
+
+    def _spec_key(self, utterance: int) -> str:
+        return f"{self.call_id}#{utterance}#speculation"
 
     def _understand_ahead(self, future: asyncio.Future[str]) -> None:
         """Embed the speculative final while the caller's pause runs on: the intent match

@@ -110,6 +110,10 @@ class CallSession:
         if head is not None:
             self.transport.play(to_pcm16(trim_tail(head, rate)))
             text = text[len(lead) :].strip()
+            rest = tts.cached(text, rate)  # the same answer again (another caller, a repeat)
+            if rest is not None:
+                self.transport.play(to_pcm16(rest))
+                return
         # sentence by sentence: the first sentence plays while the next is synthesised
         chunks = tts.stream(text, rate)
         while True:

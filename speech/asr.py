@@ -71,7 +71,7 @@ class AsrSettings:
     """Decode the final after the committed words (faster) rather than afresh (more accurate).
     Afresh is the default: the final is decoded speculatively during the end-of-speech
     silence (`speculate_after_ms`), so it is usually ready when the utterance ends."""
-    speculate_after_ms: int = 120
+    speculate_after_ms: int = 80
     """Silence after which the final is decoded speculatively; kept if no voice follows."""
     max_tokens_per_second: float = 6.0
     """Cap on new tokens per second of audio (speech is 3-5): stops repetition loops early."""

@@ -7,8 +7,8 @@ dropped, and the pipeline only asks for a partial when a worker is idle, so unde
 partial transcripts thin out before final ones slow down.
 
 With `slots` (the machine's cores, shared by the worker processes: `speech/slots.py`) a
-running job holds a core slot; a partial only starts with a slot to spare and is dropped
-otherwise, so the other workers' finals keep the cores.
+running job holds a core slot: finals wait for one, a partial only starts with a slot to
+spare and is dropped otherwise, so the workers' finals keep the cores.
 """
 
 from __future__ import annotations
@@ -124,10 +124,16 @@ class ModelPool:
                 self._running += 1
             slot = None
             if self._slots is not None:
-                # a partial needs a core to spare; a final takes a free one, or runs anyway
-                partial = priority == Priority.PARTIAL
-                slot = self._slots.try_acquire(spare=self._slots.count - 1 if partial else 0)
-                if slot is None and partial:
+                # a final waits for a core; a prompt takes a free one or runs anyway (the
+                # caller hears it at once, and piper is cheap next to whisper); a partial
+                # needs a core to spare, or is dropped
+                if priority == Priority.FINAL:
+                    slot = self._slots.acquire()
+                elif priority == Priority.PROMPT:
+                    slot = self._slots.try_acquire()
+                else:
+                    slot = self._slots.try_acquire(spare=self._slots.count - 1)
+                if slot is None and priority == Priority.PARTIAL:
                     fut.set_exception(Superseded("the machine's cores are busy"))
                     with self._cond:
                         self._running -= 1

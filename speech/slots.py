@@ -5,15 +5,17 @@ in bursts, and a partial transcript decoding in one worker slows a final transcr
 another. `CoreSlots` is one lock file per core in a directory every worker opens: a
 running model job holds a slot (an exclusive `flock`), so any worker can see how many
 cores are busy. A partial only starts with a slot to spare (on 2 cores: when nothing else
-decodes anywhere); finals and prompts take a slot when one is free and run anyway when
-none is, so they never wait for another process. The kernel drops the locks of a process
-that dies, so a crashed worker cannot leak a slot.
+decodes anywhere), and is dropped otherwise. Finals wait for a free slot: with 8 workers a
+burst of turns would otherwise run 8 decodes at once on 2 cores, each 4-8x slower, where
+one after another each is done in ~110 ms. Prompts take a free slot or run anyway. The
+kernel drops the locks of a process that dies, so a crashed worker cannot leak a slot.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from pathlib import Path
 
 
@@ -53,6 +55,17 @@ class CoreSlots:
         finally:
             for fd in held:
                 self.release(fd)
+
+    def acquire(self, poll_s: float = 0.005) -> int:
+        """Take the first slot to come free (the held fd). It looks again every `poll_s`
+        (a job lasts ~100 ms): a blocking lock on one slot would wait for that slot even
+        when another frees first, and forever behind a job that hangs."""
+        wait = threading.Event()
+        while True:
+            fd = self.try_acquire()
+            if fd is not None:
+                return fd
+            wait.wait(poll_s)
 
     def free(self) -> int:
         """How many slots no job holds now (a snapshot)."""

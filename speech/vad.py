@@ -7,6 +7,7 @@ not an utterance), ends after `end_silence_ms` of silence, and is cut at
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -225,7 +226,7 @@ class Segmenter:
 
     def _is_speech(self, chunk: bytes) -> bool:
         x = np.frombuffer(chunk, dtype="<i2").astype(np.float32)
-        level_db = 10 * np.log10(float(np.mean(x * x)) / (32768.0**2) + 1e-10)
+        level_db = 10 * math.log10(float(np.dot(x, x)) / (max(1, x.size) * 32768.0**2) + 1e-10)
         if self._floor_db is None or level_db < self._floor_db:
             self._floor_db = level_db
         else:

@@ -131,7 +131,9 @@ def sipp_call(
     media_port: int | None = None,
     calls: int = 1,
     rate: int = 1,
+    rate_period_ms: int = 1000,
 ) -> subprocess.CompletedProcess:
+    """`calls` sipp callers speaking `pcap`, `rate` new calls every `rate_period_ms`."""
     scenario = (ROOT / "tests" / "sip" / "uac_speech.xml").read_text()
     scenario = scenario.replace("@PCAP@", str(pcap)).replace("@PAUSE_MS@", str(listen_ms))
     xml = tmp / f"uac_{pcap.stem}.xml"
@@ -153,6 +155,8 @@ def sipp_call(
             str(calls),
             "-r",
             str(rate),
+            "-rp",
+            str(rate_period_ms),
             "-l",
             str(calls),
             "-i",

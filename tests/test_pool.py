@@ -103,7 +103,7 @@ def test_partials_yield_the_cores_to_another_workers_final(tmp_path):
     assert not pool.idle  # the pipeline asks for no partial now
     with pytest.raises(Superseded):
         pool.submit(lambda: "partial", Priority.PARTIAL).result(timeout=5)
-    assert pool.submit(lambda: "final", Priority.FINAL).result(timeout=5) == "final"
+    assert pool.submit(lambda: "final", Priority.FINAL).result(timeout=5) == "final"  # a free core
     gate.set()
     busy.result(timeout=5)
     assert pool.idle
@@ -111,3 +111,25 @@ def test_partials_yield_the_cores_to_another_workers_final(tmp_path):
     assert pool.dropped == 1
     pool.close()
     other.close()
+
+
+def test_a_final_waits_for_a_core_and_a_prompt_does_not(tmp_path):
+    from speech.slots import CoreSlots
+
+    others = [ModelPool(1, slots=CoreSlots(tmp_path, 2)) for _ in range(2)]  # both cores busy
+    gates = [threading.Event() for _ in others]
+    started = [threading.Event() for _ in others]
+    for other, go, began in zip(others, gates, started, strict=True):
+        other.submit(lambda go=go, began=began: (began.set(), go.wait(10)))
+    assert all(s.wait(5) for s in started)
+    pool = ModelPool(1, slots=CoreSlots(tmp_path, 2))
+    voice = ModelPool(1, slots=CoreSlots(tmp_path, 2))
+    assert voice.submit(lambda: "prompt", Priority.PROMPT).result(timeout=5) == "prompt"
+    final = pool.submit(lambda: "final", Priority.FINAL)
+    with pytest.raises(TimeoutError):
+        final.result(timeout=0.3)  # still waiting: no core is free
+    gates[1].set()  # one core frees
+    assert final.result(timeout=5) == "final"
+    gates[0].set()
+    for p in (*others, pool, voice):
+        p.close()

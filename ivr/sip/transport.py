@@ -75,6 +75,9 @@ class SipCallTransport:
         self._max_call_ms = max_call_ms
         self._recording = recording
         self._wav: sf.SoundFile | None = None
+        self._wav_buffer: list[np.ndarray] = []  # stereo frames not yet written (~1 s at most)
+        self._rx: deque[bytes] = deque()  # caller frames from the clock thread, not yet taken
+        self._rx_scheduled = False
         self.transferred_to: str | None = None
         self.end_reason = ""
         # the bridge to an agent: "" -> dialing -> connected | over
@@ -88,7 +91,13 @@ class SipCallTransport:
 
     # -- called from pjmedia's clock thread: copy and return ------------------------------
     def media_frame_in(self, pcm: bytes) -> None:
-        self._loop.call_soon_threadsafe(self._on_frame, pcm)
+        # one wake-up of the event loop per batch of frames, not per frame: a busy loop
+        # takes every frame that arrived meanwhile in one go (the flag is cleared before the
+        # drain, so a frame appended during it is either drained or schedules another)
+        self._rx.append(pcm)
+        if not self._rx_scheduled:
+            self._rx_scheduled = True
+            self._loop.call_soon_threadsafe(self._drain_rx)
 
     def media_frame_out(self) -> bytes:
         with self._out_lock:
@@ -143,6 +152,11 @@ class SipCallTransport:
         self._loop.call_soon_threadsafe(self._bridge_done, _outcome_of_status(status), f"{status} {reason}")
 
     # -- the event loop side -------------------------------------------------------------
+    def _drain_rx(self) -> None:
+        self._rx_scheduled = False
+        while self._rx:
+            self._on_frame(self._rx.popleft())
+
     def _on_frame(self, pcm: bytes) -> None:
         if self._ended:
             return
@@ -207,10 +221,22 @@ class SipCallTransport:
             agent = np.frombuffer(self._agent_in.popleft(), dtype="<i2")[: len(left)]
             if len(agent) == len(right):
                 right = np.clip(right.astype(np.int32) + agent, -32768, 32767).astype("<i2")
-        self._wav.write(np.stack([left, right], axis=1))
+        stereo = np.empty((len(left), 2), dtype="<i2")
+        stereo[:, 0] = left
+        stereo[: len(right), 1] = right
+        stereo[len(right) :, 1] = 0
+        self._wav_buffer.append(stereo)
+        if len(self._wav_buffer) >= 50:  # one write a second, not one per 20 ms frame
+            self._flush_recording()
+
+    def _flush_recording(self) -> None:
+        if self._wav is not None and self._wav_buffer:
+            self._wav.write(np.concatenate(self._wav_buffer))
+        self._wav_buffer.clear()
 
     def close_recording(self) -> None:
         if self._wav is not None:
+            self._flush_recording()
             self._wav.close()
             self._wav = None
 
