@@ -114,6 +114,8 @@ class PiperTts:
         for piece in first_clause_split(text):
             for chunk in self._voice.synthesize(piece, self._syn):
                 audio = resample(chunk.audio_float_array.astype(np.float32), chunk.sample_rate, sample_rate)
+                if not parts:
+                    audio = trim_head(audio, sample_rate)
                 parts.append(audio)
                 yield audio
         whole = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
@@ -126,6 +128,16 @@ class PiperTts:
         """The whole prompt at once (uses and fills the cache)."""
         parts = list(self.stream(text, sample_rate))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def trim_head(audio: np.ndarray, rate: int, floor_db: float = -55.0, keep_ms: int = 10) -> np.ndarray:
+    """Drop the silence piper puts before a prompt's first sound (35-60 ms): dead air the
+    caller waits through. Keeps `keep_ms` before the first sample above `floor_db` (dBFS),
+    far below anything audible on a phone line, so no soft onset is cut."""
+    loud = np.nonzero(np.abs(audio) > 10 ** (floor_db / 20))[0]
+    if not loud.size:
+        return audio
+    return audio[max(0, int(loud[0]) - rate * keep_ms // 1000) :]
 
 
 def first_clause_split(text: str, min_words: int = 3) -> list[str]:

@@ -289,3 +289,16 @@ def test_a_templated_prompt_opens_with_its_fixed_words_synthesised_ahead():
     assert template_lead("You owe £{vars.amount} now") == "You owe"  # '£' is glued to the value
     assert template_lead("No variables here.") == ""
     assert "Your balance is" in static_prompts(load_dialplan(HOTLINE))
+
+
+def test_a_spoken_answer_is_whole_once_it_has_all_the_digits_or_a_yes_no():
+    from ivr.dialplan.runner import _whole_answer
+
+    six = _whole_answer("digits", {"min_digits": 6, "max_digits": 6})
+    assert six is not None
+    assert six("1 0 0 0 0 2") and six("one zero zero zero zero two")
+    assert not six("1 0 0")  # the caller may be between digits: wait the usual silence
+    assert six("1 0 0 0 0 0 2")  # too many: waiting cannot mend it, the caller is asked again
+    assert _whole_answer("digits", {"min_digits": 4, "max_digits": 16}) is None  # open-ended
+    yes_no = _whole_answer("yes_no", {})
+    assert yes_no is not None and yes_no("Yes, please.") and not yes_no("well I")

@@ -41,3 +41,15 @@ def test_a_repeated_prompt_comes_from_the_cache(engines):
 
 def test_empty_text_says_nothing(engines):
     assert engines.tts.synthesize("   ", 8000).size == 0
+
+
+def test_prompts_start_without_piper_s_leading_silence(engines):
+    from speech.tts import trim_head
+
+    audio = engines.tts.synthesize("Your balance is", 8000)
+    loud = np.nonzero(np.abs(audio) > 0.01)[0]  # -40 dBFS: clearly audible on a phone line
+    assert loud[0] < 8000 * 25 // 1000  # heard within 25 ms (piper alone: ~40-60 ms of nothing)
+    silence_then_tone = np.concatenate([np.zeros(800, np.float32), np.full(80, 0.2, np.float32)])
+    trimmed = trim_head(silence_then_tone, 8000)
+    assert len(trimmed) == 80 + 80  # 10 ms kept before the sound, nothing of the sound lost
+    assert trim_head(np.zeros(100, np.float32), 8000).size == 100  # all silence: left alone

@@ -553,7 +553,8 @@ def _whole_answer(kind: str, a: Mapping[str, Any]) -> Callable[[str], bool] | No
         lo, hi = int(a.get("min_digits", 1)), int(a.get("max_digits", 32))
         if hi - lo > 4:
             return None  # open-ended: the length does not tell when the caller is done
-        return lambda text: len(spoken_digits(text)) == hi  # all the digits it can take
+        # all the digits it can take; more cannot be mended by waiting: the caller is asked again
+        return lambda text: len(spoken_digits(text)) >= hi
     if kind == "yes_no":
         return lambda text: yes_or_no(text) is not None
     return None
