@@ -93,8 +93,9 @@ class Supervisor:
     def _spawn(self, w: WorkerProc) -> None:
         exe = Path(sys.executable).with_name("ivr")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ivr.cli"]
-        # one model job at a time per worker: two (tried) oversubscribed the cores and slowed
-        # the end-of-turn decodes (8 calls: turn p50 572 vs 466 ms); IVR_ASR_WORKERS overrides
+        # one model job at a time per worker: queued jobs stay droppable (a speculation the
+        # caller talked over never runs); two per worker measured no better (8 calls: 379-456
+        # vs 371-413 ms p50; 16: worse). IVR_ASR_WORKERS overrides
         env = {
             "IVR_ASR_THREADS": str(self.asr_threads),
             "IVR_CORE_SLOTS": str(self.run_dir / "slots"),

@@ -49,6 +49,8 @@ class ModelPool:
         self._seq = itertools.count()
         self._closed = False
         self._slots = slots
+        self._waiting: set[Future[Any]] = set()  # claimed, waiting for a core
+        self._abandoned: set[Future[Any]] = set()  # ... and no longer wanted
         self.dropped = 0
         self.completed = 0
         self._running = 0
@@ -90,8 +92,13 @@ class ModelPool:
             self._supersede(self._latest.pop(replace_key, None), replace_key)
 
     def _supersede(self, old: Future[Any] | None, key: str) -> None:
-        """Fail a job that no worker has claimed yet (call with the lock held)."""
-        if old is not None and not old.done() and not old.running():
+        """Fail a job that no worker has claimed yet, or that a worker holds while it waits
+        for a core (call with the lock held)."""
+        if old is None or old.done():
+            return
+        if old in self._waiting:
+            self._abandoned.add(old)
+        elif not old.running():
             old.set_running_or_notify_cancel()
             old.set_exception(Superseded(key))
             self.dropped += 1
@@ -122,18 +129,23 @@ class ModelPool:
                 if fut.done() or not fut.set_running_or_notify_cancel():
                     continue
                 self._running += 1
+                if self._slots is not None and priority == Priority.FINAL:
+                    self._waiting.add(fut)  # still droppable while it waits for a core
             slot = None
             if self._slots is not None:
                 # a final waits for a core; a prompt takes a free one or runs anyway (the
                 # caller hears it at once, and piper is cheap next to whisper); a partial
                 # needs a core to spare, or is dropped
                 if priority == Priority.FINAL:
-                    slot = self._slots.acquire()
+                    slot = self._slots.acquire(cancelled=lambda fut=fut: fut in self._abandoned)
+                    with self._cond:
+                        self._waiting.discard(fut)
+                        self._abandoned.discard(fut)
                 elif priority == Priority.PROMPT:
                     slot = self._slots.try_acquire()
                 else:
                     slot = self._slots.try_acquire(spare=self._slots.count - 1)
-                if slot is None and priority == Priority.PARTIAL:
+                if slot is None and priority != Priority.PROMPT:  # busy cores, or not wanted now
                     fut.set_exception(Superseded("the machine's cores are busy"))
                     with self._cond:
                         self._running -= 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -56,16 +57,17 @@ class CoreSlots:
             for fd in held:
                 self.release(fd)
 
-    def acquire(self, poll_s: float = 0.005) -> int:
-        """Take the first slot to come free (the held fd). It looks again every `poll_s`
-        (a job lasts ~100 ms): a blocking lock on one slot would wait for that slot even
-        when another frees first, and forever behind a job that hangs."""
+    def acquire(self, cancelled: Callable[[], bool] = lambda: False, poll_s: float = 0.005) -> int | None:
+        """Take the first slot to come free (the held fd), or None once `cancelled()`. It looks
+        again every `poll_s` (a job lasts ~100 ms): a blocking lock on one slot would wait for
+        that slot even when another frees first, and forever behind a job that hangs."""
         wait = threading.Event()
-        while True:
+        while not cancelled():
             fd = self.try_acquire()
             if fd is not None:
                 return fd
             wait.wait(poll_s)
+        return None
 
     def free(self) -> int:
         """How many slots no job holds now (a snapshot)."""

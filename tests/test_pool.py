@@ -133,3 +133,25 @@ def test_a_final_waits_for_a_core_and_a_prompt_does_not(tmp_path):
     gates[0].set()
     for p in (*others, pool, voice):
         p.close()
+
+
+def test_a_speculation_waiting_for_a_core_is_dropped_when_the_caller_speaks_on(tmp_path):
+    from speech.slots import CoreSlots
+
+    other = ModelPool(1, slots=CoreSlots(tmp_path, 1))  # the only core is busy
+    started, gate = threading.Event(), threading.Event()
+    other.submit(lambda: (started.set(), gate.wait(10)))
+    assert started.wait(5)
+    pool = ModelPool(1, slots=CoreSlots(tmp_path, 1))
+    ran: list[str] = []
+    waiting = pool.submit(lambda: ran.append("old"), Priority.FINAL, replace_key="call#1#speculation")
+    with pytest.raises(TimeoutError):
+        waiting.result(timeout=0.3)  # claimed by the worker, waiting for the core
+    pool.drop("call#1#speculation")
+    with pytest.raises(Superseded):
+        waiting.result(timeout=5)
+    gate.set()
+    assert pool.submit(lambda: ran.append("new") or "new", Priority.FINAL).result(timeout=5) == "new"
+    assert ran == ["new"]  # the dropped one never decoded
+    pool.close()
+    other.close()
