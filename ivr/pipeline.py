@@ -136,6 +136,9 @@ class SpeechPipeline:
         ready = None
         if spec is not None and spec[0] == utterance and spec[1] == voiced_ms:
             ready = spec[2]  # nothing was said after it was taken: it is the final
+            self._engines.pool.forget(self._spec_key(utterance))
+        elif spec is not None:
+            self._engines.pool.drop(self._spec_key(spec[0]))  # voice came after it: not wanted
         if transcriber is not None:
             await self._schedule(self._final(utterance, transcriber, seg.audio, seg.t_ms, ready))
 

@@ -91,6 +91,11 @@ class ModelPool:
         with self._cond:
             self._supersede(self._latest.pop(replace_key, None), replace_key)
 
+    def forget(self, replace_key: str) -> None:
+        """Stop tracking `replace_key`; its job, if any, runs on (its result is wanted)."""
+        with self._cond:
+            self._latest.pop(replace_key, None)
+
     def _supersede(self, old: Future[Any] | None, key: str) -> None:
         """Fail a job that no worker has claimed yet, or that a worker holds while it waits
         for a core (call with the lock held)."""
@@ -146,7 +151,7 @@ class ModelPool:
                 else:
                     slot = self._slots.try_acquire(spare=self._slots.count - 1)
                 if slot is None and priority != Priority.PROMPT:  # busy cores, or not wanted now
-                    fut.set_exception(Superseded("the machine's cores are busy"))
+                    fut.set_exception(Superseded("no core to spare, or no longer wanted"))
                     with self._cond:
                         self._running -= 1
                         self.dropped += 1

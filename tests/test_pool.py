@@ -155,3 +155,17 @@ def test_a_speculation_waiting_for_a_core_is_dropped_when_the_caller_speaks_on(t
     assert ran == ["new"]  # the dropped one never decoded
     pool.close()
     other.close()
+
+
+def test_forgetting_a_key_keeps_its_job_and_bounds_the_tracking():
+    pool = ModelPool(1)
+    gate = threading.Event()
+    pool.submit(lambda: gate.wait(10))
+    futures = [pool.submit(lambda i=i: i, Priority.FINAL, replace_key=f"call#{i}#speculation") for i in range(50)]
+    for i in range(50):
+        pool.forget(f"call#{i}#speculation")  # the utterance took its final from it
+    pool.drop("call#7#speculation")  # no longer tracked: nothing is dropped
+    gate.set()
+    assert [f.result(timeout=5) for f in futures] == list(range(50))
+    assert not pool._latest  # one entry per utterance would grow for the life of the worker
+    pool.close()
