@@ -153,9 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from ivr.settings import Settings
+    from ivr.settings import Settings, SettingsError
 
-    s = Settings.from_env()
+    try:
+        s = Settings.from_env()
+    except SettingsError as e:
+        raise UsageError(str(e)) from None
     if getattr(args, "data_dir", None):
         s = replace(s, data_dir=args.data_dir)
     if getattr(args, "asr_model", None):

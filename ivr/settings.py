@@ -61,11 +61,22 @@ class Settings:
         if os.environ.get("IVR_TTS_VOICE"):
             s = replace(s, tts=replace(s.tts, voice_path=os.environ["IVR_TTS_VOICE"]))
         if os.environ.get("IVR_ASR_THREADS"):
-            s = replace(s, asr=replace(s.asr, cpu_threads=int(os.environ["IVR_ASR_THREADS"])))
+            s = replace(s, asr=replace(s.asr, cpu_threads=_env_count("IVR_ASR_THREADS")))
         if os.environ.get("IVR_ASR_WORKERS"):
-            s = replace(s, asr=replace(s.asr, workers=int(os.environ["IVR_ASR_WORKERS"])))
+            s = replace(s, asr=replace(s.asr, workers=_env_count("IVR_ASR_WORKERS")))
         if os.environ.get("IVR_CORE_SLOTS"):
             s = replace(s, core_slots=os.environ["IVR_CORE_SLOTS"])
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
         return s
+
+
+class SettingsError(ValueError):
+    """A setting from the environment cannot be used (the message names it)."""
+
+
+def _env_count(name: str) -> int:
+    value = os.environ[name].strip()
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name}={os.environ[name]!r}: expected a whole number of at least 1")
+    return int(value)

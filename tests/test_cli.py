@@ -174,3 +174,16 @@ def test_a_cough_or_mhm_over_the_greeting_does_not_stop_it(ivr_cmd, tmp_path):
     assert not any(e["type"] == "barge_in" for e in events)
     audio, _ = decode_file(out)
     assert np.count_nonzero(np.abs(audio[int(1.6 * rate) :]) > 0.01) > rate // 2  # the greeting went on
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2"])
+def test_a_bad_thread_or_worker_count_in_the_environment_is_a_one_line_error(ivr_cmd, value):
+    import os
+
+    env = {**os.environ, "IVR_ASR_WORKERS": value}
+    proc = subprocess.run(
+        [*ivr_cmd, "replay", str(FIXTURES / "jfk.flac")], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "IVR_ASR_WORKERS" in proc.stderr and "whole number" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -161,7 +161,9 @@ def test_forgetting_a_key_keeps_its_job_and_bounds_the_tracking():
     pool = ModelPool(1)
     gate = threading.Event()
     pool.submit(lambda: gate.wait(10))
-    futures = [pool.submit(lambda i=i: i, Priority.FINAL, replace_key=f"call#{i}#speculation") for i in range(50)]
+    futures = [
+        pool.submit(lambda i=i: i, Priority.FINAL, replace_key=f"call#{i}#speculation") for i in range(50)
+    ]
     for i in range(50):
         pool.forget(f"call#{i}#speculation")  # the utterance took its final from it
     pool.drop("call#7#speculation")  # no longer tracked: nothing is dropped
