@@ -22,6 +22,7 @@ from ivr.settings import Settings
 from ivr.transport import DtmfDigit, Transport
 from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
 from speech.pool import Priority
+from speech.tts import trim_tail
 
 App = Callable[["CallSession"], Awaitable[None]]
 
@@ -319,16 +320,6 @@ class CallSession:
                 self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
                 self._wake.set()
         self._sink(event)
-
-
-def trim_tail(audio: Any, rate: int, keep_ms: int = 40) -> Any:
-    """Drop a prompt's trailing silence (piper ends each piece with ~0.2 s) so a lead runs on
-    into the rest of the sentence."""
-    import numpy as np
-
-    loud = np.nonzero(np.abs(audio) > 10 ** (-45 / 20))[0]
-    end = int(loud[-1]) + 1 + rate * keep_ms // 1000 if loud.size else 0
-    return audio[:end]
 
 
 def agent_headers(call_id: str, request: TransferRequest) -> dict[str, str]:

@@ -140,6 +140,13 @@ def trim_head(audio: np.ndarray, rate: int, floor_db: float = -55.0, keep_ms: in
     return audio[max(0, int(loud[0]) - rate * keep_ms // 1000) :]
 
 
+def trim_tail(audio: np.ndarray, rate: int, floor_db: float = -45.0, keep_ms: int = 40) -> np.ndarray:
+    """Drop a prompt's trailing silence (piper ends each piece with ~0.2 s) so a lead runs on
+    into the rest of the sentence."""
+    loud = np.nonzero(np.abs(audio) > 10 ** (floor_db / 20))[0]
+    return audio[: int(loud[-1]) + 1 + rate * keep_ms // 1000] if loud.size else audio[:0]
+
+
 def first_clause_split(text: str, min_words: int = 3) -> list[str]:
     """Split off the first clause of a long first sentence ("Your balance is 42 pounds, due
     on 1 May.") so it is synthesised and heard first: time to first audio follows the

@@ -53,3 +53,11 @@ def test_prompts_start_without_piper_s_leading_silence(engines):
     trimmed = trim_head(silence_then_tone, 8000)
     assert len(trimmed) == 80 + 80  # 10 ms kept before the sound, nothing of the sound lost
     assert trim_head(np.zeros(100, np.float32), 8000).size == 100  # all silence: left alone
+
+
+def test_a_lead_ends_where_its_sound_ends():
+    from speech.tts import trim_tail
+
+    tone_then_silence = np.concatenate([np.full(80, 0.2, np.float32), np.zeros(1600, np.float32)])
+    assert len(trim_tail(tone_then_silence, 8000)) == 80 + 320  # 40 ms kept after the sound
+    assert trim_tail(np.zeros(100, np.float32), 8000).size == 0
