@@ -91,13 +91,12 @@ class SpeechPipeline:
             # a partial only while the caller is voicing (in a pause the speculative final
             # is due, and must not queue behind it) and only on an idle model worker: under
             # load partials thin out, finals keep their pace
-            if (
-                self._since_partial_ms >= self._partial_interval_ms
-                and seg.trailing_silence_ms == 0
-                and (self._deterministic or self._engines.pool.idle)
-            ):
-                self._since_partial_ms = 0
-                await self._schedule(self._partial(self._utterance, self._segmenter.utterance_audio()))
+            if self._since_partial_ms >= self._partial_interval_ms and seg.trailing_silence_ms == 0:
+                if self._deterministic or self._engines.pool.idle:
+                    self._since_partial_ms = 0
+                    await self._schedule(self._partial(self._utterance, self._segmenter.utterance_audio()))
+                else:  # busy (the check probes the machine's cores): look again in 100 ms, not every frame
+                    self._since_partial_ms = self._partial_interval_ms - 100
 
     async def finish(self) -> None:
         """The audio ended: close an open utterance and wait for every transcript."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +77,7 @@ def test_core_slots_are_shared_between_processes_and_freed_when_one_dies(tmp_pat
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        cwd=Path(__file__).resolve().parent.parent,  # the repository, wherever pytest starts
     )
     try:
         assert holder.stdout.readline().strip() == "True"
