@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) bench/replay_bench.py
 	$(PY) bench/intents.py
 	$(PY) bench/radar_eval.py
+	$(PY) bench/radar_ceiling.py
 	$(PY) bench/sip_load.py
 
 lint: $(STAMP)
