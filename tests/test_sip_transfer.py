@@ -56,8 +56,9 @@ def test_bridge_whispers_to_the_agent_then_connects_the_caller(tmp_path, engines
     agent = BaresipAgent(tmp_path, agent_wav, seconds=120)
     worker = Worker(tmp_path / "data", _dialplan(tmp_path, agent.uri))
     try:
-        # the caller hears the greeting and the agent, speaks to the agent, stays on the line
-        caller_wav = _speech_wav(tmp_path / "caller.wav", [(None, 14), ("jfk.flac", 40)])
+        # the caller hears the greeting and the agent, speaks to the agent, stays on the line;
+        # they say it twice, so the agent hears it however long the dialing and whisper took
+        caller_wav = _speech_wav(tmp_path / "caller.wav", [(None, 14), ("jfk.flac", 4), ("jfk.flac", 15)])
         heard = baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{worker.sip_port}", caller_wav, seconds=55)
         (events,) = worker.wait_calls_ended(1)
         agent_heard_path = agent.heard()
