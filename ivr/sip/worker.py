@@ -21,6 +21,13 @@ from ivr.sip.endpoint import SipEndpoint, SipSettings
 log = logging.getLogger("ivr.worker")
 
 
+async def _warm_up(http: Any, url: str) -> None:
+    try:
+        await http.get(url, timeout=5)
+    except Exception as e:  # refused, timed out: the import is done either way
+        log.debug("warm-up request to %s: %s", url, e)
+
+
 async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_base: str) -> None:
     import httpx
 
@@ -88,12 +95,15 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
             loop.call_soon_threadsafe(start, transport)
             return transport
 
-        # every fixed prompt is synthesised before the first call: it then costs nothing
+        # every fixed prompt is synthesised before the first call: it then costs nothing.
+        # Meanwhile one request to the API: a process's first request imports httpx's
+        # transport (~40-50 ms here), which would otherwise land in the first caller's lookup.
         from ivr.dialplan.runner import static_prompts
 
         prompts = static_prompts(manager.active.dialplan)
         await asyncio.gather(
-            *(asyncio.to_thread(engines.tts.synthesize, t, sip.sample_rate) for t in prompts)
+            _warm_up(http, api_base),
+            *(asyncio.to_thread(engines.tts.synthesize, t, sip.sample_rate) for t in prompts),
         )
         log.info("%d prompts synthesised ahead", len(prompts))
         endpoint = SipEndpoint(sip, make_transport)
