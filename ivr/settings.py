@@ -65,7 +65,7 @@ class Settings:
         if os.environ.get("IVR_ASR_WORKERS"):
             s = replace(s, asr=replace(s.asr, workers=_env_count("IVR_ASR_WORKERS")))
         if os.environ.get("IVR_CORE_SLOTS"):
-            s = replace(s, core_slots=os.environ["IVR_CORE_SLOTS"])
+            s = replace(s, core_slots=_env_slots("IVR_CORE_SLOTS"))
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
         return s
@@ -75,8 +75,27 @@ class SettingsError(ValueError):
     """A setting from the environment cannot be used (the message names it)."""
 
 
+MAX_COUNT = 64  # threads or model jobs per process: more is a typo, not a machine
+
+
 def _env_count(name: str) -> int:
-    value = os.environ[name].strip()
-    if not value.isdigit() or int(value) < 1:
-        raise SettingsError(f"{name}={os.environ[name]!r}: expected a whole number of at least 1")
-    return int(value)
+    raw = os.environ[name]
+    try:
+        value = int(raw.strip()) if raw.strip().isascii() else 0
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_COUNT:
+        raise SettingsError(f"{name}={raw!r}: expected a whole number from 1 to {MAX_COUNT}")
+    return value
+
+
+def _env_slots(name: str) -> str:
+    """The slot folder must be one this process can create and lock files in."""
+    from speech.slots import CoreSlots
+
+    path = os.environ[name]
+    try:
+        CoreSlots(path)
+    except OSError as e:
+        raise SettingsError(f"{name}={path!r}: not a folder for the core slots ({e.strerror or e})") from None
+    return path

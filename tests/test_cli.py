@@ -176,7 +176,7 @@ def test_a_cough_or_mhm_over_the_greeting_does_not_stop_it(ivr_cmd, tmp_path):
     assert np.count_nonzero(np.abs(audio[int(1.6 * rate) :]) > 0.01) > rate // 2  # the greeting went on
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-2"])
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "\u00b2", "100000"])
 def test_a_bad_thread_or_worker_count_in_the_environment_is_a_one_line_error(ivr_cmd, value):
     import os
 
@@ -187,3 +187,16 @@ def test_a_bad_thread_or_worker_count_in_the_environment_is_a_one_line_error(ivr
     assert proc.returncode == 2, proc.stderr
     assert "IVR_ASR_WORKERS" in proc.stderr and "whole number" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_an_unusable_core_slot_folder_is_a_one_line_error(ivr_cmd, tmp_path):
+    import os
+
+    not_a_folder = tmp_path / "slots"
+    not_a_folder.write_text("a file where the folder should be")
+    env = {**os.environ, "IVR_CORE_SLOTS": str(not_a_folder)}
+    proc = subprocess.run(
+        [*ivr_cmd, "replay", str(FIXTURES / "jfk.flac")], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "IVR_CORE_SLOTS" in proc.stderr and "Traceback" not in proc.stderr
