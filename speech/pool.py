@@ -142,7 +142,9 @@ class ModelPool:
                 # caller hears it at once, and piper is cheap next to whisper); a partial
                 # needs a core to spare, or is dropped
                 if priority == Priority.FINAL:
-                    slot = self._slots.acquire(cancelled=lambda fut=fut: fut in self._abandoned)
+                    slot = self._slots.acquire(
+                        cancelled=lambda fut=fut: fut in self._abandoned or self._closed
+                    )
                     with self._cond:
                         self._waiting.discard(fut)
                         self._abandoned.discard(fut)

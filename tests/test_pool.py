@@ -173,3 +173,21 @@ def test_forgetting_a_key_keeps_its_job_and_bounds_the_tracking():
     assert [f.result(timeout=5) for f in futures] == list(range(50))
     assert not pool._latest  # one entry per utterance would grow for the life of the worker
     pool.close()
+
+
+def test_closing_the_pool_stops_a_final_that_waits_for_a_core(tmp_path):
+    from speech.slots import CoreSlots
+
+    other = ModelPool(1, slots=CoreSlots(tmp_path, 1))  # another process holds the only core
+    started, gate = threading.Event(), threading.Event()
+    other.submit(lambda: (started.set(), gate.wait(30)))
+    assert started.wait(5)
+    pool = ModelPool(1, slots=CoreSlots(tmp_path, 1))
+    waiting = pool.submit(lambda: "final", Priority.FINAL)
+    with pytest.raises(TimeoutError):
+        waiting.result(timeout=0.3)
+    pool.close()  # the worker shuts down: it does not wait for the other process's job
+    with pytest.raises(Superseded):
+        waiting.result(timeout=1)
+    gate.set()
+    other.close()
