@@ -34,7 +34,7 @@ import numpy as np
 from common import ROOT, pct
 
 sys.path.insert(0, str(ROOT))
-from ivr.sip.pcap import write_rtp_pcap  # noqa: E402
+from ivr.telephony.pcap import write_rtp_pcap  # noqa: E402
 from speech.tts import PiperTts  # noqa: E402
 from tests.sip_helpers import free_port, ivr_exe, open_hotline, sipp_call, wait_until  # noqa: E402
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, help="API port (default 8080)")
     sp.add_argument("--data-dir", metavar="DIR")
     sp.add_argument("--sip-port", type=int, help="the hotline's SIP port (Kamailio; default 5060)")
-    sp.add_argument("--sip-workers", type=int, help="worker processes of 4 calls each (0: no SIP; default 2)")
+    sp.add_argument("--sip-workers", type=int, help="worker processes of 4 calls each (0: no SIP; default: sized to the machine)")
     sp.add_argument("--rtp-port", type=int, help="first RTP port of the workers (default 40000)")
 
     ra = sub.add_parser("radar", help="score recordings for anger and anxiety relative to the caller's voice")
@@ -146,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--api-base", default="", help="where lookups go (default: the API of ivr serve)")
     wk.add_argument("--data-dir", metavar="DIR")
     wk.add_argument("--sip-log", type=int, default=0, help="pjsip log level (0-5)")
+
+    sv = sub.add_parser(
+        "speech", help="the speech service: the machine's models, served to the workers over a socket"
+    )
+    sv.add_argument(
+        "--listen", required=True, metavar="PATH|HOST:PORT", help="a Unix socket path, or HOST:PORT for TCP"
+    )
+    sv.add_argument("--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)")
+    sv.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
 
     rl = sub.add_parser("reload", help="ask a running `ivr serve` to reload its dialplan")
     rl.add_argument("--url", default="http://127.0.0.1:8080", help="the service's API address")
@@ -187,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "directory":
             return _directory(args)
         if args.command == "serve":
-            from ivr.server import serve
+            from ivr.telephony.supervisor import serve
 
             return serve(_settings(args), args)
         if args.command == "reload":
@@ -196,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _radar(args)
         if args.command == "worker":
             return _worker(args)
+        if args.command == "speech":
+            return _speech(args)
     except UsageError as e:
         _fail(str(e))
         return 2
@@ -272,8 +284,8 @@ def _reload(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import logging
 
-    from ivr.sip.endpoint import SipSettings
-    from ivr.sip.worker import run_worker
+    from ivr.telephony.endpoint import SipSettings
+    from ivr.telephony.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
@@ -281,7 +293,31 @@ def _worker(args: argparse.Namespace) -> int:
         host=args.host, port=args.sip_port, rtp_port=args.rtp_port, rtp_ports=200, log_level=args.sip_log
     )
     api_base = args.api_base or f"http://{settings.api_host}:{settings.api_port}"
-    asyncio.run(run_worker(settings, sip, args.dialplan or settings.dialplan, api_base))
+    return asyncio.run(run_worker(settings, sip, args.dialplan or settings.dialplan, api_base))
+
+
+def _speech(args: argparse.Namespace) -> int:
+    import logging
+
+    from ivr.call.services import service_settings
+    from speech.asr import AsrError
+    from speech.embed import IntentModelError
+    from speech.service.protocol import Address
+    from speech.service.server import run_service
+    from speech.tts import TtsError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    try:
+        address = Address.parse(args.listen)
+    except ValueError as e:
+        raise UsageError(f"--listen {e}") from None
+    try:
+        run_service(service_settings(settings), address)
+    except (AsrError, TtsError, IntentModelError) as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot listen on {address}: {e.strerror or e}") from None
     return 0
 
 
@@ -365,16 +401,15 @@ async def _chat(args: argparse.Namespace) -> int:
     from ivr.api import BackgroundServer, create_app
     from ivr.chat import HELP, ChatConversation, stdin_reader
     from ivr.dialplan.runner import DialplanRunner, Understanding
-    from ivr.intents import Embedder
 
     settings = _settings(args)
     dialplan = _load_dialplan(args.file)
-    understanding = Understanding.build(dialplan, Embedder())
     caller = _caller_entry(settings, args.caller)
     interactive = sys.stdin.isatty()
-    print(f"{dialplan.name} ({args.file}). {HELP}")
     with BackgroundServer(create_app()) as api:
-        async with httpx.AsyncClient() as client:
+        async with _services(settings) as services, httpx.AsyncClient() as client:
+            understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder)
+            print(f"{dialplan.name} ({args.file}). {HELP}")
             conv = ChatConversation(
                 stdin_reader("you> " if interactive else ""),
                 lambda line: print(line, flush=True),
@@ -389,15 +424,10 @@ async def _chat(args: argparse.Namespace) -> int:
 
 # -- replay ------------------------------------------------------------------------------
 async def _replay(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from ivr.engines import Engines
+    from ivr.call.session import CallSession
     from ivr.events import Event, format_event
     from ivr.replay import ReplayTransport, parse_dtmf_script
-    from ivr.session import CallSession
-    from speech.asr import AsrError
     from speech.audio import AudioError
-    from speech.tts import TtsError
 
     if not args.paths and not args.script:
         raise UsageError("replay needs audio files or folders, or --script TURNS.yaml")
@@ -423,11 +453,6 @@ async def _replay(args: argparse.Namespace) -> int:
     if out_audio and several:
         out_audio.mkdir(parents=True, exist_ok=True)
 
-    try:
-        engines = Engines.load(settings)
-    except (AsrError, TtsError) as e:
-        raise UsageError(str(e)) from None
-
     progress = None
     if not args.json and several and sys.stderr.isatty():
         from tqdm import tqdm
@@ -445,6 +470,7 @@ async def _replay(args: argparse.Namespace) -> int:
 
     failures = 0
     async with contextlib.AsyncExitStack() as stack:
+        services = await stack.enter_async_context(_services(settings))
         app_factory = None
         http = None
         if dialplan is not None:
@@ -455,7 +481,7 @@ async def _replay(args: argparse.Namespace) -> int:
 
             api = stack.enter_context(BackgroundServer(create_app()))
             http = await stack.enter_async_context(httpx.AsyncClient())
-            understanding = Understanding.build(dialplan, engines.embedder)
+            understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder)
 
             def app_factory(number: str):  # type: ignore[no-untyped-def]
                 caller = _caller_entry(settings, number)
@@ -474,7 +500,7 @@ async def _replay(args: argparse.Namespace) -> int:
                         app = app_factory(args.caller or script.caller)
                         session = script_session(
                             script,
-                            engines,
+                            services,
                             settings,
                             emit,
                             app,
@@ -494,7 +520,7 @@ async def _replay(args: argparse.Namespace) -> int:
                         app = app_factory(transport.caller) if app_factory else None
                         session = CallSession(
                             transport,
-                            engines,
+                            services,
                             settings,
                             emit,
                             app=app,
@@ -523,8 +549,31 @@ async def _replay(args: argparse.Namespace) -> int:
         finally:
             if progress is not None:
                 progress.close()
-            engines.close()
     return 2 if failures else 0
+
+
+@contextlib.asynccontextmanager
+async def _services(settings: Any) -> Any:
+    """The speech service's client (one started in this process unless IVR_SPEECH names
+    one); a model that cannot be loaded, or a service that does not answer, is a usage error."""
+    from ivr.call.services import open_services
+    from speech.asr import AsrError
+    from speech.embed import IntentModelError
+    from speech.service.client import SpeechUnavailable
+    from speech.tts import TtsError
+
+    try:
+        cm = open_services(settings)
+        services = await cm.__aenter__()
+    except (AsrError, TtsError, IntentModelError, SpeechUnavailable) as e:
+        raise UsageError(str(e)) from None
+    try:
+        yield services
+    except BaseException as e:
+        if not await cm.__aexit__(type(e), e, e.__traceback__):
+            raise
+    else:
+        await cm.__aexit__(None, None, None)
 
 
 if __name__ == "__main__":

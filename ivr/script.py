@@ -91,14 +91,14 @@ class ScriptTransport(ReplayTransport):
         call_id: str,
         script: CallerScript,
         sample_rate: int,
-        speak: Callable[[str, int], np.ndarray],
+        speak: Any,
         gap_ms: int = 400,
         max_call_ms: int = 600_000,
         caller: str = "",
     ) -> None:
         super().__init__(call_id, np.zeros(0, np.float32), sample_rate, caller=caller or script.caller)
         self._script = script
-        self._speak = speak
+        self._speak = speak  # the speech service's client: the caller's voice is piper's too
         self._gap_ms = gap_ms
         self._max_call_ms = max_call_ms
         self.ready: Callable[[], bool] = lambda: True
@@ -129,7 +129,7 @@ class ScriptTransport(ReplayTransport):
                     elif turn.kind == "affect":
                         self.on_affect(turn.value)
                     else:
-                        audio = self._turn_audio(turn)
+                        audio = await self._turn_audio(turn)
                         pos = 0
             chunk = audio[pos : pos + step]
             pos += step
@@ -142,10 +142,11 @@ class ScriptTransport(ReplayTransport):
                 await asyncio.sleep(0)
         self.duration_ms = t_ms
 
-    def _turn_audio(self, turn: Turn) -> np.ndarray:
+    async def _turn_audio(self, turn: Turn) -> np.ndarray:
         if turn.kind == "say":
             v = turn.value if isinstance(turn.value, dict) else {"text": str(turn.value)}
-            x = self._speak(str(v["text"]), self.sample_rate)
+            pcm = await self._speak.synthesize(str(v["text"]), self.sample_rate)
+            x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
             factor = 2 ** (float(v.get("semitones", 0)) / 12)
             if factor != 1:  # higher and a little faster, as a raised voice is
                 x = resample(x, round(self.sample_rate * factor), self.sample_rate)
@@ -167,7 +168,7 @@ def affect_scores(level: str) -> dict[str, float]:
 
 def script_session(
     script: CallerScript,
-    engines: Any,
+    services: Any,
     settings: Any,
     emit: Callable[[Any], None],
     app: Any,
@@ -176,13 +177,13 @@ def script_session(
     deterministic: bool = True,
 ) -> Any:
     """A CallSession whose caller follows `script` (the IVR's output is captured)."""
+    from ivr.call.session import CallSession
     from ivr.events import EventType
-    from ivr.session import CallSession
 
-    transport = ScriptTransport(script.path.name, script, 8000, engines.tts.synthesize, caller=caller)
+    transport = ScriptTransport(script.path.name, script, 8000, services.speech, caller=caller)
     session = CallSession(
         transport,
-        engines,
+        services,
         settings,
         emit,
         app=app,

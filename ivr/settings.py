@@ -39,14 +39,19 @@ class Settings:
     """Address the hotline's SIP (Kamailio) and the workers listen on."""
     sip_port: int = 5060
     """The hotline's SIP port (Kamailio's dispatcher)."""
-    sip_workers: int = 2
-    """Worker processes of at most 4 calls each behind Kamailio; 0 runs no SIP."""
+    sip_workers: int | None = None
+    """Worker processes of at most 4 calls each behind Kamailio; 0 runs no SIP; None sizes
+    them to the machine (`ivr.telephony.capacity`). IVR_WORKERS overrides."""
     rtp_port: int = 40000
     """First RTP port; worker i uses 200 ports from rtp_port + 200 * i."""
-    core_slots: str = ""
-    """A folder of box-wide model slots (one lock file per core) that the worker processes
-    of `ivr serve` share, so partial transcripts yield the cores to final ones machine-wide
-    (`speech/slots.py`); empty = this process alone. `ivr serve` sets IVR_CORE_SLOTS."""
+    speech: str = ""
+    """The speech service: a Unix socket path or HOST:PORT (IVR_SPEECH). Empty: `ivr serve`
+    starts one on DATA_DIR/run/speech.sock; one-shot commands (replay, chat) start one in
+    their own process."""
+    speech_lanes: int = 0
+    """Model jobs the speech service runs at once (0 = one per core). IVR_ASR_WORKERS."""
+    speech_wait_s: float = 120.0
+    """How long a worker or command waits for the speech service to answer at start."""
 
     @property
     def store_path(self) -> str:
@@ -54,7 +59,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Defaults, overridden by IVR_ASR_MODEL, IVR_TTS_VOICE, IVR_DATA_DIR when set."""
+        """Defaults, overridden by IVR_ASR_MODEL, IVR_TTS_VOICE, IVR_ASR_THREADS,
+        IVR_ASR_WORKERS, IVR_SPEECH, IVR_WORKERS, IVR_DATA_DIR when set."""
         s = cls()
         if os.environ.get("IVR_ASR_MODEL"):
             s = replace(s, asr=replace(s.asr, model_path=os.environ["IVR_ASR_MODEL"]))
@@ -63,9 +69,13 @@ class Settings:
         if os.environ.get("IVR_ASR_THREADS"):
             s = replace(s, asr=replace(s.asr, cpu_threads=_env_count("IVR_ASR_THREADS")))
         if os.environ.get("IVR_ASR_WORKERS"):
-            s = replace(s, asr=replace(s.asr, workers=_env_count("IVR_ASR_WORKERS")))
-        if os.environ.get("IVR_CORE_SLOTS"):
-            s = replace(s, core_slots=_env_slots("IVR_CORE_SLOTS"))
+            s = replace(s, speech_lanes=_env_count("IVR_ASR_WORKERS"))
+        if os.environ.get("IVR_SPEECH"):
+            s = replace(s, speech=_env_address("IVR_SPEECH"))
+        if os.environ.get("IVR_WORKERS"):
+            s = replace(s, sip_workers=_env_count("IVR_WORKERS", low=0, high=MAX_WORKERS))
+        if os.environ.get("IVR_SPEECH_WAIT_S"):
+            s = replace(s, speech_wait_s=float(_env_count("IVR_SPEECH_WAIT_S", low=1, high=3600)))
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
         return s
@@ -75,27 +85,29 @@ class SettingsError(ValueError):
     """A setting from the environment cannot be used (the message names it)."""
 
 
-MAX_COUNT = 64  # threads or model jobs per process: more is a typo, not a machine
+MAX_COUNT = 64  # threads or model lanes: more is a typo, not a machine
 
 
-def _env_count(name: str) -> int:
+MAX_WORKERS = 256  # 1,024 calls on one box: more is a typo
+
+
+def _env_count(name: str, low: int = 1, high: int = MAX_COUNT) -> int:
     raw = os.environ[name]
     try:
-        value = int(raw.strip()) if raw.strip().isascii() else 0
+        value = int(raw.strip()) if raw.strip().isascii() else -1
     except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_COUNT:
-        raise SettingsError(f"{name}={raw!r}: expected a whole number from 1 to {MAX_COUNT}")
+        value = -1
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r}: expected a whole number from {low} to {high}")
     return value
 
 
-def _env_slots(name: str) -> str:
-    """The slot folder must be one this process can create and lock files in."""
-    from speech.slots import CoreSlots
+def _env_address(name: str) -> str:
+    from speech.service.protocol import Address
 
-    path = os.environ[name]
+    raw = os.environ[name]
     try:
-        CoreSlots(path)
-    except OSError as e:
-        raise SettingsError(f"{name}={path!r}: not a folder for the core slots ({e.strerror or e})") from None
-    return path
+        Address.parse(raw)
+    except ValueError as e:
+        raise SettingsError(f"{name}={raw!r}: {e}") from None
+    return raw.strip()

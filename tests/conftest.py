@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import sys
@@ -22,12 +23,36 @@ def reference_transcripts() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def engines():
-    from ivr.engines import Engines
-    from ivr.settings import Settings
+    """The real models, loaded once (`.asr`, `.tts`, `.embedder`): for tests of a model itself."""
+    from speech.service.server import Models, ServiceSettings
 
-    e = Engines.load(Settings())
-    yield e
-    e.close()
+    return Models(ServiceSettings())
+
+
+@pytest.fixture(scope="session")
+def speech_address(engines):
+    """A real speech service (the same one `ivr speech` runs) on a private socket, serving the
+    session's models; calls in tests reach it through the client, as a worker does."""
+    from speech.service.local import LocalService
+
+    with LocalService(models=engines) as local:
+        yield local.address
+
+
+@contextlib.asynccontextmanager
+async def call_services(address, radar_model=None):
+    """A worker's services (the speech client, the radar), inside the test's event loop."""
+    from ivr.call.services import CallServices
+    from ivr.call.session import APOLOGY
+    from speech.service.client import SpeechClient
+
+    client = SpeechClient(address)
+    await client.connect(timeout_s=30)
+    await client.pin(APOLOGY, 8000)
+    try:
+        yield CallServices(client, radar_model)
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="session")

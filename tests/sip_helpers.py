@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.sip.pcap import write_rtp_pcap
+from ivr.telephony.pcap import write_rtp_pcap
 from speech.audio import decode_file, resample
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,7 +260,7 @@ class BaresipAgent:
 def transcribe(engines, samples: np.ndarray, rate: int) -> str:  # type: ignore[no-untyped-def]
     """What whisper hears in a recording: cut at pauses (>= 300 ms under -40 dBFS), each
     stretch decoded on its own (a call recording is longer than one decoding window)."""
-    from speech.asr import UtteranceTranscriber
+    from speech.asr import transcribe_utterance
 
     hop = rate // 50
     frames = len(samples) // hop
@@ -276,6 +276,6 @@ def transcribe(engines, samples: np.ndarray, rate: int) -> str:  # type: ignore[
             if quiet >= 15 or i - start >= 700:  # a pause, or 14 s of sound
                 seg = samples[start * hop : (i - quiet + 1) * hop]
                 if len(seg) > rate // 5:
-                    texts.append(UtteranceTranscriber(engines.asr).final(resample(seg, rate, 16000)))
+                    texts.append(transcribe_utterance(engines.asr, resample(seg, rate, 16000)))
                 start, quiet = None, 0
     return " ".join(t for t in texts if t).lower()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speech.asr import LocalAgreement, compression_ratio, repeated_tail
+from speech.asr import Decoded, LocalAgreement, compression_ratio, repeated_tail
 from speech.audio import decode_file, resample
 from speech.wer import wer
 from tests.conftest import FIXTURES, reference_transcripts
@@ -17,27 +17,41 @@ from tests.conftest import FIXTURES, reference_transcripts
 
 # -- the streaming policy, no model ----------------------------------------------------
 def _agreement() -> LocalAgreement:
-    # token ids: even ids begin a word, odd ids continue one
-    return LocalAgreement(lambda t: t % 2 == 0)
+    return LocalAgreement()
+
+
+def _hyp(tokens: list[int]) -> Decoded:
+    """A hypothesis as the speech service sends it: even ids begin a word, odd ids continue
+    one; word k of the text is `w<first token>`."""
+    words = []
+    for i, t in enumerate(tokens):
+        if t % 2 == 0 or i == 0:
+            words.append((i, f" w{t}"))
+        else:
+            words[-1] = (words[-1][0], words[-1][1] + f"+{t}")
+    return Decoded(tuple(tokens), "".join(w for _, w in words).strip(), 0.0, 0.0, tuple(words))
 
 
 @pytest.mark.unit
 def test_local_agreement_commits_what_two_hypotheses_share():
     la = _agreement()
-    assert la.update([10, 12, 14, 16]) == ()  # one hypothesis proves nothing
-    assert la.update([10, 12, 14, 18, 20]) == (10, 12, 14)
+    assert la.update(_hyp([10, 12, 14, 16])) == ()  # one hypothesis proves nothing
+    assert la.update(_hyp([10, 12, 14, 18, 20])) == (10, 12, 14)
+    assert la.committed_text == "w10 w12 w14"
     # a later disagreement never takes back committed words
-    assert la.update([10, 12, 14, 40]) == (10, 12, 14)
-    assert la.update([10, 12, 14, 40, 42]) == (10, 12, 14, 40)
+    assert la.update(_hyp([10, 12, 14, 40])) == (10, 12, 14)
+    assert la.update(_hyp([10, 12, 14, 40, 42])) == (10, 12, 14, 40)
+    assert la.committed_text == "w10 w12 w14 w40"
 
 
 @pytest.mark.unit
 def test_local_agreement_cuts_at_word_boundaries():
     la = _agreement()
-    la.update([10, 12, 13, 16])
+    la.update(_hyp([10, 12, 13, 16]))
     # [10, 12, 13] agree, but 13 continues the word 12 began and the next tokens differ:
     # only whole words whose successor begins a new word in both hypotheses are committed
-    assert la.update([10, 12, 13, 15]) == (10,)
+    assert la.update(_hyp([10, 12, 13, 15])) == (10,)
+    assert la.committed_text == "w10"
 
 
 @pytest.mark.unit
@@ -121,12 +135,12 @@ def test_partials_stream_while_the_caller_speaks(ivr_cmd):
 
 @pytest.mark.model
 def test_every_fixture_is_heard(engines):
-    from speech.asr import UtteranceTranscriber
+    from speech.asr import transcribe_utterance
 
     refs = reference_transcripts()
     for name, ref in refs.items():
         samples, rate = decode_file(FIXTURES / name)
-        text = UtteranceTranscriber(engines.asr).final(resample(samples, rate, 16000))
+        text = transcribe_utterance(engines.asr, resample(samples, rate, 16000))
         assert wer(ref, text) <= 0.25, (name, text)
 
 

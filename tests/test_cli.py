@@ -189,14 +189,35 @@ def test_a_bad_thread_or_worker_count_in_the_environment_is_a_one_line_error(ivr
     assert "Traceback" not in proc.stderr
 
 
-def test_an_unusable_core_slot_folder_is_a_one_line_error(ivr_cmd, tmp_path):
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("IVR_SPEECH", "host:notaport", "IVR_SPEECH"),
+        ("IVR_WORKERS", "many", "IVR_WORKERS"),
+        ("IVR_WORKERS", "100000", "IVR_WORKERS"),
+    ],
+)
+def test_a_bad_speech_address_or_worker_count_is_a_one_line_error(ivr_cmd, name, value, message):
     import os
 
-    not_a_folder = tmp_path / "slots"
-    not_a_folder.write_text("a file where the folder should be")
-    env = {**os.environ, "IVR_CORE_SLOTS": str(not_a_folder)}
+    env = {**os.environ, name: value}
     proc = subprocess.run(
         [*ivr_cmd, "replay", str(FIXTURES / "jfk.flac")], capture_output=True, text=True, timeout=120, env=env
     )
     assert proc.returncode == 2, proc.stderr
-    assert "IVR_CORE_SLOTS" in proc.stderr and "Traceback" not in proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_speech_service_that_is_not_there_is_a_one_line_error(ivr_cmd, tmp_path):
+    import os
+
+    env = {**os.environ, "IVR_SPEECH": str(tmp_path / "nobody.sock")}
+    proc = subprocess.run(
+        [*ivr_cmd, "replay", str(FIXTURES / "jfk.flac")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "IVR_SPEECH_WAIT_S": "1"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "no speech service" in proc.stderr and "Traceback" not in proc.stderr

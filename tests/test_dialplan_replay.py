@@ -19,6 +19,7 @@ from ivr.dialplan.runner import DialplanRunner, Understanding
 from ivr.script import load_script, script_session
 from ivr.settings import Settings
 from ivr.store import Store, read_directory
+from tests.conftest import call_services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,12 +38,14 @@ def directory(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def hotline(engines):
+def hotline(speech_address):
+    from speech.service.client import BlockingEmbedder
+
     dp = load_dialplan(HOTLINE)
-    return dp, Understanding.build(dp, engines.embedder)
+    return dp, Understanding.build(dp, BlockingEmbedder(speech_address))
 
 
-def call(engines, hotline, directory, name, at=OPEN):
+def call(speech_address, hotline, directory, name, at=OPEN, radar_model=None):
     dp, nlu = hotline
     script = load_script(SCRIPTS / name)
     caller = directory.caller(script.caller) if script.caller else None
@@ -50,10 +53,10 @@ def call(engines, hotline, directory, name, at=OPEN):
 
     async def go():
         with BackgroundServer(create_app()) as api:
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient() as client, call_services(speech_address, radar_model) as services:
                 runner = DialplanRunner(dp, nlu, caller, at, {"api_base": api.base_url})
                 session = script_session(
-                    script, engines, Settings(), events.append, runner, client, caller=script.caller
+                    script, services, Settings(), events.append, runner, client, caller=script.caller
                 )
                 await session.run()
 
@@ -69,62 +72,62 @@ def said(events):
     return " | ".join(d["text"] for d in kinds(events, "say"))
 
 
-def test_balance_for_a_known_caller(engines, hotline, directory):
-    events = call(engines, hotline, directory, "balance_known.yaml")
+def test_balance_for_a_known_caller(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "balance_known.yaml")
     assert [d["name"] for d in kinds(events, "intent")] == ["check_balance"]
     assert f"Your balance is {demo_account('100003')['balance']:g} pounds" in said(events)
     assert kinds(events, "hangup") == [{"reason": "resolved"}]
     assert events[-1].type == "call_end"
 
 
-def test_data_then_outage_in_one_call(engines, hotline, directory):
-    events = call(engines, hotline, directory, "data_then_outage.yaml")
+def test_data_then_outage_in_one_call(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "data_then_outage.yaml")
     assert [d["name"] for d in kinds(events, "intent")] == ["data_usage", "report_outage"]
     acct = demo_account("100003")
     assert f"of your {acct['plan_gb']} gigabytes" in said(events) and acct["area"] in said(events)
     assert not kinds(events, "transfer")
 
 
-def test_unknown_caller_keys_the_account(engines, hotline, directory):
-    events = call(engines, hotline, directory, "balance_unknown_keys.yaml")
+def test_unknown_caller_keys_the_account(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "balance_unknown_keys.yaml")
     assert [d["digit"] for d in kinds(events, "dtmf")] == list("100002")
     assert f"{demo_account('100002')['balance']:g} pounds" in said(events)
 
 
-def test_lost_sim_is_l2(engines, hotline, directory):
-    events = call(engines, hotline, directory, "lost_sim.yaml")
+def test_lost_sim_is_l2(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "lost_sim.yaml")
     (t,) = kinds(events, "transfer")
     assert t["queue"] == "sim_services" and t["tier"] == "L2" and "07700900123" in t["reason"]
 
 
 @pytest.mark.parametrize("name,queue", [("cancel.yaml", "retention"), ("complaint.yaml", "complaints")])
-def test_cancel_and_complaint_are_l3(engines, hotline, directory, name, queue):
-    events = call(engines, hotline, directory, name)
+def test_cancel_and_complaint_are_l3(speech_address, hotline, directory, name, queue):
+    events = call(speech_address, hotline, directory, name)
     (t,) = kinds(events, "transfer")
     assert (t["queue"], t["tier"]) == (queue, "L3")
 
 
-def test_roaming_is_answered_from_the_knowledge_base(engines, hotline, directory):
-    events = call(engines, hotline, directory, "roaming.yaml")
+def test_roaming_is_answered_from_the_knowledge_base(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "roaming.yaml")
     assert [d["name"] for d in kinds(events, "intent")] == ["roaming"]
     assert "two pounds a day" in said(events)
 
 
-def test_agent_from_the_middle_of_a_gather(engines, hotline, directory):
-    events = call(engines, hotline, directory, "agent_anywhere.yaml")
+def test_agent_from_the_middle_of_a_gather(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "agent_anywhere.yaml")
     (t,) = kinds(events, "transfer")
     assert t["queue"] == "general" and "wants check_balance" in t["summary"]
 
 
-def test_escalation_jumps_the_queue(engines, hotline, directory):
-    events = call(engines, hotline, directory, "escalate.yaml")
+def test_escalation_jumps_the_queue(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "escalate.yaml")
     assert kinds(events, "affect")[-1]["level"] == "escalate"  # the scripted one, after the radar's
     (t,) = kinds(events, "transfer")
     assert t["queue"] == "priority" and t["priority"] == 10 and "really sorry" in said(events)
 
 
-def test_vip_straight_to_a_human(engines, hotline, directory):
-    events = call(engines, hotline, directory, "vip.yaml")
+def test_vip_straight_to_a_human(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "vip.yaml")
     (t,) = kinds(events, "transfer")
     assert (t["queue"], t["tier"]) == ("vip", "L3") and not kinds(events, "intent")
 
@@ -168,18 +171,13 @@ def test_replay_cli_with_dialplan_script_and_caller(ivr_cmd, tmp_path):
     assert (tmp_path / "ivr.wav").stat().st_size > 8000
 
 
-def test_a_raised_voice_escalates_through_the_radar(engines, hotline, directory):
+def test_a_raised_voice_escalates_through_the_radar(speech_address, hotline, directory):
     """Radar -> affect event -> the dialplan's global escalation -> a priority transfer, in a
     replayed call with real audio. A transparent loudness/pitch model stands in for the
     calibrated one, so this checks the wiring; bench/radar_eval.py measures the calibration."""
     from tests.test_prosody import _loudness_pitch_model
 
-    shipped = engines._radar_model
-    engines._radar_model = _loudness_pitch_model()
-    try:
-        events = call(engines, hotline, directory, "escalate_by_voice.yaml")
-    finally:
-        engines._radar_model = shipped
+    events = call(speech_address, hotline, directory, "escalate_by_voice.yaml", radar_model=_loudness_pitch_model())
     affects = kinds(events, "affect")
     assert [a["level"] for a in affects][:2] == ["calm", "calm"]
     assert affects[-1]["level"] == "escalate"
@@ -188,8 +186,8 @@ def test_a_raised_voice_escalates_through_the_radar(engines, hotline, directory)
     assert "really sorry" in said(events)
 
 
-def test_a_spoken_account_number_ends_the_turn_once_six_digits_are_heard(engines, hotline, directory):
-    events = call(engines, hotline, directory, "balance_unknown_spoken.yaml")
+def test_a_spoken_account_number_ends_the_turn_once_six_digits_are_heard(speech_address, hotline, directory):
+    events = call(speech_address, hotline, directory, "balance_unknown_spoken.yaml")
     finals = [e["text"] for e in kinds(events, "final_transcript")]
     assert finals[1].replace(" ", "") == "471102", finals
     # whisper writes "471102" with no full stop: the gather's six digits say it is whole

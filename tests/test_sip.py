@@ -28,7 +28,7 @@ def test_fast_bytes_matches_the_slow_copy():
 
     import pjsua2 as pj
 
-    from ivr.sip.endpoint import fast_bytes
+    from ivr.telephony.endpoint import fast_bytes
 
     data = os.urandom(320)
     assert fast_bytes(pj.ByteVector(data)) == bytes(pj.ByteVector(data)) == data
@@ -87,7 +87,7 @@ def test_malformed_sip_and_a_flood_do_not_take_the_worker_down(worker, tmp_path)
 
 
 def test_baresip_caller_is_heard_and_hears_the_greeting(worker, tmp_path, engines):
-    from speech.asr import UtteranceTranscriber
+    from speech.asr import transcribe_utterance
     from speech.audio import decode_file, resample
     from tests.sip_helpers import baresip_call
 
@@ -109,7 +109,7 @@ def test_baresip_caller_is_heard_and_hears_the_greeting(worker, tmp_path, engine
     # what the caller heard, through whisper: the greeting's words
     heard, heard_rate = decode_file(heard_wav)
     greeting = heard[: 6 * heard_rate]
-    text = UtteranceTranscriber(engines.asr).final(resample(greeting, heard_rate, 16000)).lower()
+    text = transcribe_utterance(engines.asr, resample(greeting, heard_rate, 16000)).lower()
     assert "test line" in text and "say something" in text, text
 
 

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from ivr.sip.pcap import write_rtp_pcap
+from ivr.telephony.pcap import write_rtp_pcap
 from speech.audio import decode_file, resample
 from tests.sip_helpers import ROOT, free_port, ivr_exe, open_hotline, sipp_call, wait_until
 

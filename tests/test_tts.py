@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speech.asr import UtteranceTranscriber
+from speech.asr import transcribe_utterance
 from speech.audio import resample
 from speech.wer import wer
 
@@ -16,7 +16,7 @@ def test_tts_to_asr_round_trip_at_phone_rate(engines):
     sentence = "Your balance is forty two dollars. Is there anything else I can help you with?"
     audio = engines.tts.synthesize(sentence, 8000)
     assert 3.0 < len(audio) / 8000 < 9.0
-    heard = UtteranceTranscriber(engines.asr).final(resample(audio, 8000, 16000))
+    heard = transcribe_utterance(engines.asr, resample(audio, 8000, 16000))
     assert wer(sentence.replace("forty two", "42"), heard) <= 0.15 or wer(sentence, heard) <= 0.15, heard
 
 

@@ -14,15 +14,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from ivr.call.pipeline import UNAVAILABLE_WAIT_S, SpeechPipeline
+from ivr.call.services import CallServices
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
-from ivr.engines import Engines
 from ivr.events import Event, EventType, make
-from ivr.pipeline import SpeechPipeline
 from ivr.settings import Settings
 from ivr.transport import DtmfDigit, Transport
 from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
-from speech.pool import Priority
+from speech.service.client import SpeechUnavailable
 from speech.tts import trim_tail
+
+APOLOGY = "Sorry, one moment please."
+"""What a caller hears when the speech service is away (pre-synthesised: it plays without it)."""
 
 App = Callable[["CallSession"], Awaitable[None]]
 
@@ -31,7 +34,7 @@ class CallSession:
     def __init__(
         self,
         transport: Transport,
-        engines: Engines,
+        services: CallServices,
         settings: Settings,
         emit: Callable[[Event], None],
         app: App | None = None,
@@ -43,7 +46,9 @@ class CallSession:
         self.call_id = transport.call_id
         self.caller = transport.caller
         self.settings = settings
-        self.engines = engines
+        self.services = services
+        self.speech = services.speech
+        self._apologised_outage = -1
         self._sink = emit
         self._app = app if app is not None else greeting_app
         self._deterministic = deterministic
@@ -68,18 +73,18 @@ class CallSession:
         if settings.radar:
             from prosody.radar import Radar
 
-            radar = Radar(engines.radar_model)
+            radar = Radar(services.radar_model)
         self.radar = radar
         self.pipeline = SpeechPipeline(
             self.call_id,
             transport.sample_rate,
-            engines,
+            services,
             self._on_event,
             vad=settings.vad,
-            partial_interval_ms=settings.asr.partial_interval_ms,
-            speculate_after_ms=settings.asr.speculate_after_ms,
+            asr=settings.asr,
             deterministic=deterministic,
             radar=radar,
+            on_unavailable=self.apologise,
         )
 
     # -- the Conversation interface -------------------------------------------------
@@ -101,27 +106,56 @@ class CallSession:
             return
         self.emit(EventType.SAY, text=text, **({"prompt": prompt} if prompt else {}))
         rate = self.transport.sample_rate
-        tts = self.engines.tts
+        speech = self.speech
         seq = self._start_prompt(text, interruptible)
-        cached = tts.cached(text, rate)
+        cached = speech.cached(text, rate)
         if cached is not None:
-            self.transport.play(to_pcm16(cached))
+            self.transport.play(cached)
             return
-        head = tts.cached(lead, rate) if lead and text.startswith(lead + " ") else None
+        head = speech.cached(lead, rate) if lead and text.startswith(lead + " ") else None
         if head is not None:
-            self.transport.play(to_pcm16(trim_tail(head, rate)))
+            self.transport.play(_trim_tail_pcm(head, rate))
             text = text[len(lead) :].strip()
-            rest = tts.cached(text, rate)  # the same answer again (another caller, a repeat)
+            rest = speech.cached(text, rate)  # the same answer again (another caller, a repeat)
             if rest is not None:
-                self.transport.play(to_pcm16(rest))
+                self.transport.play(rest)
                 return
         # sentence by sentence: the first sentence plays while the next is synthesised
-        chunks = tts.stream(text, rate)
         while True:
-            audio = await self.track(self.engines.voice_pool.run(lambda: next(chunks, None), Priority.PROMPT))
-            if audio is None or self._prompt_seq != seq:  # ended, or interrupted
-                break
-            self.transport.play(to_pcm16(audio))
+            try:
+                await self.track(self._stream_prompt(text, rate, seq))
+                return
+            except SpeechUnavailable:
+                self.apologise()
+                if not await self.track(speech.wait_available(UNAVAILABLE_WAIT_S)) or self._ended:
+                    self.emit(EventType.ERROR, message="the speech service did not come back", stage="tts")
+                    return
+                if self._prompt_seq != seq:
+                    return  # interrupted meanwhile
+                seq = self._start_prompt(text, interruptible)
+
+    async def _stream_prompt(self, text: str, rate: int, seq: int) -> None:
+        chunks = self.speech.synthesize_stream(text, rate)
+        try:
+            async for pcm in chunks:
+                if self._prompt_seq != seq:  # interrupted: stop synthesising the rest
+                    break
+                self.transport.play(pcm)
+        finally:
+            await chunks.aclose()
+
+    def apologise(self) -> None:
+        """The speech service is away: tell the caller once per outage (a pinned prompt,
+        played without the service); the call goes on when it is back."""
+        outage = self.speech.outages
+        if self._apologised_outage == outage or self._ended:
+            return
+        self._apologised_outage = outage
+        pcm = self.speech.cached(APOLOGY, self.transport.sample_rate)
+        self.emit(EventType.SAY, text=APOLOGY, prompt="service_apology")
+        if pcm is not None and not self._bridged:
+            self._start_prompt(APOLOGY, True)
+            self.transport.play(pcm)
 
     async def play_file(self, path: str, interruptible: bool = True) -> None:
         self.emit(EventType.SAY, text=f"[{Path(path).name}]", prompt="play")
@@ -178,11 +212,10 @@ class CallSession:
         rate = self.transport.sample_rate
         whisper = b""
         if request.whisper:
-            tts = self.engines.tts
-            audio = await self.track(
-                self.engines.voice_pool.run(lambda: tts.synthesize(request.whisper, rate), Priority.PROMPT)
-            )
-            whisper = to_pcm16(audio)
+            try:
+                whisper = await self.track(self.speech.synthesize(request.whisper, rate))
+            except SpeechUnavailable:  # the agent is connected without the spoken summary
+                self.emit(EventType.ERROR, message="no whisper: the speech service is away", stage="tts")
         self.emit(EventType.BRIDGE, uri=request.uri, state="dialing")
         outcome = await self.transport.bridge(
             request.uri, whisper, agent_headers(self.call_id, request), request.ring_timeout_s
@@ -320,6 +353,13 @@ class CallSession:
                 self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
                 self._wake.set()
         self._sink(event)
+
+
+def _trim_tail_pcm(pcm: bytes, rate: int) -> bytes:
+    import numpy as np
+
+    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    return to_pcm16(trim_tail(audio, rate))
 
 
 def agent_headers(call_id: str, request: TransferRequest) -> dict[str, str]:

@@ -4,6 +4,12 @@ VAD cuts utterances; while one grows, it is re-decoded every `partial_interval_m
 audio for a partial transcript (LocalAgreement commits the stable words); at its end
 only the tail is left to decode for the final transcript.
 
+The decodes are the speech service's (`speech/service/`): the pipeline sends the
+utterance's audio with a priority and a key (a newer partial supersedes a queued older one;
+a speculative final the caller talked over is dropped). When the service is away, a final
+waits for it to come back (the session apologises to the caller meanwhile) and is then
+decoded: the caller's words are not lost.
+
 `deterministic=True` (replay's default) waits for each model job before the next frame,
 so a recorded call gives the same events on every run and machine; live calls never wait.
 """
@@ -13,14 +19,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import numpy as np
-
-from ivr.engines import Engines
+from ivr.call.services import CallServices
 from ivr.events import Event, EventType, make
-from speech.asr import ASR_RATE, UtteranceTranscriber, looks_complete
-from speech.audio import AudioFrame, pcm16_to_float, resample
-from speech.pool import Priority, Superseded
+from speech.asr import AsrSettings, UtteranceTranscriber, looks_complete
+from speech.audio import AudioFrame, pcm16_to_float
+from speech.service.client import SpeechUnavailable, Superseded
+from speech.service.scheduler import Priority
 from speech.vad import Segmenter, SegmentEvent, SegmentKind, VadSettings
+
+UNAVAILABLE_WAIT_S = 120.0
+"""How long a final transcript waits for a restarting speech service before it is given up."""
 
 
 class SpeechPipeline:
@@ -28,22 +36,25 @@ class SpeechPipeline:
         self,
         call_id: str,
         sample_rate: int,
-        engines: Engines,
+        services: CallServices,
         emit: Callable[[Event], None],
         vad: VadSettings | None = None,
-        partial_interval_ms: int = 500,
-        speculate_after_ms: int = 240,
+        asr: AsrSettings | None = None,
         deterministic: bool = False,
         radar: object | None = None,
+        on_unavailable: Callable[[], None] | None = None,
     ) -> None:
         self.call_id = call_id
         self._radar = radar
         self.sample_rate = sample_rate
-        self._engines = engines
+        self._services = services
+        self._speech = services.speech
         self._emit = emit
         self._segmenter = Segmenter(sample_rate, vad)
-        self._partial_interval_ms = partial_interval_ms
-        self._speculate_after_ms = speculate_after_ms
+        self._asr = asr or AsrSettings()
+        self._partial_interval_ms = self._asr.partial_interval_ms
+        self._speculate_after_ms = self._asr.speculate_after_ms
+        self._on_unavailable = on_unavailable
         # (utterance, voiced_ms when taken, the decode): the final, decoded during the
         # end-of-speech silence; still valid at speech_end if no voice came after it
         self._speculation: tuple[int, int, asyncio.Future[str]] | None = None
@@ -75,7 +86,7 @@ class SpeechPipeline:
         if spec is not None and seg.in_speech and seg.trailing_silence_ms == 0 and spec[1] != seg.voiced_ms:
             # the caller spoke on: a speculation still queued is of no use, and under load it
             # would take a core from another caller's final
-            self._engines.pool.drop(self._spec_key(spec[0]))
+            self._speech.drop(self._spec_key(spec[0]))
             self._speculation = None
         if seg.in_speech and 0 < self._speculate_after_ms <= seg.trailing_silence_ms:
             spec = self._speculation
@@ -92,10 +103,10 @@ class SpeechPipeline:
             # is due, and must not queue behind it) and only on an idle model worker: under
             # load partials thin out, finals keep their pace
             if self._since_partial_ms >= self._partial_interval_ms and seg.trailing_silence_ms == 0:
-                if self._deterministic or self._engines.pool.idle:
+                if self._deterministic or self._speech.idle:
                     self._since_partial_ms = 0
                     await self._schedule(self._partial(self._utterance, self._segmenter.utterance_audio()))
-                else:  # busy (the check probes the machine's cores): look again in 100 ms, not every frame
+                else:  # the service is busy: a partial would only be dropped; look again in 100 ms
                     self._since_partial_ms = self._partial_interval_ms - 100
 
     async def finish(self) -> None:
@@ -112,7 +123,7 @@ class SpeechPipeline:
     async def _on_segment(self, seg: SegmentEvent) -> None:
         if seg.kind is SegmentKind.START:
             self._utterance += 1
-            self._transcriber = UtteranceTranscriber(self._engines.asr)
+            self._transcriber = UtteranceTranscriber(self._asr)
             self._since_partial_ms = 0
             self._emit(make(self.call_id, seg.t_ms, EventType.SPEECH_START, onset_ms=seg.onset_ms))
             return
@@ -130,14 +141,13 @@ class SpeechPipeline:
         transcriber, utterance = self._transcriber, self._utterance
         voiced_ms = self._segmenter_voiced_at_end
         self._transcriber = None
-        self._engines.pool.drop(f"{self.call_id}#{utterance}")
+        self._speech.drop(f"{self.call_id}#{utterance}")
         spec, self._speculation = self._speculation, None
         ready = None
         if spec is not None and spec[0] == utterance and spec[1] == voiced_ms:
             ready = spec[2]  # nothing was said after it was taken: it is the final
-            self._engines.pool.forget(self._spec_key(utterance))
         elif spec is not None:
-            self._engines.pool.drop(self._spec_key(spec[0]))  # voice came after it: not wanted
+            self._speech.drop(self._spec_key(spec[0]))  # voice came after it: not wanted
         if transcriber is not None:
             await self._schedule(self._final(utterance, transcriber, seg.audio, seg.t_ms, ready))
 
@@ -177,11 +187,8 @@ class SpeechPipeline:
         transcriber = self._transcriber
         if transcriber is None:
             return
-        audio = self._to_asr(pcm)
         future = asyncio.ensure_future(
-            self._engines.pool.run(
-                lambda: transcriber.final(audio), Priority.FINAL, replace_key=self._spec_key(self._utterance)
-            )
+            self._decode_final(transcriber, pcm, key=self._spec_key(self._utterance), wait=False)
         )
         future.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         future.add_done_callback(self._understand_ahead)
@@ -189,16 +196,38 @@ class SpeechPipeline:
         if self._deterministic:  # a replay decides the early end on the same frame every run
             await asyncio.gather(future, return_exceptions=True)
 
+    async def _decode_final(
+        self, transcriber: UtteranceTranscriber, pcm: bytes, key: str | None = None, wait: bool = True
+    ) -> str:
+        """The utterance's final text. With `wait`, a service that is away is waited for (the
+        session apologises to the caller once) and the decode is sent again."""
+        while True:
+            try:
+                prefix = transcriber.final_prefix
+                decoded = await self._speech.transcribe(pcm, self.sample_rate, prefix, Priority.FINAL, key)
+                text = transcriber.take_final(decoded, prefix)
+                if text is None:  # the committed words led a loop: decode afresh
+                    decoded = await self._speech.transcribe(pcm, self.sample_rate, (), Priority.FINAL, key)
+                    text = transcriber.take_final(decoded, ()) or ""
+                return text
+            except SpeechUnavailable:
+                if not wait:
+                    raise
+                if self._on_unavailable is not None:
+                    self._on_unavailable()
+                if not await self._speech.wait_available(UNAVAILABLE_WAIT_S):
+                    raise
+
     def _spec_key(self, utterance: int) -> str:
         return f"{self.call_id}#{utterance}#speculation"
 
     def _understand_ahead(self, future: asyncio.Future[str]) -> None:
         """Embed the speculative final while the caller's pause runs on: the intent match
         at the end of the turn then finds it in the embedder's cache (~40 ms saved)."""
-        embedder = getattr(self._engines, "_embedder", None)
+        embedder = self._services.embedder
         if self.complete_hint is not None:  # a digits or yes/no answer: no intent to match
             return
-        if embedder is None or future.cancelled() or future.exception() is not None or not future.result():
+        if future.cancelled() or future.exception() is not None or not future.result():
             return
         text = future.result()
         job = asyncio.ensure_future(asyncio.to_thread(embedder.embed, [text]))  # not behind decodes
@@ -219,25 +248,20 @@ class SpeechPipeline:
         except Exception:  # a hint is advice: it never costs the call
             return False
 
-    def _to_asr(self, pcm: bytes) -> np.ndarray:
-        return resample(pcm16_to_float(pcm), self.sample_rate, ASR_RATE)
-
     async def _partial(self, utterance: int, pcm: bytes) -> None:
         transcriber = self._transcriber
         if transcriber is None:
             return
-        audio = self._to_asr(pcm)
         try:
-            text = await self._engines.pool.run(
-                lambda: transcriber.partial(audio),
-                Priority.PARTIAL,
-                replace_key=f"{self.call_id}#{utterance}",
+            decoded = await self._speech.transcribe(
+                pcm, self.sample_rate, transcriber.partial_prefix, Priority.PARTIAL, f"{self.call_id}#{utterance}"
             )
-        except Superseded:
+        except (Superseded, SpeechUnavailable):  # the final still comes
             return
         except Exception as e:  # a failed partial loses nothing: the final still comes
             self._error(e, "asr")
             return
+        text = transcriber.take_partial(decoded, len(pcm) * 500 // self.sample_rate)
         if utterance != self._utterance or self._transcriber is not transcriber or not text:
             return  # the utterance ended meanwhile: its final transcript supersedes this
         self._emit(
@@ -258,14 +282,17 @@ class SpeechPipeline:
         end_ms: int,
         ready: asyncio.Future[str] | None,
     ) -> None:
-        audio = self._to_asr(pcm)
-        try:
-            if ready is not None:
+        text = None
+        if ready is not None:
+            try:
                 text = await ready
-            else:
-                text = await self._engines.pool.run(lambda: transcriber.final(audio), Priority.FINAL)
-        except Exception as e:
-            self._error(e, "asr")
-            return
+            except Exception:  # the speculation was lost (the service went away): decode again
+                text = None
+        if text is None:
+            try:
+                text = await self._decode_final(transcriber, pcm)
+            except Exception as e:
+                self._error(e, "asr")
+                return
         t_ms = end_ms if self._deterministic else self.now_ms
         self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text))

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 MODULES_DIR = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
@@ -134,8 +135,7 @@ def write_config(
     ping_interval_s: int = 1,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    dispatcher_list = directory / "dispatcher.list"
-    dispatcher_list.write_text("".join(f"1 sip:{h}:{p}\n" for h, p in workers), encoding="utf-8")
+    dispatcher_list = write_dispatcher_list(directory, workers)
     cfg = directory / "kamailio.cfg"
     cfg.write_text(
         CONFIG.format(
@@ -153,6 +153,15 @@ def write_config(
     return cfg
 
 
+def write_dispatcher_list(directory: Path, workers: Sequence[tuple[str, int]]) -> Path:
+    """The workers Kamailio dispatches to (`kamcmd dispatcher.reload` rereads it)."""
+    path = directory / "dispatcher.list"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"1 sip:{h}:{p}\n" for h, p in workers), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def kamailio_binary() -> str:
     exe = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(exe).exists():
@@ -168,7 +177,7 @@ def check_config(cfg: Path) -> None:
         raise RuntimeError(f"kamailio refused its generated config:\n{proc.stderr[-3000:]}")
 
 
-def start(cfg: Path, log: Path, run_dir: Path) -> subprocess.Popen:
+def start(cfg: Path, log: Path, run_dir: Path, preexec_fn: Any = None) -> subprocess.Popen:
     run_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [
@@ -186,8 +195,10 @@ def start(cfg: Path, log: Path, run_dir: Path) -> subprocess.Popen:
             "-P",
             str(run_dir / "kamailio.pid"),
         ],
-        stdout=open(log, "w"),
+        stdout=open(log, "a"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # a Ctrl-C reaches ivr serve, which stops Kamailio itself
+        preexec_fn=preexec_fn,
     )
 
 

@@ -57,6 +57,23 @@ class SipSettings:
     """pjsip log level to the console (0 = quiet, 5 = every message)."""
 
 
+class SipStartError(RuntimeError):
+    """The endpoint could not start; `port_taken` when its SIP port is bound elsewhere."""
+
+    def __init__(self, message: str, port_taken: bool = False) -> None:
+        super().__init__(message)
+        self.port_taken = port_taken
+
+
+def _pj_reason(e: BaseException) -> str:
+    """A pjsua2 error's reason ('Address already in use'), not its empty str()."""
+    if isinstance(e, pj.Error):
+        reason = (getattr(e, "reason", "") or "").strip() or e.info().strip()
+        title = (getattr(e, "title", "") or "").strip()
+        return f"{reason} ({title})" if title and title not in reason else reason or "unknown pjsua2 error"
+    return str(e) or type(e).__name__
+
+
 class _Port(pj.AudioMediaPort):
     def __init__(self, on_in: Callable[[bytes], None], on_out: Callable[[], bytes]) -> None:
         pj.AudioMediaPort.__init__(self)
@@ -156,17 +173,30 @@ class SipEndpoint:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="sip", daemon=True)
+        self._accepting = False
         self.answered = 0
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout_s: float = 20.0) -> None:
+        """Bind the SIP port (calls are refused with 503 until `accept_calls()`)."""
         self._thread.start()
-        if not self._ready.wait(timeout_s) or self._error is not None:
-            raise RuntimeError(f"the SIP endpoint did not start: {self._error}")
+        if not self._ready.wait(timeout_s):
+            raise SipStartError(f"the SIP endpoint on {self.settings.host}:{self.settings.port} did not start in time")
+        if self._error is not None:
+            reason = _pj_reason(self._error)
+            taken = "in use" in reason.lower() or "EADDRINUSE" in reason
+            raise SipStartError(
+                f"cannot use SIP port {self.settings.host}:{self.settings.port}: {reason}", port_taken=taken
+            )
+
+    def accept_calls(self) -> None:
+        """The worker is ready: answer calls from now on."""
+        self._accepting = True
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     @property
     def active_calls(self) -> int:
@@ -183,12 +213,24 @@ class SipEndpoint:
             self._init(ep)
         except BaseException as e:  # reported to start()
             self._error = e
+            # pjlib objects must go on this thread: at exit, on another thread, pjlib aborts
+            self._acc = None
+            import gc
+
+            gc.collect()
+            try:
+                ep.libDestroy()
+            except Exception:
+                pass
+            del ep
             self._ready.set()
             return
         self._ready.set()
         try:
             while not self._stop.is_set():
-                ep.libHandleEvents(10)
+                # an idle worker wakes 10x a second, not 100x (a new INVITE wakes it anyway):
+                # dozens of idle workers would otherwise cost a share of the box before any call
+                ep.libHandleEvents(10 if self._calls else 100)
                 while True:
                     try:
                         cmd = self._commands.get_nowait()
@@ -256,6 +298,15 @@ class SipEndpoint:
         self._ep = ep
 
     def _on_incoming(self, acc: _Account, call_id: int) -> None:
+        if not self._accepting:  # still starting: Kamailio tries the next worker
+            call = _Call(self, acc, call_id)
+            self._seq += 1
+            call.key = f"refused-{self._seq}"
+            self._calls[call.key] = call  # kept until DISCONNECTED, like any call
+            op = pj.CallOpParam()
+            op.statusCode = 503
+            call.hangup(op)
+            return
         call = _Call(self, acc, call_id)
         self._seq += 1
         call.key = f"{self._epoch}-{self.settings.port}-{self._seq}"

@@ -1,0 +1,64 @@
+"""What every call of a process shares: the speech service's client and the radar's
+coefficients. A worker holds no model of its own (the speech service has them)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from speech.service.client import BlockingEmbedder, SpeechClient
+
+
+@dataclass
+class CallServices:
+    speech: SpeechClient
+    _radar_model: Any = None
+
+    @property
+    def embedder(self) -> BlockingEmbedder:
+        """Sentence embeddings for intents and the knowledge base (blocking; use in threads)."""
+        return self.speech.embedder
+
+    @property
+    def radar_model(self) -> Any:
+        """The emotion radar's coefficients (models/radar.json), loaded on first use."""
+        if self._radar_model is None:
+            from prosody.radar import RadarModel
+
+            self._radar_model = RadarModel.load()
+        return self._radar_model
+
+
+def service_settings(settings: Any) -> Any:
+    """The speech service's settings from the IVR's (model paths, threads, lanes)."""
+    from speech.service.server import ServiceSettings
+
+    return ServiceSettings(asr=settings.asr, tts=settings.tts, lanes=settings.speech_lanes)
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Any, rates: tuple[int, ...] = (8000, 16000)) -> AsyncIterator[CallServices]:
+    """The services of a process: the speech service at `settings.speech`, or, when that is
+    empty, one started in this process (the same service and protocol, for one-shot
+    commands). The apology for a service outage is pinned at each of `rates`."""
+    from ivr.call.session import APOLOGY
+    from speech.service.local import LocalService
+
+    local = None
+    if settings.speech:
+        client = SpeechClient(settings.speech)
+    else:
+        local = await asyncio.to_thread(LocalService(service_settings(settings)).start)
+        client = SpeechClient(local.address)
+    try:
+        await client.connect(timeout_s=settings.speech_wait_s)
+        for rate in rates:
+            await client.pin(APOLOGY, rate)
+        yield CallServices(client)
+    finally:
+        await client.close()
+        if local is not None:
+            await asyncio.to_thread(local.stop)

@@ -1,0 +1,365 @@
+"""`ivr serve`: the hotline on its embedded defaults.
+
+This process starts and supervises, in this order: the speech service (the machine's
+models, on DATA_DIR/run/speech.sock), the SIP workers (thin: pjsua2 and the call sessions,
+sized to the machine), and Kamailio (the hotline's SIP address, dispatching calls to the
+workers); then it runs the HTTP API with the demo billing backend and watches the dialplan.
+
+A child that dies is started again (a worker's calls, or the service's restart, touch no
+other process's calls); a worker whose SIP port another program took is moved to a free
+one. The children run in sessions of their own and die with this process (PDEATHSIG), so
+a signal to the terminal's process group reaches only `ivr serve`, which stops them all in
+order and restarts nothing while it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ivr.settings import Settings
+
+log = logging.getLogger("ivr.serve")
+
+
+try:
+    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl  # looked up here, not in the child
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec: nothing that locks
+    if _prctl is not None:
+        _prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
+def spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A supervised child: its own session (a Ctrl-C in the terminal reaches only serve,
+    which stops the children in order), and it gets SIGTERM if serve dies."""
+    return subprocess.Popen(
+        cmd,
+        stdout=open(log_path, "a"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def ivr_command() -> list[str]:
+    exe = Path(sys.executable).with_name("ivr")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ivr.cli"]
+
+
+def port_free(host: str, port: int) -> bool:
+    """Both UDP and TCP `port` can be bound now (SIP listens on both)."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+@dataclass
+class WorkerProc:
+    index: int
+    sip_port: int
+    rtp_port: int
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+    def status(self) -> dict:
+        alive = self.proc is not None and self.proc.poll() is None
+        return {
+            "index": self.index,
+            "sip_port": self.sip_port,
+            "rtp_port": self.rtp_port,
+            "pid": self.proc.pid if self.proc else None,
+            "alive": alive,
+            "restarts": self.restarts,
+        }
+
+
+class Supervisor:
+    """Starts the speech service, the workers and Kamailio, and restarts what dies."""
+
+    def __init__(self, settings: Settings, dialplan: str, api_base: str) -> None:
+        from ivr.telephony.capacity import auto_workers
+
+        self.settings = settings
+        self.dialplan = dialplan
+        self.api_base = api_base
+        self.run_dir = Path(settings.data_dir).resolve() / "run"  # Kamailio changes directory
+        self.own_speech = not settings.speech
+        self.speech_address = settings.speech or str(self.run_dir / "speech.sock")
+        n = auto_workers() if settings.sip_workers is None else settings.sip_workers
+        self.workers = [
+            WorkerProc(i, settings.sip_port + 1 + i, settings.rtp_port + 200 * i) for i in range(n)
+        ]
+        self.kamailio: subprocess.Popen | None = None
+        self.speech: subprocess.Popen | None = None
+        self.speech_restarts = 0
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+
+    # -- start ---------------------------------------------------------------------------
+    def start_speech(self, timeout_s: float = 180.0) -> None:
+        """Start the speech service and wait until it answers (the models take a few s)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.own_speech:
+            return
+        self._spawn_speech()
+        from speech.service.protocol import Address
+
+        address = Address.parse(self.speech_address)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.speech is not None and self.speech.poll() is not None:
+                tail = (self.run_dir / "speech.log").read_text(errors="replace").strip().splitlines()[-3:]
+                raise RuntimeError(f"the speech service did not start: {' | '.join(tail)}")
+            try:
+                address.connect_blocking(1.0).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the speech service did not answer on {address} in {timeout_s:.0f} s") from None
+                time.sleep(0.1)
+
+    def start(self) -> None:
+        from ivr.telephony import kamailio
+
+        s = self.settings
+        for w in self.workers:
+            if not port_free(s.sip_host, w.sip_port):
+                w.sip_port = self._free_port()
+        cfg = kamailio.write_config(
+            self.run_dir, s.sip_host, s.sip_port, [(s.sip_host, w.sip_port) for w in self.workers]
+        )
+        kamailio.check_config(cfg)
+        for w in self.workers:
+            self._spawn(w)
+        log_path = self.run_dir / "kamailio.log"
+        self.kamailio = kamailio.start(cfg, log_path, self.run_dir, preexec_fn=_die_with_parent)
+        # a taken port must be a clear error at start, not a restart loop
+        deadline = time.monotonic() + 15
+        while not kamailio.answering(self.run_dir):
+            if self.kamailio.poll() is not None or time.monotonic() > deadline:
+                lines = log_path.read_text(errors="replace").strip().splitlines()
+                errors = [x for x in lines if "ERROR" in x] or lines[-3:]
+                raise RuntimeError(
+                    f"kamailio did not start on {s.sip_host}:{s.sip_port}: {errors[-1].strip()}"
+                )
+            time.sleep(0.1)
+        self._thread.start()
+
+    def _free_port(self) -> int:
+        used = {w.sip_port for w in self.workers} | {self.settings.sip_port}
+        port = max(used) + 1
+        while port in used or not port_free(self.settings.sip_host, port):
+            port += 1
+        return port
+
+    def _spawn_speech(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.speech = spawn(
+            [*ivr_command(), "speech", "--listen", self.speech_address], self.run_dir / "speech.log", env
+        )
+
+    def _spawn(self, w: WorkerProc) -> None:
+        env = {**os.environ, "IVR_SPEECH": self.speech_address, "PYTHONUNBUFFERED": "1"}
+        w.proc = spawn(
+            [
+                *ivr_command(),
+                "worker",
+                "--host",
+                self.settings.sip_host,
+                "--sip-port",
+                str(w.sip_port),
+                "--rtp-port",
+                str(w.rtp_port),
+                "--dialplan",
+                self.dialplan,
+                "--data-dir",
+                self.settings.data_dir,
+                "--api-base",
+                self.api_base,
+            ],
+            self.run_dir / f"worker-{w.index}.log",
+            env,
+        )
+        w.started_at = time.time()
+
+    # -- supervision -----------------------------------------------------------------------
+    def _watch(self) -> None:
+        from ivr.telephony import kamailio
+        from ivr.telephony.worker import EXIT_PORT_TAKEN
+
+        while not self.stopping.wait(0.5):
+            with self._lock:
+                if self.stopping.is_set():
+                    return
+                if self.speech is not None and self.speech.poll() is not None:
+                    log.warning("the speech service exited with %s: restarting", self.speech.returncode)
+                    self.speech_restarts += 1
+                    self._spawn_speech()
+                moved = False
+                for w in self.workers:
+                    if w.proc is not None and w.proc.poll() is not None:
+                        code = w.proc.returncode
+                        if code == EXIT_PORT_TAKEN:
+                            old, w.sip_port = w.sip_port, self._free_port()
+                            log.warning("worker %d: SIP port %d is taken: moving it to %d", w.index, old, w.sip_port)
+                            moved = True
+                        else:
+                            log.warning("worker %d (port %d) exited with %s: restarting", w.index, w.sip_port, code)
+                        w.restarts += 1
+                        self._spawn(w)
+                if moved:
+                    kamailio.write_dispatcher_list(
+                        self.run_dir, [(self.settings.sip_host, w.sip_port) for w in self.workers]
+                    )
+                    kamailio.kamcmd(self.run_dir, "dispatcher.reload")
+                if self.kamailio is not None and self.kamailio.poll() is not None:
+                    log.error("kamailio exited with %s: restarting", self.kamailio.returncode)
+                    self.kamailio = kamailio.start(
+                        self.run_dir / "kamailio.cfg",
+                        self.run_dir / "kamailio.log",
+                        self.run_dir,
+                        preexec_fn=_die_with_parent,
+                    )
+
+    def stop(self) -> None:
+        """Stop everything this process started, restarting nothing meanwhile."""
+        self.stopping.set()
+        with self._lock:  # the watcher is not between a death and a restart
+            pass
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        # Kamailio first (no new calls), then the workers (their calls end), then the service
+        groups = [[self.kamailio], [w.proc for w in self.workers], [self.speech]]
+        for group in groups:
+            procs = [p for p in group if p is not None]
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=5)
+
+    def status(self) -> dict:
+        from ivr.telephony.kamailio import dispatcher_state
+
+        alive = self.kamailio is not None and self.kamailio.poll() is None
+        dispatch = dispatcher_state(self.run_dir) if alive else {}
+        workers = []
+        for w in self.workers:
+            row = w.status()
+            row["dispatcher"] = dispatch.get(f"sip:{self.settings.sip_host}:{w.sip_port}", "unknown")
+            workers.append(row)
+        speech_alive = self.speech is not None and self.speech.poll() is None
+        return {
+            "sip": f"sip:hotline@{self.settings.sip_host}:{self.settings.sip_port}",
+            "kamailio_alive": alive,
+            "speech": {
+                "address": self.speech_address,
+                "supervised": self.own_speech,
+                "alive": speech_alive if self.own_speech else None,
+                "pid": self.speech.pid if self.speech else None,
+                "restarts": self.speech_restarts,
+            },
+            "workers": workers,
+        }
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ivr.api import create_app
+    from ivr.dialplan import DialplanError
+    from ivr.dialplan.manager import DialplanManager
+    from speech.service.client import BlockingEmbedder, SpeechUnavailable
+    from speech.service.protocol import Address
+
+    if args.dialplan:
+        settings = replace(settings, dialplan=args.dialplan)
+    if getattr(args, "sip_port", None):
+        settings = replace(settings, sip_port=args.sip_port)
+    if getattr(args, "sip_workers", None) is not None:
+        settings = replace(settings, sip_workers=args.sip_workers)
+    if getattr(args, "rtp_port", None):
+        settings = replace(settings, rtp_port=args.rtp_port)
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}")
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:  # SIGINT / SIGTERM
+            supervisor.stopping.set()  # before anything else: no child is restarted from now
+            super().handle_exit(sig, frame)
+
+    prev = {sig: signal.signal(sig, lambda s, f: supervisor.stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            supervisor.start_speech()
+            embedder = BlockingEmbedder(Address.parse(supervisor.speech_address))
+            manager = DialplanManager(settings.dialplan, embedder)
+        except DialplanError as e:
+            print(f"ivr: error: {settings.dialplan}: the dialplan has errors:\n{e}", file=sys.stderr)
+            return 2
+        except (RuntimeError, SpeechUnavailable) as e:
+            print(f"ivr: error: {e}", file=sys.stderr)
+            return 2
+        if supervisor.stopping.is_set():
+            return 130
+        app = create_app(manager, status=supervisor.status)
+
+        @app.on_event("startup")
+        async def _startup() -> None:
+            app.state.watcher = asyncio.create_task(manager.watch())
+
+        if supervisor.workers:
+            try:
+                supervisor.start()
+            except RuntimeError as e:
+                print(f"ivr: error: {e}", file=sys.stderr)
+                return 2
+        sip = (
+            f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({len(supervisor.workers)} workers, "
+            f"{4 * len(supervisor.workers)} calls)"
+            if supervisor.workers
+            else "no SIP"
+        )
+        print(
+            f"ivr serve: dialplan {settings.dialplan} ({manager.active.dialplan.name}); {sip}; "
+            f"speech service {supervisor.speech_address}; API on http://{host}:{port}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if supervisor.stopping.is_set():
+            return 130
+        for sig, handler in prev.items():
+            signal.signal(sig, handler)
+        Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+    finally:
+        supervisor.stop()
+    return 0

@@ -1,0 +1,146 @@
+"""`ivr worker`: one process that answers up to 4 SIP calls with the hotline dialplan.
+
+A thin process: pjsua2, the call sessions (VAD, endpointing, the emotion radar, the
+dialplan runner), and a client of the machine's speech service (IVR_SPEECH), which holds
+the models. Alone (no IVR_SPEECH) it starts a speech service in its own process.
+
+Calls use the same CallSession and DialplanRunner as a replay. Each call is recorded to
+a stereo WAV (caller left, IVR right) and its events written as JSON lines as they
+happen, under DATA_DIR/calls/. The dialplan is hot-reloaded; a call keeps the version it
+started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from ivr.settings import Settings
+from ivr.telephony.endpoint import SipEndpoint, SipSettings, SipStartError
+
+log = logging.getLogger("ivr.worker")
+
+EXIT_PORT_TAKEN = 3
+"""The worker's exit code when its SIP port cannot be bound (`ivr serve` moves it)."""
+
+
+async def _warm_up(http: Any, url: str) -> None:
+    try:
+        await http.get(url, timeout=5)
+    except Exception as e:  # refused, timed out: the import is done either way
+        log.debug("warm-up request to %s: %s", url, e)
+
+
+async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_base: str) -> int:
+    import httpx
+
+    from ivr.call.services import open_services
+    from ivr.call.session import CallSession
+    from ivr.dialplan.manager import DialplanManager
+    from ivr.dialplan.runner import DialplanRunner, static_prompts
+    from ivr.store import Store, normalize_number
+    from ivr.telephony.transport import SipCallTransport
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    calls_dir = Path(settings.data_dir) / "calls"
+    calls_dir.mkdir(parents=True, exist_ok=True)
+    tasks: set[asyncio.Task[Any]] = set()
+    handlers: dict[str, Any] = {}
+
+    def make_transport(key: str, caller: str, command: Any) -> SipCallTransport:  # SIP thread
+        transport = SipCallTransport(key, caller, sip.sample_rate, loop, command, recording=calls_dir / f"{key}.wav")
+        loop.call_soon_threadsafe(lambda: handlers["start"](transport))
+        return transport
+
+    # the SIP port first: a port another program holds is reported at once (with the port and
+    # the reason), before any time is spent on the dialplan and its prompts
+    endpoint = SipEndpoint(sip, make_transport)
+    try:
+        endpoint.start()
+    except SipStartError as e:
+        log.error("%s", e)
+        print(json.dumps({"worker": "failed", "sip": f"{sip.host}:{sip.port}", "error": str(e)}), flush=True)
+        return EXIT_PORT_TAKEN if e.port_taken else 2
+    from speech.service.client import SpeechUnavailable
+
+    try:
+        async with open_services(settings, rates=(sip.sample_rate,)) as services:
+            manager = await asyncio.to_thread(DialplanManager, dialplan, services.embedder)
+            store = Store(settings.store_path)
+            async with httpx.AsyncClient() as http:
+
+                async def handle(transport: SipCallTransport) -> None:
+                    active = manager.active
+                    assert active is not None
+                    caller = store.caller(transport.caller) or {
+                        "number": normalize_number(transport.caller),
+                        "known": False,
+                    }
+                    runner = DialplanRunner(
+                        active.dialplan, active.understanding, caller, None, {"api_base": api_base}
+                    )
+                    log_path = calls_dir / f"{transport.call_id}.jsonl"
+                    with open(log_path, "w", encoding="utf-8") as events_file:
+
+                        def emit(event: Any) -> None:
+                            events_file.write(event.to_json() + "\n")
+                            events_file.flush()
+
+                        session = CallSession(
+                            transport,
+                            services,
+                            settings,
+                            emit,
+                            app=runner,
+                            http=http,
+                            source=f"sip:{sip.host}:{sip.port}",
+                        )
+                        try:
+                            await session.run()
+                        finally:
+                            transport.close_recording()
+                    log.info("call %s from %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
+
+                def start(transport: SipCallTransport) -> None:
+                    task = asyncio.ensure_future(handle(transport))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+
+                handlers["start"] = start
+                # every fixed prompt is synthesised (by the speech service) and kept here before
+                # calls are taken: it then plays at once, also while the service restarts.
+                # Meanwhile one request to the API: a process's first request imports httpx's
+                # transport (~40-50 ms here), which would otherwise land in the first lookup.
+                prompts = static_prompts(manager.active.dialplan)
+                await asyncio.gather(
+                    _warm_up(http, api_base), *(services.speech.pin(t, sip.sample_rate) for t in prompts)
+                )
+                log.info("%d prompts synthesised ahead", len(prompts))
+                endpoint.accept_calls()
+                watcher = asyncio.ensure_future(manager.watch())
+                print(
+                    json.dumps({"worker": "ready", "sip": f"{sip.host}:{sip.port}", "rtp": sip.rtp_port}),
+                    flush=True,
+                )
+                try:
+                    await stop.wait()
+                finally:
+                    watcher.cancel()
+                    endpoint.stop()
+                    for task in list(tasks):
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    store.close()
+    except SpeechUnavailable as e:  # `ivr serve` starts the worker again
+        log.error("%s", e)
+        return 2
+    finally:
+        endpoint.stop()
+    return 0

@@ -1,0 +1,343 @@
+"""The speech service's client: what a SIP worker, a replay or a chat holds instead of models.
+
+One connection per process for the call path (`transcribe`, `synthesize`, `drop`), with
+replies matched to requests by id. When the service goes away every request in flight
+fails with `SpeechUnavailable`, and the client reconnects by itself (`wait_available()`
+returns once it is back), so a caller's call survives a restart of the service. Prompts
+are kept in a small local cache (and the fixed ones pinned), so the greeting and a menu
+play at once and go on playing while the service restarts.
+
+`embedder` is a blocking client for the intent matcher, which runs in threads (and once at
+dialplan load, on the loop's own thread): a connection of its own per thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from speech.asr import Decoded
+from speech.service.protocol import Address, Message, ProtocolError, read_message, read_message_blocking
+from speech.service.scheduler import Priority
+
+log = logging.getLogger("speech.client")
+
+
+class SpeechUnavailable(Exception):
+    """The speech service cannot be reached (down or restarting); the request was not served."""
+
+
+class Superseded(Exception):
+    """The service dropped the request unrun (a newer one replaced it, or it went stale)."""
+
+
+class SpeechError(Exception):
+    """The service answered the request with an error."""
+
+
+_PRIORITY_NAMES = {Priority.FINAL: "final", Priority.PARTIAL: "partial", Priority.PROMPT: "prompt"}
+
+
+class SpeechClient:
+    def __init__(self, address: str | Address, cache_entries: int = 128) -> None:
+        self.address = address if isinstance(address, Address) else Address.parse(address)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Message] | asyncio.Queue[Message]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._available = asyncio.Event()
+        self._closed = False
+        self._runner: asyncio.Task[None] | None = None
+        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._pinned: dict[tuple[str, int], bytes] = {}
+        self._cache_entries = cache_entries
+        self.load = 0
+        """The service's queued + running jobs, as of its last reply."""
+        self.outages = 0
+        """How many times the connection was lost (a session apologises once per outage)."""
+        self.embedder = BlockingEmbedder(self.address)
+
+    # -- connection ---------------------------------------------------------------------
+    async def connect(self, timeout_s: float = 60.0) -> None:
+        """Start the connection (and its reconnect loop); wait until the service answers."""
+        if self._runner is None:
+            self._runner = asyncio.ensure_future(self._run())
+        if not await self.wait_available(timeout_s):
+            raise SpeechUnavailable(f"no speech service at {self.address} after {timeout_s:.0f} s")
+
+    @property
+    def available(self) -> bool:
+        return self._available.is_set()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or running in the service (a partial sent now would start at once)."""
+        return self.available and self.load == 0
+
+    async def wait_available(self, timeout_s: float) -> bool:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._available.wait(), timeout_s)
+        return self._available.is_set()
+
+    async def _run(self) -> None:
+        delay = 0.05
+        while not self._closed:
+            try:
+                reader, writer = await self.address.open()
+            except OSError:
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
+            delay = 0.05
+            self._writer = writer
+            self._available.set()
+            try:
+                while (msg := await read_message(reader)) is not None:
+                    self._deliver(msg)
+            except (ProtocolError, ConnectionError, OSError) as e:
+                log.warning("speech service connection lost: %s", e)
+            finally:
+                self._available.clear()
+                self._writer = None
+                writer.close()
+                if not self._closed:
+                    self.outages += 1
+                self._fail_pending()
+
+    def _deliver(self, msg: Message) -> None:
+        self.load = int(msg.data.get("load", self.load))
+        target = self._pending.get(msg.id)
+        if target is None:
+            return  # a reply to a request no longer wanted
+        if isinstance(target, asyncio.Queue):
+            target.put_nowait(msg)
+            if msg.type != "audio" or msg.data.get("last"):
+                self._pending.pop(msg.id, None)
+        else:
+            self._pending.pop(msg.id, None)
+            if not target.done():
+                target.set_result(msg)
+
+    def _fail_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        gone = Message("unavailable", 0, {"message": f"the speech service at {self.address} went away"})
+        for target in pending.values():
+            if isinstance(target, asyncio.Queue):
+                target.put_nowait(gone)
+            elif not target.done():
+                target.set_result(gone)
+
+    def _send(self, msg: Message) -> None:
+        if self._writer is None:
+            raise SpeechUnavailable(f"the speech service at {self.address} is not reachable")
+        self._writer.write(msg.encode())
+
+    async def _ask(self, type_: str, data: dict[str, Any], payload: bytes = b"") -> Message:
+        mid = next(self._ids)
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[mid] = fut
+        try:
+            self._send(Message(type_, mid, data, payload))
+            reply = await fut
+        finally:
+            self._pending.pop(mid, None)
+        return _check(reply)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._writer is not None:
+            self._writer.close()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner
+        self._fail_pending()
+        self.embedder.close()
+
+    # -- requests -----------------------------------------------------------------------
+    async def ping(self) -> dict[str, Any]:
+        return (await self._ask("ping", {})).data
+
+    async def transcribe(
+        self,
+        pcm16: bytes,
+        rate: int,
+        prefix: Sequence[int] = (),
+        priority: Priority = Priority.FINAL,
+        key: str | None = None,
+    ) -> Decoded:
+        """Transcribe s16le mono PCM at `rate`; raises Superseded when the service dropped it."""
+        data: dict[str, Any] = {"rate": rate, "prefix": list(prefix), "priority": _PRIORITY_NAMES[priority]}
+        if key is not None:
+            data["key"] = key
+        d = (await self._ask("transcribe", data, pcm16)).data
+        return Decoded(
+            tuple(d["tokens"]),
+            d["text"],
+            float(d["avg_logprob"]),
+            float(d["no_speech_prob"]),
+            tuple((int(i), str(w)) for i, w in d["words"]),
+        )
+
+    def drop(self, key: str) -> None:
+        """Drop a still-queued request of `key` (its result is no longer wanted)."""
+        with contextlib.suppress(SpeechUnavailable):
+            self._send(Message("drop", 0, {"key": key}))
+
+    def cached(self, text: str, rate: int) -> bytes | None:
+        key = (" ".join(text.split()), rate)
+        hit = self._pinned.get(key)
+        if hit is None:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+        return hit
+
+    def _store(self, text: str, rate: int, pcm: bytes) -> None:
+        key = (" ".join(text.split()), rate)
+        if key in self._pinned:
+            return
+        self._cache[key] = pcm
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_entries:
+            self._cache.popitem(last=False)
+
+    async def pin(self, text: str, rate: int) -> bytes:
+        """Synthesise a fixed prompt once and keep it for the life of the process."""
+        pcm = await self.synthesize(text, rate)
+        self._pinned[(" ".join(text.split()), rate)] = pcm
+        self._cache.pop((" ".join(text.split()), rate), None)
+        return pcm
+
+    async def synthesize_stream(self, text: str, rate: int) -> AsyncIterator[bytes]:
+        """s16le PCM at `rate`, one chunk a sentence (a cached prompt comes whole). Stopping
+        the iteration early tells the service to stop synthesising."""
+        text = " ".join(text.split())
+        if not text:
+            return
+        hit = self.cached(text, rate)
+        if hit is not None:
+            yield hit
+            return
+        mid = next(self._ids)
+        key = f"tts#{id(self)}#{mid}"
+        replies: asyncio.Queue[Message] = asyncio.Queue()
+        self._pending[mid] = replies
+        parts: list[bytes] = []
+        complete = False
+        try:
+            self._send(Message("synthesize", mid, {"text": text, "rate": rate, "key": key}))
+            while True:
+                msg = _check(await replies.get())
+                if msg.payload:
+                    parts.append(msg.payload)
+                    yield msg.payload
+                if msg.data.get("last"):
+                    complete = True
+                    break
+        finally:
+            self._pending.pop(mid, None)
+            if complete:
+                self._store(text, rate, b"".join(parts))
+            else:
+                self.drop(key)
+
+    async def synthesize(self, text: str, rate: int) -> bytes:
+        return b"".join([chunk async for chunk in self.synthesize_stream(text, rate)])
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return _rows(await self._ask("embed", {"texts": list(texts)}))
+
+
+def _check(reply: Message) -> Message:
+    if reply.type == "unavailable":
+        raise SpeechUnavailable(str(reply.data.get("message")))
+    if reply.type == "dropped":
+        raise Superseded(str(reply.data.get("reason")))
+    if reply.type == "error":
+        raise SpeechError(str(reply.data.get("message")))
+    return reply
+
+
+def _rows(reply: Message) -> np.ndarray:
+    rows, dim = int(reply.data["rows"]), int(reply.data["dim"])
+    return np.frombuffer(reply.payload, dtype="<f4").reshape(rows, dim).copy()
+
+
+class BlockingEmbedder:
+    """`embed(texts)` for threads (the intent matcher): one blocking connection per thread,
+    recent texts cached. A request that finds the service away waits for it (up to
+    `wait_s`), then raises SpeechUnavailable."""
+
+    def __init__(self, address: Address, cache: int = 4096, wait_s: float = 30.0) -> None:
+        self.address = address
+        self._local = threading.local()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache
+        self._lock = threading.Lock()
+        self._socks: list[Any] = []
+        self.wait_s = wait_s
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [" ".join(t.lower().split()) for t in texts]
+        with self._lock:
+            hits = [self._cache.get(k) for k in keys]
+        todo = sorted({k for k, h in zip(keys, hits, strict=True) if h is None})
+        if todo:
+            vectors = self._request(todo)
+            with self._lock:
+                for k, v in zip(todo, vectors, strict=True):
+                    self._cache[k] = v
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+                hits = [h if h is not None else self._cache.get(k) for k, h in zip(keys, hits, strict=True)]
+            fresh = dict(zip(todo, vectors, strict=True))
+            hits = [h if h is not None else fresh[k] for k, h in zip(keys, hits, strict=True)]
+        if not hits:
+            return np.zeros((0, 384), np.float32)
+        return np.stack(hits)  # type: ignore[arg-type]
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                sock, buffer = self._connection()
+                sock.sendall(Message("embed", 1, {"texts": texts}).encode())
+                return _rows(_check(read_message_blocking(sock, buffer)))
+            except (OSError, ConnectionError, ProtocolError) as e:
+                self._reset()
+                if time.monotonic() > deadline:
+                    raise SpeechUnavailable(f"the speech service at {self.address}: {e}") from None
+                time.sleep(0.2)
+
+    def _connection(self) -> tuple[Any, bytearray]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            sock = self.address.connect_blocking(timeout_s=30.0)
+            conn = (sock, bytearray())
+            self._local.conn = conn
+            with self._lock:
+                self._socks.append(sock)
+        return conn
+
+    def _reset(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn[0].close()
+
+    def close(self) -> None:
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.close()

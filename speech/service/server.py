@@ -1,0 +1,319 @@
+"""The speech service: the models of one machine, loaded once, shared by every worker.
+
+`ivr serve` starts it (and restarts it if it dies); `ivr speech --listen PATH|HOST:PORT`
+runs it alone. Connections are served by an asyncio loop; the model work runs on `lanes`
+threads (one per core by default, one intra-op thread each: on this box two single-thread
+decodes side by side beat one two-thread decode), which take their jobs from the
+`Scheduler`. A bad frame closes that connection only; a failing job answers `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from speech.asr import ASR_RATE, AsrSettings, WhisperRunner
+from speech.audio import resample
+from speech.service.protocol import Address, Message, ProtocolError, read_message
+from speech.service.scheduler import Job, JobQueue, Kind, Priority, Scheduler
+from speech.tts import PiperTts, TtsSettings
+
+log = logging.getLogger("speech.service")
+
+PRIORITIES = {"final": Priority.FINAL, "partial": Priority.PARTIAL, "prompt": Priority.PROMPT}
+RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """The speech service's settings."""
+
+    asr: AsrSettings = field(default_factory=AsrSettings)
+    """Whisper model and decoding (its `cpu_threads` is per lane)."""
+    tts: TtsSettings = field(default_factory=TtsSettings)
+    """Piper voice and cache."""
+    embedder_path: str = ""
+    """An all-MiniLM-style ONNX model; empty = the bundled int8 one."""
+    lanes: int = 0
+    """Model jobs that run at once; 0 = one per core."""
+    max_batch: int = 4
+    """Transcriptions decoded together at most (batch 4: ~1.8x the decodes a second of
+    batch 1 on this box; 6 and 8 gained nothing more and each waits longer)."""
+    partial_stale_ms: int = 400
+    """A partial that waited longer than this is dropped (a newer one is on its way)."""
+
+    def resolved_lanes(self) -> int:
+        return self.lanes or max(1, os.cpu_count() or 1)
+
+
+class Models:
+    """The loaded models (whisper, piper, the sentence embedder)."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        from speech.embed import Embedder
+
+        lanes = settings.resolved_lanes()
+        self.asr = WhisperRunner(replace(settings.asr, cpu_threads=settings.asr.cpu_threads, workers=lanes))
+        self.tts = PiperTts(settings.tts)
+        self.embedder = Embedder(settings.embedder_path or None)
+        self.names = {
+            "asr": Path(settings.asr.resolved_model_path()).name,
+            "tts": Path(settings.tts.resolved_voice_path()).name,
+        }
+
+
+class SpeechService:
+    def __init__(self, settings: ServiceSettings | None = None, models: Models | None = None) -> None:
+        self.settings = settings or ServiceSettings()
+        self.models = models or Models(self.settings)
+        lanes = self.settings.resolved_lanes()
+        self.queue = JobQueue(
+            Scheduler(lanes, self.settings.max_batch, self.settings.partial_stale_ms / 1000), time.monotonic
+        )
+        self._threads = [
+            threading.Thread(target=self._lane, name=f"speech-lane-{i}", daemon=True) for i in range(lanes)
+        ]
+        for t in self._threads:
+            t.start()
+        self._server: asyncio.AbstractServer | None = None
+        self._address: Address | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    # -- serving ---------------------------------------------------------------------
+    async def start(self, address: Address) -> None:
+        if address.path:
+            path = Path(address.path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # a socket left by a dead service
+            self._server = await asyncio.start_unix_server(self._connection, path=str(path), limit=65536)
+        else:
+            self._server = await asyncio.start_server(
+                self._connection, address.host, address.port, limit=65536
+            )
+        self._address = address
+
+    async def serve_forever(self, address: Address, stop: asyncio.Event) -> None:
+        await self.start(address)
+        try:
+            await stop.wait()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for w in list(self._writers):
+                w.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+        for job in self.queue.close():
+            if job.on_dropped is not None:
+                job.on_dropped("the speech service is stopping")
+        for t in self._threads:
+            t.join(timeout=5)
+        if self._address is not None and self._address.path:
+            with contextlib.suppress(FileNotFoundError):
+                Path(self._address.path).unlink()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        outbox: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._writers.add(writer)
+
+        loop_thread = threading.get_ident()
+
+        def send(msg: Message) -> None:  # from any thread; in order on this connection
+            msg.data["load"] = self.queue.load
+            if threading.get_ident() == loop_thread:
+                outbox.put_nowait(msg)
+            else:
+                loop.call_soon_threadsafe(outbox.put_nowait, msg)
+
+        async def write_loop() -> None:
+            while (msg := await outbox.get()) is not None:
+                writer.write(msg.encode())
+                await writer.drain()
+
+        writing = asyncio.ensure_future(write_loop())
+        try:
+            while True:
+                try:
+                    msg = await read_message(reader)
+                except ProtocolError as e:
+                    log.warning("closing a connection that sent a bad frame: %s", e)
+                    send(Message("error", 0, {"message": f"protocol error: {e}"}))
+                    break
+                if msg is None:
+                    break
+                try:
+                    self._request(msg, send)
+                except (ValueError, TypeError, KeyError) as e:
+                    send(Message("error", msg.id, {"message": f"bad {msg.type} request: {e}"}))
+                except RuntimeError as e:  # stopping
+                    send(Message("error", msg.id, {"message": str(e)}))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            outbox.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writing, 2)
+            self._writers.discard(writer)
+            writer.close()
+
+    def _request(self, msg: Message, send: Any) -> None:
+        d = msg.data
+        mid = msg.id
+
+        def dropped(reason: str, mid: int = mid) -> None:
+            send(Message("dropped", mid, {"reason": reason}))
+
+        if msg.type == "ping":
+            send(Message("pong", mid, {"lanes": len(self._threads), "models": self.models.names}))
+        elif msg.type == "drop":
+            self.queue.drop(_key(d))
+        elif msg.type == "transcribe":
+            rate = int(d.get("rate", 8000))
+            if rate not in RATES:
+                raise ValueError(f"rate {rate} is not one of {RATES}")
+            if len(msg.payload) % 2:
+                raise ValueError("the audio must be 16-bit PCM (an even number of bytes)")
+            prefix = [int(t) for t in d.get("prefix", [])]
+            priority = PRIORITIES[str(d.get("priority", "final"))]
+            if priority is Priority.PROMPT:
+                raise ValueError("a transcription is a final or a partial")
+            job = Job(Kind.TRANSCRIBE, priority, _key(d, None), (msg.payload, rate, prefix, mid, send), dropped)
+            self.queue.submit(job)
+        elif msg.type == "synthesize":
+            rate = int(d.get("rate", 8000))
+            if rate not in RATES:
+                raise ValueError(f"rate {rate} is not one of {RATES}")
+            text = d["text"]
+            if not isinstance(text, str):
+                raise TypeError("'text' must be a string")
+            cached = self.models.tts.cached(" ".join(text.split()), rate)
+            if cached is not None or not text.strip():  # no lane needed: answer at once
+                pcm = _pcm16(cached) if cached is not None else b""
+                send(Message("audio", mid, {"rate": rate, "last": True, "cached": True}, pcm))
+                return
+            stream = self.models.tts.stream(text, rate)
+            job = Job(Kind.SYNTHESIZE, Priority.PROMPT, _key(d, None), (stream, rate, mid, send), dropped)
+            self.queue.submit(job)
+        elif msg.type == "embed":
+            texts = d["texts"]
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                raise TypeError("'texts' must be a list of strings")
+            self.queue.submit(Job(Kind.EMBED, Priority.FINAL, None, (texts, mid, send), dropped))
+        else:
+            raise ValueError(f"unknown request type {msg.type!r}")
+
+    # -- the lanes ---------------------------------------------------------------------
+    def _lane(self) -> None:
+        while (jobs := self.queue.get()) is not None:
+            kind = jobs[0].kind
+            try:
+                if kind is Kind.TRANSCRIBE:
+                    self._transcribe(jobs)
+                elif kind is Kind.SYNTHESIZE:
+                    if self._synthesize_sentence(jobs[0]):
+                        self.queue.requeue(jobs[0])
+                        continue
+                else:
+                    self._embed(jobs[0])
+            except Exception as e:  # a failing job answers error; the lane lives on
+                log.exception("%s job failed", kind)
+                for job in jobs:
+                    send, mid = job.payload[-1], job.payload[-2]
+                    send(Message("error", mid, {"message": f"{kind} failed: {e}"}))
+            self.queue.done(jobs)
+
+    def _transcribe(self, jobs: list[Job]) -> None:
+        items = []
+        for job in jobs:
+            pcm, rate, prefix, _, _ = job.payload
+            audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+            items.append((resample(audio, rate, ASR_RATE), prefix))
+        results = self.models.asr.decode_batch(items)
+        for job, decoded in zip(jobs, results, strict=True):
+            _, _, _, mid, send = job.payload
+            send(
+                Message(
+                    "transcript",
+                    mid,
+                    {
+                        "tokens": list(decoded.tokens),
+                        "text": decoded.text,
+                        "words": [list(w) for w in decoded.words],
+                        "avg_logprob": decoded.avg_logprob,
+                        "no_speech_prob": decoded.no_speech_prob,
+                        "batch": len(jobs),
+                    },
+                )
+            )
+
+    def _synthesize_sentence(self, job: Job) -> bool:
+        """Synthesise the next sentence; True if more follow."""
+        stream: Iterator[np.ndarray]
+        stream, rate, mid, send = job.payload
+        chunk = next(stream, None)
+        if chunk is None:
+            send(Message("audio", mid, {"rate": rate, "last": True}))
+            return False
+        send(Message("audio", mid, {"rate": rate, "last": False}, _pcm16(chunk)))
+        return True
+
+    def _embed(self, job: Job) -> None:
+        texts, mid, send = job.payload
+        vectors = np.ascontiguousarray(self.models.embedder.embed(texts), dtype="<f4")
+        rows, dim = (vectors.shape[0], vectors.shape[1]) if vectors.ndim == 2 else (0, 0)
+        send(Message("embedding", mid, {"rows": rows, "dim": dim}, vectors.tobytes()))
+
+
+def _key(d: dict[str, Any], default: Any = ...) -> Any:
+    key = d.get("key", default)
+    if key is ...:
+        raise KeyError("key")
+    if key is not None and not isinstance(key, str):
+        raise TypeError("'key' must be a string")
+    return key
+
+
+def _pcm16(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
+
+
+def run_service(settings: ServiceSettings, address: Address) -> None:
+    """`ivr speech`: load the models, serve until SIGTERM/SIGINT."""
+    import signal
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        started = time.monotonic()
+        service = SpeechService(settings)
+        await service.start(address)
+        lanes = settings.resolved_lanes()
+        print(
+            f'{{"speech": "ready", "listen": "{address}", "lanes": {lanes}, '
+            f'"load_s": {time.monotonic() - started:.1f}}}',
+            flush=True,
+        )
+        try:
+            await stop.wait()
+        finally:
+            await service.close()
+
+    asyncio.run(main())
