@@ -14,11 +14,11 @@ import time
 from dataclasses import replace
 
 from common import pct, phone_audio, references
-
 from ivr.engines import Engines
+from ivr.session import CallSession
+
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
-from ivr.session import CallSession
 from ivr.settings import Settings
 from speech.wer import word_errors
 

@@ -10,9 +10,9 @@ import time
 from collections import Counter
 
 from common import ROOT, pct
+from ivr.engines import Engines
 
 from ivr.dialplan import load_dialplan
-from ivr.engines import Engines
 from ivr.intents import NONE, IntentMatcher
 from ivr.settings import Settings
 from speech.asr import UtteranceTranscriber

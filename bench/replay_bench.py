@@ -6,11 +6,11 @@ import asyncio
 import time
 
 from common import sixty_second_call
-
 from ivr.engines import Engines
+from ivr.session import CallSession
+
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
-from ivr.session import CallSession
 from ivr.settings import Settings
 
 

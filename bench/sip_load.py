@@ -129,6 +129,74 @@ def latencies(pcap: Path, caller_ports: set[int], ends: list[float]) -> tuple[li
     return found, answered, fewest_up
 
 
+def pss_mb(pid: int | None) -> float:
+    """Proportional set size (shared pages split among their users), from smaps_rollup."""
+    if not pid:
+        return 0.0
+    try:
+        for line in open(f"/proc/{pid}/smaps_rollup"):
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int(open(p / "stat").read().split(")")[-1].split()[1]) == pid:
+                    out.append(int(p.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+class MemorySampler:
+    """PSS of serve, the speech service, each worker and Kamailio, every second; keeps the
+    sample where the total was highest (the calls' peak)."""
+
+    def __init__(self, api: str, serve_pid: int, run_dir: Path) -> None:
+        import threading
+
+        self.api, self.serve_pid, self.run_dir = api, serve_pid, run_dir
+        self.peak: dict = {"total": 0.0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def sample(self) -> dict:
+        import httpx
+
+        status = httpx.get(f"{self.api}/api/sip", timeout=5).json()
+        workers = [pss_mb(w["pid"]) for w in status["workers"]]
+        speech = pss_mb(status["speech"]["pid"])
+        try:
+            kam_main = int((self.run_dir / "kamailio.pid").read_text().strip())
+            kam = pss_mb(kam_main) + sum(pss_mb(c) for c in children(kam_main))
+        except (OSError, ValueError):
+            kam = 0.0
+        serve = pss_mb(self.serve_pid)
+        return {"workers": workers, "speech": speech, "kamailio": kam, "serve": serve,
+                "total": sum(workers) + speech + kam + serve}
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                s = self.sample()
+            except Exception:
+                continue
+            if s["total"] > self.peak["total"]:
+                self.peak = s
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        return self.peak
+
+
 def cpu_busy() -> tuple[int, int]:
     v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
     return sum(v) - v[3] - v[4], sum(v)
@@ -195,6 +263,8 @@ def run_n(
             stderr=subprocess.DEVNULL,
         )
         time.sleep(2)  # tshark has no ready signal on stdout: give it time to open the interface
+        idle_mem = MemorySampler(f"http://127.0.0.1:{api}", serve.pid, data / "run").sample()
+        memory = MemorySampler(f"http://127.0.0.1:{api}", serve.pid, data / "run")
         busy0, total0 = cpu_busy()
         sipp = sipp_call(
             tmp,
@@ -208,6 +278,7 @@ def run_n(
             rate_period_ms=max(1, int(spread_s * 1000)),
         )
         busy1, total1 = cpu_busy()
+        peak = memory.stop()
         tshark.send_signal(signal.SIGINT)
         tshark.wait(timeout=20)
         ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", sipp.stdout)
@@ -223,6 +294,8 @@ def run_n(
             "cpu": (busy1 - busy0) / max(1, total1 - total0),
             "lat": lat,
             "up": fewest_up,
+            "mem": peak,
+            "idle_mem": idle_mem,
         }
     finally:
         serve.send_signal(signal.SIGINT)
@@ -232,18 +305,46 @@ def run_n(
             serve.kill()
 
 
+def memory_line(run: dict) -> str:
+    m, idle = run["mem"], run["idle_mem"]
+    w = m.get("workers") or [0.0]
+    per_call = (m["total"] - idle["total"]) / max(1, run["n"])
+    return (
+        f"PSS at peak: workers {sum(w):.0f} MB ({max(w):.0f} MB the largest, {sum(w) / len(w):.0f} mean), "
+        f"speech service {m.get('speech', 0):.0f} MB, serve {m.get('serve', 0):.0f} MB, Kamailio "
+        f"{m.get('kamailio', 0):.0f} MB, total {m['total']:.0f} MB; idle total {idle['total']:.0f} MB "
+        f"-> {per_call:.1f} MB per connected call"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", default="4,8,16,32", help="comma-separated N")
     ap.add_argument("--rounds", type=int, default=1, help="runs per N, pooled (more latency samples)")
     ap.add_argument("--spread", type=float, default=2.0, help="seconds over which the N calls start")
+    ap.add_argument(
+        "--silent",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="callers say nothing for SECONDS (waiting, as on hold): CPU and memory only",
+    )
     args = ap.parse_args()
     for tool in ("sipp", "tshark", "kamailio"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             raise SystemExit(f"{tool} is missing: run `make test` (it installs the Debian packages)")
     tmp = Path(tempfile.mkdtemp(prefix="sipload"))
     dialplan = open_hotline(tmp)
-    audio, ends = caller_audio(PiperTts())
+    if args.silent:  # a greeting, then the caller waits in silence (no reprompt, no hang-up)
+        dialplan = tmp / "waiting.yaml"
+        dialplan.write_text(
+            "start: main\nsettings: {timeout_ms: 3600000}\nnodes:\n  main:\n"
+            "    - say: Thank you for calling. Please hold.\n"
+            "    - gather: {input: text, prompt: Please hold., var: x}\n"
+        )
+        audio, ends = np.zeros(int(args.silent * 8000), np.float32), []
+    else:
+        audio, ends = caller_audio(PiperTts())
     pcap = tmp / "caller.pcap"
     length_s = write_rtp_pcap(pcap, audio)
     print(
@@ -265,6 +366,10 @@ def main() -> None:
             "up": min(x["up"] for x in runs),
             "lat": [sum((x["lat"][t] for x in runs), []) for t in range(len(ends))],
         }
+        if not ends:
+            print(f"{r['n']:>3}  {r['workers']:>7}  {r['ok']:>4}  {r['failed']:>6}    -  {r['cpu']:>4.0%}  (silent)")
+            print("       " + memory_line(runs[-1]), flush=True)
+            continue
         lat = [x for turn in r["lat"] for x in turn]
         per_turn = ", ".join(f"turn {i + 1} p50 {pct(t, 50):.0f}" for i, t in enumerate(r["lat"]) if t)
         print(
@@ -272,6 +377,7 @@ def main() -> None:
             f"p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms over {len(lat)} answers ({per_turn})",
             flush=True,
         )
+        print("       " + memory_line(runs[-1]), flush=True)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,12 @@ class Worker:
     """`ivr worker` as a real process; waits for its ready line (bounded)."""
 
     def __init__(
-        self, data_dir: Path, dialplan: Path, sip_port: int | None = None, rtp_port: int = 41000
+        self,
+        data_dir: Path,
+        dialplan: Path,
+        sip_port: int | None = None,
+        rtp_port: int = 41000,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.sip_port = sip_port or free_port()
@@ -79,7 +84,7 @@ class Worker:
             ],
             stdout=open(self.log, "w"),
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
 
         def ready() -> bool:

@@ -16,7 +16,6 @@ from ivr.chat import ChatConversation
 from ivr.dialplan import load_dialplan
 from ivr.dialplan.manager import DialplanManager
 from ivr.dialplan.runner import DialplanRunner, Understanding
-from ivr.intents import Embedder
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +41,8 @@ CALLERS = {
 
 
 @pytest.fixture(scope="module")
-def embedder():
-    return Embedder()
+def embedder(engines):
+    return engines.embedder  # the model itself: these calls are typed, not heard
 
 
 @pytest.fixture(scope="module")

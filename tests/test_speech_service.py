@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 
-import numpy as np
 import pytest
 
 from speech.service.protocol import Address, Message, ProtocolError, parse_header

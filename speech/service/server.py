@@ -88,6 +88,7 @@ class SpeechService:
         self._server: asyncio.AbstractServer | None = None
         self._address: Address | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     # -- serving ---------------------------------------------------------------------
     async def start(self, address: Address) -> None:
@@ -115,8 +116,11 @@ class SpeechService:
             self._server.close()
             for w in list(self._writers):
                 w.close()
+            for task in list(self._handlers):
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+                await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
         for job in self.queue.close():
             if job.on_dropped is not None:
@@ -131,6 +135,9 @@ class SpeechService:
         loop = asyncio.get_running_loop()
         outbox: asyncio.Queue[Message | None] = asyncio.Queue()
         self._writers.add(writer)
+        me = asyncio.current_task()
+        if me is not None:
+            self._handlers.add(me)
 
         loop_thread = threading.get_ident()
 
@@ -167,9 +174,11 @@ class SpeechService:
             pass
         finally:
             outbox.put_nowait(None)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(BaseException):
                 await asyncio.wait_for(writing, 2)
+            writing.cancel()
             self._writers.discard(writer)
+            self._handlers.discard(me)  # type: ignore[arg-type]
             writer.close()
 
     def _request(self, msg: Message, send: Any) -> None:

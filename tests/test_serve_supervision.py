@@ -1,0 +1,210 @@
+"""The speech service going away, and `ivr serve` starting and stopping what it supervises.
+Real processes and real sipp calls on 127.0.0.1. Category: e2e."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from ivr.telephony.pcap import write_rtp_pcap
+from speech.audio import decode_file, resample
+from tests.sip_helpers import ROOT, Worker, free_port, ivr_exe, open_hotline, sipp_call, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def start_speech(sock: Path, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [*ivr_exe(), "speech", "--listen", str(sock)],
+        stdout=open(log, "a"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    wait_until(lambda: proc.poll() is not None or sock.exists(), 120, "the speech service to listen")
+    assert proc.poll() is None, log.read_text()
+    return proc
+
+
+def events_of(data: Path) -> list[list[dict]]:
+    return [
+        [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+        for p in sorted((data / "calls").glob("*.jsonl"))
+    ]
+
+
+@pytest.fixture(scope="module")
+def speech_pcap(tmp_path_factory):
+    samples, rate = decode_file(ROOT / "audio_fixtures" / "cmu_arctic_us_aew_a0003.wav")
+    x = np.concatenate(
+        [np.zeros(8000 * 6, np.float32), resample(samples, rate, 8000), np.zeros(8000 * 3, np.float32)]
+    )
+    path = tmp_path_factory.mktemp("pcap") / "speech.pcap"
+    write_rtp_pcap(path, x)
+    return path
+
+
+def test_a_call_survives_a_speech_service_killed_and_restarted(tmp_path, speech_pcap):
+    """kill -9 of the speech service while the caller speaks: the caller hears the apology
+    (pinned in the worker), the worker keeps the call, and once the service is back the
+    caller's words are transcribed and the dialplan goes on."""
+    sock, log = tmp_path / "speech.sock", tmp_path / "speech.log"
+    service = start_speech(sock, log)
+    worker = Worker(tmp_path / "data", open_hotline(tmp_path), rtp_port=44200, env={"IVR_SPEECH": str(sock)})
+    restarted = None
+    try:
+        result: dict = {}
+        import threading
+
+        caller = threading.Thread(
+            target=lambda: result.update(p=sipp_call(tmp_path, worker.sip_port, speech_pcap, listen_ms=30000))
+        )
+        caller.start()
+
+        def speaking() -> bool:
+            calls = events_of(worker.data_dir)
+            return bool(calls) and any(e["type"] == "speech_start" for e in calls[0])
+
+        wait_until(speaking, 60, "the caller to start speaking")
+        service.kill()  # -9
+        service.wait(10)
+
+        def apologised() -> bool:
+            return any(e.get("prompt") == "service_apology" for e in events_of(worker.data_dir)[0])
+
+        wait_until(apologised, 30, "the apology to the caller")
+        assert worker.proc.poll() is None, "the worker must keep its calls"
+        restarted = start_speech(sock, log)
+        (events,) = worker.wait_calls_ended(1, timeout_s=120)
+        caller.join(timeout=60)
+        types = [e["type"] for e in events]
+        apology = next(i for i, e in enumerate(events) if e.get("prompt") == "service_apology")
+        finals = [i for i, e in enumerate(events) if e["type"] == "final_transcript"]
+        assert finals and finals[-1] > apology, types
+        assert "shook hands" in events[finals[-1]]["text"].lower(), events[finals[-1]]
+        # the dialplan went on after the transcript: the IVR answered the caller
+        assert any(e["type"] in ("say", "intent") for e in events[finals[-1] + 1 :]), types
+        assert events[-1]["type"] == "call_end"
+        assert "Successful call" in result["p"].stdout
+    finally:
+        worker.stop()
+        for p in (service, restarted):
+            if p is not None and p.poll() is None:
+                p.terminate()
+                p.wait(30)
+
+
+def test_a_worker_whose_port_is_taken_says_which_and_why_and_exits_cleanly(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        proc = subprocess.run(
+            [
+                *ivr_exe(),
+                "worker",
+                "--sip-port",
+                str(port),
+                "--rtp-port",
+                "44600",
+                "--dialplan",
+                str(ROOT / "dialplans" / "hotline.yaml"),
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "IVR_SPEECH": str(tmp_path / "unused.sock")},
+        )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 3, out  # not an abort (-6) from pjlib
+    assert f"cannot use SIP port 127.0.0.1:{port}" in out and "already in use" in out.lower(), out
+    assert "Assertion" not in out and "Traceback" not in out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_everything_it_started_on_a_signal_to_its_process_group(tmp_path, speech_pcap, sig):
+    """What `make run` + Ctrl-C (or a service manager's SIGTERM) does: the signal reaches the
+    whole process group at once. Nothing may be restarted while stopping, and nothing left.
+    A worker port another program holds is moved; a killed speech service is restarted."""
+    api, sip = free_port(socket.SOCK_STREAM), free_port()
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", sip + 1))  # the first worker's port is taken
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [
+            *ivr_exe(),
+            "serve",
+            "--dialplan",
+            str(open_hotline(tmp_path)),
+            "--data-dir",
+            str(data),
+            "--port",
+            str(api),
+            "--sip-port",
+            str(sip),
+            "--sip-workers",
+            "2",
+            "--rtp-port",
+            "45000" if sig == signal.SIGTERM else "45600",
+        ],
+        stdout=open(tmp_path / "serve.log", "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a shell gives `make run`
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+
+        def status() -> dict | None:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                s = httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()
+            except httpx.HTTPError:
+                return None
+            ok = all(w["alive"] and w["dispatcher"] == "active" for w in s["workers"])
+            return s if ok and s["speech"]["alive"] else None
+
+        s = wait_until(status, 180, "ivr serve to be up")
+        assert s["workers"][0]["sip_port"] != sip + 1, "the taken port was not moved"
+        if sig == signal.SIGTERM:  # the speech service dies: serve starts it again
+            os.kill(s["speech"]["pid"], signal.SIGKILL)
+            wait_until(
+                lambda: (x := status()) is not None and x["speech"]["restarts"] >= 1, 120, "the service's restart"
+            )
+            before = len(events_of(data))
+            call = sipp_call(tmp_path, sip, speech_pcap, listen_ms=6000)
+            assert "Successful call" in call.stdout
+            calls = events_of(data)[before:]
+            assert any(
+                "shook hands" in e.get("text", "").lower() for e in calls[0] if e["type"] == "final_transcript"
+            )
+        s = status()
+        pids = [w["pid"] for w in s["workers"]] + [s["speech"]["pid"]]
+        pids.append(int((data / "run" / "kamailio.pid").read_text().strip()))
+        os.killpg(proc.pid, sig)
+        assert proc.wait(60) in (0, 130, -sig, 128 + sig)
+        log = (tmp_path / "serve.log").read_text()
+        assert "restarting" not in log.split("ivr serve:")[-1], log[-2000:]
+        wait_until(lambda: not any(_alive(p) for p in pids), 30, "every child to be gone")
+        # the hotline's port is free again: the next `make run` can start
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+            again.bind(("127.0.0.1", sip))
+    finally:
+        squatter.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
