@@ -210,9 +210,16 @@ class SpeechClient:
         while len(self._cache) > self._cache_entries:
             self._cache.popitem(last=False)
 
-    async def pin(self, text: str, rate: int) -> bytes:
-        """Synthesise a fixed prompt once and keep it for the life of the process."""
-        pcm = await self.synthesize(text, rate)
+    async def pin(self, text: str, rate: int, wait_s: float = 120.0) -> bytes:
+        """Synthesise a fixed prompt once and keep it for the life of the process (a service
+        that restarts meanwhile is waited for, up to `wait_s`)."""
+        while True:
+            try:
+                pcm = await self.synthesize(text, rate)
+                break
+            except SpeechUnavailable:
+                if not await self.wait_available(wait_s):
+                    raise
         self._pinned[(" ".join(text.split()), rate)] = pcm
         self._cache.pop((" ".join(text.split()), rate), None)
         return pcm
