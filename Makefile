@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test test-fast bench lint clean
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -19,14 +19,22 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+## Unit tests only (no model, no SIP): seconds.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m unit
+
 bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/asr_bench.py
 	$(PY) bench/tts_bench.py
 	$(PY) bench/replay_bench.py
 	$(PY) bench/intents.py
 	$(PY) bench/radar_eval.py
 	$(PY) bench/radar_ceiling.py
+	$(PY) bench/speech_batch.py
 	$(PY) bench/sip_load.py
+	$(PY) bench/sip_load.py --calls 24,48 --spread 8
+	$(PY) bench/sip_load.py --calls 50,100,200 --silent 40
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ivr speech prosody tests bench

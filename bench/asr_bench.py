@@ -14,9 +14,9 @@ import time
 from dataclasses import replace
 
 from common import pct, phone_audio, references
-from ivr.engines import Engines
-from ivr.session import CallSession
 
+from ivr.call.services import open_services
+from ivr.call.session import CallSession
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
 from ivr.settings import Settings
@@ -43,7 +43,11 @@ async def main() -> None:
     args = ap.parse_args()
     settings = Settings.from_env()
     settings = replace(settings, greeting="")
-    engines = Engines.load(settings)
+    async with open_services(settings) as services:  # the speech service, as a call reaches it
+        await measure(services, settings, args)
+
+
+async def measure(engines, settings, args) -> None:  # type: ignore[no-untyped-def]
     refs = references()
     clips = {name: phone_audio(name) for name in refs}
     audio_s = sum(len(x) for x in clips.values()) / 8000
@@ -78,9 +82,11 @@ async def main() -> None:
                 elif ev.type is EventType.FINAL_TRANSCRIPT and end_at is not None:
                     latencies.append((wall - end_at) * 1000)
                     end_at = None
-    engines.close()
     vad = settings.vad
-    print(f"ASR benchmark (faster-whisper tiny.en int8, {settings.asr.cpu_threads} threads, 8 kHz mu-law)")
+    print(
+        f"ASR benchmark (faster-whisper tiny.en int8 in the speech service, {settings.asr.cpu_threads} "
+        "thread per decode, 8 kHz mu-law)"
+    )
     print(f"  audio: {len(clips)} recordings, {audio_s:.1f} s, {words} reference words")
     print(f"  WER: {errors / words:.1%}")
     print(f"  real-time factor (fast replay, partials included): {rtf:.3f}")

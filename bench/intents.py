@@ -10,13 +10,12 @@ import time
 from collections import Counter
 
 from common import ROOT, pct
-from ivr.engines import Engines
 
 from ivr.dialplan import load_dialplan
 from ivr.intents import NONE, IntentMatcher
-from ivr.settings import Settings
-from speech.asr import UtteranceTranscriber
+from speech.asr import transcribe_utterance
 from speech.audio import resample
+from speech.service.server import Models, ServiceSettings
 
 
 def load_set() -> list[tuple[str, str]]:
@@ -39,7 +38,7 @@ def main() -> None:
     ap.add_argument("--no-audio", action="store_true", help="text only")
     args = ap.parse_args()
     dialplan = load_dialplan(ROOT / "dialplans" / "hotline.yaml")
-    engines = Engines.load(Settings())
+    engines = Models(ServiceSettings())  # the models themselves (the service's)
     matcher = IntentMatcher(
         engines.embedder, dialplan.intents, float(dialplan.settings.get("intent_threshold", 0.5))
     )
@@ -67,7 +66,7 @@ def main() -> None:
     heard: list[str] = []
     for _, text in pairs:
         audio = engines.tts.synthesize(text, 8000)
-        heard.append(UtteranceTranscriber(engines.asr).final(resample(audio, 8000, 16000)))
+        heard.append(transcribe_utterance(engines.asr, resample(audio, 8000, 16000)))
     predicted_audio = [matcher.match(h).name for h in heard]
     overall_a, acc_in_a, recall_a, confusions_a = score(pairs, predicted_audio)
     print(
@@ -76,7 +75,6 @@ def main() -> None:
     )
     if confusions_a:
         print("  audio confusions:", ", ".join(f"{g}->{p} x{n}" for (g, p), n in confusions_a.most_common(6)))
-    engines.close()
 
 
 if __name__ == "__main__":

@@ -142,6 +142,17 @@ def pss_mb(pid: int | None) -> float:
     return 0.0
 
 
+def cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far."""
+    if not pid:
+        return 0.0
+    try:
+        fields = open(f"/proc/{pid}/stat").read().split(")")[-1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def children(pid: int) -> list[int]:
     out = []
     for p in Path("/proc").iterdir():
@@ -179,7 +190,11 @@ class MemorySampler:
         except (OSError, ValueError):
             kam = 0.0
         serve = pss_mb(self.serve_pid)
-        return {"workers": workers, "speech": speech, "kamailio": kam, "serve": serve,
+        cpu = {
+            "workers": sum(cpu_s(w["pid"]) for w in status["workers"]),
+            "speech": cpu_s(status["speech"]["pid"]),
+        }
+        return {"workers": workers, "speech": speech, "kamailio": kam, "serve": serve, "cpu": cpu,
                 "total": sum(workers) + speech + kam + serve}
 
     def _run(self) -> None:
@@ -203,9 +218,16 @@ def cpu_busy() -> tuple[int, int]:
 
 
 def run_n(
-    n: int, pcap: Path, ends: list[float], length_s: float, tmp: Path, dialplan: Path, spread_s: float
+    n: int,
+    pcap: Path,
+    ends: list[float],
+    length_s: float,
+    tmp: Path,
+    dialplan: Path,
+    spread_s: float,
+    workers_arg: str = "fit",
 ) -> dict:
-    workers = max(1, math.ceil(n / 4))
+    workers = max(1, math.ceil(n / 4)) if workers_arg == "fit" else 0 if workers_arg == "auto" else int(workers_arg)
     api, sip = free_port(socket.SOCK_STREAM), free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     data = tmp / f"data{n}"
@@ -222,8 +244,7 @@ def run_n(
             str(api),
             "--sip-port",
             str(sip),
-            "--sip-workers",
-            str(workers),
+            *(["--sip-workers", str(workers)] if workers else []),
             "--rtp-port",
             "46000",
         ],
@@ -244,7 +265,9 @@ def run_n(
                 for w in ws
             )
 
-        wait_until(ready, 300, f"{workers} workers")
+        wait_until(ready, 600, f"{workers or 'the default'} workers")
+        if not workers:
+            workers = len(httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()["workers"])
         media_base = 30000
         cap = tmp / f"rtp{n}.pcap"
         tshark = subprocess.Popen(
@@ -279,6 +302,9 @@ def run_n(
         )
         busy1, total1 = cpu_busy()
         peak = memory.stop()
+        end_mem = MemorySampler(f"http://127.0.0.1:{api}", serve.pid, data / "run").sample()
+        elapsed = max(1e-6, (total1 - total0) / (os.cpu_count() or 1) / os.sysconf("SC_CLK_TCK"))
+        share = {k: (end_mem["cpu"][k] - idle_mem["cpu"][k]) / elapsed / (os.cpu_count() or 1) for k in ("workers", "speech")}
         tshark.send_signal(signal.SIGINT)
         tshark.wait(timeout=20)
         ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", sipp.stdout)
@@ -296,6 +322,7 @@ def run_n(
             "up": fewest_up,
             "mem": peak,
             "idle_mem": idle_mem,
+            "cpu_share": share,
         }
     finally:
         serve.send_signal(signal.SIGINT)
@@ -313,7 +340,8 @@ def memory_line(run: dict) -> str:
         f"PSS at peak: workers {sum(w):.0f} MB ({max(w):.0f} MB the largest, {sum(w) / len(w):.0f} mean), "
         f"speech service {m.get('speech', 0):.0f} MB, serve {m.get('serve', 0):.0f} MB, Kamailio "
         f"{m.get('kamailio', 0):.0f} MB, total {m['total']:.0f} MB; idle total {idle['total']:.0f} MB "
-        f"-> {per_call:.1f} MB per connected call"
+        f"-> {per_call:.1f} MB per connected call; CPU of the box: workers {run['cpu_share']['workers']:.0%}, "
+        f"speech service {run['cpu_share']['speech']:.0%}"
     )
 
 
@@ -328,6 +356,11 @@ def main() -> None:
         default=0.0,
         metavar="SECONDS",
         help="callers say nothing for SECONDS (waiting, as on hold): CPU and memory only",
+    )
+    ap.add_argument(
+        "--workers",
+        default="fit",
+        help="'fit' (the default): N/4 workers; 'auto': what `ivr serve` sizes for the machine; or a number",
     )
     args = ap.parse_args()
     for tool in ("sipp", "tshark", "kamailio"):
@@ -354,7 +387,7 @@ def main() -> None:
     print("  N  workers  held  failed  up   CPU   first IVR audio after end of speech (on the wire)")
     for n in (int(x) for x in args.calls.split(",")):
         runs = [
-            run_n(n, pcap, ends, length_s, tmp / f"round{i}", dialplan, args.spread)
+            run_n(n, pcap, ends, length_s, tmp / f"round{i}", dialplan, args.spread, args.workers)
             for i in range(args.rounds)
         ]
         r = {

@@ -61,6 +61,13 @@ class ChatConversation:
         self.emit(EventType.SAY, text=f"[{path}]", prompt="play")
         self._write(f"IVR: [plays {path}]")
 
+    async def start_hold(self, music: str | None = None) -> None:
+        self.emit(EventType.HOLD, state="start", **({"music": music} if music else {}))
+        self._write("IVR: [hold music]")
+
+    async def stop_hold(self) -> None:
+        self.emit(EventType.HOLD, state="end")
+
     async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
         before = json.dumps(self.vars_view(), sort_keys=True, default=str)
         while not self._pending:

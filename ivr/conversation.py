@@ -75,6 +75,12 @@ class Conversation(Protocol):
 
     async def play_file(self, path: str, interruptible: bool = True) -> None: ...
 
+    async def start_hold(self, music: str | None = None) -> None:
+        """Hold music (a WAV; None: the default loop) until `stop_hold()`; inputs still arrive."""
+        ...
+
+    async def stop_hold(self) -> None: ...
+
     async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
         """The caller's next input; NO_INPUT after `timeout_ms` of silence once the IVR has
         finished speaking (counted in audio time). `complete(text)` says when a spoken

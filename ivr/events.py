@@ -28,6 +28,7 @@ class EventType(StrEnum):
     AFFECT = "affect"
     TRANSFER = "transfer"
     BRIDGE = "bridge"
+    HOLD = "hold"
     HANGUP = "hangup"
     ERROR = "error"
     CALL_END = "call_end"
@@ -48,6 +49,7 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.AFFECT: (("anger", "anxiety", "level"), ()),
         EventType.TRANSFER: (("queue", "reason", "tier"), ("priority", "skill", "summary")),
         EventType.BRIDGE: (("uri", "state"), ("mode", "reason")),
+        EventType.HOLD: (("state",), ("music",)),
         EventType.HANGUP: (("reason",), ()),
         EventType.ERROR: (("message",), ("stage",)),
         EventType.CALL_END: (("duration_ms",), ("reason",)),

@@ -71,6 +71,8 @@ class ReplayTransport:
         self._idle.set()
         self._hung_up = False
         self._held = False
+        self._hold_loop = b""
+        self._hold_pos = 0
         self.transferred_to: str | None = None
         self.whisper = b""
         self.duration_ms = 0
@@ -129,6 +131,10 @@ class ReplayTransport:
             else:
                 self._queue[0] = head[take:]
             self._queued_bytes -= take
+        if not out and self._hold_loop:  # hold music when nothing else plays
+            loop = self._hold_loop
+            out = bytearray((loop * 2)[self._hold_pos : self._hold_pos + n])
+            self._hold_pos = (self._hold_pos + n) % len(loop)
         pos = t_ms * self.sample_rate // 1000 * 2
         if len(self._out) < pos:
             self._out += bytes(pos - len(self._out))
@@ -150,6 +156,12 @@ class ReplayTransport:
 
     def hold_playback(self, held: bool) -> None:
         self._held = held
+
+    def start_hold(self, path: str, loop_pcm: bytes) -> None:
+        self._hold_loop, self._hold_pos = loop_pcm, 0
+
+    def stop_hold(self) -> None:
+        self._hold_loop = b""
 
     @property
     def is_playing(self) -> bool:

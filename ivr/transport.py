@@ -28,7 +28,15 @@ class DtmfDigit:
             raise ValueError(f"not a DTMF digit: {self.digit!r} (use 0-9, *, #, A-D)")
 
 
-CallInput = AudioFrame | DtmfDigit
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Audio time passed with no frame for the session (the caller is on hold: the hold
+    music is played by the telephony layer and their audio is not taken frame by frame)."""
+
+    t_ms: int
+
+
+CallInput = AudioFrame | DtmfDigit | Tick
 
 
 class Transport(Protocol):
@@ -47,6 +55,13 @@ class Transport(Protocol):
     def stop_playback(self) -> None:
         """Drop whatever is still queued to play (barge-in)."""
         ...
+
+    def start_hold(self, path: str, loop_pcm: bytes) -> None:
+        """Play hold music (the WAV at `path`, or `loop_pcm` at `sample_rate`) in a loop until
+        `stop_hold()`; a SIP call plays it in pjmedia, with no per-frame work in Python."""
+        ...
+
+    def stop_hold(self) -> None: ...
 
     def hold_playback(self, held: bool) -> None:
         """Pause (True) or resume (False) what is playing, keeping it queued."""

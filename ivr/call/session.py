@@ -19,7 +19,7 @@ from ivr.call.services import CallServices
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.events import Event, EventType, make
 from ivr.settings import Settings
-from ivr.transport import DtmfDigit, Transport
+from ivr.transport import DtmfDigit, Tick, Transport
 from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
 from speech.service.client import SpeechUnavailable
 from speech.tts import trim_tail
@@ -167,6 +167,27 @@ class CallSession:
         self._start_prompt(f"[{Path(path).name}]", interruptible)
         self.transport.play(to_pcm16(resample(samples, rate, self.transport.sample_rate)))
 
+    async def start_hold(self, music: str | None = None) -> None:
+        """Hold music once the current prompt has been heard: played by the transport (pjmedia
+        on a SIP call, with no per-frame work here until the caller speaks)."""
+        from ivr.call.hold import default_hold_music
+
+        await self.transport.wait_playback()
+        path = music or str(default_hold_music(self.settings.data_dir))
+        try:
+            samples, rate = decode_file(path)
+        except AudioError as e:  # a broken music file: the default loop instead
+            self.emit(EventType.ERROR, message=str(e), stage="hold")
+            path = str(default_hold_music(self.settings.data_dir))
+            samples, rate = decode_file(path)
+        loop_pcm = to_pcm16(resample(samples, rate, self.transport.sample_rate))
+        self.emit(EventType.HOLD, state="start", music=Path(path).name)
+        self.transport.start_hold(path, loop_pcm)
+
+    async def stop_hold(self) -> None:
+        self.transport.stop_hold()
+        self.emit(EventType.HOLD, state="end")
+
     async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
         self._waiting = True
         self.pipeline.complete_hint = complete
@@ -268,6 +289,8 @@ class CallSession:
                 self.now_ms = item.t_ms + item.duration_ms  # what the IVR has heard up to
                 await self.pipeline.process(item)
                 self._barge_in_check()
+            elif isinstance(item, Tick):  # on hold: time passes without frames
+                self.now_ms = max(self.now_ms, item.t_ms)
             elif isinstance(item, DtmfDigit):
                 self.now_ms = max(self.now_ms, item.t_ms)
                 if self.transport.is_playing and self._interruptible:  # a key stops a prompt

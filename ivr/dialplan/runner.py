@@ -173,6 +173,7 @@ class DialplanRunner:
         timeout_ms: int | None = None,
         digits: bool = False,
         complete: Callable[[str], bool] | None = None,
+        count_silence: bool = True,
     ) -> Input:
         if prompt:
             await self.speak(prompt)
@@ -196,6 +197,8 @@ class DialplanRunner:
                     raise Handoff("agent", f"caller asked for a person: {item.text!r}")
             if item.kind is InputKind.DTMF and item.digit == self._agent_digit and not digits:
                 raise Handoff("agent", f"caller pressed {item.digit}")
+            if item.kind is InputKind.NO_INPUT and not count_silence:
+                return item  # the end of a hold, not a silent caller
             if item.kind is InputKind.NO_INPUT:
                 self.state.silences += 1
                 limit = int(self._silence.get("limit", 3))
@@ -325,6 +328,16 @@ class DialplanRunner:
         await self.conv.play_file(
             str(self.dp.base_dir / a["file"]), interruptible=a.get("interruptible", True)
         )
+
+    async def _hold(self, a: Mapping[str, Any]) -> None:
+        if a.get("say"):
+            await self.speak(a["say"])
+        music = str(self.dp.base_dir / a["music"]) if a.get("music") else None
+        await self.conv.start_hold(music)
+        try:
+            await self.ask(None, timeout_ms=int(a["seconds"]) * 1000, count_silence=False)
+        finally:
+            await self.conv.stop_hold()
 
     async def _goto(self, a: Mapping[str, Any]) -> str:
         return str(a["node"])

@@ -62,6 +62,17 @@ VERBS: dict[str, Spec] = {
         "Play a recorded prompt.",
         shorthand="file",
     ),
+    "hold": Spec(
+        {
+            "seconds": F("int", "The longest the caller holds (then the next step).", True, minimum=1),
+            "music": F("file", "A WAV loop, relative to the dialplan's folder (default: a soft tone loop)."),
+            "say": F("template", "Said before the music starts."),
+        },
+        "Put the caller on hold: music played by the telephony layer itself (a held caller costs "
+        "almost nothing). A key or words end it early and go through the global handlers (an "
+        "'agent', the radar) like any answer.",
+        shorthand="seconds",
+    ),
     "menu": Spec(
         {
             "prompt": F("template", "The menu's prompt.", True),

@@ -19,6 +19,7 @@ import ctypes
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,10 @@ from typing import Any
 import pjsua2 as pj
 
 log = logging.getLogger("ivr.sip")
+
+HOLD_LEVEL_CHECK_S = 0.1
+HOLD_VOICE_LEVEL = 12
+"""pjmedia's receive level (0-255) above which a caller on hold is taken to be speaking."""
 
 
 def fast_bytes(vec: Any) -> bytes:
@@ -109,6 +114,8 @@ class _Call(pj.Call):
         self.bridged = False
         self.end_reason = ""
         self.gone = False
+        self.player: Any = None  # hold music, played by pjmedia into the call
+        self.hold_deaf = False  # on hold and the caller's frames are not taken
 
     def onCallState(self, prm: Any) -> None:  # noqa: N802
         try:
@@ -226,8 +233,13 @@ class SipEndpoint:
             self._ready.set()
             return
         self._ready.set()
+        next_level_check = 0.0
         try:
             while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_level_check:
+                    next_level_check = now + HOLD_LEVEL_CHECK_S
+                    self._check_hold_levels()
                 # an idle worker wakes 10x a second, not 100x (a new INVITE wakes it anyway):
                 # dozens of idle workers would otherwise cost a share of the box before any call
                 ep.libHandleEvents(10 if self._calls else 100)
@@ -321,6 +333,51 @@ class SipEndpoint:
         call.answer(op)
         self.answered += 1
 
+    # -- hold: music from pjmedia, the caller's frames taken only when they speak -------
+    def _start_hold(self, call: _Call, path: str) -> None:
+        if call.audio_index < 0 or call.port is None or call.player is not None:
+            return
+        aud = call.getAudioMedia(call.audio_index)
+        player = pj.AudioMediaPlayer()
+        try:
+            player.createPlayer(path, 0)  # 0: loop
+        except pj.Error as e:
+            log.warning("hold music %s: %s", path, _pj_reason(e))
+            pj._pjsua2.delete_AudioMediaPlayer(player)
+            player.this.disown()
+            return
+        call.port.stopTransmit(aud)  # no Python per frame while on hold
+        aud.stopTransmit(call.port)
+        player.startTransmit(aud)
+        call.player, call.hold_deaf = player, True
+
+    def _stop_hold(self, call: _Call) -> None:
+        player, call.player = call.player, None
+        if player is None:
+            return
+        aud = call.getAudioMedia(call.audio_index)
+        try:
+            player.stopTransmit(aud)
+        except pj.Error:
+            pass
+        pj._pjsua2.delete_AudioMediaPlayer(player)
+        player.this.disown()
+        if call.hold_deaf:
+            aud.startTransmit(call.port)
+        call.port.startTransmit(aud)
+        call.hold_deaf = False
+
+    def _check_hold_levels(self) -> None:
+        """A caller on hold who speaks is listened to again (pjmedia's receive level, read
+        10x a second on this thread: no frame reaches Python until then)."""
+        for call in self._calls.values():
+            if call.hold_deaf and not call.gone and call.port is not None:
+                aud = call.getAudioMedia(call.audio_index)
+                if aud.getRxLevel() >= HOLD_VOICE_LEVEL:
+                    aud.startTransmit(call.port)
+                    call.hold_deaf = False
+                    call.transport.hold_voice()
+
     def _on_media(self, call: _Call) -> None:
         if call.gone or call.port is not None:
             return
@@ -377,6 +434,10 @@ class SipEndpoint:
         self._destroy(call)
 
     def _destroy(self, call: _Call) -> None:
+        player, call.player = call.player, None
+        if player is not None:
+            pj._pjsua2.delete_AudioMediaPlayer(player)
+            player.this.disown()
         port, call.port = call.port, None
         if port is not None:
             pj._pjsua2.delete_AudioMediaPort(port)
@@ -397,6 +458,10 @@ class SipEndpoint:
                 call.transport.refer_done(500, e.info())
         elif op == "bridge":
             self._dial_agent(call, *arg)
+        elif op == "hold":
+            self._start_hold(call, str(arg))
+        elif op == "unhold":
+            self._stop_hold(call)
         elif op == "connect":
             agent = call.peer
             if agent is None or agent.gone or agent.audio_index < 0 or call.audio_index < 0:

@@ -175,7 +175,8 @@ class Supervisor:
         return port
 
     def _spawn_speech(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # two malloc arenas, not one per lane thread: 720 -> 620 MB PSS after a burst here
+        env = {"MALLOC_ARENA_MAX": "2", **os.environ, "PYTHONUNBUFFERED": "1"}
         self.speech = spawn(
             [*ivr_command(), "speech", "--listen", self.speech_address], self.run_dir / "speech.log", env
         )

@@ -23,7 +23,7 @@ import numpy as np
 import soundfile as sf
 
 from ivr.conversation import TransferOutcome
-from ivr.transport import CallInput, DtmfDigit
+from ivr.transport import CallInput, DtmfDigit, Tick
 from speech.audio import FRAME_MS, AudioFrame
 
 
@@ -88,6 +88,11 @@ class SipCallTransport:
         self._ring_pos = -1  # >= 0: the caller hears ringback when nothing else plays
         self._agent_out: deque[bytes] = deque()  # the whisper, to the agent leg only
         self._agent_in: deque[bytes] = deque(maxlen=50)  # what the agent says, for the recording
+        # on hold: pjmedia plays the music and the caller's frames stop until they speak;
+        # the call's clock goes on from the wall clock (Tick inputs, silence in the recording)
+        self._holding = False
+        self._hold_listening = False
+        self._hold_ticker: asyncio.Task[None] | None = None
 
     # -- called from pjmedia's clock thread: copy and return ------------------------------
     def media_frame_in(self, pcm: bytes) -> None:
@@ -140,6 +145,10 @@ class SipCallTransport:
     def sip_disconnected(self, reason: str) -> None:
         self._loop.call_soon_threadsafe(self._on_end, reason)
 
+    def hold_voice(self) -> None:
+        """On hold, the caller's line got loud: their frames flow again (the AI listens)."""
+        self._loop.call_soon_threadsafe(self._on_hold_voice)
+
     def refer_done(self, status: int, reason: str) -> None:
         outcome = TransferOutcome.CONNECTED if 200 <= status < 300 else _outcome_of_status(status)
         self._loop.call_soon_threadsafe(self._bridge_done, outcome, f"{status} {reason}".strip())
@@ -170,6 +179,27 @@ class SipCallTransport:
             self.end_reason = "max call length"
             self._command("hangup", None)
             self._on_end("max call length")
+
+    def _on_hold_voice(self) -> None:
+        if self._holding:
+            self._hold_listening = True
+
+    async def _tick_on_hold(self) -> None:
+        """While no frames come, the call's audio clock follows the wall clock (4 ticks a
+        second): timeouts run, and the recording keeps its length."""
+        loop = self._loop
+        start, frames0 = loop.time(), self._frames_in
+        while self._holding and not self._ended:
+            await asyncio.sleep(0.25)
+            if self._hold_listening:  # frames carry the clock again
+                start, frames0 = loop.time(), self._frames_in
+                continue
+            due = frames0 + int((loop.time() - start) * 1000) // FRAME_MS
+            if due > self._frames_in:
+                for _ in range(due - self._frames_in):
+                    self._record(self._silence, heard=self._silence)
+                self._frames_in = due
+                self._inbox.put_nowait(Tick(self._frames_in * FRAME_MS))
 
     def _on_dtmf(self, digit: str) -> None:
         if not self._ended:
@@ -208,13 +238,14 @@ class SipCallTransport:
         if self._bridge_result is not None and not self._bridge_result.done():
             self._bridge_result.set_result(outcome)
 
-    def _record(self, caller_pcm: bytes) -> None:
+    def _record(self, caller_pcm: bytes, heard: bytes | None = None) -> None:
         if self._recording is None:
             return
         if self._wav is None:
             self._recording.parent.mkdir(parents=True, exist_ok=True)
             self._wav = sf.SoundFile(str(self._recording), "w", self.sample_rate, 2, "PCM_16", format="WAV")
-        heard = self._sent.popleft() if self._sent else self._silence
+        if heard is None:
+            heard = self._sent.popleft() if self._sent else self._silence
         left = np.frombuffer(caller_pcm, dtype="<i2")
         right = np.frombuffer(heard, dtype="<i2")[: len(left)]
         if self._agent_in and self.bridge_state == "connected":  # the agent, as the caller hears them
@@ -268,6 +299,21 @@ class SipCallTransport:
     def hold_playback(self, held: bool) -> None:
         with self._out_lock:
             self._held = held
+
+    def start_hold(self, path: str, loop_pcm: bytes) -> None:
+        if self._ended or self._holding:
+            return
+        self._holding, self._hold_listening = True, False
+        self._command("hold", path)
+        self._hold_ticker = asyncio.ensure_future(self._tick_on_hold())
+
+    def stop_hold(self) -> None:
+        if not self._holding:
+            return
+        self._holding = False
+        if self._hold_ticker is not None:
+            self._hold_ticker.cancel()
+        self._command("unhold", None)
 
     @property
     def is_playing(self) -> bool:

@@ -44,6 +44,8 @@ class SpeechError(Exception):
     """The service answered the request with an error."""
 
 
+LOAD_FRESH_S = 0.3
+
 _PRIORITY_NAMES = {Priority.FINAL: "final", Priority.PARTIAL: "partial", Priority.PROMPT: "prompt"}
 
 
@@ -61,6 +63,7 @@ class SpeechClient:
         self._cache_entries = cache_entries
         self.load = 0
         """The service's queued + running jobs, as of its last reply."""
+        self._load_at = 0.0
         self.outages = 0
         """How many times the connection was lost (a session apologises once per outage)."""
         self.embedder = BlockingEmbedder(self.address)
@@ -79,8 +82,12 @@ class SpeechClient:
 
     @property
     def idle(self) -> bool:
-        """Nothing queued or running in the service (a partial sent now would start at once)."""
-        return self.available and self.load == 0
+        """Nothing queued or running in the service as of its last reply (a partial sent now
+        would start at once). A figure older than LOAD_FRESH_S counts as idle: a quiet
+        client hears no replies, and must not hold its partials back for ever."""
+        if not self.available:
+            return False
+        return self.load == 0 or time.monotonic() - self._load_at > LOAD_FRESH_S
 
     async def wait_available(self, timeout_s: float) -> bool:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -113,7 +120,9 @@ class SpeechClient:
                 self._fail_pending()
 
     def _deliver(self, msg: Message) -> None:
-        self.load = int(msg.data.get("load", self.load))
+        if "load" in msg.data:
+            self.load = int(msg.data["load"])
+            self._load_at = time.monotonic()
         target = self._pending.get(msg.id)
         if target is None:
             return  # a reply to a request no longer wanted
@@ -299,14 +308,11 @@ class BlockingEmbedder:
             hits = [self._cache.get(k) for k in keys]
         todo = sorted({k for k, h in zip(keys, hits, strict=True) if h is None})
         if todo:
-            vectors = self._request(todo)
+            fresh = dict(zip(todo, self._request(todo), strict=True))
             with self._lock:
-                for k, v in zip(todo, vectors, strict=True):
-                    self._cache[k] = v
+                self._cache.update(fresh)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-                hits = [h if h is not None else self._cache.get(k) for k, h in zip(keys, hits, strict=True)]
-            fresh = dict(zip(todo, vectors, strict=True))
             hits = [h if h is not None else fresh[k] for k, h in zip(keys, hits, strict=True)]
         if not hits:
             return np.zeros((0, 384), np.float32)

@@ -1,0 +1,35 @@
+"""The default hold music: a soft, slow arpeggio generated here (no licence to worry about),
+written once as an 8 kHz WAV that pjmedia loops for every caller on hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from speech.audio import write_wav
+
+RATE = 8000
+NOTES_HZ = (261.63, 329.63, 392.00, 523.25, 392.00, 329.63)  # C major, up and down
+NOTE_S = 0.75
+
+
+def hold_music(rate: int = RATE) -> np.ndarray:
+    """Six soft notes with gentle attacks and decays, 4.5 s, looping seamlessly."""
+    n = int(NOTE_S * rate)
+    t = np.arange(n) / rate
+    envelope = np.minimum(1.0, t / 0.05) * np.exp(-2.5 * t)
+    notes = [
+        envelope * (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t)) for f in NOTES_HZ
+    ]
+    return (0.12 * np.concatenate(notes)).astype(np.float32)
+
+
+def default_hold_music(data_dir: str | Path) -> Path:
+    path = Path(data_dir).resolve() / "prompts" / "hold-8k.wav"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.wav")
+        write_wav(tmp, hold_music(), RATE)
+        tmp.replace(path)
+    return path
