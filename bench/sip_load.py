@@ -355,7 +355,7 @@ def main() -> None:
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="callers say nothing for SECONDS (waiting, as on hold): CPU and memory only",
+        help="callers hold for SECONDS in silence (the hold verb: pjmedia plays the music): CPU and memory",
     )
     ap.add_argument(
         "--workers",
@@ -368,12 +368,11 @@ def main() -> None:
             raise SystemExit(f"{tool} is missing: run `make test` (it installs the Debian packages)")
     tmp = Path(tempfile.mkdtemp(prefix="sipload"))
     dialplan = open_hotline(tmp)
-    if args.silent:  # a greeting, then the caller waits in silence (no reprompt, no hang-up)
-        dialplan = tmp / "waiting.yaml"
+    if args.silent:  # a greeting, then the caller holds in silence, hearing the hold music
+        dialplan = tmp / "holding.yaml"
         dialplan.write_text(
-            "start: main\nsettings: {timeout_ms: 3600000}\nnodes:\n  main:\n"
-            "    - say: Thank you for calling. Please hold.\n"
-            "    - gather: {input: text, prompt: Please hold., var: x}\n"
+            "start: main\nqueues: {general: {skills: [general]}}\nnodes:\n  main:\n"
+            "    - hold: {seconds: 3600, say: Thank you for calling. Please hold.}\n"
         )
         audio, ends = np.zeros(int(args.silent * 8000), np.float32), []
     else:

@@ -34,6 +34,7 @@ EXPECTED = {
     "bad_condition.yaml": ("E_CONDITION", 5),
     "yaml_syntax.yaml": ("E_YAML", 3),
     "unknown_intent.yaml": ("E_UNKNOWN_INTENT", 7),
+    "hold_without_seconds.yaml": ("E_MISSING_FIELD", 5),
 }
 
 
@@ -113,6 +114,7 @@ def test_schema_is_published(capsys):
     verbs = {next(iter(s["properties"])) for s in schema["$defs"]["step"]["oneOf"]}
     assert verbs == {
         "say",
+        "hold",
         "play",
         "menu",
         "gather",

@@ -29,8 +29,10 @@ import pjsua2 as pj
 log = logging.getLogger("ivr.sip")
 
 HOLD_LEVEL_CHECK_S = 0.1
-HOLD_VOICE_LEVEL = 12
-"""pjmedia's receive level (0-255) above which a caller on hold is taken to be speaking."""
+HOLD_VOICE_LEVEL = 10
+"""The level of the caller's audio (pjmedia's tx level of the call's bridge port: what it
+sends into the bridge, 0-255) above which a caller on hold is taken to be speaking.
+Measured here: a silent line 0, speech 15-33 (a G.711 recording at phone level)."""
 
 
 def fast_bytes(vec: Any) -> bytes:
@@ -348,6 +350,9 @@ class SipEndpoint:
             return
         call.port.stopTransmit(aud)  # no Python per frame while on hold
         aud.stopTransmit(call.port)
+        # the caller's audio still goes somewhere (the null device's slot, in C), so the bridge
+        # keeps reading it and its level stays current
+        aud.startTransmit(self._ep.audDevManager().getPlaybackDevMedia())
         player.startTransmit(aud)
         call.player, call.hold_deaf = player, True
 
@@ -362,18 +367,23 @@ class SipEndpoint:
             pass
         pj._pjsua2.delete_AudioMediaPlayer(player)
         player.this.disown()
+        try:
+            aud.stopTransmit(self._ep.audDevManager().getPlaybackDevMedia())
+        except pj.Error:
+            pass
         if call.hold_deaf:
             aud.startTransmit(call.port)
         call.port.startTransmit(aud)
         call.hold_deaf = False
 
     def _check_hold_levels(self) -> None:
-        """A caller on hold who speaks is listened to again (pjmedia's receive level, read
+        """A caller on hold who speaks is listened to again (the level of their audio, read
         10x a second on this thread: no frame reaches Python until then)."""
         for call in self._calls.values():
             if call.hold_deaf and not call.gone and call.port is not None:
                 aud = call.getAudioMedia(call.audio_index)
-                if aud.getRxLevel() >= HOLD_VOICE_LEVEL:
+                if aud.getTxLevel() >= HOLD_VOICE_LEVEL:
+                    aud.stopTransmit(self._ep.audDevManager().getPlaybackDevMedia())
                     aud.startTransmit(call.port)
                     call.hold_deaf = False
                     call.transport.hold_voice()

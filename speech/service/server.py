@@ -6,10 +6,10 @@ threads (one per core by default, one intra-op thread each: on this box two sing
 decodes side by side beat one two-thread decode), which take their jobs from the
 `Scheduler`. A bad frame closes that connection only; a failing job answers `error`.
 
-Partial transcripts run apart, on a background lane with a whisper of its own whose threads
-run at the lowest CPU priority (nice 19): they use whatever CPU the finals, prompts and
-embeddings leave, and a final that starts while a partial decodes gets the core (the
-kernel gives a nice-0 thread ~98% against a nice-19 one) instead of sharing it.
+Partial transcripts run apart, on a background lane with a whisper of its own whose decoding
+thread runs at the lowest CPU priority (nice 19): partials use whatever CPU the finals,
+prompts and embeddings leave, and a final that starts while a partial decodes gets the
+core (the kernel gives a nice-0 thread ~98% against a nice-19 one) instead of sharing it.
 """
 
 from __future__ import annotations
@@ -277,8 +277,9 @@ class SpeechService:
         return self.queue.load + self.partials.load
 
     def _lane(self, queue: JobQueue, background: bool = False) -> None:
-        if background:
-            _lower_this_thread(BACKGROUND_NICE)
+        # the partial lane's Python thread keeps the normal priority: it holds the GIL while it
+        # prepares features, and a nice-19 thread holding it would stall the other lanes (its
+        # decodes run on CTranslate2's own thread of the partials' model, which is nice 19)
         asr = self.models.asr_partials if background else self.models.asr
         while (jobs := queue.get()) is not None:
             kind = jobs[0].kind
