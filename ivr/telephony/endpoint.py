@@ -242,9 +242,10 @@ class SipEndpoint:
                 if now >= next_level_check:
                     next_level_check = now + HOLD_LEVEL_CHECK_S
                     self._check_hold_levels()
-                # an idle worker wakes 10x a second, not 100x (a new INVITE wakes it anyway):
-                # dozens of idle workers would otherwise cost a share of the box before any call
-                ep.libHandleEvents(10 if self._calls else 100)
+                # an idle worker, or one whose callers are all on hold, wakes 10-20x a second,
+                # not 100x (SIP traffic wakes it anyway; only our own commands wait): dozens of
+                # idle workers would otherwise cost a share of the box before any call
+                ep.libHandleEvents(self._poll_ms())
                 while True:
                     try:
                         cmd = self._commands.get_nowait()
@@ -334,6 +335,13 @@ class SipEndpoint:
         op.statusCode = 200
         call.answer(op)
         self.answered += 1
+
+    def _poll_ms(self) -> int:
+        if not self._calls:
+            return 100
+        if all(c.hold_deaf for c in self._calls.values()):
+            return 50
+        return 10
 
     # -- hold: music from pjmedia, the caller's frames taken only when they speak -------
     def _start_hold(self, call: _Call, path: str) -> None:

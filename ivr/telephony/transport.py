@@ -185,12 +185,12 @@ class SipCallTransport:
             self._hold_listening = True
 
     async def _tick_on_hold(self) -> None:
-        """While no frames come, the call's audio clock follows the wall clock (4 ticks a
+        """While no frames come, the call's audio clock follows the wall clock (2 ticks a
         second): timeouts run, and the recording keeps its length."""
         loop = self._loop
         start, frames0 = loop.time(), self._frames_in
         while self._holding and not self._ended:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.5)
             if self._hold_listening:  # frames carry the clock again
                 start, frames0 = loop.time(), self._frames_in
                 continue
