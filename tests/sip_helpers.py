@@ -116,6 +116,16 @@ class Worker:
                 self.proc.kill()
 
 
+def fixture_pcap(path: Path, lead_s: float, tail_s: float, name: str = "cmu_arctic_us_aew_a0003.wav") -> Path:
+    """An RTP pcap for sipp: a fixture at 8 kHz between `lead_s` and `tail_s` of silence."""
+    samples, rate = decode_file(ROOT / "audio_fixtures" / name)
+    x = np.concatenate(
+        [np.zeros(int(8000 * lead_s), np.float32), resample(samples, rate, 8000), np.zeros(int(8000 * tail_s), np.float32)]
+    )
+    write_rtp_pcap(path, x)
+    return path
+
+
 def speech_pcap(path: Path, lead_s: float, digits: list[tuple[float, str]], tail_s: float) -> float:
     """jfk.flac at 8 kHz mu-law after `lead_s` of silence, then digits; returns its length."""
     samples, rate = decode_file(ROOT / "audio_fixtures" / "jfk.flac")

@@ -10,12 +10,9 @@ import threading
 import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from ivr.telephony.pcap import write_rtp_pcap
-from speech.audio import decode_file, resample
-from tests.sip_helpers import ROOT, Worker, sipp_call
+from tests.sip_helpers import ROOT, Worker, fixture_pcap, sipp_call
 
 pytestmark = pytest.mark.e2e
 HOLD = ROOT / "tests" / "dialplans" / "good" / "hold.yaml"
@@ -54,13 +51,7 @@ def test_words_on_hold_end_it_and_reach_the_global_handlers(ivr_cmd, tmp_path):
 
 @pytest.fixture(scope="module")
 def pcap(tmp_path_factory):
-    samples, rate = decode_file(ROOT / "audio_fixtures" / "cmu_arctic_us_aew_a0003.wav")
-    x = np.concatenate(
-        [np.zeros(8000 * 9, np.float32), resample(samples, rate, 8000), np.zeros(8000 * 3, np.float32)]
-    )
-    path = tmp_path_factory.mktemp("pcap") / "hold.pcap"
-    write_rtp_pcap(path, x)
-    return path
+    return fixture_pcap(tmp_path_factory.mktemp("pcap") / "hold.pcap", 9, 3)
 
 
 def test_on_a_sip_call_the_held_caller_is_heard_again_when_they_speak(tmp_path, pcap):

@@ -16,8 +16,16 @@ import numpy as np
 import pytest
 
 from ivr.telephony.pcap import write_rtp_pcap
-from speech.audio import decode_file, resample
-from tests.sip_helpers import ROOT, Worker, free_port, ivr_exe, open_hotline, sipp_call, wait_until
+from tests.sip_helpers import (
+    ROOT,
+    Worker,
+    fixture_pcap,
+    free_port,
+    ivr_exe,
+    open_hotline,
+    sipp_call,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,13 +51,7 @@ def events_of(data: Path) -> list[list[dict]]:
 
 @pytest.fixture(scope="module")
 def speech_pcap(tmp_path_factory):
-    samples, rate = decode_file(ROOT / "audio_fixtures" / "cmu_arctic_us_aew_a0003.wav")
-    x = np.concatenate(
-        [np.zeros(8000 * 6, np.float32), resample(samples, rate, 8000), np.zeros(8000 * 3, np.float32)]
-    )
-    path = tmp_path_factory.mktemp("pcap") / "speech.pcap"
-    write_rtp_pcap(path, x)
-    return path
+    return fixture_pcap(tmp_path_factory.mktemp("pcap") / "speech.pcap", 6, 3)
 
 
 def test_a_call_survives_a_speech_service_killed_and_restarted(tmp_path, speech_pcap):
@@ -211,3 +213,57 @@ def test_serve_stops_everything_it_started_on_a_signal_to_its_process_group(tmp_
         squatter.close()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.unit
+def test_workers_are_sized_to_the_machine():
+    from ivr.telephony.capacity import auto_workers
+
+    assert auto_workers(cores=2, memory_mb=24 * 1024) == 8  # 32 calls on this box
+    assert auto_workers(cores=16, memory_mb=8 * 1024) == (8 * 1024 - 1500 - 1024) // 250  # memory binds
+    assert auto_workers(cores=2, memory_mb=1024) == 1  # never none
+
+
+def test_serve_on_its_defaults_takes_24_calls_at_once(tmp_path):
+    """What `make run` does with its defaults: as many workers as the machine holds. 24
+    callers at once (on hold, so the box is not the limit) are all answered: no 503."""
+    from ivr.telephony.capacity import auto_workers
+
+    if auto_workers() * 4 < 24:
+        pytest.skip("this machine is sized for fewer than 24 calls")
+    api, sip = free_port(socket.SOCK_STREAM), free_port()
+    dialplan = tmp_path / "hold.yaml"
+    dialplan.write_text(
+        "start: main\nqueues: {general: {skills: [general]}}\nnodes:\n  main:\n"
+        "    - hold: {seconds: 600, say: Thank you for calling. Please hold.}\n"
+    )
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [*ivr_exe(), "serve", "--dialplan", str(dialplan), "--data-dir", str(data), "--port", str(api),
+         "--sip-port", str(sip), "--rtp-port", "46400"],
+        stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if k != "IVR_WORKERS"},
+    )
+    try:
+
+        def ready() -> bool:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                ws = httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()["workers"]
+            except httpx.HTTPError:
+                return False
+            return all(w["alive"] and w["dispatcher"] == "active" for w in ws) and all(
+                '"worker": "ready"' in (data / "run" / f"worker-{w['index']}.log").read_text(errors="replace")
+                for w in ws
+            )
+
+        wait_until(ready, 300, "ivr serve with its default workers")
+        silent = tmp_path / "silent.pcap"
+        write_rtp_pcap(silent, np.zeros(8000 * 12, np.float32))
+        result = sipp_call(tmp_path, sip, silent, listen_ms=14000, calls=24, rate=24)
+        assert re.search(r"Successful call\s*\|\s*\d+\s*\|\s*24\b", result.stdout), result.stdout[-2500:]
+        assert re.search(r"Failed call\s*\|\s*\d+\s*\|\s*0\b", result.stdout), result.stdout[-2500:]
+        assert len(events_of(data)) == 24
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)

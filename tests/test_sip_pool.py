@@ -14,12 +14,9 @@ import uuid
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
-from ivr.telephony.pcap import write_rtp_pcap
-from speech.audio import decode_file, resample
-from tests.sip_helpers import ROOT, free_port, ivr_exe, open_hotline, sipp_call, wait_until
+from tests.sip_helpers import ROOT, fixture_pcap, free_port, ivr_exe, open_hotline, sipp_call, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -75,13 +72,7 @@ def service(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def short_pcap(tmp_path_factory):
-    samples, rate = decode_file(ROOT / "audio_fixtures" / "cmu_arctic_us_aew_a0003.wav")
-    x = np.concatenate(
-        [np.zeros(8000 * 6, np.float32), resample(samples, rate, 8000), np.zeros(8000 * 3, np.float32)]
-    )
-    path = tmp_path_factory.mktemp("pcap") / "short.pcap"
-    write_rtp_pcap(path, x)
-    return path
+    return fixture_pcap(tmp_path_factory.mktemp("pcap") / "short.pcap", 6, 3)
 
 
 def call_logs(data: Path) -> dict[str, list[dict]]:
