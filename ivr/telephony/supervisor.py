@@ -73,6 +73,19 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def default_speech_socket(run_dir: Path) -> str:
+    """DATA_DIR/run/speech.sock, or a short name in the temp folder when that path is longer
+    than a Unix socket's name may be (108 bytes on Linux)."""
+    path = str(run_dir / "speech.sock")
+    if len(path.encode()) < 100:
+        return path
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha1(str(run_dir).encode()).hexdigest()[:12]
+    return str(Path(tempfile.gettempdir()) / f"ivr-speech-{digest}.sock")
+
+
 @dataclass
 class WorkerProc:
     index: int
@@ -105,7 +118,7 @@ class Supervisor:
         self.api_base = api_base
         self.run_dir = Path(settings.data_dir).resolve() / "run"  # Kamailio changes directory
         self.own_speech = not settings.speech
-        self.speech_address = settings.speech or str(self.run_dir / "speech.sock")
+        self.speech_address = settings.speech or default_speech_socket(self.run_dir)
         n = auto_workers() if settings.sip_workers is None else settings.sip_workers
         self.workers = [
             WorkerProc(i, settings.sip_port + 1 + i, settings.rtp_port + 200 * i) for i in range(n)
