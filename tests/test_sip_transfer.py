@@ -105,7 +105,7 @@ def test_busy_agent_the_caller_is_told_and_not_dropped(tmp_path):
         (events,) = worker.wait_calls_ended(1)
     finally:
         worker.stop()
-        busy.terminate()
+        busy.kill()  # a sipp UAS that never got its call was once left behind by terminate()
         busy.wait(timeout=10)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     bridge = [(e["state"], e.get("reason", "")) for e in events if e["type"] == "bridge"]
