@@ -480,6 +480,10 @@ class SipEndpoint:
             self._start_hold(call, str(arg))
         elif op == "unhold":
             self._stop_hold(call)
+        elif op == "hold-speak" and call.player is not None and call.port is not None:
+            # the IVR speaks on hold (the bridge mixes it with the music): its frames are taken
+            # again until the hold ends
+            call.port.startTransmit(call.getAudioMedia(call.audio_index))
         elif op == "connect":
             agent = call.peer
             if agent is None or agent.gone or agent.audio_index < 0 or call.audio_index < 0:

@@ -92,6 +92,7 @@ class SipCallTransport:
         # the call's clock goes on from the wall clock (Tick inputs, silence in the recording)
         self._holding = False
         self._hold_listening = False
+        self._hold_speaking = False  # the IVR's own output is connected over the music
         self._hold_ticker: asyncio.Task[None] | None = None
 
     # -- called from pjmedia's clock thread: copy and return ------------------------------
@@ -196,8 +197,8 @@ class SipCallTransport:
                 continue
             due = frames0 + int((loop.time() - start) * 1000) // FRAME_MS
             if due > self._frames_in:
-                for _ in range(due - self._frames_in):
-                    self._record(self._silence, heard=self._silence)
+                for _ in range(due - self._frames_in):  # the caller unheard; what they heard
+                    self._record(self._silence)  # of ours (an announcement), or silence
                 self._frames_in = due
                 self._inbox.put_nowait(Tick(self._frames_in * FRAME_MS))
 
@@ -282,6 +283,9 @@ class SipCallTransport:
     def play(self, pcm: bytes) -> None:
         if not pcm or self._ended:
             return
+        if self._holding and not self._hold_speaking:  # an announcement over the hold music
+            self._hold_speaking = True
+            self._command("hold-speak", None)
         n = self._frame_bytes
         chunks = [pcm[i : i + n] for i in range(0, len(pcm), n)]
         if len(chunks[-1]) < n:
@@ -303,7 +307,7 @@ class SipCallTransport:
     def start_hold(self, path: str, loop_pcm: bytes) -> None:
         if self._ended or self._holding:
             return
-        self._holding, self._hold_listening = True, False
+        self._holding, self._hold_listening, self._hold_speaking = True, False, False
         self._command("hold", path)
         self._hold_ticker = asyncio.ensure_future(self._tick_on_hold())
 
