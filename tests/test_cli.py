@@ -221,3 +221,40 @@ def test_a_speech_service_that_is_not_there_is_a_one_line_error(ivr_cmd, tmp_pat
     )
     assert proc.returncode == 2, proc.stderr
     assert "no speech service" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_speech_address_where_something_else_listens_is_a_one_line_error(ivr_cmd):
+    """IVR_SPEECH pointing at a web server (a typo'd port): refused at once, not a hang."""
+    import os
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+
+    def answer() -> None:  # an HTTP server's answer to anything
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        proc = subprocess.run(
+            [*ivr_cmd, "replay", str(FIXTURES / "jfk.flac")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "IVR_SPEECH": f"127.0.0.1:{port}"},
+        )
+    finally:
+        server.close()
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "does not answer as a speech service" in last and "Traceback" not in proc.stderr, proc.stderr

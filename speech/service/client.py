@@ -64,6 +64,8 @@ class SpeechClient:
         self.load = 0
         """The service's queued + running jobs, as of its last reply."""
         self._load_at = 0.0
+        self.protocol_error = ""
+        """Set when the peer sent something that is not this protocol (a wrong address)."""
         self.outages = 0
         """How many times the connection was lost (a session apologises once per outage)."""
         self.embedder = BlockingEmbedder(self.address)
@@ -73,8 +75,19 @@ class SpeechClient:
         """Start the connection (and its reconnect loop); wait until the service answers."""
         if self._runner is None:
             self._runner = asyncio.ensure_future(self._run())
-        if not await self.wait_available(timeout_s):
-            raise SpeechUnavailable(f"no speech service at {self.address} after {timeout_s:.0f} s")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if not await self.wait_available(max(0.0, deadline - time.monotonic())):
+                raise SpeechUnavailable(f"no speech service at {self.address} after {timeout_s:.0f} s")
+            try:  # something listens there: is it a speech service?
+                await asyncio.wait_for(self.ping(), timeout=min(10.0, max(1.0, deadline - time.monotonic())))
+                return
+            except (SpeechUnavailable, SpeechError, asyncio.TimeoutError, KeyError, ValueError):
+                if self.protocol_error or time.monotonic() >= deadline:
+                    raise SpeechUnavailable(
+                        f"{self.address} does not answer as a speech service (is IVR_SPEECH right?)"
+                    ) from None
+                await asyncio.sleep(0.2)
 
     @property
     def available(self) -> bool:
@@ -109,7 +122,11 @@ class SpeechClient:
             try:
                 while (msg := await read_message(reader)) is not None:
                     self._deliver(msg)
-            except (ProtocolError, ConnectionError, OSError) as e:
+            except ProtocolError as e:
+                self.protocol_error = str(e)
+                log.warning("%s does not speak the speech service's protocol: %s", self.address, e)
+                await asyncio.sleep(delay)  # not a tight reconnect loop against a wrong peer
+            except (ConnectionError, OSError) as e:
                 log.warning("speech service connection lost: %s", e)
             finally:
                 self._available.clear()
@@ -173,7 +190,10 @@ class SpeechClient:
 
     # -- requests -----------------------------------------------------------------------
     async def ping(self) -> dict[str, Any]:
-        return (await self._ask("ping", {})).data
+        reply = await self._ask("ping", {})
+        if reply.type != "pong":
+            raise SpeechError(f"{self.address} answered a ping with {reply.type!r}")
+        return reply.data
 
     async def transcribe(
         self,
@@ -222,13 +242,16 @@ class SpeechClient:
     async def pin(self, text: str, rate: int, wait_s: float = 120.0) -> bytes:
         """Synthesise a fixed prompt once and keep it for the life of the process (a service
         that restarts meanwhile is waited for, up to `wait_s`)."""
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 pcm = await self.synthesize(text, rate)
                 break
             except SpeechUnavailable:
-                if not await self.wait_available(wait_s):
+                left = deadline - time.monotonic()
+                if left <= 0 or not await self.wait_available(left):
                     raise
+                await asyncio.sleep(0.05)
         self._pinned[(" ".join(text.split()), rate)] = pcm
         self._cache.pop((" ".join(text.split()), rate), None)
         return pcm
