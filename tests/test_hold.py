@@ -10,6 +10,7 @@ import threading
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.sip_helpers import ROOT, Worker, fixture_pcap, sipp_call
@@ -82,3 +83,40 @@ def test_on_a_sip_call_the_held_caller_is_heard_again_when_they_speak(tmp_path, 
     with wave.open(str(wav)) as w:
         recorded_ms = w.getnframes() * 1000 // w.getframerate()
     assert abs(recorded_ms - events[-1]["duration_ms"]) <= 1500, (recorded_ms, events[-1])
+
+
+@pytest.mark.unit
+def test_any_music_file_becomes_a_wav_pjmedia_can_loop(tmp_path):
+    """pjmedia's player takes 16-bit mono WAV only: an admin's stereo float 44.1 kHz file is
+    converted once (and reused), at the call's rate."""
+    import soundfile as sf
+
+    from ivr.call.hold import hold_loop
+
+    t = np.arange(44100 * 2) / 44100
+    stereo = np.stack([0.2 * np.sin(2 * np.pi * 440 * t)] * 2, axis=1)
+    music = tmp_path / "jazz.wav"
+    sf.write(music, stereo, 44100, subtype="FLOAT")
+    path, pcm, name = hold_loop(str(music), tmp_path / "data", 8000)
+    info = sf.info(path)
+    assert (info.samplerate, info.channels, info.subtype, name) == (8000, 1, "PCM_16", "jazz.wav")
+    assert len(pcm) == 2 * 8000 * 2
+    assert hold_loop(str(music), tmp_path / "data", 8000)[0] == path  # made once
+
+
+def test_music_that_is_not_audio_falls_back_to_the_default_and_says_why(ivr_cmd, tmp_path):
+    (tmp_path / "notes.wav").write_text("not audio")
+    dialplan = tmp_path / "hold.yaml"
+    dialplan.write_text(HOLD.read_text().replace("seconds: 5,", "seconds: 5, music: notes.wav,"))
+    proc = subprocess.run(
+        [*ivr_cmd, "replay", "--dialplan", str(dialplan), "--script", str(SCRIPTS / "hold_silent.yaml"),
+         "--json", "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(x) for x in proc.stdout.splitlines()]
+    (error,) = [e for e in events if e["type"] == "error"]
+    assert error["stage"] == "hold" and "notes.wav" in error["message"]
+    start = next(e for e in events if e["type"] == "hold" and e["state"] == "start")
+    assert start["music"] == "hold-8k.wav"
+    assert any(e["type"] == "say" and e["text"] == "Thank you for holding." for e in events)

@@ -1,8 +1,10 @@
-"""The default hold music: a soft, slow arpeggio generated here (no licence to worry about),
-written once as an 8 kHz WAV that pjmedia loops for every caller on hold."""
+"""Hold music: the admin's WAV or the default (a soft, slow arpeggio generated here, no
+licence to worry about), made once into a 16-bit mono WAV at the call's rate, the one
+format pjmedia's player takes as it is, and looped for every caller on hold."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -33,3 +35,23 @@ def default_hold_music(data_dir: str | Path) -> Path:
         write_wav(tmp, hold_music(), RATE)
         tmp.replace(path)
     return path
+
+
+def hold_loop(music: str | None, data_dir: str | Path, rate: int) -> tuple[Path, bytes, str]:
+    """(a WAV pjmedia can loop, the same audio as PCM, the music's name) for `music` (any
+    file decode_file reads, at any rate or channel count) or the default. Raises AudioError
+    for a file that is not audio."""
+    from speech.audio import decode_file, resample, to_pcm16
+
+    source = Path(music) if music else default_hold_music(data_dir)
+    samples, file_rate = decode_file(source)
+    audio = resample(samples, file_rate, rate)
+    stat = source.stat()
+    key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{rate}".encode()).hexdigest()[:12]
+    path = Path(data_dir).resolve() / "prompts" / f"hold-{key}-{rate}.wav"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.wav")
+        write_wav(tmp, audio, rate)
+        tmp.replace(path)
+    return path, to_pcm16(audio), source.name

@@ -170,19 +170,17 @@ class CallSession:
     async def start_hold(self, music: str | None = None) -> None:
         """Hold music once the current prompt has been heard: played by the transport (pjmedia
         on a SIP call, with no per-frame work here until the caller speaks)."""
-        from ivr.call.hold import default_hold_music
+        from ivr.call.hold import hold_loop
 
         await self.transport.wait_playback()
-        path = music or str(default_hold_music(self.settings.data_dir))
+        rate = self.transport.sample_rate
         try:
-            samples, rate = decode_file(path)
-        except AudioError as e:  # a broken music file: the default loop instead
+            path, loop_pcm, name = hold_loop(music, self.settings.data_dir, rate)
+        except AudioError as e:  # not audio: the default loop instead, and say why
             self.emit(EventType.ERROR, message=str(e), stage="hold")
-            path = str(default_hold_music(self.settings.data_dir))
-            samples, rate = decode_file(path)
-        loop_pcm = to_pcm16(resample(samples, rate, self.transport.sample_rate))
-        self.emit(EventType.HOLD, state="start", music=Path(path).name)
-        self.transport.start_hold(path, loop_pcm)
+            path, loop_pcm, name = hold_loop(None, self.settings.data_dir, rate)
+        self.emit(EventType.HOLD, state="start", music=name)
+        self.transport.start_hold(str(path), loop_pcm)
 
     async def stop_hold(self) -> None:
         self.transport.stop_hold()
