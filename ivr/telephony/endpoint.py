@@ -15,7 +15,6 @@ agent leg counts against the worker's 4 calls.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import queue
 import threading
@@ -26,6 +25,10 @@ from typing import Any
 
 import pjsua2 as pj
 
+from ivr.telephony.pjobjects import SipStartError, _Account, _Call, _pj_reason, _Port, fast_bytes
+
+__all__ = ["SipEndpoint", "SipSettings", "SipStartError", "fast_bytes"]
+
 log = logging.getLogger("ivr.sip")
 
 HOLD_LEVEL_CHECK_S = 0.1
@@ -33,13 +36,6 @@ HOLD_VOICE_LEVEL = 10
 """The level of the caller's audio (pjmedia's tx level of the call's bridge port: what it
 sends into the bridge, 0-255) above which a caller on hold is taken to be speaking.
 Measured here: a silent line 0, speech 15-33 (a G.711 recording at phone level)."""
-
-
-def fast_bytes(vec: Any) -> bytes:
-    """The bytes of a pj.ByteVector in ~3 us (bytes(vec) copies element by element: ~220 us).
-    Reads libstdc++'s vector begin pointer; checked against bytes(vec) in the tests."""
-    start = ctypes.c_void_p.from_address(int(vec.this)).value
-    return ctypes.string_at(start, vec.size()) if start else b""
 
 
 @dataclass(frozen=True)
@@ -62,104 +58,6 @@ class SipSettings:
     """Initial and minimum jitter-buffer delay (it grows up to 4x on a jittery line)."""
     log_level: int = 0
     """pjsip log level to the console (0 = quiet, 5 = every message)."""
-
-
-class SipStartError(RuntimeError):
-    """The endpoint could not start; `port_taken` when its SIP port is bound elsewhere."""
-
-    def __init__(self, message: str, port_taken: bool = False) -> None:
-        super().__init__(message)
-        self.port_taken = port_taken
-
-
-def _pj_reason(e: BaseException) -> str:
-    """A pjsua2 error's reason ('Address already in use'), not its empty str()."""
-    if isinstance(e, pj.Error):
-        reason = (getattr(e, "reason", "") or "").strip() or e.info().strip()
-        title = (getattr(e, "title", "") or "").strip()
-        return f"{reason} ({title})" if title and title not in reason else reason or "unknown pjsua2 error"
-    return str(e) or type(e).__name__
-
-
-class _Port(pj.AudioMediaPort):
-    def __init__(self, on_in: Callable[[bytes], None], on_out: Callable[[], bytes]) -> None:
-        pj.AudioMediaPort.__init__(self)
-        self._on_in, self._on_out = on_in, on_out
-
-    def onFrameReceived(self, frame: Any) -> None:  # noqa: N802 (pjsua2's name)
-        try:
-            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
-                self._on_in(fast_bytes(frame.buf))
-        except Exception:  # an exception in a director is only printed: never raise
-            log.exception("frame in")
-
-    def onFrameRequested(self, frame: Any) -> None:  # noqa: N802
-        try:
-            data = self._on_out()
-            frame.buf = pj.ByteVector(data)
-            frame.size = len(data)
-            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        except Exception:
-            log.exception("frame out")
-
-
-class _Call(pj.Call):
-    def __init__(self, owner: SipEndpoint, acc: pj.Account, call_id: int) -> None:
-        pj.Call.__init__(self, acc, call_id)
-        self.owner = owner
-        self.key = ""
-        self.leg = "caller"  # or "agent": the outbound call to an agent's phone
-        self.port: _Port | None = None
-        self.transport: Any = None  # the caller's SipCallTransport (both legs report to it)
-        self.audio_index = -1
-        self.peer: _Call | None = None  # the other leg of a bridge
-        self.bridged = False
-        self.end_reason = ""
-        self.gone = False
-        self.player: Any = None  # hold music, played by pjmedia into the call
-        self.hold_deaf = False  # on hold and the caller's frames are not taken
-
-    def onCallState(self, prm: Any) -> None:  # noqa: N802
-        try:
-            self.owner._on_state(self)
-        except Exception:
-            log.exception("call state")
-
-    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
-        try:
-            self.owner._on_media(self)
-        except Exception:
-            log.exception("call media")
-
-    def onCallTransferStatus(self, prm: Any) -> None:  # noqa: N802
-        """NOTIFYs about our REFER: a final 2xx means the caller's phone reached the target."""
-        try:
-            if prm.finalNotify and self.transport is not None and not self.gone:
-                self.transport.refer_done(int(prm.statusCode), str(prm.reason))
-                if 200 <= prm.statusCode < 300:
-                    self.end_reason = "transferred"
-                    self.hangup(pj.CallOpParam())
-        except Exception:
-            log.exception("transfer status")
-
-    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
-        try:
-            if self.transport is not None and self.leg == "caller":
-                self.transport.sip_dtmf(prm.digit)
-        except Exception:
-            log.exception("dtmf")
-
-
-class _Account(pj.Account):
-    def __init__(self, owner: SipEndpoint) -> None:
-        pj.Account.__init__(self)
-        self.owner = owner
-
-    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
-        try:
-            self.owner._on_incoming(self, prm.callId)
-        except Exception:
-            log.exception("incoming call")
 
 
 class SipEndpoint:

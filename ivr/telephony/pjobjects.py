@@ -1,0 +1,124 @@
+"""The pjsua2 objects a worker's endpoint is made of: the media port that hands frames to
+Python, a call, the account, and reading a frame's bytes fast. Their callbacks only hand
+work to the endpoint (`ivr.telephony.endpoint`), never raise, and run on the threads
+SIP_NOTES.md describes (SIP callbacks on the endpoint's thread, frames on pjmedia's clock).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pjsua2 as pj
+
+if TYPE_CHECKING:
+    from ivr.telephony.endpoint import SipEndpoint
+
+log = logging.getLogger("ivr.sip")
+
+
+def fast_bytes(vec: Any) -> bytes:
+    """The bytes of a pj.ByteVector in ~3 us (bytes(vec) copies element by element: ~220 us).
+    Reads libstdc++'s vector begin pointer; checked against bytes(vec) in the tests."""
+    start = ctypes.c_void_p.from_address(int(vec.this)).value
+    return ctypes.string_at(start, vec.size()) if start else b""
+
+
+class SipStartError(RuntimeError):
+    """The endpoint could not start; `port_taken` when its SIP port is bound elsewhere."""
+
+    def __init__(self, message: str, port_taken: bool = False) -> None:
+        super().__init__(message)
+        self.port_taken = port_taken
+
+
+def _pj_reason(e: BaseException) -> str:
+    """A pjsua2 error's reason ('Address already in use'), not its empty str()."""
+    if isinstance(e, pj.Error):
+        reason = (getattr(e, "reason", "") or "").strip() or e.info().strip()
+        title = (getattr(e, "title", "") or "").strip()
+        return f"{reason} ({title})" if title and title not in reason else reason or "unknown pjsua2 error"
+    return str(e) or type(e).__name__
+
+
+class _Port(pj.AudioMediaPort):
+    def __init__(self, on_in: Callable[[bytes], None], on_out: Callable[[], bytes]) -> None:
+        pj.AudioMediaPort.__init__(self)
+        self._on_in, self._on_out = on_in, on_out
+
+    def onFrameReceived(self, frame: Any) -> None:  # noqa: N802 (pjsua2's name)
+        try:
+            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
+                self._on_in(fast_bytes(frame.buf))
+        except Exception:  # an exception in a director is only printed: never raise
+            log.exception("frame in")
+
+    def onFrameRequested(self, frame: Any) -> None:  # noqa: N802
+        try:
+            data = self._on_out()
+            frame.buf = pj.ByteVector(data)
+            frame.size = len(data)
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        except Exception:
+            log.exception("frame out")
+
+
+class _Call(pj.Call):
+    def __init__(self, owner: SipEndpoint, acc: pj.Account, call_id: int) -> None:
+        pj.Call.__init__(self, acc, call_id)
+        self.owner = owner
+        self.key = ""
+        self.leg = "caller"  # or "agent": the outbound call to an agent's phone
+        self.port: _Port | None = None
+        self.transport: Any = None  # the caller's SipCallTransport (both legs report to it)
+        self.audio_index = -1
+        self.peer: _Call | None = None  # the other leg of a bridge
+        self.bridged = False
+        self.end_reason = ""
+        self.gone = False
+        self.player: Any = None  # hold music, played by pjmedia into the call
+        self.hold_deaf = False  # on hold and the caller's frames are not taken
+
+    def onCallState(self, prm: Any) -> None:  # noqa: N802
+        try:
+            self.owner._on_state(self)
+        except Exception:
+            log.exception("call state")
+
+    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+        try:
+            self.owner._on_media(self)
+        except Exception:
+            log.exception("call media")
+
+    def onCallTransferStatus(self, prm: Any) -> None:  # noqa: N802
+        """NOTIFYs about our REFER: a final 2xx means the caller's phone reached the target."""
+        try:
+            if prm.finalNotify and self.transport is not None and not self.gone:
+                self.transport.refer_done(int(prm.statusCode), str(prm.reason))
+                if 200 <= prm.statusCode < 300:
+                    self.end_reason = "transferred"
+                    self.hangup(pj.CallOpParam())
+        except Exception:
+            log.exception("transfer status")
+
+    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
+        try:
+            if self.transport is not None and self.leg == "caller":
+                self.transport.sip_dtmf(prm.digit)
+        except Exception:
+            log.exception("dtmf")
+
+
+class _Account(pj.Account):
+    def __init__(self, owner: SipEndpoint) -> None:
+        pj.Account.__init__(self)
+        self.owner = owner
+
+    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
+        try:
+            self.owner._on_incoming(self, prm.callId)
+        except Exception:
+            log.exception("incoming call")
