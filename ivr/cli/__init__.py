@@ -1,0 +1,194 @@
+"""The `ivr` command: its parser and its dispatch; each sub-command group has a module."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+
+from ivr.cli.common import UsageError, fail
+
+
+def parse_channel(value: str) -> int:
+    names = {"left": 0, "right": 1}
+    if value.lower() in names:
+        return names[value.lower()]
+    try:
+        channel = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: use left, right or a channel number") from None
+    if channel < 0:
+        raise argparse.ArgumentTypeError("channel numbers start at 0")
+    return channel
+
+
+def parse_when(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: use ISO time, e.g. 2026-11-24T10:30") from None
+    return when if when.tzinfo else when.astimezone()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivr", description="A voice call-center IVR.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rp = sub.add_parser(
+        "replay",
+        help="replay recorded calls through the IVR and print what it heard and said",
+        description="Replay recorded calls (files or folders), or a caller script, through the "
+        "same pipeline a live call uses.",
+    )
+    rp.add_argument("paths", nargs="*", help="audio files (WAV, FLAC, ...) or folders of them")
+    rp.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    rp.add_argument(
+        "--out-audio", metavar="PATH", help="write what the IVR said as a WAV (a folder for several files)"
+    )
+    rp.add_argument("--dtmf", default="", metavar="SPEC", help="scripted digits, e.g. 3.2:1,5.0:#")
+    rp.add_argument("--realtime", action="store_true", help="pace the audio on the wall clock")
+    rp.add_argument(
+        "--channel", type=parse_channel, default=0, help="channel of a stereo file: left (default), right, N"
+    )
+    rp.add_argument(
+        "--greeting", default=None, help="without a dialplan: what the IVR says first ('' for nothing)"
+    )
+    rp.add_argument("--dialplan", metavar="FILE", help="run this dialplan in the call")
+    rp.add_argument("--caller", metavar="NUMBER", help="the caller's number (looked up in the directory)")
+    rp.add_argument(
+        "--script", metavar="TURNS.yaml", help="a scripted caller: turns spoken when the IVR waits"
+    )
+    rp.add_argument(
+        "--at", type=parse_when, metavar="ISO_TIME", help="the call's local time (business hours)"
+    )
+    rp.add_argument("--data-dir", metavar="DIR", help="where the store lives (default: data)")
+    rp.add_argument(
+        "--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)"
+    )
+    rp.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
+
+    vp = sub.add_parser("validate", help="check dialplans; errors as file:line:col: message")
+    vp.add_argument("files", nargs="+")
+
+    sub.add_parser("schema", help="print the dialplan JSON Schema (for editors)")
+
+    cp = sub.add_parser("chat", help="try a dialplan by typing as the caller")
+    cp.add_argument("file")
+    cp.add_argument("--caller", metavar="NUMBER")
+    cp.add_argument("--at", type=parse_when, metavar="ISO_TIME")
+    cp.add_argument("--data-dir", metavar="DIR")
+
+    dp = sub.add_parser("directory", help="the caller directory (number -> name, account, tier)")
+    dsub = dp.add_subparsers(dest="action", required=True)
+    di = dsub.add_parser("import", help="import callers from CSV (number,name,account,tier) or YAML")
+    di.add_argument("file")
+    di.add_argument("--data-dir", metavar="DIR")
+    dl = dsub.add_parser("show", help="show one caller")
+    dl.add_argument("number")
+    dl.add_argument("--data-dir", metavar="DIR")
+
+    sp = sub.add_parser(
+        "serve", help="run the hotline: Kamailio + SIP workers, the API and demo billing backend, hot reload"
+    )
+    sp.add_argument("--dialplan", metavar="FILE")
+    sp.add_argument("--host", help="API address (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, help="API port (default 8080)")
+    sp.add_argument("--data-dir", metavar="DIR")
+    sp.add_argument("--sip-port", type=int, help="the hotline's SIP port (Kamailio; default 5060)")
+    sp.add_argument("--sip-workers", type=int, help="worker processes of 4 calls each (0: no SIP; default: sized to the machine)")
+    sp.add_argument("--rtp-port", type=int, help="first RTP port of the workers (default 40000)")
+
+    ra = sub.add_parser("radar", help="score recordings for anger and anxiety relative to the caller's voice")
+    ra.add_argument("files", nargs="+", help="recordings of the caller (each is one utterance)")
+    ra.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a recording of the same caller's normal voice (repeatable)",
+    )
+    ra.add_argument("--json", action="store_true", help="one JSON object per file")
+
+    wk = sub.add_parser("worker", help="one SIP worker process (ivr serve runs several behind Kamailio)")
+    wk.add_argument("--sip-port", type=int, default=5070)
+    wk.add_argument("--rtp-port", type=int, default=40000)
+    wk.add_argument("--host", default="127.0.0.1")
+    wk.add_argument("--dialplan", metavar="FILE")
+    wk.add_argument("--api-base", default="", help="where lookups go (default: the API of ivr serve)")
+    wk.add_argument("--data-dir", metavar="DIR")
+    wk.add_argument("--sip-log", type=int, default=0, help="pjsip log level (0-5)")
+
+    sv = sub.add_parser(
+        "speech", help="the speech service: the machine's models, served to the workers over a socket"
+    )
+    sv.add_argument(
+        "--listen", required=True, metavar="PATH|HOST:PORT", help="a Unix socket path, or HOST:PORT for TCP"
+    )
+    sv.add_argument("--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)")
+    sv.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
+
+    rl = sub.add_parser("reload", help="ask a running `ivr serve` to reload its dialplan")
+    rl.add_argument("--url", default="http://127.0.0.1:8080", help="the service's API address")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "replay":
+            from ivr.cli.calls import cmd_replay
+
+            return asyncio.run(cmd_replay(args))
+        if args.command == "validate":
+            from ivr.cli.admin import cmd_validate
+
+            return cmd_validate(args)
+        if args.command == "schema":
+            from ivr.dialplan.spec import json_schema
+
+            print(json.dumps(json_schema(), indent=2))
+            return 0
+        if args.command == "chat":
+            from ivr.cli.calls import cmd_chat
+
+            return asyncio.run(cmd_chat(args))
+        if args.command == "directory":
+            from ivr.cli.admin import cmd_directory
+
+            return cmd_directory(args)
+        if args.command == "serve":
+            from ivr.cli.common import settings_from
+            from ivr.telephony.supervisor import serve
+
+            return serve(settings_from(args), args)
+        if args.command == "reload":
+            from ivr.cli.admin import cmd_reload
+
+            return cmd_reload(args)
+        if args.command == "radar":
+            from ivr.cli.admin import cmd_radar
+
+            return cmd_radar(args)
+        if args.command == "worker":
+            from ivr.cli.processes import cmd_worker
+
+            return cmd_worker(args)
+        if args.command == "speech":
+            from ivr.cli.processes import cmd_speech
+
+            return cmd_speech(args)
+    except UsageError as e:
+        fail(str(e))
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

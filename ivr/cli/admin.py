@@ -1,0 +1,122 @@
+"""`ivr validate`, `ivr directory`, `ivr reload`, `ivr radar`: the admin's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ivr.cli.common import UsageError, fail, settings_from
+
+
+# -- validate / directory / reload -----------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ivr.dialplan import check_dialplan
+
+    errors = 0
+    for f in args.files:
+        dialplan, issues = check_dialplan(f)
+        for issue in issues:
+            print(issue)
+        errors += sum(1 for i in issues if i.severity == "error")
+        if dialplan is not None:
+            warn = len(dialplan.warnings)
+            print(
+                f"{f}: ok ({len(dialplan.nodes)} nodes, {len(dialplan.intents)} intents"
+                + (f", {warn} warning(s)" if warn else "")
+                + ")",
+                file=sys.stderr,
+            )
+    return 1 if errors else 0
+
+
+def cmd_directory(args: argparse.Namespace) -> int:
+    from ivr.store import DirectoryError, Store, read_directory
+
+    store = Store(settings_from(args).store_path)
+    try:
+        if args.action == "import":
+            try:
+                rows = read_directory(args.file)
+            except DirectoryError as e:
+                raise UsageError(str(e)) from None
+            n = store.upsert_callers(rows)
+            print(f"imported {n} caller(s) into {store.path} ({store.count_callers()} in the directory)")
+            return 0
+        entry = store.caller(args.number)
+        if entry is None:
+            print(f"{args.number}: not in the directory", file=sys.stderr)
+            return 1
+        print(json.dumps(entry))
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    import httpx
+
+    try:
+        r = httpx.post(f"{args.url.rstrip('/')}/api/dialplan/reload", timeout=30)
+    except httpx.HTTPError as e:
+        raise UsageError(f"cannot reach the service at {args.url}: {e}") from None
+    try:
+        body = r.json()
+    except ValueError:
+        raise UsageError(f"{args.url} answered HTTP {r.status_code}, not as an ivr service") from None
+    if r.status_code == 200:
+        state = "reloaded" if body.get("changed") else "unchanged"
+        print(f"{body.get('file')}: {state} (version {body.get('version')!r}, {body.get('digest')})")
+        return 0
+    for line in body.get("errors") or [body.get("detail", "refused")]:
+        print(line, file=sys.stderr)
+    print("refused: the running dialplan stays", file=sys.stderr)
+    return 1
+
+
+def cmd_radar(args: argparse.Namespace) -> int:
+    """Each FILE is scored on its own radar, after the --baseline recordings."""
+    from prosody.radar import Radar, RadarModel
+    from speech.audio import AudioError, decode_file
+
+    model = RadarModel.load()
+    baselines = []
+    for b in args.baseline:
+        try:
+            baselines.append(decode_file(b))
+        except AudioError as e:
+            raise UsageError(f"--baseline {e}") from None
+    failures = 0
+    for f in args.files:
+        try:
+            samples, rate = decode_file(f)
+        except AudioError as e:
+            fail(str(e))
+            failures += 1
+            continue
+        radar = Radar(model)
+        for b_samples, b_rate in baselines:
+            if not radar.learn_baseline(b_samples, b_rate):
+                fail("a --baseline recording has too little voice to learn from")
+        update = radar.update(samples, rate)
+        if update is None:
+            fail(f"{f}: too little voice to judge")
+            failures += 1
+            continue
+        row = {
+            "file": f,
+            "anger": update.anger,
+            "anxiety": update.anxiety,
+            "level": update.level,
+            "escalate": update.level == "escalate",
+        }
+        if args.json:
+            print(json.dumps(row))
+        else:
+            print(
+                f"{f}: anger {update.anger:.2f}, anxiety {update.anxiety:.2f}, level {update.level}"
+                + (" -> ESCALATE" if row["escalate"] else "")
+            )
+    return 2 if failures else 0
+
+

@@ -1,0 +1,181 @@
+"""`ivr chat` and `ivr replay`: one-shot calls through the same session and speech client
+a live call uses."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from ivr.cli.common import (
+    UsageError,
+    caller_entry,
+    expand_inputs,
+    fail,
+    load_dialplan,
+    settings_from,
+    speech_services,
+)
+
+
+# -- chat --------------------------------------------------------------------------------
+async def cmd_chat(args: argparse.Namespace) -> int:
+    import httpx
+
+    from ivr.api import BackgroundServer, create_app
+    from ivr.chat import HELP, ChatConversation, stdin_reader
+    from ivr.dialplan.runner import DialplanRunner, Understanding
+
+    settings = settings_from(args)
+    dialplan = load_dialplan(args.file)
+    caller = caller_entry(settings, args.caller)
+    interactive = sys.stdin.isatty()
+    with BackgroundServer(create_app()) as api:
+        async with speech_services(settings) as services, httpx.AsyncClient() as client:
+            understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder)
+            print(f"{dialplan.name} ({args.file}). {HELP}")
+            conv = ChatConversation(
+                stdin_reader("you> " if interactive else ""),
+                lambda line: print(line, flush=True),
+                caller=caller.get("number", ""),
+                http=client,
+            )
+            runner = DialplanRunner(dialplan, understanding, caller, args.at, {"api_base": api.base_url})
+            conv.vars_view = lambda: runner.state.vars
+            await runner(conv)
+    return 0
+
+
+# -- replay ------------------------------------------------------------------------------
+async def cmd_replay(args: argparse.Namespace) -> int:
+    from ivr.call.session import CallSession
+    from ivr.events import Event, format_event
+    from ivr.replay import ReplayTransport, parse_dtmf_script
+    from speech.audio import AudioError
+
+    if not args.paths and not args.script:
+        raise UsageError("replay needs audio files or folders, or --script TURNS.yaml")
+    if args.script and not args.dialplan:
+        raise UsageError("--script drives a dialplan: add --dialplan FILE")
+    try:
+        dtmf = parse_dtmf_script(args.dtmf)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    inputs = expand_inputs(args.paths)
+    settings = settings_from(args)
+    script = None
+    if args.script:
+        from ivr.script import ScriptError, load_script
+
+        try:
+            script = load_script(args.script)
+        except ScriptError as e:
+            raise UsageError(str(e)) from None
+    dialplan = load_dialplan(args.dialplan) if args.dialplan else None
+    out_audio = Path(args.out_audio) if args.out_audio else None
+    several = len(inputs) + (1 if script else 0) > 1
+    if out_audio and several:
+        out_audio.mkdir(parents=True, exist_ok=True)
+
+    progress = None
+    if not args.json and several and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(inputs) + (1 if script else 0), unit="call", file=sys.stderr)
+
+    def out(line: str) -> None:
+        if progress is not None:
+            progress.write(line, file=sys.stdout)
+        else:
+            print(line, flush=True)
+
+    def emit(event: Event) -> None:
+        out(event.to_json() if args.json else format_event(event))
+
+    failures = 0
+    async with contextlib.AsyncExitStack() as stack:
+        services = await stack.enter_async_context(speech_services(settings))
+        app_factory = None
+        http = None
+        if dialplan is not None:
+            import httpx
+
+            from ivr.api import BackgroundServer, create_app
+            from ivr.dialplan.runner import DialplanRunner, Understanding
+
+            api = stack.enter_context(BackgroundServer(create_app()))
+            http = await stack.enter_async_context(httpx.AsyncClient())
+            understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder)
+
+            def app_factory(number: str):  # type: ignore[no-untyped-def]
+                caller = caller_entry(settings, number)
+                return DialplanRunner(dialplan, understanding, caller, args.at, {"api_base": api.base_url})
+
+        jobs: list[tuple[str, Any]] = [(str(p), p) for p in inputs]
+        if script is not None:
+            jobs.append((str(script.path), script))
+        try:
+            for label, job in jobs:
+                app = None
+                try:
+                    if job is script:
+                        from ivr.script import script_session
+
+                        app = app_factory(args.caller or script.caller)
+                        session = script_session(
+                            script,
+                            services,
+                            settings,
+                            emit,
+                            app,
+                            http,
+                            caller=args.caller or "",
+                            deterministic=not args.realtime,
+                        )
+                        transport = session.transport
+                    else:
+                        transport = ReplayTransport.from_file(
+                            job,
+                            channel=args.channel,
+                            dtmf=dtmf,
+                            realtime=args.realtime,
+                            caller=args.caller or "",
+                        )
+                        app = app_factory(transport.caller) if app_factory else None
+                        session = CallSession(
+                            transport,
+                            services,
+                            settings,
+                            emit,
+                            app=app,
+                            deterministic=not args.realtime,
+                            source=label,
+                            http=http,
+                        )
+                except AudioError as e:
+                    fail(str(e))
+                    failures += 1
+                    if progress is not None:
+                        progress.update(1)
+                    continue
+                if not args.json:
+                    out(f"== {label} ({transport.sample_rate} Hz)")
+                await session.run()
+                if out_audio:
+                    target = out_audio / f"{Path(label).stem}.ivr.wav" if several else out_audio
+                    try:
+                        transport.write_output(target)
+                    except (OSError, RuntimeError) as e:
+                        fail(f"{target}: cannot write audio ({e})")
+                        failures += 1
+                if progress is not None:
+                    progress.update(1)
+        finally:
+            if progress is not None:
+                progress.close()
+    return 2 if failures else 0
+
+
