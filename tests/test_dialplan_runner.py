@@ -281,7 +281,7 @@ def test_a_queue_with_a_phone_gets_a_whisper_and_the_context_as_headers(tmp_path
 
 
 def test_a_templated_prompt_opens_with_its_fixed_words_synthesised_ahead():
-    from ivr.dialplan.runner import static_prompts, template_lead
+    from ivr.dialplan.prompts import static_prompts, template_lead
 
     assert template_lead("Your balance is {vars.bill.amount} pounds.") == "Your balance is"
     assert template_lead("Hello {caller.name}.") == ""  # one word: not worth a join

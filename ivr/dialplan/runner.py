@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from ivr.conversation import Conversation, Input, InputKind, TransferOutcome, TransferRequest
 from ivr.dialplan.check import Dialplan, Step
 from ivr.dialplan.expr import evaluate, render
+from ivr.dialplan.prompts import template_lead
 from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
 from ivr.events import EventType
 from ivr.intents import NONE, IntentMatcher, KnowledgeBase
@@ -512,51 +513,6 @@ class DialplanRunner:
                 break
             digits += item.digit
         return digits
-
-
-PROMPT_FIELDS = ("text", "prompt", "say", "no_match_prompt", "no_input_prompt", "reprompt", "goodbye")
-
-
-def template_lead(template: str, min_words: int = 2) -> str:
-    """The fixed words a template opens with: 'Your balance is {amount} pounds.' -> 'Your
-    balance is'. Empty without a variable, or when fewer than `min_words` come first."""
-    if "{" not in template:
-        return ""
-    raw = template[: template.index("{")]
-    words = raw.split()
-    if raw and not raw[-1].isspace():
-        words = words[:-1]  # "£{amount}": the word glued to the variable is not fixed
-    return " ".join(words) if len(words) >= min_words else ""
-
-
-def static_prompts(dialplan: Dialplan) -> list[str]:
-    """Every prompt of the dialplan that has no variable, and the fixed openings of those
-    that do: these can be synthesised ahead."""
-    texts: list[str] = []
-
-    def take(value: Any) -> None:
-        if isinstance(value, str) and value.strip():
-            text = " ".join(value.split()) if "{" not in value else template_lead(value)
-            if text:
-                texts.append(text)
-
-    for steps in dialplan.nodes.values():
-        for step in steps:
-            for key in PROMPT_FIELDS:
-                take(step.args.get(key))
-            for choice in (step.args.get("choices") or {}).values():
-                take(choice.get("say"))
-    for handler in dialplan.globals.values():
-        for key in PROMPT_FIELDS:
-            take((handler or {}).get(key))
-    for entry in dialplan.knowledge:
-        take(entry.get("answer"))
-    texts += [
-        "Sorry, I didn't get that.",
-        "Sorry, I didn't hear anything.",
-        "Of course. Let me connect you to an agent.",
-    ]
-    return sorted(set(texts))
 
 
 def _whole_answer(kind: str, a: Mapping[str, Any]) -> Callable[[str], bool] | None:

@@ -41,7 +41,8 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
     from ivr.call.services import open_services
     from ivr.call.session import CallSession
     from ivr.dialplan.manager import DialplanManager
-    from ivr.dialplan.runner import DialplanRunner, static_prompts
+    from ivr.dialplan.prompts import static_prompts
+    from ivr.dialplan.runner import DialplanRunner
     from ivr.store import Store, normalize_number
     from ivr.telephony.transport import SipCallTransport
 
