@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from ivr.conversation import Conversation, Input, InputKind, TransferOutcome, TransferRequest
 from ivr.dialplan.check import Dialplan, Step
 from ivr.dialplan.expr import evaluate, render
+from ivr.dialplan.handover import handover_summary, handover_whisper
 from ivr.dialplan.prompts import template_lead
 from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
 from ivr.events import EventType
@@ -246,7 +247,7 @@ class DialplanRunner:
         await self.transfer(queue, tier, h.detail, 0, "")
 
     async def transfer(self, queue: str, tier: str, reason: str, priority: int, skill: str) -> None:
-        summary = self.summary(reason)
+        summary = handover_summary(self.context()["caller"], self.state, reason)
         self.conv.emit(
             EventType.TRANSFER,
             queue=queue,
@@ -276,7 +277,7 @@ class DialplanRunner:
             uri=str(q.get("uri", "")),
             mode=str(q.get("mode", "bridge")),
             ring_timeout_s=int(q.get("ring_timeout_s", 30)),
-            whisper=self.whisper(queue, tier, reason),
+            whisper=handover_whisper(self.context()["caller"], self.state, queue, reason),
         )
         outcome = await self.conv.transfer(request)
         if outcome is not TransferOutcome.CONNECTED:
@@ -287,39 +288,6 @@ class DialplanRunner:
             )
             await self.speak(say, interruptible=False)
             await self.conv.hangup(f"transfer to {queue} {outcome}")
-
-    def whisper(self, queue: str, tier: str, reason: str) -> str:
-        """What the agent hears before the caller is connected: who, why, and how they feel."""
-        c = self.context()["caller"]
-        who = c.get("name") or "an unknown caller"
-        if c.get("tier"):
-            who += f", {c['tier']} customer"
-        parts = [f"Call from {who}, for {queue.replace('_', ' ')}."]
-        if self.state.intent.get("name") and self.state.intent["name"] != NONE:
-            parts.append(f"They want {str(self.state.intent['name']).replace('_', ' ')}.")
-        if reason and not reason.startswith("route to"):
-            parts.append(reason.rstrip(".") + ".")
-        level = self.state.affect.get("level")
-        if level in ("rising", "escalate"):
-            parts.append("They sound upset." if level == "escalate" else "They may be getting upset.")
-        return " ".join(parts)
-
-    def summary(self, reason: str) -> str:
-        c = self.context()["caller"]
-        who = c.get("name") or c.get("number") or "unknown caller"
-        if c.get("tier"):
-            who += f" ({c['tier']})"
-        parts = [who]
-        if self.state.intent.get("name") and self.state.intent["name"] != NONE:
-            parts.append(f"wants {self.state.intent['name']}")
-        slots = {k: v for k, v in self.state.vars.items() if not isinstance(v, (dict, list))}
-        if slots:
-            parts.append(", ".join(f"{k}={v}" for k, v in slots.items()))
-        if self.state.transcript:
-            parts.append(f"last said: {self.state.transcript[-1]!r}")
-        if reason:
-            parts.append(reason)
-        return "; ".join(parts)
 
     # -- verbs --------------------------------------------------------------------------
     async def _say(self, a: Mapping[str, Any]) -> None:
