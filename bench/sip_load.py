@@ -36,7 +36,7 @@ from common import ROOT, pct
 sys.path.insert(0, str(ROOT))
 from ivr.telephony.pcap import write_rtp_pcap  # noqa: E402
 from speech.tts import PiperTts  # noqa: E402
-from tests.sip_helpers import free_port, ivr_exe, open_hotline, sipp_call, wait_until  # noqa: E402
+from tests.sip_helpers import free_port, ivr_exe, open_hotline, serve_status, sipp_call, wait_until  # noqa: E402
 
 # (silence before, words): the second answer comes ~2 s after the account-number prompt ends
 TURNS = [(10.0, "What's my balance please?"), (5.5, "one zero zero zero zero two")]
@@ -256,14 +256,7 @@ def run_n(
         import httpx
 
         def ready() -> bool:
-            try:
-                ws = httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()["workers"]
-            except (httpx.HTTPError, KeyError):
-                return False
-            return all(w["alive"] and w["dispatcher"] == "active" for w in ws) and all(
-                '"worker": "ready"' in (data / "run" / f"worker-{w['index']}.log").read_text(errors="replace")
-                for w in ws
-            )
+            return serve_status(serve, f"http://127.0.0.1:{api}", data, tmp / f"serve{n}.log") is not None
 
         wait_until(ready, 600, f"{workers or 'the default'} workers")
         if not workers:

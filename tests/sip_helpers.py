@@ -31,6 +31,25 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
         time.sleep(interval_s)
 
 
+def serve_status(proc: subprocess.Popen, api: str, data: Path, log: Path) -> dict | None:
+    """`ivr serve`'s /api/sip once every worker is up, ready and dispatched to by Kamailio
+    (and the speech service alive); None while it is starting. Fails if serve died."""
+    import httpx
+
+    assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+    try:
+        status = httpx.get(f"{api}/api/sip", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    workers = status.get("workers", [])
+    ready = all(w["alive"] and w["dispatcher"] == "active" for w in workers) and all(
+        '"worker": "ready"' in (data / "run" / f"worker-{w['index']}.log").read_text(errors="replace")
+        for w in workers
+    )
+    speech = status.get("speech") or {}
+    return status if ready and speech.get("alive") is not False else None
+
+
 def open_hotline(directory: Path) -> Path:
     """The shipped hotline without business hours, so calls are answered at any time of day."""
     import re

@@ -11,7 +11,6 @@ import socket
 import subprocess
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -23,6 +22,7 @@ from tests.sip_helpers import (
     free_port,
     ivr_exe,
     open_hotline,
+    serve_status,
     sipp_call,
     wait_until,
 )
@@ -174,16 +174,7 @@ def test_serve_stops_everything_it_started_on_a_signal_to_its_process_group(tmp_
     try:
 
         def status() -> dict | None:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                s = httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()
-            except httpx.HTTPError:
-                return None
-            ok = all(w["alive"] and w["dispatcher"] == "active" for w in s["workers"]) and all(
-                '"worker": "ready"' in (data / "run" / f"worker-{w['index']}.log").read_text(errors="replace")
-                for w in s["workers"]
-            )
-            return s if ok and s["speech"]["alive"] else None
+            return serve_status(proc, f"http://127.0.0.1:{api}", data, tmp_path / "serve.log")
 
         s = wait_until(status, 180, "ivr serve to be up")
         assert s["workers"][0]["sip_port"] != sip + 1, "the taken port was not moved"
@@ -246,18 +237,11 @@ def test_serve_on_its_defaults_takes_24_calls_at_once(tmp_path):
     )
     try:
 
-        def ready() -> bool:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                ws = httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()["workers"]
-            except httpx.HTTPError:
-                return False
-            return all(w["alive"] and w["dispatcher"] == "active" for w in ws) and all(
-                '"worker": "ready"' in (data / "run" / f"worker-{w['index']}.log").read_text(errors="replace")
-                for w in ws
-            )
-
-        wait_until(ready, 300, "ivr serve with its default workers")
+        wait_until(
+            lambda: serve_status(proc, f"http://127.0.0.1:{api}", data, tmp_path / "serve.log"),
+            300,
+            "ivr serve with its default workers",
+        )
         silent = tmp_path / "silent.pcap"
         write_rtp_pcap(silent, np.zeros(8000 * 12, np.float32))
         result = sipp_call(tmp_path, sip, silent, listen_ms=14000, calls=24, rate=24)

@@ -16,7 +16,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sip_helpers import ROOT, fixture_pcap, free_port, ivr_exe, open_hotline, sipp_call, wait_until
+from tests.sip_helpers import (
+    ROOT,
+    fixture_pcap,
+    free_port,
+    ivr_exe,
+    open_hotline,
+    serve_status,
+    sipp_call,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -49,19 +58,12 @@ def service(tmp_path_factory):
     )
     api = f"http://127.0.0.1:{api_port}"
 
-    def dispatching() -> bool:  # both workers answer Kamailio's OPTIONS probes
-        assert proc.poll() is None, (tmp / "serve.log").read_text()
-        try:
-            workers = httpx.get(f"{api}/api/sip", timeout=5).json()["workers"]
-        except httpx.HTTPError:
-            return False
-        return all(w["alive"] and w["dispatcher"] == "active" for w in workers) and all(
-            '"worker": "ready"'
-            in (tmp / "data" / "run" / f"worker-{w['index']}.log").read_text(errors="replace")
-            for w in workers
-        )
-
-    wait_until(dispatching, 180, "both workers to be up and dispatched to", interval_s=0.5)
+    wait_until(
+        lambda: serve_status(proc, api, tmp / "data", tmp / "serve.log"),
+        180,
+        "both workers to be up and dispatched to",
+        interval_s=0.5,
+    )
     yield {"proc": proc, "api": api, "sip_port": sip_port, "data": tmp / "data", "tmp": tmp}
     proc.send_signal(signal.SIGINT)
     try:
