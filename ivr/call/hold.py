@@ -5,6 +5,7 @@ format pjmedia's player takes as it is, and looped for every caller on hold."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def default_hold_music(data_dir: str | Path) -> Path:
     path = Path(data_dir).resolve() / "prompts" / "hold-8k.wav"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.wav")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.wav")  # workers may write it at once
         write_wav(tmp, hold_music(), RATE)
         tmp.replace(path)
     return path
@@ -44,14 +45,28 @@ def hold_loop(music: str | None, data_dir: str | Path, rate: int) -> tuple[Path,
     from speech.audio import decode_file, resample, to_pcm16
 
     source = Path(music) if music else default_hold_music(data_dir)
+    try:
+        stat = source.stat()
+    except OSError as e:
+        from speech.audio import AudioError
+
+        raise AudioError(f"{source}: {e.strerror or e}") from None
+    key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{rate}".encode()).hexdigest()[:12]
+    hit = _LOOPS.get(key)  # every caller put on hold with the same music: decoded once
+    if hit is not None:
+        return hit
     samples, file_rate = decode_file(source)
     audio = resample(samples, file_rate, rate)
-    stat = source.stat()
-    key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{rate}".encode()).hexdigest()[:12]
     path = Path(data_dir).resolve() / "prompts" / f"hold-{key}-{rate}.wav"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.wav")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.wav")  # workers may write it at once
         write_wav(tmp, audio, rate)
         tmp.replace(path)
-    return path, to_pcm16(audio), source.name
+    _LOOPS[key] = (path, to_pcm16(audio), source.name)
+    while len(_LOOPS) > 16:
+        _LOOPS.pop(next(iter(_LOOPS)))
+    return _LOOPS[key]
+
+
+_LOOPS: dict[str, tuple[Path, bytes, str]] = {}
