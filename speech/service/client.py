@@ -77,12 +77,18 @@ class SpeechClient:
             self._runner = asyncio.ensure_future(self._run())
         deadline = time.monotonic() + timeout_s
         while True:
-            if not await self.wait_available(max(0.0, deadline - time.monotonic())):
-                raise SpeechUnavailable(f"no speech service at {self.address} after {timeout_s:.0f} s")
+            if not await self.wait_available(min(0.5, max(0.0, deadline - time.monotonic()))):
+                if self.protocol_error:
+                    raise SpeechUnavailable(
+                        f"{self.address} does not answer as a speech service (is IVR_SPEECH right?)"
+                    )
+                if time.monotonic() >= deadline:
+                    raise SpeechUnavailable(f"no speech service at {self.address} after {timeout_s:.0f} s")
+                continue
             try:  # something listens there: is it a speech service?
                 await asyncio.wait_for(self.ping(), timeout=min(10.0, max(1.0, deadline - time.monotonic())))
                 return
-            except (SpeechUnavailable, SpeechError, asyncio.TimeoutError, KeyError, ValueError):
+            except (TimeoutError, SpeechUnavailable, SpeechError, KeyError, ValueError):
                 if self.protocol_error or time.monotonic() >= deadline:
                     raise SpeechUnavailable(
                         f"{self.address} does not answer as a speech service (is IVR_SPEECH right?)"
@@ -113,6 +119,24 @@ class SpeechClient:
             try:
                 reader, writer = await self.address.open()
             except OSError:
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
+            # available once the peer answers a ping on this connection: a socket that accepts
+            # is not yet a service that serves (it may be dying, starting, or something else)
+            try:
+                writer.write(Message("ping", 0).encode())
+                hello = await asyncio.wait_for(read_message(reader), 10)
+            except (TimeoutError, ProtocolError, ConnectionError, OSError) as e:
+                if isinstance(e, ProtocolError):
+                    self.protocol_error = str(e)
+                writer.close()
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
+                continue
+            if hello is None or hello.type != "pong":
+                self.protocol_error = self.protocol_error or f"answered a ping with {hello and hello.type!r}"
+                writer.close()
                 await asyncio.sleep(delay)
                 delay = min(1.0, delay * 2)
                 continue
