@@ -53,14 +53,33 @@ class Settings:
     speech_wait_s: float = 120.0
     """How long a worker or command waits for the speech service to answer at start."""
 
+    store_url: str = ""
+    """The store (IVR_STORE_URL): `sqlite:///PATH` or `postgresql+psycopg://user@host/db`.
+    Empty: the SQLite file DATA_DIR/ivr.sqlite3. Every command uses this one setting."""
+    recordings_days: float = 90.0
+    """Recordings older than this are deleted by the purge (daily in `ivr serve`; `ivr calls
+    purge`). 0 keeps them. IVR_RETENTION_RECORDINGS_DAYS."""
+    transcripts_days: float = 365.0
+    """Event logs and transcripts older than this are deleted by the purge; the call's row
+    (the CDR) stays. 0 keeps them. IVR_RETENTION_TRANSCRIPTS_DAYS."""
+    token_ttl_s: int = 12 * 3600
+    """How long a login's bearer token is good for (a shift)."""
+    metrics_public: bool = False
+    """Serve /metrics to other hosts too (it is anonymous, so 127.0.0.1 only by default).
+    IVR_METRICS_PUBLIC=1."""
+
     @property
-    def store_path(self) -> str:
-        return os.path.join(self.data_dir, "ivr.sqlite3")
+    def store(self) -> str:
+        """The store URL in effect."""
+        from ivr.store.engine import default_url
+
+        return self.store_url or default_url(self.data_dir)
 
     @classmethod
     def from_env(cls) -> Settings:
         """Defaults, overridden by IVR_ASR_MODEL, IVR_TTS_VOICE, IVR_ASR_THREADS,
-        IVR_ASR_WORKERS, IVR_SPEECH, IVR_WORKERS, IVR_DATA_DIR when set."""
+        IVR_ASR_WORKERS, IVR_SPEECH, IVR_WORKERS, IVR_DATA_DIR, IVR_STORE_URL, IVR_RETENTION_*,
+        IVR_METRICS_PUBLIC when set."""
         s = cls()
         if os.environ.get("IVR_ASR_MODEL"):
             s = replace(s, asr=replace(s.asr, model_path=os.environ["IVR_ASR_MODEL"]))
@@ -78,6 +97,13 @@ class Settings:
             s = replace(s, speech_wait_s=float(_env_count("IVR_SPEECH_WAIT_S", low=1, high=3600)))
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
+        if os.environ.get("IVR_STORE_URL"):
+            s = replace(s, store_url=os.environ["IVR_STORE_URL"].strip())
+        for name, attr in (("IVR_RETENTION_RECORDINGS_DAYS", "recordings_days"), ("IVR_RETENTION_TRANSCRIPTS_DAYS", "transcripts_days")):
+            if os.environ.get(name):
+                s = replace(s, **{attr: float(_env_count(name, low=0, high=36500))})
+        if os.environ.get("IVR_METRICS_PUBLIC"):
+            s = replace(s, metrics_public=os.environ["IVR_METRICS_PUBLIC"].strip() in ("1", "true", "yes"))
         return s
 
 

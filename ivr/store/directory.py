@@ -1,28 +1,19 @@
-"""The store: a SQLite file by default. Callers' directory now; calls and queues later.
-
-Workers keep no state another process needs: what must be shared lives here.
-"""
+"""The callers' directory: who a number is (name, account, tier), imported from CSV or YAML."""
 
 from __future__ import annotations
 
 import csv
-import sqlite3
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import Engine, delete, func, insert, select
+
+from ivr.store.engine import write_tx
+from ivr.store.tables import callers
 
 TIERS = ("standard", "gold", "vip")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS callers (
-    number TEXT PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT '',
-    account TEXT NOT NULL DEFAULT '',
-    tier TEXT NOT NULL DEFAULT 'standard'
-);
-"""
 
 
 class DirectoryError(Exception):
@@ -38,53 +29,47 @@ def normalize_number(number: str) -> str:
     return keep or n
 
 
-class Store:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._db.commit()
+class Directory:
+    """Callers by number (imported with `ivr directory import`)."""
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def caller(self, number: str) -> dict[str, Any] | None:
         """The directory entry of a caller's number, with known=True; None if unknown."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT number, name, account, tier FROM callers WHERE number = ?",
-                (normalize_number(number),),
-            ).fetchone()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(callers.c.number, callers.c.name, callers.c.account, callers.c.tier).where(
+                    callers.c.number == normalize_number(number)
+                )
+            ).first()
         if row is None:
             return None
         return {"number": row[0], "name": row[1], "account": row[2], "tier": row[3], "known": True}
 
-    def upsert_callers(self, rows: Iterable[Mapping[str, str]]) -> int:
-        items = [
-            (
-                normalize_number(r["number"]),
-                r.get("name", ""),
-                r.get("account", ""),
-                r.get("tier") or "standard",
-            )
+    def upsert(self, rows: Iterable[Mapping[str, str]]) -> int:
+        items = {
+            normalize_number(r["number"]): {
+                "number": normalize_number(r["number"]),
+                "name": r.get("name", ""),
+                "account": r.get("account", ""),
+                "tier": r.get("tier") or "standard",
+            }
             for r in rows
-        ]
-        with self._lock, self._db:
-            self._db.executemany(
-                "INSERT INTO callers(number, name, account, tier) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(number) DO UPDATE SET name=excluded.name, account=excluded.account, "
-                "tier=excluded.tier",
-                items,
-            )
+        }
+        if not items:
+            return 0
+        numbers = list(items)
+        with write_tx(self.engine) as conn:
+            for i in range(0, len(numbers), 500):
+                chunk = numbers[i : i + 500]
+                conn.execute(delete(callers).where(callers.c.number.in_(chunk)))
+                conn.execute(insert(callers), [items[n] for n in chunk])
         return len(items)
 
-    def count_callers(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM callers").fetchone()[0])
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(callers)).scalar_one())
 
 
 def read_directory(path: str | Path) -> list[dict[str, str]]:

@@ -1,0 +1,104 @@
+"""The store's tables (SQLAlchemy Core). A change here needs a migration in migrations/versions.
+
+Times are UTC seconds since the epoch (a float): SQLite and PostgreSQL compare them alike,
+and the CSV export formats them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+callers = Table(
+    "callers",
+    metadata,
+    Column("number", String(64), primary_key=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("account", String(64), nullable=False, default=""),
+    Column("tier", String(16), nullable=False, default="standard"),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("caller", String(64), nullable=False, default=""),
+    Column("caller_name", Text, nullable=False, default=""),
+    Column("caller_account", String(64), nullable=False, default=""),
+    Column("caller_tier", String(16), nullable=False, default=""),
+    Column("caller_known", Boolean, nullable=False, default=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("host", String(255), nullable=False, default=""),
+    Column("pid", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, default="live"),  # live | ended
+    Column("started_at", Float, nullable=False),
+    Column("answered_at", Float),
+    Column("ended_at", Float),
+    Column("duration_ms", Integer),
+    Column("dialplan", Text, nullable=False, default=""),
+    Column("dialplan_version", Text, nullable=False, default=""),
+    Column("path", Text, nullable=False, default="[]"),  # JSON list of node names
+    Column("intents", Text, nullable=False, default="[]"),  # JSON list of {name, confidence, node, t_ms}
+    Column("tier", String(16), nullable=False, default=""),  # L1 | L2 | L3
+    Column("queue", String(64), nullable=False, default=""),
+    Column("transfer_reason", Text, nullable=False, default=""),
+    Column("outcome", String(32), nullable=False, default=""),
+    Column("end_reason", Text, nullable=False, default=""),
+    Column("anger_max", Float),
+    Column("anxiety_max", Float),
+    Column("affect_level", String(16), nullable=False, default=""),  # the highest level reached
+    Column("turns", Integer, nullable=False, default=0),
+    Column("recording_path", Text, nullable=False, default=""),
+    Column("recording_ms", Integer),
+    Column("recording_purged", Boolean, nullable=False, default=False),
+    Column("transcript_purged", Boolean, nullable=False, default=False),
+    Index("ix_calls_started_at", "started_at"),
+    Index("ix_calls_outcome_started", "outcome", "started_at"),
+    Index("ix_calls_status_host", "status", "host"),
+)
+
+call_events = Table(
+    "call_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(128), ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("t_ms", Integer, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("data", Text, nullable=False),  # the event's fields as JSON (already redacted)
+    UniqueConstraint("call_id", "seq", name="uq_call_events_call_seq"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the bearer token
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_tokens_expires_at", "expires_at"),
+)
