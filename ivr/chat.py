@@ -131,6 +131,9 @@ class ChatConversation:
         self.ended = True
         return TransferOutcome.CONNECTED
 
+    def set_secure(self, on: bool) -> None:
+        pass  # chat keeps no record: what is typed stays on the terminal
+
     async def hangup(self, reason: str) -> None:
         self.emit(EventType.HANGUP, reason=reason)
         self._write(f"--> the IVR hung up ({reason})")

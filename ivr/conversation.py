@@ -93,6 +93,10 @@ class Conversation(Protocol):
 
     async def hangup(self, reason: str) -> None: ...
 
+    def set_secure(self, on: bool) -> None:
+        """A `secure: true` gather listens (on) or has its answer (off): what the caller keys
+        or says meanwhile is masked in everything the call keeps."""
+
     async def compute(self, fn: Callable[[], Any]) -> Any:
         """Run blocking CPU work (the intent model) off the event loop, so other calls' audio
         keeps flowing; a replay waits for it deterministically."""

@@ -17,6 +17,7 @@ from typing import Any
 
 class EventType(StrEnum):
     CALL_START = "call_start"
+    NODE = "node"
     SPEECH_START = "speech_start"
     SPEECH_END = "speech_end"
     PARTIAL_TRANSCRIPT = "partial_transcript"
@@ -38,6 +39,7 @@ class EventType(StrEnum):
 EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType(
     {
         EventType.CALL_START: (("sample_rate",), ("caller", "source")),
+        EventType.NODE: (("name",), ()),
         EventType.SPEECH_START: (("onset_ms",), ()),
         EventType.SPEECH_END: (("onset_ms", "duration_ms", "reason"), ()),
         EventType.PARTIAL_TRANSCRIPT: (("text",), ("stable",)),

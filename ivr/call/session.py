@@ -27,6 +27,7 @@ from speech.tts import trim_tail
 APOLOGY = "Sorry, one moment please."
 """What a caller hears when the speech service is away (pre-synthesised: it plays without it)."""
 
+MAX_RESPONSE_MS = 10000  # an answer later than this was no answer to the caller's words (a re-prompt)
 App = Callable[["CallSession"], Awaitable[None]]
 
 
@@ -69,6 +70,9 @@ class CallSession:
         self.transfer_request: TransferRequest | None = None
         self.events: list[Event] = []
         self.now_ms = 0
+        self.on_response_ms: Callable[[int], None] | None = None
+        """Told, at the first audio of each answer, the audio ms since the caller stopped speaking."""
+        self._speech_ended_ms: int | None = None
         radar = None
         if settings.radar:
             from prosody.radar import Radar
@@ -110,15 +114,15 @@ class CallSession:
         seq = self._start_prompt(text, interruptible)
         cached = speech.cached(text, rate)
         if cached is not None:
-            self.transport.play(cached)
+            self._play(cached)
             return
         head = speech.cached(lead, rate) if lead and text.startswith(lead + " ") else None
         if head is not None:
-            self.transport.play(_trim_tail_pcm(head, rate))
+            self._play(_trim_tail_pcm(head, rate))
             text = text[len(lead) :].strip()
             rest = speech.cached(text, rate)  # the same answer again (another caller, a repeat)
             if rest is not None:
-                self.transport.play(rest)
+                self._play(rest)
                 return
         # sentence by sentence: the first sentence plays while the next is synthesised
         while True:
@@ -140,9 +144,17 @@ class CallSession:
             async for pcm in chunks:
                 if self._prompt_seq != seq:  # interrupted: stop synthesising the rest
                     break
-                self.transport.play(pcm)
+                self._play(pcm)
         finally:
             await chunks.aclose()
+
+    def _play(self, pcm: bytes) -> None:
+        if self._speech_ended_ms is not None and pcm:
+            waited = self.now_ms - self._speech_ended_ms
+            self._speech_ended_ms = None
+            if self.on_response_ms is not None and 0 <= waited < MAX_RESPONSE_MS:
+                self.on_response_ms(waited)
+        self.transport.play(pcm)
 
     def apologise(self) -> None:
         """The speech service is away: tell the caller once per outage (a pinned prompt,
@@ -247,6 +259,11 @@ class CallSession:
     def _why(self) -> dict[str, str]:
         reason = getattr(self.transport, "bridge_reason", "")
         return {"reason": reason} if reason else {}
+
+    def set_secure(self, on: bool) -> None:
+        secure = getattr(self._sink, "set_secure", None)  # a CallRecord masks what it keeps
+        if secure is not None:
+            secure(on)
 
     async def hangup(self, reason: str) -> None:
         await self.transport.wait_playback()  # let the goodbye be heard
@@ -362,6 +379,9 @@ class CallSession:
             self._wake.set()
         if event.type is EventType.SPEECH_START:
             self._backchannel = False
+            self._speech_ended_ms = None
+        if event.type is EventType.SPEECH_END and not self._held:
+            self._speech_ended_ms = int(event.data["onset_ms"]) + int(event.data["duration_ms"])
         if event.type is EventType.SPEECH_END and self._held:
             # too short to barge in ("mhm"): the prompt goes on, and this is not an answer
             self._held = False

@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("--data-dir", metavar="DIR", help="where the store lives (default: data)")
     rp.add_argument(
+        "--record", action="store_true", help="keep each replayed call's record in the store (ivr calls list)"
+    )
+    rp.add_argument(
         "--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)"
     )
     rp.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
@@ -130,8 +133,40 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)")
     sv.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
 
-    rl = sub.add_parser("reload", help="ask a running `ivr serve` to reload its dialplan")
+    rl = sub.add_parser("reload", help="ask a running `ivr serve` to reload its dialplan (an admin's)")
     rl.add_argument("--url", default="http://127.0.0.1:8080", help="the service's API address")
+    rl.add_argument("--user", metavar="NAME", help="log in as this admin (else IVR_TOKEN)")
+    rl.add_argument("--password-file", metavar="FILE", help="the password (default: asked on the terminal)")
+    rl.add_argument("--token", help=argparse.SUPPRESS)
+
+    cl = sub.add_parser("calls", help="call records: list, show, export as CSV, purge old ones")
+    csub = cl.add_subparsers(dest="action", required=True)
+    c_list = csub.add_parser("list", help="the newest calls first")
+    c_list.add_argument("--since", metavar="ISO_TIME", help="calls that started at or after this time")
+    c_list.add_argument("--outcome", help="only calls that ended so (ai_resolved, transferred, abandoned, ...)")
+    c_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    c_list.add_argument("--json", action="store_true", help="one JSON object a call")
+    c_show = csub.add_parser("show", help="one call: its record, path and transcript")
+    c_show.add_argument("id")
+    c_show.add_argument("--json", action="store_true", help="the whole record with its events")
+    c_exp = csub.add_parser("export", help="one CSV row a call (CDR style)")
+    c_exp.add_argument("--csv", required=True, metavar="FILE")
+    csub.add_parser("purge", help="forget recordings and transcripts older than the retention settings")
+    for p in (c_list, c_show, c_exp, csub.choices["purge"]):
+        p.add_argument("--data-dir", metavar="DIR")
+
+    us = sub.add_parser("users", help="users of the console and the API (agents, supervisors, admins)")
+    usub = us.add_subparsers(dest="action", required=True)
+    u_add = usub.add_parser("add", help="add a user (the password is asked, or read from --password-file)")
+    u_add.add_argument("name")
+    u_add.add_argument("--role", required=True, choices=("admin", "supervisor", "agent"))
+    u_add.add_argument("--password-file", metavar="FILE")
+    u_add.add_argument("--replace", action="store_true", help="change an existing user's role and password")
+    u_rm = usub.add_parser("remove", help="remove a user (their tokens stop working)")
+    u_rm.add_argument("name")
+    u_ls = usub.add_parser("list", help="the users and their roles")
+    for p in (u_add, u_rm, u_ls):
+        p.add_argument("--data-dir", metavar="DIR")
     return parser
 
 
@@ -164,6 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ivr.telephony.supervisor import serve
 
             return serve(settings_from(args), args)
+        if args.command == "calls":
+            from ivr.cli.records import cmd_calls
+
+            return cmd_calls(args)
+        if args.command == "users":
+            from ivr.cli.records import cmd_users
+
+            return cmd_users(args)
         if args.command == "reload":
             from ivr.cli.admin import cmd_reload
 

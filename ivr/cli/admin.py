@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ivr.cli.common import UsageError, fail, settings_from
+from ivr.cli.common import UsageError, fail, open_store, settings_from
 
 
 # -- validate / directory / reload -----------------------------------------------------
@@ -31,19 +31,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_directory(args: argparse.Namespace) -> int:
-    from ivr.store import DirectoryError, Store, read_directory
+    from ivr.store import DirectoryError, read_directory
 
-    store = Store(settings_from(args).store_path)
+    store = open_store(settings_from(args))
     try:
         if args.action == "import":
             try:
                 rows = read_directory(args.file)
             except DirectoryError as e:
                 raise UsageError(str(e)) from None
-            n = store.upsert_callers(rows)
-            print(f"imported {n} caller(s) into {store.path} ({store.count_callers()} in the directory)")
+            n = store.directory.upsert(rows)
+            print(f"imported {n} caller(s) into {store!r} ({store.directory.count()} in the directory)")
             return 0
-        entry = store.caller(args.number)
+        entry = store.directory.caller(args.number)
         if entry is None:
             print(f"{args.number}: not in the directory", file=sys.stderr)
             return 1
@@ -56,14 +56,21 @@ def cmd_directory(args: argparse.Namespace) -> int:
 def cmd_reload(args: argparse.Namespace) -> int:
     import httpx
 
+    from ivr.cli.records import api_token
+
+    token = api_token(args, args.url)
     try:
-        r = httpx.post(f"{args.url.rstrip('/')}/api/dialplan/reload", timeout=30)
+        r = httpx.post(
+            f"{args.url.rstrip('/')}/api/dialplan/reload", timeout=30, headers={"Authorization": f"Bearer {token}"}
+        )
     except httpx.HTTPError as e:
         raise UsageError(f"cannot reach the service at {args.url}: {e}") from None
     try:
         body = r.json()
     except ValueError:
         raise UsageError(f"{args.url} answered HTTP {r.status_code}, not as an ivr service") from None
+    if r.status_code in (401, 403):
+        raise UsageError(f"{args.url}: {body.get('detail', 'refused')}")
     if r.status_code == 200:
         state = "reloaded" if body.get("changed") else "unchanged"
         print(f"{body.get('file')}: {state} (version {body.get('version')!r}, {body.get('digest')})")

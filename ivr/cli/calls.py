@@ -16,6 +16,7 @@ from ivr.cli.common import (
     expand_inputs,
     fail,
     load_dialplan,
+    open_store,
     settings_from,
     speech_services,
 )
@@ -96,7 +97,10 @@ async def cmd_replay(args: argparse.Namespace) -> int:
         out(event.to_json() if args.json else format_event(event))
 
     failures = 0
+    store = open_store(settings) if args.record else None
     async with contextlib.AsyncExitStack() as stack:
+        if store is not None:
+            stack.callback(store.close)
         services = await stack.enter_async_context(speech_services(settings))
         app_factory = None
         http = None
@@ -111,7 +115,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
             understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder)
 
             def app_factory(number: str):  # type: ignore[no-untyped-def]
-                caller = caller_entry(settings, number)
+                caller = caller_entry(settings, number, store)
                 return DialplanRunner(dialplan, understanding, caller, args.at, {"api_base": api.base_url})
 
         jobs: list[tuple[str, Any]] = [(str(p), p) for p in inputs]
@@ -120,6 +124,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
         try:
             for label, job in jobs:
                 app = None
+                record = _record(label, job, store, dialplan, emit, out_audio, several)
                 try:
                     if job is script:
                         from ivr.script import script_session
@@ -129,7 +134,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
                             script,
                             services,
                             settings,
-                            emit,
+                            record,
                             app,
                             http,
                             caller=args.caller or "",
@@ -149,7 +154,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
                             transport,
                             services,
                             settings,
-                            emit,
+                            record,
                             app=app,
                             deterministic=not args.realtime,
                             source=label,
@@ -161,9 +166,14 @@ async def cmd_replay(args: argparse.Namespace) -> int:
                     if progress is not None:
                         progress.update(1)
                     continue
+                if app is not None:
+                    record.caller = dict(getattr(app, "caller", {}) or {})
                 if not args.json:
                     out(f"== {label} ({transport.sample_rate} Hz)")
                 await session.run()
+                if store is not None:
+                    await asyncio.to_thread(store.writer.flush)
+                    print(f"recorded as {record.call_id} ({record.outcome})", file=sys.stderr)
                 if out_audio:
                     target = out_audio / f"{Path(label).stem}.ivr.wav" if several else out_audio
                     try:
@@ -177,5 +187,30 @@ async def cmd_replay(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.close()
     return 2 if failures else 0
+
+
+def _record(label: str, job: Any, store: Any, dialplan: Any, emit: Any, out_audio: Path | None, several: bool) -> Any:
+    """The replayed call's sink: masked events printed, and kept in the store with --record
+    (under an id of its own: the same file replayed twice is two calls)."""
+    import uuid
+
+    from ivr.call.record import CallRecord
+
+    stem = Path(label).stem
+    recording: Path | None = None
+    if out_audio is not None:
+        recording = out_audio / f"{stem}.ivr.wav" if several else out_audio
+    elif isinstance(job, Path):
+        recording = job
+    return CallRecord(
+        f"replay-{stem}-{uuid.uuid4().hex[:8]}" if store is not None else stem,
+        store.writer if store is not None else None,
+        source=f"replay:{label}",
+        dialplan=dialplan.name if dialplan is not None else "",
+        dialplan_version=(dialplan.version or dialplan.digest) if dialplan is not None else "",
+        recording=recording,
+        patterns=dialplan.redact if dialplan is not None else (),
+        out=emit,
+    )
 
 

@@ -56,21 +56,30 @@ def settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 # -- dialplan plumbing shared by replay and chat ----------------------------------------
-def caller_entry(settings: Any, number: str | None) -> dict[str, Any]:
+def open_store(settings: Any):  # type: ignore[no-untyped-def]
+    """The store of IVR_STORE_URL (default: the SQLite file in the data dir), migrated."""
+    from ivr.store import Store, StoreError
+
+    try:
+        return Store(settings.store)
+    except StoreError as e:
+        raise UsageError(str(e)) from None
+
+
+def caller_entry(settings: Any, number: str | None, store: Any = None) -> dict[str, Any]:
     if not number:
         return {}
-    from ivr.store import Store, normalize_number
+    from ivr.store import normalize_number
 
-    path = Path(settings.store_path)
-    if path.exists():
-        store = Store(path)
-        try:
-            entry = store.caller(number)
-        finally:
+    own = store is None
+    if own:
+        store = open_store(settings)
+    try:
+        entry = store.directory.caller(number)
+    finally:
+        if own:
             store.close()
-        if entry:
-            return entry
-    return {"number": normalize_number(number), "known": False}
+    return entry or {"number": normalize_number(number), "known": False}
 
 
 def load_dialplan(path: str):  # type: ignore[no-untyped-def]

@@ -72,6 +72,7 @@ class Dialplan:
     base_dir: Path
     conditions: dict[str, Any] = field(default_factory=dict)
     warnings: list[Issue] = field(default_factory=list)
+    redact: list[str] = field(default_factory=list)
 
 
 class _Checker:
@@ -430,5 +431,6 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
         base_dir=base_dir,
         conditions=c.conditions,
         warnings=[i for i in c.issues if i.severity != "error"],
+        redact=list(top.get("redact") or []),
     )
     return dialplan, c.issues

@@ -33,7 +33,9 @@ def handover_summary(caller: Mapping[str, Any], state: Any, reason: str) -> str:
     parts = [who]
     if state.intent.get("name") and state.intent["name"] != NONE:
         parts.append(f"wants {state.intent['name']}")
-    slots = {k: v for k, v in state.vars.items() if not isinstance(v, (dict, list))}
+    slots = {
+        k: v for k, v in state.vars.items() if not isinstance(v, (dict, list)) and k not in state.secret
+    }
     if slots:
         parts.append(", ".join(f"{k}={v}" for k, v in slots.items()))
     if state.transcript:

@@ -66,6 +66,7 @@ class CallState:
     failures: int = 0
     silences: int = 0
     affect: dict[str, Any] = field(default_factory=dict)
+    secret: set[str] = field(default_factory=set)  # vars from `secure: true` gathers: never shown
 
 
 def is_open(dialplan: Dialplan, now: datetime) -> bool:
@@ -133,6 +134,10 @@ class DialplanRunner:
         so the caller hears "Your balance is" while the rest is synthesised."""
         await self.conv.say(self.render(template), interruptible=interruptible, lead=template_lead(template))
 
+    def shown_vars(self) -> dict[str, Any]:
+        """The call's variables an agent or a record may see (not secure gathers' values)."""
+        return {k: v for k, v in self.state.vars.items() if k not in self.state.secret}
+
     # -- the call -------------------------------------------------------------------------
     async def __call__(self, conv: Conversation) -> None:
         self.conv = conv
@@ -156,6 +161,7 @@ class DialplanRunner:
 
     async def run_node(self, name: str) -> str | None:
         self.state.path.append(name)
+        self.conv.emit(EventType.NODE, name=name)
         for step in self.dp.nodes[name]:
             target = await self.run_step(step)
             if target == END:
@@ -176,6 +182,7 @@ class DialplanRunner:
         digits: bool = False,
         complete: Callable[[str], bool] | None = None,
         count_silence: bool = True,
+        secure: bool = False,
     ) -> Input:
         if prompt:
             await self.speak(prompt)
@@ -193,6 +200,8 @@ class DialplanRunner:
             if item.kind is InputKind.SPEECH:
                 if not item.text.strip():
                     continue  # noise the recogniser heard no words in
+                if secure:
+                    return item  # a secure answer is used, never kept in the call's state
                 self.state.transcript.append(item.text)
                 self.state.last["text"] = item.text
                 if self._agent_re.search(item.text.lower()):
@@ -260,7 +269,7 @@ class DialplanRunner:
         context = {
             "caller": self.context()["caller"],
             "intent": dict(self.state.intent),
-            "vars": json.loads(json.dumps(self.state.vars, default=str)),
+            "vars": json.loads(json.dumps(self.shown_vars(), default=str)),
             "transcript": list(self.state.transcript),
             "affect": dict(self.state.affect),
             "path": list(self.state.path),
@@ -393,22 +402,32 @@ class DialplanRunner:
         kind = a["input"]
         prompt: str | None = a.get("prompt")
         attempt = 0
-        while True:
-            item = await self.ask(
-                prompt,
-                a.get("timeout_ms"),
-                digits=kind in ("digits", "number"),
-                complete=_whole_answer(kind, a),
-            )
-            value, target = await self.interpret(kind, a, item)
-            if value is not None:
-                if a.get("var"):
-                    self.state.vars[a["var"]] = value
-                return target or a.get("next")
-            target = await self.retry(a, item, attempt)
-            if target:
-                return target
-            attempt += 1
+        secure = bool(a.get("secure"))
+        if secure:
+            self.conv.set_secure(True)
+        try:
+            while True:
+                item = await self.ask(
+                    prompt,
+                    a.get("timeout_ms"),
+                    digits=kind in ("digits", "number"),
+                    complete=_whole_answer(kind, a),
+                    secure=secure,
+                )
+                value, target = await self.interpret(kind, a, item)
+                if value is not None:
+                    if a.get("var"):
+                        self.state.vars[a["var"]] = value
+                        if secure:
+                            self.state.secret.add(a["var"])
+                    return target or a.get("next")
+                target = await self.retry(a, item, attempt)
+                if target:
+                    return target
+                attempt += 1
+        finally:
+            if secure:
+                self.conv.set_secure(False)
 
     async def interpret(self, kind: str, a: Mapping[str, Any], item: Input) -> tuple[Any, str | None]:
         """(value, node) from one input; value None = no match / no input."""

@@ -104,6 +104,11 @@ VERBS: dict[str, Spec] = {
             "no_match_prompt": F("template", "Said when the answer cannot be used."),
             "no_input_prompt": F("template", "Said when the caller says nothing."),
             "on_failure": F("node", "Where to go when retries run out (default: the agent)."),
+            "secure": F(
+                "bool",
+                "The value is used but never stored: keys and words are masked in the record, the"
+                " events and the logs, and the value is left out of the agent's summary.",
+            ),
         },
         "Collect speech (an intent, yes/no, a number, free text) or digits.",
     ),
@@ -175,6 +180,11 @@ TOP = Spec(
         "timezone": F("text", "IANA time zone of the business hours, e.g. Europe/London."),
         "business_hours": F("map:hours", "Open hours by day: mon..sun or mon-fri -> '08:00-20:00'."),
         "after_hours": F("node", "Node for calls outside business hours."),
+        "redact": F(
+            "list:regex",
+            "Patterns masked in everything stored of a call (transcripts, events, logs), besides"
+            " card numbers, which are always masked.",
+        ),
         "settings": F(
             Spec(
                 {

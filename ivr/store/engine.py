@@ -101,9 +101,8 @@ def _alembic_config(conn: Connection):  # type: ignore[no-untyped-def]
 
 
 def _head() -> str | None:
-    from alembic.script import ScriptDirectory
-
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

@@ -45,8 +45,10 @@ loadmodule "xlog.so"
 loadmodule "sanity.so"
 loadmodule "dispatcher.so"
 loadmodule "ctl.so"
+loadmodule "statistics.so"
 
 modparam("ctl", "binrpc", "unix:{ctl_socket}")
+modparam("statistics", "variable", "ivr_rejected")
 modparam("tm", "fr_timer", 3000)
 modparam("tm", "fr_inv_timer", 30000)
 modparam("rr", "enable_full_lr", 1)
@@ -97,6 +99,7 @@ request_route {{
     record_route();
     if (!ds_select_dst("1", "4")) {{
         append_to_reply("Retry-After: {retry_after}\r\n");
+        update_stat("ivr_rejected", "+1");
         sl_send_reply("503", "Service Unavailable");
         exit;
     }}
@@ -119,6 +122,7 @@ failure_route[NEXT_WORKER] {{
             exit;
         }}
         append_to_reply("Retry-After: {retry_after}\r\n");
+        update_stat("ivr_rejected", "+1");
         t_reply("503", "Service Unavailable");
         exit;
     }}

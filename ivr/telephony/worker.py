@@ -38,12 +38,14 @@ async def _warm_up(http: Any, url: str) -> None:
 async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_base: str) -> int:
     import httpx
 
+    from ivr.analytics import metrics
+    from ivr.call.record import CallRecord
     from ivr.call.services import open_services
     from ivr.call.session import CallSession
     from ivr.dialplan.manager import DialplanManager
     from ivr.dialplan.prompts import static_prompts
     from ivr.dialplan.runner import DialplanRunner
-    from ivr.store import Store, normalize_number
+    from ivr.store import Store, StoreError, normalize_number
     from ivr.telephony.transport import SipCallTransport
 
     loop = asyncio.get_running_loop()
@@ -74,39 +76,58 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
     try:
         async with open_services(settings, rates=(sip.sample_rate,)) as services:
             manager = await asyncio.to_thread(DialplanManager, dialplan, services.embedder)
-            store = Store(settings.store_path)
+            try:
+                store = await asyncio.to_thread(Store, settings.store)
+            except StoreError as e:
+                log.error("%s", e)
+                print(json.dumps({"worker": "failed", "sip": f"{sip.host}:{sip.port}", "error": str(e)}), flush=True)
+                return 2
+            writer = store.writer
             async with httpx.AsyncClient() as http:
 
                 async def handle(transport: SipCallTransport) -> None:
                     active = manager.active
                     assert active is not None
-                    caller = store.caller(transport.caller) or {
-                        "number": normalize_number(transport.caller),
-                        "known": False,
-                    }
+                    try:
+                        caller = await asyncio.to_thread(store.directory.caller, transport.caller)
+                    except Exception as e:  # the store is away: the call goes on, as an unknown caller
+                        log.error("directory lookup failed: %s", e)
+                        caller = None
+                    caller = caller or {"number": normalize_number(transport.caller), "known": False}
                     runner = DialplanRunner(
                         active.dialplan, active.understanding, caller, None, {"api_base": api_base}
                     )
                     log_path = calls_dir / f"{transport.call_id}.jsonl"
                     with open(log_path, "w", encoding="utf-8") as events_file:
-
-                        def emit(event: Any) -> None:
-                            events_file.write(event.to_json() + "\n")
-                            events_file.flush()
-
+                        record = CallRecord(
+                            transport.call_id,
+                            writer,
+                            caller=caller,
+                            source=f"sip:{sip.host}:{sip.port}",
+                            dialplan=active.dialplan.name,
+                            dialplan_version=active.dialplan.version or active.dialplan.digest,
+                            recording=calls_dir / f"{transport.call_id}.wav",
+                            patterns=active.dialplan.redact,
+                            events_file=events_file,
+                            on_end=metrics.call_ended,
+                        )
                         session = CallSession(
                             transport,
                             services,
                             settings,
-                            emit,
+                            record,
                             app=runner,
                             http=http,
                             source=f"sip:{sip.host}:{sip.port}",
                         )
+                        session.on_response_ms = metrics.response_ms
+                        metrics.call_started()
                         try:
                             await session.run()
                         finally:
                             transport.close_recording()
+                            if not record.outcome:  # cut short (the worker stops): counted as ended
+                                metrics.call_ended("interrupted", None)
                     log.info("call %s from %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
 
                 def start(transport: SipCallTransport) -> None:
@@ -138,7 +159,7 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                     for task in list(tasks):
                         task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
-                    store.close()
+                    await asyncio.to_thread(store.close)
     except SpeechUnavailable as e:  # `ivr serve` starts the worker again
         log.error("%s", e)
         return 2

@@ -29,6 +29,7 @@ import numpy as np
 
 from speech.asr import ASR_RATE, AsrSettings, WhisperRunner
 from speech.audio import resample
+from speech.service import metrics
 from speech.service.protocol import Address, Message, ProtocolError, read_message
 from speech.service.scheduler import Job, JobQueue, Kind, Priority, Scheduler
 from speech.tts import PiperTts, TtsSettings
@@ -246,7 +247,9 @@ class SpeechService:
             if priority is Priority.PROMPT:
                 raise ValueError("a transcription is a final or a partial")
             job = Job(Kind.TRANSCRIBE, priority, _key(d, None), (msg.payload, rate, prefix, mid, send), dropped)
-            (self.partials if priority is Priority.PARTIAL else self.queue).submit(job)
+            target = self.partials if priority is Priority.PARTIAL else self.queue
+            target.submit(job)
+            metrics.ASR_QUEUE.labels(priority=priority.name.lower()).set(target.load)
         elif msg.type == "synthesize":
             rate = int(d.get("rate", 8000))
             if rate not in RATES:
@@ -259,7 +262,7 @@ class SpeechService:
                 pcm = _pcm16(cached) if cached is not None else b""
                 send(Message("audio", mid, {"rate": rate, "last": True, "cached": True}, pcm))
                 return
-            stream = self.models.tts.stream(text, rate)
+            stream = _timed_first(self.models.tts.stream(text, rate))
             job = Job(Kind.SYNTHESIZE, Priority.PROMPT, _key(d, None), (stream, rate, mid, send), dropped)
             self.queue.submit(job)
         elif msg.type == "embed":
@@ -285,7 +288,10 @@ class SpeechService:
             kind = jobs[0].kind
             try:
                 if kind is Kind.TRANSCRIBE:
+                    label = "partial" if background else "final"
+                    t0 = time.perf_counter()
                     self._transcribe(jobs, asr)
+                    metrics.ASR_DECODE.labels(priority=label).observe(time.perf_counter() - t0)
                 elif kind is Kind.SYNTHESIZE:
                     if self._synthesize_sentence(jobs[0]):
                         queue.requeue(jobs[0])
@@ -298,6 +304,8 @@ class SpeechService:
                     send, mid = job.payload[-1], job.payload[-2]
                     send(Message("error", mid, {"message": f"{kind} failed: {e}"}))
             queue.done(jobs)
+            if kind is Kind.TRANSCRIBE:
+                metrics.ASR_QUEUE.labels(priority="partial" if background else "final").set(queue.load)
 
     def _transcribe(self, jobs: list[Job], asr: WhisperRunner) -> None:
         items = []
@@ -339,6 +347,17 @@ class SpeechService:
         vectors = np.ascontiguousarray(self.models.embedder.embed(texts), dtype="<f4")
         rows, dim = (vectors.shape[0], vectors.shape[1]) if vectors.ndim == 2 else (0, 0)
         send(Message("embedding", mid, {"rows": rows, "dim": dim}, vectors.tobytes()))
+
+
+def _timed_first(stream: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """The synthesis stream, observing the time to its first chunk."""
+    t0 = time.perf_counter()
+    first = True
+    for chunk in stream:
+        if first:
+            metrics.TTS_FIRST_AUDIO.observe(time.perf_counter() - t0)
+            first = False
+        yield chunk
 
 
 def _key(d: dict[str, Any], default: Any = ...) -> Any:

@@ -1,0 +1,75 @@
+"""The HTTP API: health, login, service and dialplan status, dialplan reload, call records,
+/metrics, and the demo billing backend. Every /api route but health and login needs a
+bearer token with the route's role (`ivr.api.auth`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+
+from ivr.api.auth import AdminUser, SupervisorUser, auth_router
+from ivr.api.calls import calls_router
+from ivr.api.demo import demo_account, demo_router
+from ivr.api.server import BackgroundServer
+
+__all__ = ["BackgroundServer", "create_app", "demo_account"]
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def create_app(
+    manager: Any = None,
+    status: Any = None,
+    store: Any = None,
+    token_ttl_s: int = 12 * 3600,
+    metrics_public: bool = False,
+    run_dir: Path | None = None,
+) -> FastAPI:
+    app = FastAPI(title="ivr-hotline", version="0.1.0")
+    app.state.store = store
+    started = time.time()
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "uptime_s": round(time.time() - started, 1)}
+
+    @app.get("/api/sip")
+    def sip_status(_: SupervisorUser) -> dict[str, Any]:
+        if status is None:
+            raise HTTPException(404, "this process runs no SIP")
+        return status()
+
+    @app.get("/api/dialplan")
+    def dialplan_status(_: SupervisorUser) -> dict[str, Any]:
+        if manager is None:
+            raise HTTPException(404, "no dialplan is loaded")
+        return manager.status()
+
+    @app.post("/api/dialplan/reload")
+    def dialplan_reload(_: AdminUser) -> JSONResponse:
+        if manager is None:
+            raise HTTPException(404, "no dialplan is loaded")
+        result = manager.reload()
+        body = {"ok": result.ok, "changed": result.changed, **manager.status()}
+        if not result.ok:
+            body["errors"] = [str(i) for i in result.issues if i.severity == "error"]
+        return JSONResponse(body, status_code=200 if result.ok else 422)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        client = request.client.host if request.client else ""
+        if not metrics_public and client not in LOOPBACK:
+            raise HTTPException(403, "/metrics is served to 127.0.0.1 only (IVR_METRICS_PUBLIC=1 opens it)")
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from ivr.analytics.metrics import exposition
+
+        return Response(exposition(run_dir), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(auth_router(token_ttl_s))
+    app.include_router(calls_router())
+    app.include_router(demo_router())
+    return app
