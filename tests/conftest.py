@@ -21,6 +21,46 @@ def reference_transcripts() -> dict[str, str]:
         return {row["file"]: row["transcript"] for row in csv.DictReader(f, delimiter="\t")}
 
 
+PG_URL = os.environ.get("IVR_TEST_PG_URL", "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh, empty store: a SQLite file, then a database of the test's own on the throwaway
+    PostgreSQL cluster `make test` starts (scripts/with-postgres.sh)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+        return
+    if not PG_URL:
+        if os.environ.get("IVR_REQUIRE_PG"):
+            pytest.fail("IVR_REQUIRE_PG is set but IVR_TEST_PG_URL is not")
+        pytest.skip("no PostgreSQL here: `make test` runs these under scripts/with-postgres.sh")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"ivr_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_url):
+    from ivr.store import Store
+
+    s = Store(store_url)
+    yield s
+    s.close()
+
+
 @pytest.fixture(scope="session")
 def engines():
     """The real models, loaded once (`.asr`, `.tts`, `.embedder`): for tests of a model itself."""

@@ -31,8 +31,8 @@ OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London"))
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "ivr.sqlite3"
-    store = Store(path)
-    store.upsert_callers(read_directory(ROOT / "dialplans" / "callers.csv"))
+    store = Store(f"sqlite:///{path}")
+    store.directory.upsert(read_directory(ROOT / "dialplans" / "callers.csv"))
     yield store
     store.close()
 
@@ -48,7 +48,7 @@ def hotline(speech_address):
 def call(speech_address, hotline, directory, name, at=OPEN, radar_model=None):
     dp, nlu = hotline
     script = load_script(SCRIPTS / name)
-    caller = directory.caller(script.caller) if script.caller else None
+    caller = directory.directory.caller(script.caller) if script.caller else None
     events = []
 
     async def go():

@@ -16,6 +16,7 @@ from ivr.chat import ChatConversation
 from ivr.dialplan import load_dialplan
 from ivr.dialplan.manager import DialplanManager
 from ivr.dialplan.runner import DialplanRunner, Understanding
+from ivr.store import Store
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,17 +237,28 @@ def test_reload_over_the_api_and_the_cli(tmp_path, embedder, capsys):
     path = tmp_path / "plan.yaml"
     path.write_text("version: one\nstart: main\nqueues: {q: {}}\nnodes: {main: [{hangup: One.}]}\n")
     manager = DialplanManager(path, embedder)
-    with BackgroundServer(create_app(manager)) as server:
-        assert httpx.get(f"{server.base_url}/api/dialplan").json()["version"] == "one"
+    store = Store(f"sqlite:///{tmp_path / 'ivr.sqlite3'}")
+    store.users.add("ada", "admin", "correct horse")
+    store.users.add("sam", "supervisor", "battery staple")
+    (tmp_path / "ada.pw").write_text("correct horse\n")
+    (tmp_path / "sam.pw").write_text("battery staple\n")
+    admin = ["--user", "ada", "--password-file", str(tmp_path / "ada.pw")]
+    with BackgroundServer(create_app(manager, store=store)) as server:
+        token = httpx.post(f"{server.base_url}/api/login", json={"user": "sam", "password": "battery staple"}).json()
+        auth = {"Authorization": f"Bearer {token['token']}"}
+        assert httpx.get(f"{server.base_url}/api/dialplan", headers=auth).json()["version"] == "one"
+        # a supervisor reads the dialplan's status but may not reload it
+        assert main(["reload", "--url", server.base_url, "--user", "sam", "--password-file", str(tmp_path / "sam.pw")]) == 2
+        assert "needs the admin role" in capsys.readouterr().err
         path.write_text("version: two\nstart: main\nqueues: {q: {}}\nnodes: {main: [{sya: x}]}\n")
-        assert main(["reload", "--url", server.base_url]) == 1
+        assert main(["reload", "--url", server.base_url, *admin]) == 1
         err = capsys.readouterr().err
         assert "unknown verb 'sya'" in err and "running dialplan stays" in err
-        status = httpx.get(f"{server.base_url}/api/dialplan").json()
+        status = httpx.get(f"{server.base_url}/api/dialplan", headers=auth).json()
         assert status["version"] == "one" and "E_UNKNOWN_VERB" in status["last_error"][0]
         path.write_text("version: two\nstart: main\nqueues: {q: {}}\nnodes: {main: [{hangup: Two.}]}\n")
-        assert main(["reload", "--url", server.base_url]) == 0
-        assert httpx.get(f"{server.base_url}/api/dialplan").json()["version"] == "two"
+        assert main(["reload", "--url", server.base_url, *admin]) == 0
+        assert httpx.get(f"{server.base_url}/api/dialplan", headers=auth).json()["version"] == "two"
         bad = httpx.post(f"{server.base_url}/demo/billing/sims/block", json={"number": 12})
         assert bad.status_code == 422  # a bad API request is refused, the service stays up
         assert httpx.get(f"{server.base_url}/api/health").json()["status"] == "ok"

@@ -173,5 +173,5 @@ def test_reload_against_something_that_is_not_the_ivr(capsys):
             conn.close()
 
         threading.Thread(target=answer, daemon=True).start()
-        assert main(["reload", "--url", f"http://127.0.0.1:{srv.getsockname()[1]}"]) == 2
+        assert main(["reload", "--url", f"http://127.0.0.1:{srv.getsockname()[1]}", "--token", "t"]) == 2
     assert "not as an ivr service" in capsys.readouterr().err

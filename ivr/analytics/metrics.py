@@ -8,13 +8,14 @@ worker) keeps its metrics in memory.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
+
+from ivr.analytics.multiprocess import multiprocess_dir
 
 CALLS_ACTIVE = Gauge("ivr_calls_active", "Calls in progress.", multiprocess_mode="livesum")
 CALLS = Counter("ivr_calls", "Calls ended, by outcome.", ["outcome"])
@@ -41,28 +42,6 @@ def call_ended(outcome: str, summary: Any) -> None:
 
 def response_ms(waited_ms: int) -> None:
     RESPONSE.observe(waited_ms / 1000)
-
-
-def multiprocess_dir() -> Path | None:
-    d = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    return Path(d) if d else None
-
-
-def prepare_multiprocess(directory: Path) -> None:
-    """Start a serve's metrics afresh (before any process of it writes one). Must run before
-    prometheus_client is imported in this process."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for f in directory.glob("*.db"):
-        f.unlink()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-
-
-def process_died(pid: int) -> None:
-    """A child is gone: its live gauges (calls active, queue depth) stop counting."""
-    if multiprocess_dir() is not None:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)
 
 
 class KamailioRejects:

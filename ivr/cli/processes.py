@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from ivr.cli.common import UsageError, settings_from
+from ivr.privacy.redact import install_log_filter
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -15,6 +16,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from ivr.telephony.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_filter()
     settings = settings_from(args)
     sip = SipSettings(
         host=args.host, port=args.sip_port, rtp_port=args.rtp_port, rtp_ports=200, log_level=args.sip_log
@@ -34,6 +36,7 @@ def cmd_speech(args: argparse.Namespace) -> int:
     from speech.tts import TtsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_filter()
     settings = settings_from(args)
     try:
         address = Address.parse(args.listen)

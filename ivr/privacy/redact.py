@@ -37,8 +37,6 @@ DIGIT_WORDS = {
 }  # fmt: skip
 REPEAT_WORDS = {"double": 2, "triple": 3}
 FILLERS = {"and", "um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "mm", "then", "dash", "space", "hyphen"}
-_TOKEN = re.compile(r"\d|[A-Za-z']+")
-
 Span = tuple[int, int]
 
 
@@ -54,31 +52,43 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def find_cards(digits: str) -> set[int]:
-    """Positions in `digits` to mask: every 13-19 digit window passing Luhn, but for its last four."""
+def find_cards(digits: str, starts: Sequence[bool] | None = None) -> set[int]:
+    """Positions in `digits` to mask: every 13-19 digit window passing Luhn, but for its last
+    four. With `starts` (True where a token begins: "4111" is one token, a spoken digit or a
+    key is one each) a window begins and ends on tokens, so "4111 1111 1111 1112" is not
+    taken for the 13-digit card hiding inside it."""
     masked: set[int] = set()
     n = len(digits)
     if n < MIN_CARD:
         return masked
+    bound = [True] * (n + 1) if starts is None else [*starts, True]
     for start in range(n - MIN_CARD + 1):
+        if not bound[start]:
+            continue
         for length in range(MIN_CARD, min(MAX_CARD, n - start) + 1):
-            if luhn_ok(digits[start : start + length]):
+            if bound[start + length] and luhn_ok(digits[start : start + length]):
                 masked.update(range(start, start + length - KEEP_LAST))
     return masked
 
 
-def scan(text: str) -> list[list[tuple[str, Span]]]:
-    """The runs of digits in a text, each digit with the characters that said it. A run is
-    broken by a word that is neither a digit nor a filler; punctuation is transparent."""
-    runs: list[list[tuple[str, Span]]] = [[]]
+Digit = tuple[str, Span, bool]  # the digit, the characters that said it, whether a token starts there
+_TOKEN = re.compile(r"\d+|[A-Za-z']+")
+
+
+def scan(text: str) -> list[list[Digit]]:
+    """The runs of digits in a text. A run is broken by a word that is neither a digit nor a
+    filler; punctuation is transparent."""
+    runs: list[list[Digit]] = [[]]
     repeat = 1
     repeat_start = -1
     for m in _TOKEN.finditer(text):
         tok = m.group().lower()
-        if tok.isdigit() or tok in DIGIT_WORDS:
-            digit = tok if tok.isdigit() else DIGIT_WORDS[tok]
+        if tok.isdigit():
+            runs[-1].extend((ch, (m.start() + i, m.start() + i + 1), i == 0) for i, ch in enumerate(tok))
+            repeat, repeat_start = 1, -1
+        elif tok in DIGIT_WORDS:
             start = repeat_start if repeat > 1 else m.start()
-            runs[-1].extend((digit, (start, m.end())) for _ in range(repeat))
+            runs[-1].extend((DIGIT_WORDS[tok], (start, m.end()), True) for _ in range(repeat))
             repeat, repeat_start = 1, -1
         elif tok in REPEAT_WORDS:
             repeat, repeat_start = REPEAT_WORDS[tok], m.start()
@@ -102,8 +112,8 @@ def redact_text(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> str:
     """A text with its card numbers (13-19 digits passing Luhn) and `patterns` masked."""
     spans: list[Span] = []
     for run in scan(text):
-        digits = "".join(d for d, _ in run)
-        spans.extend(run[i][1] for i in find_cards(digits))
+        digits = "".join(d for d, _, _ in run)
+        spans.extend(run[i][1] for i in find_cards(digits, [s for _, _, s in run]))
     out = _mask_spans(text, spans) if spans else text
     for p in patterns:
         out = p.sub("[redacted]", out)
@@ -135,7 +145,7 @@ class Redactor:
         self.secure = False
         """True while a `secure: true` gather listens: keys and words are not kept at all."""
         self._held: list[_Held] = []
-        self._run: list[tuple[str, int, str, Span]] = []  # digit, held index, field, span
+        self._run: list[tuple[str, int, str, Span, bool]] = []  # digit, held index, field, span, token start
         self._last_digit_ms = 0
         self._masked: dict[str, str] = {}  # caller's words as said -> as stored
 
@@ -160,7 +170,7 @@ class Redactor:
                     if index < 0:
                         self._held.append(held)
                         index = len(self._held) - 1
-                    self._run.append((digit, index, "digit", (0, len(digit))))
+                    self._run.append((digit, index, "digit", (0, len(digit)), True))
                     self._last_digit_ms = event.t_ms
                 elif self._run:
                     out += self._end_run()
@@ -174,7 +184,7 @@ class Redactor:
                         if index < 0:
                             self._held.append(held)
                             index = len(self._held) - 1
-                        self._run.extend((d, index, "text", span) for d, span in run)
+                        self._run.extend((d, index, "text", span, start) for d, span, start in run)
                         self._last_digit_ms = event.t_ms
                 if len(runs) > 1 and not runs[-1] and self._run:
                     self._end_run_marks()
@@ -192,9 +202,9 @@ class Redactor:
 
     # -- internals --------------------------------------------------------------------------
     def _end_run_marks(self) -> None:
-        digits = "".join(d for d, _, _, _ in self._run)
-        for pos in find_cards(digits):
-            _, index, key, span = self._run[pos]
+        digits = "".join(d for d, _, _, _, _ in self._run)
+        for pos in find_cards(digits, [s for _, _, _, _, s in self._run]):
+            _, index, key, span, _ = self._run[pos]
             self._held[index].spans.setdefault(key, []).append(span)
         self._run = []
 

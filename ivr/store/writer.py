@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,8 @@ class StoreWriter:
         self._retry_s = retry_s
         self._closed = False
         self.stats = WriterStats()
+        self.observe: Callable[[float], None] | None = None
+        """Told each commit's duration in seconds (the worker's /metrics histogram)."""
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -117,7 +120,10 @@ class StoreWriter:
             try:
                 t0 = time.perf_counter()
                 self._write(ops)
-                self.stats.commit_s.append(time.perf_counter() - t0)
+                took = time.perf_counter() - t0
+                self.stats.commit_s.append(took)
+                if self.observe is not None:
+                    self.observe(took)
                 del self.stats.commit_s[:-1000]
                 self.stats.batches += 1
                 self.stats.ops += len(ops)

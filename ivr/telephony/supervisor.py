@@ -27,7 +27,10 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from ivr.analytics.multiprocess import process_died
+from ivr.call.record import HOST
 from ivr.settings import Settings
 
 log = logging.getLogger("ivr.serve")
@@ -110,10 +113,11 @@ class WorkerProc:
 class Supervisor:
     """Starts the speech service, the workers and Kamailio, and restarts what dies."""
 
-    def __init__(self, settings: Settings, dialplan: str, api_base: str) -> None:
+    def __init__(self, settings: Settings, dialplan: str, api_base: str, store: Any = None) -> None:
         from ivr.telephony.capacity import auto_workers
 
         self.settings = settings
+        self.store = store
         self.dialplan = dialplan
         self.api_base = api_base
         self.run_dir = Path(settings.data_dir).resolve() / "run"  # Kamailio changes directory
@@ -229,12 +233,14 @@ class Supervisor:
                     return
                 if self.speech is not None and self.speech.poll() is not None:
                     log.warning("the speech service exited with %s: restarting", self.speech.returncode)
+                    process_died(self.speech.pid)
                     self.speech_restarts += 1
                     self._spawn_speech()
                 moved = False
                 for w in self.workers:
                     if w.proc is not None and w.proc.poll() is not None:
                         code = w.proc.returncode
+                        self._worker_died(w, code)
                         if code == EXIT_PORT_TAKEN:
                             old, w.sip_port = w.sip_port, self._free_port()
                             log.warning("worker %d: SIP port %d is taken: moving it to %d", w.index, old, w.sip_port)
@@ -256,6 +262,20 @@ class Supervisor:
                         self.run_dir,
                         preexec_fn=_die_with_parent,
                     )
+
+    def _worker_died(self, w: WorkerProc, code: int) -> None:
+        """A dead worker's calls are cut: their records say so (`interrupted`), its gauges stop."""
+        assert w.proc is not None
+        process_died(w.proc.pid)
+        if self.store is None:
+            return
+        try:
+            cut = self.store.calls.mark_interrupted(HOST, [w.proc.pid], f"worker {w.index} died (exit {code})")
+        except Exception as e:  # the store is away: serve's next start marks them
+            log.error("could not mark worker %d's calls interrupted: %s", w.index, e)
+            return
+        if cut:
+            log.warning("worker %d died with %d call(s): marked interrupted", w.index, len(cut))
 
     def stop(self) -> None:
         """Stop everything this process started, restarting nothing meanwhile."""
@@ -306,9 +326,11 @@ class Supervisor:
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ivr.analytics.multiprocess import prepare_multiprocess
     from ivr.api import create_app
     from ivr.dialplan import DialplanError
     from ivr.dialplan.manager import DialplanManager
+    from ivr.store import Store, StoreError
     from speech.service.client import BlockingEmbedder, SpeechUnavailable
     from speech.service.protocol import Address
 
@@ -323,7 +345,23 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}")
+    from ivr.privacy.redact import install_log_filter
+
+    install_log_filter()
+    run_dir = Path(settings.data_dir).resolve() / "run"
+    prepare_multiprocess(run_dir / "metrics")  # before any child starts, or any sample is taken
+    try:
+        store = Store(settings.store)
+    except StoreError as e:
+        print(f"ivr: error: {e}", file=sys.stderr)
+        return 2
+    cut = store.calls.mark_interrupted(HOST, reason="ivr serve stopped during the call")
+    if cut:
+        log.warning("%d call(s) left in flight by the last run: marked interrupted", len(cut))
+    if not any(u["role"] == "admin" for u in store.users.list()):
+        log.warning("no admin user yet: the API and console need one (ivr users add NAME --role admin)")
+    supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}", store)
+    purger = threading.Thread(target=_purge_daily, args=(store, settings, supervisor.stopping), daemon=True)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:  # SIGINT / SIGTERM
@@ -344,7 +382,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         if supervisor.stopping.is_set():
             return 130
-        app = create_app(manager, status=supervisor.status)
+        app = create_app(
+            manager,
+            status=supervisor.status,
+            store=store,
+            token_ttl_s=settings.token_ttl_s,
+            metrics_public=settings.metrics_public,
+            run_dir=run_dir,
+        )
+        purger.start()
 
         @app.on_event("startup")
         async def _startup() -> None:
@@ -375,4 +421,17 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
     finally:
         supervisor.stop()
+        store.close()
     return 0
+
+
+def _purge_daily(store: Any, settings: Settings, stopping: threading.Event) -> None:
+    """Retention: recordings and transcripts past their days are forgotten at start, then daily."""
+    while not stopping.is_set():
+        try:
+            counts = store.calls.purge(settings.recordings_days, settings.transcripts_days, settings.data_dir)
+            if any(counts.values()):
+                log.info("retention purge: %(recordings)d recording(s), %(transcripts)d transcript(s)", counts)
+        except Exception as e:  # the store is away: tried again tomorrow
+            log.error("retention purge failed: %s", e)
+        stopping.wait(24 * 3600)

@@ -83,6 +83,7 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                 print(json.dumps({"worker": "failed", "sip": f"{sip.host}:{sip.port}", "error": str(e)}), flush=True)
                 return 2
             writer = store.writer
+            writer.observe = metrics.STORE_COMMIT.observe
             async with httpx.AsyncClient() as http:
 
                 async def handle(transport: SipCallTransport) -> None:

@@ -1,0 +1,184 @@
+"""The store, on SQLite and on PostgreSQL: migrations, the directory, call records written as
+the call happens, listing, export, a dead process's calls, retention, users and tokens."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+
+import pytest
+
+from ivr.call.record import HOST, CallRecord
+from ivr.events import EventType as T
+from ivr.events import make
+from ivr.store import Store, UserError
+from ivr.store.engine import current_revision
+
+CARD = "4111111111111111"
+
+
+def a_call(store: Store, call_id: str, end: bool = True, card: bool = False, **record_kw) -> CallRecord:
+    rec = CallRecord(call_id, store.writer, caller={"number": "+447700900001", "name": "Ada", "tier": "gold", "known": True}, dialplan="hotline", dialplan_version="v1", **record_kw)
+    rec(make(call_id, 0, T.CALL_START, sample_rate=8000, caller="+447700900001"))
+    rec(make(call_id, 0, T.NODE, name="menu"))
+    rec(make(call_id, 0, T.SAY, text="How can I help?"))
+    rec(make(call_id, 2000, T.FINAL_TRANSCRIPT, text="what's my balance"))
+    rec(make(call_id, 2000, T.AFFECT, anger=0.2, anxiety=0.1, level="calm"))
+    rec(make(call_id, 2000, T.INTENT, name="check_balance", confidence=0.81, text="what's my balance", node="menu"))
+    if card:
+        rec(make(call_id, 3000, T.FINAL_TRANSCRIPT, text=f"my card is {CARD[:8]}"))
+        rec(make(call_id, 4000, T.FINAL_TRANSCRIPT, text=CARD[8:]))
+        for i, d in enumerate(CARD):
+            rec(make(call_id, 5000 + 100 * i, T.DTMF, digit=d))
+    rec(make(call_id, 6000, T.NODE, name="balance"))
+    rec(make(call_id, 6000, T.SAY, text="Your balance is 12 pounds."))
+    if end:
+        rec(make(call_id, 8000, T.HANGUP, reason="resolved"))
+        rec(make(call_id, 8000, T.CALL_END, duration_ms=8000))
+    return rec
+
+
+def test_migrations_are_alembics_and_idempotent(store, store_url):
+    assert current_revision(store.engine) == "0001"
+    again = Store(store_url)  # a second process starting: nothing to do, nothing broken
+    assert current_revision(again.engine) == "0001"
+    again.close()
+
+
+def test_many_processes_opening_a_new_store_at_once(store_url):
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            Store(store_url).close()
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_directory(store):
+    assert store.directory.upsert([{"number": "+44 7700 900001", "name": "Ada", "tier": "gold"}]) == 1
+    assert store.directory.upsert([{"number": "+447700900001", "name": "Ada L", "tier": "vip"}]) == 1
+    assert store.directory.caller("sip:+447700900001@host")["name"] == "Ada L"
+    assert store.directory.caller("+1") is None and store.directory.count() == 1
+
+
+def test_a_call_record_is_written_as_the_call_happens(store):
+    rec = a_call(store, "c1", end=False)
+    assert store.writer.flush()
+    live = store.calls.get("c1")
+    assert live["status"] == "live" and live["path"] == ["menu", "balance"]
+    assert live["intents"][0]["name"] == "check_balance" and live["caller_name"] == "Ada"
+    rec(make("c1", 8000, T.HANGUP, reason="resolved"))
+    rec(make("c1", 8000, T.CALL_END, duration_ms=8000))
+    assert store.writer.flush()
+    call = store.calls.get("c1")
+    assert call["status"] == "ended" and call["outcome"] == "ai_resolved" and call["duration_ms"] == 8000
+    assert call["turns"] == 1 and call["affect_level"] == "calm" and call["anger_max"] == pytest.approx(0.2)
+    assert [t["speaker"] for t in call["transcript"]] == ["ivr", "caller", "ivr"]
+    assert call["radar"] == [{"t_ms": 2000, "anger": 0.2, "anxiety": 0.1, "level": "calm"}]
+    assert [e["type"] for e in call["events"]][:3] == ["call_start", "node", "say"]
+    assert call["dialplan_version"] == "v1" and call["host"] == HOST
+
+
+def test_card_numbers_never_reach_the_store(store):
+    a_call(store, "c2", card=True)
+    assert store.writer.flush()
+    dump = json.dumps(store.calls.get("c2"))
+    digits = "".join(ch if ch.isdigit() else " " for ch in dump.replace(" ", "").replace('"},{"', ""))
+    assert CARD not in dump and CARD[:8] not in dump
+    assert not any(len(run) >= 13 for run in digits.split())
+    keyed = [e["digit"] for e in store.calls.get("c2")["events"] if e["type"] == "dtmf"]
+    assert keyed == ["X"] * 12 + list(CARD[-4:])
+
+
+def test_list_pages_filters_and_export(store):
+    for i in range(7):
+        a_call(store, f"p{i}")
+    assert store.writer.flush()
+    seen, cursor = [], None
+    while True:
+        page = store.calls.list(limit=3, cursor=cursor)
+        seen += [c["id"] for c in page.calls]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == [f"p{i}" for i in range(7)] and len(set(seen)) == 7
+    assert store.calls.list(outcome="transferred").calls == []
+    assert len(store.calls.list(outcome="ai_resolved", since=time.time() - 60).calls) == 7
+    buf = io.StringIO()
+    assert store.calls.export_csv(buf) == 7
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert rows[0]["outcome"] == "ai_resolved" and rows[0]["path"] == "menu>balance"
+    assert rows[0]["intents"] == "check_balance:0.81" and rows[0]["duration_s"] == "8.0"
+
+
+def test_a_dead_process_calls_become_interrupted(store):
+    a_call(store, "done")
+    a_call(store, "cut", end=False)
+    assert store.writer.flush()
+    assert store.calls.mark_interrupted("another-host") == []
+    assert store.calls.mark_interrupted(HOST, reason="serve died") == ["cut"]
+    cut, done = store.calls.get("cut"), store.calls.get("done")
+    assert cut["outcome"] == "interrupted" and cut["duration_ms"] == 6000 and cut["end_reason"] == "serve died"
+    assert done["outcome"] == "ai_resolved" and len(done["events"]) == 10
+
+
+def test_one_bad_operation_does_not_hold_back_the_others(store):
+    a_call(store, "dup")
+    assert store.writer.flush()
+    a_call(store, "dup")  # the same id again: refused, and logged
+    a_call(store, "after")
+    assert store.writer.flush()
+    assert store.calls.get("after")["outcome"] == "ai_resolved"
+
+
+def test_retention_purge(store, tmp_path):
+    recording = tmp_path / "calls" / "old.wav"
+    recording.parent.mkdir()
+    recording.write_bytes(b"RIFF")
+    outside = tmp_path.parent / f"{tmp_path.name}-source.wav"
+    outside.write_bytes(b"RIFF")
+    a_call(store, "old", recording=recording)
+    a_call(store, "replayed", recording=outside)
+    a_call(store, "new")
+    assert store.writer.flush()
+    later = time.time() + 400 * 86400
+    counts = store.calls.purge(90, 365, str(tmp_path), now=later)
+    assert counts == {"recordings": 2, "transcripts": 3}
+    assert not recording.exists() and outside.exists()  # only what the IVR wrote is deleted
+    old = store.calls.get("old")
+    assert old["events"] == [] and old["transcript_purged"] and old["recording_path"] == ""
+    assert old["outcome"] == "ai_resolved"  # the CDR row stays
+    assert store.calls.purge(0, 0, str(tmp_path), now=later) == {"recordings": 0, "transcripts": 0}
+
+
+def test_users_and_tokens(store):
+    store.users.add("ada", "admin", "correct horse")
+    with pytest.raises(UserError, match="exists"):
+        store.users.add("ada", "agent", "another one")
+    with pytest.raises(UserError, match="role"):
+        store.users.add("bob", "root", "correct horse")
+    with pytest.raises(UserError, match="8 characters"):
+        store.users.add("bob", "agent", "short")
+    assert store.users.login("ada", "wrong", 60) is None and store.users.login("nobody", "x", 60) is None
+    token = store.users.login("ada", "correct horse", 60)
+    p = store.users.authenticate(token)
+    assert p.user == "ada" and p.can("supervisor") and p.can("agent")
+    assert store.users.authenticate(token + "x") is None
+    assert store.users.authenticate(store.users.login("ada", "correct horse", -1)) is None  # expired
+    with store.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT token_hash FROM tokens").first()
+    assert token not in str(row)  # only a hash is kept
+    store.users.add("ada", "agent", "new password", replace=True)
+    assert store.users.authenticate(token) is None  # a changed user's old sessions end
+    assert store.users.remove("ada") and not store.users.remove("ada")
