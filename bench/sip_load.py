@@ -36,7 +36,15 @@ from common import ROOT, pct
 sys.path.insert(0, str(ROOT))
 from ivr.telephony.pcap import write_rtp_pcap  # noqa: E402
 from speech.tts import PiperTts  # noqa: E402
-from tests.sip_helpers import free_port, ivr_exe, open_hotline, serve_status, sipp_call, wait_until  # noqa: E402
+from tests.sip_helpers import (  # noqa: E402
+    free_port,
+    ivr_exe,
+    open_hotline,
+    serve_auth,
+    serve_status,
+    sipp_call,
+    wait_until,
+)
 
 # (silence before, words): the second answer comes ~2 s after the account-number prompt ends
 TURNS = [(10.0, "What's my balance please?"), (5.5, "one zero zero zero zero two")]
@@ -181,7 +189,7 @@ class MemorySampler:
     def sample(self) -> dict:
         import httpx
 
-        status = httpx.get(f"{self.api}/api/sip", timeout=5).json()
+        status = httpx.get(f"{self.api}/api/sip", timeout=5, headers=serve_auth(self.run_dir.parent)).json()
         workers = [pss_mb(w["pid"]) for w in status["workers"]]
         speech = pss_mb(status["speech"]["pid"])
         try:
@@ -260,7 +268,7 @@ def run_n(
 
         wait_until(ready, 600, f"{workers or 'the default'} workers")
         if not workers:
-            workers = len(httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()["workers"])
+            workers = len(httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5, headers=serve_auth(data)).json()["workers"])
         media_base = 30000
         cap = tmp / f"rtp{n}.pcap"
         tshark = subprocess.Popen(

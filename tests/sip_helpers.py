@@ -31,6 +31,26 @@ def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.2):
         time.sleep(interval_s)
 
 
+_TOKENS: dict[str, dict[str, str]] = {}
+
+
+def serve_auth(data: Path) -> dict[str, str]:
+    """An admin's Authorization header for the `ivr serve` keeping its store in `data` (the
+    user and the token are made in that store, as `ivr users add` and a login would)."""
+    from ivr.store import Store
+
+    key = str(Path(data).resolve())
+    if key not in _TOKENS:
+        store = Store(f"sqlite:///{key}/ivr.sqlite3")
+        try:
+            store.users.add("test-admin", "admin", "test-admin-password", replace=True)
+            token = store.users.login("test-admin", "test-admin-password", 3600)
+        finally:
+            store.close()
+        _TOKENS[key] = {"Authorization": f"Bearer {token}"}
+    return _TOKENS[key]
+
+
 def serve_status(proc: subprocess.Popen, api: str, data: Path, log: Path) -> dict | None:
     """`ivr serve`'s /api/sip once every worker is up, ready and dispatched to by Kamailio
     (and the speech service alive); None while it is starting. Fails if serve died."""
@@ -38,7 +58,7 @@ def serve_status(proc: subprocess.Popen, api: str, data: Path, log: Path) -> dic
 
     assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
     try:
-        status = httpx.get(f"{api}/api/sip", timeout=5).json()
+        status = httpx.get(f"{api}/api/sip", timeout=5, headers=serve_auth(data)).json()
     except (httpx.HTTPError, ValueError):
         return None
     workers = status.get("workers", [])

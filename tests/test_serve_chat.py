@@ -64,6 +64,12 @@ def test_serve_runs_the_api_and_hot_reloads_the_dialplan(ivr_cmd, tmp_path):
     plan = tmp_path / "hotline.yaml"
     shutil.copy(ROOT / "dialplans" / "hotline.yaml", plan)
     port = _free_port()
+    (tmp_path / "pw").write_text("correct horse\n")
+    subprocess.run(
+        [*ivr_cmd, "users", "add", "ada", "--role", "admin", "--password-file", str(tmp_path / "pw"),
+         "--data-dir", str(tmp_path / "data")],
+        check=True,
+    )  # fmt: skip
     proc = subprocess.Popen(
         [
             *ivr_cmd,
@@ -95,15 +101,19 @@ def test_serve_runs_the_api_and_hot_reloads_the_dialplan(ivr_cmd, tmp_path):
             assert time.monotonic() < deadline, "ivr serve did not start"
             time.sleep(0.2)
         assert httpx.get(f"{base}/demo/billing/accounts/100001/balance").json()["currency"] == "GBP"
-        before = httpx.get(f"{base}/api/dialplan").json()
+        assert httpx.get(f"{base}/api/dialplan").status_code == 401
+        login = httpx.post(f"{base}/api/login", json={"user": "ada", "password": "correct horse"}).json()
+        auth = {"Authorization": f"Bearer {login['token']}"}
+        assert "ivr_calls_active" in httpx.get(f"{base}/metrics").text
+        before = httpx.get(f"{base}/api/dialplan", headers=auth).json()
         assert before["name"] == "Acme Mobile hotline" and before["last_error"] is None
         # a broken edit on disk is refused by the watcher; the running version stays
         plan.write_text(plan.read_text().replace("- say: Welcome to Acme Mobile.", "- sya: Welcome"))
         deadline = time.monotonic() + 30
-        while httpx.get(f"{base}/api/dialplan").json()["last_error"] is None:
+        while httpx.get(f"{base}/api/dialplan", headers=auth).json()["last_error"] is None:
             assert time.monotonic() < deadline, "the broken edit was never noticed"
             time.sleep(0.2)
-        status = httpx.get(f"{base}/api/dialplan").json()
+        status = httpx.get(f"{base}/api/dialplan", headers=auth).json()
         assert status["digest"] == before["digest"] and "E_UNKNOWN_VERB" in status["last_error"][0]
         # a good edit replaces it
         plan.write_text(
@@ -112,7 +122,7 @@ def test_serve_runs_the_api_and_hot_reloads_the_dialplan(ivr_cmd, tmp_path):
             .replace('version: "2026-11-24"', 'version: "edited"')
         )
         deadline = time.monotonic() + 30
-        while httpx.get(f"{base}/api/dialplan").json()["version"] != "edited":
+        while httpx.get(f"{base}/api/dialplan", headers=auth).json()["version"] != "edited":
             assert time.monotonic() < deadline, "the fixed edit was never loaded"
             time.sleep(0.2)
         assert proc.poll() is None

@@ -22,6 +22,7 @@ from tests.sip_helpers import (
     free_port,
     ivr_exe,
     open_hotline,
+    serve_auth,
     serve_status,
     sipp_call,
     wait_until,
@@ -144,7 +145,7 @@ def test_past_capacity_new_calls_get_503_with_retry_after(service, short_pcap):
 
 
 def test_a_killed_worker_loses_only_its_calls(service, short_pcap):
-    status = httpx.get(f"{service['api']}/api/sip").json()
+    status = httpx.get(f"{service['api']}/api/sip", headers=serve_auth(service["data"])).json()
     victim = status["workers"][0]
     before = set(call_logs(service["data"]))
     result: dict = {}
@@ -179,7 +180,7 @@ def test_a_killed_worker_loses_only_its_calls(service, short_pcap):
     assert re.search(r"Successful call\s*\|\s*\d+\s*\|\s*2\b", proc.stdout), proc.stdout[-2500:]
 
     def restarted() -> bool:
-        w = httpx.get(f"{service['api']}/api/sip").json()["workers"][0]
+        w = httpx.get(f"{service['api']}/api/sip", headers=serve_auth(service["data"])).json()["workers"][0]
         return w["restarts"] >= 1 and w["alive"]
 
     wait_until(restarted, 60, "the supervisor to restart the killed worker")
@@ -246,7 +247,8 @@ def test_serve_runs_from_its_folder_with_a_relative_data_dir(tmp_path):
         def up() -> bool:
             assert proc.poll() is None, proc.stdout.read()
             try:
-                return httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5).json()["kamailio_alive"]
+                r = httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5, headers=serve_auth(tmp_path / "data"))
+                return r.json()["kamailio_alive"]
             except httpx.HTTPError:
                 return False
 
