@@ -15,9 +15,9 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/ivr serve
 
-## Set up and run the whole test suite.
+## Set up and run the whole test suite (a throwaway PostgreSQL for the store tests included).
 test: $(STAMP)
-	$(PY) -m pytest -q
+	IVR_REQUIRE_PG=1 bash scripts/with-postgres.sh $(PY) -m pytest -q
 
 ## Unit tests only (no model, no SIP): seconds.
 test-fast: $(STAMP)
@@ -35,6 +35,8 @@ bench: $(STAMP)
 	$(PY) bench/sip_load.py
 	$(PY) bench/sip_load.py --calls 24,48 --spread 8
 	$(PY) bench/sip_load.py --calls 50,100,200 --silent 40
+	bash scripts/with-postgres.sh $(PY) bench/store.py
+	$(PY) bench/soak.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ivr speech prosody tests bench

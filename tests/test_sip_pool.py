@@ -184,6 +184,16 @@ def test_a_killed_worker_loses_only_its_calls(service, short_pcap):
         return w["restarts"] >= 1 and w["alive"]
 
     wait_until(restarted, 60, "the supervisor to restart the killed worker")
+    # the killed worker's calls are in the store as `interrupted`, none left live
+    from ivr.store import Store
+
+    victims = {k for k in logs if k.split("-")[1] == str(victim["sip_port"])}
+    store = Store(f"sqlite:///{service['data']}/ivr.sqlite3")
+    try:
+        rows = {k: store.calls.get(k) for k in victims}
+    finally:
+        store.close()
+    assert victims and all(r["outcome"] == "interrupted" and "died" in r["end_reason"] for r in rows.values()), rows
 
 
 def test_a_taken_sip_port_is_a_clear_error(tmp_path):

@@ -154,6 +154,7 @@ class CallRecord:
         self._seq = 0
         self._started_at = 0.0
         self._started = False
+        self._last_ms = 0
 
     def set_secure(self, on: bool) -> None:
         """A secure gather listens (digits and words kept by no one)."""
@@ -166,7 +167,30 @@ class CallRecord:
         for e in ready:
             self._take(e)
 
+    def interrupted(self, reason: str) -> None:
+        """The call was cut short before its end (the worker stops): what was held back goes
+        out, and the row says `interrupted`, ended at the last event."""
+        if self.outcome:
+            return
+        for e in self.redactor.flush():
+            self._take(e)
+        self.outcome, self.why = "interrupted", reason
+        if self._on_end is not None:
+            self._on_end(self.outcome, self.summary)
+        if self._writer is None or not self._started:
+            return
+        values = {c: f(self.summary) for c, f in COLUMNS.items()}
+        values.update(
+            status="ended",
+            outcome="interrupted",
+            end_reason=reason,
+            ended_at=self._started_at + self._last_ms / 1000,
+            duration_ms=self._last_ms,
+        )
+        self._writer.submit(CallUpdated(self.call_id, values))
+
     def _take(self, e: Event) -> None:
+        self._last_ms = max(self._last_ms, e.t_ms)
         if e.type is EventType.CALL_START and not self._started:
             self._start(e)
         changed = self.summary.update(e)

@@ -127,8 +127,8 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                             await session.run()
                         finally:
                             transport.close_recording()
-                            if not record.outcome:  # cut short (the worker stops): counted as ended
-                                metrics.call_ended("interrupted", None)
+                            if not record.outcome:  # cut short: the worker stops
+                                record.interrupted("the worker stopped during the call")
                     log.info("call %s from %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
 
                 def start(transport: SipCallTransport) -> None:
