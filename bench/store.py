@@ -41,11 +41,21 @@ def _one_process(url: str, calls: int, pace_s: float, out: mp.Queue) -> None:
     latencies: list[float] = []
     stop = threading.Event()
 
+    from ivr.store.writer import CallEvents, CallStarted
+
+    probe = f"probe-{uuid.uuid4().hex[:12]}"
+    writer.submit(CallStarted({"id": probe, "started_at": time.time()}))
+    writer.flush()
+
     def sampler() -> None:  # how long an event handed over now takes to be committed
+        seq = 0
         while not stop.is_set():
+            row = {"call_id": probe, "seq": seq, "t_ms": seq, "type": "say", "data": '{"text": "probe"}'}
             t0 = time.perf_counter()
+            writer.submit(CallEvents([row]))
             writer.flush()
             latencies.append(time.perf_counter() - t0)
+            seq += 1
             stop.wait(0.02)
 
     def call(i: int) -> None:
