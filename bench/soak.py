@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -89,6 +89,17 @@ def main() -> int:
         csv = tmp / "callers.csv"
         csv.write_text("SEQUENTIAL\n+447700900003\n")
         t0 = time.monotonic()
+        series: list[tuple[float, float]] = []
+        sampling = threading.Event()
+
+        def sampler() -> None:  # worker memory along the soak: growth, not warm-up
+            while not sampling.wait(30):
+                try:
+                    series.append((time.monotonic() - t0, sum(sample(api, data)["worker_pss"])))
+                except Exception:
+                    pass
+
+        threading.Thread(target=sampler, daemon=True).start()
         sipp = subprocess.run(
             ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario(tmp, pcap, args.min_ms, args.max_ms)),
              "-inf", str(csv), "-s", "hotline", "-m", str(args.calls), "-l", str(args.concurrent), "-r", "10",
@@ -97,13 +108,11 @@ def main() -> int:
             capture_output=True, text=True, cwd=tmp,
         )  # fmt: skip
         took = time.monotonic() - t0
-        out = sipp.stdout
+        sampling.set()
 
-        def count(label: str) -> int:
-            m = re.search(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", out)
-            return int(m.group(1)) if m else -1
-
-        placed, ok, failed = count("OutGoing call created"), count("Successful call"), count("Failed call")
+        lines = (tmp / "stat.csv").read_text().strip().splitlines()
+        stat = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+        placed, ok, failed = (int(stat[k]) for k in ("TotalCallCreated", "SuccessfulCall(C)", "FailedCall(C)"))
 
         store = Store(f"sqlite:///{data}/ivr.sqlite3")
 
@@ -131,6 +140,9 @@ def main() -> int:
     print(f"  outcomes: {dict(outcomes)}")
     ws, we = start["worker_pss"], end["worker_pss"]
     print(f"  worker PSS MB: start {min(ws):.0f}-{max(ws):.0f} (sum {sum(ws):.0f}), end {min(we):.0f}-{max(we):.0f} (sum {sum(we):.0f})")
+    if series:
+        step = max(1, len(series) // 8)
+        print("  workers' PSS sum along the run (s: MB): " + ", ".join(f"{t:.0f}: {m:.0f}" for t, m in series[::step]))
     print(f"  speech service PSS MB: start {start['speech_pss']:.0f}, end {end['speech_pss']:.0f}")
     if sipp.returncode not in (0, 1):
         print(sipp.stderr[-2000:], file=sys.stderr)
