@@ -97,6 +97,15 @@ def test_login_answers_a_token_that_opens_the_api_and_a_wrong_password_does_not(
     assert client.get("/api/calls", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+def test_password_guessing_is_throttled():
+    client = TestClient(create_app(store=STORE))  # an app of its own: its own failure counts
+    for _ in range(5):
+        assert client.post("/api/login", json={"user": "agent", "password": "guess"}).status_code == 401
+    r = client.post("/api/login", json={"user": "agent", "password": PASSWORD})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert client.post("/api/login", json={"user": "admin", "password": PASSWORD}).status_code == 200
+
+
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

@@ -3,6 +3,9 @@ every request, with the role each route needs (agent < supervisor < admin)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -55,15 +58,40 @@ class LoginAnswer(BaseModel):
     expires_at: float
 
 
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 300.0
+
+
 def auth_router(token_ttl_s: int) -> APIRouter:
     router = APIRouter(tags=["auth"])
+    failures: dict[str, deque[float]] = defaultdict(deque)
+    lock = threading.Lock()
 
-    @router.post("/api/login", response_model=LoginAnswer, responses={401: {"description": "wrong user or password"}})
+    @router.post(
+        "/api/login",
+        response_model=LoginAnswer,
+        responses={401: {"description": "wrong user or password"}, 429: {"description": "too many failures"}},
+    )
     def login(req: LoginRequest, request: Request) -> LoginAnswer:
         store = _store(request)
+        now = time.monotonic()
+        with lock:  # password guessing: 5 failures in 5 minutes close the name for a while
+            recent = failures[req.user]
+            while recent and now - recent[0] > FAILURE_WINDOW_S:
+                recent.popleft()
+            if len(recent) >= MAX_FAILURES:
+                wait = int(FAILURE_WINDOW_S - (now - recent[0])) + 1
+                raise HTTPException(429, f"too many failed logins for {req.user!r}: try again in {wait} s",
+                                    headers={"Retry-After": str(wait)})  # fmt: skip
         token = store.users.login(req.user, req.password, token_ttl_s)
         if token is None:
+            with lock:
+                failures[req.user].append(now)
+                if len(failures) > 10000:  # names nobody has: do not grow without end
+                    failures.clear()
             raise HTTPException(401, "wrong user or password", headers=UNAUTHORIZED)
+        with lock:
+            failures.pop(req.user, None)
         p = store.users.authenticate(token)
         return LoginAnswer(token=token, user=p.user, role=p.role, expires_at=p.expires_at)
 

@@ -156,9 +156,9 @@ class Redactor:
             out += self._end_run()
         if self.secure and event.type in (EventType.DTMF, EventType.FINAL_TRANSCRIPT, EventType.PARTIAL_TRANSCRIPT):
             key = "digit" if event.type is EventType.DTMF else "text"
+            if key == "text":
+                self._masked[str(event.data["text"])] = SECURE_TEXT  # its copies (an intent's text) too
             event = Event(event.call, event.t_ms, event.type, {**event.data, key: MASKED_KEY if key == "digit" else SECURE_TEXT})
-            if event.type is not EventType.DTMF:
-                self._masked[str(event.data.get("text", ""))] = SECURE_TEXT
         held = _Held(event)
         if self._run or self._held:
             self._held.append(held)
@@ -235,7 +235,7 @@ class Redactor:
 
     def _text(self, text: str) -> str:
         for said, stored in self._masked.items():
-            if said and said in text:
+            if len(said) >= 4 and said in text:
                 text = text.replace(said, stored)
         return redact_text(text, self.patterns)
 
