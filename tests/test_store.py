@@ -182,3 +182,30 @@ def test_users_and_tokens(store):
     store.users.add("ada", "agent", "new password", replace=True)
     assert store.users.authenticate(token) is None  # a changed user's old sessions end
     assert store.users.remove("ada") and not store.users.remove("ada")
+
+
+def test_a_locked_store_delays_records_and_loses_none(tmp_path, monkeypatch):
+    import sqlite3
+
+    from ivr.store import engine as engine_mod
+    from ivr.store.writer import StoreWriter
+
+    monkeypatch.setattr(engine_mod, "BUSY_TIMEOUT_MS", 50)
+    url = f"sqlite:///{tmp_path / 'locked.sqlite3'}"
+    store = Store(url)
+    writer = StoreWriter(store.engine, retry_s=0.01)
+    other = sqlite3.connect(tmp_path / "locked.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    rec = CallRecord("held", writer)
+    rec(make("held", 0, T.CALL_START, sample_rate=8000))
+    rec(make("held", 10, T.CALL_END, duration_ms=10))
+    wait = time.monotonic() + 30
+    while writer.stats.retries < 2:  # the writer was refused and is trying again
+        assert time.monotonic() < wait
+        time.sleep(0.01)
+    other.execute("ROLLBACK")
+    other.close()
+    assert writer.flush()
+    assert store.calls.get("held")["outcome"] == "caller_hung_up"
+    writer.close()
+    store.close()

@@ -70,7 +70,9 @@ def open_engine(url: str) -> Engine:
 
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 5}
+        )
     raise StoreError(f"IVR_STORE_URL={safe_url(url)!r}: only sqlite:/// and postgresql+psycopg:// are supported")
 
 

@@ -91,6 +91,8 @@ class StoreWriter:
         self._closed = True
         self._q.put(None)
         self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.error("store: closing with records not yet written (%s); the store did not take them", self.stats.last_error)
 
     @property
     def pending(self) -> int:

@@ -24,6 +24,9 @@ from ivr.telephony.endpoint import SipEndpoint, SipSettings, SipStartError
 
 log = logging.getLogger("ivr.worker")
 
+DIRECTORY_WAIT_S = 2.0
+"""How long a call's start waits for the directory to say who the caller is."""
+
 EXIT_PORT_TAKEN = 3
 """The worker's exit code when its SIP port cannot be bound (`ivr serve` moves it)."""
 
@@ -90,8 +93,10 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                     active = manager.active
                     assert active is not None
                     try:
-                        caller = await asyncio.to_thread(store.directory.caller, transport.caller)
-                    except Exception as e:  # the store is away: the call goes on, as an unknown caller
+                        caller = await asyncio.wait_for(
+                            asyncio.to_thread(store.directory.caller, transport.caller), DIRECTORY_WAIT_S
+                        )
+                    except Exception as e:  # the store is away or slow: the call goes on, as an unknown caller
                         log.error("directory lookup failed: %s", e)
                         caller = None
                     caller = caller or {"number": normalize_number(transport.caller), "known": False}
