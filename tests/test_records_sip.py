@@ -98,7 +98,9 @@ def test_a_sipp_call_is_recorded_and_no_card_number_is_kept(served, engines, tmp
     (call,) = wait_until(lambda: [c for c in records(data) if c["status"] == "ended"] or None, 60, "the record")
     # the record is whole: who, what was said both ways, the path, how it ended, the recording
     assert call["caller"] == "+447700900003" and call["outcome"] == "ai_resolved", call["end_reason"]
-    assert call["path"] == ["pay"] and call["dialplan"] == "Card payment test" and call["dialplan_version"] == "1"
+    assert call["path"] == ["menu", "pay"] and call["dialplan"] == "Card payment test" and call["dialplan_version"] == "1"
+    (intent,) = call["intents"]
+    assert intent["name"] == "pay_by_card" and intent["confidence"] > 0.5 and intent["node"] == "menu"
     speakers = {t["speaker"] for t in call["transcript"]}
     assert speakers == {"caller", "ivr"} and "card number" in call["transcript"][1]["text"].lower()
     assert Path(call["recording_path"]).is_file() and call["recording_ms"] > 10000
@@ -144,7 +146,8 @@ def test_replayed_and_sipp_calls_in_one_export(served, tmp_path):
     sources = sorted(r["id"].split("-")[0] for r in rows)
     assert "replay" in sources and len(rows) >= 2
     replayed = next(r for r in rows if r["id"].startswith("replay-"))
-    assert replayed["recording_path"] == str(wav) and replayed["path"] == "pay"
+    assert replayed["recording_path"] == str(wav) and replayed["path"].startswith("menu")
+    assert replayed["intents"] and replayed["outcome"] and replayed["duration_s"]
 
 
 def test_kill_9_of_serve_mid_call_leaves_the_cut_call_interrupted(served, tmp_path):
