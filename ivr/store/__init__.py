@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+from ivr.store.agents import Agents
 from ivr.store.calls import OUTCOMES, CallRecords
 from ivr.store.directory import Directory, DirectoryError, normalize_number, read_directory
 from ivr.store.engine import StoreError, default_url, migrate, open_engine, safe_url
@@ -39,6 +40,7 @@ class Store:
         self.directory = Directory(self.engine)
         self.calls = CallRecords(self.engine)
         self.users = Users(self.engine)
+        self.agents = Agents(self.engine, self.users)
         self._writer: StoreWriter | None = None
         self._lock = threading.Lock()
 

@@ -102,3 +102,20 @@ tokens = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_tokens_expires_at", "expires_at"),
 )
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("name", String(64), ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+    Column("skills", Text, nullable=False, default="[]"),  # JSON list
+    Column("level", Integer, nullable=False, default=1),
+    Column("state", String(16), nullable=False, default="logged_out"),
+    Column("since", Float, nullable=False, default=0.0),
+    Column("missed", Integer, nullable=False, default=0),
+    Column("reason", Text, nullable=False, default=""),
+    Column("call_id", String(128), nullable=False, default=""),  # the call ringing or on
+    Column("sip_domain", String(255), nullable=False, default=""),
+    Column("ha1", String(64), nullable=False, default=""),  # md5(name:realm:password), for Kamailio
+    Column("ha1b", String(64), nullable=False, default=""),  # md5(name@realm:realm:password)
+    Index("ix_agents_state", "state"),
+)
