@@ -28,6 +28,7 @@ def _app():  # type: ignore[no-untyped-def]
     store = Store(f"sqlite:///{Path(tempfile.mkdtemp(prefix='ivr-api-')) / 'ivr.sqlite3'}")
     for role in ROLES:
         store.users.add(role, role, PASSWORD)
+    store.agents.add("ann", PASSWORD, ["billing"])
     rec = CallRecord("call-1", store.writer, caller={"number": "+447700900001"})
     rec(make("call-1", 0, T.CALL_START, sample_rate=8000))
     rec(make("call-1", 900, T.CALL_END, duration_ms=900))
@@ -48,6 +49,8 @@ ROUTE_ROLES = {
     "GET /api/calls": "supervisor",
     "GET /api/calls/{call_id}": "supervisor",
     "GET /api/export/calls.csv": "supervisor",
+    "GET /api/agents": "supervisor",
+    "POST /api/agents/{name}/state": "agent",
 }
 """The role each route needs. A route the OpenAPI schema lists and this table does not is a
 failure: whoever adds a route says here who may call it, and the test holds the app to it."""
@@ -71,7 +74,7 @@ def test_no_token_is_401_and_the_wrong_role_is_403(method, path):
         return
     role = ROUTE_ROLES[f"{method} {path}"]
     client = TestClient(APP)
-    url = path.replace("{call_id}", "call-1")
+    url = path.replace("{call_id}", "call-1").replace("{name}", "agent")
     r = client.request(method, url)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", r.text
     r = client.request(method, url, headers={"Authorization": "Bearer not-a-token"})
@@ -104,6 +107,21 @@ def test_password_guessing_is_throttled():
     r = client.post("/api/login", json={"user": "agent", "password": PASSWORD})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     assert client.post("/api/login", json={"user": "admin", "password": PASSWORD}).status_code == 200
+
+
+def test_an_agent_sets_their_own_state_and_a_supervisor_anyones():
+    client = TestClient(APP)
+    ann = client.post("/api/login", json={"user": "ann", "password": PASSWORD}).json()["token"]
+    as_ann = {"Authorization": f"Bearer {ann}"}
+    r = client.post("/api/agents/ann/state", json={"state": "available"}, headers=as_ann)
+    assert r.status_code == 200 and r.json()["state"] == "available"
+    assert client.post("/api/agents/ann/state", json={"state": "on_call"}, headers=as_ann).status_code == 422
+    sup = {"Authorization": f"Bearer {TOKENS['supervisor']}"}
+    r = client.post("/api/agents/ann/state", json={"state": "away", "reason": "coaching"}, headers=sup)
+    assert r.json()["reason"] == "coaching"
+    assert client.post("/api/agents/nobody/state", json={"state": "away"}, headers=sup).status_code == 404
+    listed = client.get("/api/agents", headers=sup).json()["agents"]
+    assert [(a["name"], a["state"]) for a in listed] == [("ann", "away")]
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from ivr.api.agents import agents_router
 from ivr.api.auth import AdminUser, SupervisorUser, auth_router
 from ivr.api.calls import calls_router
 from ivr.api.demo import demo_account, demo_router
@@ -71,5 +72,6 @@ def create_app(
 
     app.include_router(auth_router(token_ttl_s))
     app.include_router(calls_router())
+    app.include_router(agents_router())
     app.include_router(demo_router())
     return app

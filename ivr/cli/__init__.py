@@ -167,6 +167,18 @@ def build_parser() -> argparse.ArgumentParser:
     u_ls = usub.add_parser("list", help="the users and their roles")
     for p in (u_add, u_rm, u_ls):
         p.add_argument("--data-dir", metavar="DIR")
+
+    ag = sub.add_parser("agents", help="agents: users who take calls, with skills and a level")
+    asub = ag.add_subparsers(dest="action", required=True)
+    a_add = asub.add_parser("add", help="add an agent (their password also signs their phone in)")
+    a_add.add_argument("name")
+    a_add.add_argument("--skills", required=True, help="comma-separated, e.g. general,billing")
+    a_add.add_argument("--level", type=int, default=1, choices=(1, 2, 3), help="1-3 (skill_level rings 3 first)")
+    a_add.add_argument("--password-file", metavar="FILE")
+    a_add.add_argument("--replace", action="store_true", help="change an existing agent")
+    a_ls = asub.add_parser("list", help="agents, their state and skills")
+    for p in (a_add, a_ls):
+        p.add_argument("--data-dir", metavar="DIR")
     return parser
 
 
@@ -203,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ivr.cli.records import cmd_calls
 
             return cmd_calls(args)
+        if args.command == "agents":
+            from ivr.cli.records import cmd_agents
+
+            return cmd_agents(args)
         if args.command == "users":
             from ivr.cli.records import cmd_users
 

@@ -147,3 +147,28 @@ def api_token(args: argparse.Namespace, url: str) -> str:
     if r.status_code != 200:
         raise UsageError(f"login as {args.user} refused: wrong user or password")
     return str(r.json()["token"])
+
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    from ivr.store import UserError
+
+    settings = settings_from(args)
+    store = open_store(settings)
+    try:
+        if args.action == "add":
+            password = read_password(args, confirm=True)
+            skills = [s.strip() for s in args.skills.split(",") if s.strip()]
+            try:
+                store.agents.add(args.name, password, skills, args.level, realm=settings.sip_host, replace=args.replace)
+            except UserError as e:
+                raise UsageError(str(e)) from None
+            print(f"agent {args.name} ({', '.join(skills)}, level {args.level}) saved in {store!r}", file=sys.stderr)
+            return 0
+        if args.action == "list":
+            for a in store.agents.list():
+                state = f"{a.state}" + (f" ({a.reason})" if a.reason else "")
+                print(f"{a.name:<20} {state:<20} level {a.level}  {','.join(sorted(a.skills))}")
+            return 0
+    finally:
+        store.close()
+    return 2
