@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 
-# sipp and baresip are the test callers, kamailio the SIP dispatcher, tshark measures RTP.
-DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio tshark})
+# sipp and baresip are the test callers, kamailio the SIP dispatcher (its sqlite and postgres
+# modules: agents' phones register against the store), tshark measures RTP.
+DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules tshark})
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -61,6 +61,7 @@ modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2;class=4")
+{agents_modules}
 
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{
@@ -91,13 +92,13 @@ request_route {{
         sl_send_reply("200", "OK");
         exit;
     }}
-    if (!is_method("INVITE")) {{
+{agents_register}    if (!is_method("INVITE")) {{
         sl_send_reply("405", "Method Not Allowed");
         exit;
     }}
     t_check_trans();
     record_route();
-    if (!ds_select_dst("1", "4")) {{
+{agents_invite}    if (!ds_select_dst("1", "4")) {{
         append_to_reply("Retry-After: {retry_after}\r\n");
         update_stat("ivr_rejected", "+1");
         sl_send_reply("503", "Service Unavailable");
@@ -130,6 +131,86 @@ failure_route[NEXT_WORKER] {{
 """
 
 
+# Agents' phones: REGISTER with digest auth against the store's agents table (HA1 only), a
+# location kept in memory; a worker's INVITE to sip:NAME@hotline reaches that phone. An address
+# that keeps failing the digest is blocked for a while (htable), and floods are dropped (pike).
+AGENTS_MODULES = """
+loadmodule "{db_module}"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "htable.so"
+loadmodule "pike.so"
+modparam("auth_db", "db_url", "{db_url}")
+modparam("auth_db", "calculate_ha1", 0)
+modparam("auth_db", "user_column", "name")
+modparam("auth_db", "domain_column", "sip_domain")
+modparam("auth_db", "password_column", "ha1")
+modparam("auth_db", "password_column_2", "ha1b")
+modparam("auth_db", "use_domain", 0)
+modparam("auth_db", "version_table", 0)
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "max_expires", 3600)
+modparam("htable", "htable", "authfail=>size=8;autoexpire={block_s}")
+modparam("pike", "sampling_time_unit", 2)
+modparam("pike", "reqs_density_per_unit", 30)
+modparam("pike", "remove_latency", 4)
+"""
+
+AGENTS_REGISTER = """    if (is_method("REGISTER")) {{
+        if ($sht(authfail=>$si) >= {max_failures}) {{
+            xlog("L_WARN", "REGISTER from $si blocked: $sht(authfail=>$si) failed digests\\n");
+            sl_send_reply("403", "Forbidden");
+            exit;
+        }}
+        if (!pike_check_req()) {{
+            xlog("L_WARN", "REGISTER flood from $si dropped\\n");
+            exit;
+        }}
+        if (!auth_check("{realm}", "agents", "1")) {{
+            if ($aa != $null && $au != $null) {{
+                $sht(authfail=>$si) = $sht(authfail=>$si) + 1;
+            }}
+            auth_challenge("{realm}", "0");
+            exit;
+        }}
+        consume_credentials();
+        if (!save("location")) {{
+            sl_reply_error();
+        }}
+        exit;
+    }}
+"""
+
+AGENTS_INVITE = """    if ($rU != "hotline" && ds_is_from_list("1")) {{
+        # a worker dials an agent: to the phone that agent registered
+        if (!lookup("location")) {{
+            sl_send_reply("480", "Agent Not Registered");
+            exit;
+        }}
+        t_relay();
+        exit;
+    }}
+"""
+
+
+def kamailio_db_url(store_url: str) -> tuple[str, str] | None:
+    """(module, URL) for Kamailio's db modules to read the store, or None (an in-memory store)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(store_url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        return "db_sqlite.so", f"sqlite://{Path(u.database).resolve()}"
+    if u.get_backend_name() == "postgresql" and u.host:
+        auth = u.username or ""
+        if u.password:
+            auth += f":{u.password}"
+        at = f"{auth}@" if auth else ""
+        return "db_postgres.so", f"postgres://{at}{u.host}:{u.port or 5432}/{u.database}"
+    return None
+
+
 def write_config(
     directory: Path,
     host: str,
@@ -137,7 +218,11 @@ def write_config(
     workers: Sequence[tuple[str, int]],
     retry_after_s: int = 5,
     ping_interval_s: int = 1,
+    store_url: str = "",
+    block_s: int = 300,
+    max_failures: int = 10,
 ) -> Path:
+    """Kamailio's config. With `store_url`, agents' phones register against the store."""
     directory.mkdir(parents=True, exist_ok=True)
     dispatcher_list = write_dispatcher_list(directory, workers)
     cfg = directory / "kamailio.cfg"
@@ -151,10 +236,23 @@ def write_config(
             retry_after=retry_after_s,
             ping_interval=ping_interval_s,
             children=2,
+            **_agents_parts(host, store_url, block_s, max_failures),
         ),
         encoding="utf-8",
     )
     return cfg
+
+
+def _agents_parts(realm: str, store_url: str, block_s: int, max_failures: int) -> dict[str, str]:
+    db = kamailio_db_url(store_url) if store_url else None
+    if db is None:
+        return {"agents_modules": "", "agents_register": "", "agents_invite": ""}
+    module, url = db
+    return {
+        "agents_modules": AGENTS_MODULES.format(db_module=module, db_url=url, block_s=block_s),
+        "agents_register": AGENTS_REGISTER.format(realm=realm, max_failures=max_failures),
+        "agents_invite": AGENTS_INVITE.format(),
+    }
 
 
 def write_dispatcher_list(directory: Path, workers: Sequence[tuple[str, int]]) -> Path:

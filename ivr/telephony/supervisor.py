@@ -165,7 +165,7 @@ class Supervisor:
             if not port_free(s.sip_host, w.sip_port):
                 w.sip_port = self._free_port()
         cfg = kamailio.write_config(
-            self.run_dir, s.sip_host, s.sip_port, [(s.sip_host, w.sip_port) for w in self.workers]
+            self.run_dir, s.sip_host, s.sip_port, [(s.sip_host, w.sip_port) for w in self.workers], store_url=s.store
         )
         kamailio.check_config(cfg)
         for w in self.workers:
@@ -199,7 +199,9 @@ class Supervisor:
         )
 
     def _spawn(self, w: WorkerProc) -> None:
-        env = {**os.environ, "IVR_SPEECH": self.speech_address, "PYTHONUNBUFFERED": "1"}
+        # two malloc arenas, as for the speech service: a worker's threads (pjsua2's, the store
+        # writer's, asyncio's executor) each grew an arena of their own over a long soak
+        env = {"MALLOC_ARENA_MAX": "2", **os.environ, "IVR_SPEECH": self.speech_address, "PYTHONUNBUFFERED": "1"}
         w.proc = spawn(
             [
                 *ivr_command(),
