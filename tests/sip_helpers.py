@@ -275,12 +275,21 @@ class BaresipAgent:
     """An agent's phone: baresip answering automatically, speaking `wav` (it hangs up when the
     WAV ends) and recording what it hears."""
 
-    def __init__(self, tmp: Path, wav: Path, seconds: int) -> None:
+    def __init__(
+        self, tmp: Path, wav: Path, seconds: int, register: tuple[str, str, int] | None = None, name: str = "agent"
+    ) -> None:
+        """`register` = (user, password, registrar port): the phone signs in to Kamailio as
+        sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port."""
         assert shutil.which("baresip"), "baresip is installed by `make test`"
-        self.conf = tmp / "agent"
+        self.conf = tmp / name
         self.port = free_port()
         self.uri = f"sip:agent@127.0.0.1:{self.port}"
-        _baresip_conf(self.conf, self.port, wav, f"<{self.uri}>;regint=0;answermode=auto")
+        account = f"<{self.uri}>;regint=0;answermode=auto"
+        if register is not None:
+            user, password, registrar = register
+            self.uri = f"sip:{user}@127.0.0.1:{registrar}"
+            account = f"<{self.uri}>;auth_pass={password};regint=60;answermode=auto"
+        _baresip_conf(self.conf, self.port, wav, account)
         self.log = self.conf / "baresip.log"
         self.proc = subprocess.Popen(
             ["baresip", "-f", str(self.conf), "-t", str(seconds)],

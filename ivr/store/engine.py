@@ -143,7 +143,11 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 def migrate(engine: Engine) -> str:
     """Bring the store to the newest revision (a no-op when it is there); returns it."""
+    import logging
+
     from alembic import command
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-plugin INFO lines are noise in serve's log
 
     head = _head()
     try:

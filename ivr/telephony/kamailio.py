@@ -159,7 +159,7 @@ modparam("pike", "remove_latency", 4)
 """
 
 AGENTS_REGISTER = """    if (is_method("REGISTER")) {{
-        if ($sht(authfail=>$si) >= {max_failures}) {{
+        if ($sht(authfail=>$si) != $null && $sht(authfail=>$si) >= {max_failures}) {{
             xlog("L_WARN", "REGISTER from $si blocked: $sht(authfail=>$si) failed digests\\n");
             sl_send_reply("403", "Forbidden");
             exit;
@@ -169,8 +169,8 @@ AGENTS_REGISTER = """    if (is_method("REGISTER")) {{
             exit;
         }}
         if (!auth_check("{realm}", "agents", "1")) {{
-            if ($aa != $null && $au != $null) {{
-                $sht(authfail=>$si) = $sht(authfail=>$si) + 1;
+            if ($au != $null) {{
+                $var(failed) = $shtinc(authfail=>$si);  # a digest that was tried and wrong
             }}
             auth_challenge("{realm}", "0");
             exit;

@@ -1,0 +1,112 @@
+"""Agents' phones sign in to the hotline: baresip REGISTERs to Kamailio with the agent's own
+password (checked against the store's HA1 by Kamailio's auth_db), a wrong password is
+refused and never rings, and a transfer to sip:NAME@hotline reaches the phone the agent
+registered, whisper first."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ivr.store import Store
+from ivr.telephony.kamailio import kamcmd
+from speech.audio import decode_file, resample
+from tests.sip_helpers import (
+    BaresipAgent,
+    baresip_call,
+    free_port,
+    ivr_exe,
+    serve_status,
+    transcribe,
+    wait_until,
+)
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "agentpass1"  # baresip's account line ends a password at a space
+
+
+def speech_wav(path: Path, parts: list[tuple[str | None, float]], rate: int = 8000) -> Path:
+    chunks = []
+    for name, pause_s in parts:
+        if name is not None:
+            samples, r = decode_file(ROOT / "audio_fixtures" / name)
+            chunks.append(resample(samples, r, rate))
+        chunks.append(np.zeros(int(pause_s * rate), np.float32))
+    sf.write(path, np.concatenate(chunks), rate, subtype="PCM_16")
+    return path
+
+
+def registered(run_dir: Path) -> list[str]:
+    """The contacts Kamailio's location table holds for agent ann."""
+    out = kamcmd(run_dir, "ul.dump") or ""
+    return [line.split("Address:", 1)[1].strip() for line in out.splitlines() if "Address:" in line]
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("agents")
+    data = tmp / "data"
+    store = Store(f"sqlite:///{data}/ivr.sqlite3")
+    store.agents.add("ann", PASSWORD, ["billing"])
+    store.close()
+    sip = free_port()
+    plan = tmp / "bridge.yaml"
+    text = (ROOT / "tests" / "sip" / "bridge.yaml").read_text()
+    plan.write_text(text.replace("@AGENT_URI@", f"sip:ann@127.0.0.1:{sip}").replace("@MODE@", "bridge"))
+    api = free_port(socket.SOCK_STREAM)
+    proc = subprocess.Popen(
+        [*ivr_exe(), "serve", "--dialplan", str(plan), "--data-dir", str(data), "--port", str(api),
+         "--sip-port", str(sip), "--sip-workers", "1", "--rtp-port", "45600"],
+        stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{api}"
+    wait_until(lambda: serve_status(proc, url, data, tmp / "serve.log"), 180, "ivr serve", interval_s=0.5)
+    yield {"tmp": tmp, "data": data, "sip": sip, "run": data / "run"}
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_a_wrong_password_is_refused_and_never_registers(hotline, tmp_path):
+    wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
+    intruder = BaresipAgent(tmp_path, wav, seconds=20, register=("ann", "wrongpass1", hotline["sip"]), name="intruder")
+    try:
+        wait_until(lambda: "401 Unauthorized" in intruder.log.read_text(errors="replace"), 20, "the digest refused")
+        assert not any(f":{intruder.port}" in c for c in registered(hotline["run"]))
+    finally:
+        intruder.stop()
+
+
+def test_a_registered_agent_gets_the_whisper_then_the_caller(hotline, tmp_path, engines):
+    # the agent waits out the whisper, introduces themself, listens, then hangs up (WAV ends)
+    agent_wav = speech_wav(tmp_path / "agent.wav", [(None, 10), ("cmu_arctic_us_aew_a0001.wav", 22)])
+    agent = BaresipAgent(tmp_path, agent_wav, seconds=120, register=("ann", PASSWORD, hotline["sip"]))
+    try:
+        wait_until(lambda: any(f":{agent.port}" in c for c in registered(hotline["run"])), 20, "ann's phone registered")
+        caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 14), ("jfk.flac", 4), ("jfk.flac", 15)])
+        heard = baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", caller_wav, seconds=55)
+        agent_heard = agent.heard()
+    finally:
+        agent.stop()
+    samples, rate = decode_file(agent_heard)
+    said_to_agent = transcribe(engines, samples, rate)
+    assert "roaming" in said_to_agent and "country" in said_to_agent, said_to_agent  # whisper, then the caller
+    samples, rate = decode_file(heard)
+    caller_heard = transcribe(engines, samples, rate)
+    assert "connecting you to billing" in caller_heard and "roaming" not in caller_heard, caller_heard
+    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
+    try:
+        (call,) = wait_until(lambda: [c for c in store.calls.list().calls if c["status"] == "ended"] or None, 60, "the record")
+    finally:
+        store.close()
+    assert call["outcome"] == "transferred" and call["queue"] == "billing" and call["tier"] == "L2", call
