@@ -30,6 +30,10 @@ class EventType(StrEnum):
     TRANSFER = "transfer"
     BRIDGE = "bridge"
     HOLD = "hold"
+    QUEUE_JOIN = "queue_join"
+    QUEUE_UPDATE = "queue_update"
+    QUEUE_LEAVE = "queue_leave"
+    AGENT_OFFER = "agent_offer"
     HANGUP = "hangup"
     ERROR = "error"
     CALL_END = "call_end"
@@ -52,6 +56,10 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.TRANSFER: (("queue", "reason", "tier"), ("priority", "skill", "summary")),
         EventType.BRIDGE: (("uri", "state"), ("mode", "reason")),
         EventType.HOLD: (("state",), ("music",)),
+        EventType.QUEUE_JOIN: (("queue", "position", "priority"), ("reasons",)),
+        EventType.QUEUE_UPDATE: (("position",), ("wait_s", "priority", "reason")),
+        EventType.QUEUE_LEAVE: (("reason",), ("wait_ms", "agent")),
+        EventType.AGENT_OFFER: (("agent",), ("outcome",)),
         EventType.HANGUP: (("reason",), ()),
         EventType.ERROR: (("message",), ("stage",)),
         EventType.CALL_END: (("duration_ms",), ("reason",)),

@@ -276,7 +276,13 @@ class BaresipAgent:
     WAV ends) and recording what it hears."""
 
     def __init__(
-        self, tmp: Path, wav: Path, seconds: int, register: tuple[str, str, int] | None = None, name: str = "agent"
+        self,
+        tmp: Path,
+        wav: Path,
+        seconds: int,
+        register: tuple[str, str, int] | None = None,
+        name: str = "agent",
+        auto_answer: bool = True,
     ) -> None:
         """`register` = (user, password, registrar port): the phone signs in to Kamailio as
         sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port."""
@@ -284,11 +290,12 @@ class BaresipAgent:
         self.conf = tmp / name
         self.port = free_port()
         self.uri = f"sip:agent@127.0.0.1:{self.port}"
-        account = f"<{self.uri}>;regint=0;answermode=auto"
+        answer = ";answermode=auto" if auto_answer else ""  # else it rings and rings
+        account = f"<{self.uri}>;regint=0{answer}"
         if register is not None:
             user, password, registrar = register
             self.uri = f"sip:{user}@127.0.0.1:{registrar}"
-            account = f"<{self.uri}>;auth_pass={password};regint=60;answermode=auto"
+            account = f"<{self.uri}>;auth_pass={password};regint=60{answer}"
         _baresip_conf(self.conf, self.port, wav, account)
         self.log = self.conf / "baresip.log"
         self.proc = subprocess.Popen(

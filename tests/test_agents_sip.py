@@ -50,17 +50,14 @@ def registered(run_dir: Path) -> list[str]:
     return [line.split("Address:", 1)[1].strip() for line in out.splitlines() if "Address:" in line]
 
 
-@pytest.fixture(scope="module")
-def hotline(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("agents")
+def start_hotline(tmp: Path, plan_for) -> dict:  # type: ignore[no-untyped-def]
     data = tmp / "data"
     store = Store(f"sqlite:///{data}/ivr.sqlite3")
     store.agents.add("ann", PASSWORD, ["billing"])
+    store.agents.add("bob", PASSWORD, ["billing"])
     store.close()
     sip = free_port()
-    plan = tmp / "bridge.yaml"
-    text = (ROOT / "tests" / "sip" / "bridge.yaml").read_text()
-    plan.write_text(text.replace("@AGENT_URI@", f"sip:ann@127.0.0.1:{sip}").replace("@MODE@", "bridge"))
+    plan = plan_for(tmp, sip)
     api = free_port(socket.SOCK_STREAM)
     proc = subprocess.Popen(
         [*ivr_exe(), "serve", "--dialplan", str(plan), "--data-dir", str(data), "--port", str(api),
@@ -69,12 +66,36 @@ def hotline(tmp_path_factory):
     )  # fmt: skip
     url = f"http://127.0.0.1:{api}"
     wait_until(lambda: serve_status(proc, url, data, tmp / "serve.log"), 180, "ivr serve", interval_s=0.5)
-    yield {"tmp": tmp, "data": data, "sip": sip, "run": data / "run"}
-    proc.send_signal(signal.SIGINT)
+    return {"tmp": tmp, "data": data, "sip": sip, "run": data / "run", "proc": proc, "api": url}
+
+
+def stop(served: dict) -> None:
+    served["proc"].send_signal(signal.SIGINT)
     try:
-        proc.wait(timeout=30)
+        served["proc"].wait(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        served["proc"].kill()
+
+
+def bridge_plan(tmp: Path, sip: int) -> Path:
+    plan = tmp / "bridge.yaml"
+    text = (ROOT / "tests" / "sip" / "bridge.yaml").read_text()
+    plan.write_text(text.replace("@AGENT_URI@", f"sip:ann@127.0.0.1:{sip}").replace("@MODE@", "bridge"))
+    return plan
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory):
+    served = start_hotline(tmp_path_factory.mktemp("agents"), bridge_plan)
+    yield served
+    stop(served)
+
+
+@pytest.fixture(scope="module")
+def queued(tmp_path_factory):
+    served = start_hotline(tmp_path_factory.mktemp("queue"), lambda tmp, sip: ROOT / "tests" / "sip" / "queue.yaml")
+    yield served
+    stop(served)
 
 
 def test_a_wrong_password_is_refused_and_never_registers(hotline, tmp_path):
@@ -110,3 +131,48 @@ def test_a_registered_agent_gets_the_whisper_then_the_caller(hotline, tmp_path, 
     finally:
         store.close()
     assert call["outcome"] == "transferred" and call["queue"] == "billing" and call["tier"] == "L2", call
+
+
+def test_the_queue_rings_the_next_agent_when_one_does_not_answer(queued, tmp_path, engines):
+    """bob has waited longest but never answers: he is set away after his miss, and ann, the
+    next, gets the whisper and then the caller; the record holds the whole wait."""
+    import httpx
+
+    from tests.sip_helpers import serve_auth
+
+    silent = speech_wav(tmp_path / "silent.wav", [(None, 60)])
+    bob = BaresipAgent(
+        tmp_path, silent, seconds=120, register=("bob", PASSWORD, queued["sip"]), name="bob", auto_answer=False
+    )
+    agent_wav = speech_wav(tmp_path / "agent.wav", [(None, 10), ("cmu_arctic_us_aew_a0001.wav", 22)])
+    ann = BaresipAgent(tmp_path, agent_wav, seconds=120, register=("ann", PASSWORD, queued["sip"]), name="ann")
+    auth = serve_auth(queued["data"])
+    try:
+        wait_until(lambda: len(registered(queued["run"])) >= 2, 20, "both phones registered")
+        for name in ("bob", "ann"):  # bob first: he has been idle longest
+            r = httpx.post(f"{queued['api']}/api/agents/{name}/state", json={"state": "available"}, headers=auth)
+            assert r.status_code == 200, r.text
+        caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 24), ("jfk.flac", 4), ("jfk.flac", 15)])
+        heard = baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{queued['sip']}", caller_wav, seconds=70)
+        ann_heard = ann.heard()
+    finally:
+        ann.stop()
+        bob.stop()
+    said_to_ann = transcribe(engines, *decode_file(ann_heard))
+    assert "roaming" in said_to_ann and "country" in said_to_ann, said_to_ann
+    caller_heard = transcribe(engines, *decode_file(heard))
+    assert "find someone" in caller_heard and "roaming" not in caller_heard, caller_heard
+    store = Store(f"sqlite:///{queued['data']}/ivr.sqlite3")
+    try:
+        (call,) = wait_until(lambda: [c for c in store.calls.list().calls if c["status"] == "ended"] or None, 60, "the record")
+        call = store.calls.get(call["id"])
+        bob_state = store.agents.get("bob")
+    finally:
+        store.close()
+    kinds = [e["type"] for e in call["events"]]
+    offers = [e["agent"] for e in call["events"] if e["type"] == "agent_offer"]
+    assert offers == ["bob", "ann"] and "queue_join" in kinds, kinds
+    leave = next(e for e in call["events"] if e["type"] == "queue_leave")
+    assert leave["reason"] == "answered" and leave["agent"] == "ann" and leave["wait_ms"] > 5000
+    assert call["outcome"] == "transferred" and call["queue"] == "billing"
+    assert bob_state.state == "away" and bob_state.reason == "missed"

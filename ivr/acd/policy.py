@@ -74,6 +74,22 @@ class Offer:
     agents: tuple[Agent, ...]
 
 
+def rules_from(queues: dict[str, dict]) -> dict[str, QueueRules]:  # type: ignore[type-arg]
+    """A dialplan's `queues:` section as the queue's rules."""
+    out = {}
+    for name, q in queues.items():
+        out[name] = QueueRules(
+            name,
+            frozenset(q.get("skills") or ()),
+            str(q.get("strategy") or "longest_idle"),
+            float(q.get("ring_timeout_s") or 20),
+            float(q.get("max_wait_s") or 300),
+            float(q["wrap_up_s"]) if q.get("wrap_up_s") is not None else 30.0,
+            int(q.get("max_missed") or 2),
+        )
+    return out
+
+
 def priority_for(base: int, caller_tier: str = "", escalated: bool = False) -> tuple[int, tuple[str, ...]]:
     """A caller's priority in the queue, and why."""
     why: list[str] = []

@@ -16,6 +16,11 @@ from speech.service.client import BlockingEmbedder, SpeechClient
 class CallServices:
     speech: SpeechClient
     _radar_model: Any = None
+    acd: Any = None
+    """The queue (`ivr.acd.engine.Acd`): a hand-over to a queue with no phone of its own waits
+    there for an agent. None: the call is handed over as before (a replay, a lone worker)."""
+    agent_uri: str = ""
+    """How an agent is dialled, `{name}` filled in (sip:{name}@the hotline's Kamailio)."""
 
     @property
     def embedder(self) -> BlockingEmbedder:

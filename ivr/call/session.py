@@ -68,6 +68,8 @@ class CallSession:
         self._ended = False
         self._bridged = False
         self.transfer_request: TransferRequest | None = None
+        self.agent: str | None = None
+        """The agent the queue connected the caller to (their wrap-up starts at the call's end)."""
         self.events: list[Event] = []
         self.now_ms = 0
         self.on_response_ms: Callable[[int], None] | None = None
@@ -229,6 +231,10 @@ class CallSession:
     async def transfer(self, request: TransferRequest) -> TransferOutcome:
         self.transfer_request = request
         await self.transport.wait_playback()  # the caller hears the hand-over prompt
+        if not request.uri and self.services.acd is not None:
+            from ivr.acd.waiting import wait_for_agent
+
+            return await wait_for_agent(self, request, self.services.acd, self.services.agent_uri)
         if not request.uri:
             await self.transport.transfer(request.queue)
             self._ended = True
@@ -240,6 +246,10 @@ class CallSession:
             if outcome is TransferOutcome.CONNECTED:
                 self._ended = True
             return outcome
+        return await self.bridge_to(request.uri, request, request.ring_timeout_s)
+
+    async def bridge_to(self, uri: str, request: TransferRequest, ring_timeout_s: int | float) -> TransferOutcome:
+        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
         rate = self.transport.sample_rate
         whisper = b""
         if request.whisper:
@@ -247,14 +257,16 @@ class CallSession:
                 whisper = await self.track(self.speech.synthesize(request.whisper, rate))
             except SpeechUnavailable:  # the agent is connected without the spoken summary
                 self.emit(EventType.ERROR, message="no whisper: the speech service is away", stage="tts")
-        self.emit(EventType.BRIDGE, uri=request.uri, state="dialing")
-        outcome = await self.transport.bridge(
-            request.uri, whisper, agent_headers(self.call_id, request), request.ring_timeout_s
-        )
-        self.emit(EventType.BRIDGE, uri=request.uri, state=str(outcome), **self._why())
+        self.emit(EventType.BRIDGE, uri=uri, state="dialing")
+        outcome = await self.transport.bridge(uri, whisper, agent_headers(self.call_id, request), int(ring_timeout_s))
+        self.emit(EventType.BRIDGE, uri=uri, state=str(outcome), **self._why())
         if outcome is TransferOutcome.CONNECTED:
             self._bridged = True  # the caller talks to the agent; we record and transcribe
         return outcome
+
+    @property
+    def caller_gone(self) -> bool:
+        return self._ended
 
     def _why(self) -> dict[str, str]:
         reason = getattr(self.transport, "bridge_reason", "")

@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--host", default="127.0.0.1")
     wk.add_argument("--dialplan", metavar="FILE")
     wk.add_argument("--api-base", default="", help="where lookups go (default: the API of ivr serve)")
+    wk.add_argument("--hotline", metavar="HOST:PORT", help="the Kamailio agents register to (default: the settings')")
     wk.add_argument("--data-dir", metavar="DIR")
     wk.add_argument("--sip-log", type=int, default=0, help="pjsip log level (0-5)")
 

@@ -22,7 +22,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         host=args.host, port=args.sip_port, rtp_port=args.rtp_port, rtp_ports=200, log_level=args.sip_log
     )
     api_base = args.api_base or f"http://{settings.api_host}:{settings.api_port}"
-    return asyncio.run(run_worker(settings, sip, args.dialplan or settings.dialplan, api_base))
+    return asyncio.run(run_worker(settings, sip, args.dialplan or settings.dialplan, api_base, args.hotline or ""))
 
 
 def cmd_speech(args: argparse.Namespace) -> int:

@@ -345,9 +345,10 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
     intents = {k: list((v or {}).get("examples") or []) for k, v in intents_raw.items()}
     base_dir = Path(file).resolve().parent
 
-    # a queue's phone settings mean nothing without its phone
+    # a queue's phone settings mean nothing without its phone (a queue without one rings its
+    # agents: ring_timeout_s and unavailable apply to those rings too)
     for qname, q in queues.items():
-        for key in ("mode", "ring_timeout_s", "unavailable"):
+        for key in ("mode",):
             if isinstance(q, dict) and key in q and not q.get("uri"):
                 c.err(
                     ("queues", qname, key),

@@ -219,6 +219,14 @@ TOP = Spec(
                         "ring_timeout_s": F(
                             "int", "Seconds the agent's phone may ring (default 30).", minimum=5
                         ),
+                        "strategy": F(
+                            "text",
+                            "Without a uri, which agent rings: longest_idle (default), ring_all, skill_level.",
+                            choices=("longest_idle", "ring_all", "skill_level"),
+                        ),
+                        "max_wait_s": F("int", "Longest wait in the queue before the caller is told (default 300).", minimum=10),
+                        "wrap_up_s": F("int", "An agent's time after a call before the next rings (default 30).", minimum=0),
+                        "max_missed": F("int", "Rings missed in a row before the agent is set away (default 2).", minimum=1),
                         "unavailable": F(
                             "template",
                             "Said to the caller when the agent's phone is busy, does not answer or fails.",

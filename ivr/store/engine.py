@@ -145,9 +145,8 @@ def migrate(engine: Engine) -> str:
     """Bring the store to the newest revision (a no-op when it is there); returns it."""
     import logging
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its import logs a line a plugin: noise in serve's log
     from alembic import command
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-plugin INFO lines are noise in serve's log
 
     head = _head()
     try:

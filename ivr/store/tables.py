@@ -119,3 +119,21 @@ agents = Table(
     Column("ha1b", String(64), nullable=False, default=""),  # md5(name@realm:realm:password)
     Index("ix_agents_state", "state"),
 )
+
+queue_entries = Table(
+    "queue_entries",
+    metadata,
+    Column("call_id", String(128), primary_key=True),
+    Column("queue", String(64), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("joined_at", Float, nullable=False),
+    Column("skill", String(64), nullable=False, default=""),
+    Column("reasons", Text, nullable=False, default="[]"),
+    Column("state", String(16), nullable=False, default="waiting"),  # waiting | offered | left
+    Column("agent", String(64), nullable=False, default=""),
+    Column("host", String(255), nullable=False, default=""),
+    Column("pid", Integer, nullable=False, default=0),
+    Column("left_at", Float),
+    Column("leave_reason", String(32), nullable=False, default=""),
+    Index("ix_queue_entries_state_queue", "state", "queue"),
+)

@@ -318,7 +318,7 @@ class SipEndpoint:
                 call.port = port
                 call.audio_index = i
                 if call.leg == "agent":
-                    t.agent_answered()
+                    t.agent_answered(call.bridge_seq)
                 else:
                     t.media_started()
                 return
@@ -343,7 +343,7 @@ class SipEndpoint:
         if call.transport is not None:
             if call.leg == "agent":
                 if not call.bridged:
-                    call.transport.agent_failed(info.lastStatusCode, info.lastReason)
+                    call.transport.agent_failed(info.lastStatusCode, info.lastReason, call.bridge_seq)
             else:
                 reason = call.end_reason or f"caller hung up ({info.lastStatusCode})"
                 call.transport.sip_disconnected(reason)
@@ -395,15 +395,20 @@ class SipEndpoint:
             if call.peer is not None and not call.peer.gone:
                 call.peer.hangup(pj.CallOpParam())
 
-    def _dial_agent(self, call: _Call, uri: str, headers: dict[str, str]) -> None:
+    def lines_free(self) -> int:
+        """Calls this endpoint could still make or take (an agent leg is one)."""
+        return self.settings.max_calls - len(self._calls)
+
+    def _dial_agent(self, call: _Call, uri: str, headers: dict[str, str], seq: int = 0) -> None:
         if call.peer is not None:
-            call.transport.agent_failed(500, "a transfer is already under way")
+            call.transport.agent_failed(500, "a transfer is already under way", seq)
             return
         if len(self._calls) >= self.settings.max_calls:
-            call.transport.agent_failed(503, "no free line on this worker for the agent leg")
+            call.transport.agent_failed(503, "no free line on this worker for the agent leg", seq)
             return
         agent = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
         agent.leg = "agent"
+        agent.bridge_seq = seq
         agent.key = f"{call.key}-agent"
         agent.transport = call.transport
         prm = pj.CallOpParam(True)
@@ -415,7 +420,7 @@ class SipEndpoint:
             agent.makeCall(uri, prm)
         except pj.Error as e:
             self._destroy(agent)
-            call.transport.agent_failed(500, e.info())
+            call.transport.agent_failed(500, e.info(), seq)
             return
         agent.peer, call.peer = call, agent
         self._calls[agent.key] = agent

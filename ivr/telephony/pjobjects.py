@@ -76,6 +76,7 @@ class _Call(pj.Call):
         self.audio_index = -1
         self.peer: _Call | None = None  # the other leg of a bridge
         self.bridged = False
+        self.bridge_seq = 0  # which of the call's transfers an agent leg belongs to
         self.end_reason = ""
         self.gone = False
         self.player: Any = None  # hold music, played by pjmedia into the call

@@ -218,6 +218,8 @@ class Supervisor:
                 self.settings.data_dir,
                 "--api-base",
                 self.api_base,
+                "--hotline",
+                f"{self.settings.sip_host}:{self.settings.sip_port}",
             ],
             self.run_dir / f"worker-{w.index}.log",
             env,

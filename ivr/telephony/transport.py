@@ -82,6 +82,11 @@ class SipCallTransport:
         self.end_reason = ""
         # the bridge to an agent: "" -> dialing -> connected | over
         self.bridge_state = ""
+        self._bridge_seq = 0  # each transfer's agent leg has a number: a late word of an old one is ignored
+        self._leg_closed = asyncio.Event()  # no agent leg of this call is being dialled or ringing
+        self._leg_closed.set()
+        self.lines_free: Callable[[], int] | None = None
+        """Lines the worker has free (set by the worker): an agent leg needs one."""
         self.bridge_reason = ""
         self._bridge_result: asyncio.Future[TransferOutcome] | None = None
         self._ring = ringback(sample_rate)
@@ -154,12 +159,18 @@ class SipCallTransport:
         outcome = TransferOutcome.CONNECTED if 200 <= status < 300 else _outcome_of_status(status)
         self._loop.call_soon_threadsafe(self._bridge_done, outcome, f"{status} {reason}".strip())
 
-    def agent_answered(self) -> None:
-        self._loop.call_soon_threadsafe(self._on_agent_answered)
+    def agent_answered(self, seq: int = 0) -> None:
+        self._loop.call_soon_threadsafe(self._on_agent_answered, seq)
 
-    def agent_failed(self, status: int, reason: str) -> None:
-        """The agent leg ended before it was connected (SIP final status)."""
-        self._loop.call_soon_threadsafe(self._bridge_done, _outcome_of_status(status), f"{status} {reason}")
+    def agent_failed(self, status: int, reason: str, seq: int = 0) -> None:
+        """The agent leg `seq` ended before it was connected (SIP final status)."""
+        self._loop.call_soon_threadsafe(self._on_agent_failed, status, reason, seq)
+
+    def _on_agent_failed(self, status: int, reason: str, seq: int) -> None:
+        if seq != self._bridge_seq:
+            return  # an earlier agent's leg, cancelled before this one was dialled
+        self._leg_closed.set()
+        self._bridge_done(_outcome_of_status(status), f"{status} {reason}")
 
     # -- the event loop side -------------------------------------------------------------
     def _drain_rx(self) -> None:
@@ -217,8 +228,8 @@ class SipCallTransport:
             self._idle.set()
             self._bridge_done(TransferOutcome.FAILED, "the caller hung up")
 
-    def _on_agent_answered(self) -> None:
-        if self.bridge_state != "dialing":  # answered after we gave up on it
+    def _on_agent_answered(self, seq: int = 0) -> None:
+        if seq != self._bridge_seq or self.bridge_state != "dialing":  # answered after we gave up on it
             self._command("agent-hangup", None)
         elif not self._agent_out:
             self._whisper_done()
@@ -353,6 +364,12 @@ class SipCallTransport:
     ) -> TransferOutcome:
         if self._ended:
             return TransferOutcome.FAILED
+        try:  # the last agent's leg (one that rang out) is gone before the next is dialled
+            await asyncio.wait_for(self._leg_closed.wait(), 10)
+        except TimeoutError:
+            pass
+        self._bridge_seq += 1
+        self._leg_closed.clear()
         self.transferred_to = uri
         self.bridge_state = "dialing"
         self._bridge_result = self._loop.create_future()
@@ -363,7 +380,7 @@ class SipCallTransport:
             self._agent_out.extend(whisper[i : i + n] for i in range(0, len(whisper), n))
         with self._out_lock:
             self._ring_pos = 0
-        self._command("bridge", (uri, headers))
+        self._command("bridge", (uri, headers, self._bridge_seq))
         whisper_s = len(whisper) / (2 * self.sample_rate)
         try:
             return await asyncio.wait_for(asyncio.shield(self._bridge_result), ring_timeout_s + whisper_s)

@@ -38,7 +38,9 @@ async def _warm_up(http: Any, url: str) -> None:
         log.debug("warm-up request to %s: %s", url, e)
 
 
-async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_base: str) -> int:
+async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = "") -> int:
+    """`hotline`: the Kamailio agents register to (HOST:PORT), through which agents are dialled."""
+    hotline = hotline or f"{settings.sip_host}:{settings.sip_port}"
     import httpx
 
     from ivr.analytics import metrics
@@ -62,6 +64,7 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
 
     def make_transport(key: str, caller: str, command: Any) -> SipCallTransport:  # SIP thread
         transport = SipCallTransport(key, caller, sip.sample_rate, loop, command, recording=calls_dir / f"{key}.wav")
+        transport.lines_free = endpoint.lines_free  # an agent leg needs a line of this worker
         loop.call_soon_threadsafe(lambda: handlers["start"](transport))
         return transport
 
@@ -87,11 +90,17 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                 return 2
             writer = store.writer
             writer.observe = metrics.STORE_COMMIT.observe
+            from ivr.acd.engine import Acd
+            from ivr.acd.policy import rules_from
+
+            services.acd = Acd(store.engine, rules_from(manager.active.dialplan.queues))
+            services.agent_uri = f"sip:{{name}}@{hotline}"
             async with httpx.AsyncClient() as http:
 
                 async def handle(transport: SipCallTransport) -> None:
                     active = manager.active
                     assert active is not None
+                    services.acd.queues = rules_from(active.dialplan.queues)  # the version this call runs
                     try:
                         caller = await asyncio.wait_for(
                             asyncio.to_thread(store.directory.caller, transport.caller), DIRECTORY_WAIT_S
@@ -132,6 +141,8 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                             await session.run()
                         finally:
                             transport.close_recording()
+                            if session.agent:  # the agent's wrap-up starts
+                                await asyncio.to_thread(services.acd.call_ended, session.agent, session.now_ms / 1000)
                             if not record.outcome:  # cut short: the worker stops
                                 record.interrupted("the worker stopped during the call")
                     log.info("call %s from %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
