@@ -51,6 +51,7 @@ ROUTE_ROLES = {
     "GET /api/export/calls.csv": "supervisor",
     "GET /api/agents": "supervisor",
     "POST /api/agents/{name}/state": "agent",
+    "GET /api/agents/{name}/offer": "agent",
 }
 """The role each route needs. A route the OpenAPI schema lists and this table does not is a
 failure: whoever adds a route says here who may call it, and the test holds the app to it."""

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
@@ -50,12 +51,17 @@ class Acd:
         return self.queues.get(queue) or QueueRules(queue)
 
     # -- the caller's side ------------------------------------------------------------------
-    def join(self, call_id: str, queue: str, priority: int, skill: str = "", reasons: tuple[str, ...] = ()) -> Place:
+    def join(
+        self, call_id: str, queue: str, priority: int, skill: str = "", reasons: tuple[str, ...] = (),
+        context: Mapping[str, Any] | None = None,
+    ) -> Place:  # fmt: skip
+        """The caller waits from now; `context` is what the agent's screen will show."""
         with write_tx(self.engine) as conn:
             conn.execute(
                 insert(queue_entries).values(
                     call_id=call_id, queue=queue, priority=priority, joined_at=time.time(), skill=skill,
                     reasons=json.dumps(list(reasons)), host=HOST, pid=os.getpid(),
+                    context=json.dumps(dict(context or {}), ensure_ascii=False, default=str),
                 )
             )  # fmt: skip
         return self.place(call_id)
@@ -116,7 +122,9 @@ class Acd:
 
     def answered(self, call_id: str, agent: str) -> None:
         with write_tx(self.engine) as conn:
-            conn.execute(update(agents).where(agents.c.name == agent).values(state="on_call", since=time.time(), missed=0))
+            conn.execute(
+                update(agents).where(agents.c.name == agent).values(state="on_call", since=time.time(), missed=0, call_id=call_id)
+            )
             self._leave(conn, call_id, "answered")
 
     def missed(self, call_id: str, agent: str) -> Agent:
@@ -156,6 +164,22 @@ class Acd:
         with self.engine.connect() as conn:
             staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state != "logged_out"))]
         return sum(1 for a in staff if policy.serves(a, rules, probe))
+
+    def offer_for(self, agent: str) -> dict[str, Any] | None:
+        """The call ringing for or connected to `agent`: who, why, what was said and found (the
+        screen pop), or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(queue_entries)
+                .where(queue_entries.c.agent == agent, queue_entries.c.state.in_(["offered", "left"]),
+                       queue_entries.c.leave_reason.in_(["", "answered"]))
+                .order_by(queue_entries.c.joined_at.desc())
+            ).first()  # fmt: skip
+            me = conn.execute(select(agents.c.state, agents.c.call_id).where(agents.c.name == agent)).first()
+        if row is None or me is None or me.call_id != row.call_id:
+            return None
+        return {"call_id": row.call_id, "queue": row.queue, "priority": row.priority, "reasons": json.loads(row.reasons),
+                "waited_s": round(time.time() - row.joined_at, 1), "agent_state": me.state, **json.loads(row.context)}  # fmt: skip
 
     def waiting_count(self) -> int:
         with self.engine.connect() as conn:

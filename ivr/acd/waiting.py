@@ -31,7 +31,8 @@ async def wait_for_agent(session: Any, request: TransferRequest, acd: Acd, agent
     caller = request.context.get("caller") or {}
     upset = (request.context.get("affect") or {}).get("level") == "escalate"
     priority, reasons = policy.priority_for(request.priority, str(caller.get("tier") or ""), upset)
-    place = await asyncio.to_thread(acd.join, call_id, request.queue, priority, request.skill, reasons)
+    pop = {**request.context, "reason": request.reason, "tier": request.tier}
+    place = await asyncio.to_thread(acd.join, call_id, request.queue, priority, request.skill, reasons, session.masked(pop))
     session.emit(EventType.QUEUE_JOIN, queue=request.queue, position=place.position, priority=priority, reasons=list(reasons))
     joined_ms = session.now_ms
     await session.say(NOBODY if place.agents_serving == 0 else policy.announcement(place.position, place.wait_s))

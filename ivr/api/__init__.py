@@ -15,6 +15,7 @@ from ivr.api.agents import agents_router
 from ivr.api.auth import AdminUser, SupervisorUser, auth_router
 from ivr.api.calls import calls_router
 from ivr.api.demo import demo_account, demo_router
+from ivr.api.events import events_router
 from ivr.api.server import BackgroundServer
 
 __all__ = ["BackgroundServer", "create_app", "demo_account"]
@@ -73,5 +74,6 @@ def create_app(
     app.include_router(auth_router(token_ttl_s))
     app.include_router(calls_router())
     app.include_router(agents_router())
+    app.include_router(events_router())
     app.include_router(demo_router())
     return app

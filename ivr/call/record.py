@@ -156,6 +156,10 @@ class CallRecord:
         self._started = False
         self._last_ms = 0
 
+    def mask(self, value: Any) -> Any:
+        """A value built from the call (a summary, the screen pop) as it may be shown or kept."""
+        return self.redactor.mask(value)
+
     def set_secure(self, on: bool) -> None:
         """A secure gather listens (digits and words kept by no one)."""
         self.redactor.secure = on

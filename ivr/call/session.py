@@ -272,6 +272,15 @@ class CallSession:
         reason = getattr(self.transport, "bridge_reason", "")
         return {"reason": reason} if reason else {}
 
+    def masked(self, value: Any) -> Any:
+        """`value` with the call's card numbers masked (by the call's record when it has one)."""
+        mask = getattr(self._sink, "mask", None)
+        if mask is not None:
+            return mask(value)
+        from ivr.privacy.redact import Redactor
+
+        return Redactor().mask(value)
+
     def set_secure(self, on: bool) -> None:
         secure = getattr(self._sink, "set_secure", None)  # a CallRecord masks what it keeps
         if secure is not None:

@@ -233,6 +233,11 @@ class Redactor:
             data = {k: _redact_value(v, self._text) for k, v in data.items()}
         return Event(e.call, e.t_ms, e.type, data)
 
+    def mask(self, value: Any) -> Any:
+        """Any value (text, mapping, list) as it may be shown: the call's card numbers masked,
+        also those said across turns (as far as the call has been heard)."""
+        return _redact_value(value, self._text)
+
     def _text(self, text: str) -> str:
         for said, stored in self._masked.items():
             if len(said) >= 4 and said in text:

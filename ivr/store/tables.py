@@ -135,5 +135,6 @@ queue_entries = Table(
     Column("pid", Integer, nullable=False, default=0),
     Column("left_at", Float),
     Column("leave_reason", String(32), nullable=False, default=""),
+    Column("context", Text, nullable=False, default="{}"),  # what the agent's screen shows (JSON, masked)
     Index("ix_queue_entries_state_queue", "state", "queue"),
 )

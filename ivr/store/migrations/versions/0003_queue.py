@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer, nullable=False, server_default="0"),
         sa.Column("left_at", sa.Float),
         sa.Column("leave_reason", sa.String(32), nullable=False, server_default=""),
+        sa.Column("context", sa.Text, nullable=False, server_default="{}"),  # the screen pop (JSON)
     )
     op.create_index("ix_queue_entries_state_queue", "queue_entries", ["state", "queue"])
 
