@@ -176,3 +176,43 @@ def test_the_queue_rings_the_next_agent_when_one_does_not_answer(queued, tmp_pat
     assert leave["reason"] == "answered" and leave["agent"] == "ann" and leave["wait_ms"] > 5000
     assert call["outcome"] == "transferred" and call["queue"] == "billing"
     assert bob_state.state == "away" and bob_state.reason == "missed"
+
+
+def test_an_agent_who_hangs_up_during_the_briefing_passes_the_caller_on(queued, tmp_path, engines):
+    """ann answers and hangs up two seconds into the briefing: the caller stays at the head of
+    the queue and bob, the next agent, gets the whisper and then the caller."""
+    import httpx
+
+    from tests.sip_helpers import serve_auth
+
+    short = speech_wav(tmp_path / "short.wav", [(None, 2)])
+    ann = BaresipAgent(tmp_path, short, seconds=120, register=("ann", PASSWORD, queued["sip"]), name="ann2")
+    bob_wav = speech_wav(tmp_path / "bob.wav", [(None, 10), ("cmu_arctic_us_aew_a0001.wav", 22)])
+    bob = BaresipAgent(tmp_path, bob_wav, seconds=120, register=("bob", PASSWORD, queued["sip"]), name="bob2")
+    auth = serve_auth(queued["data"])
+    store = Store(f"sqlite:///{queued['data']}/ivr.sqlite3")
+    before = {c["id"] for c in store.calls.list().calls}
+    try:
+        wait_until(lambda: {f":{ann.port}", f":{bob.port}"} <= {c[c.rfind(":"):] for c in registered(queued["run"])}, 20, "both phones")
+        for name in ("ann", "bob"):  # ann first: she has been idle longest
+            r = httpx.post(f"{queued['api']}/api/agents/{name}/state", json={"state": "available"}, headers=auth)
+            assert r.status_code == 200, r.text
+        caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 22), ("jfk.flac", 4), ("jfk.flac", 15)])
+        baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{queued['sip']}", caller_wav, seconds=70)
+        bob_heard = bob.heard()
+        (call,) = wait_until(
+            lambda: [c for c in store.calls.list().calls if c["id"] not in before and c["status"] == "ended"] or None,
+            60, "the record",
+        )  # fmt: skip
+        call = store.calls.get(call["id"])
+    finally:
+        ann.stop()
+        bob.stop()
+        store.close()
+    said_to_bob = transcribe(engines, *decode_file(bob_heard))
+    assert "roaming" in said_to_bob and "country" in said_to_bob, said_to_bob
+    offers = [e["agent"] for e in call["events"] if e["type"] == "agent_offer"]
+    assert offers == ["ann", "bob"], offers
+    bridges = [(e["uri"].split("@")[0], e["state"], e.get("reason", "")) for e in call["events"] if e["type"] == "bridge"]
+    assert ("sip:ann", "failed", "the agent hung up during the briefing") in bridges, bridges
+    assert call["outcome"] == "transferred"

@@ -170,7 +170,10 @@ class SipCallTransport:
         if seq != self._bridge_seq:
             return  # an earlier agent's leg, cancelled before this one was dialled
         self._leg_closed.set()
-        self._bridge_done(_outcome_of_status(status), f"{status} {reason}")
+        if 200 <= status < 300:  # it answered, then hung up before the caller was put through
+            self._bridge_done(TransferOutcome.FAILED, "the agent hung up during the briefing")
+        else:
+            self._bridge_done(_outcome_of_status(status), f"{status} {reason}")
 
     # -- the event loop side -------------------------------------------------------------
     def _drain_rx(self) -> None:
