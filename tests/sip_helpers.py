@@ -233,12 +233,12 @@ def sipp_call(
     )
 
 
-def _baresip_conf(conf: Path, port: int, wav: Path, account: str) -> None:
+def _baresip_conf(conf: Path, port: int, wav: Path, account: str, host: str = "127.0.0.1") -> None:
     """A headless baresip: streams `wav`, records what it hears into `conf` (sndfile)."""
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "config").write_text(
         "poll_method epoll\n"
-        f"sip_listen 127.0.0.1:{port}\n"
+        f"sip_listen {host}:{port}\n"
         "audio_player alsa,null\n"
         f"audio_source aufile,{wav}\n"
         "audio_alert alsa,null\n"
@@ -283,6 +283,7 @@ class BaresipAgent:
         register: tuple[str, str, int] | None = None,
         name: str = "agent",
         auto_answer: bool = True,
+        host: str = "127.0.0.1",
     ) -> None:
         """`register` = (user, password, registrar port): the phone signs in to Kamailio as
         sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port."""
@@ -296,7 +297,7 @@ class BaresipAgent:
             user, password, registrar = register
             self.uri = f"sip:{user}@127.0.0.1:{registrar}"
             account = f"<{self.uri}>;auth_pass={password};regint=60{answer}"
-        _baresip_conf(self.conf, self.port, wav, account)
+        _baresip_conf(self.conf, self.port, wav, account, host)
         self.log = self.conf / "baresip.log"
         self.proc = subprocess.Popen(
             ["baresip", "-f", str(self.conf), "-t", str(seconds)],

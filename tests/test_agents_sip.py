@@ -6,6 +6,7 @@ registered, whisper first."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -100,9 +101,14 @@ def queued(tmp_path_factory):
 
 def test_a_wrong_password_is_refused_and_never_registers(hotline, tmp_path):
     wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
-    intruder = BaresipAgent(tmp_path, wav, seconds=20, register=("ann", "wrongpass1", hotline["sip"]), name="intruder")
+    # from an address of its own: its retries get that address blocked, not the agents'
+    intruder = BaresipAgent(
+        tmp_path, wav, seconds=20, register=("ann", "wrongpass1", hotline["sip"]), name="intruder", host="127.0.0.3"
+    )
     try:
-        wait_until(lambda: "401 Unauthorized" in intruder.log.read_text(errors="replace"), 20, "the digest refused")
+        # refused: 401 to each wrong digest, and 403 once baresip's retries get its address blocked
+        refused = ("401 Unauthorized", "403 Forbidden")
+        wait_until(lambda: any(r in intruder.log.read_text(errors="replace") for r in refused), 20, "the digest refused")
         assert not any(f":{intruder.port}" in c for c in registered(hotline["run"]))
     finally:
         intruder.stop()
@@ -216,3 +222,32 @@ def test_an_agent_who_hangs_up_during_the_briefing_passes_the_caller_on(queued, 
     bridges = [(e["uri"].split("@")[0], e["state"], e.get("reason", "")) for e in call["events"] if e["type"] == "bridge"]
     assert ("sip:ann", "failed", "the agent hung up during the briefing") in bridges, bridges
     assert call["outcome"] == "transferred"
+
+
+def test_an_address_that_keeps_guessing_is_blocked_and_others_are_not(hotline, tmp_path):
+    """12 wrong digests from 127.0.0.2: that address is refused (403) even with the right
+    password, while ann's phone on 127.0.0.1 still signs in."""
+    xml = ROOT / "tests" / "sip" / "uac_register_guess.xml"
+    proc = subprocess.run(
+        ["sipp", f"127.0.0.1:{hotline['sip']}", "-sf", str(xml), "-m", "12", "-l", "1", "-r", "5",
+         "-i", "127.0.0.2", "-p", str(free_port()), "-nostdin", "-timeout", "60s"],
+        capture_output=True, text=True, timeout=90, cwd=tmp_path,
+    )  # fmt: skip
+    assert "Successful call" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    failed = kamcmd(hotline["run"], "htable.get", "authfail", "127.0.0.2") or ""
+    assert any(int(n) >= 10 for n in re.findall(r"value: (\d+)", failed)), failed
+    wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
+    good = BaresipAgent(tmp_path, wav, seconds=30, register=("ann", PASSWORD, hotline["sip"]), name="ann3")
+    try:
+        wait_until(lambda: any(f":{good.port}" in c for c in registered(hotline["run"])), 20, "ann from 127.0.0.1")
+    finally:
+        good.stop()
+    # the guesser's address, with the right password now, is still refused
+    sure = tmp_path / "right.xml"
+    sure.write_text(xml.read_text().replace("password=wrongguess]", f"password={PASSWORD}]"))
+    proc = subprocess.run(
+        ["sipp", f"127.0.0.1:{hotline['sip']}", "-sf", str(sure), "-m", "1", "-i", "127.0.0.2",
+         "-p", str(free_port()), "-nostdin", "-timeout", "20s", "-trace_msg", "-message_file", str(tmp_path / "msg.log")],
+        capture_output=True, text=True, timeout=40, cwd=tmp_path,
+    )  # fmt: skip
+    assert "SIP/2.0 403 Forbidden" in (tmp_path / "msg.log").read_text()

@@ -169,8 +169,12 @@ AGENTS_REGISTER = """    if (is_method("REGISTER")) {{
             exit;
         }}
         if (!auth_check("{realm}", "agents", "1")) {{
-            if ($au != $null) {{
-                $var(failed) = $shtinc(authfail=>$si);  # a digest that was tried and wrong
+            if (is_present_hf("Authorization")) {{  # a digest that was tried and wrong
+                if ($sht(authfail=>$si) == $null) {{
+                    $sht(authfail=>$si) = 1;
+                }} else {{
+                    $var(failed) = $shtinc(authfail=>$si);
+                }}
             }}
             auth_challenge("{realm}", "0");
             exit;
