@@ -303,7 +303,7 @@ def test_a_templated_prompt_opens_with_its_fixed_words_synthesised_ahead():
 
 
 def test_a_spoken_answer_is_whole_once_it_has_all_the_digits_or_a_yes_no():
-    from ivr.dialplan.runner import _whole_answer
+    from ivr.dialplan.spoken import whole_answer as _whole_answer
 
     six = _whole_answer("digits", {"min_digits": 6, "max_digits": 6})
     assert six is not None

@@ -19,8 +19,9 @@ from ivr.conversation import Conversation, Input, InputKind, TransferOutcome, Tr
 from ivr.dialplan.check import Dialplan, Step
 from ivr.dialplan.expr import evaluate, render
 from ivr.dialplan.handover import handover_summary, handover_whisper
+from ivr.dialplan.hours import is_open
 from ivr.dialplan.prompts import template_lead
-from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
+from ivr.dialplan.spoken import spoken_digits, spoken_number, whole_answer, yes_or_no
 from ivr.events import EventType
 from ivr.intents import NONE, IntentMatcher, KnowledgeBase
 
@@ -67,14 +68,6 @@ class CallState:
     silences: int = 0
     affect: dict[str, Any] = field(default_factory=dict)
     secret: set[str] = field(default_factory=set)  # vars from `secure: true` gathers: never shown
-
-
-def is_open(dialplan: Dialplan, now: datetime) -> bool:
-    if not dialplan.hours and not dialplan.after_hours:
-        return True
-    local = now.astimezone(ZoneInfo(dialplan.timezone))
-    t = local.time()
-    return any(a <= t <= b for a, b in dialplan.hours.get(local.weekday(), []))
 
 
 class DialplanRunner:
@@ -411,7 +404,7 @@ class DialplanRunner:
                     prompt,
                     a.get("timeout_ms"),
                     digits=kind in ("digits", "number"),
-                    complete=_whole_answer(kind, a),
+                    complete=whole_answer(kind, a),
                     secure=secure,
                 )
                 value, target = await self.interpret(kind, a, item)
@@ -501,16 +494,3 @@ class DialplanRunner:
             digits += item.digit
         return digits
 
-
-def _whole_answer(kind: str, a: Mapping[str, Any]) -> Callable[[str], bool] | None:
-    """When a spoken answer to this gather is whole (whisper writes "1 0 0 0 0 2" with no
-    full stop): enough digits for a digits gather; a yes or a no."""
-    if kind == "digits":
-        lo, hi = int(a.get("min_digits", 1)), int(a.get("max_digits", 32))
-        if hi - lo > 4:
-            return None  # open-ended: the length does not tell when the caller is done
-        # all the digits it can take; more cannot be mended by waiting: the caller is asked again
-        return lambda text: len(spoken_digits(text)) >= hi
-    if kind == "yes_no":
-        return lambda text: yes_or_no(text) is not None
-    return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
 _UNITS = {
     "zero": 0,
@@ -112,3 +114,17 @@ def yes_or_no(text: str) -> bool | None:
     if yes == no:
         return None
     return yes
+
+
+def whole_answer(kind: str, a: Mapping[str, Any]) -> Callable[[str], bool] | None:
+    """When a spoken answer to this gather is whole (whisper writes "1 0 0 0 0 2" with no
+    full stop): enough digits for a digits gather; a yes or a no."""
+    if kind == "digits":
+        lo, hi = int(a.get("min_digits", 1)), int(a.get("max_digits", 32))
+        if hi - lo > 4:
+            return None  # open-ended: the length does not tell when the caller is done
+        # all the digits it can take; more cannot be mended by waiting: the caller is asked again
+        return lambda text: len(spoken_digits(text)) >= hi
+    if kind == "yes_no":
+        return lambda text: yes_or_no(text) is not None
+    return None
