@@ -165,6 +165,20 @@ def fixture_pcap(path: Path, lead_s: float, tail_s: float, name: str = "cmu_arct
     return path
 
 
+def speech_wav(path: Path, parts: list[tuple[str | None, float]], rate: int = 8000) -> Path:
+    """A WAV of fixtures and silences: [(fixture name or None, seconds of silence after)]."""
+    import soundfile as sf
+
+    chunks = []
+    for name, pause_s in parts:
+        if name is not None:
+            samples, r = decode_file(ROOT / "audio_fixtures" / name)
+            chunks.append(resample(samples, r, rate))
+        chunks.append(np.zeros(int(pause_s * rate), np.float32))
+    sf.write(path, np.concatenate(chunks), rate, subtype="PCM_16")
+    return path
+
+
 def speech_pcap(path: Path, lead_s: float, digits: list[tuple[float, str]], tail_s: float) -> float:
     """jfk.flac at 8 kHz mu-law after `lead_s` of silence, then digits; returns its length."""
     samples, rate = decode_file(ROOT / "audio_fixtures" / "jfk.flac")

@@ -12,19 +12,18 @@ import socket
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from ivr.store import Store
 from ivr.telephony.kamailio import kamcmd
-from speech.audio import decode_file, resample
+from speech.audio import decode_file
 from tests.sip_helpers import (
     BaresipAgent,
     baresip_call,
     free_port,
     ivr_exe,
     serve_status,
+    speech_wav,
     transcribe,
     wait_until,
 )
@@ -32,17 +31,6 @@ from tests.sip_helpers import (
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "agentpass1"  # baresip's account line ends a password at a space
-
-
-def speech_wav(path: Path, parts: list[tuple[str | None, float]], rate: int = 8000) -> Path:
-    chunks = []
-    for name, pause_s in parts:
-        if name is not None:
-            samples, r = decode_file(ROOT / "audio_fixtures" / name)
-            chunks.append(resample(samples, r, rate))
-        chunks.append(np.zeros(int(pause_s * rate), np.float32))
-    sf.write(path, np.concatenate(chunks), rate, subtype="PCM_16")
-    return path
 
 
 def registered(run_dir: Path) -> list[str]:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import re
 import subprocess
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-from speech.audio import decode_file, resample
+from speech.audio import decode_file
 from tests.sip_helpers import (
     ROOT,
     BaresipAgent,
@@ -25,6 +24,7 @@ from tests.sip_helpers import (
     free_port,
     sipp_call,
     speech_pcap,
+    speech_wav,
     transcribe,
 )
 
@@ -38,27 +38,15 @@ def _dialplan(tmp_path, uri: str, mode: str = "bridge"):
     return path
 
 
-def _speech_wav(path, parts: list[tuple[str | None, float]], rate: int = 8000):
-    """A WAV of fixtures and silences: [(fixture name or None, seconds of silence after)]."""
-    chunks = []
-    for name, pause_s in parts:
-        if name is not None:
-            samples, r = decode_file(ROOT / "audio_fixtures" / name)
-            chunks.append(resample(samples, r, rate))
-        chunks.append(np.zeros(int(pause_s * rate), np.float32))
-    sf.write(path, np.concatenate(chunks), rate, subtype="PCM_16")
-    return path
-
-
 def test_bridge_whispers_to_the_agent_then_connects_the_caller(tmp_path, engines):
     # the agent waits out the whisper, introduces themself, listens, then hangs up (WAV ends)
-    agent_wav = _speech_wav(tmp_path / "agent.wav", [(None, 10), ("cmu_arctic_us_aew_a0001.wav", 22)])
+    agent_wav = speech_wav(tmp_path / "agent.wav", [(None, 10), ("cmu_arctic_us_aew_a0001.wav", 22)])
     agent = BaresipAgent(tmp_path, agent_wav, seconds=120)
     worker = Worker(tmp_path / "data", _dialplan(tmp_path, agent.uri))
     try:
         # the caller hears the greeting and the agent, speaks to the agent, stays on the line;
         # they say it twice, so the agent hears it however long the dialing and whisper took
-        caller_wav = _speech_wav(tmp_path / "caller.wav", [(None, 14), ("jfk.flac", 4), ("jfk.flac", 15)])
+        caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 14), ("jfk.flac", 4), ("jfk.flac", 15)])
         heard = baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{worker.sip_port}", caller_wav, seconds=55)
         (events,) = worker.wait_calls_ended(1)
         agent_heard_path = agent.heard()
