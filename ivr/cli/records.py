@@ -42,6 +42,8 @@ def cmd_calls(args: argparse.Namespace) -> int:
     store = open_store(settings)
     try:
         if args.action == "list":
+            if not 1 <= args.limit <= 100000:
+                raise UsageError(f"--limit {args.limit}: from 1 to 100000")
             if args.outcome and args.outcome not in OUTCOMES:
                 raise UsageError(f"--outcome {args.outcome!r} is not one of {', '.join(OUTCOMES)}")
             page = store.calls.list(since=_since(args.since), outcome=args.outcome, limit=args.limit)
