@@ -52,6 +52,9 @@ class TransferRequest:
     ring_timeout_s: int = 30
     whisper: str = ""
     """Said to the agent only, before the caller is connected."""
+    assistant: Any = None
+    """While the caller waits for an agent, what the AI can still answer: `(text) -> answer
+    or None` (blocking; the knowledge base). None: the wait only holds."""
 
 
 class TransferOutcome(StrEnum):
@@ -59,6 +62,7 @@ class TransferOutcome(StrEnum):
     BUSY = "busy"
     NO_ANSWER = "no answer"
     FAILED = "failed"
+    CALLBACK = "callback"  # the caller hung up to be called back, keeping their place
 
 
 class Conversation(Protocol):

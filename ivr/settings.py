@@ -64,6 +64,12 @@ class Settings:
     (the CDR) stays. 0 keeps them. IVR_RETENTION_TRANSCRIPTS_DAYS."""
     token_ttl_s: int = 12 * 3600
     """How long a login's bearer token is good for (a shift)."""
+    callback_uri: str = ""
+    """How a caller who asked for a callback is dialled, `{number}` filled in (IVR_CALLBACK_URI,
+    e.g. `sip:{number}@trunk.example.net` for a PSTN gateway). Empty: through the hotline's
+    Kamailio (`sip:{number}@SIP_HOST:SIP_PORT`), which reaches phones registered there."""
+    callback_retry_s: float = 120.0
+    """A callback the caller did not answer is tried again this much later (3 tries in all)."""
     metrics_public: bool = False
     """Serve /metrics to other hosts too (it is anonymous, so 127.0.0.1 only by default).
     IVR_METRICS_PUBLIC=1."""
@@ -79,7 +85,7 @@ class Settings:
     def from_env(cls) -> Settings:
         """Defaults, overridden by IVR_ASR_MODEL, IVR_TTS_VOICE, IVR_ASR_THREADS,
         IVR_ASR_WORKERS, IVR_SPEECH, IVR_WORKERS, IVR_DATA_DIR, IVR_STORE_URL, IVR_RETENTION_*,
-        IVR_METRICS_PUBLIC when set."""
+        IVR_CALLBACK_URI, IVR_METRICS_PUBLIC when set."""
         s = cls()
         if os.environ.get("IVR_ASR_MODEL"):
             s = replace(s, asr=replace(s.asr, model_path=os.environ["IVR_ASR_MODEL"]))
@@ -102,6 +108,11 @@ class Settings:
         for name, attr in (("IVR_RETENTION_RECORDINGS_DAYS", "recordings_days"), ("IVR_RETENTION_TRANSCRIPTS_DAYS", "transcripts_days")):
             if os.environ.get(name):
                 s = replace(s, **{attr: float(_env_count(name, low=0, high=36500))})
+        if os.environ.get("IVR_CALLBACK_URI"):
+            uri = os.environ["IVR_CALLBACK_URI"].strip()
+            if "{number}" not in uri or not uri.startswith(("sip:", "sips:")):
+                raise SettingsError(f"IVR_CALLBACK_URI={uri!r}: a sip: URI with {{number}} in it is needed")
+            s = replace(s, callback_uri=uri)
         if os.environ.get("IVR_METRICS_PUBLIC"):
             s = replace(s, metrics_public=os.environ["IVR_METRICS_PUBLIC"].strip() in ("1", "true", "yes"))
         return s

@@ -298,13 +298,14 @@ class BaresipAgent:
         name: str = "agent",
         auto_answer: bool = True,
         host: str = "127.0.0.1",
+        user: str = "agent",
     ) -> None:
         """`register` = (user, password, registrar port): the phone signs in to Kamailio as
         sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port."""
         assert shutil.which("baresip"), "baresip is installed by `make test`"
         self.conf = tmp / name
         self.port = free_port()
-        self.uri = f"sip:agent@127.0.0.1:{self.port}"
+        self.uri = f"sip:{user}@127.0.0.1:{self.port}"
         answer = ";answermode=auto" if auto_answer else ""  # else it rings and rings
         account = f"<{self.uri}>;regint=0{answer}"
         if register is not None:
@@ -364,3 +365,49 @@ def transcribe(engines, samples: np.ndarray, rate: int) -> str:  # type: ignore[
                     texts.append(transcribe_utterance(engines.asr, resample(seg, rate, 16000)))
                 start, quiet = None, 0
     return " ".join(t for t in texts if t).lower()
+
+
+AGENT_PASSWORD = "agentpass1"  # baresip's account line ends a password at a space
+
+
+def registered(run_dir: Path) -> list[str]:
+    """The contacts Kamailio's location table holds (agents' phones)."""
+    from ivr.telephony.kamailio import kamcmd
+
+    out = kamcmd(run_dir, "ul.dump") or ""
+    return [line.split("Address:", 1)[1].strip() for line in out.splitlines() if "Address:" in line]
+
+
+def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents=("ann", "bob"), directory=()) -> dict:  # type: ignore[no-untyped-def]
+    """`ivr serve` (one worker) on free ports with agents (skill billing, AGENT_PASSWORD) and
+    directory entries [(number, name, tier)] in its store; `plan_for(tmp, sip_port)` -> dialplan."""
+    from ivr.store import Store
+
+    data = tmp / "data"
+    store = Store(f"sqlite:///{data}/ivr.sqlite3")
+    for name in agents:
+        store.agents.add(name, AGENT_PASSWORD, ["billing"])
+    store.directory.upsert([{"number": number, "name": name, "tier": tier} for number, name, tier in directory])
+    store.close()
+    sip = free_port()
+    plan = plan_for(tmp, sip)
+    api = free_port(socket.SOCK_STREAM)
+    proc = subprocess.Popen(
+        [*ivr_exe(), "serve", "--dialplan", str(plan), "--data-dir", str(data), "--port", str(api),
+         "--sip-port", str(sip), "--sip-workers", "1", "--rtp-port", str(45000 + 200 * (os.getpid() % 20))],
+        stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{api}"
+    wait_until(lambda: serve_status(proc, url, data, tmp / "serve.log"), 180, "ivr serve", interval_s=0.5)
+    return {"tmp": tmp, "data": data, "sip": sip, "run": data / "run", "proc": proc, "api": url}
+
+
+def stop_hotline(served: dict) -> None:  # type: ignore[type-arg]
+    import signal
+
+    served["proc"].send_signal(signal.SIGINT)
+    try:
+        served["proc"].wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        served["proc"].kill()

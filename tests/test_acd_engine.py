@@ -81,3 +81,88 @@ def test_two_workers_never_ring_the_same_agent(store_url):
     assert won == ["c0"]  # one agent, one ring: the first caller's
     for s in stores:
         s.close()
+
+
+def test_a_callback_keeps_its_place_and_is_claimed_by_a_dialer(store):
+    acd = Acd(store.engine, RULES)
+    acd.join("early", "billing", 0, context={"caller": {"name": "Ann"}})
+    acd.join("late", "billing", 0)
+    assert acd.to_callback("early", "07700900123").position == 1  # hung up, still first
+    assert acd.claim_callback() is None  # nobody is available
+    store.agents.add("bob", "correct horse", ["billing"])
+    store.agents.set_state("bob", AgentState.AVAILABLE)
+    assert acd.claim("late") is None  # the callback is ahead of the live caller
+    entry, agent = acd.claim_callback()
+    assert entry["call_id"] == "early" and entry["number"] == "07700900123" and agent.name == "bob"
+    assert entry["context"]["caller"]["name"] == "Ann"
+    assert store.agents.get("bob").state is AgentState.RINGING
+    assert acd.offer_for("bob")["call_id"] == "early"  # the screen pop while bob rings
+    # the caller does not pick up: tried later, the agent's call ends
+    assert acd.callback_done("early", "bob", "no_answer", retry_s=3600) == "callback"
+    acd.call_ended("bob", 30.0)
+    assert acd.claim_callback() is None  # not due for an hour
+    assert acd.claim("late").name == "bob"  # so the live caller gets bob meanwhile
+    assert acd.place("early").position == 1  # and the callback keeps its place
+
+
+def test_a_callback_is_given_up_after_three_unanswered_tries(store):
+    acd = Acd(store.engine, RULES)
+    store.agents.add("bob", "correct horse", ["billing"])
+    acd.join("cb", "billing", 0)
+    acd.to_callback("cb", "07700900123")
+    store.agents.set_state("bob", AgentState.AVAILABLE)
+    for attempt in range(3):
+        entry, _ = acd.claim_callback()
+        assert entry["attempts"] == attempt
+        acd.agent_on_call("bob", "cb")
+        assert store.agents.get("bob").state is AgentState.ON_CALL
+        state = acd.callback_done("cb", "bob", "no_answer", retry_s=0)
+        acd.call_ended("bob", 20.0)  # bob hangs up: wrap-up (0 s here), then available
+    assert state == "left" and acd.place("cb").position == 0
+
+
+def test_an_agent_who_misses_a_callback_leaves_it_for_the_next(store):
+    acd = Acd(store.engine, RULES)
+    for name in ("ann", "bob"):
+        store.agents.add(name, "correct horse", ["billing"])
+        store.agents.set_state(name, AgentState.AVAILABLE)
+    acd.join("cb", "billing", 0)
+    acd.to_callback("cb", "07700900123")
+    _, first = acd.claim_callback()
+    assert acd.callback_done("cb", first.name, "agent_missed") == "callback"
+    _, second = acd.claim_callback()
+    assert second.name != first.name
+
+
+def test_a_caller_whose_worker_has_no_line_is_passed_over_not_dropped(store):
+    acd = Acd(store.engine, RULES)
+    store.agents.add("ann", "correct horse", ["billing"])
+    store.agents.set_state("ann", AgentState.AVAILABLE)
+    acd.join("full", "billing", 10)
+    acd.join("roomy", "billing", 0)
+    acd.set_ready("full", False)  # its worker's lines are all in use
+    assert acd.claim("full") is None
+    assert acd.claim("roomy").name == "ann"  # the agent is not held for the full worker
+    assert acd.place("full").position == 1  # who keeps their place
+
+
+def test_a_dead_workers_callers_leave_the_queue_and_free_their_agents(store):
+    import os
+
+    from ivr.acd.engine import HOST
+
+    acd = Acd(store.engine, RULES)
+    store.agents.add("ann", "correct horse", ["billing"])
+    store.agents.set_state("ann", AgentState.AVAILABLE)
+    acd.join("dead", "billing", 0)
+    acd.join("next", "billing", 0)
+    assert acd.claim("dead").name == "ann"  # ringing for a caller whose worker then dies
+    acd.join("cb", "billing", 0)
+    acd.to_callback("cb", "07700900123")
+    got = acd.worker_gone(HOST, [os.getpid()])
+    assert got == {"left": 2, "callbacks": 0, "agents": 1}, got  # "dead" and "next" were this pid's
+    assert store.agents.get("ann").state is AgentState.WRAP_UP
+    assert acd.place("cb").position == 1  # the callback does not depend on a live call
+    assert acd.claim_callback()[0]["call_id"] == "cb"  # wrap-up 0 s: ann takes the callback
+    assert acd.worker_gone(HOST) == {"left": 0, "callbacks": 1, "agents": 1}  # serve restarts mid-dial
+    assert acd.place("cb").position == 1

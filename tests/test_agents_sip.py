@@ -5,10 +5,7 @@ registered, whisper first."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
 from pathlib import Path
 
@@ -18,52 +15,22 @@ from ivr.store import Store
 from ivr.telephony.kamailio import kamcmd
 from speech.audio import decode_file
 from tests.sip_helpers import (
+    AGENT_PASSWORD as PASSWORD,
+)
+from tests.sip_helpers import (
     BaresipAgent,
     baresip_call,
     free_port,
-    ivr_exe,
-    serve_status,
+    registered,
     speech_wav,
+    start_hotline,
+    stop_hotline,
     transcribe,
     wait_until,
 )
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "agentpass1"  # baresip's account line ends a password at a space
-
-
-def registered(run_dir: Path) -> list[str]:
-    """The contacts Kamailio's location table holds for agent ann."""
-    out = kamcmd(run_dir, "ul.dump") or ""
-    return [line.split("Address:", 1)[1].strip() for line in out.splitlines() if "Address:" in line]
-
-
-def start_hotline(tmp: Path, plan_for) -> dict:  # type: ignore[no-untyped-def]
-    data = tmp / "data"
-    store = Store(f"sqlite:///{data}/ivr.sqlite3")
-    store.agents.add("ann", PASSWORD, ["billing"])
-    store.agents.add("bob", PASSWORD, ["billing"])
-    store.close()
-    sip = free_port()
-    plan = plan_for(tmp, sip)
-    api = free_port(socket.SOCK_STREAM)
-    proc = subprocess.Popen(
-        [*ivr_exe(), "serve", "--dialplan", str(plan), "--data-dir", str(data), "--port", str(api),
-         "--sip-port", str(sip), "--sip-workers", "1", "--rtp-port", "45600"],
-        stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{api}"
-    wait_until(lambda: serve_status(proc, url, data, tmp / "serve.log"), 180, "ivr serve", interval_s=0.5)
-    return {"tmp": tmp, "data": data, "sip": sip, "run": data / "run", "proc": proc, "api": url}
-
-
-def stop(served: dict) -> None:
-    served["proc"].send_signal(signal.SIGINT)
-    try:
-        served["proc"].wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        served["proc"].kill()
 
 
 def bridge_plan(tmp: Path, sip: int) -> Path:
@@ -77,14 +44,14 @@ def bridge_plan(tmp: Path, sip: int) -> Path:
 def hotline(tmp_path_factory):
     served = start_hotline(tmp_path_factory.mktemp("agents"), bridge_plan)
     yield served
-    stop(served)
+    stop_hotline(served)
 
 
 @pytest.fixture(scope="module")
 def queued(tmp_path_factory):
     served = start_hotline(tmp_path_factory.mktemp("queue"), lambda tmp, sip: ROOT / "tests" / "sip" / "queue.yaml")
     yield served
-    stop(served)
+    stop_hotline(served)
 
 
 def test_a_wrong_password_is_refused_and_never_registers(hotline, tmp_path):
@@ -164,8 +131,13 @@ def test_the_queue_rings_the_next_agent_when_one_does_not_answer(queued, tmp_pat
     finally:
         store.close()
     kinds = [e["type"] for e in call["events"]]
-    offers = [e["agent"] for e in call["events"] if e["type"] == "agent_offer"]
-    assert offers == ["bob", "ann"] and "queue_join" in kinds, kinds
+    offers = [(e["agent"], e.get("outcome", "ringing")) for e in call["events"] if e["type"] == "agent_offer"]
+    assert offers == [("bob", "ringing"), ("bob", "no_answer"), ("ann", "ringing"), ("ann", "bridged")], offers
+    assert "queue_join" in kinds, kinds
+    assert [e.get("outcome") for e in call["events"] if e["type"] == "transfer"] == [None, "bridged"]
+    # both sides transcribed into the record: the caller's words, and ann's once put through
+    said = {who: " ".join(t["text"].lower() for t in call["transcript"] if t["speaker"] == who) for who in ("caller", "agent")}
+    assert "country" in said["caller"] and "danger trail" in said["agent"], said
     leave = next(e for e in call["events"] if e["type"] == "queue_leave")
     assert leave["reason"] == "answered" and leave["agent"] == "ann" and leave["wait_ms"] > 5000
     assert call["outcome"] == "transferred" and call["queue"] == "billing"

@@ -33,8 +33,19 @@ class Place:
     """Agents logged in (in any state but logged out) who serve the queue."""
 
 
-def _waiting(row) -> Waiting:  # type: ignore[no-untyped-def]
-    return Waiting(row.call_id, row.queue, row.priority, row.joined_at, row.skill, tuple(json.loads(row.reasons)))
+def _waiting(row, now: float | None = None) -> Waiting:  # type: ignore[no-untyped-def]
+    callback = row.state in ("callback", "calling")
+    ready = bool(row.ready) and row.state in ("waiting", "callback")
+    if row.state == "callback" and now is not None:
+        ready = ready and row.next_try_at <= now
+    return Waiting(
+        row.call_id, row.queue, row.priority, row.joined_at, row.skill, tuple(json.loads(row.reasons)), ready, callback
+    )
+
+
+LIVE = ("waiting", "offered", "callback", "calling")
+"""Entry states that hold a place in the queue."""
+CALLBACK_TRIES = 3
 
 
 def _agent(row) -> Agent:  # type: ignore[no-untyped-def]
@@ -72,7 +83,7 @@ class Acd:
             if me is None or me.state == "left":
                 return Place(0, 0.0, 0)
             rows = conn.execute(
-                select(queue_entries).where(queue_entries.c.queue == me.queue, queue_entries.c.state != "left")
+                select(queue_entries).where(queue_entries.c.queue == me.queue, queue_entries.c.state.in_(LIVE))
             ).all()
             staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state != "logged_out"))]
         rules = self.rules(me.queue)
@@ -97,28 +108,133 @@ class Acd:
         return True
 
     def claim(self, call_id: str, now: float | None = None) -> Agent | None:
-        """If this caller is next for a free agent, that agent is theirs (state ringing)."""
+        """If this caller is next for a free agent, that agent is theirs (state ringing).
+
+        Read first, in a plain read: most seconds of a wait find no agent free, and a write
+        transaction per waiting caller per second would serialise every worker on the store.
+        The write that follows is conditional (the agent still available, the caller still
+        waiting), so two callers who both read the same agent as theirs cannot both get it."""
         now = time.time() if now is None else now
+        offer = self._offer(now, lambda w: w.call_id == call_id)
+        if offer is None:
+            return None
+        agent = offer.agents[0]
         with write_tx(self.engine) as conn:
-            self._end_wrap_ups(conn, now)
-            rows = conn.execute(select(queue_entries).where(queue_entries.c.state == "waiting")).all()
-            staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state == "available"))]
-            for offer in policy.offers({q: self.rules(q) for q in {r.queue for r in rows}}, [_waiting(r) for r in rows], staff):
-                if offer.waiting.call_id != call_id:
-                    continue
-                agent = offer.agents[0]
-                got = conn.execute(
-                    update(agents)
-                    .where(agents.c.name == agent.name, agents.c.state == "available")
-                    .values(state="ringing", call_id=call_id, since=now)
-                ).rowcount
-                if got != 1:
-                    return None
-                conn.execute(
-                    update(queue_entries).where(queue_entries.c.call_id == call_id).values(state="offered", agent=agent.name)
-                )
-                return agent
+            if not self._take(conn, agent.name, call_id, "waiting", "offered", now):
+                return None
+        return agent
+
+    def claim_callback(self, now: float | None = None) -> tuple[dict[str, Any], Agent] | None:
+        """A callback whose turn it is, with the agent now ringing for it; None if none is due.
+        The entry is `calling` until `callback_done`."""
+        now = time.time() if now is None else now
+        offer = self._offer(now, lambda w: w.callback)
+        if offer is None:
+            return None
+        agent, call_id = offer.agents[0], offer.waiting.call_id
+        with write_tx(self.engine) as conn:
+            if not self._take(conn, agent.name, call_id, "callback", "calling", now):
+                return None
+            row = conn.execute(select(queue_entries).where(queue_entries.c.call_id == call_id)).first()
+        entry = {"call_id": call_id, "queue": row.queue, "priority": row.priority, "number": row.callback,
+                 "attempts": row.attempts, "reasons": json.loads(row.reasons), "waited_s": round(now - row.joined_at),
+                 "context": json.loads(row.context)}  # fmt: skip
+        return entry, agent
+
+    def _offer(self, now: float, mine) -> policy.Offer | None:  # type: ignore[no-untyped-def]
+        """The offer the queue makes now to the first waiting entry `mine` accepts, from a read."""
+        with self.engine.connect() as conn:
+            staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state.in_(["available", "wrap_up"])))]
+        wrap = self._wrap_up_s()
+        if any(a.state is AgentState.WRAP_UP and now - a.since >= wrap for a in staff):
+            with write_tx(self.engine) as wconn:  # a wrap-up is over: that agent is free again
+                self._end_wrap_ups(wconn, now)
+            with self.engine.connect() as conn:
+                staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state == "available"))]
+        free = [a for a in staff if a.state is AgentState.AVAILABLE]
+        if not free:
+            return None
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(queue_entries).where(queue_entries.c.state.in_(["waiting", "callback"]))).all()
+        waiting = [_waiting(r, now) for r in rows]
+        for offer in policy.offers({q: self.rules(q) for q in {w.queue for w in waiting}}, waiting, free):
+            if mine(offer.waiting):
+                return offer
         return None
+
+    def _take(self, conn, agent: str, call_id: str, was: str, now_state: str, now: float) -> bool:  # type: ignore[no-untyped-def]
+        got = conn.execute(
+            update(agents)
+            .where(agents.c.name == agent, agents.c.state == "available")
+            .values(state="ringing", call_id=call_id, since=now)
+        ).rowcount
+        if got != 1:
+            return False
+        owner = {"host": HOST, "pid": os.getpid()} if now_state == "calling" else {}  # the dialler's, now
+        moved = conn.execute(
+            update(queue_entries)
+            .where(queue_entries.c.call_id == call_id, queue_entries.c.state == was)
+            .values(state=now_state, agent=agent, **owner)
+        ).rowcount
+        if moved != 1:  # the caller left meanwhile: the agent is free again (same transaction)
+            conn.execute(update(agents).where(agents.c.name == agent).values(state="available", call_id=""))
+            return False
+        return True
+
+    def set_ready(self, call_id: str, ready: bool) -> None:
+        """Whether the caller's worker has a line for an agent leg now."""
+        with write_tx(self.engine) as conn:
+            conn.execute(update(queue_entries).where(queue_entries.c.call_id == call_id).values(ready=ready))
+
+    def to_callback(self, call_id: str, number: str) -> Place:
+        """The caller hangs up to be called back at `number`, keeping their place."""
+        with write_tx(self.engine) as conn:
+            conn.execute(
+                update(queue_entries)
+                .where(queue_entries.c.call_id == call_id, queue_entries.c.state.in_(["waiting", "offered"]))
+                .values(state="callback", callback=number, next_try_at=time.time(), ready=True, agent="")
+            )
+        return self.place(call_id)
+
+    def agent_on_call(self, agent: str, call_id: str) -> None:
+        """The agent answered a callback's first leg (the caller is being dialled)."""
+        with write_tx(self.engine) as conn:
+            conn.execute(
+                update(agents).where(agents.c.name == agent).values(state="on_call", since=time.time(), missed=0, call_id=call_id)
+            )
+
+    def callback_done(self, call_id: str, agent: str, outcome: str, retry_s: float = 120.0) -> str:
+        """How a callback went: `answered` (the caller is with the agent), `no_answer` (the
+        caller did not pick up: tried again `retry_s` later, 3 tries in all), `agent_missed`
+        (the agent's phone did not answer: the callback waits for the next agent). Returns the
+        entry's state after it."""
+        now = time.time()
+        with write_tx(self.engine) as conn:
+            row = conn.execute(select(queue_entries).where(queue_entries.c.call_id == call_id)).first()
+            if row is None:
+                return "left"
+            if outcome == "answered":
+                conn.execute(update(agents).where(agents.c.name == agent).values(state="on_call", since=now, missed=0))
+                self._leave(conn, call_id, "answered")
+                return "left"
+            if outcome == "agent_missed":
+                a = _agent(conn.execute(select(agents).where(agents.c.name == agent)).first())
+                after = policy.missed_ring(a, self.rules(row.queue), now)
+                conn.execute(
+                    update(agents).where(agents.c.name == agent)
+                    .values(state=str(after.state), since=now, missed=after.missed, reason=after.reason, call_id="")
+                )  # fmt: skip
+                conn.execute(update(queue_entries).where(queue_entries.c.call_id == call_id).values(state="callback", agent=""))
+                return "callback"
+            attempts = row.attempts + 1
+            if attempts >= CALLBACK_TRIES:
+                self._leave(conn, call_id, "callback_failed")
+                return "left"
+            conn.execute(
+                update(queue_entries).where(queue_entries.c.call_id == call_id)
+                .values(state="callback", agent="", attempts=attempts, next_try_at=now + retry_s)
+            )  # fmt: skip
+            return "callback"
 
     def answered(self, call_id: str, agent: str) -> None:
         with write_tx(self.engine) as conn:
@@ -140,7 +256,11 @@ class Acd:
                 .where(agents.c.name == agent)
                 .values(state=str(after.state), since=now, missed=after.missed, reason=after.reason, call_id="")
             )
-            conn.execute(update(queue_entries).where(queue_entries.c.call_id == call_id).values(state="waiting", agent=""))
+            conn.execute(
+                update(queue_entries)
+                .where(queue_entries.c.call_id == call_id, queue_entries.c.state == "offered")
+                .values(state="waiting", agent="")
+            )
         return after
 
     def leave(self, call_id: str, reason: str) -> None:
@@ -171,7 +291,7 @@ class Acd:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(queue_entries)
-                .where(queue_entries.c.agent == agent, queue_entries.c.state.in_(["offered", "left"]),
+                .where(queue_entries.c.agent == agent, queue_entries.c.state.in_(["offered", "calling", "left"]),
                        queue_entries.c.leave_reason.in_(["", "answered"]))
                 .order_by(queue_entries.c.joined_at.desc())
             ).first()  # fmt: skip
@@ -181,9 +301,34 @@ class Acd:
         return {"call_id": row.call_id, "queue": row.queue, "priority": row.priority, "reasons": json.loads(row.reasons),
                 "waited_s": round(time.time() - row.joined_at, 1), "agent_state": me.state, **json.loads(row.context)}  # fmt: skip
 
+    def worker_gone(self, host: str, pids: list[int] | None = None) -> dict[str, int]:
+        """The calls of a worker that died (or of every worker of `host` when `pids` is None:
+        serve starting again) are not coming back: its waiting callers leave the queue
+        (`interrupted`: their record says so), a callback it was dialling waits for its next try,
+        and the agents its calls held go to wrap-up instead of ringing or talking forever."""
+        scope = [queue_entries.c.host == host] + ([queue_entries.c.pid.in_(pids)] if pids is not None else [])
+        now = time.time()
+        with write_tx(self.engine) as conn:
+            held = [r.call_id for r in conn.execute(select(queue_entries.c.call_id).where(*scope)).all()]
+            left = conn.execute(
+                update(queue_entries).where(*scope, queue_entries.c.state.in_(["waiting", "offered"]))
+                .values(state="left", left_at=now, leave_reason="interrupted")
+            ).rowcount  # fmt: skip
+            requeued = conn.execute(
+                update(queue_entries).where(*scope, queue_entries.c.state == "calling")
+                .values(state="callback", agent="", next_try_at=now, ready=True)
+            ).rowcount  # fmt: skip
+            freed = 0
+            for i in range(0, len(held), 500):
+                freed += conn.execute(
+                    update(agents).where(agents.c.call_id.in_(held[i : i + 500]), agents.c.state.in_(["ringing", "on_call"]))
+                    .values(state="wrap_up", since=now, call_id="")
+                ).rowcount  # fmt: skip
+        return {"left": left, "callbacks": requeued, "agents": freed}
+
     def waiting_count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(queue_entries).where(queue_entries.c.state != "left")).scalar_one())
+            return int(conn.execute(select(func.count()).select_from(queue_entries).where(queue_entries.c.state.in_(LIVE))).scalar_one())
 
     # -- internals ----------------------------------------------------------------------------
     def _leave(self, conn, call_id: str, reason: str) -> None:  # type: ignore[no-untyped-def]
@@ -193,10 +338,13 @@ class Acd:
             .values(state="left", left_at=time.time(), leave_reason=reason)
         )
 
+    def _wrap_up_s(self) -> float:
+        # the wrap-up of the queue the agent's last call came from is not kept: the longest rule applies
+        return max((r.wrap_up_s for r in self.queues.values()), default=30.0)
+
     def _end_wrap_ups(self, conn, now: float) -> None:  # type: ignore[no-untyped-def]
+        wrap = self._wrap_up_s()
         for row in conn.execute(select(agents).where(agents.c.state == "wrap_up")).all():
             a = _agent(row)
-            # the wrap-up of the queue the agent's last call came from is not kept: the longest rule applies
-            wrap = max((r.wrap_up_s for r in self.queues.values()), default=30.0)
             if now - a.since >= wrap:
                 conn.execute(update(agents).where(agents.c.name == a.name, agents.c.state == "wrap_up").values(state="available", since=now))

@@ -66,6 +66,11 @@ class Waiting:
     joined_at: float
     skill: str = ""
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    ready: bool = True
+    """An agent can be put through now: the caller's worker has a line for the agent leg, or
+    (a callback) its next try is due. Not ready: passed over, keeping their place."""
+    callback: bool = False
+    """The caller hung up to be called back (any worker with two free lines calls)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +155,7 @@ def offers(queues: dict[str, QueueRules], waiting: Iterable[Waiting], agents: Se
     out: list[Offer] = []
     for w in order(waiting):
         rules = queues.get(w.queue)
-        if rules is None:
+        if rules is None or not w.ready:
             continue
         chosen = [a for a in choose(rules, w, (a for a in agents if a.name not in taken))]
         if chosen:

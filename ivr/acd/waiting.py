@@ -1,16 +1,23 @@
 """A caller's wait for a human: join the queue, hear where they are, hold music between the
-announcements, and ring the agent the queue picks; a ring nobody answers goes to the next
-agent with the caller at their place; an upset caller moves up; a caller who hangs up is
-recorded as abandoned with their wait. Runs in the call's coroutine; the queue itself is in
-the store (`engine.Acd`), so every worker sees the same one.
+announcements, and ring the agent the queue picks. A ring nobody answers goes to the next
+agent with the caller at their place; an agent who hangs up during the briefing puts the
+caller back at the head; an upset caller moves up. While waiting the AI still listens: a
+question the knowledge base can answer is answered over the music, "agent" is met with
+the caller's place, and 1 (or nobody logged in, or the maximum wait) offers a callback
+that keeps the place. A caller who hangs up is recorded as abandoned with their wait.
+
+Runs in the call's coroutine; the queue itself is in the store (`engine.Acd`), so every
+worker sees the same one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
-from ivr.acd import policy
+from ivr.acd import briefing, policy
+from ivr.acd.callback import offer_callback, spoken_tail
 from ivr.acd.engine import Acd
 from ivr.conversation import InputKind, TransferOutcome, TransferRequest
 from ivr.events import EventType
@@ -21,67 +28,189 @@ NOBODY = (
     "I'm sorry, none of our agents is available right now. Please stay on the line and the next"
     " one to become free will take your call."
 )
+CALLBACK_KEY = "1"
+AGENT_WORDS = re.compile(r"\b(agent|person|human|someone|operator|representative)\b")
 
 
-async def wait_for_agent(session: Any, request: TransferRequest, acd: Acd, agent_uri: str) -> TransferOutcome:
-    """Queue the caller until an agent answers (CONNECTED), or the wait ends: the caller hung
-    up, or waited `max_wait_s` (NO_ANSWER: the dialplan's `unavailable` is said)."""
-    call_id = session.call_id
-    rules = acd.rules(request.queue)
-    caller = request.context.get("caller") or {}
-    upset = (request.context.get("affect") or {}).get("level") == "escalate"
-    priority, reasons = policy.priority_for(request.priority, str(caller.get("tier") or ""), upset)
-    pop = {**request.context, "reason": request.reason, "tier": request.tier}
-    place = await asyncio.to_thread(acd.join, call_id, request.queue, priority, request.skill, reasons, session.masked(pop))
-    session.emit(EventType.QUEUE_JOIN, queue=request.queue, position=place.position, priority=priority, reasons=list(reasons))
-    joined_ms = session.now_ms
-    await session.say(NOBODY if place.agents_serving == 0 else policy.announcement(place.position, place.wait_s))
-    await session.start_hold()
-    next_update = session.now_ms + ANNOUNCE_MS
+def _outcome_word(outcome: TransferOutcome, reason: str) -> str:
+    if outcome is TransferOutcome.CONNECTED:
+        return "bridged"
+    if "briefing" in reason:
+        return "requeued"
+    if outcome is TransferOutcome.NO_ANSWER:
+        return "no_answer"
+    return "rejected"
 
-    def leave(reason: str, agent: str = "") -> None:
-        session.emit(EventType.QUEUE_LEAVE, reason=reason, wait_ms=session.now_ms - joined_ms, **({"agent": agent} if agent else {}))
 
-    try:
-        while True:
-            room = getattr(session.transport, "lines_free", None)
-            agent = await asyncio.to_thread(acd.claim, call_id) if room is None or room() > 0 else None
-            if agent is not None:
-                session.emit(EventType.AGENT_OFFER, agent=agent.name)
-                await session.stop_hold()
-                outcome = await session.bridge_to(agent_uri.format(name=agent.name), request, rules.ring_timeout_s)
-                if outcome is TransferOutcome.CONNECTED:
-                    await asyncio.to_thread(acd.answered, call_id, agent.name)
-                    session.agent = agent.name
-                    leave("answered", agent.name)
-                    return outcome
-                after = await asyncio.to_thread(acd.missed, call_id, agent.name)
-                session.emit(EventType.QUEUE_UPDATE, position=1, reason=f"{agent.name}: {outcome} ({after.state})")
-                if session.caller_gone:
-                    await asyncio.to_thread(acd.leave, call_id, "abandoned")
-                    leave("abandoned")
+class _Wait:
+    def __init__(self, session: Any, request: TransferRequest, acd: Acd, agent_uri: str, history: Any) -> None:
+        self.s, self.request, self.acd, self.agent_uri, self.history = session, request, acd, agent_uri, history
+        self.call_id = session.call_id
+        self.rules = acd.rules(request.queue)
+        self.joined_ms = 0
+        self.ready = True
+        self.offered_callback = False
+
+    def emit_transfer(self, outcome: str) -> None:
+        r = self.request
+        self.s.emit(EventType.TRANSFER, queue=r.queue, reason=r.reason, tier=r.tier, outcome=outcome)
+
+    def leave(self, reason: str, **extra: Any) -> None:
+        self.s.emit(EventType.QUEUE_LEAVE, reason=reason, wait_ms=self.s.now_ms - self.joined_ms, **extra)
+
+    async def announce(self) -> None:
+        place = await asyncio.to_thread(self.acd.place, self.call_id)
+        self.s.emit(EventType.QUEUE_UPDATE, position=place.position, wait_s=round(place.wait_s))
+        await self.s.say(NOBODY if place.agents_serving == 0 else policy.announcement(place.position, place.wait_s))
+
+    async def set_ready(self) -> None:
+        """Tell the queue whether this worker has a line for the agent leg now: when not, the
+        caller is passed over (keeping their place) instead of holding the agent."""
+        room = getattr(self.s.transport, "lines_free", None)
+        ready = room is None or room() > 0
+        if ready != self.ready:
+            self.ready = ready
+            await asyncio.to_thread(self.acd.set_ready, self.call_id, ready)
+
+    async def whisper(self) -> bytes:
+        """The briefing (at most 5 s), from the context and the caller's past calls."""
+        ctx = {**self.request.context, "reason": self.request.reason}
+        number = str((ctx.get("caller") or {}).get("number") or "")
+        history = None
+        if self.history is not None and number:
+            try:
+                history = await asyncio.to_thread(self.history, number, self.call_id)
+            except Exception:  # the briefing goes without the history
+                history = None
+        rate = self.s.transport.sample_rate
+        try:
+            _, pcm = await briefing.fit(briefing.parts(ctx, history), lambda t: self.s.speech.synthesize(t, rate), rate)
+        except Exception as e:  # the speech service is away: the agent gets the screen pop only
+            self.s.emit(EventType.ERROR, message=f"no briefing: {e}", stage="tts")
+            return b""
+        return pcm
+
+    async def to_callback(self, nobody: bool) -> bool:
+        self.offered_callback = True
+        number = await offer_callback(self.s, nobody)
+        if not number or self.s.caller_gone:
+            if not self.s.caller_gone:
+                await self.s.say("Thank you for waiting. You keep your place in the queue.")
+                await self.s.start_hold()
+            return False
+        place = await asyncio.to_thread(self.acd.to_callback, self.call_id, number)
+        self.leave("callback", number=number)
+        self.emit_transfer("callback")
+        await self.s.say(
+            f"Thank you. We will call you back on the number ending {spoken_tail(number)} as soon as an"
+            f" agent is free. You are number {max(1, place.position)} in the queue. Goodbye.",
+            interruptible=False,
+        )
+        return True
+
+    async def heard(self, text: str) -> None:
+        """The caller spoke on hold: the AI answers what it can; "agent" gets their place."""
+        said = text.lower()
+        answer = None
+        if not AGENT_WORDS.search(said) and self.request.assistant is not None:
+            answer = await asyncio.to_thread(self.request.assistant, text)
+        await self.s.stop_hold()
+        if answer:
+            self.s.emit(EventType.QUEUE_UPDATE, position=(await asyncio.to_thread(self.acd.place, self.call_id)).position,
+                        reason="answered a question while waiting")  # fmt: skip
+            await self.s.say(answer + " You keep your place in the queue.")
+        else:
+            await self.announce()
+        await self.s.start_hold()
+
+    async def ring(self, agent: policy.Agent) -> TransferOutcome | None:
+        """Ring the claimed agent: CONNECTED, or None (the caller waits on at their place)."""
+        s = self.s
+        pcm = await self.whisper()
+        s.emit(EventType.AGENT_OFFER, agent=agent.name, briefing_ms=len(pcm) * 1000 // (2 * s.transport.sample_rate))
+        await s.stop_hold()
+        outcome = await s.bridge_to(self.agent_uri.format(name=agent.name), self.request, self.rules.ring_timeout_s, whisper_pcm=pcm)
+        word = _outcome_word(outcome, getattr(s.transport, "bridge_reason", ""))
+        s.emit(EventType.AGENT_OFFER, agent=agent.name, outcome=word)
+        if outcome is TransferOutcome.CONNECTED:
+            await asyncio.to_thread(self.acd.answered, self.call_id, agent.name)
+            s.agent = agent.name
+            self.leave("answered", agent=agent.name)
+            self.emit_transfer("bridged")
+            return outcome
+        after = await asyncio.to_thread(self.acd.missed, self.call_id, agent.name)
+        s.emit(EventType.QUEUE_UPDATE, position=1, reason=f"{agent.name}: {word} ({after.state})")
+        if not s.caller_gone:
+            await s.start_hold()
+        return None
+
+    async def run(self) -> TransferOutcome:
+        s, request, acd = self.s, self.request, self.acd
+        caller = request.context.get("caller") or {}
+        upset = (request.context.get("affect") or {}).get("level") == "escalate"
+        priority, reasons = policy.priority_for(request.priority, str(caller.get("tier") or ""), upset)
+        pop = {**request.context, "reason": request.reason, "tier": request.tier}
+        place = await asyncio.to_thread(acd.join, self.call_id, request.queue, priority, request.skill, reasons, s.masked(pop))
+        s.emit(EventType.QUEUE_JOIN, queue=request.queue, position=place.position, priority=priority, reasons=list(reasons))
+        self.joined_ms = s.now_ms
+        try:
+            if place.agents_serving == 0:  # nobody could take the call: say so, offer a callback
+                if await self.to_callback(nobody=True):
+                    return TransferOutcome.CALLBACK
+            else:  # an agent free now rings at once; else the caller hears their place
+                await self.set_ready()
+                agent = await asyncio.to_thread(acd.claim, self.call_id) if self.ready else None
+                if agent is not None and await self.ring(agent) is TransferOutcome.CONNECTED:
+                    return TransferOutcome.CONNECTED
+                if agent is None and not s.caller_gone:
+                    await s.say(policy.announcement(place.position, place.wait_s))
+                    await s.start_hold()
+            next_update = s.now_ms + ANNOUNCE_MS
+            while True:
+                await self.set_ready()
+                agent = await asyncio.to_thread(acd.claim, self.call_id) if self.ready else None
+                if agent is not None:
+                    if await self.ring(agent) is TransferOutcome.CONNECTED:
+                        return TransferOutcome.CONNECTED
+                    if not s.caller_gone:
+                        continue
+                item = await s.wait_input(1000)  # a second of the call's time
+                if item.kind is InputKind.HANGUP or s.caller_gone:
+                    await asyncio.to_thread(acd.leave, self.call_id, "abandoned")
+                    self.leave("abandoned")
+                    self.emit_transfer("abandoned")
                     return TransferOutcome.NO_ANSWER
-                await session.start_hold()
-                continue
-            item = await session.wait_input(1000)  # a second of the call's time
-            if item.kind is InputKind.HANGUP:
-                await asyncio.to_thread(acd.leave, call_id, "abandoned")
-                leave("abandoned")
-                return TransferOutcome.NO_ANSWER
-            if item.kind is InputKind.AFFECT and item.level == "escalate":
-                if await asyncio.to_thread(acd.escalate, call_id):
-                    place = await asyncio.to_thread(acd.place, call_id)
-                    session.emit(EventType.QUEUE_UPDATE, position=place.position, reason="the caller sounds upset")
-            if session.now_ms - joined_ms >= rules.max_wait_s * 1000:
-                await asyncio.to_thread(acd.leave, call_id, "timeout")
-                leave("timeout")
-                await session.stop_hold()
-                return TransferOutcome.NO_ANSWER
-            if session.now_ms >= next_update:
-                next_update = session.now_ms + ANNOUNCE_MS
-                place = await asyncio.to_thread(acd.place, call_id)
-                session.emit(EventType.QUEUE_UPDATE, position=place.position, wait_s=round(place.wait_s))
-                await session.say(NOBODY if place.agents_serving == 0 else policy.announcement(place.position, place.wait_s))
-    except asyncio.CancelledError:
-        await asyncio.shield(asyncio.to_thread(acd.leave, call_id, "interrupted"))
-        raise
+                if item.kind is InputKind.AFFECT and item.level == "escalate":
+                    if await asyncio.to_thread(acd.escalate, self.call_id):
+                        place = await asyncio.to_thread(acd.place, self.call_id)
+                        s.emit(EventType.QUEUE_UPDATE, position=place.position, reason="the caller sounds upset")
+                elif item.kind is InputKind.DTMF and item.digit == CALLBACK_KEY:
+                    if await self.to_callback(nobody=False):
+                        return TransferOutcome.CALLBACK
+                elif item.kind is InputKind.SPEECH and item.text.strip():
+                    await self.heard(item.text)
+                if s.now_ms - self.joined_ms >= self.rules.max_wait_s * 1000:
+                    if not self.offered_callback and await self.to_callback(nobody=False):
+                        return TransferOutcome.CALLBACK
+                    if s.now_ms - self.joined_ms >= self.rules.max_wait_s * 1000 * 2 or s.caller_gone:
+                        await asyncio.to_thread(acd.leave, self.call_id, "timeout")
+                        self.leave("timeout")
+                        self.emit_transfer("no_answer")
+                        await s.stop_hold()
+                        return TransferOutcome.NO_ANSWER
+                if s.now_ms >= next_update:
+                    next_update = s.now_ms + ANNOUNCE_MS
+                    await self.announce()
+        except asyncio.CancelledError:
+            await asyncio.shield(asyncio.to_thread(acd.leave, self.call_id, "interrupted"))
+            raise
+
+
+async def wait_for_agent(
+    session: Any, request: TransferRequest, acd: Acd, agent_uri: str, history: Any = None
+) -> TransferOutcome:
+    """Queue the caller until an agent answers (CONNECTED), they take a callback (CALLBACK),
+    or the wait ends: they hung up, or waited twice `max_wait_s` having declined the callback
+    (NO_ANSWER: the dialplan's `unavailable` is said). `history(number, call_id)`: the
+    caller's past calls for the briefing."""
+    return await _Wait(session, request, acd, agent_uri, history).run()

@@ -37,6 +37,7 @@ class Summary:
     connected: bool = False
     transfer_failed: str = ""
     on_hold: bool = False
+    callback: bool = False  # the caller hung up to be called back
     hangup: str | None = None  # the IVR's reason when the IVR ended the call
     app_error: str = ""
     end_reason: str = ""
@@ -58,6 +59,10 @@ class Summary:
             )
             return {"intents"}
         if t is EventType.TRANSFER:
+            if d.get("outcome") == "callback":
+                self.callback = True
+            elif d.get("outcome") in ("no_answer", "rejected"):
+                self.transfer_failed = str(d["outcome"])
             self.tier, self.queue, self.transfer_reason = str(d["tier"]), str(d["queue"]), str(d["reason"])
             self.transfer_asked = True
             return {"tier", "queue", "transfer_reason"}
@@ -73,7 +78,9 @@ class Summary:
             self.hangup = str(d["reason"])
         elif t is EventType.ERROR and d.get("stage") == "app":
             self.app_error = str(d["message"])
-        elif t is EventType.FINAL_TRANSCRIPT:
+        elif t is EventType.QUEUE_LEAVE and d["reason"] == "callback":
+            self.callback = True
+        elif t is EventType.FINAL_TRANSCRIPT and d.get("speaker", "caller") == "caller":
             self.turns += 1
             return {"turns"}
         elif t is EventType.AFFECT:
@@ -93,6 +100,8 @@ def outcome_of(s: Summary) -> tuple[str, str]:
     """(outcome, why) of an ended call; the outcomes are ivr.store.OUTCOMES."""
     if s.connected:
         return "transferred", f"to {s.queue}" if s.queue else "to a human"
+    if s.callback:
+        return "callback", f"the caller will be called back by {s.queue or 'a human'}"
     if s.app_error:
         return "failed", f"the dialplan stopped: {s.app_error}"
     if s.hangup is not None:

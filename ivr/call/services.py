@@ -21,6 +21,8 @@ class CallServices:
     there for an agent. None: the call is handed over as before (a replay, a lone worker)."""
     agent_uri: str = ""
     """How an agent is dialled, `{name}` filled in (sip:{name}@the hotline's Kamailio)."""
+    history: Any = None
+    """`(number, call_id) -> past calls` for the agent's briefing (`ivr.acd.briefing.past_calls`)."""
 
     @property
     def embedder(self) -> BlockingEmbedder:

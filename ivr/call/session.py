@@ -68,6 +68,9 @@ class CallSession:
         self._ended = False
         self._bridged = False
         self.transfer_request: TransferRequest | None = None
+        self._far: Any = None  # the bridged leg's transcriber (ivr.call.agent_side)
+        self.main_speaker = "caller"
+        """Who this call's own leg is: "agent" for a callback (the agent is dialled first)."""
         self.agent: str | None = None
         """The agent the queue connected the caller to (their wrap-up starts at the call's end)."""
         self.events: list[Event] = []
@@ -234,7 +237,11 @@ class CallSession:
         if not request.uri and self.services.acd is not None:
             from ivr.acd.waiting import wait_for_agent
 
-            return await wait_for_agent(self, request, self.services.acd, self.services.agent_uri)
+            self.transport.needs_line = True  # the worker keeps a line free for this caller's agent leg
+            try:
+                return await wait_for_agent(self, request, self.services.acd, self.services.agent_uri, self.services.history)
+            finally:
+                self.transport.needs_line = False
         if not request.uri:
             await self.transport.transfer(request.queue)
             self._ended = True
@@ -248,20 +255,30 @@ class CallSession:
             return outcome
         return await self.bridge_to(request.uri, request, request.ring_timeout_s)
 
-    async def bridge_to(self, uri: str, request: TransferRequest, ring_timeout_s: int | float) -> TransferOutcome:
-        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
+    async def bridge_to(
+        self, uri: str, request: TransferRequest, ring_timeout_s: int | float, whisper_pcm: bytes | None = None
+    ) -> TransferOutcome:
+        """Dial `uri`, whisper the hand-over to the agent only (`whisper_pcm`, or the request's
+        whisper synthesised), then connect the caller."""
         rate = self.transport.sample_rate
-        whisper = b""
-        if request.whisper:
+        whisper = whisper_pcm or b""
+        if whisper_pcm is None and request.whisper:
             try:
                 whisper = await self.track(self.speech.synthesize(request.whisper, rate))
             except SpeechUnavailable:  # the agent is connected without the spoken summary
                 self.emit(EventType.ERROR, message="no whisper: the speech service is away", stage="tts")
         self.emit(EventType.BRIDGE, uri=uri, state="dialing")
         outcome = await self.transport.bridge(uri, whisper, agent_headers(self.call_id, request), int(ring_timeout_s))
-        self.emit(EventType.BRIDGE, uri=uri, state=str(outcome), **self._why())
+        answered = getattr(self.transport, "agent_answered_ms", None)
+        when = {"answered_ms": answered} if outcome is TransferOutcome.CONNECTED and answered is not None else {}
+        self.emit(EventType.BRIDGE, uri=uri, state=str(outcome), **self._why(), **when)
         if outcome is TransferOutcome.CONNECTED:
-            self._bridged = True  # the caller talks to the agent; we record and transcribe
+            self._bridged = True  # the caller talks to the agent; we record and transcribe both
+            if hasattr(self.transport, "on_agent_audio") and self._far is None:
+                from ivr.call.agent_side import FarSide
+
+                self._far = FarSide(self, "caller" if self.main_speaker != "caller" else "agent")
+                self.transport.on_agent_audio = self._far.feed
         return outcome
 
     @property
@@ -340,6 +357,8 @@ class CallSession:
         self._ended = True
         self._wake.set()
         await self._settle()
+        if self._far is not None:
+            await self._far.close()
         if not app_task.done():
             app_task.cancel()
             await asyncio.gather(app_task, return_exceptions=True)
@@ -392,6 +411,8 @@ class CallSession:
             await asyncio.gather(*pending, return_exceptions=True)
 
     def _on_event(self, event: Event) -> None:
+        if event.type is EventType.FINAL_TRANSCRIPT and self.main_speaker != "caller" and "speaker" not in event.data:
+            event = make(event.call, event.t_ms, event.type, **event.data, speaker=self.main_speaker)
         self.events.append(event)
         if event.type is EventType.AFFECT and not self._ended and not self._bridged:
             d = event.data

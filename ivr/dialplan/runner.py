@@ -280,8 +280,12 @@ class DialplanRunner:
             mode=str(q.get("mode", "bridge")),
             ring_timeout_s=int(q.get("ring_timeout_s", 30)),
             whisper=handover_whisper(self.context()["caller"], self.state, queue, reason),
+            assistant=self.waiting_answer,
         )
         outcome = await self.conv.transfer(request)
+        if outcome is TransferOutcome.CALLBACK:  # the caller was told and said goodbye to
+            await self.conv.hangup(f"callback arranged by {queue}")
+            return
         if outcome is not TransferOutcome.CONNECTED:
             # the agent's phone is busy, rang out or failed: the caller is told, never dropped
             say = q.get("unavailable") or (
@@ -356,6 +360,15 @@ class DialplanRunner:
             self.conv.emit(EventType.ERROR, message=f"lookup {url}: {e}", stage="lookup")
             return str(a["on_error"])
         return None
+
+    def waiting_answer(self, text: str, min_score: float = 0.6) -> str | None:
+        """The knowledge base's answer to what a caller on hold asked, if it has a good one
+        (blocking: the embedder)."""
+        kb = getattr(self.nlu, "kb", None)
+        if kb is None or not text.strip():
+            return None
+        entry, score = kb.best(text)
+        return str(entry["answer"]) if entry is not None and score >= min_score else None
 
     async def _answer(self, a: Mapping[str, Any]) -> str | None:
         question = self.render(a["question"]) if a.get("question") else self.state.last.get("text", "")

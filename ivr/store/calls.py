@@ -207,11 +207,11 @@ class CallRecords:
 
 
 def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Both sides, in order: what the caller said, what the IVR said (agents' turns later)."""
+    """Every side, in order: what the caller said, what the IVR said, what the agent said."""
     out: list[dict[str, Any]] = []
     for e in events:
         if e["type"] == "final_transcript" and e.get("text"):
-            out.append({"t_ms": e["t_ms"], "speaker": "caller", "text": e["text"]})
+            out.append({"t_ms": e["t_ms"], "speaker": e.get("speaker") or "caller", "text": e["text"]})
         elif e["type"] == "say" and e.get("prompt") != "play":
             out.append({"t_ms": e["t_ms"], "speaker": "ivr", "text": e["text"]})
     return out

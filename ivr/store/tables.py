@@ -68,6 +68,7 @@ calls = Table(
     Index("ix_calls_started_at", "started_at"),
     Index("ix_calls_outcome_started", "outcome", "started_at"),
     Index("ix_calls_status_host", "status", "host"),
+    Index("ix_calls_caller_started", "caller", "started_at"),
 )
 
 call_events = Table(
@@ -129,12 +130,17 @@ queue_entries = Table(
     Column("joined_at", Float, nullable=False),
     Column("skill", String(64), nullable=False, default=""),
     Column("reasons", Text, nullable=False, default="[]"),
-    Column("state", String(16), nullable=False, default="waiting"),  # waiting | offered | left
+    # waiting | offered | left; callback: the caller hung up to be called back, calling: being called
+    Column("state", String(16), nullable=False, default="waiting"),
     Column("agent", String(64), nullable=False, default=""),
     Column("host", String(255), nullable=False, default=""),
     Column("pid", Integer, nullable=False, default=0),
     Column("left_at", Float),
     Column("leave_reason", String(32), nullable=False, default=""),
     Column("context", Text, nullable=False, default="{}"),  # what the agent's screen shows (JSON, masked)
+    Column("callback", String(64), nullable=False, default=""),  # the number to call back
+    Column("attempts", Integer, nullable=False, default=0),  # callbacks tried
+    Column("next_try_at", Float, nullable=False, default=0.0),
+    Column("ready", Boolean, nullable=False, default=True),  # the caller's worker has a line for the agent
     Index("ix_queue_entries_state_queue", "state", "queue"),
 )

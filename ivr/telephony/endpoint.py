@@ -9,8 +9,12 @@ call is never touched again (GC-deferred destruction sent BYE to a reused slot).
 A transfer to an agent's phone is a second call (the agent leg) placed from the same
 endpoint: once it answers, the transport plays the whisper into the agent leg only, then
 the two calls' audio is cross-connected in the conference bridge while both ports stay
-attached (the recording hears both). Either side hanging up hangs up the other. The
-agent leg counts against the worker's 4 calls.
+attached (the recording hears both). Either side hanging up hangs up the other.
+
+The agent leg counts against the worker's 4 calls, so a line is kept for it: while a caller
+waits in a queue, the worker answers new callers only if every waiting caller still has a
+line for their agent (a new INVITE gets 486 and Kamailio tries the next worker). A callback
+is an outbound call from here (`originate`): the agent first, then the caller as its leg.
 """
 
 from __future__ import annotations
@@ -75,13 +79,15 @@ class SipEndpoint:
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._calls: dict[str, _Call] = {}
         self._seq = 0
-        self._epoch = __import__("time").strftime("%Y%m%d%H%M%S")
+        self.epoch = __import__("time").strftime("%Y%m%d%H%M%S")
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="sip", daemon=True)
         self._accepting = False
         self.answered = 0
+        self.refused_for_agents = 0
+        """New callers turned away (486) to keep lines for waiting callers' agent legs."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout_s: float = 20.0) -> None:
@@ -222,7 +228,15 @@ class SipEndpoint:
             return
         call = _Call(self, acc, call_id)
         self._seq += 1
-        call.key = f"{self._epoch}-{self.settings.port}-{self._seq}"
+        if self.room_for_new() < 1:  # the free lines are kept for waiting callers' agents
+            call.key = f"busy-{self._seq}"
+            self._calls[call.key] = call
+            op = pj.CallOpParam()
+            op.statusCode = 486
+            call.hangup(op)
+            self.refused_for_agents += 1
+            return
+        call.key = f"{self.epoch}-{self.settings.port}-{self._seq}"
         self._calls[call.key] = call
         info = call.getInfo()
         caller = _user_of(info.remoteUri)
@@ -398,6 +412,37 @@ class SipEndpoint:
     def lines_free(self) -> int:
         """Calls this endpoint could still make or take (an agent leg is one)."""
         return self.settings.max_calls - len(self._calls)
+
+    def room_for_new(self) -> int:
+        """Lines free once each waiting caller's agent leg is counted: what a new caller, or a
+        callback (two lines), may use."""
+        calls = list(self._calls.values())
+        waiting = sum(1 for c in calls if c.leg == "caller" and c.peer is None and getattr(c.transport, "needs_line", False))
+        return self.settings.max_calls - len(calls) - waiting
+
+    def originate(self, key: str, uri: str, transport: Any, headers: dict[str, str] | None = None) -> None:
+        """Place an outbound call (a callback's first leg, to the agent) carried by `transport`
+        as if it were a caller's; its media and end are reported to the transport."""
+        self._commands.put(lambda: self._originate(key, uri, transport, headers or {}))
+
+    def _originate(self, key: str, uri: str, transport: Any, headers: dict[str, str]) -> None:
+        if len(self._calls) >= self.settings.max_calls:
+            transport.sip_disconnected("no free line for the callback")
+            return
+        call = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
+        call.key, call.transport = key, transport
+        prm = pj.CallOpParam(True)
+        for name, value in headers.items():
+            h = pj.SipHeader()
+            h.hName, h.hValue = name, value
+            prm.txOption.headers.append(h)
+        try:
+            call.makeCall(uri, prm)
+        except pj.Error as e:
+            self._destroy(call)
+            transport.sip_disconnected(f"could not dial {uri}: {e.info()}")
+            return
+        self._calls[key] = call
 
     def _dial_agent(self, call: _Call, uri: str, headers: dict[str, str], seq: int = 0) -> None:
         if call.peer is not None:

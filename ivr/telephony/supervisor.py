@@ -280,6 +280,15 @@ class Supervisor:
             return
         if cut:
             log.warning("worker %d died with %d call(s): marked interrupted", w.index, len(cut))
+        try:
+            from ivr.acd.engine import Acd
+
+            queue = Acd(self.store.engine, {}).worker_gone(HOST, [w.proc.pid])
+        except Exception as e:
+            log.error("could not clear worker %d's queue entries: %s", w.index, e)
+            return
+        if any(queue.values()):
+            log.warning("worker %d's queue: %s", w.index, queue)
 
     def stop(self) -> None:
         """Stop everything this process started, restarting nothing meanwhile."""
@@ -362,6 +371,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     cut = store.calls.mark_interrupted(HOST, reason="ivr serve stopped during the call")
     if cut:
         log.warning("%d call(s) left in flight by the last run: marked interrupted", len(cut))
+    from ivr.acd.engine import Acd
+
+    queue = Acd(store.engine, {}).worker_gone(HOST)  # callbacks stay queued; live callers are gone
+    if any(queue.values()):
+        log.warning("the queue left by the last run: %s", queue)
     if not any(u["role"] == "admin" for u in store.users.list()):
         log.warning("no admin user yet: the API and console need one (ivr users add NAME --role admin)")
     supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}", store)

@@ -87,7 +87,17 @@ class SipCallTransport:
         self._leg_closed.set()
         self.lines_free: Callable[[], int] | None = None
         """Lines the worker has free (set by the worker): an agent leg needs one."""
+        self.needs_line = False
+        """The caller waits for an agent: the worker keeps a line for the agent leg."""
+        self._answered = asyncio.Event()  # media is up (an outbound call: the far end answered)
+        self._gone = asyncio.Event()  # the call is over
+        self.on_agent_audio: Callable[[bytes], None] | None = None
+        """Given the agent's audio (20 ms frames, on the event loop) once the caller is put through."""
+        self._agent_rx: deque[bytes] = deque()
+        self._agent_rx_scheduled = False
         self.bridge_reason = ""
+        self.agent_answered_ms: int | None = None
+        """The call's time at which the last agent leg answered (the briefing starts)."""
         self._bridge_result: asyncio.Future[TransferOutcome] | None = None
         self._ring = ringback(sample_rate)
         self._ring_pos = -1  # >= 0: the caller hears ringback when nothing else plays
@@ -131,6 +141,11 @@ class SipCallTransport:
 
     def agent_frame_in(self, pcm: bytes) -> None:
         self._agent_in.append(pcm)
+        if self.on_agent_audio is not None and self.bridge_state == "connected":
+            self._agent_rx.append(pcm)
+            if not self._agent_rx_scheduled:
+                self._agent_rx_scheduled = True
+                self._loop.call_soon_threadsafe(self._drain_agent_rx)
 
     def agent_frame_out(self) -> bytes:
         try:
@@ -144,6 +159,21 @@ class SipCallTransport:
     # -- called from the SIP thread ------------------------------------------------------
     def media_started(self) -> None:
         """The call's audio is connected (frames start arriving)."""
+        self._loop.call_soon_threadsafe(self._answered.set)
+
+    async def wait_answered(self, timeout_s: float) -> bool:
+        """An outbound call (a callback's first leg): True once the far end answered; False if
+        it did not in `timeout_s` (the call is then hung up) or the call ended."""
+        ended = asyncio.ensure_future(self._gone.wait())
+        answered = asyncio.ensure_future(self._answered.wait())
+        done, pending = await asyncio.wait({ended, answered}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        for t in pending:
+            t.cancel()
+        if self._answered.is_set() and not self._ended:
+            return True
+        if not self._ended:
+            self._command("hangup", None)
+        return False
 
     def sip_dtmf(self, digit: str) -> None:
         self._loop.call_soon_threadsafe(self._on_dtmf, digit)
@@ -176,6 +206,13 @@ class SipCallTransport:
             self._bridge_done(_outcome_of_status(status), f"{status} {reason}")
 
     # -- the event loop side -------------------------------------------------------------
+    def _drain_agent_rx(self) -> None:
+        self._agent_rx_scheduled = False
+        while self._agent_rx:
+            pcm = self._agent_rx.popleft()
+            if self.on_agent_audio is not None:
+                self.on_agent_audio(pcm)
+
     def _drain_rx(self) -> None:
         self._rx_scheduled = False
         while self._rx:
@@ -226,6 +263,7 @@ class SipCallTransport:
     def _on_end(self, reason: str) -> None:
         if not self._ended:
             self._ended = True
+            self._gone.set()
             self.end_reason = self.end_reason or reason
             self._inbox.put_nowait(None)
             self._idle.set()
@@ -234,7 +272,9 @@ class SipCallTransport:
     def _on_agent_answered(self, seq: int = 0) -> None:
         if seq != self._bridge_seq or self.bridge_state != "dialing":  # answered after we gave up on it
             self._command("agent-hangup", None)
-        elif not self._agent_out:
+            return
+        self.agent_answered_ms = self._frames_in * FRAME_MS
+        if not self._agent_out:
             self._whisper_done()
 
     def _whisper_done(self) -> None:
@@ -372,6 +412,7 @@ class SipCallTransport:
         except TimeoutError:
             pass
         self._bridge_seq += 1
+        self.agent_answered_ms = None
         self._leg_closed.clear()
         self.transferred_to = uri
         self.bridge_state = "dialing"

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
     hotline = hotline or f"{settings.sip_host}:{settings.sip_port}"
     import httpx
 
+    from ivr.acd.briefing import past_calls
+    from ivr.acd.callback import CallbackDialer, callback_app
     from ivr.analytics import metrics
     from ivr.call.record import CallRecord
     from ivr.call.services import open_services
@@ -95,7 +98,42 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
 
             services.acd = Acd(store.engine, rules_from(manager.active.dialplan.queues))
             services.agent_uri = f"sip:{{name}}@{hotline}"
+            services.history = lambda number, call_id: past_calls(store.calls, number, call_id)
+            callback_uri = settings.callback_uri or f"sip:{{number}}@{hotline}"
             async with httpx.AsyncClient() as http:
+
+                async def run_call(transport: SipCallTransport, caller: dict[str, Any], app: Any, source: str,
+                                   call_settings: Settings, main_speaker: str = "caller") -> None:  # fmt: skip
+                    """Record and run one call (answered, or a callback placed from here)."""
+                    active = manager.active
+                    assert active is not None
+                    log_path = calls_dir / f"{transport.call_id}.jsonl"
+                    with open(log_path, "w", encoding="utf-8") as events_file:
+                        record = CallRecord(
+                            transport.call_id,
+                            writer,
+                            caller=caller,
+                            source=source,
+                            dialplan=active.dialplan.name,
+                            dialplan_version=active.dialplan.version or active.dialplan.digest,
+                            recording=calls_dir / f"{transport.call_id}.wav",
+                            patterns=active.dialplan.redact,
+                            events_file=events_file,
+                            on_end=metrics.call_ended,
+                        )
+                        session = CallSession(transport, services, call_settings, record, app=app, http=http, source=source)
+                        session.main_speaker = main_speaker
+                        session.on_response_ms = metrics.response_ms
+                        metrics.call_started()
+                        try:
+                            await session.run()
+                        finally:
+                            transport.close_recording()
+                            if session.agent:  # the agent's wrap-up starts
+                                await asyncio.to_thread(services.acd.call_ended, session.agent, session.now_ms / 1000)
+                            if not record.outcome:  # cut short: the worker stops
+                                record.interrupted("the worker stopped during the call")
+                    log.info("call %s with %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
 
                 async def handle(transport: SipCallTransport) -> None:
                     active = manager.active
@@ -109,43 +147,38 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                         log.error("directory lookup failed: %s", e)
                         caller = None
                     caller = caller or {"number": normalize_number(transport.caller), "known": False}
-                    runner = DialplanRunner(
-                        active.dialplan, active.understanding, caller, None, {"api_base": api_base}
-                    )
-                    log_path = calls_dir / f"{transport.call_id}.jsonl"
-                    with open(log_path, "w", encoding="utf-8") as events_file:
-                        record = CallRecord(
-                            transport.call_id,
-                            writer,
-                            caller=caller,
-                            source=f"sip:{sip.host}:{sip.port}",
-                            dialplan=active.dialplan.name,
-                            dialplan_version=active.dialplan.version or active.dialplan.digest,
-                            recording=calls_dir / f"{transport.call_id}.wav",
-                            patterns=active.dialplan.redact,
-                            events_file=events_file,
-                            on_end=metrics.call_ended,
-                        )
-                        session = CallSession(
-                            transport,
-                            services,
-                            settings,
-                            record,
-                            app=runner,
-                            http=http,
-                            source=f"sip:{sip.host}:{sip.port}",
-                        )
-                        session.on_response_ms = metrics.response_ms
-                        metrics.call_started()
-                        try:
-                            await session.run()
-                        finally:
-                            transport.close_recording()
-                            if session.agent:  # the agent's wrap-up starts
-                                await asyncio.to_thread(services.acd.call_ended, session.agent, session.now_ms / 1000)
-                            if not record.outcome:  # cut short: the worker stops
-                                record.interrupted("the worker stopped during the call")
-                    log.info("call %s from %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
+                    runner = DialplanRunner(active.dialplan, active.understanding, caller, None, {"api_base": api_base})
+                    await run_call(transport, caller, runner, f"sip:{sip.host}:{sip.port}", settings)
+
+                callbacks = {"n": 0}
+
+                async def callback(entry: dict[str, Any], agent: Any) -> None:
+                    callbacks["n"] += 1
+                    key = f"{endpoint.epoch}-{sip.port}-cb{callbacks['n']}"
+                    transport = SipCallTransport(
+                        key, entry["number"], sip.sample_rate, loop, lambda op, arg: endpoint.command(key, op, arg),
+                        recording=calls_dir / f"{key}.wav",
+                    )  # fmt: skip
+                    transport.lines_free = endpoint.lines_free
+                    caller = dict((entry.get("context") or {}).get("caller") or {"number": entry["number"]})
+                    rules = services.acd.rules(entry["queue"])
+                    try:
+                        history = await asyncio.to_thread(services.history, str(caller.get("number") or ""), entry["call_id"])
+                    except Exception:
+                        history = None
+
+                    async def app(session: CallSession) -> None:
+                        await callback_app(session, entry, agent.name, services.acd, callback_uri.format(number=entry["number"]),
+                                           rules.ring_timeout_s, settings.callback_retry_s, history)  # fmt: skip
+
+                    endpoint.originate(key, services.agent_uri.format(name=agent.name), transport,
+                                       {"X-IVR-Callback": entry["call_id"], "X-IVR-Queue": entry["queue"]})  # fmt: skip
+                    await run_call(transport, caller, app, "callback", replace(settings, radar=False), main_speaker="agent")
+
+                def start_callback(entry: dict[str, Any], agent: Any) -> None:
+                    task = asyncio.ensure_future(callback(entry, agent))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
 
                 def start(transport: SipCallTransport) -> None:
                     task = asyncio.ensure_future(handle(transport))
@@ -164,6 +197,8 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                 log.info("%d prompts synthesised ahead", len(prompts))
                 endpoint.accept_calls()
                 watcher = asyncio.ensure_future(manager.watch())
+                dialer = CallbackDialer(services.acd, endpoint.room_for_new, start_callback)
+                dialing = asyncio.ensure_future(dialer.run())
                 print(
                     json.dumps({"worker": "ready", "sip": f"{sip.host}:{sip.port}", "rtp": sip.rtp_port}),
                     flush=True,
@@ -172,6 +207,8 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                     await stop.wait()
                 finally:
                     watcher.cancel()
+                    dialer.stopped.set()
+                    await dialing
                     endpoint.stop()
                     for task in list(tasks):
                         task.cancel()
