@@ -69,7 +69,8 @@ class Settings:
     e.g. `sip:{number}@trunk.example.net` for a PSTN gateway). Empty: through the hotline's
     Kamailio (`sip:{number}@SIP_HOST:SIP_PORT`), which reaches phones registered there."""
     callback_retry_s: float = 120.0
-    """A callback the caller did not answer is tried again this much later (3 tries in all)."""
+    """A callback the caller did not answer is tried again this much later (3 tries in all).
+    IVR_CALLBACK_RETRY_S."""
     metrics_public: bool = False
     """Serve /metrics to other hosts too (it is anonymous, so 127.0.0.1 only by default).
     IVR_METRICS_PUBLIC=1."""
@@ -85,7 +86,7 @@ class Settings:
     def from_env(cls) -> Settings:
         """Defaults, overridden by IVR_ASR_MODEL, IVR_TTS_VOICE, IVR_ASR_THREADS,
         IVR_ASR_WORKERS, IVR_SPEECH, IVR_WORKERS, IVR_DATA_DIR, IVR_STORE_URL, IVR_RETENTION_*,
-        IVR_CALLBACK_URI, IVR_METRICS_PUBLIC when set."""
+        IVR_CALLBACK_URI, IVR_CALLBACK_RETRY_S, IVR_METRICS_PUBLIC when set."""
         s = cls()
         if os.environ.get("IVR_ASR_MODEL"):
             s = replace(s, asr=replace(s.asr, model_path=os.environ["IVR_ASR_MODEL"]))
@@ -113,6 +114,8 @@ class Settings:
             if "{number}" not in uri or not uri.startswith(("sip:", "sips:")):
                 raise SettingsError(f"IVR_CALLBACK_URI={uri!r}: a sip: URI with {{number}} in it is needed")
             s = replace(s, callback_uri=uri)
+        if os.environ.get("IVR_CALLBACK_RETRY_S"):
+            s = replace(s, callback_retry_s=float(_env_count("IVR_CALLBACK_RETRY_S", low=1, high=86400)))
         if os.environ.get("IVR_METRICS_PUBLIC"):
             s = replace(s, metrics_public=os.environ["IVR_METRICS_PUBLIC"].strip() in ("1", "true", "yes"))
         return s

@@ -64,3 +64,12 @@ def test_past_calls_leave_out_this_call_and_old_ones():
     h = briefing.past_calls(records, "+44", "this", now)
     assert h["count"] == 1 and h["last_intent"] == "roaming" and h["last_days_ago"] == 1.0
     assert briefing.past_calls(records, "", "this", now) == {"count": 0}
+
+
+def test_a_callback_number_is_the_callers_own_only_when_it_is_a_phone_number():
+    from ivr.acd.callback import callable_number, spoken_tail
+
+    assert callable_number("07700900123") == "07700900123"
+    assert callable_number("+44 7700 900123") == "+447700900123"
+    assert callable_number("anonymous") == callable_number("sipp") == callable_number("123") == ""
+    assert spoken_tail("+447700900123") == "0 1 2 3"

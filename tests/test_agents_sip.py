@@ -177,8 +177,8 @@ def test_an_agent_who_hangs_up_during_the_briefing_passes_the_caller_on(queued, 
         store.close()
     said_to_bob = transcribe(engines, *decode_file(bob_heard))
     assert "roaming" in said_to_bob and "country" in said_to_bob, said_to_bob
-    offers = [e["agent"] for e in call["events"] if e["type"] == "agent_offer"]
-    assert offers == ["ann", "bob"], offers
+    offers = [(e["agent"], e.get("outcome", "ringing")) for e in call["events"] if e["type"] == "agent_offer"]
+    assert offers == [("ann", "ringing"), ("ann", "requeued"), ("bob", "ringing"), ("bob", "bridged")], offers
     bridges = [(e["uri"].split("@")[0], e["state"], e.get("reason", "")) for e in call["events"] if e["type"] == "bridge"]
     assert ("sip:ann", "failed", "the agent hung up during the briefing") in bridges, bridges
     assert call["outcome"] == "transferred"
@@ -211,3 +211,32 @@ def test_an_address_that_keeps_guessing_is_blocked_and_others_are_not(hotline, t
         capture_output=True, text=True, timeout=40, cwd=tmp_path,
     )  # fmt: skip
     assert "SIP/2.0 403 Forbidden" in (tmp_path / "msg.log").read_text()
+
+
+def test_svcrack_from_sipvicious_is_blocked_before_it_reaches_the_right_password(hotline, tmp_path):
+    """The attacker's tool: sipvicious svcrack tries a dictionary against ann from 127.0.0.4,
+    the right password 20th. After 10 wrong digests the address is refused, so it never
+    finds it; ann still signs in from 127.0.0.1."""
+    import shutil
+    import sys
+
+    svcrack = shutil.which("sipvicious_svcrack", path=str(Path(sys.executable).parent))
+    assert svcrack, "sipvicious (PyPI) is installed by `make test`"
+    words = [f"guess{i:02d}" for i in range(19)] + [PASSWORD] + [f"later{i}" for i in range(5)]
+    (tmp_path / "dict.txt").write_text("\n".join(words) + "\n")
+    proc = subprocess.run(
+        [svcrack, "-u", "ann", "-d", str(tmp_path / "dict.txt"), "-b", "127.0.0.4", "-P", str(free_port()),
+         "-p", str(hotline["sip"]), "--maximumtime", "10", "127.0.0.1"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out, out[-3000:]
+    assert PASSWORD not in out, out[-3000:]  # svcrack prints a cracked password in its table
+    failed = kamcmd(hotline["run"], "htable.get", "authfail", "127.0.0.4") or ""
+    assert any(int(n) >= 10 for n in re.findall(r"value: (\d+)", failed)), failed
+    wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
+    good = BaresipAgent(tmp_path, wav, seconds=30, register=("ann", PASSWORD, hotline["sip"]), name="ann4")
+    try:
+        wait_until(lambda: any(f":{good.port}" in c for c in registered(hotline["run"])), 20, "ann from 127.0.0.1")
+    finally:
+        good.stop()

@@ -195,6 +195,9 @@ def test_a_bad_thread_or_worker_count_in_the_environment_is_a_one_line_error(ivr
         ("IVR_SPEECH", "host:notaport", "IVR_SPEECH"),
         ("IVR_WORKERS", "many", "IVR_WORKERS"),
         ("IVR_WORKERS", "100000", "IVR_WORKERS"),
+        ("IVR_CALLBACK_URI", "tel:+44{number}", "IVR_CALLBACK_URI"),
+        ("IVR_CALLBACK_URI", "sip:callback@gateway", "IVR_CALLBACK_URI"),
+        ("IVR_CALLBACK_RETRY_S", "soon", "IVR_CALLBACK_RETRY_S"),
     ],
 )
 def test_a_bad_speech_address_or_worker_count_is_a_one_line_error(ivr_cmd, name, value, message):

@@ -33,9 +33,11 @@ NO_PICKUP = "The customer did not answer. We will try them again later. Thank yo
 
 def callable_number(caller: str) -> str:
     """The digits of a caller's SIP user if it looks like a phone number, else ''."""
-    digits = re.sub(r"[^\d]", "", caller)
-    plus = "+" if caller.strip().startswith("+") else ""
-    return plus + digits if MIN_DIGITS <= len(digits) <= MAX_DIGITS and len(digits) >= 0.6 * len(caller.strip("+")) else ""
+    caller = caller.strip()
+    if not re.fullmatch(r"\+?[\d\s().-]+", caller):
+        return ""  # "anonymous", "sipp", a name: the caller keys a number
+    digits = re.sub(r"\D", "", caller)
+    return ("+" if caller.startswith("+") else "") + digits if MIN_DIGITS <= len(digits) <= MAX_DIGITS else ""
 
 
 def spoken_tail(number: str) -> str:
