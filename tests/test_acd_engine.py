@@ -166,3 +166,16 @@ def test_a_dead_workers_callers_leave_the_queue_and_free_their_agents(store):
     assert acd.claim_callback()[0]["call_id"] == "cb"  # wrap-up 0 s: ann takes the callback
     assert acd.worker_gone(HOST) == {"left": 0, "callbacks": 1, "agents": 1}  # serve restarts mid-dial
     assert acd.place("cb").position == 1
+
+
+def test_a_callback_call_that_breaks_off_is_queued_again_without_counting_a_try(store):
+    acd = Acd(store.engine, RULES)
+    store.agents.add("ann", "correct horse", ["billing"])
+    store.agents.set_state("ann", AgentState.AVAILABLE)
+    acd.join("cb", "billing", 0)
+    acd.to_callback("cb", "07700900123")
+    acd.claim_callback()
+    assert acd.callback_done("cb", "ann", "interrupted", retry_s=0) == "callback"
+    assert store.agents.get("ann").state is AgentState.AVAILABLE  # she was only ringing
+    entry, agent = acd.claim_callback()
+    assert entry["attempts"] == 0 and agent.name == "ann"

@@ -109,17 +109,35 @@ async def callback_app(
     session: Any, entry: dict[str, Any], agent: str, acd: Any, caller_uri: str, ring_timeout_s: float,
     retry_s: float, history: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
-    """The outbound call of a callback: the agent's phone is this call's first leg."""
+    """The outbound call of a callback: the agent's phone is this call's first leg. Whatever
+    happens (the speech service away, the worker stopping), the callback is settled in the
+    store: done, or queued again for its next try."""
+    settled = {"done": False}
+
+    async def settle(outcome: str) -> str:
+        settled["done"] = True
+        return await asyncio.to_thread(acd.callback_done, entry["call_id"], agent, outcome, retry_s)
+
+    try:
+        await _callback(session, entry, agent, caller_uri, ring_timeout_s, history, settle, acd)
+    finally:
+        if not settled["done"]:
+            await asyncio.shield(asyncio.to_thread(acd.callback_done, entry["call_id"], agent, "interrupted", retry_s))
+
+
+async def _callback(session, entry, agent, caller_uri, ring_timeout_s, history, settle, acd) -> None:  # type: ignore[no-untyped-def]
     call_id = entry["call_id"]
     request = callback_request(entry)
-    session.emit(EventType.TRANSFER, queue=entry["queue"], reason=request.reason, tier=request.tier,
-                 priority=int(entry["priority"]))  # fmt: skip
+
+    def transfer(**extra: Any) -> None:
+        session.emit(EventType.TRANSFER, queue=entry["queue"], reason=request.reason, tier=request.tier, **extra)
+
+    transfer(priority=int(entry["priority"]))
     session.emit(EventType.AGENT_OFFER, agent=agent)
-    answered = await session.transport.wait_answered(ring_timeout_s)
-    if not answered:
-        state = await asyncio.to_thread(acd.callback_done, call_id, agent, "agent_missed")
+    if not await session.transport.wait_answered(ring_timeout_s):
+        state = await settle("agent_missed")
         session.emit(EventType.AGENT_OFFER, agent=agent, outcome="no_answer")
-        session.emit(EventType.TRANSFER, queue=entry["queue"], reason=request.reason, tier=request.tier, outcome="no_answer")
+        transfer(outcome="no_answer")
         log.info("callback %s: agent %s did not answer (%s)", call_id, agent, state)
         await session.hangup("the agent did not answer the callback")
         return
@@ -128,19 +146,19 @@ async def callback_app(
     phrases = briefing.parts(entry.get("context") or {}, history)
     waited = int(entry.get("waited_s") or 0) // 60
     phrases.insert(1, f"call back after {waited} minutes" if waited >= 1 else "call back")
-    text, _ = await briefing.fit(phrases, lambda t: session.speech.synthesize(t, session.transport.sample_rate),
-                                 session.transport.sample_rate)  # fmt: skip
+    rate = session.transport.sample_rate
+    text, _ = await briefing.fit(phrases, lambda t: session.speech.synthesize(t, rate), rate)
     await session.say(text + " Calling them now.", interruptible=False)
     await session.transport.wait_playback()
     outcome = await session.bridge_to(caller_uri, request, ring_timeout_s)
     if outcome is TransferOutcome.CONNECTED:
-        await asyncio.to_thread(acd.callback_done, call_id, agent, "answered")
-        session.emit(EventType.TRANSFER, queue=entry["queue"], reason=request.reason, tier=request.tier, outcome="bridged")
+        await settle("answered")
+        transfer(outcome="bridged")
         while (await session.wait_input(60000)).kind is not InputKind.HANGUP:
             pass  # agent and caller talk; the call is recorded and transcribed until one hangs up
         return
-    state = await asyncio.to_thread(acd.callback_done, call_id, agent, "no_answer", retry_s)
-    session.emit(EventType.TRANSFER, queue=entry["queue"], reason=request.reason, tier=request.tier, outcome="no_answer")
+    state = await settle("no_answer")
+    transfer(outcome="no_answer")
     await session.say(NO_PICKUP if state == "callback" else "The customer did not answer. That was the last try. Thank you.")
     await session.hangup(f"the caller did not answer the callback ({state})")
 

@@ -206,7 +206,8 @@ class Acd:
     def callback_done(self, call_id: str, agent: str, outcome: str, retry_s: float = 120.0) -> str:
         """How a callback went: `answered` (the caller is with the agent), `no_answer` (the
         caller did not pick up: tried again `retry_s` later, 3 tries in all), `agent_missed`
-        (the agent's phone did not answer: the callback waits for the next agent). Returns the
+        (the agent's phone did not answer: the callback waits for the next agent), `interrupted`
+        (the call broke off: tried again `retry_s` later, the try not counted). Returns the
         entry's state after it."""
         now = time.time()
         with write_tx(self.engine) as conn:
@@ -225,6 +226,18 @@ class Acd:
                     .values(state=str(after.state), since=now, missed=after.missed, reason=after.reason, call_id="")
                 )  # fmt: skip
                 conn.execute(update(queue_entries).where(queue_entries.c.call_id == call_id).values(state="callback", agent=""))
+                return "callback"
+            if row.state == "left":
+                return "left"
+            if outcome == "interrupted":  # an agent still ringing for it is free again
+                conn.execute(
+                    update(agents).where(agents.c.name == agent, agents.c.state == "ringing")
+                    .values(state="available", since=now, call_id="")
+                )  # fmt: skip
+                conn.execute(
+                    update(queue_entries).where(queue_entries.c.call_id == call_id)
+                    .values(state="callback", agent="", next_try_at=now + retry_s)
+                )  # fmt: skip
                 return "callback"
             attempts = row.attempts + 1
             if attempts >= CALLBACK_TRIES:
