@@ -68,6 +68,7 @@ class CallSession:
         self._ended = False
         self._bridged = False
         self.transfer_request: TransferRequest | None = None
+        self._on_hold = False
         self._far: Any = None  # the bridged leg's transcriber (ivr.call.agent_side)
         self.main_speaker = "caller"
         """Who this call's own leg is: "agent" for a callback (the agent is dialled first)."""
@@ -197,9 +198,13 @@ class CallSession:
             self.emit(EventType.ERROR, message=str(e), stage="hold")
             path, loop_pcm, name = hold_loop(None, self.settings.data_dir, rate)
         self.emit(EventType.HOLD, state="start", music=name)
+        self._on_hold = True
         self.transport.start_hold(str(path), loop_pcm)
 
     async def stop_hold(self) -> None:
+        if not self._on_hold:
+            return
+        self._on_hold = False
         self.transport.stop_hold()
         self.emit(EventType.HOLD, state="end")
 
@@ -233,8 +238,9 @@ class CallSession:
 
     async def transfer(self, request: TransferRequest) -> TransferOutcome:
         self.transfer_request = request
-        await self.transport.wait_playback()  # the caller hears the hand-over prompt
         if not request.uri and self.services.acd is not None:
+            # the queue starts at once: an agent free now rings while the caller still hears
+            # the hand-over phrase (they are put through once it has been heard)
             from ivr.acd.waiting import wait_for_agent
 
             self.transport.needs_line = True  # the worker keeps a line free for this caller's agent leg
@@ -242,6 +248,7 @@ class CallSession:
                 return await wait_for_agent(self, request, self.services.acd, self.services.agent_uri, self.services.history)
             finally:
                 self.transport.needs_line = False
+        await self.transport.wait_playback()  # the caller hears the hand-over prompt
         if not request.uri:
             await self.transport.transfer(request.queue)
             self._ended = True

@@ -97,6 +97,7 @@ class SipCallTransport:
         self._agent_rx_scheduled = False
         self.bridge_reason = ""
         self.agent_answered_ms: int | None = None
+        self._connect_pending = False  # the agent is briefed; the caller is put through once the IVR is silent
         """The call's time at which the last agent leg answered (the briefing starts)."""
         self._bridge_result: asyncio.Future[TransferOutcome] | None = None
         self._ring = ringback(sample_rate)
@@ -131,6 +132,8 @@ class SipCallTransport:
         self._sent.append(chunk)
         if drained:
             self._loop.call_soon_threadsafe(self._idle.set)
+            if self._connect_pending:
+                self._loop.call_soon_threadsafe(self._whisper_done)
         return chunk
 
     def _ringback_frame(self) -> bytes:
@@ -279,6 +282,10 @@ class SipCallTransport:
 
     def _whisper_done(self) -> None:
         if self.bridge_state == "dialing":
+            if self._out:  # the caller still hears the IVR (the hand-over phrase): put through after it
+                self._connect_pending = True
+                return
+            self._connect_pending = False
             self._command("connect", None)
             self._bridge_done(TransferOutcome.CONNECTED, "")
 
@@ -413,6 +420,7 @@ class SipCallTransport:
             pass
         self._bridge_seq += 1
         self.agent_answered_ms = None
+        self._connect_pending = False
         self._leg_closed.clear()
         self.transferred_to = uri
         self.bridge_state = "dialing"
@@ -425,7 +433,7 @@ class SipCallTransport:
         with self._out_lock:
             self._ring_pos = 0
         self._command("bridge", (uri, headers, self._bridge_seq))
-        whisper_s = len(whisper) / (2 * self.sample_rate)
+        whisper_s = len(whisper) / (2 * self.sample_rate) + len(self._out) * FRAME_MS / 1000
         try:
             return await asyncio.wait_for(asyncio.shield(self._bridge_result), ring_timeout_s + whisper_s)
         except TimeoutError:
