@@ -142,7 +142,7 @@ def bench_transfers(tmp: Path, n: int) -> None:
             for t in threads:
                 t.join(120)
             done += pair
-            wait_until(lambda: len(ended_records(data)) >= done, 60, "the records")
+            wait_until(lambda n=done: len(ended_records(data)) >= n, 60, "the records")
             time.sleep(6)  # the agents' wrap-up (5 s in queue.yaml) between rounds: a bench pacing, not a race
         figures = [f for f in (transfer_figures(c) for c in ended_records(data)) if f]
     finally:
@@ -264,7 +264,7 @@ def bench_claims(url: str, label: str, agents_n: int = 50, callers_n: int = 400,
                     assert cid not in claimed
                     claimed[cid] = got.name
                 acd.answered(cid, got.name)
-                acd.call_ended(got.name, 1.0)  # a wrap-up of 0 s: free again at the next claim
+                acd.call_ended(got.name)  # a wrap-up of 0 s: free again at the next claim
                 waiting.remove(cid)
 
     t0 = time.perf_counter()

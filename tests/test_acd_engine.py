@@ -27,8 +27,11 @@ def test_a_caller_waits_is_offered_the_agent_and_is_answered(store):
     assert acd.claim("c2") is None  # ann rings for c1 only
     acd.answered("c1", "ann")
     assert store.agents.get("ann").state is AgentState.ON_CALL and acd.place("c2").position == 1
-    acd.call_ended("ann", 120.0)
+    acd.call_ended("ann")
     assert store.agents.get("ann").state is AgentState.WRAP_UP
+    (handled,) = acd.handle_times("billing")  # c1's, answer to hang-up, for the expected wait
+    assert 0 <= handled < 60
+    assert acd.place("c2").wait_s == handled  # next in line, one agent: one handle time
     assert acd.claim("c2").name == "ann"  # wrap-up of 0 s is over
 
 
@@ -99,7 +102,7 @@ def test_a_callback_keeps_its_place_and_is_claimed_by_a_dialer(store):
     assert acd.offer_for("bob")["call_id"] == "early"  # the screen pop while bob rings
     # the caller does not pick up: tried later, the agent's call ends
     assert acd.callback_done("early", "bob", "no_answer", retry_s=3600) == "callback"
-    acd.call_ended("bob", 30.0)
+    acd.call_ended("bob")
     assert acd.claim_callback() is None  # not due for an hour
     assert acd.claim("late").name == "bob"  # so the live caller gets bob meanwhile
     assert acd.place("early").position == 1  # and the callback keeps its place
@@ -117,7 +120,7 @@ def test_a_callback_is_given_up_after_three_unanswered_tries(store):
         acd.agent_on_call("bob", "cb")
         assert store.agents.get("bob").state is AgentState.ON_CALL
         state = acd.callback_done("cb", "bob", "no_answer", retry_s=0)
-        acd.call_ended("bob", 20.0)  # bob hangs up: wrap-up (0 s here), then available
+        acd.call_ended("bob")  # bob hangs up: wrap-up (0 s here), then available
     assert state == "left" and acd.place("cb").position == 0
 
 

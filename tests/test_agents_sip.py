@@ -184,6 +184,19 @@ def test_an_agent_who_hangs_up_during_the_briefing_passes_the_caller_on(queued, 
     assert call["outcome"] == "transferred"
 
 
+def blocked_yet_ann_signs_in(hotline, tmp_path, address: str, phone: str) -> None:  # type: ignore[no-untyped-def]
+    """Kamailio counted 10+ failed digests from `address`, and ann's phone from 127.0.0.1 still
+    signs in."""
+    failed = kamcmd(hotline["run"], "htable.get", "authfail", address) or ""
+    assert any(int(n) >= 10 for n in re.findall(r"value: (\d+)", failed)), failed
+    wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
+    good = BaresipAgent(tmp_path, wav, seconds=30, register=("ann", PASSWORD, hotline["sip"]), name=phone)
+    try:
+        wait_until(lambda: any(f":{good.port}" in c for c in registered(hotline["run"])), 20, "ann from 127.0.0.1")
+    finally:
+        good.stop()
+
+
 def test_an_address_that_keeps_guessing_is_blocked_and_others_are_not(hotline, tmp_path):
     """12 wrong digests from 127.0.0.2: that address is refused (403) even with the right
     password, while ann's phone on 127.0.0.1 still signs in."""
@@ -194,14 +207,7 @@ def test_an_address_that_keeps_guessing_is_blocked_and_others_are_not(hotline, t
         capture_output=True, text=True, timeout=90, cwd=tmp_path,
     )  # fmt: skip
     assert "Successful call" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
-    failed = kamcmd(hotline["run"], "htable.get", "authfail", "127.0.0.2") or ""
-    assert any(int(n) >= 10 for n in re.findall(r"value: (\d+)", failed)), failed
-    wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
-    good = BaresipAgent(tmp_path, wav, seconds=30, register=("ann", PASSWORD, hotline["sip"]), name="ann3")
-    try:
-        wait_until(lambda: any(f":{good.port}" in c for c in registered(hotline["run"])), 20, "ann from 127.0.0.1")
-    finally:
-        good.stop()
+    blocked_yet_ann_signs_in(hotline, tmp_path, "127.0.0.2", "ann3")
     # the guesser's address, with the right password now, is still refused
     sure = tmp_path / "right.xml"
     sure.write_text(xml.read_text().replace("password=wrongguess]", f"password={PASSWORD}]"))
@@ -239,11 +245,4 @@ def test_svcrack_from_sipvicious_is_blocked_before_it_reaches_the_right_password
     assert "Traceback" not in text, text[-3000:]
     assert "SIP/2.0 200 OK" not in text and text.count("SIP/2.0 403 Forbidden") >= 20, text[-3000:]
     assert text.count("Sending REGISTER with auth=True") < words.index(PASSWORD) + 1  # never got to the right one
-    failed = kamcmd(hotline["run"], "htable.get", "authfail", "127.0.0.4") or ""
-    assert any(int(n) >= 10 for n in re.findall(r"value: (\d+)", failed)), failed
-    wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
-    good = BaresipAgent(tmp_path, wav, seconds=30, register=("ann", PASSWORD, hotline["sip"]), name="ann4")
-    try:
-        wait_until(lambda: any(f":{good.port}" in c for c in registered(hotline["run"])), 20, "ann from 127.0.0.1")
-    finally:
-        good.stop()
+    blocked_yet_ann_signs_in(hotline, tmp_path, "127.0.0.4", "ann4")

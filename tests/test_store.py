@@ -153,9 +153,16 @@ def test_retention_purge(store, tmp_path):
     a_call(store, "replayed", recording=outside)
     a_call(store, "new")
     assert store.writer.flush()
+    from ivr.acd.engine import Acd
+
+    acd = Acd(store.engine, {})
+    acd.join("old", "billing", 0, context={"transcript": ["my card is ..."]})
+    acd.leave("old", "answered")
+    acd.join("waiting", "billing", 0)  # still in the queue: kept, however old
     later = time.time() + 400 * 86400
     counts = store.calls.purge(90, 365, str(tmp_path), now=later)
-    assert counts == {"recordings": 2, "transcripts": 3}
+    assert counts == {"recordings": 2, "transcripts": 3, "queue_entries": 1}
+    assert acd.place("waiting").position == 1
     assert not recording.exists() and outside.exists()  # only what the IVR wrote is deleted
     old = store.calls.get("old")
     assert old["events"] == [] and old["transcript_purged"] and old["recording_path"] == ""

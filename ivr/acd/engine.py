@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +55,6 @@ class Acd:
     def __init__(self, engine, queues: Mapping[str, QueueRules]) -> None:  # type: ignore[no-untyped-def]
         self.engine = engine
         self.queues = dict(queues)
-        self.handle_times: deque[float] = deque(maxlen=50)  # recent calls' lengths, for the wait
 
     def rules(self, queue: str) -> QueueRules:
         return self.queues.get(queue) or QueueRules(queue)
@@ -89,7 +87,19 @@ class Acd:
         rules = self.rules(me.queue)
         serving = sum(1 for a in staff if policy.serves(a, rules, _waiting(me)))
         pos = policy.position(call_id, [_waiting(r) for r in rows])
-        return Place(pos, policy.estimated_wait_s(pos, list(self.handle_times), serving), serving)
+        return Place(pos, policy.estimated_wait_s(pos, self.handle_times(me.queue), serving), serving)
+
+    def handle_times(self, queue: str, n: int = 50) -> list[float]:
+        """How long the agents' last `n` calls from `queue` lasted (answer to hang-up), from
+        every worker: what the expected wait is reckoned from."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(queue_entries.c.handle_s)
+                .where(queue_entries.c.queue == queue, queue_entries.c.handle_s.is_not(None))
+                .order_by(queue_entries.c.left_at.desc())
+                .limit(n)
+            ).all()
+        return [float(r[0]) for r in rows]
 
     def escalate(self, call_id: str) -> bool:
         """The caller got upset while waiting: they move up (once); True if they did."""
@@ -280,10 +290,19 @@ class Acd:
         with write_tx(self.engine) as conn:
             self._leave(conn, call_id, reason)
 
-    def call_ended(self, agent: str, handle_s: float) -> None:
-        """The agent's call is over: wrap-up, then available again."""
-        self.handle_times.append(handle_s)
+    def call_ended(self, agent: str) -> None:
+        """The agent's call is over: its handle time is kept (for the expected wait), the agent
+        goes to wrap-up, then is available again."""
+        now = time.time()
         with write_tx(self.engine) as conn:
+            call_id = conn.execute(select(agents.c.call_id).where(agents.c.name == agent)).scalar()
+            if call_id:
+                conn.execute(
+                    update(queue_entries)
+                    .where(queue_entries.c.call_id == call_id, queue_entries.c.leave_reason == "answered",
+                           queue_entries.c.left_at.is_not(None), queue_entries.c.handle_s.is_(None))
+                    .values(handle_s=now - queue_entries.c.left_at)
+                )  # fmt: skip
             conn.execute(
                 update(agents)
                 .where(agents.c.name == agent, agents.c.state.in_(["on_call", "ringing"]))

@@ -19,7 +19,7 @@ from typing import IO, Any
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
 from ivr.store.engine import write_tx
-from ivr.store.tables import call_events, calls
+from ivr.store.tables import call_events, calls, queue_entries
 
 OUTCOMES = ("ai_resolved", "transferred", "abandoned", "callback", "caller_hung_up", "interrupted", "failed")
 """How a call ended, one of these (`ivr.call.record.outcome_of` decides)."""
@@ -162,7 +162,8 @@ class CallRecords:
     ) -> dict[str, int]:
         """Forget what retention says to: recordings older than `recordings_days` (files the
         IVR wrote under the data dir are deleted), events and transcripts older than
-        `transcripts_days` (the call's row stays, as a CDR). 0 keeps forever."""
+        `transcripts_days` (the call's row stays, as a CDR) with the queue entries of that age
+        (their screen pop holds what was said). 0 keeps forever."""
         now = time.time() if now is None else now
         root = Path(data_dir).resolve()
         counts = {"recordings": 0, "transcripts": 0}
@@ -203,6 +204,10 @@ class CallRecords:
                     log = root / "calls" / f"{os.path.basename(call_id)}.jsonl"
                     log.unlink(missing_ok=True)
             counts["transcripts"] = len(ids)
+            with write_tx(self.engine) as conn:  # the queue's past entries hold the screen pop (words said)
+                counts["queue_entries"] = conn.execute(
+                    delete(queue_entries).where(queue_entries.c.state == "left", queue_entries.c.left_at < cut)
+                ).rowcount
         return counts
 
 

@@ -142,5 +142,7 @@ queue_entries = Table(
     Column("attempts", Integer, nullable=False, default=0),  # callbacks tried
     Column("next_try_at", Float, nullable=False, default=0.0),
     Column("ready", Boolean, nullable=False, default=True),  # the caller's worker has a line for the agent
+    Column("handle_s", Float),  # answered: how long the agent had the call (the expected wait's base)
     Index("ix_queue_entries_state_queue", "state", "queue"),
+    Index("ix_queue_entries_queue_left", "queue", "left_at"),
 )

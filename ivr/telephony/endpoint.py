@@ -431,6 +431,15 @@ class SipEndpoint:
             return
         call = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
         call.key, call.transport = key, transport
+        error = self._make_call(call, uri, headers)
+        if error:
+            transport.sip_disconnected(f"could not dial {uri}: {error}")
+            return
+        self._calls[key] = call
+
+    def _make_call(self, call: _Call, uri: str, headers: dict[str, str]) -> str:
+        """INVITE `uri` with `headers` from `call`; '' if under way, else why not (the call is
+        then destroyed)."""
         prm = pj.CallOpParam(True)
         for name, value in headers.items():
             h = pj.SipHeader()
@@ -440,9 +449,8 @@ class SipEndpoint:
             call.makeCall(uri, prm)
         except pj.Error as e:
             self._destroy(call)
-            transport.sip_disconnected(f"could not dial {uri}: {e.info()}")
-            return
-        self._calls[key] = call
+            return str(e.info())
+        return ""
 
     def _dial_agent(self, call: _Call, uri: str, headers: dict[str, str], seq: int = 0) -> None:
         if call.peer is not None:
@@ -456,16 +464,9 @@ class SipEndpoint:
         agent.bridge_seq = seq
         agent.key = f"{call.key}-agent"
         agent.transport = call.transport
-        prm = pj.CallOpParam(True)
-        for name, value in headers.items():
-            h = pj.SipHeader()
-            h.hName, h.hValue = name, value
-            prm.txOption.headers.append(h)
-        try:
-            agent.makeCall(uri, prm)
-        except pj.Error as e:
-            self._destroy(agent)
-            call.transport.agent_failed(500, e.info(), seq)
+        error = self._make_call(agent, uri, headers)
+        if error:
+            call.transport.agent_failed(500, error, seq)
             return
         agent.peer, call.peer = call, agent
         self._calls[agent.key] = agent

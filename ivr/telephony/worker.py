@@ -130,7 +130,7 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                         finally:
                             transport.close_recording()
                             if session.agent:  # the agent's wrap-up starts
-                                await asyncio.to_thread(services.acd.call_ended, session.agent, session.now_ms / 1000)
+                                await asyncio.to_thread(services.acd.call_ended, session.agent)
                             if not record.outcome:  # cut short: the worker stops
                                 record.interrupted("the worker stopped during the call")
                     log.info("call %s with %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
