@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/sip_load.py --calls 24,48 --spread 8
 	$(PY) bench/sip_load.py --calls 50,100,200 --silent 40
 	bash scripts/with-postgres.sh $(PY) bench/store.py
+	bash scripts/with-postgres.sh $(PY) bench/transfer.py
 	$(PY) bench/soak.py
 
 lint: $(STAMP)

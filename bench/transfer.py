@@ -159,19 +159,21 @@ def bench_transfers(tmp: Path, n: int) -> None:
           f"max {max(f['briefing_audio'] for f in figures) / 1000:.1f} s (limit 5 s)")  # fmt: skip
 
 
-def rtp_gaps(pcap: Path, caller_ports: set[int], gap_s: float = 0.040) -> tuple[int, float, int]:
-    """(gaps over `gap_s` in the IVR -> caller streams, caller-minutes covered, streams)."""
+def rtp_gaps(pcap: Path, caller_ports: set[int], gap_s: float = 0.040) -> tuple[int, float, int, list[float]]:
+    """(gaps over `gap_s` in the IVR -> caller streams, caller-minutes covered, streams, the
+    gaps' lengths in s)."""
     streams: dict[int, list[float]] = {}
-    for t, sport, dport, _pt, _payload in read_pcap(pcap):
-        if dport in caller_ports:
+    for t, sport, dport, pt, _payload in read_pcap(pcap):
+        if dport in caller_ports and pt in (0, 8, 9):  # audio (G.711, G.722), not RTCP or DTMF events
             streams.setdefault(sport, []).append(t)
-    gaps, minutes = 0, 0.0
+    gaps, minutes, sizes = 0, 0.0, []
     for ts in streams.values():
         ts.sort()
         d = np.diff(np.array(ts))
+        sizes.extend(d[d > gap_s].tolist())
         gaps += int((d > gap_s).sum())
         minutes += (ts[-1] - ts[0]) / 60 if len(ts) > 1 else 0.0
-    return gaps, minutes, len(streams)
+    return gaps, minutes, len(streams), sizes
 
 
 def bench_parked(tmp: Path, n: int, park_s: int) -> None:
@@ -206,7 +208,7 @@ def bench_parked(tmp: Path, n: int, park_s: int) -> None:
         tshark.wait(timeout=30)
         elapsed = (total1 - total0) / (os.cpu_count() or 1) / os.sysconf("SC_CLK_TCK")
         ports = {media + i for i in range(4 * n + 10)}
-        gaps, minutes, streams = rtp_gaps(cap, ports)
+        gaps, minutes, streams, sizes = rtp_gaps(cap, ports)
         calls = ended_records(data)
         waited = sum(1 for c in calls if any(e["type"] == "queue_join" for e in c["events"]))
         announced = sum(sum(1 for e in c["events"] if e["type"] == "queue_update") for c in calls)
@@ -223,7 +225,8 @@ def bench_parked(tmp: Path, n: int, park_s: int) -> None:
     print(f"  PSS at peak: workers {sum(w):.0f} MB ({sum(w) / len(w):.0f} MB each), speech {peak.get('speech', 0):.0f} MB, "
           f"kamailio {peak.get('kamailio', 0):.0f} MB -> {peak.get('total', 0) / max(1, n):.1f} MB per parked caller")  # fmt: skip
     print(f"  hold audio: {streams} streams, {minutes:.0f} caller-minutes, {gaps} gaps > 40 ms "
-          f"= {gaps / max(1e-9, minutes):.2f} per caller-minute")  # fmt: skip
+          f"= {gaps / max(1e-9, minutes):.2f} per caller-minute"
+          + (f" (p50 {1000 * pct(sizes, 50):.0f} ms, longest {1000 * max(sizes):.0f} ms)" if sizes else ""))  # fmt: skip
 
 
 def bench_claims(url: str, label: str, agents_n: int = 50, callers_n: int = 400, threads_n: int = 4) -> None:
