@@ -3,10 +3,43 @@ before the caller is connected, and the one-line summary for their screen and th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from ivr.conversation import TransferRequest
 from ivr.intents import NONE
+
+
+def transfer_request(
+    q: Mapping[str, Any], queue: str, tier: str, reason: str, priority: int, skill: str, caller: Mapping[str, Any],
+    state: Any, shown_vars: Mapping[str, Any], summary: str, assistant: Any = None,
+) -> TransferRequest:  # fmt: skip
+    """The hand-over to `queue` (its dialplan entry `q`) with what the agent should see."""
+    context = {
+        "caller": dict(caller),
+        "intent": dict(state.intent),
+        "vars": json.loads(json.dumps(dict(shown_vars), default=str)),
+        "transcript": list(state.transcript),
+        "affect": dict(state.affect),
+        "path": list(state.path),
+        "summary": summary,
+    }
+    return TransferRequest(
+        queue, tier, reason, priority, skill, context,
+        uri=str(q.get("uri", "")), mode=str(q.get("mode", "bridge")), ring_timeout_s=int(q.get("ring_timeout_s", 30)),
+        whisper=handover_whisper(caller, state, queue, reason), assistant=assistant,
+    )  # fmt: skip
+
+
+def kb_answer(nlu: Any, text: str, min_score: float = 0.6) -> str | None:
+    """The knowledge base's answer to what a caller on hold asked, if it has a good one
+    (blocking: the embedder)."""
+    kb = getattr(nlu, "kb", None)
+    if kb is None or not text.strip():
+        return None
+    entry, score = kb.best(text)
+    return str(entry["answer"]) if entry is not None and score >= min_score else None
 
 
 def handover_whisper(caller: Mapping[str, Any], state: Any, queue: str, reason: str) -> str:

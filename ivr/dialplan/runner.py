@@ -7,7 +7,6 @@ transfers ahead of the queue; repeated silence reprompts, then says goodbye.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,10 +14,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.conversation import Conversation, Input, InputKind, TransferOutcome, TransferRequest
+from ivr.conversation import Conversation, Input, InputKind, TransferOutcome
 from ivr.dialplan.check import Dialplan, Step
 from ivr.dialplan.expr import evaluate, render
-from ivr.dialplan.handover import handover_summary, handover_whisper
+from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open
 from ivr.dialplan.prompts import template_lead
 from ivr.dialplan.spoken import spoken_digits, spoken_number, whole_answer, yes_or_no
@@ -259,29 +258,11 @@ class DialplanRunner:
             **({"skill": skill} if skill else {}),
             summary=summary,
         )
-        context = {
-            "caller": self.context()["caller"],
-            "intent": dict(self.state.intent),
-            "vars": json.loads(json.dumps(self.shown_vars(), default=str)),
-            "transcript": list(self.state.transcript),
-            "affect": dict(self.state.affect),
-            "path": list(self.state.path),
-            "summary": summary,
-        }
         q = self.dp.queues.get(queue) or {}
-        request = TransferRequest(
-            queue,
-            tier,
-            reason,
-            priority,
-            skill,
-            context,
-            uri=str(q.get("uri", "")),
-            mode=str(q.get("mode", "bridge")),
-            ring_timeout_s=int(q.get("ring_timeout_s", 30)),
-            whisper=handover_whisper(self.context()["caller"], self.state, queue, reason),
-            assistant=self.waiting_answer,
-        )
+        request = transfer_request(
+            q, queue, tier, reason, priority, skill, self.context()["caller"], self.state, self.shown_vars(), summary,
+            assistant=lambda text: kb_answer(self.nlu, text),
+        )  # fmt: skip
         outcome = await self.conv.transfer(request)
         if outcome is TransferOutcome.CALLBACK:  # the caller was told and said goodbye to
             await self.conv.hangup(f"callback arranged by {queue}")
@@ -360,15 +341,6 @@ class DialplanRunner:
             self.conv.emit(EventType.ERROR, message=f"lookup {url}: {e}", stage="lookup")
             return str(a["on_error"])
         return None
-
-    def waiting_answer(self, text: str, min_score: float = 0.6) -> str | None:
-        """The knowledge base's answer to what a caller on hold asked, if it has a good one
-        (blocking: the embedder)."""
-        kb = getattr(self.nlu, "kb", None)
-        if kb is None or not text.strip():
-            return None
-        entry, score = kb.best(text)
-        return str(entry["answer"]) if entry is not None and score >= min_score else None
 
     async def _answer(self, a: Mapping[str, Any]) -> str | None:
         question = self.render(a["question"]) if a.get("question") else self.state.last.get("text", "")
