@@ -111,8 +111,12 @@ class Settings:
                 s = replace(s, **{attr: float(_env_count(name, low=0, high=36500))})
         if os.environ.get("IVR_CALLBACK_URI"):
             uri = os.environ["IVR_CALLBACK_URI"].strip()
-            if "{number}" not in uri or not uri.startswith(("sip:", "sips:")):
-                raise SettingsError(f"IVR_CALLBACK_URI={uri!r}: a sip: URI with {{number}} in it is needed")
+            try:
+                usable = "{number}" in uri and uri.startswith(("sip:", "sips:")) and bool(uri.format(number="1"))
+            except (KeyError, IndexError, ValueError):  # another {field}, or a stray brace
+                usable = False
+            if not usable:
+                raise SettingsError(f"IVR_CALLBACK_URI={uri!r}: a sip: URI with {{number}} (and no other braces) is needed")
             s = replace(s, callback_uri=uri)
         if os.environ.get("IVR_CALLBACK_RETRY_S"):
             s = replace(s, callback_retry_s=float(_env_count("IVR_CALLBACK_RETRY_S", low=1, high=86400)))

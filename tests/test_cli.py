@@ -197,6 +197,7 @@ def test_a_bad_thread_or_worker_count_in_the_environment_is_a_one_line_error(ivr
         ("IVR_WORKERS", "100000", "IVR_WORKERS"),
         ("IVR_CALLBACK_URI", "tel:+44{number}", "IVR_CALLBACK_URI"),
         ("IVR_CALLBACK_URI", "sip:callback@gateway", "IVR_CALLBACK_URI"),
+        ("IVR_CALLBACK_URI", "sip:{number}@{gateway}", "IVR_CALLBACK_URI"),
         ("IVR_CALLBACK_RETRY_S", "soon", "IVR_CALLBACK_RETRY_S"),
     ],
 )
