@@ -36,7 +36,7 @@ class TtsSettings:
     """A piper .onnx voice (its .onnx.json beside it); empty = the bundled en_US-joe-medium."""
     threads: int = 1
     """onnxruntime threads per synthesis."""
-    cache_entries: int = 256
+    cache_entries: int = 512
     """Synthesised prompts kept in memory (LRU)."""
     length_scale: float = 1.0
     """Speaking rate: below 1 is faster, above 1 slower."""

@@ -45,6 +45,8 @@ def _waiting(row, now: float | None = None) -> Waiting:  # type: ignore[no-untyp
 LIVE = ("waiting", "offered", "callback", "calling")
 """Entry states that hold a place in the queue."""
 CALLBACK_TRIES = 3
+FREE_CHECK_S = 0.9
+"""How long "no agent is free" read from the store stands for a process's waiting callers."""
 
 
 def _agent(row) -> Agent:  # type: ignore[no-untyped-def]
@@ -55,6 +57,13 @@ class Acd:
     def __init__(self, engine, queues: Mapping[str, QueueRules]) -> None:  # type: ignore[no-untyped-def]
         self.engine = engine
         self.queues = dict(queues)
+        self._none_free_until = 0.0
+
+    def nobody_free(self) -> bool:
+        """True while a read of this process found, less than `FREE_CHECK_S` ago, no agent free
+        and none whose wrap-up ends meanwhile: a waiting caller's claim then skips the store.
+        200 callers parked on a few dozen workers make one read a worker a second, not 200."""
+        return time.time() < self._none_free_until
 
     def rules(self, queue: str) -> QueueRules:
         return self.queues.get(queue) or QueueRules(queue)
@@ -163,6 +172,8 @@ class Acd:
                 staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state == "available"))]
         free = [a for a in staff if a.state is AgentState.AVAILABLE]
         if not free:
+            ends = [a.since + wrap for a in staff if a.state is AgentState.WRAP_UP]
+            self._none_free_until = min([time.time() + FREE_CHECK_S, *ends])
             return None
         with self.engine.connect() as conn:
             rows = conn.execute(select(queue_entries).where(queue_entries.c.state.in_(["waiting", "callback"]))).all()

@@ -61,7 +61,18 @@ class _Wait:
     async def announce(self) -> None:
         place = await asyncio.to_thread(self.acd.place, self.call_id)
         self.s.emit(EventType.QUEUE_UPDATE, position=place.position, wait_s=round(place.wait_s))
-        await self.s.say(NOBODY if place.agents_serving == 0 else policy.announcement(place.position, place.wait_s))
+        await self.say_place(place)
+
+    async def say_place(self, place: Any) -> None:
+        """The place and the expected wait, a sentence at a time: each sentence ("You are number
+        12 in the queue.") is synthesised once and cached for every caller who reaches that
+        place, where the whole announcement would be synthesised anew nearly every time (at
+        200 callers waiting that is 7 syntheses a second, more than the speech service has)."""
+        if place.agents_serving == 0:
+            await self.s.say(NOBODY)
+            return
+        for sentence in policy.announcement(place.position, place.wait_s).split(". "):
+            await self.s.say(sentence if sentence.endswith(".") else sentence + ".")
 
     async def set_ready(self) -> None:
         """Tell the queue whether this worker has a line for the agent leg now: when not, the
@@ -163,12 +174,13 @@ class _Wait:
                 if agent is not None and await self.ring(agent) is TransferOutcome.CONNECTED:
                     return TransferOutcome.CONNECTED
                 if agent is None and not s.caller_gone:
-                    await s.say(policy.announcement(place.position, place.wait_s))
+                    await self.say_place(place)
                     await s.start_hold()
             next_update = s.now_ms + ANNOUNCE_MS
             while True:
                 await self.set_ready()
-                agent = await asyncio.to_thread(acd.claim, self.call_id) if self.ready else None
+                may = self.ready and not acd.nobody_free()
+                agent = await asyncio.to_thread(acd.claim, self.call_id) if may else None
                 if agent is not None:
                     if await self.ring(agent) is TransferOutcome.CONNECTED:
                         return TransferOutcome.CONNECTED

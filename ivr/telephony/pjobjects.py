@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,19 @@ def _pj_reason(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
+_kept = threading.local()
+
+
+def keep_thread_state() -> None:
+    """Keep the Python thread state of the pjmedia thread this runs on. A director callback
+    from a thread Python did not start makes a thread state and frees it again on every call
+    (PyGILState_Ensure/Release: an allocation, mappings, threading's bookkeeping), twice a
+    frame per call; one Ensure never released keeps it for the thread's life."""
+    if not getattr(_kept, "done", False):
+        ctypes.pythonapi.PyGILState_Ensure()
+        _kept.done = True
+
+
 class _Port(pj.AudioMediaPort):
     def __init__(self, on_in: Callable[[bytes], None], on_out: Callable[[], bytes]) -> None:
         pj.AudioMediaPort.__init__(self)
@@ -50,6 +64,7 @@ class _Port(pj.AudioMediaPort):
 
     def onFrameReceived(self, frame: Any) -> None:  # noqa: N802 (pjsua2's name)
         try:
+            keep_thread_state()
             if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
                 self._on_in(fast_bytes(frame.buf))
         except Exception:  # an exception in a director is only printed: never raise
@@ -57,6 +72,7 @@ class _Port(pj.AudioMediaPort):
 
     def onFrameRequested(self, frame: Any) -> None:  # noqa: N802
         try:
+            keep_thread_state()
             data = self._on_out()
             frame.buf = pj.ByteVector(data)
             frame.size = len(data)

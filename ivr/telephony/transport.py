@@ -26,6 +26,10 @@ from ivr.conversation import TransferOutcome
 from ivr.transport import CallInput, DtmfDigit, Tick
 from speech.audio import FRAME_MS, AudioFrame
 
+HOLD_TICK_S = 1.0
+"""How often the call's clock moves on while the caller is on hold and unheard (a wait's
+second-long steps need no finer one)."""
+
 
 def _outcome_of_status(status: int) -> TransferOutcome:
     if status in (486, 600, 603):
@@ -245,14 +249,13 @@ class SipCallTransport:
         loop = self._loop
         start, frames0 = loop.time(), self._frames_in
         while self._holding and not self._ended:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(HOLD_TICK_S)
             if self._hold_listening:  # frames carry the clock again
                 start, frames0 = loop.time(), self._frames_in
                 continue
             due = frames0 + int((loop.time() - start) * 1000) // FRAME_MS
             if due > self._frames_in:
-                for _ in range(due - self._frames_in):  # the caller unheard; what they heard
-                    self._record(self._silence)  # of ours (an announcement), or silence
+                self._record_unheard(due - self._frames_in)
                 self._frames_in = due
                 self._inbox.put_nowait(Tick(self._frames_in * FRAME_MS))
 
@@ -320,6 +323,19 @@ class SipCallTransport:
         stereo[len(right) :, 1] = 0
         self._wav_buffer.append(stereo)
         if len(self._wav_buffer) >= 50:  # one write a second, not one per 20 ms frame
+            self._flush_recording()
+
+    def _record_unheard(self, frames: int) -> None:
+        """`frames` of the caller unheard (on hold): silence on their side, and what they heard
+        of ours (an announcement), or silence, in one block when nothing of ours is pending."""
+        if self._recording is None:
+            return
+        if self._sent or (self._agent_in and self.bridge_state == "connected") or self._wav is None:
+            for _ in range(frames):
+                self._record(self._silence)
+            return
+        self._wav_buffer.append(np.zeros((frames * (len(self._silence) // 2), 2), dtype="<i2"))
+        if len(self._wav_buffer) >= 50:
             self._flush_recording()
 
     def _flush_recording(self) -> None:
