@@ -5,6 +5,7 @@ a VIP caller who calls later is put through before a standard caller already wai
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -135,7 +136,8 @@ def test_a_vip_caller_is_put_through_before_a_standard_caller_who_waited_longer(
         if ann is not None:
             ann.stop()
         stop_hotline(served)
-    assert "vip" in to_ann and "important" in to_ann, to_ann  # the briefing: "VIP caller Vera Important, ..."
+    # the briefing: "VIP caller Vera Important, ..." (whisper tiny spells the tier "VIP" or "bip")
+    assert re.search(r"\b[vb]\.? ?i\.? ?p\b", to_ann) and "caller" in to_ann and "important" in to_ann, to_ann
     by = {c["caller"][-4:]: c for c in calls}
     joins = {k: next(e for e in c["events"] if e["type"] == "queue_join") for k, c in by.items()}
     assert joins["0001"]["position"] == 1 and joins["0999"]["position"] == 1, joins  # the VIP went ahead
