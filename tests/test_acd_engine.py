@@ -182,3 +182,17 @@ def test_a_callback_call_that_breaks_off_is_queued_again_without_counting_a_try(
     assert store.agents.get("ann").state is AgentState.AVAILABLE  # she was only ringing
     entry, agent = acd.claim_callback()
     assert entry["attempts"] == 0 and agent.name == "ann"
+
+
+def test_nobody_free_spares_the_store_until_an_agent_is_freed_here(store):
+    acd = Acd(store.engine, RULES)
+    store.agents.add("ann", "correct horse", ["billing"])
+    store.agents.set_state("ann", AgentState.AVAILABLE)
+    acd.join("c1", "billing", 0)
+    assert not acd.nobody_free()
+    assert acd.claim("c1").name == "ann"
+    acd.join("c2", "billing", 0)
+    assert acd.claim("c2") is None and acd.nobody_free()  # ann rings: nobody free, for a while
+    acd.missed("c1", "ann")  # freed by this process: its callers look again at once
+    assert not acd.nobody_free()
+    assert acd.claim("c1").name == "ann"

@@ -230,6 +230,7 @@ class Acd:
         (the agent's phone did not answer: the callback waits for the next agent), `interrupted`
         (the call broke off: tried again `retry_s` later, the try not counted). Returns the
         entry's state after it."""
+        self._none_free_until = 0.0  # an agent this process frees is seen at once
         now = time.time()
         with write_tx(self.engine) as conn:
             row = conn.execute(select(queue_entries).where(queue_entries.c.call_id == call_id)).first()
@@ -280,6 +281,7 @@ class Acd:
     def missed(self, call_id: str, agent: str) -> Agent:
         """The agent's phone did not answer: the caller waits on (at their place), the agent is
         available again, or away after too many misses."""
+        self._none_free_until = 0.0  # an agent this process frees is seen at once
         now = time.time()
         with write_tx(self.engine) as conn:
             entry = conn.execute(select(queue_entries.c.queue).where(queue_entries.c.call_id == call_id)).scalar()
@@ -298,6 +300,7 @@ class Acd:
         return after
 
     def leave(self, call_id: str, reason: str) -> None:
+        self._none_free_until = 0.0  # an agent this process frees is seen at once
         with write_tx(self.engine) as conn:
             self._leave(conn, call_id, reason)
 
