@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup run test test-fast bench lint clean
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh ivr/console/package-lock.json
 	bash scripts/setup.sh
 	touch $(STAMP)
 

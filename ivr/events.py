@@ -34,6 +34,7 @@ class EventType(StrEnum):
     QUEUE_UPDATE = "queue_update"
     QUEUE_LEAVE = "queue_leave"
     AGENT_OFFER = "agent_offer"
+    MONITOR = "monitor"
     HANGUP = "hangup"
     ERROR = "error"
     CALL_END = "call_end"
@@ -60,6 +61,7 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.QUEUE_UPDATE: (("position",), ("wait_s", "priority", "reason")),
         EventType.QUEUE_LEAVE: (("reason",), ("wait_ms", "agent", "number")),
         EventType.AGENT_OFFER: (("agent",), ("outcome", "briefing_ms")),
+        EventType.MONITOR: (("supervisor", "mode", "state"), ("reason",)),
         EventType.HANGUP: (("reason",), ()),
         EventType.ERROR: (("message",), ("stage",)),
         EventType.CALL_END: (("duration_ms",), ("reason",)),

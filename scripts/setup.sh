@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 
 # sipp and baresip are the test callers, kamailio the SIP dispatcher (its sqlite and postgres
-# modules: agents' phones register against the store), tshark measures RTP.
-DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules tshark})
+# modules: agents' phones register against the store), tshark measures RTP, chromium is the
+# browser the console's tests drive (Playwright; its own browser download is not used).
+DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules tshark chromium})
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -22,3 +23,17 @@ PYTHON=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[test]"
+
+# The console's front end: Preact, htm and uPlot from the npm registry (pinned by the lock
+# file), copied into the package so `ivr serve` serves them itself (no CDN, works offline).
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix ivr/console --no-audit --no-fund --loglevel=error
+else
+  echo "setup: npm is missing: install Node.js (Debian: apt-get install npm)" >&2; exit 1
+fi
+VENDOR=ivr/console/static/vendor
+NM=ivr/console/node_modules
+mkdir -p "$VENDOR"
+cp "$NM/preact/dist/preact.mjs" "$NM/preact/hooks/dist/hooks.mjs" "$NM/htm/dist/htm.mjs" \
+   "$NM/uplot/dist/uPlot.esm.js" "$NM/uplot/dist/uPlot.min.css" "$VENDOR/"
+cp "$NM/preact/LICENSE" "$VENDOR/LICENSE.preact"; cp "$NM/htm/LICENSE" "$VENDOR/LICENSE.htm"; cp "$NM/uplot/LICENSE" "$VENDOR/LICENSE.uplot"

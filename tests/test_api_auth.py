@@ -20,7 +20,7 @@ from ivr.events import make
 from ivr.store import ROLES, Store
 
 pytestmark = pytest.mark.unit
-PUBLIC = {("GET", "/api/health"), ("POST", "/api/login")}
+PUBLIC = {("GET", "/api/health"), ("POST", "/api/login"), ("POST", "/api/session")}
 PASSWORD = "a long password"
 
 
@@ -52,6 +52,16 @@ ROUTE_ROLES = {
     "GET /api/agents": "supervisor",
     "POST /api/agents/{name}/state": "agent",
     "GET /api/agents/{name}/offer": "agent",
+    "DELETE /api/session": "agent",
+    "GET /api/agents/{name}/calls": "agent",
+    "POST /api/agents/{name}/wrapup": "agent",
+    "GET /api/floor": "supervisor",
+    "GET /api/kb/candidates": "supervisor",
+    "GET /api/calls/{call_id}/recording": "supervisor",
+    "GET /api/calls/{call_id}/monitor": "supervisor",
+    "POST /api/calls/{call_id}/monitor": "supervisor",
+    "PATCH /api/calls/{call_id}/monitor": "supervisor",
+    "DELETE /api/calls/{call_id}/monitor": "supervisor",
 }
 """The role each route needs. A route the OpenAPI schema lists and this table does not is a
 failure: whoever adds a route says here who may call it, and the test holds the app to it."""

@@ -1,5 +1,6 @@
 """The HTTP API: health, login, service and dialplan status, dialplan reload, call records,
-/metrics, and the demo billing backend. Every /api route but health and login needs a
+/metrics, the demo billing backend, the agents' and the floor's live events, wrap-ups,
+monitoring, and the console's pages (`ivr.console`). Every /api route but health and login needs a
 bearer token with the route's role (`ivr.api.auth`)."""
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from ivr.api.auth import AdminUser, SupervisorUser, auth_router
 from ivr.api.calls import calls_router
 from ivr.api.demo import demo_account, demo_router
 from ivr.api.events import events_router
+from ivr.api.floor import floor_router
+from ivr.api.monitor import monitor_router
 from ivr.api.server import BackgroundServer
+from ivr.api.wrapup import wrapup_router
 
 __all__ = ["BackgroundServer", "create_app", "demo_account"]
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -32,6 +36,8 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="ivr-hotline", version="0.1.0")
     app.state.store = store
+    app.state.manager = manager
+    app.state.recordings_dir = (run_dir.parent / "calls") if run_dir is not None else None
     started = time.time()
 
     @app.get("/api/health")
@@ -76,4 +82,10 @@ def create_app(
     app.include_router(agents_router())
     app.include_router(events_router())
     app.include_router(demo_router())
+    app.include_router(floor_router())
+    app.include_router(monitor_router())
+    app.include_router(wrapup_router())
+    from ivr.console import mount_console
+
+    mount_console(app)
     return app

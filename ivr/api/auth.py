@@ -1,15 +1,24 @@
-"""Who may call the API: a bearer token from POST /api/login, checked against the store on
-every request, with the role each route needs (agent < supervisor < admin)."""
+"""Who may call the API: a bearer token from POST /api/login, or the console's session cookie
+from POST /api/session, checked against the store on every request, with the role each route
+needs (agent < supervisor < admin).
+
+The console's token lives in an httpOnly, SameSite=Strict cookie the page's scripts cannot
+read; a request that changes something with that cookie must also carry the session's CSRF
+token (a second, readable cookie) in `X-CSRF-Token` (double submit), so another site can
+neither read the session nor act with it. A WebSocket with the cookie must come from a page
+of this host (its Origin)."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -17,6 +26,10 @@ from ivr.store import Principal
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/login.")
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+SESSION_COOKIE = "ivr_session"
+CSRF_COOKIE = "ivr_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def _store(request: Request) -> Any:
@@ -32,9 +45,14 @@ def require(role: str) -> Callable[..., Principal]:
     def check(
         request: Request, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Principal:
-        if cred is None or not cred.credentials:
+        token = cred.credentials if cred is not None else ""
+        if not token:
+            token = request.cookies.get(SESSION_COOKIE, "")
+            if token and request.method not in SAFE_METHODS and not csrf_ok(request):
+                raise HTTPException(403, f"the session cookie needs its CSRF token in {CSRF_HEADER} (reload the console)")
+        if not token:
             raise HTTPException(401, "log in first: POST /api/login, then send Authorization: Bearer TOKEN", headers=UNAUTHORIZED)
-        principal = _store(request).users.authenticate(cred.credentials)
+        principal = _store(request).users.authenticate(token)
         if principal is None:
             raise HTTPException(401, "the token is unknown or has expired: log in again", headers=UNAUTHORIZED)
         if not principal.can(role):
@@ -44,6 +62,30 @@ def require(role: str) -> Callable[..., Principal]:
 
     check.required_role = role  # type: ignore[attr-defined]  # read by the route-walking test
     return check
+
+
+def csrf_ok(request: Request) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    return bool(cookie) and hmac.compare_digest(cookie, header)
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """A browser's Origin names this host (a WebSocket from another site's page is refused)."""
+    if not origin:
+        return True  # not a browser: it carries no cookie of ours by accident
+    return origin.split("://", 1)[-1].rstrip("/") == (host or "")
+
+
+def token_of_websocket(ws: Any, query_token: str) -> str:
+    """A WebSocket's token: ?token= (API clients), else the console's session cookie, if the
+    page that opened it is this host's."""
+    if query_token:
+        return query_token
+    cookie = ws.cookies.get(SESSION_COOKIE, "")
+    if cookie and same_origin(ws.headers.get("origin"), ws.headers.get("host")):
+        return str(cookie)
+    return ""
 
 
 class LoginRequest(BaseModel):
@@ -58,6 +100,14 @@ class LoginAnswer(BaseModel):
     expires_at: float
 
 
+class SessionAnswer(BaseModel):
+    user: str
+    role: str
+    expires_at: float
+    csrf: str
+    """Send it back in X-CSRF-Token with every request that changes something."""
+
+
 MAX_FAILURES = 5
 FAILURE_WINDOW_S = 300.0
 
@@ -67,12 +117,7 @@ def auth_router(token_ttl_s: int) -> APIRouter:
     failures: dict[str, deque[float]] = defaultdict(deque)
     lock = threading.Lock()
 
-    @router.post(
-        "/api/login",
-        response_model=LoginAnswer,
-        responses={401: {"description": "wrong user or password"}, 429: {"description": "too many failures"}},
-    )
-    def login(req: LoginRequest, request: Request) -> LoginAnswer:
+    def check_password(req: LoginRequest, request: Request) -> tuple[str, Principal]:
         store = _store(request)
         now = time.monotonic()
         with lock:  # password guessing: 5 failures in 5 minutes close the name for a while
@@ -93,7 +138,39 @@ def auth_router(token_ttl_s: int) -> APIRouter:
         with lock:
             failures.pop(req.user, None)
         p = store.users.authenticate(token)
+        assert p is not None
+        return token, p
+
+    @router.post(
+        "/api/login",
+        response_model=LoginAnswer,
+        responses={401: {"description": "wrong user or password"}, 429: {"description": "too many failures"}},
+    )
+    def login(req: LoginRequest, request: Request) -> LoginAnswer:
+        token, p = check_password(req, request)
         return LoginAnswer(token=token, user=p.user, role=p.role, expires_at=p.expires_at)
+
+    @router.post(
+        "/api/session",
+        response_model=SessionAnswer,
+        responses={401: {"description": "wrong user or password"}, 429: {"description": "too many failures"}},
+    )
+    def open_session(req: LoginRequest, request: Request, response: Response) -> SessionAnswer:
+        """The console's sign-in: the token goes into an httpOnly cookie, never to the page."""
+        token, p = check_password(req, request)
+        csrf = secrets.token_urlsafe(24)
+        secure = request.url.scheme == "https"
+        response.set_cookie(SESSION_COOKIE, token, max_age=token_ttl_s, httponly=True, samesite="strict", secure=secure, path="/")
+        response.set_cookie(CSRF_COOKIE, csrf, max_age=token_ttl_s, httponly=False, samesite="strict", secure=secure, path="/")
+        return SessionAnswer(user=p.user, role=p.role, expires_at=p.expires_at, csrf=csrf)
+
+    @router.delete("/api/session", status_code=204)
+    def close_session(request: Request, response: Response, _: AgentUser) -> None:
+        token = request.cookies.get(SESSION_COOKIE, "")
+        if token:
+            _store(request).users.logout(token)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
 
     @router.post("/api/logout", status_code=204)
     def logout(
@@ -101,8 +178,8 @@ def auth_router(token_ttl_s: int) -> APIRouter:
         cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         _: AgentUser,
     ) -> None:
-        assert cred is not None
-        _store(request).users.logout(cred.credentials)
+        token = cred.credentials if cred is not None else request.cookies.get(SESSION_COOKIE, "")
+        _store(request).users.logout(token)
 
     @router.get("/api/me")
     def me(p: AgentUser) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisco
 from sqlalchemy import select
 
 from ivr.acd.engine import Acd
-from ivr.api.auth import AgentUser
+from ivr.api.auth import AgentUser, token_of_websocket
 from ivr.store.tables import call_events, calls
 
 POLL_S = 0.3
@@ -58,6 +58,7 @@ def events_router() -> APIRouter:
     @router.websocket("/api/events")
     async def events(ws: WebSocket, token: str = "", agent: str = "") -> None:
         store = ws.app.state.store
+        token = token_of_websocket(ws, token)
         who = store.users.authenticate(token) if (token and store is not None) else None
         if who is None:
             await ws.close(code=4401, reason="log in first: /api/events?token=TOKEN")

@@ -70,6 +70,7 @@ class CallSession:
         self.transfer_request: TransferRequest | None = None
         self._on_hold = False
         self._far: Any = None  # the bridged leg's transcriber (ivr.call.agent_side)
+        self._monitor: Any = None  # a supervisor's listening in (ivr.call.monitor)
         self.main_speaker = "caller"
         """Who this call's own leg is: "agent" for a callback (the agent is dialled first)."""
         self.agent: str | None = None
@@ -286,6 +287,12 @@ class CallSession:
 
                 self._far = FarSide(self, "caller" if self.main_speaker != "caller" else "agent")
                 self.transport.on_agent_audio = self._far.feed
+            acd = getattr(self.services, "acd", None)
+            if hasattr(self.transport, "monitor_dial") and acd is not None and self._monitor is None:
+                from ivr.call.monitor import MonitorWatch
+                from ivr.store.console import ConsoleRecords
+
+                self._monitor = MonitorWatch(self, ConsoleRecords(acd.engine), self.services.agent_uri)
         return outcome
 
     @property
@@ -366,6 +373,8 @@ class CallSession:
         await self._settle()
         if self._far is not None:
             await self._far.close()
+        if self._monitor is not None:
+            await self._monitor.close()
         if not app_task.done():
             app_task.cancel()
             await asyncio.gather(app_task, return_exceptions=True)

@@ -10,6 +10,7 @@ import threading
 
 from ivr.store.agents import Agents
 from ivr.store.calls import OUTCOMES, CallRecords
+from ivr.store.console import ConsoleRecords
 from ivr.store.directory import Directory, DirectoryError, normalize_number, read_directory
 from ivr.store.engine import StoreError, default_url, migrate, open_engine, safe_url
 from ivr.store.users import ROLES, Principal, UserError, Users
@@ -41,6 +42,7 @@ class Store:
         self.calls = CallRecords(self.engine)
         self.users = Users(self.engine)
         self.agents = Agents(self.engine, self.users)
+        self.console = ConsoleRecords(self.engine)
         self._writer: StoreWriter | None = None
         self._lock = threading.Lock()
 

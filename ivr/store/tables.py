@@ -146,3 +146,42 @@ queue_entries = Table(
     Index("ix_queue_entries_state_queue", "state", "queue"),
     Index("ix_queue_entries_queue_left", "queue", "left_at"),
 )
+
+wrapups = Table(
+    "wrapups",
+    metadata,
+    Column("call_id", String(128), primary_key=True),
+    Column("agent", String(64), nullable=False),
+    Column("disposition", String(32), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Index("ix_wrapups_agent_created", "agent", "created_at"),
+)
+
+kb_candidates = Table(
+    "kb_candidates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(128), nullable=False, default=""),
+    Column("agent", String(64), nullable=False, default=""),
+    Column("question", Text, nullable=False),  # as callers ask it
+    Column("answer", Text, nullable=False),  # the answer that worked
+    Column("state", String(16), nullable=False, default="new"),  # new | approved | rejected | merged
+    Column("created_at", Float, nullable=False),
+    Index("ix_kb_candidates_state", "state", "created_at"),
+)
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(128), nullable=False),
+    Column("supervisor", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),  # listen | whisper | barge
+    # requested -> dialing -> active -> ended | failed; ending: the supervisor asked to stop
+    Column("state", String(16), nullable=False, default="requested"),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_monitors_call_state", "call_id", "state"),
+)

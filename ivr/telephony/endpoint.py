@@ -11,6 +11,10 @@ endpoint: once it answers, the transport plays the whisper into the agent leg on
 the two calls' audio is cross-connected in the conference bridge while both ports stay
 attached (the recording hears both). Either side hanging up hangs up the other.
 
+A supervisor monitoring a bridged call is a third leg from the same endpoint, wired in the
+conference bridge with no Python port: both sides flow to the supervisor; in whisper the
+supervisor flows to the agent only, in barge to both. The caller never hears a whisper.
+
 The agent leg counts against the worker's 4 calls, so a line is kept for it: while a caller
 waits in a queue, the worker answers new callers only if every waiting caller still has a
 line for their agent (a new INVITE gets 486 and Kamailio tries the next worker). A callback
@@ -312,6 +316,9 @@ class SipEndpoint:
         if call.gone or call.port is not None:
             return
         info = call.getInfo()
+        if call.leg == "monitor":
+            self._monitor_media(call, info)
+            return
         for i, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 aud = call.getAudioMedia(i)
@@ -343,6 +350,24 @@ class SipEndpoint:
             return
         call.gone = True
         self._calls.pop(call.key, None)
+        if call.leg == "monitor":
+            watched, call.watched = call.watched, None
+            if watched is not None:
+                watched.monitor = None
+            if call.transport is not None:
+                call.transport.monitor_ended(info.lastStatusCode, info.lastReason, call.bridge_seq)
+            self._destroy(call)
+            return
+        mon, call.monitor = call.monitor, None
+        if mon is not None and not mon.gone:  # the call is over: so is listening in on it
+            mon.watched = None
+            try:
+                mon.hangup(pj.CallOpParam())
+            except pj.Error:
+                pass
+            if mon.transport is not None:
+                mon.transport.monitor_ended(200, "the call ended", mon.bridge_seq)
+            mon.transport = None
         peer, call.peer = call.peer, None
         if peer is not None:
             peer.peer = None
@@ -405,6 +430,15 @@ class SipEndpoint:
             caller_audio.startTransmit(agent_audio)
             agent_audio.startTransmit(caller_audio)
             agent.bridged = call.bridged = True
+        elif op == "monitor":
+            self._dial_monitor(call, *arg)
+        elif op == "monitor-mode":
+            if call.monitor is not None and not call.monitor.gone:
+                call.monitor.monitor_mode = str(arg)
+                self._wire_monitor(call.monitor)
+        elif op == "monitor-hangup":
+            if call.monitor is not None and not call.monitor.gone:
+                call.monitor.hangup(pj.CallOpParam())
         elif op == "agent-hangup":
             if call.peer is not None and not call.peer.gone:
                 call.peer.hangup(pj.CallOpParam())
@@ -470,6 +504,65 @@ class SipEndpoint:
             return
         agent.peer, call.peer = call, agent
         self._calls[agent.key] = agent
+
+
+    # -- a supervisor's leg: listen, whisper, barge ----------------------------------------
+    def _dial_monitor(self, call: _Call, uri: str, mode: str, seq: int, own_is_agent: bool = False) -> None:
+        if call.monitor is not None:
+            call.transport.monitor_ended(500, "a supervisor is already on this call", seq)
+            return
+        if len(self._calls) >= self.settings.max_calls:
+            call.transport.monitor_ended(503, "no free line on this worker for the supervisor's phone", seq)
+            return
+        mon = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
+        mon.leg, mon.bridge_seq, mon.monitor_mode = "monitor", seq, mode
+        mon.own_is_agent = own_is_agent
+        mon.key = f"{call.key}-monitor"
+        mon.transport = call.transport
+        error = self._make_call(mon, uri, {"X-IVR-Monitor": f"{mode}; call={call.transport.call_id}"})
+        if error:
+            call.transport.monitor_ended(500, error, seq)
+            return
+        mon.watched, call.monitor = call, mon
+        self._calls[mon.key] = mon
+
+    def _monitor_media(self, mon: _Call, info: Any) -> None:
+        if mon.audio_index >= 0:
+            return
+        for i, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                mon.audio_index = i
+                self._wire_monitor(mon)
+                if mon.transport is not None:
+                    mon.transport.monitor_answered(mon.bridge_seq)
+                return
+
+    def _wire_monitor(self, mon: _Call) -> None:
+        """Connect the supervisor's leg for its mode: always hearing the caller and the agent;
+        heard by the agent in whisper, by both in barge."""
+        call = mon.watched
+        if call is None or call.gone or mon.audio_index < 0 or call.audio_index < 0:
+            return
+        sup = mon.getAudioMedia(mon.audio_index)
+        caller = call.getAudioMedia(call.audio_index)
+        agent = call.peer.getAudioMedia(call.peer.audio_index) if call.peer is not None and call.peer.audio_index >= 0 else None
+        if mon.own_is_agent and agent is not None:  # a callback: this leg is the agent's
+            caller, agent = agent, caller
+        caller.startTransmit(sup)
+        if agent is not None:
+            agent.startTransmit(sup)
+        to_agent = mon.monitor_mode in ("whisper", "barge")
+        to_caller = mon.monitor_mode == "barge"
+        for sink, on in ((agent, to_agent), (caller, to_caller)):
+            if sink is None:
+                continue
+            try:
+                if on:
+                    sup.startTransmit(sink)
+                else:
+                    sup.stopTransmit(sink)
+            except pj.Error:
+                pass  # was not connected
 
 
 def _user_of(uri: str) -> str:

@@ -86,7 +86,7 @@ class _Call(pj.Call):
         pj.Call.__init__(self, acc, call_id)
         self.owner = owner
         self.key = ""
-        self.leg = "caller"  # or "agent": the outbound call to an agent's phone
+        self.leg = "caller"  # or "agent": the outbound call to an agent's phone; "monitor": a supervisor's
         self.port: _Port | None = None
         self.transport: Any = None  # the caller's SipCallTransport (both legs report to it)
         self.audio_index = -1
@@ -97,6 +97,10 @@ class _Call(pj.Call):
         self.gone = False
         self.player: Any = None  # hold music, played by pjmedia into the call
         self.hold_deaf = False  # on hold and the caller's frames are not taken
+        self.monitor: _Call | None = None  # a supervisor's leg listening in on this caller's bridge
+        self.watched: _Call | None = None  # on a supervisor's leg: the caller leg it listens to
+        self.monitor_mode = ""  # listen | whisper | barge (what the supervisor's leg is wired for)
+        self.own_is_agent = False  # on a supervisor's leg: the watched leg is the agent's (a callback)
 
     def onCallState(self, prm: Any) -> None:  # noqa: N802
         try:

@@ -104,6 +104,10 @@ class SipCallTransport:
         self._connect_pending = False  # the agent is briefed; the caller is put through once the IVR is silent
         """The call's time at which the last agent leg answered (the briefing starts)."""
         self._bridge_result: asyncio.Future[TransferOutcome] | None = None
+        self.monitor_state = ""  # a supervisor's leg: "" | dialing | active | ended
+        self.monitor_reason = ""
+        self.on_monitor: Callable[[str, str], None] | None = None
+        """Told (on the event loop) when the supervisor's leg answers or ends."""
         self._ring = ringback(sample_rate)
         self._ring_pos = -1  # >= 0: the caller hears ringback when nothing else plays
         self._agent_out: deque[bytes] = deque()  # the whisper, to the agent leg only
@@ -460,3 +464,30 @@ class SipCallTransport:
     async def hangup(self) -> None:
         self._command("hangup", None)
         self._on_end("ivr hung up")
+
+    # -- a supervisor listening in (ivr.call.monitor drives these) ----------------------
+    def monitor_dial(self, uri: str, mode: str, own_is_agent: bool = False) -> int:
+        """Dial a supervisor's phone into the bridge; returns the leg's number. `own_is_agent`:
+        this call's own leg is the agent (a callback dials the agent first)."""
+        self._monitor_seq = getattr(self, "_monitor_seq", 0) + 1
+        self.monitor_state = "dialing"
+        self._command("monitor", (uri, mode, self._monitor_seq, own_is_agent))
+        return self._monitor_seq
+
+    def monitor_mode(self, mode: str) -> None:
+        self._command("monitor-mode", mode)
+
+    def monitor_hangup(self) -> None:
+        self._command("monitor-hangup", None)
+
+    def monitor_answered(self, seq: int) -> None:  # SIP thread
+        self._loop.call_soon_threadsafe(self._monitor_word, seq, "active", "")
+
+    def monitor_ended(self, status: int, reason: str, seq: int) -> None:  # SIP thread
+        self._loop.call_soon_threadsafe(self._monitor_word, seq, "ended", f"{status} {reason}".strip())
+
+    def _monitor_word(self, seq: int, state: str, reason: str) -> None:
+        if seq == getattr(self, "_monitor_seq", 0):
+            self.monitor_state, self.monitor_reason = state, reason
+            if self.on_monitor is not None:
+                self.on_monitor(state, reason)

@@ -1,0 +1,71 @@
+"""An agent's after-call work over HTTP: the wrap-up of their call (disposition, resolution
+note, optionally a knowledge-base candidate: the question as callers ask it and the answer
+that worked), their recent calls, and the KB candidates list (supervisors)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field, model_validator
+
+from ivr.api.auth import AgentUser, SupervisorUser
+from ivr.store import UserError
+from ivr.store.console import DISPOSITIONS
+
+Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
+
+
+class KbSuggestion(BaseModel):
+    question: str = Field(min_length=8, max_length=500, description="As a caller would ask it")
+    answer: str = Field(min_length=8, max_length=2000, description="The answer that resolved it")
+
+
+class WrapUp(BaseModel):
+    call_id: str = Field(min_length=1, max_length=128)
+    disposition: Disposition
+    note: str = Field(default="", max_length=4000)
+    kb: KbSuggestion | None = None
+    available: bool = True
+    """Back to available at once (else the wrap-up time runs out first)."""
+
+    @model_validator(mode="after")
+    def _note_when_resolved(self) -> WrapUp:
+        if self.disposition in ("resolved", "follow_up") and not self.note.strip():
+            raise ValueError(f"a {self.disposition} call needs a resolution note")
+        return self
+
+
+def _mine(who: Any, name: str) -> None:
+    if who.user != name and not who.can("supervisor"):
+        raise HTTPException(403, f"{who.user} may see only their own calls")
+
+
+def wrapup_router() -> APIRouter:
+    router = APIRouter(tags=["agents"])
+
+    @router.post("/api/agents/{name}/wrapup")
+    def wrap_up(name: str, body: WrapUp, request: Request, who: AgentUser) -> dict[str, Any]:
+        if who.user != name:
+            raise HTTPException(403, f"{who.user} may wrap up only their own calls")
+        kb = (body.kb.question.strip(), body.kb.answer.strip()) if body.kb else None
+        try:
+            return request.app.state.store.console.wrap_up(name, body.call_id, body.disposition, body.note.strip(), kb, body.available)
+        except UserError as e:
+            raise HTTPException(409, str(e)) from None
+
+    @router.get("/api/agents/{name}/calls")
+    def recent(
+        name: str, request: Request, who: AgentUser, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    ) -> dict[str, Any]:
+        _mine(who, name)
+        return {"calls": request.app.state.store.console.recent_calls(name, limit)}
+
+    @router.get("/api/kb/candidates")
+    def candidates(
+        request: Request, _: SupervisorUser,
+        state: Annotated[Literal["new", "approved", "rejected", "merged"] | None, Query()] = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return {"candidates": request.app.state.store.console.kb_candidates(state)}
+
+    return router
