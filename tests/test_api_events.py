@@ -31,6 +31,15 @@ def setup(tmp_path):
     store.close()
 
 
+def _next(ws, states: list[str]) -> dict:  # type: ignore[type-arg]
+    """The next message about the call; the agent's state messages met on the way go to `states`."""
+    while True:
+        m = ws.receive_json()
+        if m["type"] != "agent":
+            return m
+        states.append(m["state"])
+
+
 def test_the_pop_and_the_pushed_call(setup):
     store, client, tokens = setup
     rec = CallRecord("call-9", store.writer, caller={"number": "+447700900001", "name": "Ada", "tier": "vip"})
@@ -40,13 +49,16 @@ def test_the_pop_and_the_pushed_call(setup):
     acd = Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}))})
     context = {"caller": {"name": "Ada", "tier": "vip"}, "intent": {"name": "complaint"}, "summary": "Ada (vip); wants complaint"}
     acd.join("call-9", "billing", 100, context=context)
+    states: list[str] = []
     with client.websocket_connect(f"/api/events?token={tokens['ann']}") as ws:
+        first = ws.receive_json()
+        assert first["type"] == "agent" and first["state"] == "available"  # a page starts from the current state
         assert client.get("/api/agents/ann/offer", headers={"Authorization": f"Bearer {tokens['ann']}"}).status_code == 404
         assert acd.claim("call-9").name == "ann"
-        offer = ws.receive_json()
+        offer = _next(ws, states)
         assert offer["type"] == "offer" and offer["call_id"] == "call-9" and offer["caller"]["name"] == "Ada"
         assert offer["summary"].startswith("Ada (vip)") and offer["priority"] == 100
-        update = ws.receive_json()
+        update = _next(ws, states)
         assert update["type"] == "call_update" and "**** 1111" in update["events"][0]["text"]
         pop = client.get("/api/agents/ann/offer", headers={"Authorization": f"Bearer {tokens['ann']}"}).json()
         assert pop["call_id"] == "call-9" and pop["agent_state"] == "ringing"
@@ -56,8 +68,9 @@ def test_the_pop_and_the_pushed_call(setup):
         rec(make("call-9", 5000, T.SAY, text="Connecting you now."))
         rec(make("call-9", 9000, T.CALL_END, duration_ms=9000))
         store.writer.flush()
-        seen = [ws.receive_json() for _ in range(2)]
+        seen = [_next(ws, states) for _ in range(2)]
         assert [m["type"] for m in seen] == ["call_update", "call_end"] and seen[1]["outcome"] == "caller_hung_up"
+    assert states[:2] == ["ringing", "on_call"], states
 
 
 def test_the_socket_needs_a_token_and_follows_only_your_own_calls(setup):

@@ -45,6 +45,7 @@ def _outcome_word(outcome: TransferOutcome, reason: str) -> str:
 class _Wait:
     def __init__(self, session: Any, request: TransferRequest, acd: Acd, agent_uri: str, history: Any) -> None:
         self.s, self.request, self.acd, self.agent_uri, self.history = session, request, acd, agent_uri, history
+        self._past: dict[str, Any] | None = None
         self.call_id = session.call_id
         self.rules = acd.rules(request.queue)
         self.joined_ms = 0
@@ -83,16 +84,22 @@ class _Wait:
             self.ready = ready
             await asyncio.to_thread(self.acd.set_ready, self.call_id, ready)
 
+    async def past_calls(self) -> dict[str, Any] | None:
+        """The caller's past calls (read once: the pop and the briefing both show them)."""
+        if self._past is None:
+            number = str((self.request.context.get("caller") or {}).get("number") or "")
+            self._past = {}
+            if self.history is not None and number:
+                try:
+                    self._past = await asyncio.to_thread(self.history, number, self.call_id) or {}
+                except Exception:  # the briefing and the pop go without the history
+                    self._past = {}
+        return self._past or None
+
     async def whisper(self) -> bytes:
         """The briefing (at most 5 s), from the context and the caller's past calls."""
         ctx = {**self.request.context, "reason": self.request.reason}
-        number = str((ctx.get("caller") or {}).get("number") or "")
-        history = None
-        if self.history is not None and number:
-            try:
-                history = await asyncio.to_thread(self.history, number, self.call_id)
-            except Exception:  # the briefing goes without the history
-                history = None
+        history = await self.past_calls()
         rate = self.s.transport.sample_rate
         try:
             _, pcm = await briefing.fit(briefing.parts(ctx, history), lambda t: self.s.speech.synthesize(t, rate), rate)
@@ -160,7 +167,7 @@ class _Wait:
         caller = request.context.get("caller") or {}
         upset = (request.context.get("affect") or {}).get("level") == "escalate"
         priority, reasons = policy.priority_for(request.priority, str(caller.get("tier") or ""), upset)
-        pop = {**request.context, "reason": request.reason, "tier": request.tier}
+        pop = {**request.context, "reason": request.reason, "tier": request.tier, "history": await self.past_calls() or {}}
         place = await asyncio.to_thread(acd.join, self.call_id, request.queue, priority, request.skill, reasons, s.masked(pop))
         s.emit(EventType.QUEUE_JOIN, queue=request.queue, position=place.position, priority=priority, reasons=list(reasons))
         self.joined_ms = s.now_ms

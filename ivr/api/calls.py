@@ -68,6 +68,7 @@ def calls_router() -> APIRouter:
         call = request.app.state.store.calls.get(call_id)
         if call is None:
             raise HTTPException(404, f"no call {call_id!r}")
+        call["wrapup"] = request.app.state.store.console.wrapup_of(call_id)
         return call
 
     @router.get("/api/export/calls.csv", response_class=StreamingResponse)

@@ -1,5 +1,6 @@
 """What an agent's screen is told: the call offered to them (the screen pop) over HTTP, and a
-WebSocket that pushes `offer`, `call_update` (the call's new transcript lines and radar) and
+WebSocket that pushes `agent` (their state, first and on each change), `offer`, `call_update`
+(the call's new transcript lines and radar; a page opened mid-call gets all of them first) and
 `call_end` as they happen, for the agent the token belongs to (a supervisor may follow any
 agent with `?agent=NAME`). Workers write to the store; this reads it, so it works whichever
 worker holds the call."""
@@ -18,7 +19,7 @@ from ivr.api.auth import AgentUser, token_of_websocket
 from ivr.store.tables import call_events, calls
 
 POLL_S = 0.3
-SHOWN = {"final_transcript", "say", "affect", "queue_update", "bridge", "hangup"}
+SHOWN = {"final_transcript", "say", "affect", "intent", "queue_update", "bridge", "hangup", "monitor"}
 
 
 def _acd(store: Any) -> Acd:
@@ -33,6 +34,11 @@ def _new_events(store: Any, call_id: str, after_seq: int) -> list[dict[str, Any]
             .order_by(call_events.c.seq)
         ).all()
     return [{"seq": r.seq, "t_ms": r.t_ms, "type": r.type, **json.loads(r.data)} for r in rows]
+
+
+def _agent_state(store: Any, name: str) -> dict[str, Any] | None:
+    a = store.agents.get(name)
+    return None if a is None else {"name": a.name, "state": str(a.state), "since": a.since, "reason": a.reason}
 
 
 def _ended(store: Any, call_id: str) -> dict[str, Any] | None:
@@ -71,11 +77,16 @@ def events_router() -> APIRouter:
         acd = _acd(store)
         current: str | None = None
         seq = -1
+        state: dict[str, Any] | None = None
         try:
             while True:
                 if store.users.authenticate(token) is None:  # logged out or expired meanwhile
                     await ws.close(code=4401, reason="the token has expired")
                     return
+                now_state = await asyncio.to_thread(_agent_state, store, name)
+                if now_state != state:  # the agent's own state (the first message a page gets)
+                    state = now_state
+                    await ws.send_json({"type": "agent", **(state or {"name": name, "state": "unknown"})})
                 pop = await asyncio.to_thread(acd.offer_for, name)
                 if pop is not None and pop["call_id"] != current:
                     current, seq = pop["call_id"], -1

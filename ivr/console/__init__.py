@@ -5,6 +5,9 @@ even sent a supervisor's page: `/console/` sign-in, `/console/agent` (agents and
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -16,8 +19,20 @@ from ivr.api.auth import SESSION_COOKIE
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR_FILES = ("preact.mjs", "hooks.mjs", "htm.mjs", "uPlot.esm.js", "uPlot.min.css")
 
+def _import_map_hash() -> str:
+    """The CSP hash of index.html's inline import map (the one inline script allowed)."""
+    try:
+        html = (STATIC / "index.html").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    m = re.search(r'<script type="importmap">(.*?)</script>', html, re.S)
+    if m is None:
+        return ""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode() + "'"
+
+
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    f"default-src 'self'; script-src 'self' {_import_map_hash()}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 """Nothing the page loads or calls may come from anywhere but this server."""
