@@ -79,7 +79,7 @@ function WrapUpForm({ me, callId, onDone }) {
   const submit = async (ev) => {
     ev && ev.preventDefault();
     setError("");
-    if ((disposition === "resolved" || disposition === "follow_up") && !note.trim()) { setError("Write what resolved it (the note)."); return; }
+    if ((disposition === "resolved" || disposition === "follow_up") && !note.trim()) { setError("Write a resolution note: what the caller needed and what was done."); return; }
     if (toKb && (question.trim().length < 8 || answer.trim().length < 8)) { setError("A knowledge-base entry needs the caller's question and the answer (8 characters or more each)."); return; }
     setBusy(true);
     try {
@@ -140,7 +140,7 @@ export function AgentView({ me }) {
       </div>
       <div class="col">
         <section class="live" aria-label="live call">
-          <h3>${pop ? (ended ? `Call ended (${words(ended.outcome)})` : "Live call") : "Live call"}</h3>
+          <h3>${pop ? (ended ? `Call ended (${words(ended.outcome)})` : "Live call") : "Live call"} ${radar.length ? html`<${Level} level=${radar[radar.length - 1].level} />` : ""}</h3>
           <${RadarChart} points=${radar} />
           <${Transcript} lines=${lines} live=${!ended} />
         </section>

@@ -93,7 +93,7 @@ export function StatePill({ state }) {
 
 // The radar of a call as a chart: anger and anxiety (0..1) over the call's seconds, with the
 // escalation band shaded. `points`: [{t_ms, anger, anxiety, level}].
-export function RadarChart({ points, height = 140 }) {
+export function RadarChart({ points, height = 160 }) {
   const box = useRef(null);
   const plot = useRef(null);
   useEffect(() => {
@@ -103,9 +103,9 @@ export function RadarChart({ points, height = 140 }) {
     plot.current = new uPlot({
       width, height, legend: { show: true }, cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false }, y: { range: [0, 1] } },
-      axes: [{ ...axis, label: "s" }, { ...axis, size: 36 }],
+      axes: [{ ...axis, size: 28 }, { ...axis, size: 30 }],
       series: [
-        {},
+        { label: "s", value: (u, v) => (v == null ? "–" : v.toFixed(1) + " s") },
         { label: "anger", stroke: "#d33", width: 2, points: { show: false } },
         { label: "anxiety", stroke: "#c80", width: 2, points: { show: false } },
       ],
