@@ -41,9 +41,16 @@ class Page:
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("websocket", lambda ws: self.requests.append(ws.url))
+        self.frames: list[tuple[float, str]] = []  # (epoch s, payload) of each WebSocket message received
+        self.page.on("websocket", self._socket)
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _socket(self, ws) -> None:  # type: ignore[no-untyped-def]
+        import time
+
+        self.requests.append(ws.url)
+        ws.on("framereceived", lambda payload: self.frames.append((time.time(), str(payload)[:300])))
 
     def sign_in(self, user: str, password: str) -> None:
         self.page.goto("/console/")

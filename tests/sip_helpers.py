@@ -247,7 +247,7 @@ def sipp_call(
     )
 
 
-def _baresip_conf(conf: Path, port: int, wav: Path, account: str, host: str = "127.0.0.1") -> None:
+def _baresip_conf(conf: Path, port: int, wav: Path, account: str, host: str = "127.0.0.1", extra: str = "") -> None:
     """A headless baresip: streams `wav`, records what it hears into `conf` (sndfile)."""
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "config").write_text(
@@ -260,7 +260,7 @@ def _baresip_conf(conf: Path, port: int, wav: Path, account: str, host: str = "1
         "module_path /usr/lib/baresip/modules\n"
         "module g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n"
         "module_app account.so\nmodule_app menu.so\n"
-        f"sndfile_path {conf}\n"
+        f"sndfile_path {conf}\n" + extra
     )
     (conf / "accounts").write_text(account + "\n")
 
@@ -299,6 +299,7 @@ class BaresipAgent:
         auto_answer: bool = True,
         host: str = "127.0.0.1",
         user: str = "agent",
+        control: bool = False,
     ) -> None:
         """`register` = (user, password, registrar port): the phone signs in to Kamailio as
         sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port."""
@@ -312,7 +313,9 @@ class BaresipAgent:
             user, password, registrar = register
             self.uri = f"sip:{user}@127.0.0.1:{registrar}"
             account = f"<{self.uri}>;auth_pass={password};regint=60{answer}"
-        _baresip_conf(self.conf, self.port, wav, account, host)
+        self.control_port = free_port() if control else 0
+        extra = f"module cons.so\ncons_listen 127.0.0.1:{self.control_port}\n" if control else ""
+        _baresip_conf(self.conf, self.port, wav, account, host, extra)
         self.log = self.conf / "baresip.log"
         self.proc = subprocess.Popen(
             ["baresip", "-f", str(self.conf), "-t", str(seconds)],
@@ -322,6 +325,12 @@ class BaresipAgent:
             cwd=self.conf,
         )
         wait_until(lambda: "baresip is ready" in self.log.read_text(errors="replace"), 30, "baresip agent")
+
+    def send(self, command: str) -> None:
+        """A command on the phone's control port (`control=True`), e.g. "/accept" picks up."""
+        assert self.control_port, "made without control=True"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(f"{command}\n".encode(), ("127.0.0.1", self.control_port))
 
     def heard(self) -> Path:
         """What the agent heard (once its call has ended)."""
@@ -378,7 +387,8 @@ def registered(run_dir: Path) -> list[str]:
     return [line.split("Address:", 1)[1].strip() for line in out.splitlines() if "Address:" in line]
 
 
-def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents=("ann", "bob"), directory=()) -> dict:  # type: ignore[no-untyped-def]
+def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents=("ann", "bob"), directory=(),  # type: ignore[no-untyped-def]
+                  skills=("billing",), supervisors=()) -> dict:  # fmt: skip
     """`ivr serve` (one worker) on free ports with agents (skill billing, AGENT_PASSWORD) and
     directory entries [(number, name, tier)] in its store; `plan_for(tmp, sip_port)` -> dialplan."""
     from ivr.store import Store
@@ -386,7 +396,10 @@ def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents
     data = tmp / "data"
     store = Store(f"sqlite:///{data}/ivr.sqlite3")
     for name in agents:
-        store.agents.add(name, AGENT_PASSWORD, ["billing"])
+        store.agents.add(name, AGENT_PASSWORD, list(skills))
+    for name in supervisors:  # a supervisor with a phone on the hotline (to listen in), never offered calls
+        store.users.add(name, "supervisor", AGENT_PASSWORD)
+        store.agents.add(name, AGENT_PASSWORD, list(skills), replace=True)
     store.directory.upsert([{"number": number, "name": name, "tier": tier} for number, name, tier in directory])
     store.close()
     sip = free_port()

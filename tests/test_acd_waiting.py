@@ -55,6 +55,12 @@ class ScriptedCall:
 
     async def start_hold(self) -> None: ...
 
+    def discard_speech(self) -> int:
+        """What the caller said up to now that nothing took (as the session drops it)."""
+        before = len(self.script)
+        self.script = [(at, i) for at, i in self.script if not (at <= self.now_ms and i.kind is InputKind.SPEECH)]
+        return before - len(self.script)
+
     async def stop_hold(self) -> None: ...
 
     async def wait_input(self, timeout_ms: int) -> Input:

@@ -157,6 +157,7 @@ class _Wait:
             self.emit_transfer("bridged")
             return outcome
         after = await asyncio.to_thread(self.acd.missed, self.call_id, agent.name)
+        s.discard_speech()  # said over the ringback: answering each now would be a burst of stale replies
         s.emit(EventType.QUEUE_UPDATE, position=1, reason=f"{agent.name}: {word} ({after.state})")
         if not s.caller_gone:
             await s.start_hold()

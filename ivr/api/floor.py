@@ -68,7 +68,8 @@ def snapshot(store: Any, rules: dict[str, QueueRules], now: float | None = None)
             .where(monitors.c.state.in_(["requested", "dialing", "active", "ending"]))
         ).all()  # fmt: skip
         affect = _latest_affect(conn, [c.id for c in live])
-    on_call = {a.call_id: a.name for a in staff if a.call_id}
+    on_call = {a.call_id: a.name for a in staff if a.call_id and a.state == "on_call"}
+    ringing = {a.call_id: a.name for a in staff if a.call_id and a.state == "ringing"}
     waiting_of = {e.call_id: e for e in entries}
     monitor_of = {m.call_id: {"supervisor": m.supervisor, "mode": m.mode, "state": m.state} for m in watched}
     out_calls = []
@@ -82,7 +83,7 @@ def snapshot(store: Any, rules: dict[str, QueueRules], now: float | None = None)
         row = {
             "call_id": c.id, "caller": c.caller, "caller_name": c.caller_name, "tier": c.caller_tier,
             "started_at": c.started_at, "duration_s": round(now - c.started_at, 1), "node": path[-1] if path else "",
-            "where": where, "agent": on_call.get(c.id, ""), "queue": c.queue or (entry.queue if entry else ""),
+            "where": where, "agent": on_call.get(c.id, ""), "ringing": ringing.get(c.id, ""), "queue": c.queue or (entry.queue if entry else ""),
             "intent": intents[-1]["name"] if intents else "",
             "radar": {"level": a.get("level", ""), "anger": a.get("anger"), "anxiety": a.get("anxiety")},
             "escalating": a.get("level") == "escalate", "monitor": monitor_of.get(c.id),

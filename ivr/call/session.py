@@ -232,6 +232,20 @@ class CallSession:
             self._deadline_ms = None
             self.pipeline.complete_hint = None
 
+    def discard_speech(self) -> int:
+        """Drop what the caller said that nothing has taken yet (said over the ringback while an
+        agent's phone rang: not a question for the queue). Keys, mood and hang-up stay."""
+        kept, dropped = [], 0
+        while not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if item.kind is InputKind.SPEECH:
+                dropped += 1
+            else:
+                kept.append(item)
+        for item in kept:
+            self._inbox.put_nowait(item)
+        return dropped
+
     def inject(self, item: Input) -> None:
         """An input from elsewhere in the IVR (the emotion radar's escalation)."""
         self._inbox.put_nowait(item)

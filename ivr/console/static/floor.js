@@ -26,7 +26,7 @@ function Calls({ floor, me, now, onError }) {
     <tbody>${floor.calls.map((c) => html`<tr class=${c.escalating ? "flag" : ""} data-call=${c.call_id}>
       <td><a href=${"/console/calls/" + encodeURIComponent(c.call_id)}>${c.caller_name || c.caller || "unknown"}</a></td>
       <td>${c.tier}</td>
-      <td>${c.where === "agent" ? html`agent <b>${c.agent}</b>` : c.where === "queue" ? html`queue <b>${c.queue}</b>` : html`node <b>${c.node}</b>`}</td>
+      <td>${c.where === "agent" ? html`agent <b>${c.agent}</b>` : c.where === "queue" ? html`queue <b>${c.queue}</b>${c.ringing ? html` <span class="muted">ringing ${c.ringing}</span>` : ""}` : html`node <b>${c.node}</b>`}</td>
       <td>${words(c.intent)}</td><td>${dur(now - c.started_at)}</td>
       <td><${Level} level=${c.radar.level} />${c.radar.anger != null ? html` <span class="muted">${Math.round(c.radar.anger * 100)}</span>` : ""}</td>
       <td><${MonitorButtons} call=${c} me=${me} onError=${onError} /></td></tr>`)}</tbody></table>
