@@ -2,7 +2,7 @@
 person; the agent's console pops with what the caller said while the agent's baresip still
 rings; the supervisor's floor shows the live call and the caller in the queue; the agent picks
 up, both sides' lines arrive live; the supervisor listens in through their own baresip phone
-(and hears the caller); after the call the agent's wrap-up lands in the store."""
+(and hears the caller), then whispers to the agent (who hears her; the caller does not); after the call the agent's wrap-up lands in the store."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         register=("ann", PASSWORD, hotline["sip"]), name="ann", auto_answer=False, control=True,
     )  # fmt: skip
     sue_phone = BaresipAgent(
-        tmp_path, silence_then(tmp_path / "sue.wav", 100, "cmu_arctic_us_aew_a0002.wav", 110), seconds=200,
+        tmp_path, silence_then(tmp_path / "sue.wav", 9, "cmu_arctic_us_aew_a0003.wav", 110), seconds=200,
         register=("sue", PASSWORD, hotline["sip"]), name="sue",
     )  # fmt: skip
     agent, sup = Page(chromium, hotline["api"]), Page(chromium, hotline["api"], 1920, 1080)
@@ -112,7 +112,10 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         expect(row).to_contain_text("agent ann", timeout=WAIT_MS)
         row.get_by_role("button", name="listen").click()
         expect(row).to_contain_text("active", timeout=WAIT_MS)
-        sup.shot("floor-listening")
+        # then she whispers to ann (her phone speaks 9 s after it answered): the caller never hears it
+        row.get_by_role("button", name="whisper").click()
+        expect(row.get_by_role("button", name="whisper")).to_have_attribute("aria-pressed", "true", timeout=WAIT_MS)
+        sup.shot("floor-whisper")
         # both sides' lines arrive while the call goes on
         expect(agent.page.locator(".transcript .who-agent")).not_to_have_count(0, timeout=WAIT_MS)
         expect(agent.page.locator(".transcript .who-caller").last).to_contain_text(re.compile(r"country", re.I), timeout=WAIT_MS)
@@ -128,6 +131,7 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         assert not agent.foreign() and not sup.foreign(), (agent.foreign(), sup.foreign())
         assert not agent.errors and not sup.errors, (agent.errors, sup.errors)
         sue_heard = sue_phone.heard()
+        ann_heard = ann_phone.heard()
     finally:
         agent.close()
         sup.close()
@@ -136,6 +140,13 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
     samples, rate = decode_file(sue_heard)
     said = transcribe(engines, samples, rate)
     assert "country" in said, said  # the supervisor heard the caller
+    samples, rate = decode_file(ann_heard)
+    ann_said = transcribe(engines, samples, rate)
+    assert "shook hands" in ann_said, ann_said  # the whisper reached the agent ...
+    samples, rate = decode_file(caller_heard[0])
+    caller_said = transcribe(engines, samples, rate)
+    assert "danger" in caller_said, caller_said  # (the caller heard the agent)
+    assert "shook" not in caller_said and "twentieth" not in caller_said, caller_said  # ... and not the caller
     store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
     try:
         wrap = wait_until(lambda: store.console.wrapup_of(call_id), 30, "the wrap-up")
