@@ -76,6 +76,10 @@ def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_f
         expect(row).to_contain_text("queue billing")
         expect(sup.page.locator(".queue[data-queue=billing]")).to_contain_text("1 waiting")
         sup.shot("floor")
+        sup.page.emulate_media(color_scheme="dark")  # dark or light, as the system is
+        expect(sup.page.locator("body")).to_have_css("background-color", "rgb(17, 20, 24)")
+        sup.shot("floor-dark")
+        sup.page.emulate_media(color_scheme="light")
 
         assert acd.claim("call-1").name == "ann"
         pop = agent.page.locator(".pop.ringing")

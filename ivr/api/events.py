@@ -22,6 +22,25 @@ POLL_S = 0.3
 SHOWN = {"final_transcript", "say", "affect", "intent", "queue_update", "bridge", "hangup", "monitor"}
 
 
+async def until_closed(ws: WebSocket, push: Any) -> None:
+    """Run `push` (the socket's sending loop) until it ends or the page goes away: a loop that
+    sends only on a change would otherwise poll for a closed socket until its next send."""
+
+    async def gone() -> None:
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass  # the page says nothing we act on
+
+    tasks = {asyncio.ensure_future(push), asyncio.ensure_future(gone())}
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]  # the server logs it and closes the socket
+    finally:  # also when this handler itself is cancelled (the server stops): nothing is awaited then
+        for t in tasks:
+            t.cancel()
+
+
 def _acd(store: Any) -> Acd:
     return Acd(store.engine, {})
 
@@ -78,32 +97,36 @@ def events_router() -> APIRouter:
         current: str | None = None
         seq = -1
         state: dict[str, Any] | None = None
-        try:
-            while True:
-                if store.users.authenticate(token) is None:  # logged out or expired meanwhile
-                    await ws.close(code=4401, reason="the token has expired")
-                    return
-                now_state = await asyncio.to_thread(_agent_state, store, name)
-                if now_state != state:  # the agent's own state (the first message a page gets)
-                    state = now_state
-                    await ws.send_json({"type": "agent", **(state or {"name": name, "state": "unknown"})})
-                pop = await asyncio.to_thread(acd.offer_for, name)
-                if pop is not None and pop["call_id"] != current:
-                    current, seq = pop["call_id"], -1
-                    await ws.send_json({"type": "offer", "agent": name, **pop})
-                if current is not None:
-                    new = await asyncio.to_thread(_new_events, store, current, seq)
-                    if new:
-                        seq = new[-1]["seq"]
-                        lines = [e for e in new if e["type"] in SHOWN]
-                        if lines:
-                            await ws.send_json({"type": "call_update", "call_id": current, "events": lines})
-                    end = await asyncio.to_thread(_ended, store, current)
-                    if end is not None:
-                        await ws.send_json({"type": "call_end", "call_id": current, **end})
-                        current, seq = None, -1
-                await asyncio.sleep(POLL_S)
-        except WebSocketDisconnect:
-            return
+        async def push() -> None:
+            nonlocal current, seq, state
+            try:
+                while True:
+                    if store.users.authenticate(token) is None:  # logged out or expired meanwhile
+                        await ws.close(code=4401, reason="the token has expired")
+                        return
+                    now_state = await asyncio.to_thread(_agent_state, store, name)
+                    if now_state != state:  # the agent's own state (the first message a page gets)
+                        state = now_state
+                        await ws.send_json({"type": "agent", **(state or {"name": name, "state": "unknown"})})
+                    pop = await asyncio.to_thread(acd.offer_for, name)
+                    if pop is not None and pop["call_id"] != current:
+                        current, seq = pop["call_id"], -1
+                        await ws.send_json({"type": "offer", "agent": name, **pop})
+                    if current is not None:
+                        new = await asyncio.to_thread(_new_events, store, current, seq)
+                        if new:
+                            seq = new[-1]["seq"]
+                            lines = [e for e in new if e["type"] in SHOWN]
+                            if lines:
+                                await ws.send_json({"type": "call_update", "call_id": current, "events": lines})
+                        end = await asyncio.to_thread(_ended, store, current)
+                        if end is not None:
+                            await ws.send_json({"type": "call_end", "call_id": current, **end})
+                            current, seq = None, -1
+                    await asyncio.sleep(POLL_S)
+            except WebSocketDisconnect:
+                return
+
+        await until_closed(ws, push())
 
     return router

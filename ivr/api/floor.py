@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from ivr.acd.engine import LIVE
 from ivr.acd.policy import QueueRules, rules_from
 from ivr.api.auth import SupervisorUser, token_of_websocket
+from ivr.api.events import until_closed
 from ivr.store.tables import agents, call_events, calls, monitors, queue_entries
 
 SERVICE_LEVEL_S = 20.0
@@ -154,19 +155,23 @@ def floor_router() -> APIRouter:
         rules = _rules(ws.app)
         last = ""
         sent_at = 0.0
-        try:
-            while True:
-                if store.users.authenticate(token) is None:
-                    await ws.close(code=4401, reason="the session has expired")
-                    return
-                snap = await asyncio.to_thread(snapshot, store, rules)
-                key = _changed_part(snap)
-                # on a change at once; else once every 5 s so waits and durations keep moving
-                if key != last or snap["at"] - sent_at >= 5:
-                    await ws.send_json({"type": "floor", **snap})
-                    last, sent_at = key, snap["at"]
-                await asyncio.sleep(FLOOR_POLL_S)
-        except WebSocketDisconnect:
-            return
+        async def push() -> None:
+            nonlocal last, sent_at
+            try:
+                while True:
+                    if store.users.authenticate(token) is None:
+                        await ws.close(code=4401, reason="the session has expired")
+                        return
+                    snap = await asyncio.to_thread(snapshot, store, rules)
+                    key = _changed_part(snap)
+                    # on a change at once; else once every 5 s so waits and durations keep moving
+                    if key != last or snap["at"] - sent_at >= 5:
+                        await ws.send_json({"type": "floor", **snap})
+                        last, sent_at = key, snap["at"]
+                    await asyncio.sleep(FLOOR_POLL_S)
+            except WebSocketDisconnect:
+                return
+
+        await until_closed(ws, push())
 
     return router

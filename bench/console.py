@@ -1,0 +1,227 @@
+"""Console benchmark: event in the worker -> visible in the page, with 20 concurrent calls and
+10 consoles open (8 agents following their own calls, 2 supervisors on the floor) in Debian's
+Chromium; the page's load time; the front end's size.
+
+The API runs in a process of its own (as under `ivr serve`); this process plays the workers:
+20 calls, 10 of them put through to agents a01..a10, each writing a transcript line and a
+radar reading every second through the same CallRecord and writer thread a worker uses. Each
+line carries a marker; the pages note (MutationObserver) when it appears.
+
+    .venv/bin/python bench/console.py [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import ROOT, pct
+
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "bench password"
+SERVER = """
+import sys, uvicorn
+from ivr.api import create_app
+from ivr.store import Store
+store = Store(sys.argv[1])
+uvicorn.run(create_app(store=store), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+WATCH = """() => { window.__seen = {}; new MutationObserver(() => {
+  for (const el of document.querySelectorAll('.transcript .text, tr[data-call]')) {
+    const k = el.textContent.match(/mark-[0-9a-z-]+/g) || (el.dataset && el.dataset.call ? [el.dataset.call] : []);
+    for (const m of k) if (!(m in window.__seen)) window.__seen[m] = Date.now();
+  } }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bundle() -> tuple[int, int, int]:
+    static = ROOT / "ivr" / "console" / "static"
+    files = [p for p in static.rglob("*") if p.is_file() and not p.name.startswith("LICENSE")]
+    raw = sum(p.stat().st_size for p in files)
+    gz = sum(len(gzip.compress(p.read_bytes(), 9)) for p in files)
+    return len(files), raw, gz
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--calls", type=int, default=20)
+    ap.add_argument("--consoles", type=int, default=10)
+    args = ap.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    from ivr.acd.engine import Acd
+    from ivr.acd.policy import AgentState, QueueRules
+    from ivr.call.record import CallRecord
+    from ivr.events import EventType as T
+    from ivr.events import make
+    from ivr.store import Store
+    from tests.browser import CHROMIUM, FLAGS
+
+    tmp = Path(tempfile.mkdtemp(prefix="ivr-console-bench-"))
+    url = f"sqlite:///{tmp / 'ivr.sqlite3'}"
+    store = Store(url)
+    agents = [f"a{i:02d}" for i in range(1, 11)]
+    for a in agents:
+        store.agents.add(a, PASSWORD, ["billing"])
+        store.agents.set_state(a, AgentState.AVAILABLE)
+    store.users.add("sup", "supervisor", PASSWORD)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)], cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/api/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("the API did not start")
+        time.sleep(0.1)
+
+    acd = Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}))})
+    records: dict[str, CallRecord] = {}
+    for i in range(args.calls):
+        cid = f"bench-{i:02d}"
+        rec = CallRecord(cid, store.writer, caller={"number": f"+4477009{i:05d}", "name": f"Caller {i}"})
+        rec(make(cid, 0, T.CALL_START, sample_rate=8000))
+        records[cid] = rec
+        if i < len(agents):  # half the calls are with an agent
+            acd.join(cid, "billing", 0, context={"caller": {"name": f"Caller {i}"}, "transcript": ["I need help"]})
+            agent = acd.claim(cid)
+            assert agent is not None
+            acd.answered(cid, agent.name)
+    store.writer.flush()
+
+    loads: list[float] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        pages = []
+        n_agents = max(0, args.consoles - 2)
+        for i in range(args.consoles):
+            ctx = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+            page = ctx.new_page()
+            user = agents[i] if i < n_agents else "sup"
+            page.goto("/console/")
+            page.fill("input[name=user]", user)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/console/floor" if user == "sup" else "**/console/agent")
+            t0 = time.perf_counter()  # a reload with a warm cache: load to the first live state shown
+            page.reload()
+            if user == "sup":
+                page.wait_for_selector(".kpis")
+            else:
+                page.wait_for_function("() => { const p = document.querySelector('.statebar .pill'); return p && p.textContent !== 'unknown'; }")
+            loads.append(time.perf_counter() - t0)
+            page.evaluate(WATCH)
+            pages.append((user, page))
+        cold_ctx = browser.new_context(base_url=base)
+        cold = cold_ctx.new_page()
+        t0 = time.perf_counter()
+        cold.goto("/console/")
+        cold.wait_for_selector("form[aria-label='sign in']")
+        cold_load = time.perf_counter() - t0
+        cold_ctx.close()
+
+        written: dict[str, float] = {}
+        stop = threading.Event()
+
+        def workers() -> None:
+            n = 0
+            t_ms = 1000
+            while not stop.is_set():
+                start = time.time()
+                for cid, rec in records.items():
+                    mark = f"mark-{cid}-{n}"
+                    written[mark] = time.time()
+                    rec(make(cid, t_ms, T.FINAL_TRANSCRIPT, text=f"line {n} {mark}"))
+                    rec(make(cid, t_ms + 10, T.AFFECT, anger=0.2, anxiety=0.1, level="calm"))
+                n += 1
+                t_ms += 1000
+                stop.wait(max(0.0, 1.0 - (time.time() - start)))
+
+        def new_calls() -> None:  # calls arriving: what the floor pages show
+            k = 0
+            while not stop.wait(2.0):
+                cid = f"new-{k:03d}"
+                written[cid] = time.time()
+                rec = CallRecord(cid, store.writer, caller={"number": f"+4477008{k:05d}"})
+                rec(make(cid, 0, T.CALL_START, sample_rate=8000))
+                k += 1
+
+        cpu0, t_start = cpu_s(server.pid), time.time()
+        threads = [threading.Thread(target=workers, daemon=True), threading.Thread(target=new_calls, daemon=True)]
+        for t in threads:
+            t.start()
+        end = time.monotonic() + args.seconds
+        while time.monotonic() < end:
+            pages[0][1].wait_for_timeout(500)  # the browser's own loop runs meanwhile
+        stop.set()
+        for t in threads:
+            t.join()
+        cpu = (cpu_s(server.pid) - cpu0) / (time.time() - t_start)
+        pages[0][1].wait_for_timeout(2000)  # the last lines arrive
+        agent_lat, floor_lat, missing = [], [], 0
+        for user, page in pages:
+            seen = page.evaluate("() => window.__seen")
+            for key, at in written.items():
+                if user == "sup":
+                    if key.startswith("new-"):
+                        if key in seen:
+                            floor_lat.append(seen[key] / 1000 - at)
+                        else:
+                            missing += 1
+                    continue
+                if key.startswith("mark-"):
+                    cid = key.split("-")[1] + "-" + key.split("-")[2]
+                    if cid != f"bench-{agents.index(user):02d}":
+                        continue
+                    if key in seen:
+                        agent_lat.append(seen[key] / 1000 - at)
+                    else:
+                        missing += 1
+        browser.close()
+    rss = rss_mb(server.pid)
+    server.terminate()
+    server.wait(10)
+    store.close()
+    files, raw, gz = bundle()
+    print(f"console: {args.calls} calls, {args.consoles} consoles ({args.consoles - 2} agents, 2 floors), {args.seconds} s")
+    print(f"  event -> visible, agent page: p50 {pct(agent_lat, 50) * 1000:.0f} ms, p95 {pct(agent_lat, 95) * 1000:.0f} ms (n={len(agent_lat)})")
+    print(f"  new call -> on the floor:     p50 {pct(floor_lat, 50) * 1000:.0f} ms, p95 {pct(floor_lat, 95) * 1000:.0f} ms (n={len(floor_lat)})")
+    print(f"  not shown at the end: {missing}")
+    print(f"  page load (warm, to the first live state): p50 {pct(loads, 50) * 1000:.0f} ms, max {max(loads) * 1000:.0f} ms; "
+          f"sign-in page cold: {cold_load * 1000:.0f} ms")
+    print(f"  API process: {cpu * 100:.0f}% of a core, {rss:.0f} MB RSS")
+    print(f"  front end: {files} files, {raw / 1024:.0f} KiB, {gz / 1024:.0f} KiB gzipped (no build step)")
+
+
+if __name__ == "__main__":
+    main()
