@@ -38,6 +38,7 @@ bench: $(STAMP)
 	bash scripts/with-postgres.sh $(PY) bench/store.py
 	bash scripts/with-postgres.sh $(PY) bench/transfer.py
 	$(PY) bench/soak.py
+	$(PY) bench/console.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ivr speech prosody tests bench

@@ -37,9 +37,20 @@ uvicorn.run(create_app(store=store), host="127.0.0.1", port=int(sys.argv[2]), lo
 """
 WATCH = """() => { window.__seen = {}; new MutationObserver(() => {
   for (const el of document.querySelectorAll('.transcript .text, tr[data-call]')) {
-    const k = el.textContent.match(/mark-[0-9a-z-]+/g) || (el.dataset && el.dataset.call ? [el.dataset.call] : []);
+    const k = el.textContent.match(/mark[a-z]+/g) || (el.dataset && el.dataset.call ? [el.dataset.call] : []);
     for (const m of k) if (!(m in window.__seen)) window.__seen[m] = Date.now();
   } }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def letters(n: int) -> str:
+    """A marker with no digit (a line with digits is held back by the card-number redactor
+    until the digit run is over, as it should be)."""
+    out = ""
+    while True:
+        n, r = divmod(n, 26)
+        out = chr(97 + r) + out
+        if n == 0:
+            return out
 
 
 def cpu_s(pid: int) -> float:
@@ -107,6 +118,7 @@ def main() -> None:
 
     acd = Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}))})
     records: dict[str, CallRecord] = {}
+    call_of: dict[str, str] = {}  # agent -> the call the queue put through to them
     for i in range(args.calls):
         cid = f"bench-{i:02d}"
         rec = CallRecord(cid, store.writer, caller={"number": f"+4477009{i:05d}", "name": f"Caller {i}"})
@@ -117,6 +129,7 @@ def main() -> None:
             agent = acd.claim(cid)
             assert agent is not None
             acd.answered(cid, agent.name)
+            call_of[agent.name] = cid
     store.writer.flush()
 
     loads: list[float] = []
@@ -124,6 +137,7 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         pages = []
         n_agents = max(0, args.consoles - 2)
+        agents.sort(key=lambda a: a not in call_of)
         for i in range(args.consoles):
             ctx = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
             page = ctx.new_page()
@@ -151,6 +165,7 @@ def main() -> None:
         cold_ctx.close()
 
         written: dict[str, float] = {}
+        marker_call: dict[str, str] = {}
         stop = threading.Event()
 
         def workers() -> None:
@@ -158,10 +173,11 @@ def main() -> None:
             t_ms = 1000
             while not stop.is_set():
                 start = time.time()
-                for cid, rec in records.items():
-                    mark = f"mark-{cid}-{n}"
+                for i, (cid, rec) in enumerate(records.items()):
+                    mark = "mark" + letters(n * 1000 + i)
+                    marker_call[mark] = cid
                     written[mark] = time.time()
-                    rec(make(cid, t_ms, T.FINAL_TRANSCRIPT, text=f"line {n} {mark}"))
+                    rec(make(cid, t_ms, T.FINAL_TRANSCRIPT, text=f"the caller says {mark}"))
                     rec(make(cid, t_ms + 10, T.AFFECT, anger=0.2, anxiety=0.1, level="calm"))
                 n += 1
                 t_ms += 1000
@@ -199,9 +215,8 @@ def main() -> None:
                         else:
                             missing += 1
                     continue
-                if key.startswith("mark-"):
-                    cid = key.split("-")[1] + "-" + key.split("-")[2]
-                    if cid != f"bench-{agents.index(user):02d}":
+                if key.startswith("mark"):
+                    if marker_call[key] != call_of[user]:
                         continue
                     if key in seen:
                         agent_lat.append(seen[key] / 1000 - at)
