@@ -20,8 +20,10 @@ FLAGS = [
 """Without the background-networking flags Chromium reaches for Google's hosts at start."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser per test module (stopped before the next module's tests, which may run
+    asyncio loops of their own in this thread)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     from playwright.sync_api import sync_playwright

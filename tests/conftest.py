@@ -120,3 +120,6 @@ def voiced(seconds: float, rate: int, f0: float = 140.0, level: float = 0.3) -> 
     envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 4.0 * t)
     sig = sig * envelope
     return (level * sig / np.max(np.abs(sig))).astype(np.float32)
+
+
+from tests.browser import chromium  # noqa: E402, F401  (one Playwright per module)

@@ -18,7 +18,7 @@ from ivr.call.record import CallRecord
 from ivr.events import EventType as T
 from ivr.events import make
 from ivr.store import Store
-from tests.browser import Page, chromium  # noqa: F401  (the fixture)
+from tests.browser import Page
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long password"
@@ -48,7 +48,7 @@ def _call(store: Store, call_id: str) -> CallRecord:
     return rec
 
 
-def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_floor(served, chromium):  # noqa: F811
+def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_floor(served, chromium):
     store, base = served
     acd = Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}))})
     agent, sup = Page(chromium, base), Page(chromium, base, 1920, 1080)
@@ -133,7 +133,7 @@ def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_f
     assert kb["question"].startswith("I was charged twice") and kb["state"] == "new" and kb["call_id"] == "call-1"
 
 
-def test_wrong_password_wrong_role_and_no_cookie_are_refused(served, chromium):  # noqa: F811
+def test_wrong_password_wrong_role_and_no_cookie_are_refused(served, chromium):
     store, base = served
     page = Page(chromium, base)
     try:

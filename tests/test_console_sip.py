@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from ivr.store import Store
 from speech.audio import decode_file, resample
-from tests.browser import Page, chromium  # noqa: F401  (the fixture)
+from tests.browser import Page
 from tests.sip_helpers import AGENT_PASSWORD as PASSWORD
 from tests.sip_helpers import (
     BaresipAgent,
