@@ -55,6 +55,11 @@ def _new_events(store: Any, call_id: str, after_seq: int) -> list[dict[str, Any]
     return [{"seq": r.seq, "t_ms": r.t_ms, "type": r.type, **json.loads(r.data)} for r in rows]
 
 
+def silent(e: dict[str, Any]) -> bool:
+    """A supervisor listening in silently: not shown to the agent (whisper and barge are)."""
+    return e["type"] == "monitor" and e.get("mode") == "listen"
+
+
 def _agent_state(store: Any, name: str) -> dict[str, Any] | None:
     a = store.agents.get(name)
     return None if a is None else {"name": a.name, "state": str(a.state), "since": a.since, "reason": a.reason}
@@ -94,6 +99,7 @@ def events_router() -> APIRouter:
             return
         await ws.accept()
         acd = _acd(store)
+        supervising = who.can("supervisor")
         current: str | None = None
         seq = -1
         state: dict[str, Any] | None = None
@@ -116,7 +122,7 @@ def events_router() -> APIRouter:
                         new = await asyncio.to_thread(_new_events, store, current, seq)
                         if new:
                             seq = new[-1]["seq"]
-                            lines = [e for e in new if e["type"] in SHOWN]
+                            lines = [e for e in new if e["type"] in SHOWN and (supervising or not silent(e))]
                             if lines:
                                 await ws.send_json({"type": "call_update", "call_id": current, "events": lines})
                         end = await asyncio.to_thread(_ended, store, current)
