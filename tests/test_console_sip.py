@@ -2,7 +2,8 @@
 person; the agent's console pops with what the caller said while the agent's baresip still
 rings; the supervisor's floor shows the live call and the caller in the queue; the agent picks
 up, both sides' lines arrive live; the supervisor listens in through their own baresip phone
-(and hears the caller), then whispers to the agent (who hears her; the caller does not); after the call the agent's wrap-up lands in the store."""
+(and hears the caller), then whispers to the agent (who hears her; the caller does not), then barges in (the caller
+hears her); after the call the agent's wrap-up lands in the store."""
 
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ def silence_then(path: Path, lead_s: float, fixture: str, total_s: float, rate: 
     return path
 
 
+def overlay(path: Path, at_s: float, fixture: str, rate: int = 8000) -> Path:
+    out, _ = sf.read(path, dtype="float32")
+    speech, r = decode_file(ROOT / "audio_fixtures" / fixture)
+    speech = resample(speech, r, rate)
+    start = int(at_s * rate)
+    out[start : start + len(speech)] = speech
+    sf.write(path, out, rate, subtype="PCM_16")
+    return path
+
+
 @pytest.fixture(scope="module")
 def hotline(tmp_path_factory):
     served = start_hotline(
@@ -72,8 +83,10 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         tmp_path, silence_then(tmp_path / "ann.wav", 8, "cmu_arctic_us_aew_a0001.wav", 110), seconds=200,
         register=("ann", PASSWORD, hotline["sip"]), name="ann", auto_answer=False, control=True,
     )  # fmt: skip
+    sue_wav = silence_then(tmp_path / "sue.wav", 9, "cmu_arctic_us_aew_a0003.wav", 110)  # said in whisper
+    sue_wav = overlay(sue_wav, 40, "cmu_arctic_us_aew_a0002.wav")  # said in barge
     sue_phone = BaresipAgent(
-        tmp_path, silence_then(tmp_path / "sue.wav", 9, "cmu_arctic_us_aew_a0003.wav", 110), seconds=200,
+        tmp_path, sue_wav, seconds=200,
         register=("sue", PASSWORD, hotline["sip"]), name="sue",
     )  # fmt: skip
     agent, sup = Page(chromium, hotline["api"]), Page(chromium, hotline["api"], 1920, 1080)
@@ -120,6 +133,11 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         expect(agent.page.locator(".transcript .who-agent")).not_to_have_count(0, timeout=WAIT_MS)
         expect(agent.page.locator(".transcript .who-caller").last).to_contain_text(re.compile(r"country", re.I), timeout=WAIT_MS)
         agent.shot("agent-live-call")
+        # the whisper is over (her phone said it 9-12 s after answering); now she barges in
+        # (her phone speaks again 40 s after answering): the caller hears her too
+        row.get_by_role("button", name="barge").click()
+        expect(row.get_by_role("button", name="barge")).to_have_attribute("aria-pressed", "true", timeout=WAIT_MS)
+        expect(agent.page.locator(".transcript .who-note").last).to_contain_text("barge active", timeout=WAIT_MS)
 
         caller.join(timeout=200)
         form = agent.page.locator("form.wrapup")
@@ -147,6 +165,7 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
     caller_said = transcribe(engines, samples, rate)
     assert "danger" in caller_said, caller_said  # (the caller heard the agent)
     assert "shook" not in caller_said and "twentieth" not in caller_said, caller_said  # ... and not the caller
+    assert "particular" in caller_said, caller_said  # the barge reached the caller
     store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
     try:
         wrap = wait_until(lambda: store.console.wrapup_of(call_id), 30, "the wrap-up")
