@@ -88,6 +88,23 @@ def token_of_websocket(ws: Any, query_token: str) -> str:
     return ""
 
 
+async def websocket_principal(ws: Any, query_token: str, role: str) -> tuple[Principal, str] | None:
+    """Who opened this WebSocket, if they may (their principal and token); else the socket is
+    closed with 4401 (no or a stale session) or 4403 (the role is short) and None returned."""
+    import asyncio
+
+    store = ws.app.state.store
+    token = token_of_websocket(ws, query_token)
+    who = await asyncio.to_thread(store.users.authenticate, token) if (token and store is not None) else None
+    if who is None:
+        await ws.close(code=4401, reason="log in first: POST /api/session (or ?token= from /api/login)")
+        return None
+    if not who.can(role):
+        await ws.close(code=4403, reason=f"this needs the {role} role; {who.user} is {who.role}")
+        return None
+    return who, token
+
+
 class LoginRequest(BaseModel):
     user: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)

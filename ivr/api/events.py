@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisco
 from sqlalchemy import select
 
 from ivr.acd.engine import Acd
-from ivr.api.auth import AgentUser, token_of_websocket
+from ivr.api.auth import AgentUser, websocket_principal
 from ivr.store.tables import call_events, calls
 
 POLL_S = 0.3
@@ -88,11 +88,10 @@ def events_router() -> APIRouter:
     @router.websocket("/api/events")
     async def events(ws: WebSocket, token: str = "", agent: str = "") -> None:
         store = ws.app.state.store
-        token = token_of_websocket(ws, token)
-        who = store.users.authenticate(token) if (token and store is not None) else None
-        if who is None:
-            await ws.close(code=4401, reason="log in first: /api/events?token=TOKEN")
+        opened = await websocket_principal(ws, token, "agent")
+        if opened is None:
             return
+        who, token = opened
         name = agent or who.user
         if name != who.user and not who.can("supervisor"):
             await ws.close(code=4403, reason=f"{who.user} may follow only their own calls")
@@ -107,7 +106,7 @@ def events_router() -> APIRouter:
             nonlocal current, seq, state
             try:
                 while True:
-                    if store.users.authenticate(token) is None:  # logged out or expired meanwhile
+                    if await asyncio.to_thread(store.users.authenticate, token) is None:  # logged out or expired meanwhile
                         await ws.close(code=4401, reason="the token has expired")
                         return
                     now_state = await asyncio.to_thread(_agent_state, store, name)

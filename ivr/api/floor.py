@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from ivr.acd.engine import LIVE
 from ivr.acd.policy import QueueRules, rules_from
-from ivr.api.auth import SupervisorUser, token_of_websocket
+from ivr.api.auth import SupervisorUser, websocket_principal
 from ivr.api.events import until_closed
 from ivr.store.tables import agents, call_events, calls, monitors, queue_entries
 
@@ -143,14 +143,10 @@ def floor_router() -> APIRouter:
     @router.websocket("/api/floor/events")
     async def floor_events(ws: WebSocket, token: str = "") -> None:
         store = ws.app.state.store
-        token = token_of_websocket(ws, token)
-        who = store.users.authenticate(token) if (token and store is not None) else None
-        if who is None:
-            await ws.close(code=4401, reason="log in first")
+        opened = await websocket_principal(ws, token, "supervisor")
+        if opened is None:
             return
-        if not who.can("supervisor"):
-            await ws.close(code=4403, reason=f"the floor is for supervisors; {who.user} is {who.role}")
-            return
+        token = opened[1]
         await ws.accept()
         rules = _rules(ws.app)
         last = ""
@@ -159,7 +155,7 @@ def floor_router() -> APIRouter:
             nonlocal last, sent_at
             try:
                 while True:
-                    if store.users.authenticate(token) is None:
+                    if await asyncio.to_thread(store.users.authenticate, token) is None:
                         await ws.close(code=4401, reason="the session has expired")
                         return
                     snap = await asyncio.to_thread(snapshot, store, rules)
