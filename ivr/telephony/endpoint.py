@@ -11,9 +11,9 @@ endpoint: once it answers, the transport plays the whisper into the agent leg on
 the two calls' audio is cross-connected in the conference bridge while both ports stay
 attached (the recording hears both). Either side hanging up hangs up the other.
 
-A supervisor monitoring a bridged call is a third leg from the same endpoint, wired in the
-conference bridge with no Python port: both sides flow to the supervisor; in whisper the
-supervisor flows to the agent only, in barge to both. The caller never hears a whisper.
+A supervisor monitoring a bridged call is a third leg from the same endpoint
+(`monitor_leg.py`); hold music and the level check that wakes a held caller are in
+`hold_media.py`.
 
 The agent leg counts against the worker's 4 calls, so a line is kept for it: while a caller
 waits in a queue, the worker answers new callers only if every waiting caller still has a
@@ -33,18 +33,13 @@ from typing import Any
 
 import pjsua2 as pj
 
+from ivr.telephony.hold_media import HOLD_LEVEL_CHECK_S, HoldMedia
+from ivr.telephony.monitor_leg import MonitorLegs
 from ivr.telephony.pjobjects import SipStartError, _Account, _Call, _pj_reason, _Port, fast_bytes
 
 __all__ = ["SipEndpoint", "SipSettings", "SipStartError", "fast_bytes"]
 
 log = logging.getLogger("ivr.sip")
-
-HOLD_LEVEL_CHECK_S = 0.1
-HOLD_VOICE_LEVEL = 10
-"""The level of the caller's audio (pjmedia's tx level of the call's bridge port: what it
-sends into the bridge, 0-255) above which a caller on hold is taken to be speaking.
-Measured here: a silent line 0, speech 15-33 (a G.711 recording at phone level)."""
-
 
 @dataclass(frozen=True)
 class SipSettings:
@@ -68,7 +63,7 @@ class SipSettings:
     """pjsip log level to the console (0 = quiet, 5 = every message)."""
 
 
-class SipEndpoint:
+class SipEndpoint(HoldMedia, MonitorLegs):
     """Runs the SIP side of a worker on its own thread.
 
     `on_call(key, caller, start)`: a call was answered and its media is up; `start(transport)`
@@ -258,59 +253,6 @@ class SipEndpoint:
         if all(c.hold_deaf for c in self._calls.values()):
             return 50
         return 10
-
-    # -- hold: music from pjmedia, the caller's frames taken only when they speak -------
-    def _start_hold(self, call: _Call, path: str) -> None:
-        if call.audio_index < 0 or call.port is None or call.player is not None:
-            return
-        aud = call.getAudioMedia(call.audio_index)
-        player = pj.AudioMediaPlayer()
-        try:
-            player.createPlayer(path, 0)  # 0: loop
-        except pj.Error as e:
-            log.warning("hold music %s: %s", path, _pj_reason(e))
-            pj._pjsua2.delete_AudioMediaPlayer(player)
-            player.this.disown()
-            return
-        call.port.stopTransmit(aud)  # no Python per frame while on hold
-        aud.stopTransmit(call.port)
-        # the caller's audio still goes somewhere (the null device's slot, in C), so the bridge
-        # keeps reading it and its level stays current
-        aud.startTransmit(self._ep.audDevManager().getPlaybackDevMedia())
-        player.startTransmit(aud)
-        call.player, call.hold_deaf = player, True
-
-    def _stop_hold(self, call: _Call) -> None:
-        player, call.player = call.player, None
-        if player is None:
-            return
-        aud = call.getAudioMedia(call.audio_index)
-        try:
-            player.stopTransmit(aud)
-        except pj.Error:
-            pass
-        pj._pjsua2.delete_AudioMediaPlayer(player)
-        player.this.disown()
-        try:
-            aud.stopTransmit(self._ep.audDevManager().getPlaybackDevMedia())
-        except pj.Error:
-            pass
-        if call.hold_deaf:
-            aud.startTransmit(call.port)
-        call.port.startTransmit(aud)
-        call.hold_deaf = False
-
-    def _check_hold_levels(self) -> None:
-        """A caller on hold who speaks is listened to again (the level of their audio, read
-        10x a second on this thread: no frame reaches Python until then)."""
-        for call in self._calls.values():
-            if call.hold_deaf and not call.gone and call.port is not None:
-                aud = call.getAudioMedia(call.audio_index)
-                if aud.getTxLevel() >= HOLD_VOICE_LEVEL:
-                    aud.stopTransmit(self._ep.audDevManager().getPlaybackDevMedia())
-                    aud.startTransmit(call.port)
-                    call.hold_deaf = False
-                    call.transport.hold_voice()
 
     def _on_media(self, call: _Call) -> None:
         if call.gone or call.port is not None:
@@ -504,65 +446,6 @@ class SipEndpoint:
             return
         agent.peer, call.peer = call, agent
         self._calls[agent.key] = agent
-
-
-    # -- a supervisor's leg: listen, whisper, barge ----------------------------------------
-    def _dial_monitor(self, call: _Call, uri: str, mode: str, seq: int, own_is_agent: bool = False) -> None:
-        if call.monitor is not None:
-            call.transport.monitor_ended(500, "a supervisor is already on this call", seq)
-            return
-        if len(self._calls) >= self.settings.max_calls:
-            call.transport.monitor_ended(503, "no free line on this worker for the supervisor's phone", seq)
-            return
-        mon = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
-        mon.leg, mon.bridge_seq, mon.monitor_mode = "monitor", seq, mode
-        mon.own_is_agent = own_is_agent
-        mon.key = f"{call.key}-monitor"
-        mon.transport = call.transport
-        error = self._make_call(mon, uri, {"X-IVR-Monitor": f"{mode}; call={call.transport.call_id}"})
-        if error:
-            call.transport.monitor_ended(500, error, seq)
-            return
-        mon.watched, call.monitor = call, mon
-        self._calls[mon.key] = mon
-
-    def _monitor_media(self, mon: _Call, info: Any) -> None:
-        if mon.audio_index >= 0:
-            return
-        for i, media in enumerate(info.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                mon.audio_index = i
-                self._wire_monitor(mon)
-                if mon.transport is not None:
-                    mon.transport.monitor_answered(mon.bridge_seq)
-                return
-
-    def _wire_monitor(self, mon: _Call) -> None:
-        """Connect the supervisor's leg for its mode: always hearing the caller and the agent;
-        heard by the agent in whisper, by both in barge."""
-        call = mon.watched
-        if call is None or call.gone or mon.audio_index < 0 or call.audio_index < 0:
-            return
-        sup = mon.getAudioMedia(mon.audio_index)
-        caller = call.getAudioMedia(call.audio_index)
-        agent = call.peer.getAudioMedia(call.peer.audio_index) if call.peer is not None and call.peer.audio_index >= 0 else None
-        if mon.own_is_agent and agent is not None:  # a callback: this leg is the agent's
-            caller, agent = agent, caller
-        caller.startTransmit(sup)
-        if agent is not None:
-            agent.startTransmit(sup)
-        to_agent = mon.monitor_mode in ("whisper", "barge")
-        to_caller = mon.monitor_mode == "barge"
-        for sink, on in ((agent, to_agent), (caller, to_caller)):
-            if sink is None:
-                continue
-            try:
-                if on:
-                    sup.startTransmit(sink)
-                else:
-                    sup.stopTransmit(sink)
-            except pj.Error:
-                pass  # was not connected
 
 
 def _user_of(uri: str) -> str:
