@@ -265,7 +265,7 @@ def test_reload_over_the_api_and_the_cli(tmp_path, embedder, capsys):
 
 
 def test_a_queue_with_a_phone_gets_a_whisper_and_the_context_as_headers(tmp_path, embedder, api):
-    from ivr.call.session import agent_headers
+    from ivr.dialplan.handover import agent_headers
 
     text = HOTLINE.read_text().replace(
         'priority: {description: "Upset callers, ahead of everyone", skills: [deescalation]}',

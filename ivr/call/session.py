@@ -290,6 +290,8 @@ class CallSession:
             except SpeechUnavailable:  # the agent is connected without the spoken summary
                 self.emit(EventType.ERROR, message="no whisper: the speech service is away", stage="tts")
         self.emit(EventType.BRIDGE, uri=uri, state="dialing")
+        from ivr.dialplan.handover import agent_headers
+
         outcome = await self.transport.bridge(uri, whisper, agent_headers(self.call_id, request), int(ring_timeout_s))
         answered = getattr(self.transport, "agent_answered_ms", None)
         when = {"answered_ms": answered} if outcome is TransferOutcome.CONNECTED and answered is not None else {}
@@ -473,32 +475,6 @@ def _trim_tail_pcm(pcm: bytes, rate: int) -> bytes:
 
     audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
     return to_pcm16(trim_tail(audio, rate))
-
-
-def agent_headers(call_id: str, request: TransferRequest) -> dict[str, str]:
-    """The call's context as SIP headers on the INVITE to the agent's phone (an agent desktop
-    or ACD reads them; the whisper tells the same to a plain phone)."""
-    ctx = request.context
-    caller = ctx.get("caller") or {}
-    affect = ctx.get("affect") or {}
-    values = {
-        "X-IVR-Call": call_id,
-        "X-IVR-Queue": request.queue,
-        "X-IVR-Tier": request.tier,
-        "X-IVR-Priority": str(request.priority),
-        "X-IVR-Caller": str(caller.get("number") or ""),
-        "X-IVR-Caller-Name": str(caller.get("name") or ""),
-        "X-IVR-Caller-Tier": str(caller.get("tier") or ""),
-        "X-IVR-Intent": str((ctx.get("intent") or {}).get("name") or ""),
-        "X-IVR-Affect": str(affect.get("level") or ""),
-        "X-IVR-Summary": str(ctx.get("summary") or request.reason),
-    }
-    out = {}
-    for name, value in values.items():
-        value = " ".join(value.split()).encode("ascii", "replace").decode()[:300]  # one safe line
-        if value:
-            out[name] = value
-    return out
 
 
 async def greeting_app(session: CallSession) -> None:
