@@ -22,6 +22,7 @@ class MonitorWatch:
         self.current: dict[str, Any] | None = None  # the request being carried out
         self.mode = ""
         self.dialed_at = 0.0
+        self.answered = False
         self._word: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.t.on_monitor = lambda state, reason: self._word.put_nowait((state, reason))
         self._task = asyncio.ensure_future(self._run())
@@ -40,13 +41,16 @@ class MonitorWatch:
             while not self._word.empty():
                 state, reason = self._word.get_nowait()
                 if self.current is not None:
-                    await self._report(state, reason if state == "ended" else "")
-                    if state == "ended":
-                        self.current, self.mode = None, ""
+                    if state == "active":
+                        self.answered = True
+                        await self._report("active")
+                    else:  # a leg that never answered failed (busy, not registered, declined)
+                        await self._report("ended" if self.answered else "failed", reason)
+                        self.current, self.mode, self.answered = None, "", False
             row = await asyncio.to_thread(self.records.monitors_to_serve, self.s.call_id)
             if row is not None:
                 if self.current is None and row["state"] == "requested":
-                    self.current, self.mode = row, row["mode"]
+                    self.current, self.mode, self.answered = row, row["mode"], False
                     self.t.monitor_dial(self.uri_of.format(name=row["supervisor"]), row["mode"],
                                        own_is_agent=self.s.main_speaker != "caller")  # fmt: skip
                     self.dialed_at = loop.time()
@@ -57,8 +61,9 @@ class MonitorWatch:
                     elif row["mode"] != self.mode:
                         self.mode = row["mode"]
                         self.t.monitor_mode(self.mode)
-                        self.s.emit(EventType.MONITOR, supervisor=row["supervisor"], mode=self.mode, state="active")
-                    elif row["state"] == "dialing" and loop.time() - self.dialed_at > ANSWER_TIMEOUT_S:
+                        if self.answered:  # (while dialling, the leg is wired for the new mode on answer)
+                            self.s.emit(EventType.MONITOR, supervisor=row["supervisor"], mode=self.mode, state="active")
+                    elif not self.answered and loop.time() - self.dialed_at > ANSWER_TIMEOUT_S:
                         self.t.monitor_hangup()
                         await self._report("failed", f"the supervisor's phone did not answer in {ANSWER_TIMEOUT_S:.0f} s")
                         self.current = None

@@ -1,0 +1,92 @@
+"""The worker's side of a supervisor's monitoring, over a real store: the request is dialled,
+its mode changes are passed on, a leg that never answers is `failed` (with why) and one that
+answered and hung up is `ended`; each step is a `monitor` event of the call."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ivr.call.monitor import MonitorWatch
+from ivr.call.record import CallRecord
+from ivr.events import EventType as T
+from ivr.events import make
+
+pytestmark = pytest.mark.unit
+
+
+class FakeLegs:
+    def __init__(self) -> None:
+        self.did: list[tuple] = []
+        self.on_monitor = None
+
+    def monitor_dial(self, uri: str, mode: str, own_is_agent: bool = False) -> int:
+        self.did.append(("dial", uri, mode))
+        return 1
+
+    def monitor_mode(self, mode: str) -> None:
+        self.did.append(("mode", mode))
+
+    def monitor_hangup(self) -> None:
+        self.did.append(("hangup",))
+
+    def word(self, state: str, reason: str = "") -> None:  # what the SIP thread would report
+        self.on_monitor(state, reason)
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.call_id, self.caller_gone, self.main_speaker = "c1", False, "caller"
+        self.transport = FakeLegs()
+        self.events: list[dict] = []
+
+    def emit(self, kind, **data) -> None:  # type: ignore[no-untyped-def]
+        assert kind is T.MONITOR
+        self.events.append(data)
+
+
+async def _until(pred, what: str) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(400):
+        if pred():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+def test_a_monitor_is_dialled_switched_and_ended_and_a_dead_phone_fails(store, monkeypatch):
+    monkeypatch.setattr("ivr.call.monitor.POLL_S", 0.01)
+    store.users.add("sue", "supervisor", "a long password")
+    store.agents.add("sue", "a long password", ["billing"], replace=True)
+    rec = CallRecord("c1", store.writer, caller={"number": "+1"})
+    rec(make("c1", 0, T.CALL_START, sample_rate=8000))
+    store.writer.flush()
+
+    async def run() -> FakeSession:
+        s = FakeSession()
+        w = MonitorWatch(s, store.console, "sip:{name}@hotline")
+        legs = s.transport
+        m = await asyncio.to_thread(store.console.monitor_request, "c1", "sue", "listen")
+        await _until(lambda: ("dial", "sip:sue@hotline", "listen") in legs.did, "the dial")
+        legs.word("active")
+        await _until(lambda: store.console.monitor(m["id"])["state"] == "active", "active in the store")
+        await asyncio.to_thread(store.console.monitor_change, "c1", "sue", "whisper")
+        await _until(lambda: ("mode", "whisper") in legs.did, "the mode change")
+        await asyncio.to_thread(store.console.monitor_change, "c1", "sue", None, True)
+        await _until(lambda: ("hangup",) in legs.did, "the hang-up")
+        legs.word("ended", "200 BYE")
+        await _until(lambda: store.console.monitor(m["id"])["state"] == "ended", "ended in the store")
+        # a second request: the supervisor's phone is not signed in, the leg never answers
+        m2 = await asyncio.to_thread(store.console.monitor_request, "c1", "sue", "barge")
+        await _until(lambda: ("dial", "sip:sue@hotline", "barge") in legs.did, "the second dial")
+        legs.word("ended", "480 Temporarily Unavailable")
+        await _until(lambda: store.console.monitor(m2["id"])["state"] == "failed", "failed in the store")
+        s.caller_gone = True
+        await w.close()
+        return s
+
+    s = asyncio.run(run())
+    states = [(e["mode"], e["state"]) for e in s.events]
+    assert states == [("listen", "dialing"), ("listen", "active"), ("whisper", "active"), ("whisper", "ended"),
+                      ("barge", "dialing"), ("barge", "failed")], states  # fmt: skip
+    assert store.console.monitor_of("c1")["reason"] == "480 Temporarily Unavailable"
