@@ -61,6 +61,14 @@ def test_a_monitor_is_dialled_switched_and_ended_and_a_dead_phone_fails(store, m
     rec = CallRecord("c1", store.writer, caller={"number": "+1"})
     rec(make("c1", 0, T.CALL_START, sample_rate=8000))
     store.writer.flush()
+    from ivr.acd.engine import Acd
+    from ivr.acd.policy import QueueRules
+
+    store.agents.add("ann", "a long password", ["billing"])
+    store.agents.set_state("ann", "available")
+    acd = Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}))})
+    acd.join("c1", "billing", 0)
+    acd.answered("c1", acd.claim("c1").name)
 
     async def run() -> FakeSession:
         s = FakeSession()

@@ -56,7 +56,15 @@ def test_wrap_up_is_the_answering_agents_once_and_feeds_kb_candidates(store):
 
 def test_one_monitor_per_call_and_it_needs_a_phone_and_a_live_call(store):
     store.users.add("sue", "supervisor", "a long password")
+    store.agents.add("ann", "a long password", ["billing"])
     _live(store, "c1")
+    with pytest.raises(UserError, match="not with an agent"):  # still in the IVR: nothing to listen in on
+        store.console.monitor_request("c1", "sue", "listen")
+    acd = Acd(store.engine, RULES)
+    store.agents.set_state("ann", "available")
+    acd.join("c1", "billing", 0)
+    assert acd.claim("c1").name == "ann"
+    acd.answered("c1", "ann")
     with pytest.raises(UserError, match="no phone"):
         store.console.monitor_request("c1", "sue", "listen")
     store.agents.add("sue", "a long password", ["billing"], replace=True)

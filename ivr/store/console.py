@@ -103,6 +103,11 @@ class ConsoleRecords:
             call = conn.execute(select(calls.c.status).where(calls.c.id == call_id)).first()
             if call is None or call.status != "live":
                 raise UserError(f"call {call_id} is not live")
+            with_agent = conn.execute(
+                select(agents.c.name).where(agents.c.call_id == call_id, agents.c.state == "on_call")
+            ).first()
+            if with_agent is None:
+                raise UserError(f"call {call_id} is not with an agent: only a call put through to one can be monitored")
             phone = conn.execute(select(agents.c.ha1).where(agents.c.name == supervisor)).scalar()
             if not phone:
                 raise UserError(f"{supervisor} has no phone on the hotline: `ivr agents add {supervisor} --skills ...` gives one")
