@@ -23,6 +23,7 @@ from tests.sip_helpers import AGENT_PASSWORD as PASSWORD
 from tests.sip_helpers import (
     BaresipAgent,
     baresip_call,
+    open_hotline,
     registered,
     start_hotline,
     stop_hotline,
@@ -67,20 +68,10 @@ def overlay(path: Path, at_s: float, fixture: str, rate: int = 8000) -> Path:
     return path
 
 
-def open_hotline_plan(tmp: Path, sip: int) -> Path:
-    """The shipped hotline, open at any hour (the test must not depend on when it runs)."""
-    text = (ROOT / "dialplans" / "hotline.yaml").read_text(encoding="utf-8")
-    hours = 'business_hours:\n  mon-fri: "08:00-20:00"\n  sat: "09:00-17:00"\n  sun: closed\n'
-    assert hours in text, "the hotline's hours changed: update this test's copy"
-    plan = tmp / "hotline.yaml"
-    plan.write_text(text.replace(hours, 'business_hours:\n  mon-sun: "00:00-24:00"\n'), encoding="utf-8")
-    return plan
-
-
 @pytest.fixture(scope="module")
 def hotline(tmp_path_factory):
     served = start_hotline(
-        tmp_path_factory.mktemp("console"), open_hotline_plan,
+        tmp_path_factory.mktemp("console"), lambda tmp, sip: open_hotline(tmp),
         agents=("ann",), skills=("general", "billing"), supervisors=("sue",),
     )  # fmt: skip
     yield served
