@@ -74,22 +74,37 @@ class IntentMatcher:
 
 
 class KnowledgeBase:
-    """Questions -> answers, ranked by similarity to the caller's question."""
+    """Questions -> answers, ranked by similarity to the caller's question.
+
+    An entry scores its closest question or its answer, whichever is nearer: callers ask in
+    words the answer uses ("do you send bills by post" for "can I get a paper bill" -> "yes,
+    we post a paper bill ..."), which the one question an agent wrote down may not.
+    """
 
     def __init__(self, embedder: Embedder, entries: Sequence[Mapping[str, object]]) -> None:
         self._embedder = embedder
         self._entries = list(entries)
-        questions: list[str] = []
+        texts: list[str] = []
         self._owner: list[int] = []
         for i, entry in enumerate(self._entries):
-            for q in entry.get("questions") or []:  # type: ignore[union-attr]
-                questions.append(str(q))
-                self._owner.append(i)
-        self._matrix = embedder.embed(questions) if questions else np.zeros((0, 384), np.float32)
+            for q in [*(entry.get("questions") or []), entry.get("answer") or ""]:  # type: ignore[misc]
+                if str(q).strip():
+                    texts.append(str(q))
+                    self._owner.append(i)
+        self._matrix = embedder.embed(texts) if texts else np.zeros((0, 384), np.float32)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def best(self, question: str) -> tuple[Mapping[str, object] | None, float]:
         if not self._owner or not question.strip():
             return None, 0.0
-        sims = self._matrix @ self._embedder.embed([question])[0]
+        return self.best_of(self._embedder.embed([question])[0])
+
+    def best_of(self, vector: Any) -> tuple[Mapping[str, object] | None, float]:
+        """The best entry for an already embedded question."""
+        if not self._owner:
+            return None, 0.0
+        sims = self._matrix @ vector
         i = int(np.argmax(sims))
         return self._entries[self._owner[i]], float(sims[i])

@@ -31,6 +31,9 @@ class Settings:
     """Where recordings, event logs and the SQLite store live."""
     dialplan: str = "dialplans/hotline.yaml"
     """The dialplan `ivr serve` runs (hot-reloaded when the file changes)."""
+    qa_config: str = "dialplans/qa.yaml"
+    """QA screening: flag weights, the review sampling (share, random share, seed, timezone)
+    and the reviewers' form (`ivr.qa.config`). Missing: the embedded defaults. IVR_QA_CONFIG."""
     api_host: str = "127.0.0.1"
     """Address of the HTTP API (and the demo billing backend)."""
     api_port: int = 8080
@@ -104,6 +107,8 @@ class Settings:
             s = replace(s, speech_wait_s=float(_env_count("IVR_SPEECH_WAIT_S", low=1, high=3600)))
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
+        if os.environ.get("IVR_QA_CONFIG"):
+            s = replace(s, qa_config=os.environ["IVR_QA_CONFIG"])
         if os.environ.get("IVR_STORE_URL"):
             s = replace(s, store_url=os.environ["IVR_STORE_URL"].strip())
         for name, attr in (("IVR_RETENTION_RECORDINGS_DAYS", "recordings_days"), ("IVR_RETENTION_TRANSCRIPTS_DAYS", "transcripts_days")):

@@ -112,7 +112,12 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
             api = stack.enter_context(BackgroundServer(create_app()))
             http = await stack.enter_async_context(httpx.AsyncClient())
-            understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder)
+            live = None
+            if store is not None:
+                from ivr.kb.live import LiveKnowledge
+
+                live = LiveKnowledge(store.kb, services.embedder)
+            understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder, live)
 
             def app_factory(number: str):  # type: ignore[no-untyped-def]
                 caller = caller_entry(settings, number, store)

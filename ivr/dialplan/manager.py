@@ -37,6 +37,7 @@ class DialplanManager:
     def __init__(self, path: str | Path, embedder: Any) -> None:
         self.path = Path(path)
         self._embedder = embedder
+        self._live: Any = None
         self.active: Active | None = None
         self.last_error: list[Issue] = []
         self.last_error_at: float | None = None
@@ -63,10 +64,17 @@ class DialplanManager:
         dialplan, issues = check_dialplan(self.path, text)
         if dialplan is None:
             return self._refuse(issues)
-        self.active = Active(dialplan, Understanding.build(dialplan, self._embedder), time.time())
+        self.active = Active(dialplan, Understanding.build(dialplan, self._embedder, self._live), time.time())
         self.last_error, self.last_error_at = [], None
         log.info("dialplan %s loaded (version %r, %s)", self.path, dialplan.version, dialplan.digest)
         return ReloadResult(True, True, issues)
+
+    def use_live_knowledge(self, live: Any) -> None:
+        """Answer from the store's approved entries too (ivr.kb.live.LiveKnowledge), in this
+        version and every one loaded after."""
+        self._live = live
+        if self.active is not None:
+            self.active.understanding.live = live
 
     def _refuse(self, issues: list[Issue]) -> ReloadResult:
         self.last_error, self.last_error_at = issues, time.time()

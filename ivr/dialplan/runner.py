@@ -47,13 +47,23 @@ class Understanding:
 
     matcher: IntentMatcher
     kb: KnowledgeBase
+    live: Any = None  # ivr.kb.live.LiveKnowledge: the store's approved entries, if a store is at hand
 
     @classmethod
-    def build(cls, dialplan: Dialplan, embedder: Any) -> Understanding:
+    def build(cls, dialplan: Dialplan, embedder: Any, live: Any = None) -> Understanding:
         threshold = float(dialplan.settings.get("intent_threshold", 0.5))
         return cls(
-            IntentMatcher(embedder, dialplan.intents, threshold), KnowledgeBase(embedder, dialplan.knowledge)
+            IntentMatcher(embedder, dialplan.intents, threshold), KnowledgeBase(embedder, dialplan.knowledge), live
         )
+
+    def knowledge(self, question: str) -> tuple[Mapping[str, Any] | None, float]:
+        """The best entry for `question`, of the dialplan's and the store's approved ones."""
+        entry, score = self.kb.best(question)
+        if self.live is not None and question.strip():
+            live_entry, live_score = self.live.best(question)
+            if live_entry is not None and live_score > score:
+                return live_entry, live_score
+        return entry, score
 
 
 @dataclass
@@ -344,12 +354,17 @@ class DialplanRunner:
 
     async def _answer(self, a: Mapping[str, Any]) -> str | None:
         question = self.render(a["question"]) if a.get("question") else self.state.last.get("text", "")
-        entry, score = await self.conv.compute(lambda: self.nlu.kb.best(question))
+        entry, score = await self.conv.compute(lambda: self.nlu.knowledge(question))
         if entry is None or score < float(a.get("min_score", 0.5)):
             return str(a["not_found"])
-        self.state.vars["answer_id"] = entry.get("id")
-        await self.speak(str(entry["answer"]))
+        await self.say_answer(entry)
         return a.get("found")
+
+    async def say_answer(self, entry: Mapping[str, Any]) -> None:
+        """A knowledge entry's answer; its SAY is marked `kb:ID@vN` so its use is counted."""
+        self.state.vars["answer_id"] = entry.get("id")
+        label = f"kb:{entry.get('id')}" + (f"@v{entry['version']}" if entry.get("version") else "")
+        await self.conv.say(self.render(str(entry["answer"])), prompt=label)
 
     async def _menu(self, a: Mapping[str, Any]) -> str | None:
         choices: Mapping[str, Mapping[str, Any]] = a["choices"]
@@ -417,6 +432,18 @@ class DialplanRunner:
                 return None, None
             allowed = a.get("intents")
             match = await self.conv.compute(lambda: self.nlu.matcher.match(item.text, allowed))
+            if a.get("knowledge"):
+                entry, score = await self.conv.compute(lambda: self.nlu.knowledge(item.text))
+                floor = float(self.dp.settings.get("knowledge_threshold", 0.6))
+                if entry is not None and score >= floor and score > match.confidence:
+                    # a question the knowledge base answers more closely than any intent
+                    self.state.intent = {"name": "knowledge", "confidence": round(score, 3), "text": item.text}
+                    self.conv.emit(
+                        EventType.INTENT, name="knowledge", confidence=round(score, 3), text=item.text,
+                        node=self.state.path[-1],
+                    )  # fmt: skip
+                    await self.say_answer(entry)
+                    return "knowledge", str(a["knowledge"])
             self.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
             self.conv.emit(
                 EventType.INTENT,

@@ -90,6 +90,11 @@ VERBS: dict[str, Spec] = {
             "var": F("name", "Variable that receives the value (vars.NAME)."),
             "routes": F("map:node", "input=intent: intent name -> node."),
             "intents": F("list:intent", "input=intent: only these intents count."),
+            "knowledge": F(
+                "node",
+                "input=intent: when the caller's words match a knowledge entry (the dialplan's or one"
+                " approved in the console) more closely than any intent, say its answer and go here.",
+            ),
             "yes": F("node", "input=yes_no: node for yes."),
             "no": F("node", "input=yes_no: node for no."),
             "next": F("node", "Node after a valid value (default: the next step)."),
@@ -189,6 +194,9 @@ TOP = Spec(
             Spec(
                 {
                     "intent_threshold": F("number", "Similarity below which a request is out of scope."),
+                    "knowledge_threshold": F(
+                        "number", "Similarity a knowledge entry needs to answer at an intent gather (default 0.6)."
+                    ),
                     "timeout_ms": F("int", "Default no-input time after a prompt.", minimum=500),
                     "retries": F("int", "Default re-prompts.", minimum=0),
                     "max_failures": F("int", "Failed inputs in a call before the agent.", minimum=1),

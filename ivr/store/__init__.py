@@ -43,6 +43,11 @@ class Store:
         self.users = Users(self.engine)
         self.agents = Agents(self.engine, self.users)
         self.console = ConsoleRecords(self.engine)
+        from ivr.kb.entries import KnowledgeRecords
+        from ivr.qa.records import QaRecords
+
+        self.kb = KnowledgeRecords(self.engine)
+        self.qa = QaRecords(self.engine)
         self._writer: StoreWriter | None = None
         self._lock = threading.Lock()
 

@@ -168,6 +168,9 @@ kb_candidates = Table(
     Column("answer", Text, nullable=False),  # the answer that worked
     Column("state", String(16), nullable=False, default="new"),  # new | approved | rejected | merged
     Column("created_at", Float, nullable=False),
+    Column("entry_key", String(64), nullable=False, default=""),  # the KB entry it became or joined
+    Column("decided_by", String(64), nullable=False, default=""),
+    Column("decided_at", Float),
     Index("ix_kb_candidates_state", "state", "created_at"),
 )
 
@@ -184,4 +187,66 @@ monitors = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_monitors_call_state", "call_id", "state"),
+)
+
+qa_results = Table(
+    "qa_results",
+    metadata,
+    Column("call_id", String(128), primary_key=True),
+    Column("day", String(10), nullable=False),  # the call's day (YYYY-MM-DD, the QA timezone): sampling's unit
+    Column("score", Float, nullable=False),  # risk, 0-1
+    Column("flags", Text, nullable=False, default="[]"),  # JSON [{name, weight, evidence}]
+    Column("facts", Text, nullable=False, default="{}"),  # JSON: what analytics needs of the events
+    Column("screened_at", Float, nullable=False),
+    Column("review", String(16), nullable=False, default=""),  # "" | queued | reviewed
+    Column("sample_reason", String(16), nullable=False, default=""),  # risk | random
+    Index("ix_qa_results_day_score", "day", "score"),
+    Index("ix_qa_results_review", "review", "day"),
+)
+
+qa_reviews = Table(
+    "qa_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(128), nullable=False),
+    Column("reviewer", String(64), nullable=False),
+    Column("form", String(64), nullable=False, default=""),
+    Column("answers", Text, nullable=False, default="{}"),  # JSON {question id: answer}
+    Column("score", Float, nullable=False),  # the form's quality score, 0-1
+    Column("ai_score", Float, nullable=False),  # the screening's risk when reviewed
+    Column("agrees", Boolean, nullable=False),  # the reviewer's verdict matches the AI's
+    Column("wrong_flags", Text, nullable=False, default="[]"),  # flags the reviewer says are wrong
+    Column("comment", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Index("ix_qa_reviews_call", "call_id"),
+)
+
+kb_entries = Table(
+    "kb_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),  # the entry's name (the `answer` verb's answer_id)
+    Column("version", Integer, nullable=False),
+    Column("questions", Text, nullable=False),  # JSON list, as callers ask
+    Column("answer", Text, nullable=False),
+    Column("active", Boolean, nullable=False),  # the one live version of `key`
+    Column("retired", Boolean, nullable=False, default=False),  # taken out of the KB altogether
+    Column("author", String(64), nullable=False, default=""),
+    Column("candidates", Text, nullable=False, default="[]"),  # JSON: the candidate ids it came from
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("key", "version", name="uq_kb_entries_key_version"),
+    Index("ix_kb_entries_active", "active"),
+)
+
+kb_uses = Table(
+    "kb_uses",
+    metadata,
+    Column("call_id", String(128), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("t_ms", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("outcome", String(32), nullable=False, default=""),  # the call's outcome after the answer
+    Index("ix_kb_uses_key", "key", "version"),
 )

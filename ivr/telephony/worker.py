@@ -93,6 +93,9 @@ async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_ba
                 return 2
             writer = store.writer
             writer.observe = metrics.STORE_COMMIT.observe
+            from ivr.kb.live import LiveKnowledge
+
+            manager.use_live_knowledge(LiveKnowledge(store.kb, services.embedder))
             from ivr.acd.engine import Acd
             from ivr.acd.policy import rules_from
 

@@ -1,0 +1,216 @@
+"""What went wrong in one call, read from its record: named flags, each with evidence and a
+weight; the risk score combines them (noisy-or: two weak signs outweigh one, none reaches 1).
+
+Pure: a call's row and events in, flags out (the screener supplies the calls that came after,
+for the re-dial flag). The weights are the QA config's (`weights:`), these are the defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    "radar_escalate": 0.6,
+    "radar_rising": 0.3,
+    "repeated_no_match": 0.35,
+    "person_waited": 0.35,
+    "person_refused": 0.5,
+    "long_silence": 0.2,
+    "abandoned_in_queue": 0.5,
+    "complaint": 0.35,
+    "legal": 0.6,
+    "low_confidence_answer": 0.2,
+    "caller_repeated": 0.3,
+    "negative_after_answer": 0.35,
+    "redial_after_resolved": 0.5,
+    "failed": 0.4,
+}
+FLAG_NAMES = tuple(DEFAULT_WEIGHTS)
+
+LEGAL = re.compile(r"\b(sue|suing|lawyer|solicitor|legal action|court|ombudsman|trading standards|ofcom)\b")
+COMPLAINT = re.compile(r"\b(complain|complaint|unacceptable|disgrace|ridiculous|fed up|furious|useless|awful|rubbish)\b")
+PERSON = re.compile(r"\b(agent|human|operator|representative|real person|someone|somebody|a person|manager)\b")
+NEGATIVE = re.compile(
+    r"\b(wrong|not what i (asked|said|meant)|doesn'?t help|didn'?t help|useless|no that'?s not|that'?s not right|"
+    r"not helpful|makes no sense|rubbish|still (not|doesn'?t|isn'?t))\b"
+)
+WORDS = re.compile(r"[a-z0-9']+")
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    name: str
+    weight: float
+    evidence: str
+    t_ms: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What counts: all audio milliseconds or counts, from the QA config's `thresholds:`."""
+
+    person_wait_ms: int = 120_000
+    silence_ms: int = 9_000
+    low_confidence: float = 0.55
+    no_match_repeats: int = 2
+    redial_within_s: float = 24 * 3600
+    repeat_similarity: float = 0.6
+
+
+def risk(flags: Sequence[Flag]) -> float:
+    left = 1.0
+    for f in flags:
+        left *= 1.0 - max(0.0, min(1.0, f.weight))
+    return round(1.0 - left, 3)
+
+
+def _caller_lines(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for e in events if e["type"] == "final_transcript" and e.get("speaker", "caller") == "caller" and e.get("text", "").strip()]
+
+
+def _similar(a: str, b: str) -> float:
+    wa, wb = set(WORDS.findall(a.lower())), set(WORDS.findall(b.lower()))
+    if len(wa) < 3 or len(wb) < 3:
+        return 0.0
+    return len(wa & wb) / len(wa | wb)
+
+
+def screen_call(
+    call: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    later_calls: Sequence[Mapping[str, Any]] = (),
+    weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+    th: Thresholds = Thresholds(),
+) -> list[Flag]:
+    """The flags of one ended call. `call`: its row (outcome, tier, affect_level, ...);
+    `events`: its event log as dicts (type, t_ms, fields); `later_calls`: the same caller's
+    calls that started after it (started_at)."""
+    w = {**DEFAULT_WEIGHTS, **weights}
+    flags: list[Flag] = []
+
+    def add(name: str, evidence: str, t_ms: int | None = None) -> None:
+        if w.get(name, 0) > 0:
+            flags.append(Flag(name, float(w[name]), evidence, t_ms))
+
+    lines = _caller_lines(events)
+    text_all = " ".join(e["text"].lower() for e in lines)
+    affects = [e for e in events if e["type"] == "affect"]
+
+    # the radar: a peak (escalate) or a rise over the call
+    esc = next((e for e in affects if e["level"] == "escalate"), None)
+    if esc is not None:
+        add("radar_escalate", f"radar escalate (anger {float(esc['anger']):.2f}, anxiety {float(esc['anxiety']):.2f})", esc["t_ms"])
+    elif affects:
+        rising = next((e for e in affects if e["level"] == "rising"), None)
+        peak = [max(float(e["anger"]), float(e["anxiety"])) for e in affects]
+        third = max(1, len(peak) // 3)
+        trend = sum(peak[-third:]) / third - sum(peak[:third]) / third
+        if rising is not None:
+            add("radar_rising", f"radar rising (anger {float(rising['anger']):.2f})", rising["t_ms"])
+        elif len(peak) >= 3 and trend >= 0.2:
+            add("radar_rising", f"radar trend +{trend:.2f} over the call", affects[-1]["t_ms"])
+
+    # understanding: no-match again and again, answers given on a guess
+    misses = [e for e in events if e["type"] == "intent" and e["name"] == "none"]
+    if len(misses) >= th.no_match_repeats:
+        said = "; ".join(repr(e.get("text", "")) for e in misses[:3])
+        add("repeated_no_match", f"{len(misses)} utterances matched no intent: {said}", misses[0]["t_ms"])
+    weak = [
+        e for e in events
+        if e["type"] == "intent" and e["name"] != "none" and float(e["confidence"]) < th.low_confidence
+    ]  # fmt: skip
+    if weak:
+        e = weak[0]
+        add("low_confidence_answer", f"{e['name']} taken at {float(e['confidence']):.2f}: {e.get('text', '')!r}", e["t_ms"])
+
+    # the caller saying the same thing again
+    for a, b in zip(lines, lines[1:], strict=False):
+        if _similar(a["text"], b["text"]) >= th.repeat_similarity:
+            add("caller_repeated", f"said twice: {b['text']!r}", b["t_ms"])
+            break
+
+    # words after an answer
+    answered_at = [e["t_ms"] for e in events if e["type"] == "say" and str(e.get("prompt", "")).startswith("kb:")]
+    answered_at += [e["t_ms"] for e in events if e["type"] == "intent" and e["name"] not in ("none", "agent_request")]
+    if answered_at:
+        first = min(answered_at)
+        after = [e for e in lines if e["t_ms"] > first and NEGATIVE.search(e["text"].lower())]
+        if after:
+            add("negative_after_answer", f"after an answer: {after[0]['text']!r}", after[0]["t_ms"])
+
+    # complaint or legal intent
+    legal = next((e for e in lines if LEGAL.search(e["text"].lower())), None)
+    if legal is not None:
+        add("legal", f"legal words: {legal['text']!r}", legal["t_ms"])
+    complaint = next((e for e in events if e["type"] == "intent" and e["name"] == "complaint"), None)
+    if complaint is not None:
+        add("complaint", f"complaint: {complaint.get('text', '')!r}", complaint["t_ms"])
+    elif COMPLAINT.search(text_all):
+        e = next(e for e in lines if COMPLAINT.search(e["text"].lower()))
+        add("complaint", f"complaint words: {e['text']!r}", e["t_ms"])
+
+    # a person: asked for, waited long, or never reached
+    asked = next(
+        (e for e in events if (e["type"] == "intent" and e["name"] == "agent_request")
+         or (e["type"] == "final_transcript" and e.get("speaker", "caller") == "caller" and PERSON.search(e.get("text", "").lower()))
+         or (e["type"] == "dtmf" and e.get("digit") == "0")),
+        None,
+    )  # fmt: skip
+    transfers = [e for e in events if e["type"] == "transfer"]
+    leaves = [e for e in events if e["type"] == "queue_leave"]
+    wait_ms = max((int(e.get("wait_ms") or 0) for e in leaves), default=0)
+    if asked is not None:
+        if not transfers:
+            add("person_refused", f"asked for a person ({asked.get('text') or 'key 0'!r}) and was not put through", asked["t_ms"])
+        elif wait_ms >= th.person_wait_ms or (call.get("outcome") == "abandoned" and leaves):
+            add("person_waited", f"asked for a person and waited {wait_ms / 1000:.0f} s", asked["t_ms"])
+
+    if call.get("outcome") == "abandoned" and (transfers or any(e["type"] == "queue_join" for e in events)):
+        add("abandoned_in_queue", f"hung up in the {call.get('queue') or 'agent'} queue after {wait_ms / 1000:.0f} s", leaves[-1]["t_ms"] if leaves else None)
+    if call.get("outcome") in ("failed", "interrupted"):
+        add("failed", f"{call.get('outcome')}: {call.get('end_reason', '')}")
+
+    # long silences while the IVR waited (before any hand-over: hold is meant to be quiet)
+    stop = next((e["t_ms"] for e in events if e["type"] in ("transfer", "queue_join", "hold")), None)
+    marks = [e["t_ms"] for e in events if e["type"] in ("say", "speech_start", "dtmf", "final_transcript") and (stop is None or e["t_ms"] < stop)]
+    gaps = [(b - a, a) for a, b in zip(marks, marks[1:], strict=False)]
+    long = [g for g in gaps if g[0] >= th.silence_ms]
+    if long:
+        gap, at = max(long)
+        add("long_silence", f"{gap / 1000:.0f} s with nothing said ({len(long)} such)", at)
+
+    # resolved by the AI, yet the caller called again
+    if call.get("outcome") == "ai_resolved" and later_calls:
+        started = float(call.get("started_at") or 0)
+        again = [c for c in later_calls if 0 < float(c["started_at"]) - started <= th.redial_within_s]
+        if again:
+            hours = (float(again[0]["started_at"]) - started) / 3600
+            add("redial_after_resolved", f"called again {hours:.1f} h later (call {again[0]['id']})")
+    return flags
+
+
+def facts(call: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What analytics keeps of a call's events: intents, unmatched utterances, the node it
+    ended in, knowledge answers, when the radar escalated."""
+    intents = [e for e in events if e["type"] == "intent"]
+    kb = [
+        {"entry": str(e["prompt"])[3:], "t_ms": e["t_ms"]}
+        for e in events
+        if e["type"] == "say" and str(e.get("prompt", "")).startswith("kb:")
+    ]
+    nodes = [e["name"] for e in events if e["type"] == "node"]
+    esc = next((e["t_ms"] for e in events if e["type"] == "affect" and e["level"] == "escalate"), None)
+    return {
+        "intents": [e["name"] for e in intents],
+        "first_intent": next((e["name"] for e in intents if e["name"] != "none"), intents[0]["name"] if intents else ""),
+        "unmatched": [e.get("text", "") for e in intents if e["name"] == "none" and e.get("text")][:5],
+        "last_node": nodes[-1] if nodes else "",
+        "kb": kb,
+        "escalated_ms": esc,
+    }
