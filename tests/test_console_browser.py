@@ -129,7 +129,7 @@ def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_f
         sup.close()
     wrap = store.console.wrapup_of("call-1")
     assert wrap["disposition"] == "resolved" and wrap["agent"] == "ann" and "Refunded" in wrap["note"]
-    (kb,) = store.console.kb_candidates()
+    (kb,) = store.kb.candidates(None)
     assert kb["question"].startswith("I was charged twice") and kb["state"] == "new" and kb["call_id"] == "call-1"
 
 

@@ -48,7 +48,7 @@ def test_wrap_up_is_the_answering_agents_once_and_feeds_kb_candidates(store):
     assert out["kb_candidate"] is not None and store.agents.get("ann").state == "available"
     with pytest.raises(UserError, match="already wrapped up"):
         store.console.wrap_up("ann", "c1", "resolved", "again")
-    (cand,) = store.console.kb_candidates("new")
+    (cand,) = store.kb.candidates("new")
     assert cand["question"] == "can I get a paper bill" and cand["agent"] == "ann"
     (recent,) = store.console.recent_calls("ann")
     assert recent["id"] == "c1" and recent["disposition"] == "resolved"

@@ -1,6 +1,6 @@
 """The HTTP API: health, login, service and dialplan status, dialplan reload, call records,
 /metrics, the demo billing backend, the agents' and the floor's live events, wrap-ups,
-monitoring, and the console's pages (`ivr.console`). Every /api route but health and login needs a
+monitoring, the knowledge base, QA, the report, and the console's pages (`ivr.console`). Every /api route but health and login needs a
 bearer token with the route's role (`ivr.api.auth`)."""
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from ivr.api.calls import calls_router
 from ivr.api.demo import demo_account, demo_router
 from ivr.api.events import events_router
 from ivr.api.floor import floor_router
+from ivr.api.kb import kb_router
 from ivr.api.monitor import monitor_router
+from ivr.api.qa import qa_router
+from ivr.api.report import report_router
 from ivr.api.server import BackgroundServer
 from ivr.api.wrapup import wrapup_router
 
@@ -33,10 +36,19 @@ def create_app(
     token_ttl_s: int = 12 * 3600,
     metrics_public: bool = False,
     run_dir: Path | None = None,
+    embedder: Any = None,
+    qa_config: Any = None,
 ) -> FastAPI:
     app = FastAPI(title="ivr-hotline", version="0.1.0")
     app.state.store = store
     app.state.manager = manager
+    app.state.embedder = embedder  # KB near-duplicates, clustering unmatched words (None: by words)
+    app.state.qa_config = qa_config
+    app.state.figures = None
+    if store is not None:
+        from ivr.analytics.metrics import LiveFigures
+
+        app.state.figures = LiveFigures(store.engine, qa_config.timezone if qa_config is not None else "UTC")
     app.state.recordings_dir = (run_dir.parent / "calls") if run_dir is not None else None
     started = time.time()
 
@@ -75,7 +87,7 @@ def create_app(
 
         from ivr.analytics.metrics import exposition
 
-        return Response(exposition(run_dir), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(run_dir, app.state.figures), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(auth_router(token_ttl_s))
     app.include_router(calls_router())
@@ -85,6 +97,9 @@ def create_app(
     app.include_router(floor_router())
     app.include_router(monitor_router())
     app.include_router(wrapup_router())
+    app.include_router(kb_router())
+    app.include_router(qa_router())
+    app.include_router(report_router())
     from ivr.console import mount_console
 
     mount_console(app)

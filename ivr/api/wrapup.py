@@ -1,6 +1,6 @@
 """An agent's after-call work over HTTP: the wrap-up of their call (disposition, resolution
 note, optionally a knowledge-base candidate: the question as callers ask it and the answer
-that worked), their recent calls, and the KB candidates list (supervisors)."""
+that worked), and their recent calls. Supervisors decide on the candidates in `ivr.api.kb`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from ivr.api.auth import AgentUser, SupervisorUser
+from ivr.api.auth import AgentUser
 from ivr.store import UserError
 from ivr.store.console import DISPOSITIONS
 
@@ -60,12 +60,5 @@ def wrapup_router() -> APIRouter:
     ) -> dict[str, Any]:
         _mine(who, name)
         return {"calls": request.app.state.store.console.recent_calls(name, limit)}
-
-    @router.get("/api/kb/candidates")
-    def candidates(
-        request: Request, _: SupervisorUser,
-        state: Annotated[Literal["new", "approved", "rejected", "merged"] | None, Query()] = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        return {"candidates": request.app.state.store.console.kb_candidates(state)}
 
     return router

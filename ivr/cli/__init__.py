@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     a_ls = asub.add_parser("list", help="agents, their state and skills")
     for p in (a_add, a_ls):
         p.add_argument("--data-dir", metavar="DIR")
+    from ivr.cli.learning import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -232,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ivr.cli.admin import cmd_radar
 
             return cmd_radar(args)
+        if args.command in ("qa", "kb", "report"):
+            from ivr.cli import learning
+
+            return {"qa": learning.cmd_qa, "kb": learning.cmd_kb, "report": learning.cmd_report}[args.command](args)
         if args.command == "worker":
             from ivr.cli.processes import cmd_worker
 

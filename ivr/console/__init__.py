@@ -1,7 +1,8 @@
 """The agent and supervisor console: one page app (Preact + htm + uPlot, from npm at set-up,
 served from `static/`), its pages gated here by the session cookie's role so an agent is never
 even sent a supervisor's page: `/console/` sign-in, `/console/agent` (agents and up),
-`/console/floor` and `/console/calls/ID` (supervisors and up)."""
+`/console/floor`, `/console/dashboard`, `/console/qa`, `/console/kb` and `/console/calls/ID`
+(supervisors and up)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,18 @@ def console_router() -> APIRouter:
 
     @router.get("/console/floor")
     def floor_page(request: Request) -> Response:
+        return _page(request, "supervisor")
+
+    @router.get("/console/dashboard")
+    def dashboard_page(request: Request) -> Response:
+        return _page(request, "supervisor")
+
+    @router.get("/console/qa")
+    def qa_page(request: Request) -> Response:
+        return _page(request, "supervisor")
+
+    @router.get("/console/kb")
+    def kb_page(request: Request) -> Response:
         return _page(request, "supervisor")
 
     @router.get("/console/calls/{call_id}")

@@ -38,6 +38,7 @@ NEGATIVE = re.compile(
     r"not helpful|makes no sense|rubbish|still (not|doesn'?t|isn'?t))\b"
 )
 WORDS = re.compile(r"[a-z0-9']+")
+SPOKEN_CHARS_PER_S = 15.0  # piper's voice, about 2.7 words a second
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,14 +177,25 @@ def screen_call(
     if call.get("outcome") in ("failed", "interrupted"):
         add("failed", f"{call.get('outcome')}: {call.get('end_reason', '')}")
 
-    # long silences while the IVR waited (before any hand-over: hold is meant to be quiet)
+    # long silences while the IVR waited: from the end of its prompt (a SAY is logged when queued,
+    # so its length is estimated from its words) to the caller's next sound; not after a hand-over
     stop = next((e["t_ms"] for e in events if e["type"] in ("transfer", "queue_join", "hold")), None)
-    marks = [e["t_ms"] for e in events if e["type"] in ("say", "speech_start", "dtmf", "final_transcript") and (stop is None or e["t_ms"] < stop)]
-    gaps = [(b - a, a) for a, b in zip(marks, marks[1:], strict=False)]
-    long = [g for g in gaps if g[0] >= th.silence_ms]
+    busy_until, heard, long = 0.0, 0.0, []
+    for e in events:
+        if stop is not None and e["t_ms"] >= stop:
+            break
+        if e["type"] == "say":
+            busy_until = max(busy_until, float(e["t_ms"])) + len(str(e.get("text", ""))) * 1000 / SPOKEN_CHARS_PER_S
+        elif e["type"] == "barge_in":
+            busy_until = float(e["t_ms"])
+        elif e["type"] in ("speech_start", "dtmf"):
+            quiet_from = max(busy_until, heard)
+            if e["t_ms"] - quiet_from >= th.silence_ms:
+                long.append((int(e["t_ms"] - quiet_from), int(quiet_from)))
+            heard = float(e["t_ms"])
     if long:
         gap, at = max(long)
-        add("long_silence", f"{gap / 1000:.0f} s with nothing said ({len(long)} such)", at)
+        add("long_silence", f"{gap / 1000:.0f} s of silence after a prompt ({len(long)} such)", at)
 
     # resolved by the AI, yet the caller called again
     if call.get("outcome") == "ai_resolved" and later_calls:

@@ -85,13 +85,6 @@ class ConsoleRecords:
             out.append(d)
         return out
 
-    def kb_candidates(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        q = select(kb_candidates).order_by(kb_candidates.c.created_at.desc()).limit(limit)
-        if state:
-            q = q.where(kb_candidates.c.state == state)
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
-
     # -- monitoring ------------------------------------------------------------------------
     def monitor_request(self, call_id: str, supervisor: str, mode: str) -> dict[str, Any]:
         """A supervisor asks to listen to, whisper on or barge into a live call through their

@@ -378,8 +378,20 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         log.warning("the queue left by the last run: %s", queue)
     if not any(u["role"] == "admin" for u in store.users.list()):
         log.warning("no admin user yet: the API and console need one (ivr users add NAME --role admin)")
+    from ivr.qa.config import QaConfigError, load_qa_config
+    from ivr.qa.screen import Screener
+
+    try:
+        qa_config = load_qa_config(settings.qa_config)
+    except QaConfigError as e:
+        print(f"ivr: error: {e}", file=sys.stderr)
+        return 2
     supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}", store)
     purger = threading.Thread(target=_purge_daily, args=(store, settings, supervisor.stopping), daemon=True)
+    # QA of every call as it ends: here, not in the worker, so a call a dead worker left is screened too
+    screener = threading.Thread(
+        target=Screener(store, qa_config).loop, args=(supervisor.stopping,), name="qa-screener", daemon=True
+    )
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: object) -> None:  # SIGINT / SIGTERM
@@ -407,8 +419,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             token_ttl_s=settings.token_ttl_s,
             metrics_public=settings.metrics_public,
             run_dir=run_dir,
+            embedder=embedder,
+            qa_config=qa_config,
         )
         purger.start()
+        screener.start()
 
         @app.on_event("startup")
         async def _startup() -> None:

@@ -6,6 +6,9 @@ import { api, errorText, html } from "./lib.js";
 import { AgentView } from "./agent.js";
 import { FloorView } from "./floor.js";
 import { CallView } from "./call.js";
+import { QaView } from "./qa.js";
+import { KbView } from "./kb.js";
+import { DashboardView } from "./dashboard.js";
 
 const RANK = { agent: 0, supervisor: 1, admin: 2 };
 const home = (role) => (RANK[role] >= 1 ? "/console/floor" : "/console/agent");
@@ -46,7 +49,8 @@ function Shell({ me, children, wide }) {
       <b class="brand">Hotline</b>
       <nav>
         <a href="/console/agent" class=${location.pathname === "/console/agent" ? "on" : ""}>My calls</a>
-        ${sup && html`<a href="/console/floor" class=${location.pathname === "/console/floor" ? "on" : ""}>Floor</a>`}
+        ${sup && [["floor", "Floor"], ["dashboard", "Dashboard"], ["qa", "QA"], ["kb", "Knowledge"]].map(([p, t]) =>
+          html`<a href=${`/console/${p}`} class=${location.pathname === `/console/${p}` ? "on" : ""}>${t}</a>`)}
       </nav>
       <span class="me">${me.user} · ${me.role}</span>
       <button class="ghost" onClick=${out} title="Sign out">Sign out</button>
@@ -71,6 +75,9 @@ function App() {
   if (!me) return html`<p class="boot">Signing in…</p>`;
   if (path === "/console/agent") return html`<${Shell} me=${me}><${AgentView} me=${me} /><//>`;
   if (path === "/console/floor") return html`<${Shell} me=${me} wide><${FloorView} me=${me} /><//>`;
+  if (path === "/console/dashboard") return html`<${Shell} me=${me} wide><${DashboardView} /><//>`;
+  if (path === "/console/qa") return html`<${Shell} me=${me} wide><${QaView} /><//>`;
+  if (path === "/console/kb") return html`<${Shell} me=${me} wide><${KbView} /><//>`;
   const m = path.match(/^\/console\/calls\/(.+)$/);
   if (m) return html`<${Shell} me=${me} wide><${CallView} callId=${decodeURIComponent(m[1])} /><//>`;
   return html`<p>No such page. <a href="/console/">Sign in</a></p>`;

@@ -1,6 +1,7 @@
 // One call from the store: who, what happened (events), both sides' transcript, the radar,
 // the agent's wrap-up, and the recording, playable in the page.
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { QaPanel } from "./qa.js";
 import { api, clock, dur, errorText, html, Level, linesOf, RadarChart, Transcript, words } from "./lib.js";
 
 export function CallView({ callId }) {
@@ -26,6 +27,7 @@ export function CallView({ callId }) {
       <dt>Intents</dt><dd>${(call.intents || []).map((i) => html`<span class="chip">${words(i.name)} ${Math.round((i.confidence || 0) * 100)}%</span>`)}</dd>
       <dt>Wrap-up</dt><dd>${w ? html`<b>${words(w.disposition)}</b> by ${w.agent}: ${w.note}` : "–"}</dd>
     </dl>
+    ${call.status === "ended" && html`<${QaPanel} callId=${call.id} />`}
     <section aria-label="recording"><h3>Recording</h3>
       ${call.recording_path ? html`<audio controls preload="none" src=${`/api/calls/${encodeURIComponent(call.id)}/recording`}></audio><p class="muted">left: the caller · right: what the caller heard</p>` : html`<p class="muted">No recording (purged or none made).</p>`}
     </section>

@@ -1,0 +1,218 @@
+"""`ivr qa` (run, queue, show), `ivr kb` (list, approve, reject, edit, rollback, retire, export)
+and `ivr report`: learning from calls, from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ivr.cli.common import UsageError, open_store, settings_from
+
+
+def add_parsers(sub: Any) -> None:
+    qa = sub.add_parser("qa", help="QA of every call: screen, the review queue")
+    qsub = qa.add_subparsers(dest="action", required=True)
+    q_run = qsub.add_parser("run", help="screen the ended calls since a date (again: flags are replaced, reviews kept)")
+    q_run.add_argument("--since", required=True, metavar="DATE", help="ISO date or time, e.g. 2026-12-01")
+    q_q = qsub.add_parser("queue", help="the calls to review, riskiest first")
+    q_q.add_argument("--day", metavar="YYYY-MM-DD")
+    q_show = qsub.add_parser("show", help="one call's flags, evidence and reviews")
+    q_show.add_argument("id")
+    for p in (q_run, q_q, q_show):
+        p.add_argument("--json", action="store_true")
+
+    kb = sub.add_parser("kb", help="the knowledge base: candidates from agents' wrap-ups, approved entries")
+    ksub = kb.add_subparsers(dest="action", required=True)
+    k_ls = ksub.add_parser("list", help="candidates waiting (with the nearest entry) and the live entries with their use")
+    k_ls.add_argument("--state", default="new", help="candidates in this state (new, approved, rejected, merged, all)")
+    k_ap = ksub.add_parser("approve", help="approve a candidate (edited with the options), live at once")
+    k_ap.add_argument("id", type=int)
+    k_ap.add_argument("--question", help="the question as callers ask it (default: the candidate's)")
+    k_ap.add_argument("--answer", help="the answer (default: the candidate's)")
+    k_ap.add_argument("--key", help="the entry's name (default: from the question)")
+    k_ap.add_argument("--into", metavar="KEY", help="merge into this live entry (a new version of it)")
+    k_ap.add_argument("--also", type=int, nargs="*", default=[], metavar="ID", help="near-duplicate candidates to merge in")
+    k_rj = ksub.add_parser("reject", help="reject a candidate")
+    k_rj.add_argument("id", type=int)
+    k_ed = ksub.add_parser("edit", help="change a live entry (a new version)")
+    k_ed.add_argument("key")
+    k_ed.add_argument("--answer")
+    k_ed.add_argument("--question", action="append", help="the questions (repeat; replaces them all)")
+    k_rb = ksub.add_parser("rollback", help="back to an earlier version (default: the one before)")
+    k_rb.add_argument("key")
+    k_rb.add_argument("--to", type=int, metavar="VERSION")
+    k_rt = ksub.add_parser("retire", help="take an entry out: the AI stops giving it")
+    k_rt.add_argument("key")
+    k_ex = ksub.add_parser("export", help="the live entries as dialplan YAML (knowledge:)")
+    k_ex.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
+    for p in (k_ls, k_ap, k_rj, k_ed, k_rb, k_rt):
+        p.add_argument("--json", action="store_true")
+        p.add_argument("--by", default="cli", help="who decides (kept with the version)")
+
+    rp = sub.add_parser("report", help="containment, tiers, topics, queues, radar, pain points, KB effect")
+    rp.add_argument("--since", required=True, metavar="DATE", help="ISO date or time")
+    rp.add_argument("--until", metavar="DATE", help="ISO date or time (default: now)")
+    rp.add_argument("--json", action="store_true")
+    rp.add_argument("--csv", metavar="DIR", help="write each table as DIR/NAME.csv")
+    rp.add_argument("--tz", default="", help="time zone of days and hours (default: the QA config's)")
+    for p in (q_run, q_q, q_show, k_ls, k_ap, k_rj, k_ed, k_rb, k_rt, k_ex, rp):
+        p.add_argument("--data-dir", metavar="DIR")
+
+
+def when(value: str, flag: str = "--since") -> float:
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{flag} {value!r}: use an ISO date or time, e.g. 2026-12-01 or 2026-12-01T09:30") from None
+    return (t if t.tzinfo else t.astimezone()).timestamp()
+
+
+def _qa_config(settings: Any) -> Any:
+    from ivr.qa.config import QaConfigError, load_qa_config
+
+    try:
+        return load_qa_config(settings.qa_config)
+    except QaConfigError as e:
+        raise UsageError(str(e)) from None
+
+
+def _out(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, default=str, indent=1))
+
+
+def cmd_qa(args: argparse.Namespace) -> int:
+    from ivr.qa.screen import Screener
+
+    settings = settings_from(args)
+    store = open_store(settings)
+    try:
+        if args.action == "run":
+            results = Screener(store, _qa_config(settings)).run_since(when(args.since))
+            queued = store.qa.queue()
+            if args.json:
+                _out({"screened": len(results), "queued": len(queued)})
+            else:
+                flagged = sum(1 for r in results if r["flags"])
+                print(f"screened {len(results)} call(s): {flagged} flagged; {len(queued)} in the review queue")
+            return 0
+        if args.action == "queue":
+            rows = store.qa.queue(args.day)
+            if args.json:
+                _out(rows)
+            for r in rows if not args.json else []:
+                names = ", ".join(f["name"] for f in r["flags"]) or "-"
+                print(f"{r['score']:.2f}  {r['call_id']:<32} {r['day']}  {r['outcome']:<14} {r['sample_reason']:<6}  {names}")
+            if not rows and not args.json:
+                print("the review queue is empty", file=sys.stderr)
+            return 0
+        result = store.qa.result(args.id)
+        if result is None:
+            print(f"call {args.id!r} has not been screened (or does not exist)", file=sys.stderr)
+            return 1
+        if args.json:
+            _out(result)
+        else:
+            print(f"{args.id}: risk {result['score']:.2f} ({result['review'] or 'not drawn for review'})")
+            for f in result["flags"]:
+                t = f" at {f['t_ms'] / 1000:.1f}s" if f.get("t_ms") is not None else ""
+                print(f"  {f['name']:<24} {f['weight']:.2f}  {f['evidence']}{t}")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_kb(args: argparse.Namespace) -> int:
+    from ivr.kb import KbError
+
+    settings = settings_from(args)
+    store = open_store(settings)
+    kb = store.kb
+    try:
+        if args.action == "export":
+            text = kb.export_yaml()
+            if args.out:
+                Path(args.out).write_text(text, encoding="utf-8")
+                print(f"wrote {len(kb.live())} entr(ies) to {args.out}", file=sys.stderr)
+            else:
+                sys.stdout.write(text)
+            return 0
+        if args.action == "list":
+            cands = kb.candidates(None if args.state == "all" else args.state)
+            entries = kb.entries()
+            if args.json:
+                _out({"candidates": cands, "entries": entries})
+                return 0
+            print(f"candidates ({args.state}): {len(cands)}")
+            for c in cands:
+                print(f"  #{c['id']:<4} {c['state']:<8} {c['agent']:<10} Q: {c['question']}\n        A: {c['answer']}")
+            print(f"live entries: {len(entries)}")
+            for e in entries:
+                u = e["uses"]
+                print(f"  {e['key']:<28} v{e['version']:<3} answered {u['answered']}, resolved {u['resolved']}, transferred {u['transferred']}")
+            return 0
+        try:
+            if args.action == "approve":
+                done: Any = kb.approve(args.id, args.by, question=args.question, answer=args.answer, key=args.key,
+                                       into=args.into, also=args.also)  # fmt: skip
+                msg = f"approved: {done['key']} v{done['version']} is live"
+            elif args.action == "reject":
+                kb.reject(args.id, args.by)
+                done, msg = {"rejected": args.id}, f"candidate {args.id} rejected"
+            elif args.action == "edit":
+                done = kb.edit(args.key, args.by, questions=args.question, answer=args.answer)
+                msg = f"{done['key']} v{done['version']} is live"
+            elif args.action == "rollback":
+                done = kb.rollback(args.key, args.by, args.to)
+                msg = f"{done['key']} rolled back: v{done['version']} is live"
+            else:
+                kb.retire(args.key, args.by)
+                done, msg = {"retired": args.key}, f"{args.key} retired: the AI no longer gives it"
+        except KbError as e:
+            raise UsageError(str(e)) from None
+        _out(done) if args.json else print(msg)
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ivr.analytics.report import report, tables, to_csv
+
+    settings = settings_from(args)
+    tz = args.tz or _qa_config(settings).timezone
+    since = when(args.since)
+    until = when(args.until, "--until") if args.until else None
+    store = open_store(settings)
+    try:
+        embedder = None
+        try:
+            from speech.embed import Embedder
+
+            embedder = Embedder()
+        except Exception:  # the embedder is only for clustering unmatched words; by words without it
+            embedder = None
+        r = report(store.engine, since, until, tz, embedder)
+    finally:
+        store.close()
+    if args.csv:
+        d = Path(args.csv)
+        d.mkdir(parents=True, exist_ok=True)
+        for name, rows in tables(r).items():
+            (d / f"{name}.csv").write_text(to_csv(rows), encoding="utf-8")
+    if args.json:
+        _out(r)
+        return 0
+    c = r["containment"]
+    print(f"{r['calls']} calls since {datetime.fromtimestamp(since).isoformat(timespec='minutes')}")
+    print(f"  contained by the AI {c['share']:.1%} (re-dial corrected {c['redial_corrected']:.1%})")
+    print("  tiers " + "  ".join(f"{t} {r['tiers'][t]:.1%} (target {r['tier_target'][t]:.0%})" for t in ("L1", "L2", "L3")))
+    print(f"  abandoned in queue {r['abandon_rate']:.1%}; radar escalated {r['escalation_rate']:.1%}")
+    print(f"  speed of answer p50 {r['speed_of_answer_s']['p50']} s; handle time p50 {r['handle_time_s']['p50']} s")
+    print("  top intents: " + ", ".join(f"{i['intent']} {i['calls']}" for i in r["top_intents"][:6]))
+    if r["pain_points"]["no_match"]:
+        print("  not understood: " + "; ".join(f"{p['text']!r} x{p['count']}" for p in r["pain_points"]["no_match"][:4]))
+    return 0
