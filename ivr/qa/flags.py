@@ -61,7 +61,7 @@ class Thresholds:
     low_confidence: float = 0.55
     no_match_repeats: int = 2
     redial_within_s: float = 24 * 3600
-    repeat_similarity: float = 0.6
+    repeat_similarity: float = 0.7
 
 
 def risk(flags: Sequence[Flag]) -> float:
@@ -79,7 +79,7 @@ def _similar(a: str, b: str) -> float:
     wa, wb = set(WORDS.findall(a.lower())), set(WORDS.findall(b.lower()))
     if len(wa) < 3 or len(wb) < 3:
         return 0.0
-    return len(wa & wb) / len(wa | wb)
+    return len(wa & wb) / min(len(wa), len(wb))  # the shorter said again inside the longer
 
 
 def screen_call(
