@@ -39,6 +39,7 @@ bench: $(STAMP)
 	bash scripts/with-postgres.sh $(PY) bench/transfer.py
 	$(PY) bench/soak.py
 	$(PY) bench/console.py
+	$(PY) bench/learning.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ivr speech prosody tests bench
