@@ -78,7 +78,7 @@ def test_the_dashboard_and_a_qa_review(served, chromium):
 
         figures = report(r.engine, 0, time.time() + 1, "Europe/London")
         expect(sup.page.locator("[data-kpi=calls]")).to_have_text(str(figures["calls"]))
-        expect(sup.page.locator("[data-kpi=containment]")).to_have_text(f"{figures['containment']['share'] * 100:.1f}%")
+        expect(sup.page.locator("[data-kpi=containment]")).to_have_text(f"{figures['containment'] * 100:.1f}%")
         expect(sup.page.locator("[data-kpi=L3]")).to_have_text(f"{figures['tiers']['L3'] * 100:.1f}%")
         expect(sup.page.get_by_role("region", name="queues")).to_contain_text("general")
         expect(sup.page.get_by_role("region", name="top intents")).to_contain_text("check balance")

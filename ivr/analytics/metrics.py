@@ -96,8 +96,8 @@ class LiveFigures:
             return m
 
         yield g("ivr_today_calls", "Calls ended today.", r["calls"])
-        yield g("ivr_today_containment_ratio", "Share of today's calls the AI resolved alone.", r["containment"]["share"])
-        yield g("ivr_today_containment_redial_corrected_ratio", "Containment less calls re-dialled within a day.", r["containment"]["redial_corrected"])
+        yield g("ivr_today_containment_ratio", "Share of today's calls the AI resolved alone.", r["containment"])
+        yield g("ivr_today_containment_redial_corrected_ratio", "Containment less calls re-dialled within a day.", r["containment_redial_corrected"])
         tiers = GaugeMetricFamily("ivr_today_tier_ratio", "Today's tier split (target 80/15/5).", labels=["tier"])
         for t, v in r["tiers"].items():
             tiers.add_metric([t], v)

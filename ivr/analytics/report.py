@@ -147,12 +147,9 @@ def report(
         "timezone": tz,
         "calls": n,
         "outcomes": dict(outcomes),
-        "containment": {
-            "ai_resolved": len(resolved),
-            "share": _share(len(resolved), n),
-            "redialed_within_24h": len(redialed),
-            "redial_corrected": _share(len(resolved) - len(redialed), n),
-        },
+        "containment": _share(len(resolved), n),
+        "containment_redial_corrected": _share(len(resolved) - len(redialed), n),
+        "containment_detail": {"ai_resolved": len(resolved), "redialed_within_24h": len(redialed)},
         "tiers": {t: _share(tiers.get(t, 0), n) for t in ("L1", "L2", "L3")},
         "tier_counts": {t: tiers.get(t, 0) for t in ("L1", "L2", "L3")},
         "tier_target": TIER_TARGET,
@@ -227,8 +224,8 @@ def tables(r: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The report as flat tables (one CSV each)."""
     return {
         "summary": [{
-            "calls": r["calls"], "containment": r["containment"]["share"],
-            "containment_redial_corrected": r["containment"]["redial_corrected"],
+            "calls": r["calls"], "containment": r["containment"],
+            "containment_redial_corrected": r["containment_redial_corrected"],
             "L1": r["tiers"]["L1"], "L2": r["tiers"]["L2"], "L3": r["tiers"]["L3"],
             "abandon_rate": r["abandon_rate"], "escalation_rate": r["escalation_rate"],
             "handle_time_p50_s": r["handle_time_s"]["p50"], "speed_of_answer_p50_s": r["speed_of_answer_s"]["p50"],

@@ -206,9 +206,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:
         _out(r)
         return 0
-    c = r["containment"]
     print(f"{r['calls']} calls since {datetime.fromtimestamp(since).isoformat(timespec='minutes')}")
-    print(f"  contained by the AI {c['share']:.1%} (re-dial corrected {c['redial_corrected']:.1%})")
+    print(f"  contained by the AI {r['containment']:.1%} (re-dial corrected {r['containment_redial_corrected']:.1%})")
     print("  tiers " + "  ".join(f"{t} {r['tiers'][t]:.1%} (target {r['tier_target'][t]:.0%})" for t in ("L1", "L2", "L3")))
     print(f"  abandoned in queue {r['abandon_rate']:.1%}; radar escalated {r['escalation_rate']:.1%}")
     print(f"  speed of answer p50 {r['speed_of_answer_s']['p50']} s; handle time p50 {r['handle_time_s']['p50']} s")

@@ -39,7 +39,7 @@ export function DashboardView() {
     <section class="kpis" aria-label="headline">
       <label>Period <select value=${days} onChange=${(e) => setDays(Number(e.target.value))}>${[1, 7, 30, 90].map((d) => html`<option value=${d}>${d === 1 ? "today" : `${d} days`}</option>`)}</select></label>
       <span><b data-kpi="calls">${r.calls}</b> calls</span>
-      <span><b data-kpi="containment">${pct(r.containment.share)}</b> contained <span class="muted">(${pct(r.containment.redial_corrected)} re-dial corrected)</span></span>
+      <span><b data-kpi="containment">${pct(r.containment)}</b> contained <span class="muted">(${pct(r.containment_redial_corrected)} re-dial corrected)</span></span>
       ${tiers.map((t) => html`<span class=${Math.abs(r.tiers[t] - r.tier_target[t]) > 0.05 ? "hot" : ""}><b data-kpi=${t}>${pct(r.tiers[t])}</b> ${t} <span class="muted">target ${pct(r.tier_target[t])}</span></span>`)}
       <span class=${r.abandon_rate > 0.1 ? "hot" : ""}><b data-kpi="abandon">${pct(r.abandon_rate)}</b> abandoned in queue</span>
       <span><b>${pct(r.escalation_rate)}</b> escalated</span>
