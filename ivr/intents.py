@@ -49,6 +49,10 @@ class IntentMatcher:
         self._matrix = embedder.embed(phrases) if phrases else np.zeros((0, 384), np.float32)
         self._label_idx = np.array([self._names.index(n) for n in self._labels], dtype=np.int64)
 
+    def embed(self, text: str) -> Any:
+        """`text` as the embedder's row (for the knowledge base, which shares the embedder)."""
+        return self._embedder.embed([text])[0]
+
     def scores(self, text: str) -> dict[str, float]:
         if not self._labels or not text.strip():
             return {}

@@ -172,8 +172,10 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         wrap = wait_until(lambda: store.console.wrapup_of(call_id), 30, "the wrap-up")
         monitor = store.console.monitor_of(call_id)
         call = wait_until(lambda: (c := store.calls.get(call_id)) and c["status"] == "ended" and c, 60, "the record")
+        qa = wait_until(lambda: store.qa.result(call_id), 30, "the QA screening of the ended call (ivr serve's screener)")
     finally:
         store.close()
+    assert 0.0 <= qa["score"] <= 1.0 and qa["facts"]["last_node"], qa
     assert wrap["disposition"] == "resolved" and wrap["agent"] == "ann"
     assert monitor["supervisor"] == "sue" and monitor["state"] == "ended", monitor
     kinds = [(e["type"], e.get("state")) for e in call["events"] if e["type"] == "monitor"]

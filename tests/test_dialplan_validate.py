@@ -175,3 +175,29 @@ def test_reload_against_something_that_is_not_the_ivr(capsys):
         threading.Thread(target=answer, daemon=True).start()
         assert main(["reload", "--url", f"http://127.0.0.1:{srv.getsockname()[1]}", "--token", "t"]) == 2
     assert "not as an ivr service" in capsys.readouterr().err
+
+
+def test_knowledge_files_add_entries_and_a_broken_one_is_named_by_its_own_line(tmp_path):
+    path = tmp_path / "kb_plan.yaml"
+    path.write_text(
+        "start: main\nqueues: {q: {}}\nknowledge_files: [kb.yaml]\nknowledge:\n"
+        "  - {id: a, questions: [q a], answer: answer a}\nnodes:\n  main:\n"
+        "    - gather: {input: intent, knowledge: main, routes: {}, next: main}\n"
+    )
+    kb = tmp_path / "kb.yaml"
+    kb.write_text("# what ivr kb export wrote\nknowledge:\n  - id: paper_bill\n    questions: [can I get a paper bill]\n    answer: Yes.\n")
+    assert [e["id"] for e in load_dialplan(path).knowledge] == ["a", "paper_bill"]
+    kb.write_text("knowledge:\n  - id: paper_bill\n    answer: Yes.\n")
+    _, issues = check_dialplan(path)
+    (issue,) = [i for i in issues if i.severity == "error"]
+    assert issue.file.endswith("kb.yaml") and issue.line == 2 and issue.code == "E_MISSING_FIELD"
+    kb.unlink()
+    _, issues = check_dialplan(path)
+    assert any(i.code == "E_READ" and i.line == 3 and "kb.yaml" in i.message for i in issues)
+
+
+def test_knowledge_applies_to_intent_gathers_only(tmp_path):
+    path = tmp_path / "k.yaml"
+    path.write_text("start: main\nqueues: {q: {}}\nnodes:\n  main:\n    - gather: {input: yes_no, yes: main, no: main, knowledge: main}\n")
+    _, issues = check_dialplan(path)
+    assert any(i.code == "E_GATHER" and "knowledge applies to input=intent only" in i.message for i in issues)

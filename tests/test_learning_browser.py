@@ -34,7 +34,7 @@ def served(tmp_path):
     store.close()
 
 
-def test_a_supervisor_approves_a_kb_candidate_in_the_browser_and_it_is_live(served, chromium):
+def test_a_supervisor_approves_a_kb_candidate_in_the_browser_and_the_next_caller_hears_it(served, chromium, speech_address):
     store, base, _ = served
     with store.engine.begin() as conn:
         conn.execute(kb_candidates.insert().values(
@@ -58,6 +58,16 @@ def test_a_supervisor_approves_a_kb_candidate_in_the_browser_and_it_is_live(serv
     (entry,) = store.kb.live()
     assert entry["answer"].startswith("Yes. We can post you a paper bill") and entry["version"] == 1
     assert store.kb.candidate(1)["decided_by"] == "sue"
+    # the next replayed call asks in other words, and the AI answers with what was approved
+    from tests.test_learning_calls import replay
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
+        events = pool.submit(replay, speech_address, store, "paper_bill.yaml", "after-approval").result()
+    heard = [e.data for e in events if e.type == "say" and "paper bill" in e.data["text"]]
+    assert heard and heard[0]["text"].startswith("Yes. We can post you a paper bill every month")
+    assert any(e.type == "final_transcript" and "post" in e.data["text"].lower() for e in events)
 
 
 def test_the_dashboard_and_a_qa_review(served, chromium):

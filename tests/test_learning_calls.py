@@ -74,10 +74,11 @@ def test_qa_flags_the_calls_that_went_wrong_and_queues_the_riskiest(speech_addre
         "angry": "escalate.yaml",
         "stuck": "stuck_no_match.yaml",
         "complaint": "complaint.yaml",
+        "abandoned": "abandon_in_queue.yaml",  # hangs up while waiting for the person
     }
     for name, script in calls.items():
         replay(speech_address, store, script, f"qa-{name}")
-    config = QaConfig(share=0.5, random_share=0.0, timezone="Europe/London")  # 4 of 5 calls here are bad
+    config = QaConfig(share=0.6, random_share=0.0, timezone="Europe/London")  # 4 of 5 calls here are bad
     screener = Screener(store, config)
     results = {r["call_id"]: r for r in screener.screen_pending()}
     assert set(results) == {f"qa-{n}" for n in calls}
@@ -85,10 +86,12 @@ def test_qa_flags_the_calls_that_went_wrong_and_queues_the_riskiest(speech_addre
     assert "radar_escalate" in flags["qa-angry"]
     assert "repeated_no_match" in flags["qa-stuck"]
     assert "complaint" in flags["qa-complaint"]
+    assert "abandoned_in_queue" in flags["qa-abandoned"]
     assert flags["qa-calm"] == set(), flags["qa-calm"]
     queued = [c["call_id"] for c in store.qa.queue()]
     assert "qa-calm" not in queued
-    assert queued[0] == "qa-angry" and set(queued) <= {"qa-angry", "qa-stuck", "qa-complaint"} and len(queued) == 2
+    assert queued[0] == "qa-angry" and len(queued) == 3  # the riskiest 60% of 5
+    assert set(queued) <= {"qa-angry", "qa-stuck", "qa-complaint", "qa-abandoned"}
     evidence = next(f for f in results["qa-stuck"]["flags"] if f["name"] == "repeated_no_match")["evidence"]
     assert "joke" in evidence.lower()  # what the caller said is the evidence
 

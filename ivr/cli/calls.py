@@ -188,10 +188,29 @@ async def cmd_replay(args: argparse.Namespace) -> int:
                         failures += 1
                 if progress is not None:
                     progress.update(1)
+            if store is not None:  # the replayed calls get their QA, as `ivr serve` gives a live one
+                await asyncio.to_thread(_screen, store, settings)
         finally:
             if progress is not None:
                 progress.close()
     return 2 if failures else 0
+
+
+def _screen(store: Any, settings: Any) -> None:
+    from ivr.qa.config import QaConfigError, load_qa_config
+    from ivr.qa.screen import Screener
+
+    try:
+        config = load_qa_config(settings.qa_config)
+    except QaConfigError as e:
+        fail(f"QA not run: {e}")
+        return
+    results = Screener(store, config).screen_pending()
+    for r in results:
+        names = ", ".join(f["name"] for f in r["flags"]) or "no flags"
+        print(f"QA {r['call_id']}: risk {r['score']:.2f} ({names})", file=sys.stderr)
+    if results:
+        print(f"QA: {len(store.qa.queue())} call(s) in the review queue (ivr qa queue)", file=sys.stderr)
 
 
 def _record(label: str, job: Any, store: Any, dialplan: Any, emit: Any, out_audio: Path | None, several: bool) -> Any:

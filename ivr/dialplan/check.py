@@ -262,6 +262,8 @@ class _Checker:
                     self.err(path + (k,), "E_GATHER", f"{k} applies to input=digits only")
             if "routes" in a and kind != "intent":
                 self.err(path + ("routes",), "E_GATHER", "routes apply to input=intent only")
+            if "knowledge" in a and kind != "intent":
+                self.err(path + ("knowledge",), "E_GATHER", "knowledge applies to input=intent only")
             for intent in a.get("routes") or {}:
                 self.refs.append(("intent", intent, path + ("routes", intent)))
 
@@ -317,6 +319,27 @@ def _reachable(start: list[str], nodes: dict[str, list[Step]], edges: dict[str, 
         seen.add(n)
         todo.extend(t for t in edges.get(n, ()) if t in nodes)
     return seen
+
+
+def _knowledge_file(path: Path) -> tuple[list[dict[str, Any]], str | None, list[Issue]]:
+    """A knowledge file's entries (`knowledge: [...]` or a bare list), checked, with its issues
+    named by that file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = load(path, text)
+    except (OSError, UnicodeDecodeError) as e:
+        return [], None, [Issue(str(path), 1, 1, "E_READ", str(e))]
+    except YamlError as e:
+        return [], "", [Issue(e.file, e.pos.line, e.pos.col, "E_YAML", e.message)]
+    c = _Checker(doc)
+    data, where = doc.data, ()
+    if isinstance(data, dict):
+        data, where = data.get("knowledge"), ("knowledge",)
+    if not isinstance(data, list):
+        c.err(where, "E_TYPE", "a knowledge file holds knowledge: with a list of entries (id, questions, answer)")
+        return [], text, c.issues
+    entries = [e for e in (c.check(v, "kb", where + (i,)) for i, v in enumerate(data)) if e]
+    return entries, text, c.issues
 
 
 def load_dialplan(path: str | Path, text: str | None = None) -> Dialplan:
@@ -400,6 +423,17 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
             "business_hours needs after_hours: the node for closed hours",
         )
 
+    knowledge = list(top.get("knowledge") or [])
+    included = ""
+    for i, name in enumerate(top.get("knowledge_files") or []):
+        entries, text, issues = _knowledge_file(base_dir / str(name))
+        if text is None:
+            c.err(("knowledge_files", i), "E_READ", f"knowledge file {name!r}: {issues[0].message if issues else 'unreadable'}")
+            continue
+        c.issues.extend(issues)
+        knowledge += entries
+        included += text
+
     # reachability
     edges: dict[str, set[str]] = {n: set() for n in nodes}
     for kind, name, p in c.refs:
@@ -418,12 +452,12 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
         file=file,
         name=str(top.get("name") or Path(file).stem),
         version=str(top.get("version") or ""),
-        digest=hashlib.sha256(raw_text.encode()).hexdigest()[:12],
+        digest=hashlib.sha256((raw_text + included).encode()).hexdigest()[:12],
         start=top["start"],
         nodes=nodes,
         queues=queues,
         intents=intents,
-        knowledge=list(top.get("knowledge") or []),
+        knowledge=knowledge,
         globals=top.get("globals") or {},
         settings=top.get("settings") or {},
         timezone=tz,

@@ -57,10 +57,15 @@ class Understanding:
         )
 
     def knowledge(self, question: str) -> tuple[Mapping[str, Any] | None, float]:
-        """The best entry for `question`, of the dialplan's and the store's approved ones."""
-        entry, score = self.kb.best(question)
-        if self.live is not None and question.strip():
-            live_entry, live_score = self.live.best(question)
+        """The best entry for `question`, of the dialplan's and the store's approved ones (the
+        question embedded once for both)."""
+        live = self.live.current() if self.live is not None else None
+        if not question.strip() or (not len(self.kb) and not (live is not None and len(live))):
+            return None, 0.0
+        vector = self.matcher.embed(question)
+        entry, score = self.kb.best_of(vector)
+        if live is not None:
+            live_entry, live_score = live.best_of(vector)
             if live_entry is not None and live_score > score:
                 return live_entry, live_score
         return entry, score
@@ -432,8 +437,9 @@ class DialplanRunner:
                 return None, None
             allowed = a.get("intents")
             match = await self.conv.compute(lambda: self.nlu.matcher.match(item.text, allowed))
-            if a.get("knowledge"):
-                entry, score = await self.conv.compute(lambda: self.nlu.knowledge(item.text))
+            if a.get("knowledge") and self.nlu.live is not None:
+                # the console's approved entries: answers the dialplan's own nodes do not give
+                entry, score = await self.conv.compute(lambda: self.nlu.live.best(item.text))
                 floor = float(self.dp.settings.get("knowledge_threshold", 0.6))
                 if entry is not None and score >= floor and score > match.confidence:
                     # a question the knowledge base answers more closely than any intent

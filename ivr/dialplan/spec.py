@@ -92,8 +92,9 @@ VERBS: dict[str, Spec] = {
             "intents": F("list:intent", "input=intent: only these intents count."),
             "knowledge": F(
                 "node",
-                "input=intent: when the caller's words match a knowledge entry (the dialplan's or one"
-                " approved in the console) more closely than any intent, say its answer and go here.",
+                "input=intent: when the caller's words match a knowledge entry approved in the console"
+                " more closely than any intent, say its answer and go here (the dialplan's own"
+                " entries are answered where its nodes say `answer`).",
             ),
             "yes": F("node", "input=yes_no: node for yes."),
             "no": F("node", "input=yes_no: node for no."),
@@ -261,6 +262,11 @@ TOP = Spec(
         "knowledge": F(
             "list:kb",
             "Knowledge base for `answer`: questions -> answer.",
+        ),
+        "knowledge_files": F(
+            "list:text",
+            "YAML files (relative to the dialplan) whose `knowledge:` list is added to this one,"
+            " e.g. what `ivr kb export --out` wrote.",
         ),
         "globals": F(
             Spec(

@@ -32,7 +32,10 @@ FLAG_NAMES = tuple(DEFAULT_WEIGHTS)
 
 LEGAL = re.compile(r"\b(sue|suing|lawyer|solicitor|legal action|court|ombudsman|trading standards|ofcom)\b")
 COMPLAINT = re.compile(r"\b(complain|complaint|unacceptable|disgrace|ridiculous|fed up|furious|useless|awful|rubbish)\b")
-PERSON = re.compile(r"\b(agent|human|operator|representative|real person|someone|somebody|a person|manager)\b")
+PERSON = re.compile(
+    r"\b(agent|human being|operator|representative|real person|"
+    r"(speak|talk|put me through|connect me) (to|with) (someone|somebody|a person|a manager|a human|staff|a member of staff))\b"
+)  # not "someone" alone: "someone stole my phone" is no request for a person
 NEGATIVE = re.compile(
     r"\b(wrong|not what i (asked|said|meant)|doesn'?t help|didn'?t help|useless|no that'?s not|that'?s not right|"
     r"not helpful|makes no sense|rubbish|still (not|doesn'?t|isn'?t))\b"
