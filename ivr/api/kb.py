@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -15,22 +15,26 @@ from ivr.kb import KbError
 from ivr.kb.similar import annotate
 
 
+Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+CandidateId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
 class Approve(BaseModel):
     question: str | None = Field(default=None, min_length=3, max_length=500)
     answer: str | None = Field(default=None, min_length=3, max_length=2000)
     key: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,48}$")
     into: str | None = Field(default=None, max_length=64, description="Merge into this live entry")
-    also: list[int] = Field(default_factory=list, max_length=50, description="Near-duplicate candidates to merge in")
-    extra_questions: list[str] = Field(default_factory=list, max_length=20)
+    also: list[Id] = Field(default_factory=list, max_length=50, description="Near-duplicate candidates to merge in")
+    extra_questions: list[Annotated[str, Field(min_length=3, max_length=500)]] = Field(default_factory=list, max_length=20)
 
 
 class Edit(BaseModel):
-    questions: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    questions: list[Annotated[str, Field(min_length=3, max_length=500)]] | None = Field(default=None, min_length=1, max_length=50)
     answer: str | None = Field(default=None, min_length=3, max_length=2000)
 
 
 class Rollback(BaseModel):
-    to_version: int | None = Field(default=None, ge=1)
+    to_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 def _kb(request: Request) -> Any:
@@ -54,14 +58,14 @@ def kb_router() -> APIRouter:
         return annotate(cands, kb.entries(), getattr(request.app.state, "embedder", None))
 
     @router.post("/api/kb/candidates/{candidate_id}/approve")
-    def approve(candidate_id: int, body: Approve, request: Request, who: SupervisorUser) -> dict[str, Any]:
+    def approve(candidate_id: CandidateId, body: Approve, request: Request, who: SupervisorUser) -> dict[str, Any]:
         try:
             return _kb(request).approve(candidate_id, who.user, **body.model_dump())
         except KbError as e:
             raise _refused(e) from None
 
     @router.post("/api/kb/candidates/{candidate_id}/reject")
-    def reject(candidate_id: int, request: Request, who: SupervisorUser) -> dict[str, Any]:
+    def reject(candidate_id: CandidateId, request: Request, who: SupervisorUser) -> dict[str, Any]:
         try:
             _kb(request).reject(candidate_id, who.user)
         except KbError as e:
