@@ -14,7 +14,6 @@ from ivr.api.auth import SupervisorUser
 from ivr.kb import KbError
 from ivr.kb.similar import annotate
 
-
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 CandidateId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
