@@ -40,7 +40,7 @@ def main() -> None:
     dialplan = load_dialplan(ROOT / "dialplans" / "hotline.yaml")
     engines = Models(ServiceSettings())  # the models themselves (the service's)
     matcher = IntentMatcher(
-        engines.embedder, dialplan.intents, float(dialplan.settings.get("intent_threshold", 0.5))
+        engines.embedder, dialplan.intents, float(dialplan.settings.get("intent_threshold", 0.5)), dialplan.keywords
     )
     pairs = load_set()
     matcher.match("warm up")

@@ -9,6 +9,7 @@ The same embedder ranks knowledge-base questions for `answer`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 import numpy as np
 
 NONE = "none"
+KEYWORD_CONFIDENCE = 0.9
+"""The confidence of a match decided by one of the intent's keywords."""
 
 
 class Embedder(Protocol):
@@ -35,9 +38,18 @@ class IntentMatcher:
     """Matches text to the dialplan's intents; 'none' when out of scope."""
 
     def __init__(
-        self, embedder: Embedder, intents: Mapping[str, Iterable[str]], threshold: float = 0.5
+        self,
+        embedder: Embedder,
+        intents: Mapping[str, Iterable[str]],
+        threshold: float = 0.5,
+        keywords: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self._embedder = embedder
+        self._keywords = [
+            (name, re.compile(r"\b(" + "|".join(re.escape(w.lower()) for w in words) + r")(s|es|d|ed|ing)?\b", re.I))
+            for name, words in (keywords or {}).items()
+            if list(words)
+        ]
         self.threshold = threshold
         self._labels: list[str] = []
         phrases: list[str] = []
@@ -70,6 +82,9 @@ class IntentMatcher:
             scores = {k: v for k, v in scores.items() if k in keep}
         if not scores:
             return IntentMatch(NONE, 0.0)
+        for name, pattern in self._keywords:  # a complaint about the bill is a complaint
+            if name in scores and pattern.search(text):
+                return IntentMatch(name, round(max(scores[name], KEYWORD_CONFIDENCE), 3))
         best = max(scores, key=lambda k: scores[k])
         confidence = round(scores[best], 3)
         if best == NONE or confidence < self.threshold:

@@ -201,3 +201,26 @@ def test_knowledge_applies_to_intent_gathers_only(tmp_path):
     path.write_text("start: main\nqueues: {q: {}}\nnodes:\n  main:\n    - gather: {input: yes_no, yes: main, no: main, knowledge: main}\n")
     _, issues = check_dialplan(path)
     assert any(i.code == "E_GATHER" and "knowledge applies to input=intent only" in i.message for i in issues)
+
+
+def test_intent_keywords_load_and_decide_over_the_topic(tmp_path):
+    from ivr.intents import KEYWORD_CONFIDENCE, IntentMatcher
+
+    path = tmp_path / "kw.yaml"
+    path.write_text(
+        "start: main\nqueues: {q: {}}\nintents:\n  complaint:\n    keywords: [complain, sue]\n    examples: [I am unhappy]\n"
+        "  pay_bill:\n    examples: [pay my bill]\nnodes:\n  main: [{hangup: bye}]\n"
+    )
+    dp = load_dialplan(path)
+    assert dp.keywords == {"complaint": ["complain", "sue"]}
+
+    class Fixed:  # a text naming the bill is nearest pay_bill: only the keyword can say complaint
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            import numpy as np
+
+            return np.array([[1.0, 0.0] if "bill" in t else [0.0, 1.0] for t in texts], np.float32)
+
+    m = IntentMatcher(Fixed(), dp.intents, 0.5, dp.keywords)
+    assert m.match("I want to complain about my bill").name == "complaint"
+    assert m.match("I complained twice").confidence >= KEYWORD_CONFIDENCE
+    assert m.match("pursue my bill").name == "pay_bill"  # a word inside another is no keyword

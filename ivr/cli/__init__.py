@@ -180,9 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     a_ls = asub.add_parser("list", help="agents, their state and skills")
     for p in (a_add, a_ls):
         p.add_argument("--data-dir", metavar="DIR")
-    from ivr.cli.learning import add_parsers
+    from ivr.cli import intents, learning
 
-    add_parsers(sub)
+    learning.add_parsers(sub)
+    intents.add_parsers(sub)
     return parser
 
 
@@ -235,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ivr.cli.admin import cmd_radar
 
             return cmd_radar(args)
+        if args.command == "intents":
+            from ivr.cli.intents import cmd_intents
+
+            return cmd_intents(args)
         if args.command in ("qa", "kb", "report"):
             from ivr.cli import learning
 

@@ -73,6 +73,8 @@ class Dialplan:
     conditions: dict[str, Any] = field(default_factory=dict)
     warnings: list[Issue] = field(default_factory=list)
     redact: list[str] = field(default_factory=list)
+    keywords: dict[str, list[str]] = field(default_factory=dict)
+    """intent -> words that decide it (ahead of similarity)."""
 
 
 class _Checker:
@@ -366,6 +368,7 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
     queues = top.get("queues") or {}
     intents_raw = top.get("intents") or {}
     intents = {k: list((v or {}).get("examples") or []) for k, v in intents_raw.items()}
+    keywords = {k: list(v["keywords"]) for k, v in intents_raw.items() if isinstance(v, dict) and v.get("keywords")}
     base_dir = Path(file).resolve().parent
 
     # a queue's phone settings mean nothing without its phone (a queue without one rings its
@@ -467,5 +470,6 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
         conditions=c.conditions,
         warnings=[i for i in c.issues if i.severity != "error"],
         redact=list(top.get("redact") or []),
+        keywords=keywords,
     )
     return dialplan, c.issues

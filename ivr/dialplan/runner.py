@@ -53,7 +53,9 @@ class Understanding:
     def build(cls, dialplan: Dialplan, embedder: Any, live: Any = None) -> Understanding:
         threshold = float(dialplan.settings.get("intent_threshold", 0.5))
         return cls(
-            IntentMatcher(embedder, dialplan.intents, threshold), KnowledgeBase(embedder, dialplan.knowledge), live
+            IntentMatcher(embedder, dialplan.intents, threshold, dialplan.keywords),
+            KnowledgeBase(embedder, dialplan.knowledge),
+            live,
         )
 
     def knowledge(self, question: str) -> tuple[Mapping[str, Any] | None, float]:

@@ -254,6 +254,11 @@ TOP = Spec(
                     {
                         "examples": F("list:text", "A few ways a caller says it.", True),
                         "description": F("text", "For people."),
+                        "keywords": F(
+                            "list:text",
+                            "Words that settle it whatever topic the caller names ('complain', 'sue'):"
+                            " 'complain about my bill' is a complaint, not a bill.",
+                        ),
                     }
                 ),
             ),

@@ -1,0 +1,54 @@
+"""`ivr intents test DIALPLAN FILE.tsv`: an admin's test set against the dialplan's intents."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ivr.cli.common import UsageError, load_dialplan
+
+
+def add_parsers(sub: Any) -> None:
+    it = sub.add_parser("intents", help="check a dialplan's intents against a test set")
+    isub = it.add_subparsers(dest="action", required=True)
+    t = isub.add_parser("test", help="utterance<TAB>intent per line -> accuracy, recall/precision, confusions, failures")
+    t.add_argument("dialplan")
+    t.add_argument("tests", metavar="FILE.tsv")
+    t.add_argument("--json", action="store_true")
+    t.add_argument("--overlap", type=float, default=0.9, help="example similarity counted as overlap (default 0.9)")
+
+
+def cmd_intents(args: argparse.Namespace) -> int:
+    from ivr.dialplan.intent_eval import TestSetError, evaluate, load_test_set
+    from ivr.intents import IntentMatcher
+    from speech.embed import Embedder
+
+    if not 0 < args.overlap <= 1:
+        raise UsageError(f"--overlap {args.overlap}: a similarity from 0 to 1")
+    dp = load_dialplan(args.dialplan)
+    try:
+        tests = load_test_set(args.tests, list(dp.intents))
+    except TestSetError as e:
+        raise UsageError(str(e)) from None
+    matcher = IntentMatcher(Embedder(), dp.intents, float(dp.settings.get("intent_threshold", 0.5)), dp.keywords)
+    r = evaluate(matcher, dp.intents, tests, args.overlap)
+    if args.json:
+        print(json.dumps(r, ensure_ascii=False, indent=1))
+        return 0
+    oos = r["out_of_scope_recall"]
+    print(f"{r['tests']} utterances: accuracy {r['accuracy']:.1%}"
+          + (f", in scope {r['in_scope_accuracy']:.1%}" if r["in_scope_accuracy"] is not None else "")
+          + (f", out-of-scope recall {oos:.1%}" if oos is not None else ""))  # fmt: skip
+    print(f"  {'intent':<18} {'recall':>7} {'precision':>9}  (expected / predicted)")
+    for name, p in r["per_intent"].items():
+        rec = "-" if p["recall"] is None else f"{p['recall']:.0%}"
+        prec = "-" if p["precision"] is None else f"{p['precision']:.0%}"
+        print(f"  {name:<18} {rec:>7} {prec:>9}  ({p['expected']} / {p['predicted']})")
+    if r["confusions"]:
+        print("  confused: " + ", ".join(f"{c['expected']} -> {c['got']} x{c['count']}" for c in r["confusions"][:8]))
+    for f in r["failed"]:
+        print(f"  {args.tests}:{f['line']}: {f['text']!r}: expected {f['expected']}, got {f['got']} ({f['confidence']:.2f})")
+    for o in r["overlapping_examples"][:10]:
+        print(f"  overlap {o['similarity']:.2f}: {o['a']} {o['a_example']!r} ~ {o['b']} {o['b_example']!r}")
+    return 0
