@@ -313,3 +313,23 @@ def test_a_spoken_answer_is_whole_once_it_has_all_the_digits_or_a_yes_no():
     assert _whole_answer("digits", {"min_digits": 4, "max_digits": 16}) is None  # open-ended
     yes_no = _whole_answer("yes_no", {})
     assert yes_no is not None and yes_no("Yes, please.") and not yes_no("well I")
+
+
+def test_a_yes_no_gather_hears_a_new_request_mixed_initiative(hotline, api):
+    """'Yes, how much data ...' is yes and the request; a request instead of yes or no goes
+    where the menu would send it; 'no, it's wrong, I want to complain' is a complaint."""
+    conv, _ = chat(hotline, api, ["what's my balance", "Yes, how much data have I got left?", "not bad, thanks, that's all"], CALLERS["carla"])
+    assert intents(conv) == ["check_balance", "data_usage"]
+    assert "gigabytes" in said(conv) and conv.events[-1].data["reason"] == "resolved"
+    conv, _ = chat(hotline, api, ["what's my balance", "my internet keeps dropping", "no"], CALLERS["carla"])
+    assert intents(conv) == ["check_balance", "report_outage"]
+    conv, _ = chat(hotline, api, ["what's my balance", "no, it's wrong, I want to complain"], CALLERS["carla"])
+    assert intents(conv)[-1] == "complaint" and transfer(conv)["queue"] == "complaints"
+    conv, _ = chat(hotline, api, ["what's my balance", "It is wrong again."], CALLERS["carla"])
+    assert transfer(conv)["queue"] == "complaints"  # not "no" -> goodbye, logged resolved
+
+
+def test_a_digits_gather_hears_i_dont_know_it_can_i_talk_to_someone(hotline, api):
+    conv, _ = chat(hotline, api, ["what's my balance", "I don't know my account number, can I talk to someone"])
+    assert intents(conv) == ["check_balance", "agent_request"]
+    assert transfer(conv)["queue"] == "general"

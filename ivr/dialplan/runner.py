@@ -20,13 +20,14 @@ from ivr.dialplan.expr import evaluate, render
 from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open
 from ivr.dialplan.prompts import template_lead
-from ivr.dialplan.spoken import spoken_digits, spoken_number, whole_answer, yes_or_no
+from ivr.dialplan.spoken import spoken_digits, spoken_number, strip_yes_no, whole_answer, yes_or_no
 from ivr.events import EventType
 from ivr.intents import NONE, IntentMatcher, KnowledgeBase
 
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
 END = "\x00end"  # a step that ended the call
+REQUEST = object()  # a gather heard a new request instead of its answer
 
 
 class Handoff(Exception):
@@ -415,6 +416,8 @@ class DialplanRunner:
                     secure=secure,
                 )
                 value, target = await self.interpret(kind, a, item)
+                if value is REQUEST:  # a new request heard at this gather: it goes where it belongs
+                    return target
                 if value is not None:
                     if a.get("var"):
                         self.state.vars[a["var"]] = value
@@ -434,6 +437,10 @@ class DialplanRunner:
         if item.kind is InputKind.NO_INPUT:
             return None, None
         pattern = a.get("pattern")
+        if kind != "intent" and a.get("requests") and item.kind is InputKind.SPEECH and not a.get("secure"):
+            target = await self.new_request(kind, a, item.text)
+            if target is not None:
+                return REQUEST, target
         if kind == "intent":
             if item.kind is not InputKind.SPEECH:
                 return None, None
@@ -496,6 +503,27 @@ class DialplanRunner:
         if pattern and not re.search(pattern, item.text):
             return None, None
         return item.text, None
+
+    async def new_request(self, kind: str, a: Mapping[str, Any], text: str) -> str | None:
+        """Mixed initiative: the node a request made at a yes/no, digits or number gather goes
+        to ("yes, how much data have I got left" -> data; "no, it's wrong, I want to complain"
+        -> complaint; "I don't know it, can I talk to someone" -> agent), as the intent gather
+        `requests:` names would route it; None when the words are just the answer."""
+        rest = text
+        if kind == "yes_no":
+            rest = strip_yes_no(text)
+        elif (kind == "digits" and spoken_digits(text)) or (kind == "number" and spoken_number(text) is not None):
+            return None  # the answer asked for is here
+        if len(re.findall(r"[a-z']+", rest.lower())) < 3:
+            return None  # "yes please", "no thanks": an answer, not a request
+        gather = next((st.args for st in self.dp.nodes.get(str(a["requests"]), []) if st.verb == "gather"), None)
+        routes = (gather or {}).get("routes") or {}
+        match = await self.conv.compute(lambda: self.nlu.matcher.match(rest, list(routes)))
+        if match.name == NONE or match.name not in routes:
+            return None
+        self.state.intent = {"name": match.name, "confidence": match.confidence, "text": text}
+        self.conv.emit(EventType.INTENT, name=match.name, confidence=match.confidence, text=text, node=self.state.path[-1])
+        return str(routes[match.name])
 
     async def collect_digits(self, a: Mapping[str, Any], first: Input) -> str:
         if first.kind is InputKind.SPEECH:

@@ -90,6 +90,12 @@ VERBS: dict[str, Spec] = {
             "var": F("name", "Variable that receives the value (vars.NAME)."),
             "routes": F("map:node", "input=intent: intent name -> node."),
             "intents": F("list:intent", "input=intent: only these intents count."),
+            "requests": F(
+                "node",
+                "input=yes_no, digits or number: a node with an intent gather; a new request heard"
+                " here instead of the answer (\"yes, how much data have I got left\", \"I don't know"
+                " it, can I talk to someone\") is routed by that gather's routes.",
+            ),
             "knowledge": F(
                 "node",
                 "input=intent: when the caller's words match a knowledge entry approved in the console"

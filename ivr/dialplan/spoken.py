@@ -107,9 +107,26 @@ def spoken_number(text: str) -> int | None:
     return total + current if seen else None
 
 
+_NO_PHRASES = re.compile(
+    r"\b(that'?s (all|everything|it)|nothing (else|more)|i'?m (fine|good|ok|okay|sorted)|all (good|sorted|done)|"
+    r"no thanks?|no thank you|that'?ll be all|that was (all|everything))\b"
+)
+_NEUTRAL = re.compile(r"\bnot (bad|too bad)\b")  # "not bad, thanks": no "no" in it
+_LEADING = re.compile(r"^\s*((yes|yeah|yep|yup|sure|no|nope|nah|okay|ok|right|well|so)\b[\s,.!]*)+", re.I)
+
+
+def strip_yes_no(text: str) -> str:
+    """What follows a leading yes or no: "Yes, how much data have I got?" -> "how much data have I got?"."""
+    return _LEADING.sub("", text).strip()
+
+
 def yes_or_no(text: str) -> bool | None:
-    """True for a yes, False for a no, None when it is neither (or both)."""
-    words = set(_words(text))
+    """True for a yes, False for a no, None when it is neither (or both). Read as an answer:
+    "that's all" and "not bad, thanks, that's all" are a no to "anything else?"."""
+    low = text.lower().replace("’", "'")
+    if _NO_PHRASES.search(low):
+        return False
+    words = set(_words(_NEUTRAL.sub(" ", low)))
     yes, no = bool(words & YES), bool(words & NO)
     if yes == no:
         return None
