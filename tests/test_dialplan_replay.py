@@ -15,7 +15,8 @@ import pytest
 
 from ivr.api import BackgroundServer, create_app, demo_account
 from ivr.dialplan import load_dialplan
-from ivr.dialplan.runner import DialplanRunner, Understanding
+from ivr.dialplan.runner import DialplanRunner
+from ivr.dialplan.understanding import Understanding
 from ivr.script import load_script, script_session
 from ivr.settings import Settings
 from ivr.store import Store, read_directory

@@ -15,7 +15,8 @@ from ivr.api import BackgroundServer, create_app, demo_account
 from ivr.chat import ChatConversation
 from ivr.dialplan import load_dialplan
 from ivr.dialplan.manager import DialplanManager
-from ivr.dialplan.runner import DialplanRunner, Understanding
+from ivr.dialplan.runner import DialplanRunner
+from ivr.dialplan.understanding import Understanding
 from ivr.store import Store
 
 pytestmark = pytest.mark.model

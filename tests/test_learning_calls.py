@@ -16,7 +16,8 @@ import pytest
 from ivr.api import BackgroundServer, create_app
 from ivr.call.record import CallRecord
 from ivr.dialplan import load_dialplan
-from ivr.dialplan.runner import DialplanRunner, Understanding
+from ivr.dialplan.runner import DialplanRunner
+from ivr.dialplan.understanding import Understanding
 from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import QaConfig
 from ivr.qa.screen import Screener

@@ -28,7 +28,8 @@ async def cmd_chat(args: argparse.Namespace) -> int:
 
     from ivr.api import BackgroundServer, create_app
     from ivr.chat import HELP, ChatConversation, stdin_reader
-    from ivr.dialplan.runner import DialplanRunner, Understanding
+    from ivr.dialplan.runner import DialplanRunner
+    from ivr.dialplan.understanding import Understanding
 
     settings = settings_from(args)
     dialplan = load_dialplan(args.file)
@@ -108,7 +109,8 @@ async def cmd_replay(args: argparse.Namespace) -> int:
             import httpx
 
             from ivr.api import BackgroundServer, create_app
-            from ivr.dialplan.runner import DialplanRunner, Understanding
+            from ivr.dialplan.runner import DialplanRunner
+            from ivr.dialplan.understanding import Understanding
 
             api = stack.enter_context(BackgroundServer(create_app()))
             http = await stack.enter_async_context(httpx.AsyncClient())

@@ -77,25 +77,14 @@ def console_router() -> APIRouter:
     def sign_in(request: Request) -> Response:
         return _page(request, "")
 
-    @router.get("/console/agent")
-    def agent_page(request: Request) -> Response:
-        return _page(request, "agent")
+    def page(path: str, role: str) -> None:
+        @router.get(path)
+        def serve_page(request: Request) -> Response:
+            return _page(request, role)
 
-    @router.get("/console/floor")
-    def floor_page(request: Request) -> Response:
-        return _page(request, "supervisor")
-
-    @router.get("/console/dashboard")
-    def dashboard_page(request: Request) -> Response:
-        return _page(request, "supervisor")
-
-    @router.get("/console/qa")
-    def qa_page(request: Request) -> Response:
-        return _page(request, "supervisor")
-
-    @router.get("/console/kb")
-    def kb_page(request: Request) -> Response:
-        return _page(request, "supervisor")
+    page("/console/agent", "agent")
+    for name in ("floor", "dashboard", "qa", "kb"):
+        page(f"/console/{name}", "supervisor")
 
     @router.get("/console/calls/{call_id}")
     def call_page(call_id: str, request: Request) -> Response:

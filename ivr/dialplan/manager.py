@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.dialplan.check import Dialplan, Issue, check_dialplan
-from ivr.dialplan.runner import Understanding
+from ivr.dialplan.understanding import Understanding
 
 log = logging.getLogger("ivr.dialplan")
 

@@ -19,10 +19,12 @@ from ivr.dialplan.check import Dialplan, Step
 from ivr.dialplan.expr import evaluate, render
 from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open
+from ivr.dialplan.mixed import new_request
 from ivr.dialplan.prompts import template_lead
-from ivr.dialplan.spoken import spoken_digits, spoken_number, strip_yes_no, whole_answer, yes_or_no
+from ivr.dialplan.spoken import spoken_digits, spoken_number, whole_answer, yes_or_no
+from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
-from ivr.intents import NONE, IntentMatcher, KnowledgeBase
+from ivr.intents import NONE
 
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
@@ -40,38 +42,6 @@ class Handoff(Exception):
 
 class CallerGone(Exception):
     """The caller hung up."""
-
-
-@dataclass
-class Understanding:
-    """The models a dialplan version uses; built once per loaded dialplan, shared by its calls."""
-
-    matcher: IntentMatcher
-    kb: KnowledgeBase
-    live: Any = None  # ivr.kb.live.LiveKnowledge: the store's approved entries, if a store is at hand
-
-    @classmethod
-    def build(cls, dialplan: Dialplan, embedder: Any, live: Any = None) -> Understanding:
-        threshold = float(dialplan.settings.get("intent_threshold", 0.5))
-        return cls(
-            IntentMatcher(embedder, dialplan.intents, threshold, dialplan.keywords),
-            KnowledgeBase(embedder, dialplan.knowledge),
-            live,
-        )
-
-    def knowledge(self, question: str) -> tuple[Mapping[str, Any] | None, float]:
-        """The best entry for `question`, of the dialplan's and the store's approved ones (the
-        question embedded once for both)."""
-        live = self.live.current() if self.live is not None else None
-        if not question.strip() or (not len(self.kb) and not (live is not None and len(live))):
-            return None, 0.0
-        vector = self.matcher.embed(question)
-        entry, score = self.kb.best_of(vector)
-        if live is not None:
-            live_entry, live_score = live.best_of(vector)
-            if live_entry is not None and live_score > score:
-                return live_entry, live_score
-        return entry, score
 
 
 @dataclass
@@ -438,7 +408,7 @@ class DialplanRunner:
             return None, None
         pattern = a.get("pattern")
         if kind != "intent" and a.get("requests") and item.kind is InputKind.SPEECH and not a.get("secure"):
-            target = await self.new_request(kind, a, item.text)
+            target = await new_request(self, kind, a, item.text)
             if target is not None:
                 return REQUEST, target
         if kind == "intent":
@@ -503,27 +473,6 @@ class DialplanRunner:
         if pattern and not re.search(pattern, item.text):
             return None, None
         return item.text, None
-
-    async def new_request(self, kind: str, a: Mapping[str, Any], text: str) -> str | None:
-        """Mixed initiative: the node a request made at a yes/no, digits or number gather goes
-        to ("yes, how much data have I got left" -> data; "no, it's wrong, I want to complain"
-        -> complaint; "I don't know it, can I talk to someone" -> agent), as the intent gather
-        `requests:` names would route it; None when the words are just the answer."""
-        rest = text
-        if kind == "yes_no":
-            rest = strip_yes_no(text)
-        elif (kind == "digits" and spoken_digits(text)) or (kind == "number" and spoken_number(text) is not None):
-            return None  # the answer asked for is here
-        if len(re.findall(r"[a-z']+", rest.lower())) < 3:
-            return None  # "yes please", "no thanks": an answer, not a request
-        gather = next((st.args for st in self.dp.nodes.get(str(a["requests"]), []) if st.verb == "gather"), None)
-        routes = (gather or {}).get("routes") or {}
-        match = await self.conv.compute(lambda: self.nlu.matcher.match(rest, list(routes)))
-        if match.name == NONE or match.name not in routes:
-            return None
-        self.state.intent = {"name": match.name, "confidence": match.confidence, "text": text}
-        self.conv.emit(EventType.INTENT, name=match.name, confidence=match.confidence, text=text, node=self.state.path[-1])
-        return str(routes[match.name])
 
     async def collect_digits(self, a: Mapping[str, Any], first: Input) -> str:
         if first.kind is InputKind.SPEECH:
