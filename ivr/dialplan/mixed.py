@@ -29,6 +29,10 @@ async def new_request(runner: Any, kind: str, a: Mapping[str, Any], text: str) -
     match = await runner.conv.compute(lambda: runner.nlu.matcher.match(rest, list(routes)))
     if match.name == NONE or match.name not in routes:
         return None
+    if match.name == runner.state.intent.get("name"):
+        # the rest of the turn just answered ("I'm travelling to France next week." + "Will my
+        # phone work there?" when the VAD split it): not a new request; it gets the gather's reprompt
+        return None
     runner.state.intent = {"name": match.name, "confidence": match.confidence, "text": text}
     runner.conv.emit(EventType.INTENT, name=match.name, confidence=match.confidence, text=text, node=runner.state.path[-1])
     return str(routes[match.name])
