@@ -24,6 +24,7 @@ class MonitorWatch:
         self.dialed_at = 0.0
         self.answered = False
         self._word: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._closing = asyncio.Event()  # close() asks the loop to finish what it is reporting, then stop
         self.t.on_monitor = lambda state, reason: self._word.put_nowait((state, reason))
         self._task = asyncio.ensure_future(self._run())
 
@@ -37,7 +38,7 @@ class MonitorWatch:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while not self.s.caller_gone:
+        while not self.s.caller_gone and not self._closing.is_set():
             while not self._word.empty():
                 state, reason = self._word.get_nowait()
                 if self.current is not None:
@@ -67,14 +68,23 @@ class MonitorWatch:
                         self.t.monitor_hangup()
                         await self._report("failed", f"the supervisor's phone did not answer in {ANSWER_TIMEOUT_S:.0f} s")
                         self.current = None
-            await asyncio.sleep(POLL_S)
+            try:
+                await asyncio.wait_for(self._closing.wait(), POLL_S)
+            except asyncio.TimeoutError:
+                pass
         if self.current is not None:  # the call ended with the supervisor on it
             await self._report("ended", "the call ended")
 
     async def close(self) -> None:
+        # Not a cancel: a cancel landing while a report is written (the store already says
+        # `failed`, the event not yet emitted) would lose the event and report `ended` over it.
+        self._closing.set()
         if not self._task.done():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 10.0)
+            except (asyncio.TimeoutError, Exception):
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
         if self.current is not None:
             await self._report("ended", "the call ended")
             self.current = None
