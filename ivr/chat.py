@@ -18,6 +18,7 @@ from ivr.transport import DTMF_DIGITS
 
 HELP = (
     "Type what the caller says. Commands: /dtmf DIGITS, /silence, "
+    "/more TEXT (the caller goes on right after their last turn, as if the line cut a pause), "
     "/affect calm|rising|escalate, /vars, /help, /quit"
 )
 
@@ -47,7 +48,12 @@ class ChatConversation:
         event = make(self.call_id, self._t_ms, kind, **data)
         self.events.append(event)
         if kind is EventType.INTENT:
-            self._write(f"  [intent {data['name']} {data['confidence']:.2f}]")
+            top = data.get("candidates") or []
+            why = ("; " + ", ".join(f"{c['name']} {c['score']:.2f}" for c in top)) if top else ""
+            by = f" by {data['by']}" if data.get("by") not in (None, "similarity") else ""
+            self._write(f"  [intent {data['name']} {data['confidence']:.2f}{by}{why}]")
+        elif kind is EventType.TURN_JOIN:
+            self._write(f"  [heard as one turn at {data['node']}: {data['text']!r}]")
         elif kind is EventType.ERROR:
             self._write(f"  [error: {data['message']}]")
         return event
@@ -100,6 +106,12 @@ class ChatConversation:
                 self.emit(EventType.DTMF, digit=d)
                 self._pending.append(Input(InputKind.DTMF, digit=d))
             self._pending.append(Input(InputKind.KEYS_END))
+        elif cmd == "/more":
+            if not arg:
+                self._write("  usage: /more TEXT")
+                return
+            self.emit(EventType.FINAL_TRANSCRIPT, text=arg)
+            self._pending.append(Input(InputKind.SPEECH, text=arg, gap_ms=0))
         elif cmd == "/silence":
             self._pending.append(Input(InputKind.NO_INPUT))
         elif cmd == "/affect":

@@ -33,6 +33,10 @@ class Input:
     digit: str = ""
     level: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+    gap_ms: int | None = None
+    """Speech: the caller's silence between the end of their previous turn and this one
+    (None: unknown, or no turn before). A short gap while the IVR has only begun to answer
+    means the caller was not done: the runner joins the two (`join_grace_ms`)."""
 
 
 @dataclass

@@ -26,6 +26,7 @@ class EventType(StrEnum):
     SAY = "say"
     BARGE_IN = "barge_in"
     INTENT = "intent"
+    TURN_JOIN = "turn_join"
     AFFECT = "affect"
     TRANSFER = "transfer"
     BRIDGE = "bridge"
@@ -48,11 +49,12 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.SPEECH_START: (("onset_ms",), ()),
         EventType.SPEECH_END: (("onset_ms", "duration_ms", "reason"), ()),
         EventType.PARTIAL_TRANSCRIPT: (("text",), ("stable",)),
-        EventType.FINAL_TRANSCRIPT: (("text",), ("speaker",)),
+        EventType.FINAL_TRANSCRIPT: (("text",), ("speaker", "onset_ms")),
         EventType.DTMF: (("digit",), ()),
         EventType.SAY: (("text",), ("prompt",)),
         EventType.BARGE_IN: (("prompt",), ()),
-        EventType.INTENT: (("name", "confidence"), ("text", "node")),
+        EventType.INTENT: (("name", "confidence"), ("text", "node", "candidates", "by")),
+        EventType.TURN_JOIN: (("text", "node"), ("gap_ms",)),
         EventType.AFFECT: (("anger", "anxiety", "level"), ()),
         EventType.TRANSFER: (("queue", "reason", "tier"), ("priority", "skill", "summary", "outcome")),
         EventType.BRIDGE: (("uri", "state"), ("mode", "reason", "answered_ms")),

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 import numpy as np
 
 NONE = "none"
+TOP = 3
+"""Candidates an intent match reports (the chat shows them, the intent event keeps them)."""
 KEYWORD_CONFIDENCE = 0.9
 """The confidence of a match decided by one of the intent's keywords."""
 
@@ -32,6 +34,10 @@ class Embedder(Protocol):
 class IntentMatch:
     name: str
     confidence: float
+    candidates: tuple[tuple[str, float], ...] = ()
+    """The closest intents with their scores, best first (why the engine decided)."""
+    by: str = "similarity"
+    """What decided: "similarity", "keyword", or "threshold" (out of scope: too far from all)."""
 
 
 class IntentMatcher:
@@ -46,7 +52,12 @@ class IntentMatcher:
     ) -> None:
         self._embedder = embedder
         self._keywords = [
-            (name, re.compile(r"\b(" + "|".join(re.escape(w.lower()) for w in words) + r")(s|es|d|ed|ing)?\b", re.I))
+            (
+                name,
+                re.compile(
+                    r"\b(" + "|".join(re.escape(w.lower()) for w in words) + r")(s|es|d|ed|ing)?\b", re.I
+                ),
+            )
             for name, words in (keywords or {}).items()
             if list(words)
         ]
@@ -82,14 +93,15 @@ class IntentMatcher:
             scores = {k: v for k, v in scores.items() if k in keep}
         if not scores:
             return IntentMatch(NONE, 0.0)
+        top = tuple((k, round(scores[k], 3)) for k in sorted(scores, key=lambda k: -scores[k])[:TOP])
         for name, pattern in self._keywords:  # a complaint about the bill is a complaint
             if name in scores and pattern.search(text):
-                return IntentMatch(name, round(max(scores[name], KEYWORD_CONFIDENCE), 3))
+                return IntentMatch(name, round(max(scores[name], KEYWORD_CONFIDENCE), 3), top, "keyword")
         best = max(scores, key=lambda k: scores[k])
         confidence = round(scores[best], 3)
         if best == NONE or confidence < self.threshold:
-            return IntentMatch(NONE, confidence)
-        return IntentMatch(best, confidence)
+            return IntentMatch(NONE, confidence, top, "threshold" if best != NONE else "similarity")
+        return IntentMatch(best, confidence, top)
 
 
 class KnowledgeBase:

@@ -5,6 +5,9 @@ turns.yaml:
     turns:
       - say: what's my balance   # piper speaks it (through the call's codec rate)
       - say: {text: this is ridiculous, gain_db: 6, semitones: 3}   # louder and higher
+      - say: {text: ["I want to complain about my bill,", "it is wrong again."], pause_ms: 600}
+                                 # one turn with a pause in it: the parts follow each other
+                                 # whatever the IVR does meanwhile
       - wav: answer.wav          # a recording
       - dtmf: "100002#"          # keys
       - silence: 7               # seconds of saying nothing
@@ -68,9 +71,16 @@ def load_script(path: str | Path) -> CallerScript:
             if not Path(value).is_file():
                 raise ScriptError(f"{p}: turn {i}: no such file {value}")
         if kind == "say" and isinstance(value, dict):
-            unknown = set(value) - {"text", "gain_db", "semitones"}
-            if unknown or not isinstance(value.get("text"), str):
-                raise ScriptError(f"{p}: turn {i}: say takes text, or {{text, gain_db, semitones}}")
+            unknown = set(value) - {"text", "gain_db", "semitones", "pause_ms"}
+            text = value.get("text")
+            parts = text if isinstance(text, list) else [text]
+            if unknown or not parts or not all(isinstance(t, str) and t.strip() for t in parts):
+                raise ScriptError(
+                    f"{p}: turn {i}: say takes text, or {{text, gain_db, semitones, pause_ms}}"
+                    " (text: a phrase, or a list of phrases said with a pause between)"
+                )
+            if not isinstance(value.get("pause_ms", 600), int) or not 0 <= value.get("pause_ms", 600) <= 5000:
+                raise ScriptError(f"{p}: turn {i}: pause_ms is a number of milliseconds, 0-5000")
         if kind == "dtmf":
             value = str(value)
             if not value or any(d not in DTMF_DIGITS for d in value):
@@ -145,8 +155,15 @@ class ScriptTransport(ReplayTransport):
     async def _turn_audio(self, turn: Turn) -> np.ndarray:
         if turn.kind == "say":
             v = turn.value if isinstance(turn.value, dict) else {"text": str(turn.value)}
-            pcm = await self._speak.synthesize(str(v["text"]), self.sample_rate)
-            x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+            parts = v["text"] if isinstance(v["text"], list) else [str(v["text"])]
+            pause = np.zeros(int(v.get("pause_ms", 600)) * self.sample_rate // 1000, np.float32)
+            pieces = []
+            for k, part in enumerate(parts):
+                pcm = await self._speak.synthesize(part, self.sample_rate)
+                if k:
+                    pieces.append(pause)
+                pieces.append(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0)
+            x = np.concatenate(pieces)
             factor = 2 ** (float(v.get("semitones", 0)) / 12)
             if factor != 1:  # higher and a little faster, as a raised voice is
                 x = resample(x, round(self.sample_rate * factor), self.sample_rate)

@@ -399,6 +399,22 @@ _OPENERS = frozenset(
 )
 
 
+_OPEN_ENDS = (",", ";", ":", "-", "–", "—", "...", "…")
+
+
+def looks_unfinished(text: str) -> bool:
+    """Whether a transcript stops mid-thought: on a comma or a dash, a trailing "...", or a
+    word that needs more after it ("and", "because", "the"), or it is a bare "yes,"/"so,".
+    The caller is still thinking: the end of the turn waits a little longer."""
+    text = text.strip()
+    if not text:
+        return False
+    if text.endswith(_OPEN_ENDS):
+        return True
+    words = [_norm_word(w) for w in text.rstrip(".?!").split()]
+    return bool(words) and text[-1] not in "?!" and words[-1] in _CONTINUES
+
+
 def looks_complete(text: str) -> bool:
     """Whether a transcript reads as a finished turn: whisper closed it with . ? or ! and it
     does not end on a word that needs more after it. Used to end an utterance after a

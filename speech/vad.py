@@ -38,6 +38,11 @@ class VadSettings:
     """Shorter silence that ends the utterance when the transcript decoded during the pause
     reads as a finished sentence (adaptive endpointing; 0 turns it off). The floor of the
     IVR's answer time for a caller who has finished."""
+    clause_silence_ms: int = 1000
+    """Longer silence that ends the utterance when the transcript decoded during the pause
+    stops mid-thought (a comma, "and", "because", a bare "yes,"): the caller is still
+    thinking, and a turn cut there is answered half-heard (patient endpointing; 0 turns it
+    off). Only those turns wait longer; a finished sentence still ends early."""
     max_utterance_ms: int = 15000
     """An utterance longer than this is cut and a new one starts (at most 30000 for whisper)."""
     pre_roll_ms: int = 200
@@ -58,7 +63,8 @@ class VadSettings:
             raise ValueError("vad.max_utterance_ms must be in 1..30000 (whisper hears 30 s at most)")
         if self.complete_silence_ms > self.end_silence_ms:
             raise ValueError("vad.complete_silence_ms must not exceed vad.end_silence_ms")
-        for name in ("min_speech_ms", "onset_gap_ms", "end_silence_ms", "complete_silence_ms", "pre_roll_ms"):
+        for name in ("min_speech_ms", "onset_gap_ms", "end_silence_ms", "complete_silence_ms", "clause_silence_ms",
+                     "pre_roll_ms"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"vad.{name} must not be negative")
 
@@ -75,7 +81,8 @@ class SegmentEvent:
     t_ms: audio time at which the segmenter knew it (what a live call can react to).
     onset_ms: audio time where the utterance's speech began.
     reason (END only): "silence", "complete" (a shorter pause after a finished sentence),
-    "max_length" or "flush" (the audio ended).
+    "clause" (the longer pause after a thought left open), "max_length" or "flush" (the
+    audio ended).
     audio (END only): the utterance's 16-bit PCM, pre-roll included.
     """
 
@@ -115,6 +122,7 @@ class Segmenter:
         self._onset_ms = 0
         self._voiced_ms = 0
         self._silence_run_ms = 0
+        self._hold = False  # the open utterance paused mid-thought (`hold_open`)
         self._now_ms = 0
         self._floor_db: float | None = None
         self._peak_db = -200.0  # loudest voiced frame of the open utterance
@@ -173,6 +181,16 @@ class Segmenter:
             return self._end("complete")
         return None
 
+    def hold_open(self) -> None:
+        """The caller paused mid-thought: this utterance ends after `clause_silence_ms` of
+        silence rather than `end_silence_ms` (until voice comes back)."""
+        if self._state is _State.SPEECH and self.settings.clause_silence_ms > self.settings.end_silence_ms:
+            self._hold = True
+
+    @property
+    def held_open(self) -> bool:
+        return self._hold and self._state is _State.SPEECH
+
     def flush(self) -> list[SegmentEvent]:
         """The audio ended: close an open utterance."""
         if self._state is _State.SPEECH:
@@ -203,6 +221,7 @@ class Segmenter:
         if speech:
             self._voiced_ms += dur
             self._silence_run_ms = 0
+            self._hold = False  # the thought goes on: the next pause is judged afresh
         else:
             self._silence_run_ms += dur
         if self._state is _State.ONSET:
@@ -211,8 +230,8 @@ class Segmenter:
                 return []
             return self._maybe_confirm()
         # SPEECH
-        if self._silence_run_ms >= s.end_silence_ms:
-            return [self._end("silence")]
+        if self._silence_run_ms >= (s.clause_silence_ms if self._hold else s.end_silence_ms):
+            return [self._end("clause" if self._hold else "silence")]
         if self._now_ms - self._onset_ms >= s.max_utterance_ms:
             end = self._end("max_length")
             if speech:  # the caller is still talking: the next utterance starts at once
@@ -252,7 +271,7 @@ class Segmenter:
 
     def _end(self, reason: str) -> SegmentEvent:
         audio = b"".join(self._chunks)
-        if reason in ("silence", "complete"):
+        if reason in ("silence", "complete", "clause"):
             # drop most of the trailing silence: whisper hallucinates on long silence
             keep_tail_ms = min(200, self._silence_run_ms)
             cut_ms = self._silence_run_ms - keep_tail_ms
@@ -269,6 +288,7 @@ class Segmenter:
         self._pre_roll = []
         self._voiced_ms = 0
         self._silence_run_ms = 0
+        self._hold = False
 
 
 def pcm_duration_ms(pcm: bytes, sample_rate: int) -> int:

@@ -170,6 +170,22 @@ def test_a_finished_sentence_reads_complete_and_a_trailing_word_does_not():
         assert not looks_complete(text), text
 
 
+def test_a_transcript_that_stops_mid_thought_reads_unfinished():
+    from speech.asr import looks_unfinished
+
+    for text in (
+        "I want to complain about my bill,",
+        "Yes,",
+        "So",
+        "and because",
+        "I was going to -",
+        "Well...",
+    ):
+        assert looks_unfinished(text), text
+    for text in ("", "What's my balance?", "Yes.", "No thanks.", "I lost my SIM card!", "My bill is wrong."):
+        assert not looks_unfinished(text), text
+
+
 def _turn_wav(engines, path, parts: list[tuple[str, float]]):
     """Piper speech at 8 kHz: [(text, seconds of silence after)]."""
     chunks = [np.zeros(4000, np.float32)]

@@ -334,3 +334,21 @@ def test_a_digits_gather_hears_i_dont_know_it_can_i_talk_to_someone(hotline, api
     conv, _ = chat(hotline, api, ["what's my balance", "I don't know my account number, can I talk to someone"])
     assert intents(conv) == ["check_balance", "agent_request"]
     assert transfer(conv)["queue"] == "general"
+
+
+def test_a_turn_that_goes_on_is_heard_whole_where_it_began_and_chat_shows_why(hotline, api):
+    """'/more' is the caller going on right after a turn the IVR began to answer (what the VAD
+    does to a pause mid-thought): the two parts are one turn at the gather that heard the
+    first, its prompt is not said again, and the call state is as if it was heard whole."""
+    conv, printed = chat(hotline, api, ["I want to pay my bill", "/more but it's wrong again"], CALLERS["carla"])
+    joins = [e.data for e in conv.events if e.type == "turn_join"]
+    assert joins == [{"text": "I want to pay my bill but it's wrong again", "node": "menu", "gap_ms": 0}]
+    assert intents(conv) == ["pay_bill", "complaint"] and transfer(conv)["queue"] == "complaints"
+    assert said(conv).count("How can I help you today?") == 1  # the menu was not asked again
+    assert conv.transfer_request.context["transcript"] == ["I want to pay my bill but it's wrong again"]
+    lines = "\n".join(printed)
+    assert "[intent pay_bill 0.9" in lines and "complaint 0.90 by keyword; pay_bill" in lines, lines
+    assert "heard as one turn at menu" in lines
+    # a turn after a key press or a silence is a new turn, never joined to what came before
+    conv, _ = chat(hotline, api, ["I want to pay my bill", "/silence", "/more no thanks"], CALLERS["carla"])
+    assert not [e for e in conv.events if e.type == "turn_join"] and conv.events[-1].data["reason"] == "resolved"

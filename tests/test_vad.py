@@ -103,3 +103,31 @@ def test_settings_are_checked():
         Segmenter(8000, VadSettings(max_utterance_ms=60000))
     with pytest.raises(ValueError, match="sample rate"):
         Segmenter(11025)
+
+
+def test_a_pause_mid_thought_waits_for_the_clause_silence():
+    """hold_open (the transcript so far ends on a comma or "and"): a 700 ms pause does not end
+    the turn, the voice after it belongs to the same utterance; then 1 s of silence ends it."""
+    rate, s = 8000, VadSettings()
+    audio = np.concatenate([silence(0.5, rate), voiced(1.0, rate), silence(0.7, rate), voiced(0.8, rate),
+                            silence(2.0, rate)])  # fmt: skip
+    plain = segment(audio, rate, s)
+    assert [e.kind for e in plain].count(SegmentKind.END) == 2  # 450 ms ends the first part
+    seg, events, held = Segmenter(rate, s), [], False
+    for frame in frames_from_samples(audio, rate):
+        events.extend(seg.process(frame))
+        if seg.in_speech and seg.trailing_silence_ms >= 100 and not seg.held_open and not held:
+            seg.hold_open()  # what the pipeline does when the speculative final reads unfinished
+            held = True
+    events.extend(seg.flush())
+    assert [e.kind for e in events] == [SegmentKind.START, SegmentKind.END]
+    assert events[1].reason == "silence"  # the voice came back: the next pause is judged afresh
+    assert abs(events[1].t_ms - (3000 + s.end_silence_ms)) <= 100
+    seg, events = Segmenter(rate, s), []
+    for frame in frames_from_samples(
+        np.concatenate([silence(0.5, rate), voiced(1.0, rate), silence(2.0, rate)]), rate
+    ):
+        events.extend(seg.process(frame))
+        if seg.in_speech and seg.trailing_silence_ms >= 100:
+            seg.hold_open()
+    assert events[1].reason == "clause" and abs(events[1].t_ms - (1500 + s.clause_silence_ms)) <= 100

@@ -63,14 +63,21 @@ class MonitorWatch:
                         self.mode = row["mode"]
                         self.t.monitor_mode(self.mode)
                         if self.answered:  # (while dialling, the leg is wired for the new mode on answer)
-                            self.s.emit(EventType.MONITOR, supervisor=row["supervisor"], mode=self.mode, state="active")
+                            self.s.emit(
+                                EventType.MONITOR,
+                                supervisor=row["supervisor"],
+                                mode=self.mode,
+                                state="active",
+                            )
                     elif not self.answered and loop.time() - self.dialed_at > ANSWER_TIMEOUT_S:
                         self.t.monitor_hangup()
-                        await self._report("failed", f"the supervisor's phone did not answer in {ANSWER_TIMEOUT_S:.0f} s")
+                        await self._report(
+                            "failed", f"the supervisor's phone did not answer in {ANSWER_TIMEOUT_S:.0f} s"
+                        )
                         self.current = None
             try:
                 await asyncio.wait_for(self._closing.wait(), POLL_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if self.current is not None:  # the call ended with the supervisor on it
             await self._report("ended", "the call ended")
@@ -82,7 +89,7 @@ class MonitorWatch:
         if not self._task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), 10.0)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
         if self.current is not None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from ivr.call.services import CallServices
 from ivr.events import Event, EventType, make
-from speech.asr import AsrSettings, UtteranceTranscriber, looks_complete
+from speech.asr import AsrSettings, UtteranceTranscriber, looks_complete, looks_unfinished
 from speech.audio import AudioFrame, pcm16_to_float
 from speech.service.client import SpeechUnavailable, Superseded
 from speech.service.scheduler import Priority
@@ -97,6 +97,8 @@ class SpeechPipeline:
                 end = seg.end_complete()
                 if end is not None:
                     await self._on_segment(end)
+            elif not seg.held_open and self._unfinished(spec[2]):
+                seg.hold_open()  # "I want to complain about my bill, ...": wait for the rest
         if seg.in_speech:
             self._since_partial_ms += frame.duration_ms
             # a partial only while the caller is voicing (in a pause the speculative final
@@ -149,7 +151,9 @@ class SpeechPipeline:
         elif spec is not None:
             self._speech.drop(self._spec_key(spec[0]))  # voice came after it: not wanted
         if transcriber is not None:
-            await self._schedule(self._final(utterance, transcriber, seg.audio, seg.t_ms, ready))
+            await self._schedule(
+                self._final(utterance, transcriber, seg.audio, seg.t_ms, ready, seg.onset_ms)
+            )
 
     async def _schedule(self, job: asyncio.Future[None] | asyncio.Task[None] | object) -> None:
         task = asyncio.ensure_future(job)  # type: ignore[arg-type]
@@ -248,13 +252,22 @@ class SpeechPipeline:
         except Exception:  # a hint is advice: it never costs the call
             return False
 
+    def _unfinished(self, future: asyncio.Future[str]) -> bool:
+        if not future.done() or future.cancelled() or future.exception() is not None:
+            return False
+        return looks_unfinished(future.result())
+
     async def _partial(self, utterance: int, pcm: bytes) -> None:
         transcriber = self._transcriber
         if transcriber is None:
             return
         try:
             decoded = await self._speech.transcribe(
-                pcm, self.sample_rate, transcriber.partial_prefix, Priority.PARTIAL, f"{self.call_id}#{utterance}"
+                pcm,
+                self.sample_rate,
+                transcriber.partial_prefix,
+                Priority.PARTIAL,
+                f"{self.call_id}#{utterance}",
             )
         except (Superseded, SpeechUnavailable):  # the final still comes
             return
@@ -281,6 +294,7 @@ class SpeechPipeline:
         pcm: bytes,
         end_ms: int,
         ready: asyncio.Future[str] | None,
+        onset_ms: int = 0,
     ) -> None:
         text = None
         if ready is not None:
@@ -295,4 +309,4 @@ class SpeechPipeline:
                 self._error(e, "asr")
                 return
         t_ms = end_ms if self._deterministic else self.now_ms
-        self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text))
+        self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text, onset_ms=onset_ms))

@@ -71,6 +71,8 @@ class CallSession:
         self._on_hold = False
         self._far: Any = None  # the bridged leg's transcriber (ivr.call.agent_side)
         self._monitor: Any = None  # a supervisor's listening in (ivr.call.monitor)
+        self.joins_turns = True
+        """Speech inputs carry `gap_ms`: a turn cut mid-thought can be joined (the runner)."""
         self.main_speaker = "caller"
         """Who this call's own leg is: "agent" for a callback (the agent is dialled first)."""
         self.agent: str | None = None
@@ -80,6 +82,8 @@ class CallSession:
         self.on_response_ms: Callable[[int], None] | None = None
         """Told, at the first audio of each answer, the audio ms since the caller stopped speaking."""
         self._speech_ended_ms: int | None = None
+        self._voice_end: dict[int, int] = {}  # utterance onset -> the end of its voice
+        self._turn_end_ms: int | None = None  # the end of the caller's last turn (gap_ms)
         radar = None
         if settings.radar:
             from prosody.radar import Radar
@@ -260,7 +264,9 @@ class CallSession:
 
             self.transport.needs_line = True  # the worker keeps a line free for this caller's agent leg
             try:
-                return await wait_for_agent(self, request, self.services.acd, self.services.agent_uri, self.services.history)
+                return await wait_for_agent(
+                    self, request, self.services.acd, self.services.agent_uri, self.services.history
+                )
             finally:
                 self.transport.needs_line = False
         await self.transport.wait_playback()  # the caller hears the hand-over prompt
@@ -278,7 +284,11 @@ class CallSession:
         return await self.bridge_to(request.uri, request, request.ring_timeout_s)
 
     async def bridge_to(
-        self, uri: str, request: TransferRequest, ring_timeout_s: int | float, whisper_pcm: bytes | None = None
+        self,
+        uri: str,
+        request: TransferRequest,
+        ring_timeout_s: int | float,
+        whisper_pcm: bytes | None = None,
     ) -> TransferOutcome:
         """Dial `uri`, whisper the hand-over to the agent only (`whisper_pcm`, or the request's
         whisper synthesised), then connect the caller."""
@@ -292,9 +302,13 @@ class CallSession:
         self.emit(EventType.BRIDGE, uri=uri, state="dialing")
         from ivr.dialplan.handover import agent_headers
 
-        outcome = await self.transport.bridge(uri, whisper, agent_headers(self.call_id, request), int(ring_timeout_s))
+        outcome = await self.transport.bridge(
+            uri, whisper, agent_headers(self.call_id, request), int(ring_timeout_s)
+        )
         answered = getattr(self.transport, "agent_answered_ms", None)
-        when = {"answered_ms": answered} if outcome is TransferOutcome.CONNECTED and answered is not None else {}
+        when = (
+            {"answered_ms": answered} if outcome is TransferOutcome.CONNECTED and answered is not None else {}
+        )
         self.emit(EventType.BRIDGE, uri=uri, state=str(outcome), **self._why(), **when)
         if outcome is TransferOutcome.CONNECTED:
             self._bridged = True  # the caller talks to the agent; we record and transcribe both
@@ -443,7 +457,11 @@ class CallSession:
             await asyncio.gather(*pending, return_exceptions=True)
 
     def _on_event(self, event: Event) -> None:
-        if event.type is EventType.FINAL_TRANSCRIPT and self.main_speaker != "caller" and "speaker" not in event.data:
+        if (
+            event.type is EventType.FINAL_TRANSCRIPT
+            and self.main_speaker != "caller"
+            and "speaker" not in event.data
+        ):
             event = make(event.call, event.t_ms, event.type, **event.data, speaker=self.main_speaker)
         self.events.append(event)
         if event.type is EventType.AFFECT and not self._ended and not self._bridged:
@@ -454,6 +472,9 @@ class CallSession:
         if event.type is EventType.SPEECH_START:
             self._backchannel = False
             self._speech_ended_ms = None
+        if event.type is EventType.SPEECH_END:
+            onset = int(event.data["onset_ms"])
+            self._voice_end[onset] = onset + int(event.data["duration_ms"])
         if event.type is EventType.SPEECH_END and not self._held:
             self._speech_ended_ms = int(event.data["onset_ms"]) + int(event.data["duration_ms"])
         if event.type is EventType.SPEECH_END and self._held:
@@ -465,7 +486,12 @@ class CallSession:
             if self._backchannel:  # said over a prompt that went on: not an answer
                 self._backchannel = False
             else:
-                self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"])))
+                onset = int(event.data.get("onset_ms", -1))
+                gap = None if self._turn_end_ms is None or onset < 0 else max(0, onset - self._turn_end_ms)
+                self._turn_end_ms = self._voice_end.pop(onset, self._turn_end_ms)
+                for k in [k for k in self._voice_end if k < onset]:  # backchannels: never a turn
+                    del self._voice_end[k]
+                self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"]), gap_ms=gap))
                 self._wake.set()
         self._sink(event)
 

@@ -24,7 +24,9 @@ async def new_request(runner: Any, kind: str, a: Mapping[str, Any], text: str) -
         return None  # the answer asked for is here
     if len(re.findall(r"[a-z']+", rest.lower())) < 3:
         return None  # "yes please", "no thanks": an answer, not a request
-    gather = next((st.args for st in runner.dp.nodes.get(str(a["requests"]), []) if st.verb == "gather"), None)
+    gather = next(
+        (st.args for st in runner.dp.nodes.get(str(a["requests"]), []) if st.verb == "gather"), None
+    )
     routes = (gather or {}).get("routes") or {}
     match = await runner.conv.compute(lambda: runner.nlu.matcher.match(rest, list(routes)))
     if match.name == NONE or match.name not in routes:
@@ -34,5 +36,8 @@ async def new_request(runner: Any, kind: str, a: Mapping[str, Any], text: str) -
         # phone work there?" when the VAD split it): not a new request; it gets the gather's reprompt
         return None
     runner.state.intent = {"name": match.name, "confidence": match.confidence, "text": text}
-    runner.conv.emit(EventType.INTENT, name=match.name, confidence=match.confidence, text=text, node=runner.state.path[-1])
+    runner.conv.emit(
+        EventType.INTENT, name=match.name, confidence=match.confidence, text=text, node=runner.state.path[-1],
+        candidates=[{"name": n, "score": c} for n, c in match.candidates], by=match.by,
+    )  # fmt: skip
     return str(routes[match.name])

@@ -93,7 +93,7 @@ VERBS: dict[str, Spec] = {
             "requests": F(
                 "node",
                 "input=yes_no, digits or number: a node with an intent gather; a new request heard"
-                " here instead of the answer (\"yes, how much data have I got left\", \"I don't know"
+                ' here instead of the answer ("yes, how much data have I got left", "I don\'t know'
                 " it, can I talk to someone\") is routed by that gather's routes.",
             ),
             "knowledge": F(
@@ -202,11 +202,19 @@ TOP = Spec(
                 {
                     "intent_threshold": F("number", "Similarity below which a request is out of scope."),
                     "knowledge_threshold": F(
-                        "number", "Similarity a knowledge entry needs to answer at an intent gather (default 0.6)."
+                        "number",
+                        "Similarity a knowledge entry needs to answer at an intent gather (default 0.6).",
                     ),
                     "timeout_ms": F("int", "Default no-input time after a prompt.", minimum=500),
                     "retries": F("int", "Default re-prompts.", minimum=0),
                     "max_failures": F("int", "Failed inputs in a call before the agent.", minimum=1),
+                    "join_grace_ms": F(
+                        "int",
+                        "A turn the caller starts this soon after their previous one ended (the"
+                        " IVR had just begun to answer) continues it: the two are heard as one turn"
+                        " at the gather that heard the first part (default 1200; 0 turns it off).",
+                        minimum=0,
+                    ),
                 }
             ),
             "Defaults.",
@@ -239,9 +247,21 @@ TOP = Spec(
                             "Without a uri, which agent rings: longest_idle (default), ring_all, skill_level.",
                             choices=("longest_idle", "ring_all", "skill_level"),
                         ),
-                        "max_wait_s": F("int", "Longest wait in the queue before the caller is told (default 300).", minimum=10),
-                        "wrap_up_s": F("int", "An agent's time after a call before the next rings (default 30).", minimum=0),
-                        "max_missed": F("int", "Rings missed in a row before the agent is set away (default 2).", minimum=1),
+                        "max_wait_s": F(
+                            "int",
+                            "Longest wait in the queue before the caller is told (default 300).",
+                            minimum=10,
+                        ),
+                        "wrap_up_s": F(
+                            "int",
+                            "An agent's time after a call before the next rings (default 30).",
+                            minimum=0,
+                        ),
+                        "max_missed": F(
+                            "int",
+                            "Rings missed in a row before the agent is set away (default 2).",
+                            minimum=1,
+                        ),
                         "unavailable": F(
                             "template",
                             "Said to the caller when the agent's phone is busy, does not answer or fails.",
