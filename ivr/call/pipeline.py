@@ -27,6 +27,8 @@ from speech.service.client import SpeechUnavailable, Superseded
 from speech.service.scheduler import Priority
 from speech.vad import Segmenter, SegmentEvent, SegmentKind, VadSettings
 
+SPECULATION_PAD_MS = 200
+"""Silence added after the audio of a speculative final (taken 80 ms into the pause)."""
 UNAVAILABLE_WAIT_S = 120.0
 """How long a final transcript waits for a restarting speech service before it is given up."""
 
@@ -91,7 +93,10 @@ class SpeechPipeline:
         if seg.in_speech and 0 < self._speculate_after_ms <= seg.trailing_silence_ms:
             spec = self._speculation
             if spec is None or spec[0] != self._utterance or spec[1] != seg.voiced_ms:
-                await self._speculate(seg.utterance_audio(), seg.voiced_ms)
+                # padded with silence as the final's audio ends: whisper drops a last word it
+                # hears no pause after ("I'd like to check what I [owe]")
+                pad = b"\x00\x00" * (self.sample_rate * SPECULATION_PAD_MS // 1000)
+                await self._speculate(seg.utterance_audio() + pad, seg.voiced_ms)
             elif self._complete(spec[2]):  # the pause follows a finished sentence: end sooner
                 self._segmenter_voiced_at_end = seg.voiced_ms
                 end = seg.end_complete()

@@ -7,7 +7,6 @@ transfers ahead of the queue; repeated silence reprompts, then says goodbye.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,18 +22,13 @@ from ivr.dialplan.hours import is_open
 from ivr.dialplan.mixed import new_request
 from ivr.dialplan.prompts import template_lead
 from ivr.dialplan.spoken import spoken_digits, spoken_number, whole_answer, yes_or_no
+from ivr.dialplan.turns import JOIN_GRACE_MS, LAST_WORD_MS, Rejoin, Turns
 from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
 from ivr.intents import NONE
 
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
-LAST_WORD_MS = 300
-"""After a goodbye that answered the caller's last turn, how long the line is listened to
-before the hang-up (the caller may not have finished)."""
-JOIN_GRACE_MS = 1200
-"""A turn that starts this soon after the caller's previous one ended continues it (the VAD
-cut a pause mid-thought): the two are taken as one turn where the first was heard."""
 END = "\x00end"  # a step that ended the call
 REQUEST = object()  # a gather heard a new request instead of its answer
 
@@ -49,15 +43,6 @@ class Handoff(Exception):
 
 class CallerGone(Exception):
     """The caller hung up."""
-
-
-class Rejoin(Exception):
-    """The caller went on speaking just after a turn the IVR had begun to answer: the turn is
-    taken again, whole, at the node that heard its first part."""
-
-    def __init__(self, mark: tuple[str, int, Any], text: str, gap_ms: int) -> None:
-        super().__init__(text)
-        self.mark, self.text, self.gap_ms = mark, text, gap_ms
 
 
 @dataclass
@@ -101,10 +86,7 @@ class DialplanRunner:
         self._timeout_ms = int(s.get("timeout_ms", 6000))
         self._retries = int(s.get("retries", 2))
         self._max_failures = int(s.get("max_failures", 4))
-        self._join_grace_ms = int(s.get("join_grace_ms", JOIN_GRACE_MS))
-        self._node_mark: tuple[str, int, Any] | None = None  # the step being run, the state before it
-        self._turn: tuple[tuple[str, int, Any], str] | None = None  # the last turn heard, where, and its text
-        self._replay: Input | None = None  # a joined turn, for the re-run node's gather to take
+        self.turns = Turns(int(s.get("join_grace_ms", JOIN_GRACE_MS)))  # turns cut mid-thought, joined
 
     # -- context for templates and conditions --------------------------------------------
     def context(self) -> dict[str, Any]:
@@ -132,7 +114,7 @@ class DialplanRunner:
     async def speak(self, template: str, interruptible: bool = True) -> None:
         """Say a prompt template; its fixed opening (synthesised ahead) is marked as the lead,
         so the caller hears "Your balance is" while the rest is synthesised."""
-        if self._replay is not None:
+        if self.turns.replay is not None:
             return  # a node re-run for a joined turn: the caller has heard its prompts
         await self.conv.say(self.render(template), interruptible=interruptible, lead=template_lead(template))
 
@@ -167,9 +149,7 @@ class DialplanRunner:
     def rejoin(self, r: Rejoin) -> tuple[str, int]:
         """Back to the state before the step that heard the first part; that step takes the
         whole turn (its prompt is not said again)."""
-        name, step, saved = r.mark
-        self.state = copy.deepcopy(saved)
-        self._replay = Input(InputKind.SPEECH, text=r.text)
+        name, step, self.state = self.turns.rejoin(r)
         self.conv.emit(EventType.TURN_JOIN, text=r.text, node=name, gap_ms=r.gap_ms)
         return name, step
 
@@ -179,7 +159,7 @@ class DialplanRunner:
             self.conv.emit(EventType.NODE, name=name)
         steps = self.dp.nodes[name]
         for i in range(start, len(steps)):
-            self._node_mark = (name, i, copy.deepcopy(self.state))  # where a joined turn goes back to
+            self.turns.at_step(name, i, self.state)  # where a joined turn goes back to
             target = await self.run_step(steps[i])
             if target == END:
                 return None
@@ -204,19 +184,10 @@ class DialplanRunner:
         if prompt:
             await self.speak(prompt)
         while True:
-            if self._replay is not None:
-                item, self._replay = self._replay, None
-            else:
-                item = await self.conv.wait_input(timeout_ms or self._timeout_ms, complete)
+            item = self.turns.take_replay() or await self.conv.wait_input(timeout_ms or self._timeout_ms, complete)
             if item.kind is InputKind.HANGUP:
                 raise CallerGone()
-            if item.kind is InputKind.SPEECH and item.text.strip():
-                if secure:
-                    self._turn = None  # a secure answer is never kept, nor joined
-                else:
-                    self._join_or_mark(item)
-            elif item.kind not in (InputKind.AFFECT, InputKind.SPEECH):
-                self._turn = None  # a key or a silence came between: nothing to join
+            self.turns.heard(item, secure)  # raises Rejoin: the caller was not done with their last turn
             if item.kind is InputKind.KEYS_END:
                 continue
             if item.kind is InputKind.AFFECT:
@@ -247,16 +218,6 @@ class DialplanRunner:
             else:
                 self.state.silences = 0
             return item
-
-    def _join_or_mark(self, item: Input) -> None:
-        """A turn that follows the last one within the grace joins it (Rejoin); else it is
-        the turn to join if the next one follows it so closely."""
-        turn, gap = self._turn, item.gap_ms
-        if turn is not None and gap is not None and 0 < self._join_grace_ms >= gap:
-            self._turn = None
-            raise Rejoin(turn[0], f"{turn[1]} {item.text.strip()}", gap)
-        if self._node_mark is not None:
-            self._turn = (self._node_mark, item.text.strip())
 
     async def retry(self, args: Mapping[str, Any], item: Input, attempt: int) -> str | None:
         """After a no-input or no-match: a node to go to when out of tries, else None."""
@@ -357,7 +318,7 @@ class DialplanRunner:
     async def _hangup(self, a: Mapping[str, Any]) -> str:
         if a.get("say"):
             await self.speak(a["say"])
-        if self._turn is not None and self._join_grace_ms > 0 and getattr(self.conv, "joins_turns", False):
+        if self.turns.may_go_on and getattr(self.conv, "joins_turns", False):
             # "No." -> "Goodbye" while the caller goes on ("..., it's wrong, I want to
             # complain"): listen through the goodbye; a turn that continues the last one
             # raises Rejoin and the call goes on where that turn was heard
