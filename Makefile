@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/tts_bench.py
 	$(PY) bench/replay_bench.py
 	$(PY) bench/intents.py
+	$(PY) bench/turns.py
 	$(PY) bench/radar_eval.py
 	$(PY) bench/radar_ceiling.py
 	$(PY) bench/speech_batch.py
