@@ -110,7 +110,9 @@ def test_cancel_and_complaint_are_l3(speech_address, hotline, directory, name, q
 
 def test_roaming_is_answered_from_the_knowledge_base(speech_address, hotline, directory):
     events = call(speech_address, hotline, directory, "roaming.yaml")
-    assert [d["name"] for d in kinds(events, "intent")] == ["roaming"]
+    # the VAD may end the turn at "next week."; the rest joins it (turn_join) and it is routed again, whole
+    assert {d["name"] for d in kinds(events, "intent")} == {"roaming"}
+    assert len(kinds(events, "intent")) == 1 + len(kinds(events, "turn_join"))
     assert "two pounds a day" in said(events)
 
 
