@@ -14,70 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import time
 
-import numpy as np
 from common import ROOT, pct
+from spoken import joined, load, spoken, turn
 
-from ivr.call.pipeline import SpeechPipeline
 from ivr.call.services import open_services
 from ivr.dialplan import load_dialplan
 from ivr.dialplan.turns import JOIN_GRACE_MS
-from ivr.events import EventType
-from ivr.intents import IntentMatcher
+from ivr.nlu.intents import IntentMatcher
 from ivr.settings import Settings
-from speech.asr import AsrSettings
-from speech.audio import AudioFrame
 from speech.vad import VadSettings
-
-RATE = 8000
-FRAME = RATE * 20 // 1000
-
-
-def load(name: str) -> list[tuple[str, list[str]]]:
-    with open(ROOT / "bench" / "data" / name, encoding="utf-8") as f:
-        return [(r["intent"], [p.strip() for p in r["text"].split("|")]) for r in csv.DictReader(f, delimiter="\t")]
-
-
-async def spoken(speech, parts: list[str], pause_ms: int) -> tuple[np.ndarray, int]:
-    """The request as the caller says it, and where their voice ends (ms)."""
-    pieces = [np.zeros(RATE // 2, np.int16)]
-    for i, part in enumerate(parts):
-        if i:
-            pieces.append(np.zeros(pause_ms * RATE // 1000, np.int16))
-        pieces.append(np.frombuffer(await speech.synthesize(part, RATE), dtype="<i2"))
-    voice = np.concatenate(pieces)
-    loud = np.flatnonzero(np.abs(voice.astype(np.int32)) > 300)
-    end_ms = int((loud[-1] + 1) * 1000 / RATE) if len(loud) else 0
-    return np.concatenate([voice, np.zeros(RATE * 2, np.int16)]), end_ms
-
-
-async def turn(services, audio: np.ndarray, vad: VadSettings) -> list[dict]:
-    events: list = []
-    pipe = SpeechPipeline(
-        "bench", RATE, services, events.append, vad=vad, asr=AsrSettings(partial_interval_ms=10**9), deterministic=True
-    )
-    for i in range(0, len(audio) - FRAME + 1, FRAME):
-        await pipe.process(AudioFrame(audio[i : i + FRAME].tobytes(), RATE, i * 1000 // RATE))
-    await pipe.finish()
-    ends = {e.data["onset_ms"]: e for e in events if e.type is EventType.SPEECH_END}
-    return [
-        {"text": e.data["text"], "onset": e.data["onset_ms"], "end": ends[e.data["onset_ms"]]}
-        for e in events
-        if e.type is EventType.FINAL_TRANSCRIPT and e.data["text"].strip()
-    ]
-
-
-def joined(finals: list[dict], grace_ms: int) -> str:
-    """What the runner routes: finals that start within the grace of the last one are one turn."""
-    text, last_end = "", None
-    for f in finals:
-        end = f["end"].data["onset_ms"] + f["end"].data["duration_ms"]
-        if last_end is not None and f["onset"] - last_end > grace_ms:
-            break  # a new turn: the first one is what was routed
-        text, last_end = f"{text} {f['text']}".strip(), end
-    return text
 
 
 async def main() -> None:

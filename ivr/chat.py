@@ -49,8 +49,10 @@ class ChatConversation:
         self.events.append(event)
         if kind is EventType.INTENT:
             top = data.get("candidates") or []
-            why = ("; " + ", ".join(f"{c['name']} {c['score']:.2f}" for c in top)) if top else ""
-            by = f" by {data['by']}" if data.get("by") not in (None, "similarity") else ""
+            # the confidence is the similarity to the intent's examples; the candidates are the
+            # classifier's probabilities, likeliest first
+            why = ("; likeliest " + ", ".join(f"{c['name']} {c['score']:.2f}" for c in top)) if top else ""
+            by = f" by {data['by']}" if data.get("by") not in (None, "similarity", "classifier") else ""
             self._write(f"  [intent {data['name']} {data['confidence']:.2f}{by}{why}]")
         elif kind is EventType.TURN_JOIN:
             self._write(f"  [heard as one turn at {data['node']}: {data['text']!r}]")

@@ -347,8 +347,24 @@ def test_a_turn_that_goes_on_is_heard_whole_where_it_began_and_chat_shows_why(ho
     assert said(conv).count("How can I help you today?") == 1  # the menu was not asked again
     assert conv.transfer_request.context["transcript"] == ["I want to pay my bill but it's wrong again"]
     lines = "\n".join(printed)
-    assert "[intent pay_bill 0.9" in lines and "complaint 0.90 by keyword; pay_bill" in lines, lines
+    assert "[intent pay_bill 0.9" in lines and "complaint 0.90 by keyword; likeliest pay_bill" in lines, lines
     assert "heard as one turn at menu" in lines
     # a turn after a key press or a silence is a new turn, never joined to what came before
     conv, _ = chat(hotline, api, ["I want to pay my bill", "/silence", "/more no thanks"], CALLERS["carla"])
     assert not [e for e in conv.events if e.type == "turn_join"] and conv.events[-1].data["reason"] == "resolved"
+
+
+def test_two_intents_about_as_likely_are_asked_about_not_guessed(hotline, api):
+    """'Called three times and nothing is fixed' is an outage or a complaint about one: the IVR
+    asks which, names both as the dialplan's `ask_as` says, and routes by the answer."""
+    conv, printed = chat(hotline, api, ["I've called three times and nothing is fixed", "it's a complaint"], CALLERS["carla"])
+    assert "Is that about a fault or outage, or a complaint?" in said(conv)
+    last = [e.data for e in conv.events if e.type == "intent"][-1]
+    assert last["name"] == "complaint" and last["by"] == "clarified"
+    assert transfer(conv)["queue"] == "complaints"
+    assert "by clarified" in "\n".join(printed)
+    # the other answer goes the other way; a clear request is never asked about
+    conv, _ = chat(hotline, api, ["I've called three times and nothing is fixed", "the fault", "no"], CALLERS["carla"])
+    assert intents(conv)[:2] == ["report_outage", "report_outage"] and not transfer(conv)
+    conv, _ = chat(hotline, api, ["how much data have I got left", "no"], CALLERS["carla"])
+    assert "Is that about" not in said(conv)

@@ -204,7 +204,7 @@ def test_knowledge_applies_to_intent_gathers_only(tmp_path):
 
 
 def test_intent_keywords_load_and_decide_over_the_topic(tmp_path):
-    from ivr.intents import KEYWORD_CONFIDENCE, IntentMatcher
+    from ivr.nlu.intents import KEYWORD_CONFIDENCE, IntentMatcher
 
     path = tmp_path / "kw.yaml"
     path.write_text(
@@ -224,3 +224,20 @@ def test_intent_keywords_load_and_decide_over_the_topic(tmp_path):
     assert m.match("I want to complain about my bill").name == "complaint"
     assert m.match("I complained twice").confidence >= KEYWORD_CONFIDENCE
     assert m.match("pursue my bill").name == "pay_bill"  # a word inside another is no keyword
+
+
+def test_ask_as_and_clarify_margin_load_and_bad_ones_are_refused_with_the_line(tmp_path):
+    path = tmp_path / "ask.yaml"
+    path.write_text(
+        "start: main\nqueues: {q: {}}\nsettings: {clarify_margin: 0.2}\nintents:\n  pay_bill:\n"
+        "    ask_as: paying your bill\n    examples: [pay my bill]\n  check_balance:\n    examples: [my balance]\n"
+        "nodes:\n  main: [{hangup: bye}]\n"
+    )
+    dp = load_dialplan(path)
+    assert dp.ask_as == {"pay_bill": "paying your bill"} and dp.settings["clarify_margin"] == 0.2
+    path.write_text(path.read_text().replace("clarify_margin: 0.2", "clarify_margin: lots"))
+    _, issues = check_dialplan(path)
+    assert any(i.line == 3 and "clarify_margin" in i.message for i in issues), issues
+    path.write_text(path.read_text().replace("clarify_margin: lots", "clarify_margin: 0.1").replace("ask_as: paying your bill", "ask_as: [a, b]"))
+    _, issues = check_dialplan(path)
+    assert any(i.line == 6 and "ask_as" in i.message for i in issues), issues

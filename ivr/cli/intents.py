@@ -21,7 +21,7 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_intents(args: argparse.Namespace) -> int:
     from ivr.dialplan.intent_eval import TestSetError, evaluate, load_test_set
-    from ivr.intents import IntentMatcher
+    from ivr.nlu.intents import IntentMatcher
     from speech.embed import Embedder
 
     if not 0 < args.overlap <= 1:

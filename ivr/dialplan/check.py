@@ -75,6 +75,8 @@ class Dialplan:
     redact: list[str] = field(default_factory=list)
     keywords: dict[str, list[str]] = field(default_factory=dict)
     """intent -> words that decide it (ahead of similarity)."""
+    ask_as: dict[str, str] = field(default_factory=dict)
+    """intent -> how the IVR names it when it asks which of two was meant ("paying your bill")."""
 
 
 class _Checker:
@@ -369,6 +371,7 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
     intents_raw = top.get("intents") or {}
     intents = {k: list((v or {}).get("examples") or []) for k, v in intents_raw.items()}
     keywords = {k: list(v["keywords"]) for k, v in intents_raw.items() if isinstance(v, dict) and v.get("keywords")}
+    ask_as = {k: str(v["ask_as"]) for k, v in intents_raw.items() if isinstance(v, dict) and v.get("ask_as")}
     base_dir = Path(file).resolve().parent
 
     # a queue's phone settings mean nothing without its phone (a queue without one rings its
@@ -471,5 +474,6 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
         warnings=[i for i in c.issues if i.severity != "error"],
         redact=list(top.get("redact") or []),
         keywords=keywords,
+        ask_as=ask_as,
     )
     return dialplan, c.issues

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ivr.conversation import TransferRequest
-from ivr.intents import NONE
+from ivr.nlu.intents import NONE
 
 
 def transfer_request(

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ivr.intents import NONE, IntentMatcher
+from ivr.nlu.intents import NONE, IntentMatcher
 
 
 class TestSetError(ValueError):

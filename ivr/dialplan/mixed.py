@@ -9,7 +9,7 @@ from typing import Any
 
 from ivr.dialplan.spoken import spoken_digits, spoken_number, strip_yes_no
 from ivr.events import EventType
-from ivr.intents import NONE
+from ivr.nlu.intents import NONE
 
 
 async def new_request(runner: Any, kind: str, a: Mapping[str, Any], text: str) -> str | None:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.conversation import Conversation, Input, InputKind, TransferOutcome
 from ivr.dialplan.check import Dialplan, Step
+from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.expr import evaluate, render
 from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open
@@ -25,7 +26,7 @@ from ivr.dialplan.spoken import spoken_digits, spoken_number, whole_answer, yes_
 from ivr.dialplan.turns import JOIN_GRACE_MS, LAST_WORD_MS, Rejoin, Turns
 from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
-from ivr.intents import NONE
+from ivr.nlu.intents import NONE
 
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
@@ -467,6 +468,10 @@ class DialplanRunner:
                 by=match.by,
             )
             routes = a.get("routes") or {}
+            pair = close_pair(match, routes, float(self.dp.settings.get("clarify_margin", CLARIFY_MARGIN)))
+            if pair is not None:  # about as close as each other: ask, do not guess
+                match = await clarify(self, pair, match, item.text)
+                self.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
             if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
                 return None, None
             return match.name, routes.get(match.name)

@@ -208,6 +208,12 @@ TOP = Spec(
                     "timeout_ms": F("int", "Default no-input time after a prompt.", minimum=500),
                     "retries": F("int", "Default re-prompts.", minimum=0),
                     "max_failures": F("int", "Failed inputs in a call before the agent.", minimum=1),
+                    "clarify_margin": F(
+                        "number",
+                        "At an intent gather, when the classifier's two likeliest intents (both routed)"
+                        " are within this probability of each other, ask which was meant rather than"
+                        " guess (default 0.1; 0 turns it off). A keyword match is never asked about.",
+                    ),
                     "join_grace_ms": F(
                         "int",
                         "A turn the caller starts this soon after their previous one ended (the"
@@ -280,6 +286,11 @@ TOP = Spec(
                     {
                         "examples": F("list:text", "A few ways a caller says it.", True),
                         "description": F("text", "For people."),
+                        "ask_as": F(
+                            "text",
+                            "How the IVR names it when two intents are about as close and it asks which"
+                            " was meant: \"Is that about {ask_as}, or {other's ask_as}?\" (default: the name).",
+                        ),
                         "keywords": F(
                             "list:text",
                             "Words that settle it whatever topic the caller names ('complain', 'sue'):"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivr.dialplan.check import Dialplan
-from ivr.intents import IntentMatcher, KnowledgeBase
+from ivr.nlu.intents import IntentMatcher, KnowledgeBase
 
 
 @dataclass

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ivr.intents import Embedder, KnowledgeBase
+from ivr.nlu.intents import Embedder, KnowledgeBase
 from ivr.kb.entries import KnowledgeRecords
 
 log = logging.getLogger("ivr.kb")

@@ -1,9 +1,11 @@
 """Intent understanding with sentence embeddings (all-MiniLM-L6-v2, int8 ONNX, no torch).
 
-Each intent is declared with a few example phrases; a caller's words are matched to the
-examples by cosine similarity (the mean of an intent's two closest examples, so one odd
-example does not decide alone). Below `threshold`, or closest to the `none` examples,
-the request is out of scope ("none") rather than forced onto the nearest intent.
+Each intent is declared with a few example phrases. A softmax classifier trained on all of them
+when the dialplan loads (`ivr.nlu.classifier`) ranks the intents; the similarity of the caller's
+words to the chosen intent's examples (the mean of its two closest, so one odd example does not
+decide alone) is the match's confidence, and below `threshold` the request is out of scope
+("none") rather than forced onto an intent it is far from. The `none` examples train the
+classifier's out-of-scope class. An intent's keywords (complain, sue) decide ahead of both.
 The same embedder ranks knowledge-base questions for `answer`.
 """
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
+
+from ivr.nlu.classifier import SoftmaxClassifier
 
 NONE = "none"
 TOP = 3
@@ -35,9 +39,11 @@ class IntentMatch:
     name: str
     confidence: float
     candidates: tuple[tuple[str, float], ...] = ()
-    """The closest intents with their scores, best first (why the engine decided)."""
-    by: str = "similarity"
-    """What decided: "similarity", "keyword", or "threshold" (out of scope: too far from all)."""
+    """The likeliest intents with the classifier's probabilities, best first (why the engine
+    decided; with no classifier, the similarities)."""
+    by: str = "classifier"
+    """What decided: "classifier", "similarity" (no classifier: a dialplan of one intent),
+    "keyword", "threshold" (out of scope: too far from the examples), or "clarified" (asked)."""
 
 
 class IntentMatcher:
@@ -71,15 +77,24 @@ class IntentMatcher:
         self._names = sorted(set(self._labels))
         self._matrix = embedder.embed(phrases) if phrases else np.zeros((0, 384), np.float32)
         self._label_idx = np.array([self._names.index(n) for n in self._labels], dtype=np.int64)
+        self.classifier = (
+            SoftmaxClassifier(self._names, np.asarray(self._matrix, np.float64), self._label_idx)
+            if len(self._names) > 1
+            else None
+        )
 
     def embed(self, text: str) -> Any:
         """`text` as the embedder's row (for the knowledge base, which shares the embedder)."""
         return self._embedder.embed([text])[0]
 
     def scores(self, text: str) -> dict[str, float]:
+        """Each intent's similarity to `text` (the mean of its two closest examples)."""
         if not self._labels or not text.strip():
             return {}
-        sims = self._matrix @ self._embedder.embed([text])[0]
+        return self._similarities(self._embedder.embed([text])[0])
+
+    def _similarities(self, row: Any) -> dict[str, float]:
+        sims = self._matrix @ row
         out: dict[str, float] = {}
         for i, name in enumerate(self._names):
             s = np.sort(sims[self._label_idx == i])[::-1]
@@ -87,21 +102,32 @@ class IntentMatcher:
         return out
 
     def match(self, text: str, allowed: Iterable[str] | None = None) -> IntentMatch:
-        scores = self.scores(text)
-        if allowed is not None:
-            keep = set(allowed) | {NONE}
-            scores = {k: v for k, v in scores.items() if k in keep}
-        if not scores:
+        if not self._labels or not text.strip():
             return IntentMatch(NONE, 0.0)
-        top = tuple((k, round(scores[k], 3)) for k in sorted(scores, key=lambda k: -scores[k])[:TOP])
+        row = self._embedder.embed([text])[0]
+        sims = self._similarities(row)
+        keep = None if allowed is None else set(allowed) | {NONE}
+        if keep is not None:
+            sims = {k: v for k, v in sims.items() if k in keep}
+        if not sims:
+            return IntentMatch(NONE, 0.0)
+        if self.classifier is not None:
+            ranked = self.classifier.probabilities(row, keep)
+            by = "classifier"
+        else:
+            ranked, by = sims, "similarity"
+        order = sorted(ranked, key=lambda k: -ranked[k])
+        top = tuple((k, round(ranked[k], 3)) for k in order[:TOP])
         for name, pattern in self._keywords:  # a complaint about the bill is a complaint
-            if name in scores and pattern.search(text):
-                return IntentMatch(name, round(max(scores[name], KEYWORD_CONFIDENCE), 3), top, "keyword")
-        best = max(scores, key=lambda k: scores[k])
-        confidence = round(scores[best], 3)
-        if best == NONE or confidence < self.threshold:
-            return IntentMatch(NONE, confidence, top, "threshold" if best != NONE else "similarity")
-        return IntentMatch(best, confidence, top)
+            if name in sims and pattern.search(text):
+                return IntentMatch(name, round(max(sims[name], KEYWORD_CONFIDENCE), 3), top, "keyword")
+        best = order[0]
+        confidence = round(sims[best], 3)
+        if best == NONE:
+            return IntentMatch(NONE, confidence, top, by)
+        if confidence < self.threshold:  # the classifier's choice, but far from anything it was shown
+            return IntentMatch(NONE, confidence, top, "threshold")
+        return IntentMatch(best, confidence, top, by)
 
 
 class KnowledgeBase:
