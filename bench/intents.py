@@ -56,10 +56,12 @@ async def main() -> None:
     ap.add_argument("--no-audio", action="store_true", help="text only")
     ap.add_argument("--similarity", action="store_true", help="nearest examples only, no classifier")
     ap.add_argument("--limit", type=int, default=0, help="at most this many utterances per set")
+    ap.add_argument("--no-hints", action="store_true", help="without the dialplan's asr_hints")
     ap.add_argument("--misses", action="store_true", help="print what was heard for each audio miss")
     args = ap.parse_args()
     dialplan = load_dialplan(ROOT / "dialplans" / "hotline.yaml")
     threshold = float(dialplan.settings.get("intent_threshold", 0.5))
+    hints = "" if args.no_hints else str(dialplan.settings.get("asr_hints") or "")
     sets = {name: load_set(name) for name in SETS}
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}
@@ -74,7 +76,8 @@ async def main() -> None:
         examples = sum(len(v) for v in dialplan.intents.values())
         print(
             f"Intent benchmark (hotline: {len(dialplan.intents) - 1} intents + out-of-scope, {examples} examples;"
-            f" {'nearest examples only' if args.similarity else 'classifier trained at load'}; threshold {threshold})"
+            f" {'nearest examples only' if args.similarity else 'classifier trained at load'}; threshold {threshold};"
+            f" ASR hints {'on' if hints else 'off'})"
         )
         if not args.similarity:
             print(f"  classifier fit at load: {load_ms:.0f} ms")
@@ -93,7 +96,7 @@ async def main() -> None:
             heard, split = [], 0
             for _, text in pairs:
                 audio, _ = await spoken(services.speech, [text], 0)
-                finals = await turn(services, audio, VadSettings())
+                finals = await turn(services, audio, VadSettings(), hints)
                 split += len(finals) > 1
                 heard.append(joined(finals, JOIN_GRACE_MS))
             predicted = [(await asyncio.to_thread(matcher.match, h)).name for h in heard]

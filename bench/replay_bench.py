@@ -1,10 +1,12 @@
-"""Whole-replay benchmark: seconds to replay a 60 s call through `ivr replay`'s pipeline."""
+"""Whole-replay benchmark: seconds to replay a 60 s call through `ivr replay`'s pipeline, and the
+end-of-speech -> answer wait over the golden scripted calls (bench/answer_latency.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+from answer_latency import report
 from common import sixty_second_call
 
 from ivr.call.services import open_services
@@ -39,6 +41,8 @@ async def main() -> None:
         f"  events: {counts[EventType.FINAL_TRANSCRIPT]} final, "
         f"{counts[EventType.PARTIAL_TRANSCRIPT]} partial transcripts"
     )
+    async with open_services(settings) as services:
+        await report(services)
 
 
 if __name__ == "__main__":

@@ -37,11 +37,12 @@ async def spoken(speech, parts: list[str], pause_ms: int) -> tuple[np.ndarray, i
     return np.concatenate([voice, np.zeros(RATE * 2, np.int16)]), end_ms
 
 
-async def turn(services, audio: np.ndarray, vad: VadSettings) -> list[dict]:
+async def turn(services, audio: np.ndarray, vad: VadSettings, hints: str = "") -> list[dict]:
     events: list = []
     pipe = SpeechPipeline(
         "bench", RATE, services, events.append, vad=vad, asr=AsrSettings(partial_interval_ms=10**9), deterministic=True
     )
+    pipe.hints = hints
     for i in range(0, len(audio) - FRAME + 1, FRAME):
         await pipe.process(AudioFrame(audio[i : i + FRAME].tobytes(), RATE, i * 1000 // RATE))
     await pipe.finish()

@@ -112,6 +112,8 @@ class ScriptTransport(ReplayTransport):
         self._gap_ms = gap_ms
         self._max_call_ms = max_call_ms
         self.ready: Callable[[], bool] = lambda: True
+        self.voice_ends: list[int] = []
+        """Audio time (ms) at which each spoken turn's voice ended (for latency figures)."""
         self.on_affect: Callable[[str], None] = lambda level: None
 
     async def inputs(self) -> AsyncIterator[CallInput]:
@@ -141,6 +143,9 @@ class ScriptTransport(ReplayTransport):
                     else:
                         audio = await self._turn_audio(turn)
                         pos = 0
+                        loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > 300)
+                        if turn.kind != "silence" and len(loud):
+                            self.voice_ends.append(t_ms + int((loud[-1] + 1) * 1000 // self.sample_rate))
             chunk = audio[pos : pos + step]
             pos += step
             if len(chunk) < step:

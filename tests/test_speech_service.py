@@ -172,6 +172,13 @@ def test_the_client_transcribes_synthesises_and_embeds_through_a_real_service(se
             decoded = await asyncio.gather(*(client.transcribe(pcm, 8000) for _ in range(4)))
             assert all("country" in d.text.lower() for d in decoded)
             assert decoded[0].text_before(len(decoded[0].tokens)) == decoded[0].text
+            # a dialplan's hints go with its own decodes: with and without them in one batch
+            hinted = await asyncio.gather(
+                client.transcribe(pcm, 8000, hints="Ask not what your country can do for you."),
+                client.transcribe(pcm, 8000, hints=""),
+                client.transcribe(pcm, 8000, hints="Acme Mobile, what is my bill?"),
+            )
+            assert all("country" in d.text.lower() for d in hinted), [d.text for d in hinted]
             audio = await client.synthesize("Your balance is 42 pounds.", 8000)
             assert len(audio) > 8000  # over half a second of 8 kHz PCM
             assert client.cached("Your balance is 42 pounds.", 8000) == audio

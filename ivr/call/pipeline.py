@@ -57,6 +57,8 @@ class SpeechPipeline:
         self._partial_interval_ms = self._asr.partial_interval_ms
         self._speculate_after_ms = self._asr.speculate_after_ms
         self._on_unavailable = on_unavailable
+        self.hints = ""
+        """Words the caller is likely to say (the dialplan's `asr_hints`), sent with each decode."""
         # (utterance, voiced_ms when taken, the decode): the final, decoded during the
         # end-of-speech silence; still valid at speech_end if no voice came after it
         self._speculation: tuple[int, int, asyncio.Future[str]] | None = None
@@ -213,10 +215,10 @@ class SpeechPipeline:
         while True:
             try:
                 prefix = transcriber.final_prefix
-                decoded = await self._speech.transcribe(pcm, self.sample_rate, prefix, Priority.FINAL, key)
+                decoded = await self._speech.transcribe(pcm, self.sample_rate, prefix, Priority.FINAL, key, **self._hints())
                 text = transcriber.take_final(decoded, prefix)
                 if text is None:  # the committed words led a loop: decode afresh
-                    decoded = await self._speech.transcribe(pcm, self.sample_rate, (), Priority.FINAL, key)
+                    decoded = await self._speech.transcribe(pcm, self.sample_rate, (), Priority.FINAL, key, **self._hints())
                     text = transcriber.take_final(decoded, ()) or ""
                 return text
             except SpeechUnavailable:
@@ -226,6 +228,9 @@ class SpeechPipeline:
                     self._on_unavailable()
                 if not await self._speech.wait_available(UNAVAILABLE_WAIT_S):
                     raise
+
+    def _hints(self) -> dict[str, str]:
+        return {"hints": self.hints} if self.hints else {}
 
     def _spec_key(self, utterance: int) -> str:
         return f"{self.call_id}#{utterance}#speculation"
@@ -273,6 +278,7 @@ class SpeechPipeline:
                 transcriber.partial_prefix,
                 Priority.PARTIAL,
                 f"{self.call_id}#{utterance}",
+                **self._hints(),
             )
         except (Superseded, SpeechUnavailable):  # the final still comes
             return

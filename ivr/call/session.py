@@ -101,6 +101,8 @@ class CallSession:
             radar=radar,
             on_unavailable=self.apologise,
         )
+        dialplan = getattr(self._app, "dp", None)  # a dialplan's callers' words help the ASR
+        self.pipeline.hints = str(getattr(dialplan, "settings", {}).get("asr_hints") or "")
 
     # -- the Conversation interface -------------------------------------------------
     def emit(self, kind: EventType, **data: Any) -> Event:

@@ -208,6 +208,12 @@ TOP = Spec(
                     "timeout_ms": F("int", "Default no-input time after a prompt.", minimum=500),
                     "retries": F("int", "Default re-prompts.", minimum=0),
                     "max_failures": F("int", "Failed inputs in a call before the agent.", minimum=1),
+                    "asr_hints": F(
+                        "text",
+                        "Words and names this dialplan's callers say (\"bill, SIM card, roaming, Acme\"),"
+                        " given to the speech recogniser with each utterance so it hears them"
+                        " (\"SIM\" rather than \"sin\"). Keep it short: at most 400 characters are used.",
+                    ),
                     "clarify_margin": F(
                         "number",
                         "At an intent gather, when the classifier's two likeliest intents (both routed)"

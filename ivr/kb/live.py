@@ -13,8 +13,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ivr.nlu.intents import Embedder, KnowledgeBase
 from ivr.kb.entries import KnowledgeRecords
+from ivr.nlu.intents import Embedder, KnowledgeBase
 
 log = logging.getLogger("ivr.kb")
 

@@ -226,11 +226,15 @@ class SpeechClient:
         prefix: Sequence[int] = (),
         priority: Priority = Priority.FINAL,
         key: str | None = None,
+        hints: str = "",
     ) -> Decoded:
-        """Transcribe s16le mono PCM at `rate`; raises Superseded when the service dropped it."""
+        """Transcribe s16le mono PCM at `rate`; raises Superseded when the service dropped it.
+        `hints`: words the caller is likely to say (the dialplan's `asr_hints`)."""
         data: dict[str, Any] = {"rate": rate, "prefix": list(prefix), "priority": _PRIORITY_NAMES[priority]}
         if key is not None:
             data["key"] = key
+        if hints:
+            data["hints"] = hints
         d = (await self._ask("transcribe", data, pcm16)).data
         return Decoded(
             tuple(d["tokens"]),

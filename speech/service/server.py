@@ -243,10 +243,11 @@ class SpeechService:
             if len(msg.payload) % 2:
                 raise ValueError("the audio must be 16-bit PCM (an even number of bytes)")
             prefix = [int(t) for t in d.get("prefix", [])]
+            hints = str(d.get("hints") or "")
             priority = PRIORITIES[str(d.get("priority", "final"))]
             if priority is Priority.PROMPT:
                 raise ValueError("a transcription is a final or a partial")
-            job = Job(Kind.TRANSCRIBE, priority, _key(d, None), (msg.payload, rate, prefix, mid, send), dropped)
+            job = Job(Kind.TRANSCRIBE, priority, _key(d, None), (msg.payload, rate, prefix, hints, mid, send), dropped)
             target = self.partials if priority is Priority.PARTIAL else self.queue
             target.submit(job)
             metrics.ASR_QUEUE.labels(priority=priority.name.lower()).set(target.load)
@@ -310,12 +311,12 @@ class SpeechService:
     def _transcribe(self, jobs: list[Job], asr: WhisperRunner) -> None:
         items = []
         for job in jobs:
-            pcm, rate, prefix, _, _ = job.payload
+            pcm, rate, prefix, hints, _, _ = job.payload
             audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-            items.append((resample(audio, rate, ASR_RATE), prefix))
+            items.append((resample(audio, rate, ASR_RATE), prefix, hints))
         results = asr.decode_batch(items)
         for job, decoded in zip(jobs, results, strict=True):
-            _, _, _, mid, send = job.payload
+            *_, mid, send = job.payload
             send(
                 Message(
                     "transcript",
