@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from ivr.call import handover
 from ivr.call.pipeline import UNAVAILABLE_WAIT_S, SpeechPipeline
 from ivr.call.services import CallServices
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
@@ -258,32 +259,8 @@ class CallSession:
         self._wake.set()
 
     async def transfer(self, request: TransferRequest) -> TransferOutcome:
-        self.transfer_request = request
-        if not request.uri and self.services.acd is not None:
-            # the queue starts at once: an agent free now rings while the caller still hears
-            # the hand-over phrase (they are put through once it has been heard)
-            from ivr.acd.waiting import wait_for_agent
-
-            self.transport.needs_line = True  # the worker keeps a line free for this caller's agent leg
-            try:
-                return await wait_for_agent(
-                    self, request, self.services.acd, self.services.agent_uri, self.services.history
-                )
-            finally:
-                self.transport.needs_line = False
-        await self.transport.wait_playback()  # the caller hears the hand-over prompt
-        if not request.uri:
-            await self.transport.transfer(request.queue)
-            self._ended = True
-            return TransferOutcome.CONNECTED
-        if request.mode == "refer":
-            self.emit(EventType.BRIDGE, uri=request.uri, state="dialing", mode="refer")
-            outcome = await self.transport.refer(request.uri, request.ring_timeout_s)
-            self.emit(EventType.BRIDGE, uri=request.uri, state=str(outcome), mode="refer", **self._why())
-            if outcome is TransferOutcome.CONNECTED:
-                self._ended = True
-            return outcome
-        return await self.bridge_to(request.uri, request, request.ring_timeout_s)
+        """Hand the caller to a human: the queue (ACD), a SIP transfer, or a bridge to a phone."""
+        return await handover.transfer(self, request)
 
     async def bridge_to(
         self,
@@ -292,40 +269,8 @@ class CallSession:
         ring_timeout_s: int | float,
         whisper_pcm: bytes | None = None,
     ) -> TransferOutcome:
-        """Dial `uri`, whisper the hand-over to the agent only (`whisper_pcm`, or the request's
-        whisper synthesised), then connect the caller."""
-        rate = self.transport.sample_rate
-        whisper = whisper_pcm or b""
-        if whisper_pcm is None and request.whisper:
-            try:
-                whisper = await self.track(self.speech.synthesize(request.whisper, rate))
-            except SpeechUnavailable:  # the agent is connected without the spoken summary
-                self.emit(EventType.ERROR, message="no whisper: the speech service is away", stage="tts")
-        self.emit(EventType.BRIDGE, uri=uri, state="dialing")
-        from ivr.dialplan.handover import agent_headers
-
-        outcome = await self.transport.bridge(
-            uri, whisper, agent_headers(self.call_id, request), int(ring_timeout_s)
-        )
-        answered = getattr(self.transport, "agent_answered_ms", None)
-        when = (
-            {"answered_ms": answered} if outcome is TransferOutcome.CONNECTED and answered is not None else {}
-        )
-        self.emit(EventType.BRIDGE, uri=uri, state=str(outcome), **self._why(), **when)
-        if outcome is TransferOutcome.CONNECTED:
-            self._bridged = True  # the caller talks to the agent; we record and transcribe both
-            if hasattr(self.transport, "on_agent_audio") and self._far is None:
-                from ivr.call.agent_side import FarSide
-
-                self._far = FarSide(self, "caller" if self.main_speaker != "caller" else "agent")
-                self.transport.on_agent_audio = self._far.feed
-            acd = getattr(self.services, "acd", None)
-            if hasattr(self.transport, "monitor_dial") and acd is not None and self._monitor is None:
-                from ivr.call.monitor import MonitorWatch
-                from ivr.store.console import ConsoleRecords
-
-                self._monitor = MonitorWatch(self, ConsoleRecords(acd.engine), self.services.agent_uri)
-        return outcome
+        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
+        return await handover.bridge_to(self, uri, request, ring_timeout_s, whisper_pcm)
 
     @property
     def caller_gone(self) -> bool:

@@ -16,13 +16,12 @@ from zoneinfo import ZoneInfo
 
 from ivr.conversation import Conversation, Input, InputKind, TransferOutcome
 from ivr.dialplan.check import Dialplan, Step
-from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.expr import evaluate, render
 from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open
-from ivr.dialplan.mixed import new_request
+from ivr.dialplan.inputs import REQUEST, CallerGone, interpret
 from ivr.dialplan.prompts import template_lead
-from ivr.dialplan.spoken import spoken_digits, spoken_number, whole_answer, yes_or_no
+from ivr.dialplan.spoken import whole_answer
 from ivr.dialplan.turns import JOIN_GRACE_MS, LAST_WORD_MS, Rejoin, Turns
 from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
@@ -31,7 +30,6 @@ from ivr.nlu.intents import NONE
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
 END = "\x00end"  # a step that ended the call
-REQUEST = object()  # a gather heard a new request instead of its answer
 
 
 class Handoff(Exception):
@@ -40,10 +38,6 @@ class Handoff(Exception):
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(kind)
         self.kind, self.detail = kind, detail
-
-
-class CallerGone(Exception):
-    """The caller hung up."""
 
 
 @dataclass
@@ -409,7 +403,7 @@ class DialplanRunner:
                     complete=whole_answer(kind, a),
                     secure=secure,
                 )
-                value, target = await self.interpret(kind, a, item)
+                value, target = await interpret(self, kind, a, item)
                 if value is REQUEST:  # a new request heard at this gather: it goes where it belongs
                     return target
                 if value is not None:
@@ -425,102 +419,3 @@ class DialplanRunner:
         finally:
             if secure:
                 self.conv.set_secure(False)
-
-    async def interpret(self, kind: str, a: Mapping[str, Any], item: Input) -> tuple[Any, str | None]:
-        """(value, node) from one input; value None = no match / no input."""
-        if item.kind is InputKind.NO_INPUT:
-            return None, None
-        pattern = a.get("pattern")
-        if kind != "intent" and a.get("requests") and item.kind is InputKind.SPEECH and not a.get("secure"):
-            target = await new_request(self, kind, a, item.text)
-            if target is not None:
-                return REQUEST, target
-        if kind == "intent":
-            if item.kind is not InputKind.SPEECH:
-                return None, None
-            allowed = a.get("intents")
-            match = await self.conv.compute(lambda: self.nlu.matcher.match(item.text, allowed))
-            if a.get("knowledge") and self.nlu.live is not None:
-                # the console's approved entries: answers the dialplan's own nodes do not give
-                entry, score = await self.conv.compute(lambda: self.nlu.live.best(item.text))
-                floor = float(self.dp.settings.get("knowledge_threshold", 0.6))
-                if entry is not None and score >= floor and score > match.confidence:
-                    # a question the knowledge base answers more closely than any intent
-                    self.state.intent = {
-                        "name": "knowledge",
-                        "confidence": round(score, 3),
-                        "text": item.text,
-                    }
-                    self.conv.emit(
-                        EventType.INTENT, name="knowledge", confidence=round(score, 3), text=item.text,
-                        node=self.state.path[-1],
-                    )  # fmt: skip
-                    await self.say_answer(entry)
-                    return "knowledge", str(a["knowledge"])
-            self.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
-            self.conv.emit(
-                EventType.INTENT,
-                name=match.name,
-                confidence=match.confidence,
-                text=item.text,
-                node=self.state.path[-1],
-                candidates=[{"name": n, "score": c} for n, c in match.candidates],
-                by=match.by,
-            )
-            routes = a.get("routes") or {}
-            pair = close_pair(match, routes, float(self.dp.settings.get("clarify_margin", CLARIFY_MARGIN)))
-            if pair is not None:  # about as close as each other: ask, do not guess
-                match = await clarify(self, pair, match, item.text)
-                self.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
-            if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
-                return None, None
-            return match.name, routes.get(match.name)
-        if kind == "yes_no":
-            if item.kind is InputKind.DTMF:
-                answer = {"1": True, "2": False}.get(item.digit)
-            else:
-                answer = yes_or_no(item.text)
-            if answer is None:
-                return None, None
-            return ("yes" if answer else "no"), a.get("yes" if answer else "no")
-        if kind == "digits":
-            digits = await self.collect_digits(a, item)
-            lo, hi = int(a.get("min_digits", 1)), int(a.get("max_digits", 32))
-            if not lo <= len(digits) <= hi or (pattern and not re.fullmatch(pattern, digits)):
-                return None, None
-            self.state.last["digits"] = digits
-            return digits, None
-        if kind == "number":
-            if item.kind is InputKind.DTMF:
-                number = int(await self.collect_digits(a, item) or "0")
-            else:
-                found = spoken_number(item.text)
-                if found is None:
-                    return None, None
-                number = found
-            if pattern and not re.fullmatch(pattern, str(number)):
-                return None, None
-            return number, None
-        # text
-        if item.kind is not InputKind.SPEECH:
-            return None, None
-        if pattern and not re.search(pattern, item.text):
-            return None, None
-        return item.text, None
-
-    async def collect_digits(self, a: Mapping[str, Any], first: Input) -> str:
-        if first.kind is InputKind.SPEECH:
-            return spoken_digits(first.text)
-        terminator = a.get("terminator", "#")
-        hi = int(a.get("max_digits", 32))
-        digits = "" if first.digit == terminator else first.digit
-        if first.digit == terminator:
-            return digits
-        while len(digits) < hi:
-            item = await self.conv.wait_input(3000)  # inter-digit time
-            if item.kind is InputKind.HANGUP:
-                raise CallerGone()
-            if item.kind is not InputKind.DTMF or item.digit == terminator:
-                break
-            digits += item.digit
-        return digits

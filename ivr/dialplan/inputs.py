@@ -1,0 +1,129 @@
+"""What one input means at a gather: an intent (with the knowledge base and a question back when
+two intents are close), yes/no, digits, a number or free text, and a new request heard instead
+of the answer (mixed initiative). The runner asks; this reads the answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ivr.conversation import Input, InputKind
+from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
+from ivr.dialplan.mixed import new_request
+from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
+from ivr.events import EventType
+from ivr.nlu.intents import NONE
+
+REQUEST = object()  # a gather heard a new request instead of its answer
+
+
+class CallerGone(Exception):
+    """The caller hung up."""
+
+
+async def interpret(runner: Any, kind: str, a: Mapping[str, Any], item: Input) -> tuple[Any, str | None]:
+    """(value, node) from one input; value None = no match / no input."""
+    if item.kind is InputKind.NO_INPUT:
+        return None, None
+    pattern = a.get("pattern")
+    if kind != "intent" and a.get("requests") and item.kind is InputKind.SPEECH and not a.get("secure"):
+        target = await new_request(runner, kind, a, item.text)
+        if target is not None:
+            return REQUEST, target
+    if kind == "intent":
+        return await _intent(runner, a, item)
+    if kind == "yes_no":
+        if item.kind is InputKind.DTMF:
+            answer = {"1": True, "2": False}.get(item.digit)
+        else:
+            answer = yes_or_no(item.text)
+        if answer is None:
+            return None, None
+        return ("yes" if answer else "no"), a.get("yes" if answer else "no")
+    if kind == "digits":
+        digits = await collect_digits(runner, a, item)
+        lo, hi = int(a.get("min_digits", 1)), int(a.get("max_digits", 32))
+        if not lo <= len(digits) <= hi or (pattern and not re.fullmatch(pattern, digits)):
+            return None, None
+        runner.state.last["digits"] = digits
+        return digits, None
+    if kind == "number":
+        if item.kind is InputKind.DTMF:
+            number = int(await collect_digits(runner, a, item) or "0")
+        else:
+            found = spoken_number(item.text)
+            if found is None:
+                return None, None
+            number = found
+        if pattern and not re.fullmatch(pattern, str(number)):
+            return None, None
+        return number, None
+    # text
+    if item.kind is not InputKind.SPEECH:
+        return None, None
+    if pattern and not re.search(pattern, item.text):
+        return None, None
+    return item.text, None
+
+
+async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, str | None]:
+    """An intent gather: the knowledge base when it answers more closely, a question back when
+    the two likeliest intents are close, else the intent's route."""
+    if item.kind is not InputKind.SPEECH:
+        return None, None
+    allowed = a.get("intents")
+    match = await runner.conv.compute(lambda: runner.nlu.matcher.match(item.text, allowed))
+    if a.get("knowledge") and runner.nlu.live is not None:
+        # the console's approved entries: answers the dialplan's own nodes do not give
+        entry, score = await runner.conv.compute(lambda: runner.nlu.live.best(item.text))
+        floor = float(runner.dp.settings.get("knowledge_threshold", 0.6))
+        if entry is not None and score >= floor and score > match.confidence:
+            # a question the knowledge base answers more closely than any intent
+            runner.state.intent = {
+                "name": "knowledge",
+                "confidence": round(score, 3),
+                "text": item.text,
+            }
+            runner.conv.emit(
+                EventType.INTENT, name="knowledge", confidence=round(score, 3), text=item.text,
+                node=runner.state.path[-1],
+            )  # fmt: skip
+            await runner.say_answer(entry)
+            return "knowledge", str(a["knowledge"])
+    runner.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
+    runner.conv.emit(
+        EventType.INTENT,
+        name=match.name,
+        confidence=match.confidence,
+        text=item.text,
+        node=runner.state.path[-1],
+        candidates=[{"name": n, "score": c} for n, c in match.candidates],
+        by=match.by,
+    )
+    routes = a.get("routes") or {}
+    pair = close_pair(match, routes, float(runner.dp.settings.get("clarify_margin", CLARIFY_MARGIN)))
+    if pair is not None:  # about as close as each other: ask, do not guess
+        match = await clarify(runner, pair, match, item.text)
+        runner.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
+    if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
+        return None, None
+    return match.name, routes.get(match.name)
+
+
+async def collect_digits(runner: Any, a: Mapping[str, Any], first: Input) -> str:
+    if first.kind is InputKind.SPEECH:
+        return spoken_digits(first.text)
+    terminator = a.get("terminator", "#")
+    hi = int(a.get("max_digits", 32))
+    digits = "" if first.digit == terminator else first.digit
+    if first.digit == terminator:
+        return digits
+    while len(digits) < hi:
+        item = await runner.conv.wait_input(3000)  # inter-digit time
+        if item.kind is InputKind.HANGUP:
+            raise CallerGone()
+        if item.kind is not InputKind.DTMF or item.digit == terminator:
+            break
+        digits += item.digit
+    return digits
