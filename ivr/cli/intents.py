@@ -48,7 +48,9 @@ def cmd_intents(args: argparse.Namespace) -> int:
     if r["confusions"]:
         print("  confused: " + ", ".join(f"{c['expected']} -> {c['got']} x{c['count']}" for c in r["confusions"][:8]))
     for f in r["failed"]:
-        print(f"  {args.tests}:{f['line']}: {f['text']!r}: expected {f['expected']}, got {f['got']} ({f['confidence']:.2f})")
+        why = ", ".join(f"{c['name']} {c['score']:.2f}" for c in f["likeliest"])
+        print(f"  {args.tests}:{f['line']}: {f['text']!r}: expected {f['expected']}, got {f['got']}"
+              f" ({f['confidence']:.2f} by {f['by']}; likeliest {why})")  # fmt: skip
     for o in r["overlapping_examples"][:10]:
         print(f"  overlap {o['similarity']:.2f}: {o['a']} {o['a_example']!r} ~ {o['b']} {o['b_example']!r}")
     return 0

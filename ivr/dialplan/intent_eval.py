@@ -67,7 +67,8 @@ def evaluate(matcher: IntentMatcher, intents: dict[str, list[str]], tests: Seque
             "precision": round(tp / got, 3) if got else None,
         }  # fmt: skip
     failed = [
-        {"line": line, "text": text, "expected": want, "got": m.name, "confidence": m.confidence}
+        {"line": line, "text": text, "expected": want, "got": m.name, "confidence": m.confidence, "by": m.by,
+         "likeliest": [{"name": n, "score": c} for n, c in m.candidates]}
         for text, want, line, m in predicted if m.name != want
     ]  # fmt: skip
     confusions = Counter((f["expected"], f["got"]) for f in failed)
