@@ -27,6 +27,7 @@ class EventType(StrEnum):
     BARGE_IN = "barge_in"
     INTENT = "intent"
     TURN_JOIN = "turn_join"
+    CORRECTED = "corrected"
     AFFECT = "affect"
     TRANSFER = "transfer"
     BRIDGE = "bridge"
@@ -55,6 +56,7 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.BARGE_IN: (("prompt",), ()),
         EventType.INTENT: (("name", "confidence"), ("text", "node", "candidates", "by")),
         EventType.TURN_JOIN: (("text", "node"), ("gap_ms",)),
+        EventType.CORRECTED: (("var", "node"), ()),
         EventType.AFFECT: (("anger", "anxiety", "level"), ()),
         EventType.TRANSFER: (("queue", "reason", "tier"), ("priority", "skill", "summary", "outcome")),
         EventType.BRIDGE: (("uri", "state"), ("mode", "reason", "answered_ms")),

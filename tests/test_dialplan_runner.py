@@ -368,3 +368,18 @@ def test_two_intents_about_as_likely_are_asked_about_not_guessed(hotline, api):
     assert intents(conv)[:2] == ["report_outage", "report_outage"] and not transfer(conv)
     conv, _ = chat(hotline, api, ["how much data have I got left", "no"], CALLERS["carla"])
     assert "Is that about" not in said(conv)
+
+
+def test_a_read_back_hears_a_correction_and_that_s_it_as_a_yes(embedder, api):
+    """After "I heard 471102. Is that right?": "no, it's 471103" is the right number (asked
+    again with it), "that's it" is a yes there, and "that's not right" a plain no."""
+    dp = load_dialplan(ROOT / "tests" / "dialplans" / "good" / "readback.yaml")
+    readback = (dp, Understanding.build(dp, embedder))
+    conv, _ = chat(readback, api, ["four seven one one zero two", "no, it's 471103", "that's it"])
+    text = said(conv)
+    assert "I heard 471102. Is that right?" in text and "I heard 471103. Is that right?" in text
+    assert [e.data for e in conv.events if e.type == "corrected"] == [{"var": "account", "node": "confirm"}]
+    assert "Thank you, account 471103." in text and conv.events[-1].data["reason"] == "resolved"
+    conv, _ = chat(readback, api, ["four seven one one zero two", "that's not right", "471103", "yes"])
+    assert said(conv).count("Say your six digit account number.") == 2
+    assert "Thank you, account 471103." in said(conv)

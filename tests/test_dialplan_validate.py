@@ -241,3 +241,19 @@ def test_ask_as_and_clarify_margin_load_and_bad_ones_are_refused_with_the_line(t
     path.write_text(path.read_text().replace("clarify_margin: lots", "clarify_margin: 0.1").replace("ask_as: paying your bill", "ask_as: [a, b]"))
     _, issues = check_dialplan(path)
     assert any(i.line == 6 and "ask_as" in i.message for i in issues), issues
+
+
+def test_yes_or_no_is_read_as_an_answer_to_the_question():
+    assert yes_or_no("that's not right") is False and yes_or_no("no, that's wrong") is False
+    assert yes_or_no("it isn't correct") is False
+    assert yes_or_no("that's it") is False  # to "anything else?": that's everything
+    assert yes_or_no("that's it", readback=True) is True  # to "is that right?": it is
+    assert yes_or_no("yes that's right", readback=True) is True and yes_or_no("exactly", readback=True) is True
+    assert yes_or_no("not bad, thanks, that's all") is False
+
+
+def test_corrects_applies_to_yes_no_only(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("start: main\nqueues: {q: {}}\nnodes:\n  main:\n    - gather: {input: digits, var: a, corrects: a}\n")
+    _, issues = check_dialplan(path)
+    assert any(i.code == "E_GATHER" and i.line == 5 and "corrects applies to input=yes_no" in i.message for i in issues), issues

@@ -268,6 +268,8 @@ class _Checker:
                 self.err(path + ("routes",), "E_GATHER", "routes apply to input=intent only")
             if "knowledge" in a and kind != "intent":
                 self.err(path + ("knowledge",), "E_GATHER", "knowledge applies to input=intent only")
+            if "corrects" in a and kind != "yes_no":
+                self.err(path + ("corrects",), "E_GATHER", "corrects applies to input=yes_no only (the question after a read-back)")
             for intent in a.get("routes") or {}:
                 self.refs.append(("intent", intent, path + ("routes", intent)))
 

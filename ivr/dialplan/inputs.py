@@ -11,7 +11,7 @@ from typing import Any
 from ivr.conversation import Input, InputKind
 from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.mixed import new_request
-from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
+from ivr.dialplan.spoken import spoken_digits, spoken_number, strip_yes_no, yes_or_no
 from ivr.events import EventType
 from ivr.nlu.intents import NONE
 
@@ -37,9 +37,16 @@ async def interpret(runner: Any, kind: str, a: Mapping[str, Any], item: Input) -
         if item.kind is InputKind.DTMF:
             answer = {"1": True, "2": False}.get(item.digit)
         else:
-            answer = yes_or_no(item.text)
+            answer = yes_or_no(item.text, readback=bool(a.get("corrects")))
         if answer is None:
             return None, None
+        if answer is False and a.get("corrects") and item.kind is InputKind.SPEECH:
+            digits = spoken_digits(strip_yes_no(item.text))
+            if digits:  # "no, it's 471103": the right value, said with the no
+                var = str(a["corrects"])
+                runner.state.vars[var] = digits
+                runner.conv.emit(EventType.CORRECTED, var=var, node=runner.state.path[-1])
+                return "corrected", runner.state.path[-1]
         return ("yes" if answer else "no"), a.get("yes" if answer else "no")
     if kind == "digits":
         digits = await collect_digits(runner, a, item)

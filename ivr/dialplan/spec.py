@@ -103,6 +103,13 @@ VERBS: dict[str, Spec] = {
                 " entries are answered where its nodes say `answer`).",
             ),
             "yes": F("node", "input=yes_no: node for yes."),
+            "corrects": F(
+                "text",
+                "input=yes_no after a read-back of a variable (\"I heard 4 7 1 1 0 2, is that right?\"):"
+                " the variable's name. \"That's it\" is then a yes, \"that's not right\" a no, and a no"
+                " that says the right digits (\"no, it's 471103\") sets the variable to them and asks"
+                " again (`corrected` on the gather's node).",
+            ),
             "no": F("node", "input=yes_no: node for no."),
             "next": F("node", "Node after a valid value (default: the next step)."),
             "min_digits": F("int", "input=digits: fewest digits.", minimum=1),

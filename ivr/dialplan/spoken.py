@@ -112,6 +112,8 @@ _NO_PHRASES = re.compile(
     r"no thanks?|no thank you|that'?ll be all|that was (all|everything))\b"
 )
 _NEUTRAL = re.compile(r"\bnot (bad|too bad)\b")  # "not bad, thanks": no "no" in it
+_NOT_RIGHT = re.compile(r"\b(not|isn'?t|wasn'?t|ain'?t) (quite )?(right|correct|it|what i said)\b|\bthat'?s wrong\b")
+_IT_IS = re.compile(r"^\W*(yes\W+)?(that'?s (it|right|correct|the one)|exactly|spot on|correct)\b")
 _LEADING = re.compile(r"^\s*((yes|yeah|yep|yup|sure|no|nope|nah|okay|ok|right|well|so)\b[\s,.!]*)+", re.I)
 
 
@@ -120,10 +122,16 @@ def strip_yes_no(text: str) -> str:
     return _LEADING.sub("", text).strip()
 
 
-def yes_or_no(text: str) -> bool | None:
-    """True for a yes, False for a no, None when it is neither (or both). Read as an answer:
-    "that's all" and "not bad, thanks, that's all" are a no to "anything else?"."""
+def yes_or_no(text: str, readback: bool = False) -> bool | None:
+    """True for a yes, False for a no, None when it is neither (or both). Read as an answer to
+    the question: "that's all" and "not bad, thanks, that's all" are a no to "anything else?";
+    after a read-back ("is that right?", `readback`) "that's it" is a yes and "that's not
+    right" a no."""
     low = text.lower().replace("’", "'")
+    if _NOT_RIGHT.search(low):
+        return False
+    if readback and _IT_IS.search(low):
+        return True
     if _NO_PHRASES.search(low):
         return False
     words = set(_words(_NEUTRAL.sub(" ", low)))
