@@ -338,6 +338,8 @@ class DialplanRunner:
         kwargs: dict[str, Any] = {"params": params} if params else {}
         if method == "POST":
             kwargs["json"] = body
+        if method != "GET":
+            self.turns.commit()  # a turn joined after this would re-run it: a payment taken twice
         try:
             response = await self.conv.http(method, url, int(a.get("timeout_ms", 2000)), **kwargs)
             if not 200 <= response.status_code < 300:

@@ -5,7 +5,8 @@ VAD may end the turn at the pause, and the IVR starts answering the first part. 
 next turn starts within `join_grace_ms` of the end of that one (`Input.gap_ms`), the two are
 one turn: the runner goes back to the state before the step that heard the first part, and
 that step takes the whole turn without saying its prompt again (`turn_join` event). A key, a
-silence or a secure answer in between ends the chance to join.
+silence or a secure answer in between ends the chance to join, and so does a step that
+changed something outside the call (a POST lookup: going back would send it twice).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class Turns:
             raise Rejoin(last[0], f"{last[1]} {item.text.strip()}", gap)
         if self._step is not None:
             self._last = (self._step, item.text.strip())
+
+    def commit(self) -> None:
+        """Something outside the call was changed (a POST): the turns before it stay as heard."""
+        self._last = None
 
     @property
     def may_go_on(self) -> bool:
