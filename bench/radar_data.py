@@ -1,7 +1,13 @@
-"""RAVDESS emotion_dev (../shared/data, not shipped: CC BY-NC-SA) as radar training data.
+"""emotion_dev (../shared/data, not shipped: non-commercial or research-only licences) as radar
+training data: 53 speakers of RAVDESS (en), URDU (ur), EMOVO (it) and CASIA (zh).
 
-Per speaker, two neutral clips (statements 1 and 2, first repetition, normal intensity)
-are the caller's baseline; every other clip is scored relative to it.
+Per speaker, two neutral clips are the caller's baseline, chosen per corpus (each corpus's
+quirk handled, not averaged over): RAVDESS statements 1 and 2, first repetition, normal
+intensity (it repeats two sentences in every emotion); EMOVO sentences b1 and b2 (left
+channel: the stereo pair comb-filters when averaged); CASIA sentences 201 and 202; URDU the
+speaker's first two neutral clips when they have other clips too (most URDU speakers have
+one emotion only and no neutral: they are scored against population norms, as a caller's
+first words are). Every other clip is scored relative to the baseline.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ class Clip:
     intensity: str
     stats: UtteranceStats
     samples: np.ndarray
+    dataset: str = "ravdess"
 
 
 def load_clips() -> list[Clip]:
@@ -41,15 +48,25 @@ def load_clips() -> list[Clip]:
             if stats is None:
                 continue
             clips.append(
-                Clip(DATA / row["file"], row["speaker"], row["emotion"], row["intensity"], stats, samples)
-            )
+                Clip(DATA / row["file"], row["speaker"], row["emotion"], row["intensity"], stats, samples,
+                     row.get("dataset") or "ravdess")
+            )  # fmt: skip
     return clips
 
 
 def is_baseline(clip: Clip) -> bool:
-    # 03-01-01-01-SS-01-AA: neutral, normal intensity, statement 1 or 2, repetition 1
-    parts = clip.path.stem.split("-")
-    return parts[2] == "01" and parts[3] == "01" and parts[5] == "01"
+    """One of the speaker's two neutral reference clips (URDU: see `split`)."""
+    if clip.emotion != "neutral":
+        return False
+    stem = clip.path.stem
+    if clip.dataset == "ravdess":  # 03-01-01-01-SS-01-AA: normal intensity, statement 1 or 2, repetition 1
+        parts = stem.split("-")
+        return parts[3] == "01" and parts[5] == "01"
+    if clip.dataset == "emovo":  # neu-f1-b1
+        return stem.endswith(("-b1", "-b2"))
+    if clip.dataset == "casia":
+        return stem in ("201", "202")
+    return False
 
 
 def split(clips: list[Clip]) -> tuple[dict[str, list[Clip]], list[Clip]]:
@@ -60,6 +77,16 @@ def split(clips: list[Clip]) -> tuple[dict[str, list[Clip]], list[Clip]]:
             baselines.setdefault(c.speaker, []).append(c)
         else:
             rest.append(c)
+    # URDU: a speaker's first two neutral clips, when they also have clips to score against them
+    by_speaker: dict[str, list[Clip]] = {}
+    for c in rest:
+        if c.dataset == "urdu":
+            by_speaker.setdefault(c.speaker, []).append(c)
+    for speaker, own in by_speaker.items():
+        neutral = sorted((c for c in own if c.emotion == "neutral"), key=lambda c: c.path.name)[:2]
+        if len(neutral) == 2 and len(own) > 2:
+            baselines[speaker] = neutral
+            rest = [c for c in rest if c not in neutral]
     return baselines, rest
 
 
@@ -76,8 +103,12 @@ def population(baselines: dict[str, list[Clip]]) -> dict[str, float]:
 def design(
     clips: list[Clip], baselines: dict[str, list[Clip]], features: tuple[str, ...] | None = None
 ) -> np.ndarray:
+    """Each clip relative to its speaker's baseline (population norms when it has none)."""
     refs = {s: reference(b) for s, b in baselines.items()}
-    return np.stack([relative(c.stats, refs[c.speaker], *(features,) if features else ()) for c in clips])
+    pop = population(baselines)
+    return np.stack(
+        [relative(c.stats, refs.get(c.speaker, pop), *(features,) if features else ()) for c in clips]
+    )
 
 
 def calm_sentence_rows(
