@@ -46,12 +46,14 @@ class FakeSession:
         self.events.append(data)
 
 
-async def _until(pred, what: str) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(400):
-        if pred():
-            return
+async def _until(pred, what: str, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Bounded wait on state the monitor's own task changes (it polls the store; no event
+    to await): generous, so a loaded box is slow, not failed."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not pred():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never: {what}")
         await asyncio.sleep(0.01)
-    raise AssertionError(f"never: {what}")
 
 
 def test_a_monitor_is_dialled_switched_and_ended_and_a_dead_phone_fails(store, monkeypatch):
