@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from ivr.call.services import CallServices
 from ivr.events import Event, EventType, make
+from ivr.nlu.intents import plain
 from speech.asr import AsrSettings, UtteranceTranscriber, looks_complete, looks_unfinished
 from speech.audio import AudioFrame, pcm16_to_float
 from speech.service.client import SpeechUnavailable, Superseded
@@ -243,7 +244,7 @@ class SpeechPipeline:
             return
         if future.cancelled() or future.exception() is not None or not future.result():
             return
-        text = future.result()
+        text = plain(future.result())  # as the intent matcher embeds it: the cache key must match
         job = asyncio.ensure_future(asyncio.to_thread(embedder.embed, [text]))  # not behind decodes
         job.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         if self._deterministic:  # the replay's settle waits for it like any model job
