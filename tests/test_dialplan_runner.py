@@ -383,3 +383,10 @@ def test_a_read_back_hears_a_correction_and_that_s_it_as_a_yes(embedder, api):
     conv, _ = chat(readback, api, ["four seven one one zero two", "that's not right", "471103", "yes"])
     assert said(conv).count("Say your six digit account number.") == 2
     assert "Thank you, account 471103." in said(conv)
+
+
+def test_a_pleased_caller_is_not_taken_for_a_complaint(hotline, api):
+    """The complaint examples are the only emotional ones: without polite remarks among the
+    out-of-scope examples, "I'm really pleased" was a complaint (0.80) and went to that queue."""
+    conv, _ = chat(hotline, api, ["what's my balance", "That's wonderful news, I'm really pleased. No, that's everything."], CALLERS["carla"])
+    assert not transfer(conv) and conv.events[-1].data["reason"] == "resolved", intents(conv)
