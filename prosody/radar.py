@@ -185,7 +185,7 @@ class AffectUpdate:
     smoothed_anxiety: float
     baseline_utterances: int
     valence: float | None = None
-    """What the words said, -1 positive .. +1 negative (None: no words were given)."""
+    """What the words said, -1 negative .. +1 positive (None: no words were given)."""
 
 
 class Baseline:

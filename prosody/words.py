@@ -28,8 +28,9 @@ class Valence:
 
     @property
     def score(self) -> float:
-        """-1 (positive words) .. +1 (negative words): the affect event's `valence`."""
-        return round(self.negative - self.positive, 3)
+        """-1 (negative words: angry, anxious) .. +1 (positive words): the affect event's
+        `valence`."""
+        return round(self.positive - self.negative, 3)
 
 
 class WordsModel:
