@@ -3,10 +3,11 @@ sentence embeddings (the intent embedder, `ivr.nlu.classifier`) trained on
 `bench/data/valence_phrases.tsv` (negative: angry or anxious; positive; neutral requests) and
 tested on `valence_test.tsv`, written apart. Prints accuracy, recall per class, and how often
 positive words would be read as negative (what would let a happy, loud caller escalate).
-Not yet fused with the acoustic score in calls."""
+`--write` fits on both sets and writes `models/words.json` (what calls use, prosody/words.py)."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import time
 
@@ -15,6 +16,7 @@ from common import ROOT
 
 from ivr.nlu.classifier import SoftmaxClassifier
 from ivr.nlu.intents import plain
+from prosody.words import WordsModel
 from speech.embed import Embedder
 
 CLASSES = ("negative", "neutral", "positive")
@@ -26,6 +28,9 @@ def load(name: str) -> list[tuple[str, str]]:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--write", action="store_true", help="fit on both sets, write models/words.json")
+    args = ap.parse_args()
     embedder = Embedder()
     train, test = load("valence_phrases.tsv"), load("valence_test.tsv")
     x = np.asarray(embedder.embed([plain(t) for _, t in train]), np.float64)
@@ -47,6 +52,13 @@ def main() -> None:
     for i, (w, t) in enumerate(test):
         if got[i] != w:
             print(f"    {w} -> {got[i]}: {t!r}")
+    if args.write:
+        both = train + test
+        xb = np.asarray(embedder.embed([plain(t) for _, t in both]), np.float64)
+        full = SoftmaxClassifier(CLASSES, xb, np.array([CLASSES.index(v) for v, _ in both]))
+        meta = {"phrases": len(both), "data": "bench/data/valence_phrases.tsv + valence_test.tsv", "script": "bench/radar_words.py --write"}
+        WordsModel(list(CLASSES), full.w, full.b, meta).save()
+        print(f"  wrote models/words.json ({len(both)} phrases)")
 
 
 if __name__ == "__main__":

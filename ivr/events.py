@@ -57,7 +57,7 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.INTENT: (("name", "confidence"), ("text", "node", "candidates", "by")),
         EventType.TURN_JOIN: (("text", "node"), ("gap_ms",)),
         EventType.CORRECTED: (("var", "node"), ()),
-        EventType.AFFECT: (("anger", "anxiety", "level"), ()),
+        EventType.AFFECT: (("anger", "anxiety", "level"), ("valence",)),
         EventType.TRANSFER: (("queue", "reason", "tier"), ("priority", "skill", "summary", "outcome")),
         EventType.BRIDGE: (("uri", "state"), ("mode", "reason", "answered_ms")),
         EventType.HOLD: (("state",), ("music",)),

@@ -7,6 +7,13 @@ before a baseline exists, population norms stand in. Two logistic models (fitted
 `anger` and `anxiety` in [0, 1]. The radar level (`calm`, `rising`, `escalate`) follows
 scores smoothed over utterances, weighted by their length so one loud word cannot
 escalate, with separate thresholds up and down so the level does not flap.
+
+The words fuse in when the transcript is known (`prosody.words`): the voice says how aroused
+the caller is, the words which way. Negative words lift the scores (x up to 1 + words_lift),
+positive words damp them (x down to 1 - words_damp): a raised voice saying "great, thanks,
+that's brilliant" is not escalated, one saying "this is ridiculous" is escalated sooner, and
+calm words in a calm voice stay calm (the lift multiplies what the voice gave, so words alone
+never escalate; a calm-voiced "I'll sue" is the dialplan's keywords' to route).
 """
 
 from __future__ import annotations
@@ -164,6 +171,8 @@ DEFAULT_THRESHOLDS = {
     "weight_full_s": 2.5,  # an utterance this long counts fully; a 0.5 s word counts a fifth
     "weight_max": 1.0,  # the most one utterance moves the smoothed score
     "population_trust": 0.25,  # weight of scores against population norms (first utterance only)
+    "words_lift": 0.6,  # negative words: scores x (1 + 0.6 P(negative))
+    "words_damp": 0.7,  # positive words: scores x (1 - 0.7 P(positive))
 }
 
 
@@ -175,6 +184,8 @@ class AffectUpdate:
     smoothed_anger: float
     smoothed_anxiety: float
     baseline_utterances: int
+    valence: float | None = None
+    """What the words said, -1 negative .. +1 positive (None: no words were given)."""
 
 
 class Baseline:
@@ -228,8 +239,9 @@ class Radar:
         self.baseline.given = True
         return True
 
-    def update(self, samples: np.ndarray, rate: int) -> AffectUpdate | None:
-        """Score one utterance; None when it has too little voice to judge."""
+    def update(self, samples: np.ndarray, rate: int, words: Any = None) -> AffectUpdate | None:
+        """Score one utterance (and its words' `prosody.words.Valence`, when known); None when
+        it has too little voice to judge."""
         stats = utterance_stats(samples, rate)
         if stats is None:
             return None
@@ -242,6 +254,9 @@ class Radar:
             complete = self.baseline.given or self.baseline.count >= self.baseline.size
             trust = 1.0 if complete else 0.5 + 0.5 * self.baseline.count / self.baseline.size
         anger, anxiety = trust * anger, trust * anxiety
+        if words is not None:  # the voice's arousal, the words' direction
+            gain = (1 + self.t["words_lift"] * words.negative) * (1 - self.t["words_damp"] * words.positive)
+            anger, anxiety = min(1.0, anger * gain), min(1.0, anxiety * gain)
         if not self.baseline.given and self.baseline.count < self.baseline.size:
             # the caller's first utterances are their normal voice, however loud or high it
             # is; the median keeps one upset utterance among them from skewing it
@@ -259,6 +274,7 @@ class Radar:
             round(self._anger, 3),
             round(self._anxiety, 3),
             self.baseline.count,
+            None if words is None else words.score,
         )
 
     def _next_level(self, s: float) -> str:

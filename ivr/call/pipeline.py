@@ -147,8 +147,9 @@ class SpeechPipeline:
                 reason=seg.reason,
             )
         )
-        self._affect(seg)
         transcriber, utterance = self._transcriber, self._utterance
+        if transcriber is None:
+            await self._affect(seg.audio, seg.t_ms, None)  # no words to come: the voice alone
         voiced_ms = self._segmenter_voiced_at_end
         self._transcriber = None
         self._speech.drop(f"{self.call_id}#{utterance}")
@@ -174,26 +175,42 @@ class SpeechPipeline:
         """A stage failed: say so in the event stream; the call goes on."""
         self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(error), stage=stage))
 
-    def _affect(self, seg: SegmentEvent) -> None:
-        """The radar's verdict on the utterance, at its end (a few ms of CPU, no model pool)."""
+    async def _affect(self, pcm: bytes, t_ms: int, text: str | None) -> None:
+        """The radar's verdict on the utterance, voice and words (`text`, its final), just
+        before the final is emitted (a few ms of CPU and one embedding, usually cached)."""
         if self._radar is None:
             return
+        words = await self._words(text) if text else None
         try:
-            update = self._radar.update(pcm16_to_float(seg.audio), self.sample_rate)  # type: ignore[attr-defined]
+            update = self._radar.update(pcm16_to_float(pcm), self.sample_rate, words)  # type: ignore[attr-defined]
         except Exception as e:  # the radar failing must not cost the call its transcript
             self._error(e, "radar")
             return
         if update is not None:
+            extra = {} if update.valence is None else {"valence": update.valence}
             self._emit(
                 make(
                     self.call_id,
-                    seg.t_ms,
+                    t_ms,
                     EventType.AFFECT,
                     anger=update.anger,
                     anxiety=update.anxiety,
                     level=update.level,
+                    **extra,
                 )
             )
+
+    async def _words(self, text: str) -> object | None:
+        """What the words say (`prosody.words.Valence`), or None: the voice alone decides."""
+        try:
+            model = self._services.words_model
+            if model is None:
+                return None
+            rows = await asyncio.to_thread(self._services.embedder.embed, [plain(text)])
+            return model.valence(rows[0])
+        except Exception as e:  # the service away, a bad model file: the voice still counts
+            self._error(e, "radar")
+            return None
 
     async def _speculate(self, pcm: bytes, voiced_ms: int) -> None:
         transcriber = self._transcriber
@@ -319,6 +336,8 @@ class SpeechPipeline:
                 text = await self._decode_final(transcriber, pcm)
             except Exception as e:
                 self._error(e, "asr")
+                await self._affect(pcm, end_ms, None)  # no words: the voice still counts
                 return
+        await self._affect(pcm, end_ms, text)  # before the final, as the runner reads them
         t_ms = end_ms if self._deterministic else self.now_ms
         self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text, onset_ms=onset_ms))

@@ -29,6 +29,18 @@ class CallServices:
         """Sentence embeddings for intents and the knowledge base (blocking; use in threads)."""
         return self.speech.embedder
 
+    _words_model: Any = None
+
+    @property
+    def words_model(self) -> Any:
+        """What the words say, for the radar (models/words.json), loaded on first use; None
+        when the file is absent (the radar then hears the voice alone)."""
+        if self._words_model is None:
+            from prosody.words import WORDS_PATH, WordsModel
+
+            self._words_model = WordsModel.load() if WORDS_PATH.exists() else False
+        return self._words_model or None
+
     @property
     def radar_model(self) -> Any:
         """The emotion radar's coefficients (models/radar.json), loaded on first use."""
