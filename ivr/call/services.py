@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +35,16 @@ class CallServices:
     @property
     def words_model(self) -> Any:
         """What the words say, for the radar (models/words.json), loaded on first use; None
-        when the file is absent (the radar then hears the voice alone)."""
+        when the file is absent or unreadable (the radar then hears the voice alone; said once
+        in the log, not on every utterance)."""
         if self._words_model is None:
             from prosody.words import WORDS_PATH, WordsModel
 
-            self._words_model = WordsModel.load() if WORDS_PATH.exists() else False
+            try:
+                self._words_model = WordsModel.load() if WORDS_PATH.exists() else False
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                logging.getLogger("ivr.radar").error("%s: unreadable (%s): the radar hears the voice alone", WORDS_PATH, e)
+                self._words_model = False
         return self._words_model or None
 
     @property

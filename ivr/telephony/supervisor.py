@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import logging
 import os
 import signal
@@ -32,65 +31,9 @@ from typing import Any
 from ivr.analytics.multiprocess import process_died
 from ivr.call.record import HOST
 from ivr.settings import Settings
+from ivr.telephony.children import die_with_parent, reap_group, spawn
 
 log = logging.getLogger("ivr.serve")
-
-
-try:
-    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl  # looked up here, not in the child
-except (OSError, AttributeError):
-    _prctl = None
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec: nothing that locks
-    if _prctl is not None:
-        _prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of a process group: Kamailio's forked children hold the
-    SIP socket, and they can outlive the main process by a moment."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(entry))
-    return found
-
-
-def reap_group(pgid: int, timeout: float = 10.0) -> None:
-    """Wait (bounded) for a stopped child's whole process group to be gone, then kill
-    what is left: the port it held is free when this returns."""
-    deadline = time.monotonic() + timeout
-    while (left := group_members(pgid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 5
-    while group_members(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A supervised child: its own session (a Ctrl-C in the terminal reaches only serve,
-    which stops the children in order), and it gets SIGTERM if serve dies."""
-    return subprocess.Popen(
-        cmd,
-        stdout=open(log_path, "a"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-    )
 
 
 def ivr_command() -> list[str]:
@@ -204,7 +147,7 @@ class Supervisor:
         for w in self.workers:
             self._spawn(w)
         log_path = self.run_dir / "kamailio.log"
-        self.kamailio = kamailio.start(cfg, log_path, self.run_dir, preexec_fn=_die_with_parent)
+        self.kamailio = kamailio.start(cfg, log_path, self.run_dir, preexec_fn=die_with_parent)
         # a taken port must be a clear error at start, not a restart loop
         deadline = time.monotonic() + 15
         while not kamailio.answering(self.run_dir):
@@ -297,7 +240,7 @@ class Supervisor:
                         self.run_dir / "kamailio.cfg",
                         self.run_dir / "kamailio.log",
                         self.run_dir,
-                        preexec_fn=_die_with_parent,
+                        preexec_fn=die_with_parent,
                     )
 
     def _worker_died(self, w: WorkerProc, code: int) -> None:
