@@ -74,8 +74,13 @@ def test_the_dashboard_and_a_qa_review(served, chromium):
     store, base, qa = served
     import time
 
-    today = time.strftime("%Y-%m-%d", time.localtime())
-    generate_day(store.engine, 500, day=today, tz="Europe/London")
+    # yesterday's 08:00-20:00 in London: wholly in the past and inside the page's 7 days at any
+    # hour the suite runs (today's would be in the future before 08:00)
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    yesterday = (datetime.now(ZoneInfo("Europe/London")) - timedelta(days=1)).date().isoformat()
+    generate_day(store.engine, 500, day=yesterday, tz="Europe/London")
     Screener(store, qa).run_since(0)
     sup = Page(chromium, base, 1920, 1080)
     try:
