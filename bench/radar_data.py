@@ -13,6 +13,8 @@ first words are). Every other clip is scored relative to the baseline.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from prosody.radar import relative
 from speech.audio import decode_file
 
 DATA = ROOT.parent / "shared" / "data" / "emotion_dev"
+CACHE = ROOT / "bench" / "out" / "radar_stats.json"  # per clip, keyed by the feature code's hash
 
 
 @dataclass
@@ -37,20 +40,43 @@ class Clip:
     dataset: str = "ravdess"
 
 
-def load_clips() -> list[Clip]:
+def _code_hash() -> str:
+    h = hashlib.sha256()
+    for f in ("prosody/features.py", "speech/audio.py"):
+        h.update((ROOT / f).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load_clips(samples: bool = True) -> list[Clip]:
+    """Every clip with its statistics (cached in bench/out until the feature code changes);
+    `samples=False` skips decoding the audio when only the statistics are needed."""
     if not (DATA / "labels.csv").exists():
         raise SystemExit(f"{DATA}: not found (the calibration data lives in ../shared/data)")
+    key = _code_hash()
+    cache: dict = {}
+    if CACHE.exists():
+        cache = json.loads(CACHE.read_text())
+        if cache.get("key") != key:
+            cache = {}
+    stats_of: dict[str, dict[str, float] | None] = cache.get("stats", {})
     clips = []
     with open(DATA / "labels.csv", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            samples, rate = decode_file(DATA / row["file"])
-            stats = utterance_stats(samples, rate)
-            if stats is None:
+            audio = np.zeros(0, dtype=np.float32)
+            if samples or row["file"] not in stats_of:
+                audio, rate = decode_file(DATA / row["file"])
+                if row["file"] not in stats_of:
+                    s = utterance_stats(audio, rate)
+                    stats_of[row["file"]] = None if s is None else s.as_dict()
+            d = stats_of[row["file"]]
+            if d is None:
                 continue
             clips.append(
-                Clip(DATA / row["file"], row["speaker"], row["emotion"], row["intensity"], stats, samples,
+                Clip(DATA / row["file"], row["speaker"], row["emotion"], row["intensity"], UtteranceStats(**d), audio,
                      row.get("dataset") or "ravdess")
             )  # fmt: skip
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    CACHE.write_text(json.dumps({"key": key, "stats": stats_of}))
     return clips
 
 
@@ -111,19 +137,29 @@ def design(
     )
 
 
-def calm_sentence_rows(
-    tts, n_baseline: int = 3, features: tuple[str, ...] | None = None
-) -> tuple[np.ndarray, list[str]]:
-    """Calm speech that varies as real sentences do: piper reads bench/data/calm_sentences.txt;
-    each sentence is compared with a baseline of three other sentences. These are
-    negatives: ordinary sentence-to-sentence variation is not emotion."""
-    lines = [
-        x.strip()
-        for x in (ROOT / "bench" / "data" / "calm_sentences.txt").read_text().splitlines()
-        if x.strip()
-    ]
+def calm_sentence_stats(tts) -> list[UtteranceStats]:  # type: ignore[no-untyped-def]
+    """piper reading bench/data/calm_sentences.txt at 8 kHz (cached in bench/out like the clips)."""
+    text = (ROOT / "bench" / "data" / "calm_sentences.txt").read_text()
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    key = _code_hash() + hashlib.sha256(text.encode()).hexdigest()[:16]
+    cache = CACHE.with_name("radar_calm_stats.json")
+    if cache.exists():
+        d = json.loads(cache.read_text())
+        if d.get("key") == key:
+            return [UtteranceStats(**s) for s in d["stats"]]
     stats = [utterance_stats(tts.synthesize(t, 8000), 8000) for t in lines]
     stats = [s for s in stats if s is not None]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"key": key, "stats": [s.as_dict() for s in stats]}))
+    return stats
+
+
+def calm_sentence_rows(
+    stats: list[UtteranceStats], n_baseline: int = 3, features: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Calm speech that varies as real sentences do (`calm_sentence_stats`): each sentence is
+    compared with a baseline of three other sentences. These are negatives: ordinary
+    sentence-to-sentence variation is not emotion."""
     rows = []
     for i, s in enumerate(stats):
         others = [stats[(i + k) % len(stats)] for k in range(1, n_baseline + 1)]

@@ -25,37 +25,35 @@ import time
 from collections import defaultdict
 
 import numpy as np
-from radar_calibrate import fit
+from radar_calibrate import fit, shipped_recipe
 from radar_data import load_clips, population, split
+from radar_select import uar
 
 from prosody.features import utterance_stats
 from prosody.radar import DEFAULT_THRESHOLDS, Radar, RadarModel
 
 MODES = ("call", "own", "population")
 NOT_ESCALATE = ("neutral", "calm", "happy", "sad", "surprised")
-
-
-def uar(pos: list[bool], neg: list[bool]) -> float:
-    """Unweighted average recall: positives escalated, negatives not (nan without both)."""
-    if not pos or not neg:
-        return float("nan")
-    return 0.5 * (float(np.mean(pos)) + float(np.mean([not h for h in neg])))
+RECIPE = None  # the shipped model's (cues, ridge, weighting), read once in main
 
 
 def held_out(train, test, baselines) -> dict[str, list[tuple[str, str, bool]]]:  # type: ignore[no-untyped-def]
     """(dataset, emotion, escalated) of each test clip, by mode."""
     train_speakers = {c.speaker for c in train}
     train_bases = {s: b for s, b in baselines.items() if s in train_speakers}
-    anger, anxiety = fit(train, train_bases)
-    model = RadarModel(anger, anxiety, population(train_bases), dict(DEFAULT_THRESHOLDS))
-    full = RadarModel(anger, anxiety, model.population, {**DEFAULT_THRESHOLDS, "population_trust": 1.0})
+    r = RECIPE
+    anger, anxiety = fit(train, train_bases, r)
+    t = {**DEFAULT_THRESHOLDS, "baseline_prior_s": r.prior_s}
+    model = RadarModel(anger, anxiety, population(train_bases), t, features=r.features)
+    own = RadarModel(anger, anxiety, model.population, {**t, "baseline_prior_s": 0.0}, features=r.features)
+    full = RadarModel(anger, anxiety, model.population, {**t, "population_trust": 1.0}, features=r.features)
     out: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
     for c in test:
         base = baselines.get(c.speaker, [])
         for mode in MODES:
             if mode == "own" and not base:
                 continue
-            radar = Radar(full if mode == "population" else model)
+            radar = Radar({"population": full, "own": own}.get(mode, model))
             if mode != "population":
                 for b in base:
                     radar.learn_baseline(b.samples, 8000)
@@ -90,6 +88,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-loso", action="store_true", help="leave-one-corpus-out only")
     args = ap.parse_args()
+    global RECIPE
+    RECIPE = shipped_recipe()
     t0 = time.perf_counter()
     clips = load_clips()
     baselines, rest = split(clips)

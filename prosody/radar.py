@@ -1,8 +1,11 @@
 """The emotion radar: anger and anxiety relative to the caller's own voice.
 
 Each utterance's statistics are compared with the caller's baseline (learned from their
-first calm utterances, median so one outlier does not skew it, then updated slowly);
-before a baseline exists, population norms stand in. Two logistic models (fitted by
+first calm utterances, median so one outlier does not skew it, then updated slowly) and
+with population norms; the two scores are weighted by how much of the caller has been
+heard (`baseline_prior_s`: the seconds of their voice at which the two weigh the same), so
+a caller heard for one short utterance is judged mostly against everyone, one heard for
+half a minute against themselves. Two logistic models (fitted by
 `bench/radar_calibrate.py`, shipped in `models/radar.json`) turn the differences into
 `anger` and `anxiety` in [0, 1]. The radar level (`calm`, `rising`, `escalate`) follows
 scores smoothed over utterances, weighted by their length so one loud word cannot
@@ -102,16 +105,21 @@ class Logistic:
         return cls(np.array(d["mean"]), np.array(d["std"]), np.array(d["weights"]), float(d["bias"]))
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, class_weight: bool = True) -> Logistic:
-        """Ridge logistic regression by Newton's method (IRLS), balanced classes."""
+    def fit(
+        cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, class_weight: bool = True,
+        sample_weight: np.ndarray | None = None,
+    ) -> Logistic:  # fmt: skip
+        """Ridge logistic regression by Newton's method (IRLS), balanced classes; each row
+        weighted by `sample_weight` too (e.g. so each corpus counts alike)."""
         mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
         z = (x - mean) / std
         a = np.hstack([z, np.ones((len(z), 1))])
-        sw = np.ones(len(y))
+        rw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        sw = rw.copy()
         if class_weight:
-            pos = max(1, int(y.sum()))
-            neg = max(1, len(y) - pos)
-            sw = np.where(y > 0, len(y) / (2 * pos), len(y) / (2 * neg))
+            pos = max(1e-9, float(rw[y > 0].sum()))
+            neg = max(1e-9, float(rw[y <= 0].sum()))
+            sw = rw * np.where(y > 0, rw.sum() / (2 * pos), rw.sum() / (2 * neg))
         w = np.zeros(a.shape[1])
         reg = l2 * np.eye(a.shape[1])
         reg[-1, -1] = 0.0
@@ -133,23 +141,32 @@ class RadarModel:
     population: dict[str, float]
     thresholds: dict[str, float]
     meta: dict[str, Any] = field(default_factory=dict)
+    features: tuple[str, ...] = FEATURES
+    """The differences (`DELTAS`) the two models read, in their weights' order."""
 
     @classmethod
     def load(cls, path: str | Path = MODEL_PATH) -> RadarModel:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
-        if tuple(d["features"]) != FEATURES:
-            raise ValueError(f"{path}: made for other features; run bench/radar_calibrate.py")
-        return cls(
+        features = tuple(d["features"])
+        unknown = [f for f in features if f not in DELTAS]
+        if unknown:
+            raise ValueError(f"{path}: unknown features {unknown}; run bench/radar_calibrate.py")
+        model = cls(
             Logistic.from_json(d["anger"]),
             Logistic.from_json(d["anxiety"]),
             d["population"],
             d["thresholds"],
             d.get("meta", {}),
+            features,
         )
+        for m in (model.anger, model.anxiety):
+            if len(m.weights) != len(features):
+                raise ValueError(f"{path}: {len(m.weights)} weights for {len(features)} features")
+        return model
 
     def save(self, path: str | Path = MODEL_PATH) -> None:
         d = {
-            "features": list(FEATURES),
+            "features": list(self.features),
             "anger": self.anger.to_json(),
             "anxiety": self.anxiety.to_json(),
             "population": self.population,
@@ -159,7 +176,7 @@ class RadarModel:
         Path(path).write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
 
     def scores(self, stats: UtteranceStats, ref: dict[str, float]) -> tuple[float, float]:
-        x = relative(stats, ref)[None, :]
+        x = relative(stats, ref, self.features)[None, :]
         return float(self.anger(x)[0]), float(self.anxiety(x)[0])
 
 
@@ -171,6 +188,7 @@ DEFAULT_THRESHOLDS = {
     "weight_full_s": 2.5,  # an utterance this long counts fully; a 0.5 s word counts a fifth
     "weight_max": 1.0,  # the most one utterance moves the smoothed score
     "population_trust": 0.25,  # weight of scores against population norms (first utterance only)
+    "baseline_prior_s": 0.0,  # seconds of the caller heard at which own baseline and norms weigh alike
     "words_lift": 0.6,  # negative words: scores x (1 + 0.6 P(negative))
     "words_damp": 0.7,  # positive words: scores x (1 - 0.7 P(positive))
 }
@@ -197,6 +215,7 @@ class Baseline:
         self._first: list[dict[str, float]] = []
         self._ref: dict[str, float] | None = None
         self.given = False  # recordings of the caller's normal voice were supplied
+        self.heard_s = 0.0  # seconds of voice the baseline was learned from
 
     @property
     def count(self) -> int:
@@ -211,6 +230,7 @@ class Baseline:
 
     def add(self, stats: UtteranceStats) -> None:
         d = stats.as_dict()
+        self.heard_s += stats.duration_s
         if len(self._first) < self.size:
             self._first.append(d)
             keys = self._first[0].keys()
@@ -251,6 +271,12 @@ class Radar:
             trust = self.t["population_trust"]
         else:
             anger, anxiety = self.model.scores(stats, ref)
+            prior = self.t["baseline_prior_s"]
+            if prior > 0:  # the caller's own voice, and everyone's, by how much of them was heard
+                own = self.baseline.heard_s / (self.baseline.heard_s + prior)
+                pop_anger, pop_anxiety = self.model.scores(stats, self.model.population)
+                anger = own * anger + (1 - own) * pop_anger
+                anxiety = own * anxiety + (1 - own) * pop_anxiety
             complete = self.baseline.given or self.baseline.count >= self.baseline.size
             trust = 1.0 if complete else 0.5 + 0.5 * self.baseline.count / self.baseline.size
         anger, anxiety = trust * anger, trust * anxiety

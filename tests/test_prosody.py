@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from prosody.features import frame_features, utterance_stats
-from prosody.radar import FEATURES, Baseline, Logistic, Radar, RadarModel
+from prosody.radar import DELTAS, FEATURES, MODEL_PATH, Baseline, Logistic, Radar, RadarModel
 from tests.conftest import FIXTURES, voiced
 
 
@@ -121,6 +121,47 @@ def test_baseline_is_robust_to_one_outlier():
     ref = b.reference()
     assert abs(ref["f0_st"] - calm[0].f0_st) < 1.0  # the median ignores the shout
     assert abs(ref["loud_db"] - calm[0].loud_db) < 2.0
+
+
+@pytest.mark.unit
+def test_own_baseline_and_population_norms_are_weighted_by_what_was_heard():
+    """A naturally loud caller (+8 dB over everyone): with the weighting off only their own
+    voice counts (calm); with it, one short baseline utterance leaves the population's view
+    strong (their loud voice reads angry), and half a minute of them outweighs it."""
+    base = _loudness_pitch_model()
+
+    def anger_after(prior_s: float, heard: list[np.ndarray]) -> float:
+        model = RadarModel(base.anger, base.anxiety, base.population, {"baseline_prior_s": prior_s})
+        radar = Radar(model)
+        for u in heard:
+            radar.learn_baseline(u, 8000)
+        assert radar.baseline.heard_s == pytest.approx(sum(len(u) for u in heard) / 8000, abs=0.05)
+        update = radar.update(_utterances(1, 150, 0.25, seed=9)[0], 8000)
+        assert update is not None
+        return update.anger
+
+    short = [_utterances(1, 150, 0.25, seconds=1.0, seed=1)[0]]
+    long = _utterances(10, 150, 0.25, seed=2)  # 30 s
+    own_only = anger_after(0.0, short)
+    assert own_only < 0.1
+    assert anger_after(5.0, short) > own_only + 0.3  # heard 1 s: mostly everyone's norms
+    assert anger_after(5.0, long) < anger_after(5.0, short) - 0.25  # heard 30 s: mostly their own
+
+
+@pytest.mark.unit
+def test_a_model_file_names_its_features_and_a_wrong_one_is_refused(tmp_path):
+    model = RadarModel.load()
+    assert set(model.features) <= set(DELTAS) and len(model.anger.weights) == len(model.features)
+    d = json.loads(MODEL_PATH.read_text())
+    d["features"] = [*d["features"][:-1], "d_no_such_cue"]
+    bad = tmp_path / "radar.json"
+    bad.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="d_no_such_cue"):
+        RadarModel.load(bad)
+    d["features"] = d["features"][:-1]
+    bad.write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="weights for"):
+        RadarModel.load(bad)
 
 
 @pytest.mark.unit
