@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) bench/replay_bench.py
 	$(PY) bench/intents.py
 	$(PY) bench/turns.py
+	$(PY) bench/radar_select.py
 	$(PY) bench/radar_eval.py
 	$(PY) bench/radar_ceiling.py
 	$(PY) bench/speech_batch.py
