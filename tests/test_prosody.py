@@ -197,6 +197,28 @@ def test_radar_cli(ivr_cmd, tmp_path):
 
 
 @pytest.mark.e2e
+def test_radar_cli_hears_the_words_too(ivr_cmd, tmp_path):
+    """A raised voice scored with what was said: pleased words damp it, angry words do not."""
+    calm, raised = tmp_path / "calm.wav", tmp_path / "raised.wav"
+    sf.write(calm, voiced(3.0, 8000, f0=140, level=0.1), 8000)
+    sf.write(raised, voiced(3.0, 8000, f0=190, level=0.35), 8000)
+
+    def radar(*words: str) -> dict:
+        proc = subprocess.run(
+            [*ivr_cmd, "radar", str(raised), "--baseline", str(calm), "--json", *words],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    voice = radar()
+    pleased = radar("--words", "That's brilliant, thank you so much, you've been really helpful.")
+    angry = radar("--words", "This is ridiculous, it's the third time I'm calling about this.")
+    assert "valence" not in voice and pleased["valence"] > 0.5 and angry["valence"] < -0.5
+    assert pleased["anger"] < voice["anger"] - 0.1 and angry["anger"] >= voice["anger"]
+
+
+@pytest.mark.e2e
 def test_affect_events_follow_each_utterance_in_a_replay(ivr_cmd):
     proc = subprocess.run(
         [*ivr_cmd, "replay", str(FIXTURES / "jfk.flac"), "--json", "--greeting", ""],

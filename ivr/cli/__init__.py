@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a recording of the same caller's normal voice (repeatable)",
     )
+    ra.add_argument(
+        "--words",
+        metavar="TEXT",
+        help="what the caller said in each FILE: fused with the voice as in a call (adds `valence`)",
+    )
     ra.add_argument("--json", action="store_true", help="one JSON object per file")
 
     wk = sub.add_parser("worker", help="one SIP worker process (ivr serve runs several behind Kamailio)")

@@ -81,12 +81,24 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return 1
 
 
+def _valence(text: str):  # type: ignore[no-untyped-def]
+    """What `text` says (models/words.json on the intent embedder), as a call's radar hears it."""
+    from ivr.nlu.intents import plain
+    from prosody.words import WORDS_PATH, WordsModel
+    from speech.embed import Embedder
+
+    if not WORDS_PATH.exists():
+        raise UsageError(f"--words: {WORDS_PATH} is missing (bench/radar_words.py --write makes it)")
+    return WordsModel.load().valence(Embedder().embed([plain(text)])[0])
+
+
 def cmd_radar(args: argparse.Namespace) -> int:
     """Each FILE is scored on its own radar, after the --baseline recordings."""
     from prosody.radar import Radar, RadarModel
     from speech.audio import AudioError, decode_file
 
     model = RadarModel.load()
+    words = _valence(args.words) if args.words else None
     baselines = []
     for b in args.baseline:
         try:
@@ -105,7 +117,7 @@ def cmd_radar(args: argparse.Namespace) -> int:
         for b_samples, b_rate in baselines:
             if not radar.learn_baseline(b_samples, b_rate):
                 fail("a --baseline recording has too little voice to learn from")
-        update = radar.update(samples, rate)
+        update = radar.update(samples, rate, words=words)
         if update is None:
             fail(f"{f}: too little voice to judge")
             failures += 1
@@ -117,11 +129,14 @@ def cmd_radar(args: argparse.Namespace) -> int:
             "level": update.level,
             "escalate": update.level == "escalate",
         }
+        if update.valence is not None:
+            row["valence"] = update.valence
         if args.json:
             print(json.dumps(row))
         else:
             print(
                 f"{f}: anger {update.anger:.2f}, anxiety {update.anxiety:.2f}, level {update.level}"
+                + ("" if update.valence is None else f", words {update.valence:+.2f}")
                 + (" -> ESCALATE" if row["escalate"] else "")
             )
     return 2 if failures else 0
