@@ -1,7 +1,8 @@
 """The radar in whole scripted calls, voice and words (piper's voice at 8 kHz, raised by
 gain_db/semitones; whisper; the words model shipped in models/words.json). The acoustic part is
-a transparent model (anger ~0.5 at +5 dB and +2.5 semitones over the caller's baseline), so
-these test the fusion and the radar's logic, not the acoustic calibration. Category: e2e."""
+both a transparent model (anger ~0.5 at +5 dB and +2.5 semitones over the caller's baseline),
+which tests the fusion and the radar's logic, and the shipped models/radar.json (calibrated on
+emotion_dev), which tests what a caller of `make run` meets. Category: e2e."""
 
 from __future__ import annotations
 
@@ -17,29 +18,35 @@ directory, hotline = golden.directory, golden.hotline  # the golden calls' fixtu
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 
+@pytest.fixture(params=["transparent", "shipped"])
+def model(request):
+    return _loudness_pitch_model() if request.param == "transparent" else RadarModel.load()
+
+
 def levels(events):
     return [a["level"] for a in kinds(events, "affect")]
 
 
-def test_a_raised_voice_with_happy_words_is_not_escalated(speech_address, hotline, directory):
-    events = call(speech_address, hotline, directory, "radar_happy_loud.yaml", radar_model=_loudness_pitch_model())
+def test_a_raised_voice_with_happy_words_is_not_escalated(speech_address, hotline, directory, model):
+    events = call(speech_address, hotline, directory, "radar_happy_loud.yaml", radar_model=model)
     affects = kinds(events, "affect")
     assert "escalate" not in levels(events), affects
     assert any(a.get("valence", 0) > 0.5 for a in affects), affects  # the words were heard as positive
     assert not [t for t in kinds(events, "transfer") if t["queue"] == "priority"]
 
 
-def test_the_same_raised_voice_with_the_words_ignored_is_escalated(speech_address, hotline, directory):
+def test_the_same_raised_voice_with_the_words_ignored_is_escalated(speech_address, hotline, directory, model):
     """The control: without the fusion the happy caller's voice alone escalates, so the test
     above tests the words, not a script too quiet to matter."""
-    m = _loudness_pitch_model()
-    deaf = RadarModel(m.anger, m.anxiety, m.population, {"words_lift": 0.0, "words_damp": 0.0})
+    m = model
+    deaf = RadarModel(m.anger, m.anxiety, m.population, {**m.thresholds, "words_lift": 0.0, "words_damp": 0.0},
+                      m.meta, m.features)  # fmt: skip
     events = call(speech_address, hotline, directory, "radar_happy_loud.yaml", radar_model=deaf)
     assert "escalate" in levels(events), kinds(events, "affect")
 
 
-def test_a_louder_caller_with_angry_words_is_escalated_within_two_utterances(speech_address, hotline, directory):
-    events = call(speech_address, hotline, directory, "radar_angry_words.yaml", radar_model=_loudness_pitch_model())
+def test_a_louder_caller_with_angry_words_is_escalated_within_two_utterances(speech_address, hotline, directory, model):
+    events = call(speech_address, hotline, directory, "radar_angry_words.yaml", radar_model=model)
     got = levels(events)
     assert got[0] == "calm" and "escalate" in got[1:3], kinds(events, "affect")
     assert kinds(events, "affect")[1]["valence"] < -0.5
@@ -47,7 +54,7 @@ def test_a_louder_caller_with_angry_words_is_escalated_within_two_utterances(spe
     assert t["queue"] == "priority"
 
 
-def test_a_loud_but_calm_caller_stays_calm_all_call(speech_address, hotline, directory):
-    events = call(speech_address, hotline, directory, "radar_loud_calm.yaml", radar_model=_loudness_pitch_model())
+def test_a_loud_but_calm_caller_stays_calm_all_call(speech_address, hotline, directory, model):
+    events = call(speech_address, hotline, directory, "radar_loud_calm.yaml", radar_model=model)
     assert levels(events) and "escalate" not in levels(events), kinds(events, "affect")
     assert kinds(events, "hangup") == [{"reason": "resolved"}]
