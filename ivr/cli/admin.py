@@ -89,7 +89,11 @@ def _valence(text: str):  # type: ignore[no-untyped-def]
 
     if not WORDS_PATH.exists():
         raise UsageError(f"--words: {WORDS_PATH} is missing (bench/radar_words.py --write makes it)")
-    return WordsModel.load().valence(Embedder().embed([plain(text)])[0])
+    try:
+        model = WordsModel.load()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"--words: {WORDS_PATH} is unreadable ({e}); bench/radar_words.py --write remakes it") from None
+    return model.valence(Embedder().embed([plain(text)])[0])
 
 
 def cmd_radar(args: argparse.Namespace) -> int:
@@ -97,7 +101,10 @@ def cmd_radar(args: argparse.Namespace) -> int:
     from prosody.radar import Radar, RadarModel
     from speech.audio import AudioError, decode_file
 
-    model = RadarModel.load()
+    try:
+        model = RadarModel.load()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"models/radar.json is unreadable ({e}); bench/radar_calibrate.py remakes it") from None
     words = _valence(args.words) if args.words else None
     baselines = []
     for b in args.baseline:
