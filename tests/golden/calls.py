@@ -1,0 +1,103 @@
+"""The golden calls: every scripted caller in tests/scripts/ and every replay fixture in
+audio_fixtures/, run by `ivr replay` against the hotline dialplan at a fixed time, with the
+directory of dialplans/callers.csv. Their event logs are kept under tests/golden/logs/; a
+refactoring must leave them identical (tests/e2e/test_golden_logs.py).
+
+Write them anew (only when a change of behaviour is meant):
+    .venv/bin/python -m tests.golden.calls --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "tests" / "scripts"
+FIXTURES = ROOT / "audio_fixtures"
+LOGS = Path(__file__).resolve().parent / "logs"
+HOTLINE = ROOT / "dialplans" / "hotline.yaml"
+AT = "2026-11-24T10:00+00:00"  # a Tuesday morning: the hotline is open
+FIXTURE_CALLER = "+447700900003"
+
+
+def golden_calls() -> Iterator[tuple[str, list[str]]]:
+    """(name, the `ivr replay` arguments) of every golden call."""
+    for script in sorted(SCRIPTS.glob("*.yaml")):
+        yield f"script-{script.stem}", ["--script", str(script)]
+    for audio in sorted(p for p in FIXTURES.iterdir() if p.suffix in (".wav", ".flac")):
+        yield f"replay-{audio.stem}", [str(audio), "--caller", FIXTURE_CALLER]
+
+
+def ivr_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("ivr")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ivr.cli"]
+
+
+def import_directory(data_dir: Path) -> None:
+    cmd = [*ivr_cmd(), "directory", "import", str(ROOT / "dialplans" / "callers.csv"), "--data-dir", str(data_dir)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+
+def run(args: list[str], data_dir: Path, speech: str) -> str:
+    """The call's event log (JSON lines) as `ivr replay --json` prints it."""
+    cmd = [*ivr_cmd(), "replay", "--dialplan", str(HOTLINE), "--at", AT, "--json", "--data-dir", str(data_dir), *args]
+    env = {**os.environ, "IVR_SPEECH": speech, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc.stdout.replace(f"{ROOT}/", "")  # the same log from any checkout
+
+
+FRAME_MS = 20
+
+
+def differences(expected: str, got: str) -> list[str]:
+    """Where two event logs differ. Everything must be equal but an event's `t_ms`, which may
+    move by one 20 ms frame: on unchanged code four of the 29 golden calls put an event a frame
+    apart between runs (measured before the first move: the replay's model jobs finish in a
+    different order)."""
+    a = [json.loads(x) for x in expected.splitlines()]
+    b = [json.loads(x) for x in got.splitlines()]
+    out = []
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        tx, ty = x.pop("t_ms", None), y.pop("t_ms", None)
+        if x != y or tx is None or ty is None or abs(tx - ty) > FRAME_MS:
+            out.append(f"event {i}: expected {dict(x, t_ms=tx)}, got {dict(y, t_ms=ty)}")
+    if len(a) != len(b):
+        out.append(f"{len(a)} events expected, {len(b)} got")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help="write the logs under tests/golden/logs/")
+    args = parser.parse_args()
+    import tempfile
+
+    from speech.service.local import LocalService
+    from speech.service.server import ServiceSettings
+
+    LOGS.mkdir(exist_ok=True)
+    changed = 0
+    with tempfile.TemporaryDirectory() as tmp, LocalService(ServiceSettings()) as local:
+        data = Path(tmp) / "data"
+        import_directory(data)
+        for name, call_args in golden_calls():
+            log = run(call_args, data, str(local.address))
+            path = LOGS / f"{name}.jsonl"
+            same = path.exists() and not differences(path.read_text(encoding="utf-8"), log)
+            changed += not same
+            print(f"{name}: {'same' if same else 'changed'} ({len(log.splitlines())} events)")
+            if args.write:
+                path.write_text(log, encoding="utf-8")
+    return 1 if changed and not args.write else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
