@@ -19,7 +19,7 @@ from common import ROOT, pct
 
 from ivr.api import BackgroundServer, create_app
 from ivr.dialplan import load_dialplan
-from ivr.dialplan.runner import DialplanRunner
+from ivr.call.build import DialplanVersion, dialplan_app
 from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
 from ivr.script import load_script, script_session
@@ -53,7 +53,7 @@ async def waits(services, vad: VadSettings, join_grace_ms: int | None) -> tuple[
                     script = load_script(ROOT / "tests" / "scripts" / name)
                     caller = store.directory.caller(script.caller) if script.caller else None
                     events: list = []
-                    runner = DialplanRunner(dp, nlu, caller, OPEN, {"api_base": api.base_url})
+                    runner = dialplan_app(DialplanVersion(dp, nlu), caller, OPEN, api.base_url)
                     session = script_session(script, services, Settings(vad=vad), events.append, runner, client, caller=script.caller)
                     await session.run()
                     says = [e.t_ms for e in events if e.type is EventType.SAY]

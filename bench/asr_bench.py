@@ -16,7 +16,7 @@ from dataclasses import replace
 from common import pct, phone_audio, references
 
 from ivr.call.services import open_services
-from ivr.call.session import CallSession
+from ivr.call.build import build_call
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
 from ivr.settings import Settings
@@ -26,7 +26,7 @@ from speech.wer import word_errors
 async def replay(engines, settings, name, audio, realtime):
     stamps: list[tuple[float, object]] = []
     transport = ReplayTransport(name, audio, 8000, realtime=realtime)
-    session = CallSession(
+    session = build_call(
         transport,
         engines,
         settings,

@@ -10,7 +10,7 @@ from answer_latency import report
 from common import sixty_second_call
 
 from ivr.call.services import open_services
-from ivr.call.session import CallSession
+from ivr.call.build import build_call
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
 from ivr.settings import Settings
@@ -28,7 +28,7 @@ async def main() -> None:
             events = []
             t0 = time.perf_counter()
             transport = ReplayTransport("call60", audio, 8000)
-            await CallSession(transport, services, settings, events.append, deterministic=True).run()
+            await build_call(transport, services, settings, events.append, deterministic=True).run()
             runs.append(time.perf_counter() - t0)
             counts = {k: sum(1 for e in events if e.type is k) for k in EventType}
     print("Replay benchmark (a 60 s call at 8 kHz: greeting, 11 utterances, partials every 0.5 s)")

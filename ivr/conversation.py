@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from ivr.acd.policy import QueueRules
 from ivr.events import Event, EventType
 
 
@@ -49,16 +50,28 @@ class TransferRequest:
     priority: int
     skill: str
     context: dict[str, Any]
-    uri: str = ""
-    """The queue's agent phone (sip:...); empty: the call goes to the agent console."""
-    mode: str = "bridge"
-    """bridge: dial the agent, whisper the summary to them, connect the caller; refer: blind."""
-    ring_timeout_s: int = 30
+    rules: QueueRules
+    """The queue's rules, of the dialplan version the call runs: its phone (`uri`, `mode`)
+    or its agents' rings (`ring_timeout_s`, `max_wait_s`)."""
     whisper: str = ""
     """Said to the agent only, before the caller is connected."""
     assistant: Any = None
     """While the caller waits for an agent, what the AI can still answer: `(text) -> answer
     or None` (blocking; the knowledge base). None: the wait only holds."""
+
+    @property
+    def uri(self) -> str:
+        """The queue's agent phone (sip:...); empty: the queue's agents (ACD) or the console."""
+        return self.rules.uri
+
+    @property
+    def mode(self) -> str:
+        """bridge: dial the agent, whisper the summary to them, connect the caller; refer: blind."""
+        return self.rules.mode
+
+    @property
+    def ring_timeout_s(self) -> float:
+        return self.rules.ring_timeout_s
 
 
 class TransferOutcome(StrEnum):

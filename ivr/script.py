@@ -199,11 +199,11 @@ def script_session(
     deterministic: bool = True,
 ) -> Any:
     """A CallSession whose caller follows `script` (the IVR's output is captured)."""
-    from ivr.call.session import CallSession
+    from ivr.call.build import build_call
     from ivr.events import EventType
 
     transport = ScriptTransport(script.path.name, script, 8000, services.speech, caller=caller)
-    session = CallSession(
+    session = build_call(
         transport,
         services,
         settings,

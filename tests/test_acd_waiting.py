@@ -78,16 +78,19 @@ class ScriptedCall:
         return TransferOutcome.CONNECTED
 
 
+BILLING = QueueRules("billing", frozenset({"billing"}), max_wait_s=60)
+
+
 def _request(assistant=None) -> TransferRequest:  # type: ignore[no-untyped-def]
     return TransferRequest("billing", "L2", "wants a person", 0, "", {"caller": {"number": "+447700900123"}},
-                           assistant=assistant)  # fmt: skip
+                           BILLING, assistant=assistant)  # fmt: skip
 
 
 @pytest.fixture
 def acd(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'ivr.sqlite3'}")
     store.agents.add("ann", "correct horse", ["billing"])
-    yield Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}), max_wait_s=60)}), store
+    yield Acd(store.engine, {"billing": BILLING}), store
     store.close()
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from ivr.api import BackgroundServer, create_app, demo_account
 from ivr.dialplan import load_dialplan
-from ivr.dialplan.runner import DialplanRunner
+from ivr.call.build import DialplanVersion, dialplan_app
 from ivr.dialplan.understanding import Understanding
 from ivr.script import load_script, script_session
 from ivr.settings import Settings
@@ -55,7 +55,7 @@ def call(speech_address, hotline, directory, name, at=OPEN, radar_model=None):
     async def go():
         with BackgroundServer(create_app()) as api:
             async with httpx.AsyncClient() as client, call_services(speech_address, radar_model) as services:
-                runner = DialplanRunner(dp, nlu, caller, at, {"api_base": api.base_url})
+                runner = dialplan_app(DialplanVersion(dp, nlu), caller, at, api.base_url)
                 session = script_session(
                     script, services, Settings(), events.append, runner, client, caller=script.caller
                 )

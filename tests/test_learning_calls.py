@@ -16,7 +16,7 @@ import pytest
 from ivr.api import BackgroundServer, create_app
 from ivr.call.record import CallRecord
 from ivr.dialplan import load_dialplan
-from ivr.dialplan.runner import DialplanRunner
+from ivr.call.build import DialplanVersion, dialplan_app
 from ivr.dialplan.understanding import Understanding
 from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import QaConfig
@@ -60,7 +60,7 @@ def replay(speech_address, store: Store, script_name: str, call_id: str) -> list
     async def go() -> None:
         with BackgroundServer(create_app()) as api:
             async with httpx.AsyncClient() as client, call_services(speech_address) as services:
-                runner = DialplanRunner(dp, nlu, caller, OPEN, {"api_base": api.base_url})
+                runner = dialplan_app(DialplanVersion(dp, nlu), caller, OPEN, api.base_url)
                 session = script_session(script, services, Settings(), emit, runner, client, caller=script.caller)
                 await session.run()
 

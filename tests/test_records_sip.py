@@ -167,7 +167,7 @@ def test_kill_9_of_serve_mid_call_leaves_the_cut_call_interrupted(served, tmp_pa
     cut = wait_until(live, 60, "the new call to be live in the store, the caller heard")
     served["proc"].kill()  # kill -9: no goodbye; its children get SIGTERM from the kernel
     served["proc"].wait(timeout=10)
-    from ivr.telephony.supervisor import port_free
+    from ivr.app.supervisor import port_free
 
     # Kamailio and the worker go when the kernel tells them their parent died
     wait_until(lambda: port_free("127.0.0.1", served["sip"]), 30, "the dead serve's Kamailio to exit")

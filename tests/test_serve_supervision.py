@@ -255,7 +255,7 @@ def test_serve_on_its_defaults_takes_24_calls_at_once(tmp_path):
 
 @pytest.mark.unit
 def test_a_data_dir_too_deep_for_a_socket_name_gets_a_short_one(tmp_path):
-    from ivr.telephony.supervisor import default_speech_socket
+    from ivr.app.supervisor import default_speech_socket
 
     assert default_speech_socket(Path("/srv/ivr/data/run")) == "/srv/ivr/data/run/speech.sock"
     deep = Path("/srv/" + "very-long-folder-name/" * 6) / "run"

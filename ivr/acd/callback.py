@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ivr.acd import briefing
+from ivr.acd.policy import QueueRules
 from ivr.conversation import InputKind, TransferOutcome, TransferRequest
 from ivr.events import EventType
 
@@ -97,16 +98,16 @@ async def offer_callback(session: Any, nobody: bool) -> str:
     return chosen
 
 
-def callback_request(entry: dict[str, Any]) -> TransferRequest:
+def callback_request(entry: dict[str, Any], rules: QueueRules) -> TransferRequest:
     ctx = entry.get("context") or {}
     return TransferRequest(
         entry["queue"], str(ctx.get("tier") or "L2"), f"callback for call {entry['call_id']}", int(entry["priority"]),
-        "", ctx, whisper=GREETING,
+        "", ctx, rules, whisper=GREETING,
     )  # fmt: skip
 
 
 async def callback_app(
-    session: Any, entry: dict[str, Any], agent: str, acd: Any, caller_uri: str, ring_timeout_s: float,
+    session: Any, entry: dict[str, Any], agent: str, acd: Any, caller_uri: str, rules: QueueRules,
     retry_s: float, history: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """The outbound call of a callback: the agent's phone is this call's first leg. Whatever
@@ -119,15 +120,16 @@ async def callback_app(
         return await asyncio.to_thread(acd.callback_done, entry["call_id"], agent, outcome, retry_s)
 
     try:
-        await _callback(session, entry, agent, caller_uri, ring_timeout_s, history, settle, acd)
+        await _callback(session, entry, agent, caller_uri, rules, history, settle, acd)
     finally:
         if not settled["done"]:
             await asyncio.shield(asyncio.to_thread(acd.callback_done, entry["call_id"], agent, "interrupted", retry_s))
 
 
-async def _callback(session, entry, agent, caller_uri, ring_timeout_s, history, settle, acd) -> None:  # type: ignore[no-untyped-def]
+async def _callback(session, entry, agent, caller_uri, rules, history, settle, acd) -> None:  # type: ignore[no-untyped-def]
     call_id = entry["call_id"]
-    request = callback_request(entry)
+    request = callback_request(entry, rules)
+    ring_timeout_s = rules.ring_timeout_s
 
     def transfer(**extra: Any) -> None:
         session.emit(EventType.TRANSFER, queue=entry["queue"], reason=request.reason, tier=request.tier, **extra)

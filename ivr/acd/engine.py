@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +54,19 @@ def _agent(row) -> Agent:  # type: ignore[no-untyped-def]
 
 
 class Acd:
-    def __init__(self, engine, queues: Mapping[str, QueueRules]) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, engine, queues: Mapping[str, QueueRules] | Callable[[], Mapping[str, QueueRules]]
+    ) -> None:
+        """`queues`: the queues' rules, or where to read the current ones (a worker's loaded
+        dialplan: a reload reaches the queue without anyone writing into it)."""
         self.engine = engine
-        self.queues = dict(queues)
+        fixed = dict(queues) if not callable(queues) else {}
+        self._queues: Callable[[], Mapping[str, QueueRules]] = queues if callable(queues) else (lambda: fixed)
         self._none_free_until = 0.0
+
+    @property
+    def queues(self) -> Mapping[str, QueueRules]:
+        return self._queues()
 
     def nobody_free(self) -> bool:
         """True while a read of this process found, less than `FREE_CHECK_S` ago, no agent free

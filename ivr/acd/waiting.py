@@ -47,7 +47,7 @@ class _Wait:
         self.s, self.request, self.acd, self.agent_uri, self.history = session, request, acd, agent_uri, history
         self._past: dict[str, Any] | None = None
         self.call_id = session.call_id
-        self.rules = acd.rules(request.queue)
+        self.rules = request.rules  # of the dialplan version this call runs
         self.joined_ms = 0
         self.ready = True
         self.offered_callback = False

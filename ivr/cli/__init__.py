@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_directory(args)
         if args.command == "serve":
             from ivr.cli.common import settings_from
-            from ivr.telephony.supervisor import serve
+            from ivr.app.supervisor import serve
 
             return serve(settings_from(args), args)
         if args.command == "calls":

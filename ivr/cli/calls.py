@@ -27,8 +27,8 @@ async def cmd_chat(args: argparse.Namespace) -> int:
     import httpx
 
     from ivr.api import BackgroundServer, create_app
+    from ivr.call.build import DialplanVersion, dialplan_app
     from ivr.chat import HELP, ChatConversation, stdin_reader
-    from ivr.dialplan.runner import DialplanRunner
     from ivr.dialplan.understanding import Understanding
 
     settings = settings_from(args)
@@ -45,7 +45,7 @@ async def cmd_chat(args: argparse.Namespace) -> int:
                 caller=caller.get("number", ""),
                 http=client,
             )
-            runner = DialplanRunner(dialplan, understanding, caller, args.at, {"api_base": api.base_url})
+            runner = dialplan_app(DialplanVersion(dialplan, understanding), caller, args.at, api.base_url)
             conv.vars_view = lambda: runner.state.vars
             await runner(conv)
     return 0
@@ -53,7 +53,7 @@ async def cmd_chat(args: argparse.Namespace) -> int:
 
 # -- replay ------------------------------------------------------------------------------
 async def cmd_replay(args: argparse.Namespace) -> int:
-    from ivr.call.session import CallSession
+    from ivr.call.build import DialplanVersion, build_call, dialplan_app
     from ivr.events import Event, format_event
     from ivr.replay import ReplayTransport, parse_dtmf_script
     from speech.audio import AudioError
@@ -109,7 +109,6 @@ async def cmd_replay(args: argparse.Namespace) -> int:
             import httpx
 
             from ivr.api import BackgroundServer, create_app
-            from ivr.dialplan.runner import DialplanRunner
             from ivr.dialplan.understanding import Understanding
 
             api = stack.enter_context(BackgroundServer(create_app()))
@@ -120,10 +119,10 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
                 live = LiveKnowledge(store.kb, services.embedder)
             understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder, live)
+            version = DialplanVersion(dialplan, understanding)
 
             def app_factory(number: str):  # type: ignore[no-untyped-def]
-                caller = caller_entry(settings, number, store)
-                return DialplanRunner(dialplan, understanding, caller, args.at, {"api_base": api.base_url})
+                return dialplan_app(version, caller_entry(settings, number, store), args.at, api.base_url)
 
         jobs: list[tuple[str, Any]] = [(str(p), p) for p in inputs]
         if script is not None:
@@ -157,7 +156,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
                             caller=args.caller or "",
                         )
                         app = app_factory(transport.caller) if app_factory else None
-                        session = CallSession(
+                        session = build_call(
                             transport,
                             services,
                             settings,
@@ -220,7 +219,7 @@ def _record(label: str, job: Any, store: Any, dialplan: Any, emit: Any, out_audi
     (under an id of its own: the same file replayed twice is two calls)."""
     import uuid
 
-    from ivr.call.record import CallRecord
+    from ivr.call.build import call_record
 
     stem = Path(label).stem
     recording: Path | None = None
@@ -228,14 +227,12 @@ def _record(label: str, job: Any, store: Any, dialplan: Any, emit: Any, out_audi
         recording = out_audio / f"{stem}.ivr.wav" if several else out_audio
     elif isinstance(job, Path):
         recording = job
-    return CallRecord(
+    return call_record(
         f"replay-{stem}-{uuid.uuid4().hex[:8]}" if store is not None else stem,
         store.writer if store is not None else None,
+        dialplan,
         source=f"replay:{label}",
-        dialplan=dialplan.name if dialplan is not None else "",
-        dialplan_version=(dialplan.version or dialplan.digest) if dialplan is not None else "",
         recording=recording,
-        patterns=dialplan.redact if dialplan is not None else (),
         out=emit,
     )
 

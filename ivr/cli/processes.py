@@ -13,7 +13,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import logging
 
     from ivr.telephony.endpoint import SipSettings
-    from ivr.telephony.worker import run_worker
+    from ivr.app.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_filter()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ivr.acd.policy import QueueRules, rules_from
 from ivr.dialplan import expr
 from ivr.dialplan.spec import CASE, KB_ENTRY, TOP, VERBS, F, Spec
 from ivr.dialplan.yamlpos import Located, PathKey, Pos, YamlError, load
@@ -62,6 +63,8 @@ class Dialplan:
     start: str
     nodes: dict[str, list[Step]]
     queues: dict[str, dict[str, Any]]
+    queue_rules: dict[str, QueueRules]
+    """`queues` parsed once: what a transfer to each queue carries."""
     intents: dict[str, list[str]]
     knowledge: list[dict[str, Any]]
     globals: dict[str, Any]
@@ -464,6 +467,7 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
         start=top["start"],
         nodes=nodes,
         queues=queues,
+        queue_rules=rules_from(queues),
         intents=intents,
         knowledge=knowledge,
         globals=top.get("globals") or {},

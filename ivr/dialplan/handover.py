@@ -7,15 +7,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ivr.acd.policy import QueueRules
 from ivr.conversation import TransferRequest
 from ivr.nlu.intents import NONE
 
 
 def transfer_request(
-    q: Mapping[str, Any], queue: str, tier: str, reason: str, priority: int, skill: str, caller: Mapping[str, Any],
+    rules: QueueRules, queue: str, tier: str, reason: str, priority: int, skill: str, caller: Mapping[str, Any],
     state: Any, shown_vars: Mapping[str, Any], summary: str, assistant: Any = None,
 ) -> TransferRequest:  # fmt: skip
-    """The hand-over to `queue` (its dialplan entry `q`) with what the agent should see."""
+    """The hand-over to `queue` (its `rules`) with what the agent should see."""
     context = {
         "caller": dict(caller),
         "intent": dict(state.intent),
@@ -26,8 +27,7 @@ def transfer_request(
         "summary": summary,
     }
     return TransferRequest(
-        queue, tier, reason, priority, skill, context,
-        uri=str(q.get("uri", "")), mode=str(q.get("mode", "bridge")), ring_timeout_s=int(q.get("ring_timeout_s", 30)),
+        queue, tier, reason, priority, skill, context, rules,
         whisper=handover_whisper(caller, state, queue, reason), assistant=assistant,
     )  # fmt: skip
 

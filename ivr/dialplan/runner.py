@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ivr.acd.policy import QueueRules
 from ivr.conversation import Conversation, Input, InputKind, TransferOutcome
 from ivr.dialplan.check import Dialplan, Step
 from ivr.dialplan.expr import evaluate, render
@@ -259,9 +260,9 @@ class DialplanRunner:
             **({"skill": skill} if skill else {}),
             summary=summary,
         )
-        q = self.dp.queues.get(queue) or {}
+        rules = self.dp.queue_rules.get(queue) or QueueRules(queue)
         request = transfer_request(
-            q, queue, tier, reason, priority, skill, self.context()["caller"], self.state, self.shown_vars(), summary,
+            rules, queue, tier, reason, priority, skill, self.context()["caller"], self.state, self.shown_vars(), summary,
             assistant=lambda text: kb_answer(self.nlu, text),
         )  # fmt: skip
         outcome = await self.conv.transfer(request)

@@ -259,7 +259,7 @@ TOP = Spec(
                             choices=("bridge", "refer"),
                         ),
                         "ring_timeout_s": F(
-                            "int", "Seconds the agent's phone may ring (default 30).", minimum=5
+                            "int", "Seconds an agent's phone may ring (default 20).", minimum=5
                         ),
                         "strategy": F(
                             "text",

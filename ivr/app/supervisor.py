@@ -31,7 +31,7 @@ from typing import Any
 from ivr.analytics.multiprocess import process_died
 from ivr.call.record import HOST
 from ivr.settings import Settings
-from ivr.telephony.children import die_with_parent, reap_group, spawn
+from ivr.app.children import die_with_parent, reap_group, spawn
 
 log = logging.getLogger("ivr.serve")
 
@@ -205,7 +205,7 @@ class Supervisor:
     # -- supervision -----------------------------------------------------------------------
     def _watch(self) -> None:
         from ivr.telephony import kamailio
-        from ivr.telephony.worker import EXIT_PORT_TAKEN
+        from ivr.app.worker import EXIT_PORT_TAKEN
 
         while not self.stopping.wait(0.5):
             with self._lock:

@@ -1,0 +1,283 @@
+"""`ivr worker`: one process that answers up to 4 SIP calls with the hotline dialplan.
+
+A thin process: pjsua2, the call sessions (VAD, endpointing, the emotion radar, the
+dialplan runner), and a client of the machine's speech service (IVR_SPEECH), which holds
+the models. Alone (no IVR_SPEECH) it starts a speech service in its own process.
+
+Calls are built by `ivr.call.build` as a replay's are. Each call is recorded to a stereo
+WAV (caller left, IVR right) and its events written as JSON lines as they happen, under
+DATA_DIR/calls/. The dialplan is hot-reloaded; a call keeps the version it started with.
+
+A worker told to stop (SIGTERM, SIGINT, or its parent's death through PDEATHSIG) stops in
+every phase: while it starts (the speech service slow or gone, prompts being synthesised)
+its start-up is cancelled; with calls up they are ended and recorded as interrupted. A
+stop that does not finish in `STOP_GRACE_S` ends the process all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ivr.acd.briefing import past_calls
+from ivr.acd.callback import CallbackDialer, callback_app
+from ivr.acd.engine import Acd
+from ivr.analytics import metrics
+from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
+from ivr.call.services import CallServices, open_services
+from ivr.call.session import App, CallSession
+from ivr.dialplan.manager import DialplanManager
+from ivr.dialplan.prompts import static_prompts
+from ivr.kb.live import LiveKnowledge
+from ivr.settings import Settings
+from ivr.store import Store, StoreError, normalize_number
+from ivr.telephony.endpoint import SipEndpoint, SipSettings, SipStartError
+from ivr.telephony.transport import SipCallTransport
+from speech.service.client import SpeechUnavailable
+
+log = logging.getLogger("ivr.worker")
+
+DIRECTORY_WAIT_S = 2.0
+"""How long a call's start waits for the directory to say who the caller is."""
+EXIT_PORT_TAKEN = 3
+"""The worker's exit code when its SIP port cannot be bound (`ivr serve` moves it)."""
+STOP_GRACE_S = 20.0
+"""A stop that has not ended the process by then (a model request or a store write that
+hangs in a thread) ends it with `os._exit`: a worker told to stop never lingers."""
+
+
+class Worker:
+    """The process's SIP endpoint, services and calls, from start-up to stop."""
+
+    def __init__(self, settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = "") -> None:
+        """`hotline`: the Kamailio agents register to (HOST:PORT), through which they are dialled."""
+        self.settings, self.sip, self.dialplan_path, self.api_base = settings, sip, dialplan, api_base
+        self.hotline = hotline or f"{settings.sip_host}:{settings.sip_port}"
+        self.calls_dir = Path(settings.data_dir) / "calls"
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.stop = asyncio.Event()
+        self.ready = False
+        self.endpoint: SipEndpoint | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._callbacks = 0
+
+    # -- the process ------------------------------------------------------------------
+    async def run(self) -> int:
+        """Start, take calls until told to stop, stop. The exit code: 0, 2 (cannot start),
+        `EXIT_PORT_TAKEN`."""
+        self.loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        assert main is not None
+
+        def on_signal() -> None:
+            self.stop.set()
+            _exit_after(STOP_GRACE_S)
+            if not self.ready:  # still starting: the start-up itself is cancelled
+                main.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.loop.add_signal_handler(sig, on_signal)
+        self.calls_dir.mkdir(parents=True, exist_ok=True)
+        # the SIP port first: a port another program holds is reported at once (with the port
+        # and the reason), before any time is spent on the dialplan and its prompts
+        self.endpoint = SipEndpoint(self.sip, self._incoming)
+        try:
+            self.endpoint.start()
+        except SipStartError as e:
+            return self._failed(str(e), EXIT_PORT_TAKEN if e.port_taken else 2)
+        try:
+            async with open_services(self.settings, rates=(self.sip.sample_rate,)) as services:
+                return await self._serve(services)
+        except SpeechUnavailable as e:  # `ivr serve` starts the worker again
+            log.error("%s", e)
+            return 2
+        except asyncio.CancelledError:
+            if not self.stop.is_set():
+                raise
+            log.info("stopped while starting")
+            return 0
+        finally:
+            self.endpoint.stop()
+
+    def _failed(self, error: str, code: int) -> int:
+        log.error("%s", error)
+        print(json.dumps({"worker": "failed", "sip": f"{self.sip.host}:{self.sip.port}", "error": error}), flush=True)
+        return code
+
+    async def _serve(self, services: CallServices) -> int:
+        manager = await asyncio.to_thread(DialplanManager, self.dialplan_path, services.embedder)
+        try:
+            store = await asyncio.to_thread(Store, self.settings.store)
+        except StoreError as e:
+            return self._failed(str(e), 2)
+        try:
+            store.writer.observe = metrics.STORE_COMMIT.observe
+            manager.use_live_knowledge(LiveKnowledge(store.kb, services.embedder))
+            self.manager, self.store, self.services = manager, store, services
+            # the queue reads the rules of the dialplan loaded now; a call carries its own version's
+            services.acd = Acd(store.engine, lambda: self._version().dialplan.queue_rules)
+            services.agent_uri = f"sip:{{name}}@{self.hotline}"
+            services.history = lambda number, call_id: past_calls(store.calls, number, call_id)
+            async with httpx.AsyncClient() as http:
+                self.http = http
+                await self._warm_up()
+                return await self._take_calls(services.acd)
+        finally:
+            await asyncio.to_thread(store.close)
+
+    async def _warm_up(self) -> None:
+        """Every fixed prompt is synthesised (by the speech service) and kept here before calls
+        are taken: it then plays at once, also while the service restarts. Meanwhile one
+        request to the API: a process's first request imports httpx's transport (~40-50 ms
+        here), which would otherwise land in the first lookup."""
+        prompts = static_prompts(self._version().dialplan)
+        pins = (self.services.speech.pin(t, self.sip.sample_rate) for t in prompts)
+        await asyncio.gather(self._first_request(), *pins)
+        log.info("%d prompts synthesised ahead", len(prompts))
+
+    async def _first_request(self) -> None:
+        try:
+            await self.http.get(self.api_base, timeout=5)
+        except Exception as e:  # refused, timed out: the import is done either way
+            log.debug("warm-up request to %s: %s", self.api_base, e)
+
+    async def _take_calls(self, acd: Acd) -> int:
+        assert self.endpoint is not None
+        self.endpoint.accept_calls()
+        self.ready = True
+        watcher = asyncio.ensure_future(self.manager.watch())
+        dialer = CallbackDialer(acd, self.endpoint.room_for_new, self._start_callback)
+        dialing = asyncio.ensure_future(dialer.run())
+        print(json.dumps({"worker": "ready", "sip": f"{self.sip.host}:{self.sip.port}", "rtp": self.sip.rtp_port}), flush=True)
+        try:
+            await self.stop.wait()
+        finally:
+            watcher.cancel()
+            dialer.stopped.set()
+            await dialing
+            self.endpoint.stop()
+            for task in list(self.tasks):
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        return 0
+
+    def _version(self) -> DialplanVersion:
+        active = self.manager.active
+        assert active is not None
+        return DialplanVersion(active.dialplan, active.understanding)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # -- calls ------------------------------------------------------------------------
+    def _incoming(self, key: str, caller: str, command: Any) -> SipCallTransport:  # SIP thread
+        assert self.loop is not None and self.endpoint is not None
+        transport = SipCallTransport(key, caller, self.sip.sample_rate, self.loop, command, recording=self.calls_dir / f"{key}.wav")
+        transport.lines_free = self.endpoint.lines_free  # an agent leg needs a line of this worker
+        self.loop.call_soon_threadsafe(self._spawn, self._answer(transport))
+        return transport
+
+    async def _answer(self, transport: SipCallTransport) -> None:
+        version = self._version()
+        try:
+            caller = await asyncio.wait_for(asyncio.to_thread(self.store.directory.caller, transport.caller), DIRECTORY_WAIT_S)
+        except Exception as e:  # the store is away or slow: the call goes on, as an unknown caller
+            log.error("directory lookup failed: %s", e)
+            caller = None
+        caller = caller or {"number": normalize_number(transport.caller), "known": False}
+        app = dialplan_app(version, caller, None, self.api_base)
+        await self._run_call(transport, version, caller, app, f"sip:{self.sip.host}:{self.sip.port}", self.settings)
+
+    async def _run_call(
+        self, transport: SipCallTransport, version: DialplanVersion, caller: dict[str, Any], app: App,
+        source: str, settings: Settings, main_speaker: str = "caller",
+    ) -> None:  # fmt: skip
+        """Record and run one call (answered, or a callback placed from here)."""
+        with open(self.calls_dir / f"{transport.call_id}.jsonl", "w", encoding="utf-8") as events_file:
+            record = call_record(
+                transport.call_id, self.store.writer, version.dialplan, caller=caller, source=source,
+                recording=self.calls_dir / f"{transport.call_id}.wav", events_file=events_file,
+                on_end=metrics.call_ended,
+            )  # fmt: skip
+            session = build_call(
+                transport, self.services, settings, record, app=app, http=self.http, source=source,
+                main_speaker=main_speaker, on_response_ms=metrics.response_ms,
+            )  # fmt: skip
+            metrics.call_started()
+            try:
+                await session.run()
+            finally:
+                transport.close_recording()
+                if session.agent:  # the agent's wrap-up starts
+                    await asyncio.to_thread(self.services.acd.call_ended, session.agent)
+                if not record.outcome:  # cut short: the worker stops
+                    record.interrupted("the worker stopped during the call")
+        log.info("call %s with %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
+
+    def _start_callback(self, entry: dict[str, Any], agent: Any) -> None:
+        self._spawn(self._callback(entry, agent))
+
+    async def _callback(self, entry: dict[str, Any], agent: Any) -> None:
+        """A queued caller called back: the agent's phone is dialled first, then the caller."""
+        assert self.loop is not None and self.endpoint is not None
+        endpoint, services = self.endpoint, self.services
+        self._callbacks += 1
+        key = f"{endpoint.epoch}-{self.sip.port}-cb{self._callbacks}"
+        transport = SipCallTransport(
+            key, entry["number"], self.sip.sample_rate, self.loop, lambda op, arg: endpoint.command(key, op, arg),
+            recording=self.calls_dir / f"{key}.wav",
+        )  # fmt: skip
+        transport.lines_free = endpoint.lines_free
+        caller = dict((entry.get("context") or {}).get("caller") or {"number": entry["number"]})
+        version = self._version()
+        rules = services.acd.rules(entry["queue"])
+        try:
+            history = await asyncio.to_thread(services.history, str(caller.get("number") or ""), entry["call_id"])
+        except Exception:
+            history = None
+        callback_uri = self.settings.callback_uri or f"sip:{{number}}@{self.hotline}"
+        retry_s = self.settings.callback_retry_s
+
+        async def app(session: CallSession) -> None:
+            uri = callback_uri.format(number=entry["number"])
+            await callback_app(session, entry, agent.name, services.acd, uri, rules, retry_s, history)
+
+        headers = {"X-IVR-Callback": entry["call_id"], "X-IVR-Queue": entry["queue"]}
+        endpoint.originate(key, services.agent_uri.format(name=agent.name), transport, headers)
+        settings = replace(self.settings, radar=False)
+        await self._run_call(transport, version, caller, app, "callback", settings, main_speaker="agent")
+
+
+_EXIT_ARMED = threading.Event()
+
+
+def _exit_after(seconds: float) -> None:
+    """End the process in `seconds` whatever it is doing then (armed once)."""
+    if _EXIT_ARMED.is_set():
+        return
+    _EXIT_ARMED.set()
+
+    def end() -> None:
+        log.error("the stop took longer than %.0f s: exiting now", seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, end)
+    timer.daemon = True
+    timer.start()
+
+
+async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = "") -> int:
+    return await Worker(settings, sip, dialplan, api_base, hotline).run()
+
