@@ -3,7 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast bench lint clean
+.PHONY: setup run test test-fast check bench lint clean
+
+# the import contracts CI enforces (pyproject.toml [tool.importlinter]); the others are listed there
+CONTRACTS := --contract speech-prosody --contract no-telephony --contract acyclic-inside
 
 $(STAMP): pyproject.toml scripts/setup.sh ivr/console/package-lock.json
 	bash scripts/setup.sh
@@ -15,8 +18,9 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/ivr serve
 
-## Set up and run the whole test suite (a throwaway PostgreSQL for the store tests included).
-test: $(STAMP)
+## Set up, check (format, lint, types, import contracts), and run the whole test suite (a
+## throwaway PostgreSQL for the store tests included).
+test: $(STAMP) check
 	IVR_REQUIRE_PG=1 bash scripts/with-postgres.sh $(PY) -m pytest -q
 
 ## Unit tests only (no model, no SIP): seconds.
@@ -43,8 +47,14 @@ bench: $(STAMP)
 	$(PY) bench/console.py
 	$(PY) bench/learning.py
 
-lint: $(STAMP)
+## Format, lint, types and the import contracts: seconds, and part of `make test`.
+check: $(STAMP)
+	$(VENV)/bin/ruff format --check ivr speech prosody tests bench
 	$(VENV)/bin/ruff check ivr speech prosody tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports $(CONTRACTS)
+
+lint: check
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

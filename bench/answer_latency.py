@@ -18,8 +18,8 @@ import httpx
 from common import ROOT, pct
 
 from ivr.api import BackgroundServer, create_app
-from ivr.dialplan import load_dialplan
 from ivr.call.build import DialplanVersion, dialplan_app
+from ivr.dialplan import load_dialplan
 from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
 from ivr.script import load_script, script_session
@@ -54,7 +54,15 @@ async def waits(services, vad: VadSettings, join_grace_ms: int | None) -> tuple[
                     caller = store.directory.caller(script.caller) if script.caller else None
                     events: list = []
                     runner = dialplan_app(DialplanVersion(dp, nlu), caller, OPEN, api.base_url)
-                    session = script_session(script, services, Settings(vad=vad), events.append, runner, client, caller=script.caller)
+                    session = script_session(
+                        script,
+                        services,
+                        Settings(vad=vad),
+                        events.append,
+                        runner,
+                        client,
+                        caller=script.caller,
+                    )
                     await session.run()
                     says = [e.t_ms for e in events if e.type is EventType.SAY]
                     joins += sum(e.type is EventType.TURN_JOIN for e in events)
@@ -75,4 +83,6 @@ async def report(services) -> None:
     }
     for label, (vad, grace) in modes.items():
         w, joins = await waits(services, vad, grace)
-        print(f"    {label:42s} p50 {pct(w, 50):4.0f} ms, p95 {pct(w, 95):4.0f} ms over {len(w)} answers; {joins} turns joined")
+        print(
+            f"    {label:42s} p50 {pct(w, 50):4.0f} ms, p95 {pct(w, 95):4.0f} ms over {len(w)} answers; {joins} turns joined"
+        )

@@ -15,8 +15,8 @@ from dataclasses import replace
 
 from common import pct, phone_audio, references
 
-from ivr.call.services import open_services
 from ivr.call.build import build_call
+from ivr.call.services import open_services
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
 from ivr.settings import Settings

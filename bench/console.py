@@ -125,7 +125,9 @@ def main() -> None:
         rec(make(cid, 0, T.CALL_START, sample_rate=8000))
         records[cid] = rec
         if i < len(agents):  # half the calls are with an agent
-            acd.join(cid, "billing", 0, context={"caller": {"name": f"Caller {i}"}, "transcript": ["I need help"]})
+            acd.join(
+                cid, "billing", 0, context={"caller": {"name": f"Caller {i}"}, "transcript": ["I need help"]}
+            )
             agent = acd.claim(cid)
             assert agent is not None
             acd.answered(cid, agent.name)
@@ -152,7 +154,9 @@ def main() -> None:
             if user == "sup":
                 page.wait_for_selector(".kpis")
             else:
-                page.wait_for_function("() => { const p = document.querySelector('.statebar .pill'); return p && p.textContent !== 'unknown'; }")
+                page.wait_for_function(
+                    "() => { const p = document.querySelector('.statebar .pill'); return p && p.textContent !== 'unknown'; }"
+                )
             loads.append(time.perf_counter() - t0)
             page.evaluate(WATCH)
             pages.append((user, page))
@@ -193,7 +197,10 @@ def main() -> None:
                 k += 1
 
         cpu0, t_start = cpu_s(server.pid), time.time()
-        threads = [threading.Thread(target=workers, daemon=True), threading.Thread(target=new_calls, daemon=True)]
+        threads = [
+            threading.Thread(target=workers, daemon=True),
+            threading.Thread(target=new_calls, daemon=True),
+        ]
         for t in threads:
             t.start()
         end = time.monotonic() + args.seconds
@@ -228,12 +235,20 @@ def main() -> None:
     server.wait(10)
     store.close()
     files, raw, gz = bundle()
-    print(f"console: {args.calls} calls, {args.consoles} consoles ({args.consoles - 2} agents, 2 floors), {args.seconds} s")
-    print(f"  event -> visible, agent page: p50 {pct(agent_lat, 50) * 1000:.0f} ms, p95 {pct(agent_lat, 95) * 1000:.0f} ms (n={len(agent_lat)})")
-    print(f"  new call -> on the floor:     p50 {pct(floor_lat, 50) * 1000:.0f} ms, p95 {pct(floor_lat, 95) * 1000:.0f} ms (n={len(floor_lat)})")
+    print(
+        f"console: {args.calls} calls, {args.consoles} consoles ({args.consoles - 2} agents, 2 floors), {args.seconds} s"
+    )
+    print(
+        f"  event -> visible, agent page: p50 {pct(agent_lat, 50) * 1000:.0f} ms, p95 {pct(agent_lat, 95) * 1000:.0f} ms (n={len(agent_lat)})"
+    )
+    print(
+        f"  new call -> on the floor:     p50 {pct(floor_lat, 50) * 1000:.0f} ms, p95 {pct(floor_lat, 95) * 1000:.0f} ms (n={len(floor_lat)})"
+    )
     print(f"  not shown at the end: {missing}")
-    print(f"  page load (warm, to the first live state): p50 {pct(loads, 50) * 1000:.0f} ms, max {max(loads) * 1000:.0f} ms; "
-          f"sign-in page cold: {cold_load * 1000:.0f} ms")
+    print(
+        f"  page load (warm, to the first live state): p50 {pct(loads, 50) * 1000:.0f} ms, max {max(loads) * 1000:.0f} ms; "
+        f"sign-in page cold: {cold_load * 1000:.0f} ms"
+    )
     print(f"  API process: {cpu * 100:.0f}% of a core, {rss:.0f} MB RSS")
     print(f"  front end: {files} files, {raw / 1024:.0f} KiB, {gz / 1024:.0f} KiB gzipped (no build step)")
 

@@ -105,8 +105,12 @@ async def main() -> None:
                 for (want, text), h, got in zip(pairs, heard, predicted, strict=True):
                     if want != got:
                         print(f"           {want}->{got}: said {text!r}, heard {h!r}")
-            print(f"           the VAD split {split / len(pairs):.1%} of the requests (joined back within {JOIN_GRACE_MS} ms)")
-        print(f"  matching time per utterance (embedding uncached): p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms")
+            print(
+                f"           the VAD split {split / len(pairs):.1%} of the requests (joined back within {JOIN_GRACE_MS} ms)"
+            )
+        print(
+            f"  matching time per utterance (embedding uncached): p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms"
+        )
     print(f"  ({time.perf_counter() - t_start:.0f} s)")
 
 

@@ -35,18 +35,27 @@ def main() -> None:
     t0 = time.perf_counter()
     done = Screener(store, qa).run_since(0)
     per_call_ms = (time.perf_counter() - t0) * 1000 / max(1, len(done))
-    print(f"QA screening: {len(done)} calls, {per_call_ms:.2f} ms a call (flags, facts, KB uses, the day's sampling)")
+    print(
+        f"QA screening: {len(done)} calls, {per_call_ms:.2f} ms a call (flags, facts, KB uses, the day's sampling)"
+    )
 
     t0 = time.perf_counter()
     for k in range(0, a.report_calls, 20_000):
-        generate_day(store.engine, min(20_000, a.report_calls - k), day=f"2026-10-{1 + k // 20_000:02d}", prefix=f"rep{k}")
+        generate_day(
+            store.engine,
+            min(20_000, a.report_calls - k),
+            day=f"2026-10-{1 + k // 20_000:02d}",
+            prefix=f"rep{k}",
+        )
     print(f"generated {a.report_calls} calls in {time.perf_counter() - t0:.1f} s")
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
         r = report(store.engine, 0, time.time(), "Europe/London")
         times.append(time.perf_counter() - t0)
-    print(f"report over {r['calls']} calls: {min(times):.2f} s (best of 3; {statistics.median(times):.2f} s median)")
+    print(
+        f"report over {r['calls']} calls: {min(times):.2f} s (best of 3; {statistics.median(times):.2f} s median)"
+    )
 
     from speech.embed import Embedder
 
@@ -68,8 +77,10 @@ def main() -> None:
             time.sleep(0.005)
         delays.append((time.perf_counter() - t0) * 1000)
     delays.sort()
-    print(f"KB approval -> live answer: p50 {delays[len(delays) // 2]:.0f} ms, p95 {delays[int(0.95 * (len(delays) - 1))]:.0f} ms "
-          f"(refresh every {live.refresh_s * 1000:.0f} ms, re-embedding the entries)")
+    print(
+        f"KB approval -> live answer: p50 {delays[len(delays) // 2]:.0f} ms, p95 {delays[int(0.95 * (len(delays) - 1))]:.0f} ms "
+        f"(refresh every {live.refresh_s * 1000:.0f} ms, re-embedding the entries)"
+    )
     store.close()
 
 

@@ -58,7 +58,9 @@ def fit(clips, baselines, recipe: Recipe | None = None):  # type: ignore[no-unty
     emotions = np.array([c.emotion for c in clips])
     ds = np.array([c.dataset for c in clips])
     if r.at_rest:  # each baseline clip against its own reference: a normal voice
-        rows = [(relative(c.stats, reference(b), r.features), c.dataset) for b in baselines.values() for c in b]
+        rows = [
+            (relative(c.stats, reference(b), r.features), c.dataset) for b in baselines.values() for c in b
+        ]
         x = np.vstack([x, np.stack([v for v, _ in rows])])
         emotions = np.concatenate([emotions, ["neutral"] * len(rows)])
         ds = np.concatenate([ds, [d for _, d in rows]])
@@ -99,11 +101,18 @@ def main() -> None:
         population(baselines),
         {**DEFAULT_THRESHOLDS, "baseline_prior_s": prior},
         meta={
-            "data": "emotion_dev: " + ", ".join(sorted({c.dataset for c in rest}))
+            "data": "emotion_dev: "
+            + ", ".join(sorted({c.dataset for c in rest}))
             + f" ({len({c.speaker for c in clips})} speakers), 8 kHz",
             "clips": len(rest),
-            "recipe": {"l2": r.l2, "corpus_balance": r.corpus_balance, "calm_tts": r.calm_tts,
-                       "calm_share": r.calm_share, "at_rest": r.at_rest, "rest_p": r.rest_p},
+            "recipe": {
+                "l2": r.l2,
+                "corpus_balance": r.corpus_balance,
+                "calm_tts": r.calm_tts,
+                "calm_share": r.calm_share,
+                "at_rest": r.at_rest,
+                "rest_p": r.rest_p,
+            },
             "chosen_on": "leave-one-corpus-out escalate UAR, pooled",
             "loco": {c: {k: round(v, 3) for k, v in loco[c].items()} for c in (*CORPORA, "pooled")},
             "script": "bench/radar_calibrate.py",

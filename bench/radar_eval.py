@@ -64,7 +64,9 @@ def held_out(train, test, baselines) -> dict[str, list[tuple[str, str, bool]]]: 
 
 def report(title: str, results: dict[str, list[tuple[str, str, bool]]]) -> None:
     print(f"  {title}")
-    print(f"    {'mode':10s} {'corpus':8s} {'angry':>6s} {'fear':>6s} {'escal.':>6s} {'happy%':>7s} {'surpr%':>7s} {'calm FA':>7s}  clips")
+    print(
+        f"    {'mode':10s} {'corpus':8s} {'angry':>6s} {'fear':>6s} {'escal.':>6s} {'happy%':>7s} {'surpr%':>7s} {'calm FA':>7s}  clips"
+    )
     for mode in MODES:
         rows = results.get(mode, [])
         for corpus in ("ravdess", "urdu", "emovo", "casia", "pooled"):
@@ -98,7 +100,9 @@ def main() -> None:
         f"Emotion radar on emotion_dev ({len(clips)} clips, {len(speakers)} speakers, 8 kHz; "
         f"{len(baselines)} speakers with a two-clip neutral baseline; loaded in {time.perf_counter() - t0:.0f} s)"
     )
-    print("  columns: UAR angry vs neutral+calm, fearful vs neutral+calm, escalate vs not; escalation rate of happy,")
+    print(
+        "  columns: UAR angry vs neutral+calm, fearful vs neutral+calm, escalate vs not; escalation rate of happy,"
+    )
     print("  of surprised, and of neutral+calm (false alarms)")
     if not args.no_loso:
         loso: dict[str, list] = defaultdict(list)
@@ -106,7 +110,10 @@ def main() -> None:
             train = [c for c in rest if c.speaker != speaker]
             for mode, rows in held_out(train, [c for c in rest if c.speaker == speaker], baselines).items():
                 loso[mode] += rows
-        report("leave-one-speaker-out (targets pooled: angry >= 0.95, escalate >= 0.85, calm FA <= 5%, happy/surprised <= 15%)", loso)
+        report(
+            "leave-one-speaker-out (targets pooled: angry >= 0.95, escalate >= 0.85, calm FA <= 5%, happy/surprised <= 15%)",
+            loso,
+        )
     loco: dict[str, list] = defaultdict(list)
     for corpus in ("ravdess", "urdu", "emovo", "casia"):
         train = [c for c in rest if c.dataset != corpus]

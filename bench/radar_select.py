@@ -79,7 +79,9 @@ class Data:
         self.baselines, rest = split(clips)
         self.rest = rest
         refs = {s: reference(b) for s, b in self.baselines.items()}
-        self.heard = np.array([sum(c.stats.duration_s for c in self.baselines.get(c.speaker, [])) for c in rest])
+        self.heard = np.array(
+            [sum(c.stats.duration_s for c in self.baselines.get(c.speaker, [])) for c in rest]
+        )
         self.has_own = np.array([c.speaker in refs for c in rest])
         self.x_own = np.stack([
             relative(c.stats, refs[c.speaker], ALL) if c.speaker in refs else np.full(len(ALL), np.nan) for c in rest
@@ -87,7 +89,9 @@ class Data:
         self.emotion = np.array([c.emotion for c in rest])
         self.dataset = np.array([c.dataset for c in rest])
         self.speaker = np.array([c.speaker for c in rest])
-        self.length_w = np.minimum(1.0, np.array([c.stats.duration_s for c in rest]) / DEFAULT_THRESHOLDS["weight_full_s"])
+        self.length_w = np.minimum(
+            1.0, np.array([c.stats.duration_s for c in rest]) / DEFAULT_THRESHOLDS["weight_full_s"]
+        )
         self.calm = calm_sentence_rows(calm_stats, features=ALL)[0]
         # the baseline clips against their own reference: a caller's normal voice, as negatives
         base = [(s, c) for s, b in self.baselines.items() for c in b]
@@ -188,7 +192,9 @@ def greedy(d: Data, base: Recipe, log=print) -> Recipe:  # type: ignore[no-untyp
     chosen: tuple[str, ...] = ()
     best = -1.0
     while True:
-        trials = [(objective(d, replace(base, features=(*chosen, f))), f) for f in CANDIDATES if f not in chosen]
+        trials = [
+            (objective(d, replace(base, features=(*chosen, f))), f) for f in CANDIDATES if f not in chosen
+        ]
         if not trials:
             break
         value, f = max(trials)
@@ -230,7 +236,9 @@ def main() -> None:
     from speech.tts import PiperTts
 
     d = Data(load_clips(samples=False), calm_sentence_stats(PiperTts()))
-    print(f"emotion_dev: {len(d.rest)} scored clips, {len(d.baselines)} speakers with a baseline ({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"emotion_dev: {len(d.rest)} scored clips, {len(d.baselines)} speakers with a baseline ({time.perf_counter() - t0:.0f} s)"
+    )
     print("  greedy forward selection on leave-one-corpus-out (escalate UAR - calm FA past 5%):")
     r = select(d)
     print(f"  chosen: {r}")
@@ -238,12 +246,20 @@ def main() -> None:
     for split_by in ("corpus", "speaker"):
         print(f"  leave-one-{split_by}-out:")
         table(d, r, split_by)
-    print("  which reference wins on unseen speakers (speakers with a baseline; LOSO escalate UAR / calm FA):")
+    print(
+        "  which reference wins on unseen speakers (speakers with a baseline; LOSO escalate UAR / calm FA):"
+    )
     has = d.has_own
     for prior in (0.0, 2.0, 5.0, 10.0, float("inf")):
         esc = cross(d, replace(r, prior_s=prior), "speaker")
         f = figures(d.emotion[has], esc[has])
-        name = "own only" if prior == 0 else "population only" if prior == float("inf") else f"blend, {prior:g} s"
+        name = (
+            "own only"
+            if prior == 0
+            else "population only"
+            if prior == float("inf")
+            else f"blend, {prior:g} s"
+        )
         print(f"    {name:16s} {f['escalate']:.3f} / {f['calm_fa']:.0%}")
     print(f"  ({time.perf_counter() - t0:.0f} s)")
 

@@ -46,7 +46,9 @@ def main() -> None:
     print(f"  accuracy {np.mean([g == w for g, w in zip(got, want, strict=True)]):.1%}")
     for c in CLASSES:
         idx = [i for i, w in enumerate(want) if w == c]
-        print(f"  {c:9s} recall {np.mean([got[i] == c for i in idx]):6.1%}  mean P(negative) {np.mean([probs[i]['negative'] for i in idx]):.2f}")
+        print(
+            f"  {c:9s} recall {np.mean([got[i] == c for i in idx]):6.1%}  mean P(negative) {np.mean([probs[i]['negative'] for i in idx]):.2f}"
+        )
     pos = [i for i, w in enumerate(want) if w == "positive"]
     print(f"  positive words read as negative: {np.mean([got[i] == 'negative' for i in pos]):.1%}")
     for i, (w, t) in enumerate(test):
@@ -56,7 +58,11 @@ def main() -> None:
         both = train + test
         xb = np.asarray(embedder.embed([plain(t) for _, t in both]), np.float64)
         full = SoftmaxClassifier(CLASSES, xb, np.array([CLASSES.index(v) for v, _ in both]))
-        meta = {"phrases": len(both), "data": "bench/data/valence_phrases.tsv + valence_test.tsv", "script": "bench/radar_words.py --write"}
+        meta = {
+            "phrases": len(both),
+            "data": "bench/data/valence_phrases.tsv + valence_test.tsv",
+            "script": "bench/radar_words.py --write",
+        }
         WordsModel(list(CLASSES), full.w, full.b, meta).save()
         print(f"  wrote models/words.json ({len(both)} phrases)")
 

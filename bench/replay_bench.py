@@ -9,8 +9,8 @@ import time
 from answer_latency import report
 from common import sixty_second_call
 
-from ivr.call.services import open_services
 from ivr.call.build import build_call
+from ivr.call.services import open_services
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
 from ivr.settings import Settings

@@ -202,8 +202,14 @@ class MemorySampler:
             "workers": sum(cpu_s(w["pid"]) for w in status["workers"]),
             "speech": cpu_s(status["speech"]["pid"]),
         }
-        return {"workers": workers, "speech": speech, "kamailio": kam, "serve": serve, "cpu": cpu,
-                "total": sum(workers) + speech + kam + serve}
+        return {
+            "workers": workers,
+            "speech": speech,
+            "kamailio": kam,
+            "serve": serve,
+            "cpu": cpu,
+            "total": sum(workers) + speech + kam + serve,
+        }
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
@@ -235,7 +241,9 @@ def run_n(
     spread_s: float,
     workers_arg: str = "fit",
 ) -> dict:
-    workers = max(1, math.ceil(n / 4)) if workers_arg == "fit" else 0 if workers_arg == "auto" else int(workers_arg)
+    workers = (
+        max(1, math.ceil(n / 4)) if workers_arg == "fit" else 0 if workers_arg == "auto" else int(workers_arg)
+    )
     api, sip = free_port(socket.SOCK_STREAM), free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     data = tmp / f"data{n}"
@@ -268,7 +276,11 @@ def run_n(
 
         wait_until(ready, 600, f"{workers or 'the default'} workers")
         if not workers:
-            workers = len(httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5, headers=serve_auth(data)).json()["workers"])
+            workers = len(
+                httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5, headers=serve_auth(data)).json()[
+                    "workers"
+                ]
+            )
         media_base = 30000
         cap = tmp / f"rtp{n}.pcap"
         tshark = subprocess.Popen(
@@ -305,7 +317,10 @@ def run_n(
         peak = memory.stop()
         end_mem = MemorySampler(f"http://127.0.0.1:{api}", serve.pid, data / "run").sample()
         elapsed = max(1e-6, (total1 - total0) / (os.cpu_count() or 1) / os.sysconf("SC_CLK_TCK"))
-        share = {k: (end_mem["cpu"][k] - idle_mem["cpu"][k]) / elapsed / (os.cpu_count() or 1) for k in ("workers", "speech")}
+        share = {
+            k: (end_mem["cpu"][k] - idle_mem["cpu"][k]) / elapsed / (os.cpu_count() or 1)
+            for k in ("workers", "speech")
+        }
         tshark.send_signal(signal.SIGINT)
         tshark.wait(timeout=20)
         ok = re.search(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", sipp.stdout)
@@ -400,7 +415,9 @@ def main() -> None:
             "lat": [sum((x["lat"][t] for x in runs), []) for t in range(len(ends))],
         }
         if not ends:
-            print(f"{r['n']:>3}  {r['workers']:>7}  {r['ok']:>4}  {r['failed']:>6}    -  {r['cpu']:>4.0%}  (silent)")
+            print(
+                f"{r['n']:>3}  {r['workers']:>7}  {r['ok']:>4}  {r['failed']:>6}    -  {r['cpu']:>4.0%}  (silent)"
+            )
             print("       " + memory_line(runs[-1]), flush=True)
             continue
         lat = [x for turn in r["lat"] for x in turn]

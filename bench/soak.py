@@ -70,7 +70,9 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=3000)
     ap.add_argument("--concurrent", type=int, default=20)
     ap.add_argument("--min-ms", type=int, default=200, help="shortest time before the caller hangs up")
-    ap.add_argument("--max-ms", type=int, default=14000, help="longest (the greeting, the caller's words, the answer)")
+    ap.add_argument(
+        "--max-ms", type=int, default=14000, help="longest (the greeting, the caller's words, the answer)"
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ivr-soak-"))
     data = tmp / "data"
@@ -84,7 +86,9 @@ def main() -> int:
     )  # fmt: skip
     api = f"http://127.0.0.1:{api_port}"
     try:
-        wait_until(lambda: serve_status(serve, api, data, tmp / "serve.log"), 600, "ivr serve", interval_s=0.5)
+        wait_until(
+            lambda: serve_status(serve, api, data, tmp / "serve.log"), 600, "ivr serve", interval_s=0.5
+        )
         start = sample(api, data)
         csv = tmp / "callers.csv"
         csv.write_text("SEQUENTIAL\n+447700900003\n")
@@ -112,7 +116,9 @@ def main() -> int:
 
         lines = (tmp / "stat.csv").read_text().strip().splitlines()
         stat = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
-        placed, ok, failed = (int(stat[k]) for k in ("TotalCallCreated", "SuccessfulCall(C)", "FailedCall(C)"))
+        placed, ok, failed = (
+            int(stat[k]) for k in ("TotalCallCreated", "SuccessfulCall(C)", "FailedCall(C)")
+        )
 
         store = Store(f"sqlite:///{data}/ivr.sqlite3")
 
@@ -132,17 +138,26 @@ def main() -> int:
             serve.wait(timeout=60)
         except subprocess.TimeoutExpired:
             serve.kill()
-    print(f"soak: {args.calls} calls, {args.concurrent} at a time, hang-up uniformly {args.min_ms}-{args.max_ms} ms, {took:.0f} s")
-    print(f"  sipp: placed {placed}, successful {ok}, failed {failed} (an IVR that hung up first counts as failed)")
+    print(
+        f"soak: {args.calls} calls, {args.concurrent} at a time, hang-up uniformly {args.min_ms}-{args.max_ms} ms, {took:.0f} s"
+    )
+    print(
+        f"  sipp: placed {placed}, successful {ok}, failed {failed} (an IVR that hung up first counts as failed)"
+    )
     print(f"  crashes: worker restarts {end['restarts'] - start['restarts']}, speech restarts "
           f"{end['speech_restarts'] - start['speech_restarts']}, serve alive: {alive}")  # fmt: skip
     print(f"  records: {len(rows)} written for {placed} calls placed ({total} rows in the store); all ended")
     print(f"  outcomes: {dict(outcomes)}")
     ws, we = start["worker_pss"], end["worker_pss"]
-    print(f"  worker PSS MB: start {min(ws):.0f}-{max(ws):.0f} (sum {sum(ws):.0f}), end {min(we):.0f}-{max(we):.0f} (sum {sum(we):.0f})")
+    print(
+        f"  worker PSS MB: start {min(ws):.0f}-{max(ws):.0f} (sum {sum(ws):.0f}), end {min(we):.0f}-{max(we):.0f} (sum {sum(we):.0f})"
+    )
     if series:
         step = max(1, len(series) // 8)
-        print("  workers' PSS sum along the run (s: MB): " + ", ".join(f"{t:.0f}: {m:.0f}" for t, m in series[::step]))
+        print(
+            "  workers' PSS sum along the run (s: MB): "
+            + ", ".join(f"{t:.0f}: {m:.0f}" for t, m in series[::step])
+        )
     print(f"  speech service PSS MB: start {start['speech_pss']:.0f}, end {end['speech_pss']:.0f}")
     if sipp.returncode not in (0, 1):
         print(sipp.stderr[-2000:], file=sys.stderr)

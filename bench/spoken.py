@@ -21,7 +21,10 @@ FRAME = RATE * 20 // 1000
 
 def load(name: str) -> list[tuple[str, list[str]]]:
     with open(ROOT / "bench" / "data" / name, encoding="utf-8") as f:
-        return [(r["intent"], [p.strip() for p in r["text"].split("|")]) for r in csv.DictReader(f, delimiter="\t")]
+        return [
+            (r["intent"], [p.strip() for p in r["text"].split("|")])
+            for r in csv.DictReader(f, delimiter="\t")
+        ]
 
 
 async def spoken(speech, parts: list[str], pause_ms: int) -> tuple[np.ndarray, int]:
@@ -40,7 +43,13 @@ async def spoken(speech, parts: list[str], pause_ms: int) -> tuple[np.ndarray, i
 async def turn(services, audio: np.ndarray, vad: VadSettings, hints: str = "") -> list[dict]:
     events: list = []
     pipe = SpeechPipeline(
-        "bench", RATE, services, events.append, vad=vad, asr=AsrSettings(partial_interval_ms=10**9), deterministic=True
+        "bench",
+        RATE,
+        services,
+        events.append,
+        vad=vad,
+        asr=AsrSettings(partial_interval_ms=10**9),
+        deterministic=True,
     )
     pipe.hints = hints
     for i in range(0, len(audio) - FRAME + 1, FRAME):

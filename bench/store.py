@@ -108,7 +108,14 @@ def stream(url: str, calls: int, pace_s: float) -> dict:
     events = sum(r[0] for r in results)
     lat = [x for r in results for x in r[2]]
     slowest = max(r[1] for r in results)
-    return {"events": events, "eps": events / slowest, "wall": wall, "p50": pct(lat, 50), "p95": pct(lat, 95), "batches": sum(r[3] for r in results)}
+    return {
+        "events": events,
+        "eps": events / slowest,
+        "wall": wall,
+        "p50": pct(lat, 50),
+        "p95": pct(lat, 95),
+        "batches": sum(r[3] for r in results),
+    }
 
 
 def hundred_thousand(url: str, data_dir: Path | None) -> dict:
@@ -154,7 +161,9 @@ def hundred_thousand(url: str, data_dir: Path | None) -> dict:
     if data_dir is not None:  # the command a user types, Python's start included
         exe = Path(sys.executable).with_name("ivr")
         t0 = time.perf_counter()
-        subprocess.run([str(exe), "calls", "list", "--data-dir", str(data_dir)], check=True, capture_output=True)
+        subprocess.run(
+            [str(exe), "calls", "list", "--data-dir", str(data_dir)], check=True, capture_output=True
+        )
         cli = time.perf_counter() - t0
     store.close()
     return {"first": first, "deep": deep, "filtered": filtered, "api": api, "cli": cli}
@@ -173,7 +182,13 @@ def main() -> int:
         name = f"ivr_bench_{uuid.uuid4().hex[:8]}"
         with create_engine(os.environ["IVR_TEST_PG_URL"], isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-        backends.append(("postgresql", make_url(os.environ["IVR_TEST_PG_URL"]).set(database=name).render_as_string(False), None))
+        backends.append(
+            (
+                "postgresql",
+                make_url(os.environ["IVR_TEST_PG_URL"]).set(database=name).render_as_string(False),
+                None,
+            )
+        )
     print(f"store: {args.calls} calls of {EVENTS_PER_CALL} events in {PROCESSES} processes")
     for label, url, data_dir in backends:
         from ivr.store import Store
@@ -181,8 +196,12 @@ def main() -> int:
         Store(url).close()  # migrated once, before the writers start
         live = stream(url, args.calls, pace_s=0.1)  # 10 events/s a call: a live call's pace
         full = stream(url, args.calls, pace_s=0.0)
-        print(f"  {label:<10} live pace : {live['events'] / live['wall']:7.0f} events/s offered, commit p50 {live['p50'] * 1000:5.1f} ms, p95 {live['p95'] * 1000:5.1f} ms")
-        print(f"  {label:<10} full speed: {full['eps']:7.0f} events/s, commit p50 {full['p50'] * 1000:5.1f} ms, p95 {full['p95'] * 1000:5.1f} ms, {full['events'] / max(full['batches'], 1):.0f} events a commit")
+        print(
+            f"  {label:<10} live pace : {live['events'] / live['wall']:7.0f} events/s offered, commit p50 {live['p50'] * 1000:5.1f} ms, p95 {live['p95'] * 1000:5.1f} ms"
+        )
+        print(
+            f"  {label:<10} full speed: {full['eps']:7.0f} events/s, commit p50 {full['p50'] * 1000:5.1f} ms, p95 {full['p95'] * 1000:5.1f} ms, {full['events'] / max(full['batches'], 1):.0f} events a commit"
+        )
         big = hundred_thousand(url, data_dir)
         cli = f", `ivr calls list` {big['cli'] * 1000:.0f} ms (with Python's start)" if big["cli"] else ""
         print(f"  {label:<10} 100,000 calls: first page {big['first'] * 1000:.1f} ms, a page 10,000 deep {big['deep'] * 1000:.1f} ms, "

@@ -72,7 +72,12 @@ def serve(tmp: Path, workers: int, agents: list[str]) -> tuple[subprocess.Popen,
         stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{api}"
-    wait_until(lambda: serve_status(proc, url, data, tmp / "serve.log"), 900, f"ivr serve with {workers} workers", 1.0)
+    wait_until(
+        lambda: serve_status(proc, url, data, tmp / "serve.log"),
+        900,
+        f"ivr serve with {workers} workers",
+        1.0,
+    )
     return proc, url, sip, data
 
 
@@ -87,14 +92,18 @@ def stop(proc: subprocess.Popen) -> None:
 def set_state(api: str, data: Path, name: str, state: str) -> None:
     import httpx
 
-    r = httpx.post(f"{api}/api/agents/{name}/state", json={"state": state, "reason": "bench"}, headers=serve_auth(data))
+    r = httpx.post(
+        f"{api}/api/agents/{name}/state", json={"state": state, "reason": "bench"}, headers=serve_auth(data)
+    )
     r.raise_for_status()
 
 
 def ended_records(data: Path) -> list[dict]:
     store = Store(f"sqlite:///{data}/ivr.sqlite3")
     try:
-        return [store.calls.get(c["id"]) for c in store.calls.list(limit=1000).calls if c["status"] == "ended"]
+        return [
+            store.calls.get(c["id"]) for c in store.calls.list(limit=1000).calls if c["status"] == "ended"
+        ]
     finally:
         store.close()
 
@@ -122,7 +131,9 @@ def bench_transfers(tmp: Path, n: int) -> None:
     try:
         quiet = speech_wav(tmp / "agent.wav", [(None, 6)])  # each agent talks 6 s, then hangs up
         for name in ("ann", "bob"):
-            phones.append(BaresipAgent(tmp, quiet, seconds=3600, register=(name, AGENT_PASSWORD, sip), name=name))
+            phones.append(
+                BaresipAgent(tmp, quiet, seconds=3600, register=(name, AGENT_PASSWORD, sip), name=name)
+            )
         wait_until(lambda: len(registered(data / "run")) >= 2, 30, "both agents registered")
         for name in ("ann", "bob"):
             set_state(api, data, name, "available")
@@ -143,7 +154,9 @@ def bench_transfers(tmp: Path, n: int) -> None:
                 t.join(120)
             done += pair
             wait_until(lambda n=done: len(ended_records(data)) >= n, 60, "the records")
-            time.sleep(6)  # the agents' wrap-up (5 s in queue.yaml) between rounds: a bench pacing, not a race
+            time.sleep(
+                6
+            )  # the agents' wrap-up (5 s in queue.yaml) between rounds: a bench pacing, not a race
         figures = [f for f in (transfer_figures(c) for c in ended_records(data)) if f]
     finally:
         for p in phones:

@@ -42,7 +42,10 @@ async def main() -> None:
         matcher = IntentMatcher(
             services.embedder, dp.intents, float(dp.settings.get("intent_threshold", 0.5)), dp.keywords
         )
-        said = {name: [await spoken(services.speech, parts, args.pause_ms) for _, parts in rows] for name, rows in sets.items()}
+        said = {
+            name: [await spoken(services.speech, parts, args.pause_ms) for _, parts in rows]
+            for name, rows in sets.items()
+        }
         print(
             f"Turn-taking benchmark (hotline intents; piper at 8 kHz -> VAD -> whisper; grace join {JOIN_GRACE_MS} ms;"
             f" pause mid-thought {args.pause_ms} ms)"

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ivr.acd.policy import QueueRules
 from ivr.events import Event, EventType
+from ivr.queues import QueueRules
 
 
 class InputKind(StrEnum):

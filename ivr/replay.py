@@ -76,6 +76,7 @@ class ReplayTransport:
         self.transferred_to: str | None = None
         self.whisper = b""
         self.duration_ms = 0
+        self.needs_line = False
 
     @classmethod
     def from_file(
@@ -174,7 +175,7 @@ class ReplayTransport:
         self.transferred_to = target
         self._hung_up = True
 
-    async def refer(self, uri: str, timeout_s: int) -> TransferOutcome:
+    async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
         self.transferred_to = uri
         self._hung_up = True
         return TransferOutcome.CONNECTED

@@ -111,17 +111,26 @@ class Settings:
             s = replace(s, qa_config=os.environ["IVR_QA_CONFIG"])
         if os.environ.get("IVR_STORE_URL"):
             s = replace(s, store_url=os.environ["IVR_STORE_URL"].strip())
-        for name, attr in (("IVR_RETENTION_RECORDINGS_DAYS", "recordings_days"), ("IVR_RETENTION_TRANSCRIPTS_DAYS", "transcripts_days")):
-            if os.environ.get(name):
-                s = replace(s, **{attr: float(_env_count(name, low=0, high=36500))})
+        if os.environ.get("IVR_RETENTION_RECORDINGS_DAYS"):
+            s = replace(
+                s, recordings_days=float(_env_count("IVR_RETENTION_RECORDINGS_DAYS", low=0, high=36500))
+            )
+        if os.environ.get("IVR_RETENTION_TRANSCRIPTS_DAYS"):
+            s = replace(
+                s, transcripts_days=float(_env_count("IVR_RETENTION_TRANSCRIPTS_DAYS", low=0, high=36500))
+            )
         if os.environ.get("IVR_CALLBACK_URI"):
             uri = os.environ["IVR_CALLBACK_URI"].strip()
             try:
-                usable = "{number}" in uri and uri.startswith(("sip:", "sips:")) and bool(uri.format(number="1"))
+                usable = (
+                    "{number}" in uri and uri.startswith(("sip:", "sips:")) and bool(uri.format(number="1"))
+                )
             except (KeyError, IndexError, ValueError):  # another {field}, or a stray brace
                 usable = False
             if not usable:
-                raise SettingsError(f"IVR_CALLBACK_URI={uri!r}: a sip: URI with {{number}} (and no other braces) is needed")
+                raise SettingsError(
+                    f"IVR_CALLBACK_URI={uri!r}: a sip: URI with {{number}} (and no other braces) is needed"
+                )
             s = replace(s, callback_uri=uri)
         if os.environ.get("IVR_CALLBACK_RETRY_S"):
             s = replace(s, callback_retry_s=float(_env_count("IVR_CALLBACK_RETRY_S", low=1, high=86400)))

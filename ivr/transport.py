@@ -43,6 +43,8 @@ class Transport(Protocol):
     call_id: str
     caller: str
     sample_rate: int
+    needs_line: bool
+    """A caller waits for an agent: the worker keeps a line free for the agent's leg."""
 
     def inputs(self) -> AsyncIterator[CallInput]:
         """The caller's audio frames and DTMF digits, in audio-time order, until hang-up."""
@@ -78,7 +80,7 @@ class Transport(Protocol):
         """Hand the call over and leave it (blind REFER to a sip: target, or to a queue)."""
         ...
 
-    async def refer(self, uri: str, timeout_s: int) -> TransferOutcome:
+    async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
         """Blind transfer (SIP REFER): the caller's phone calls `uri`; CONNECTED once it has."""
         ...
 

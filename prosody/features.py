@@ -141,7 +141,7 @@ def utterance_stats(samples: np.ndarray, rate: int = RATE) -> UtteranceStats | N
     v = ff.voiced
     if v.sum() < 10:  # under 100 ms of voice
         return None
-    f0 = semitones(ff.f0_hz[v])
+    f0 = np.asarray(semitones(ff.f0_hz[v]), dtype=np.float64)
     t_v = np.flatnonzero(v) * HOP / RATE
     loud = ff.energy_db[v]
     periods = 1.0 / ff.f0_hz[v]

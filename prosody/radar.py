@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def _oct(a: float, b: float) -> float:
 
 
 # Every difference from the reference voice the radar knows how to take.
-DELTAS = {
+DELTAS: dict[str, Callable[[UtteranceStats, dict[str, float]], float]] = {
     "d_f0_st": lambda s, r: s.f0_st - r["f0_st"],
     "d_f0_range_st": lambda s, r: s.f0_range_st - r["f0_range_st"],
     "d_f0_p90_st": lambda s, r: s.f0_p90_st - r["f0_p90_st"],
@@ -90,7 +91,8 @@ class Logistic:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         z = ((x - self.mean) / self.std) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return p
 
     def to_json(self) -> dict[str, Any]:
         return {

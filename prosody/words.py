@@ -34,7 +34,9 @@ class Valence:
 
 
 class WordsModel:
-    def __init__(self, classes: list[str], w: np.ndarray, b: np.ndarray, meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, classes: list[str], w: np.ndarray, b: np.ndarray, meta: dict[str, Any] | None = None
+    ) -> None:
         if "negative" not in classes or "positive" not in classes:
             raise ValueError(f"a words model needs negative and positive classes, not {classes}")
         self.classes, self.w, self.b, self.meta = list(classes), w, b, meta or {}
@@ -42,10 +44,20 @@ class WordsModel:
     @classmethod
     def load(cls, path: str | Path = WORDS_PATH) -> WordsModel:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(list(d["classes"]), np.array(d["weights"], np.float64), np.array(d["bias"], np.float64), d.get("meta"))
+        return cls(
+            list(d["classes"]),
+            np.array(d["weights"], np.float64),
+            np.array(d["bias"], np.float64),
+            d.get("meta"),
+        )
 
     def save(self, path: str | Path = WORDS_PATH) -> None:
-        d = {"classes": self.classes, "weights": np.round(self.w, 5).tolist(), "bias": np.round(self.b, 5).tolist(), "meta": self.meta}
+        d = {
+            "classes": self.classes,
+            "weights": np.round(self.w, 5).tolist(),
+            "bias": np.round(self.b, 5).tolist(),
+            "meta": self.meta,
+        }
         Path(path).write_text(json.dumps(d) + "\n", encoding="utf-8")
 
     def valence(self, row: Any) -> Valence:

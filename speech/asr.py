@@ -144,10 +144,10 @@ class WhisperRunner:
         self.decodes = 0
 
     def token_text(self, token: int) -> str:
-        return self._tokenizer.decode([token])
+        return str(self._tokenizer.decode([token]))
 
     def text(self, tokens: Sequence[int]) -> str:
-        return self._tokenizer.decode([t for t in tokens if t < self._eot]).strip()
+        return str(self._tokenizer.decode([t for t in tokens if t < self._eot])).strip()
 
     def features(self, audio: np.ndarray) -> np.ndarray:
         """Log-mel features of 16 kHz audio, padded to the shortened encoder context."""
@@ -213,7 +213,9 @@ class WhisperRunner:
             self._generate(items, todo, self.prompt_for(hints), out)
         return [d for d in out if d is not None]
 
-    def _generate(self, items: Sequence[tuple[Any, ...]], todo: list[int], prompt: list[int], out: list[Decoded | None]) -> None:
+    def _generate(
+        self, items: Sequence[tuple[Any, ...]], todo: list[int], prompt: list[int], out: list[Decoded | None]
+    ) -> None:
         import ctranslate2
 
         s = self.settings

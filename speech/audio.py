@@ -82,13 +82,14 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Resample float32 audio with soxr's high-quality filter (no-op when rates match)."""
     if from_rate == to_rate or samples.size == 0:
         return samples.astype(np.float32, copy=False)
-    return soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ")
+    out: np.ndarray = soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ")
+    return out
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:
     """Float samples in [-1, 1] to little-endian 16-bit PCM, clipping overs."""
     clipped = np.clip(samples, -1.0, 1.0)
-    return (clipped * 32767.0).round().astype("<i2").tobytes()
+    return bytes((clipped * 32767.0).round().astype("<i2").tobytes())
 
 
 def pcm16_to_float(pcm: bytes) -> np.ndarray:

@@ -303,4 +303,4 @@ def speech_ratio(samples: np.ndarray, sample_rate: int, aggressiveness: int = 2)
     frames = [pcm[i : i + step].tobytes() for i in range(0, len(pcm) - step + 1, step)]
     if not frames:
         return 0.0
-    return sum(vad.is_speech(f, sample_rate) for f in frames) / len(frames)
+    return float(sum(bool(vad.is_speech(f, sample_rate)) for f in frames) / len(frames))

@@ -62,7 +62,11 @@ class Page:
 
     def foreign(self) -> list[str]:
         """Requests to anywhere but 127.0.0.1."""
-        return [u for u in self.requests if urlparse(u).hostname not in ("127.0.0.1",) and not u.startswith("data:")]
+        return [
+            u
+            for u in self.requests
+            if urlparse(u).hostname not in ("127.0.0.1",) and not u.startswith("data:")
+        ]
 
     def shot(self, name: str) -> None:
         out = os.environ.get("IVR_SCREENSHOTS")

@@ -82,8 +82,7 @@ def speech_address(engines):
 @contextlib.asynccontextmanager
 async def call_services(address, radar_model=None):
     """A worker's services (the speech client, the radar), inside the test's event loop."""
-    from ivr.call.services import CallServices
-    from ivr.call.session import APOLOGY
+    from ivr.call.services import APOLOGY, CallServices
     from speech.service.client import SpeechClient
 
     client = SpeechClient(address)
@@ -123,3 +122,14 @@ def voiced(seconds: float, rate: int, f0: float = 140.0, level: float = 0.3) -> 
 
 
 from tests.browser import chromium  # noqa: E402, F401  (one Playwright per module)
+
+LANES = {"unit", "model", "e2e", "browser"}
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Every test names its lane (`make test-fast` runs `unit`): an unmarked one is an error."""
+    unmarked = [it.nodeid for it in items if not LANES & {m.name for m in it.iter_markers()}]
+    if unmarked:
+        raise pytest.UsageError(
+            f"tests with no lane marker ({', '.join(sorted(LANES))}): {', '.join(unmarked[:5])}"
+        )

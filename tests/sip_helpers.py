@@ -159,7 +159,11 @@ def fixture_pcap(path: Path, lead_s: float, tail_s: float, name: str = "cmu_arct
     """An RTP pcap for sipp: a fixture at 8 kHz between `lead_s` and `tail_s` of silence."""
     samples, rate = decode_file(ROOT / "audio_fixtures" / name)
     x = np.concatenate(
-        [np.zeros(int(8000 * lead_s), np.float32), resample(samples, rate, 8000), np.zeros(int(8000 * tail_s), np.float32)]
+        [
+            np.zeros(int(8000 * lead_s), np.float32),
+            resample(samples, rate, 8000),
+            np.zeros(int(8000 * tail_s), np.float32),
+        ]
     )
     write_rtp_pcap(path, x)
     return path
@@ -247,7 +251,9 @@ def sipp_call(
     )
 
 
-def _baresip_conf(conf: Path, port: int, wav: Path, account: str, host: str = "127.0.0.1", extra: str = "") -> None:
+def _baresip_conf(
+    conf: Path, port: int, wav: Path, account: str, host: str = "127.0.0.1", extra: str = ""
+) -> None:
     """A headless baresip: streams `wav`, records what it hears into `conf` (sndfile)."""
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "config").write_text(
@@ -400,7 +406,9 @@ def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents
     for name in supervisors:  # a supervisor with a phone on the hotline (to listen in), never offered calls
         store.users.add(name, "supervisor", AGENT_PASSWORD)
         store.agents.add(name, AGENT_PASSWORD, list(skills), replace=True)
-    store.directory.upsert([{"number": number, "name": name, "tier": tier} for number, name, tier in directory])
+    store.directory.upsert(
+        [{"number": number, "name": name, "tier": tier} for number, name, tier in directory]
+    )
     store.close()
     sip = free_port()
     plan = plan_for(tmp, sip)

@@ -51,7 +51,9 @@ class _Records:
     def list(self, caller, since, limit):  # type: ignore[no-untyped-def]
         from ivr.store.calls import Page
 
-        return Page([c for c in self.calls if c["caller"] == caller and c["started_at"] >= since][:limit], None)
+        return Page(
+            [c for c in self.calls if c["caller"] == caller and c["started_at"] >= since][:limit], None
+        )
 
 
 def test_past_calls_leave_out_this_call_and_old_ones():

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from ivr.acd.engine import Acd
 from ivr.acd.policy import AgentState, QueueRules
 from ivr.store import Store
 
 RULES = {"billing": QueueRules("billing", frozenset({"billing"}), max_missed=2, wrap_up_s=0)}
+
+pytestmark = pytest.mark.unit  # SQLite and, under `make test`, PostgreSQL: no model
 
 
 def test_a_caller_waits_is_offered_the_agent_and_is_answered(store):
@@ -76,7 +80,9 @@ def test_two_workers_never_ring_the_same_agent(store_url):
                     with lock:
                         won.append(c)
 
-    threads = [threading.Thread(target=worker, args=(acds[k], [f"c{i}" for i in range(k, 6, 2)])) for k in range(2)]
+    threads = [
+        threading.Thread(target=worker, args=(acds[k], [f"c{i}" for i in range(k, 6, 2)])) for k in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:

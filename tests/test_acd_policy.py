@@ -34,19 +34,36 @@ def test_a_vip_and_an_upset_caller_jump_a_standard_one():
     std = Waiting("std", "billing", priority_for(0)[0], joined_at=1.0)
     vip = Waiting("vip", "billing", priority_for(0, "vip")[0], joined_at=5.0)
     upset = escalate(Waiting("upset", "billing", 0, joined_at=3.0))
-    assert [o.waiting.call_id for o in offers({"billing": BILLING}, [std, vip, upset], [agent("a", 0), agent("b", 1), agent("c", 2)])] == ["vip", "upset", "std"]
+    assert [
+        o.waiting.call_id
+        for o in offers(
+            {"billing": BILLING}, [std, vip, upset], [agent("a", 0), agent("b", 1), agent("c", 2)]
+        )
+    ] == ["vip", "upset", "std"]
     assert position("std", [std, vip, upset]) == 3 and position("nobody", [std]) == 0
     assert escalate(upset) == upset  # once
     assert priority_for(5, "gold", True) == (75, ("gold caller +20", "upset +50"))
 
 
 def test_strategies():
-    free = [agent("old", 1.0, level=1), agent("senior", 5.0, level=3), agent("busy", 0.0, state=AgentState.ON_CALL), agent("sales", 0.5, skills=("sales",))]
+    free = [
+        agent("old", 1.0, level=1),
+        agent("senior", 5.0, level=3),
+        agent("busy", 0.0, state=AgentState.ON_CALL),
+        agent("sales", 0.5, skills=("sales",)),
+    ]
     w = Waiting("c", "billing", 0, 0.0)
     assert [a.name for a in choose(BILLING, w, free)] == ["old"]
-    assert [a.name for a in choose(QueueRules("billing", frozenset({"billing"}), "skill_level"), w, free)] == ["senior"]
-    assert [a.name for a in choose(QueueRules("billing", frozenset({"billing"}), "ring_all"), w, free)] == ["old", "senior"]
-    assert [a.name for a in choose(QueueRules("any"), Waiting("c", "any", 0, 0.0, skill="sales"), free)] == ["sales"]
+    assert [
+        a.name for a in choose(QueueRules("billing", frozenset({"billing"}), "skill_level"), w, free)
+    ] == ["senior"]
+    assert [a.name for a in choose(QueueRules("billing", frozenset({"billing"}), "ring_all"), w, free)] == [
+        "old",
+        "senior",
+    ]
+    assert [a.name for a in choose(QueueRules("any"), Waiting("c", "any", 0, 0.0, skill="sales"), free)] == [
+        "sales"
+    ]
 
 
 def test_an_agent_is_offered_one_call_at_a_time():

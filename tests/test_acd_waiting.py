@@ -58,7 +58,9 @@ class ScriptedCall:
     def discard_speech(self) -> int:
         """What the caller said up to now that nothing took (as the session drops it)."""
         before = len(self.script)
-        self.script = [(at, i) for at, i in self.script if not (at <= self.now_ms and i.kind is InputKind.SPEECH)]
+        self.script = [
+            (at, i) for at, i in self.script if not (at <= self.now_ms and i.kind is InputKind.SPEECH)
+        ]
         return before - len(self.script)
 
     async def stop_hold(self) -> None: ...

@@ -49,7 +49,9 @@ def hotline(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def queued(tmp_path_factory):
-    served = start_hotline(tmp_path_factory.mktemp("queue"), lambda tmp, sip: ROOT / "tests" / "sip" / "queue.yaml")
+    served = start_hotline(
+        tmp_path_factory.mktemp("queue"), lambda tmp, sip: ROOT / "tests" / "sip" / "queue.yaml"
+    )
     yield served
     stop_hotline(served)
 
@@ -58,12 +60,21 @@ def test_a_wrong_password_is_refused_and_never_registers(hotline, tmp_path):
     wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
     # from an address of its own: its retries get that address blocked, not the agents'
     intruder = BaresipAgent(
-        tmp_path, wav, seconds=20, register=("ann", "wrongpass1", hotline["sip"]), name="intruder", host="127.0.0.3"
+        tmp_path,
+        wav,
+        seconds=20,
+        register=("ann", "wrongpass1", hotline["sip"]),
+        name="intruder",
+        host="127.0.0.3",
     )
     try:
         # refused: 401 to each wrong digest, and 403 once baresip's retries get its address blocked
         refused = ("401 Unauthorized", "403 Forbidden")
-        wait_until(lambda: any(r in intruder.log.read_text(errors="replace") for r in refused), 20, "the digest refused")
+        wait_until(
+            lambda: any(r in intruder.log.read_text(errors="replace") for r in refused),
+            20,
+            "the digest refused",
+        )
         assert not any(f":{intruder.port}" in c for c in registered(hotline["run"]))
     finally:
         intruder.stop()
@@ -74,7 +85,11 @@ def test_a_registered_agent_gets_the_whisper_then_the_caller(hotline, tmp_path, 
     agent_wav = speech_wav(tmp_path / "agent.wav", [(None, 10), ("cmu_arctic_us_aew_a0001.wav", 22)])
     agent = BaresipAgent(tmp_path, agent_wav, seconds=120, register=("ann", PASSWORD, hotline["sip"]))
     try:
-        wait_until(lambda: any(f":{agent.port}" in c for c in registered(hotline["run"])), 20, "ann's phone registered")
+        wait_until(
+            lambda: any(f":{agent.port}" in c for c in registered(hotline["run"])),
+            20,
+            "ann's phone registered",
+        )
         caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 14), ("jfk.flac", 4), ("jfk.flac", 15)])
         heard = baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", caller_wav, seconds=55)
         agent_heard = agent.heard()
@@ -82,13 +97,17 @@ def test_a_registered_agent_gets_the_whisper_then_the_caller(hotline, tmp_path, 
         agent.stop()
     samples, rate = decode_file(agent_heard)
     said_to_agent = transcribe(engines, samples, rate)
-    assert "roaming" in said_to_agent and "country" in said_to_agent, said_to_agent  # whisper, then the caller
+    assert "roaming" in said_to_agent and "country" in said_to_agent, (
+        said_to_agent
+    )  # whisper, then the caller
     samples, rate = decode_file(heard)
     caller_heard = transcribe(engines, samples, rate)
     assert "connecting you to billing" in caller_heard and "roaming" not in caller_heard, caller_heard
     store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
     try:
-        (call,) = wait_until(lambda: [c for c in store.calls.list().calls if c["status"] == "ended"] or None, 60, "the record")
+        (call,) = wait_until(
+            lambda: [c for c in store.calls.list().calls if c["status"] == "ended"] or None, 60, "the record"
+        )
     finally:
         store.close()
     assert call["outcome"] == "transferred" and call["queue"] == "billing" and call["tier"] == "L2", call
@@ -103,15 +122,24 @@ def test_the_queue_rings_the_next_agent_when_one_does_not_answer(queued, tmp_pat
 
     silent = speech_wav(tmp_path / "silent.wav", [(None, 60)])
     bob = BaresipAgent(
-        tmp_path, silent, seconds=120, register=("bob", PASSWORD, queued["sip"]), name="bob", auto_answer=False
+        tmp_path,
+        silent,
+        seconds=120,
+        register=("bob", PASSWORD, queued["sip"]),
+        name="bob",
+        auto_answer=False,
     )
     agent_wav = speech_wav(tmp_path / "agent.wav", [(None, 10), ("cmu_arctic_us_aew_a0001.wav", 22)])
-    ann = BaresipAgent(tmp_path, agent_wav, seconds=120, register=("ann", PASSWORD, queued["sip"]), name="ann")
+    ann = BaresipAgent(
+        tmp_path, agent_wav, seconds=120, register=("ann", PASSWORD, queued["sip"]), name="ann"
+    )
     auth = serve_auth(queued["data"])
     try:
         wait_until(lambda: len(registered(queued["run"])) >= 2, 20, "both phones registered")
         for name in ("bob", "ann"):  # bob first: he has been idle longest
-            r = httpx.post(f"{queued['api']}/api/agents/{name}/state", json={"state": "available"}, headers=auth)
+            r = httpx.post(
+                f"{queued['api']}/api/agents/{name}/state", json={"state": "available"}, headers=auth
+            )
             assert r.status_code == 200, r.text
         caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 24), ("jfk.flac", 4), ("jfk.flac", 15)])
         heard = baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{queued['sip']}", caller_wav, seconds=70)
@@ -125,18 +153,25 @@ def test_the_queue_rings_the_next_agent_when_one_does_not_answer(queued, tmp_pat
     assert "find someone" in caller_heard and "roaming" not in caller_heard, caller_heard
     store = Store(f"sqlite:///{queued['data']}/ivr.sqlite3")
     try:
-        (call,) = wait_until(lambda: [c for c in store.calls.list().calls if c["status"] == "ended"] or None, 60, "the record")
+        (call,) = wait_until(
+            lambda: [c for c in store.calls.list().calls if c["status"] == "ended"] or None, 60, "the record"
+        )
         call = store.calls.get(call["id"])
         bob_state = store.agents.get("bob")
     finally:
         store.close()
     kinds = [e["type"] for e in call["events"]]
     offers = [(e["agent"], e.get("outcome", "ringing")) for e in call["events"] if e["type"] == "agent_offer"]
-    assert offers == [("bob", "ringing"), ("bob", "no_answer"), ("ann", "ringing"), ("ann", "bridged")], offers
+    assert offers == [("bob", "ringing"), ("bob", "no_answer"), ("ann", "ringing"), ("ann", "bridged")], (
+        offers
+    )
     assert "queue_join" in kinds, kinds
     assert [e.get("outcome") for e in call["events"] if e["type"] == "transfer"] == [None, "bridged"]
     # both sides transcribed into the record: the caller's words, and ann's once put through
-    said = {who: " ".join(t["text"].lower() for t in call["transcript"] if t["speaker"] == who) for who in ("caller", "agent")}
+    said = {
+        who: " ".join(t["text"].lower() for t in call["transcript"] if t["speaker"] == who)
+        for who in ("caller", "agent")
+    }
     assert "country" in said["caller"] and "danger trail" in said["agent"], said
     leave = next(e for e in call["events"] if e["type"] == "queue_leave")
     assert leave["reason"] == "answered" and leave["agent"] == "ann" and leave["wait_ms"] > 5000
@@ -159,9 +194,17 @@ def test_an_agent_who_hangs_up_during_the_briefing_passes_the_caller_on(queued, 
     store = Store(f"sqlite:///{queued['data']}/ivr.sqlite3")
     before = {c["id"] for c in store.calls.list().calls}
     try:
-        wait_until(lambda: {f":{ann.port}", f":{bob.port}"} <= {c[c.rfind(":"):] for c in registered(queued["run"])}, 20, "both phones")
+        wait_until(
+            lambda: (
+                {f":{ann.port}", f":{bob.port}"} <= {c[c.rfind(":") :] for c in registered(queued["run"])}
+            ),
+            20,
+            "both phones",
+        )
         for name in ("ann", "bob"):  # ann first: she has been idle longest
-            r = httpx.post(f"{queued['api']}/api/agents/{name}/state", json={"state": "available"}, headers=auth)
+            r = httpx.post(
+                f"{queued['api']}/api/agents/{name}/state", json={"state": "available"}, headers=auth
+            )
             assert r.status_code == 200, r.text
         caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 22), ("jfk.flac", 4), ("jfk.flac", 15)])
         baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{queued['sip']}", caller_wav, seconds=70)
@@ -179,7 +222,11 @@ def test_an_agent_who_hangs_up_during_the_briefing_passes_the_caller_on(queued, 
     assert "roaming" in said_to_bob and "country" in said_to_bob, said_to_bob
     offers = [(e["agent"], e.get("outcome", "ringing")) for e in call["events"] if e["type"] == "agent_offer"]
     assert offers == [("ann", "ringing"), ("ann", "requeued"), ("bob", "ringing"), ("bob", "bridged")], offers
-    bridges = [(e["uri"].split("@")[0], e["state"], e.get("reason", "")) for e in call["events"] if e["type"] == "bridge"]
+    bridges = [
+        (e["uri"].split("@")[0], e["state"], e.get("reason", ""))
+        for e in call["events"]
+        if e["type"] == "bridge"
+    ]
     assert ("sip:ann", "failed", "the agent hung up during the briefing") in bridges, bridges
     assert call["outcome"] == "transferred"
 
@@ -192,7 +239,9 @@ def blocked_yet_ann_signs_in(hotline, tmp_path, address: str, phone: str) -> Non
     wav = speech_wav(tmp_path / "quiet.wav", [(None, 5)])
     good = BaresipAgent(tmp_path, wav, seconds=30, register=("ann", PASSWORD, hotline["sip"]), name=phone)
     try:
-        wait_until(lambda: any(f":{good.port}" in c for c in registered(hotline["run"])), 20, "ann from 127.0.0.1")
+        wait_until(
+            lambda: any(f":{good.port}" in c for c in registered(hotline["run"])), 20, "ann from 127.0.0.1"
+        )
     finally:
         good.stop()
 
@@ -237,12 +286,18 @@ def test_svcrack_from_sipvicious_is_blocked_before_it_reaches_the_right_password
         )  # fmt: skip
         try:
             # blocked: 403 to each of its requests (it would loop on them until stopped)
-            wait_until(lambda: log.read_text().count("SIP/2.0 403 Forbidden") >= 20 or proc.poll() is not None, 60, "svcrack refused")
+            wait_until(
+                lambda: log.read_text().count("SIP/2.0 403 Forbidden") >= 20 or proc.poll() is not None,
+                60,
+                "svcrack refused",
+            )
         finally:
             proc.kill()
             proc.wait(timeout=10)
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
     assert "SIP/2.0 200 OK" not in text and text.count("SIP/2.0 403 Forbidden") >= 20, text[-3000:]
-    assert text.count("Sending REGISTER with auth=True") < words.index(PASSWORD) + 1  # never got to the right one
+    assert (
+        text.count("Sending REGISTER with auth=True") < words.index(PASSWORD) + 1
+    )  # never got to the right one
     blocked_yet_ann_signs_in(hotline, tmp_path, "127.0.0.4", "ann4")

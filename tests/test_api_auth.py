@@ -157,4 +157,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 def test_the_api_has_no_server_error(case):
     if case.path == "/api/logout":
         return  # would end the token the other cases use
-    case.call_and_validate(headers={"Authorization": f"Bearer {TOKENS['admin']}"}, checks=[not_a_server_error])
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {TOKENS['admin']}"}, checks=[not_a_server_error]
+    )

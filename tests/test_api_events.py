@@ -26,7 +26,10 @@ def setup(tmp_path):
     store.agents.add("bob", PASSWORD, ["billing"])
     store.agents.set_state("ann", AgentState.AVAILABLE)
     client = TestClient(create_app(store=store))
-    tokens = {n: client.post("/api/login", json={"user": n, "password": PASSWORD}).json()["token"] for n in ("ann", "bob")}
+    tokens = {
+        n: client.post("/api/login", json={"user": n, "password": PASSWORD}).json()["token"]
+        for n in ("ann", "bob")
+    }
     yield store, client, tokens
     store.close()
 
@@ -44,16 +47,34 @@ def test_the_pop_and_the_pushed_call(setup):
     store, client, tokens = setup
     rec = CallRecord("call-9", store.writer, caller={"number": "+447700900001", "name": "Ada", "tier": "vip"})
     rec(make("call-9", 0, T.CALL_START, sample_rate=8000))
-    rec(make("call-9", 900, T.FINAL_TRANSCRIPT, text="I want to dispute a charge on card 4111 1111 1111 1111 please"))
+    rec(
+        make(
+            "call-9",
+            900,
+            T.FINAL_TRANSCRIPT,
+            text="I want to dispute a charge on card 4111 1111 1111 1111 please",
+        )
+    )
     store.writer.flush()
     acd = Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}))})
-    context = {"caller": {"name": "Ada", "tier": "vip"}, "intent": {"name": "complaint"}, "summary": "Ada (vip); wants complaint"}
+    context = {
+        "caller": {"name": "Ada", "tier": "vip"},
+        "intent": {"name": "complaint"},
+        "summary": "Ada (vip); wants complaint",
+    }
     acd.join("call-9", "billing", 100, context=context)
     states: list[str] = []
     with client.websocket_connect(f"/api/events?token={tokens['ann']}") as ws:
         first = ws.receive_json()
-        assert first["type"] == "agent" and first["state"] == "available"  # a page starts from the current state
-        assert client.get("/api/agents/ann/offer", headers={"Authorization": f"Bearer {tokens['ann']}"}).status_code == 404
+        assert (
+            first["type"] == "agent" and first["state"] == "available"
+        )  # a page starts from the current state
+        assert (
+            client.get(
+                "/api/agents/ann/offer", headers={"Authorization": f"Bearer {tokens['ann']}"}
+            ).status_code
+            == 404
+        )
         assert acd.claim("call-9").name == "ann"
         offer = _next(ws, states)
         assert offer["type"] == "offer" and offer["call_id"] == "call-9" and offer["caller"]["name"] == "Ada"
@@ -69,13 +90,19 @@ def test_the_pop_and_the_pushed_call(setup):
         rec(make("call-9", 9000, T.CALL_END, duration_ms=9000))
         store.writer.flush()
         seen = [_next(ws, states) for _ in range(2)]
-        assert [m["type"] for m in seen] == ["call_update", "call_end"] and seen[1]["outcome"] == "caller_hung_up"
+        assert [m["type"] for m in seen] == ["call_update", "call_end"] and seen[1][
+            "outcome"
+        ] == "caller_hung_up"
     assert states[:2] == ["ringing", "on_call"], states
 
 
 def test_the_socket_needs_a_token_and_follows_only_your_own_calls(setup):
     _, client, tokens = setup
-    for url, code in (("/api/events", 4401), ("/api/events?token=nope", 4401), (f"/api/events?token={tokens['bob']}&agent=ann", 4403)):
+    for url, code in (
+        ("/api/events", 4401),
+        ("/api/events?token=nope", 4401),
+        (f"/api/events?token={tokens['bob']}&agent=ann", 4403),
+    ):
         with pytest.raises(WebSocketDisconnect) as e, client.websocket_connect(url) as ws:
             ws.receive_json()
         assert e.value.code == code

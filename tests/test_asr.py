@@ -150,7 +150,11 @@ def test_hints_let_the_recogniser_hear_the_hotlines_words(engines):
     hotline's `asr_hints` (sentences its callers say) it is "bill". Hints never reach silence."""
     hints = "Acme Mobile, how can I help? What is my bill? My SIM card is lost."
     voice = engines.tts.synthesize("how much will this month's bill be", 8000)
-    x = np.frombuffer(voice, dtype="<i2").astype(np.float32) / 32768 if isinstance(voice, bytes) else np.asarray(voice, np.float32)
+    x = (
+        np.frombuffer(voice, dtype="<i2").astype(np.float32) / 32768
+        if isinstance(voice, bytes)
+        else np.asarray(voice, np.float32)
+    )
     audio = resample(np.concatenate([x, np.zeros(1600, np.float32)]), 8000, 16000)
     assert "bill" in engines.asr.decode(audio, (), hints).text.lower()
     assert engines.asr.decode(np.zeros(16000, np.float32), (), hints).text == ""
@@ -165,6 +169,7 @@ def test_silence_and_noise_give_no_words(engines):
     assert len(engines.asr.decode(noise).text.split()) <= 1
 
 
+@pytest.mark.unit
 def test_a_finished_sentence_reads_complete_and_a_trailing_word_does_not():
     from speech.asr import looks_complete
 
@@ -183,6 +188,7 @@ def test_a_finished_sentence_reads_complete_and_a_trailing_word_does_not():
         assert not looks_complete(text), text
 
 
+@pytest.mark.unit
 def test_a_transcript_that_stops_mid_thought_reads_unfinished():
     from speech.asr import looks_unfinished
 
@@ -226,6 +232,7 @@ def test_a_finished_sentence_ends_sooner_and_a_paused_one_is_not_cut(ivr_cmd, en
     assert "pay my bill" in finals(paused).lower(), finals(paused)
 
 
+@pytest.mark.unit
 def test_repeated_digits_are_a_number_not_a_loop():
     from speech.asr import _trim_loop, drop_echoed_ending
 

@@ -54,7 +54,9 @@ def test_nobody_signed_in_a_callback_by_dtmf_then_the_agent_and_the_caller(tmp_p
     callee_wav = speech_wav(tmp_path / "callee.wav", [(None, 8), ("jfk.flac", 40)])
     callee = BaresipAgent(tmp_path, callee_wav, seconds=300, name="callee", user=CALLER)
     served = start_hotline(
-        tmp_path / "hotline", lambda tmp, sip: QUEUE, env={"IVR_CALLBACK_URI": f"sip:{{number}}@127.0.0.1:{callee.port}"}
+        tmp_path / "hotline",
+        lambda tmp, sip: QUEUE,
+        env={"IVR_CALLBACK_URI": f"sip:{{number}}@127.0.0.1:{callee.port}"},
     )
     ann = None
     try:
@@ -67,18 +69,30 @@ def test_nobody_signed_in_a_callback_by_dtmf_then_the_agent_and_the_caller(tmp_p
         leave = next(e for e in first["events"] if e["type"] == "queue_leave")
         assert leave["reason"] == "callback" and leave["number"] == CALLER
         said = " ".join(t["text"] for t in first["transcript"] if t["speaker"] == "ivr").lower()
-        assert "none of our agents is signed in" in said and "call you back on the number ending 0 1 2 3" in said, said
+        assert (
+            "none of our agents is signed in" in said and "call you back on the number ending 0 1 2 3" in said
+        ), said
         # ann signs in later: her phone rings first, with the briefing, then the caller's rings
         ann_wav = speech_wav(tmp_path / "ann.wav", [(None, 16), ("cmu_arctic_us_aew_a0001.wav", 14)])
-        ann = BaresipAgent(tmp_path, ann_wav, seconds=200, register=("ann", AGENT_PASSWORD, served["sip"]), name="ann")
-        wait_until(lambda: any(f":{ann.port}" in c for c in registered(served["run"])), 20, "ann's phone registered")
+        ann = BaresipAgent(
+            tmp_path, ann_wav, seconds=200, register=("ann", AGENT_PASSWORD, served["sip"]), name="ann"
+        )
+        wait_until(
+            lambda: any(f":{ann.port}" in c for c in registered(served["run"])), 20, "ann's phone registered"
+        )
         import httpx
 
-        r = httpx.post(f"{served['api']}/api/agents/ann/state", json={"state": "available"}, headers=serve_auth(served["data"]))
+        r = httpx.post(
+            f"{served['api']}/api/agents/ann/state",
+            json={"state": "available"},
+            headers=serve_auth(served["data"]),
+        )
         assert r.status_code == 200, r.text
         ann_heard = ann.heard()
         (back,) = wait_until(
-            lambda: [c for c in records(served["data"]) if c["id"] != first["id"]] or None, 90, "the callback's record"
+            lambda: [c for c in records(served["data"]) if c["id"] != first["id"]] or None,
+            90,
+            "the callback's record",
         )
     finally:
         if ann is not None:
@@ -104,23 +118,33 @@ def test_a_vip_caller_is_put_through_before_a_standard_caller_who_waited_longer(
     ann = None
     try:
         ann_wav = speech_wav(tmp_path / "ann.wav", [(None, 14), ("cmu_arctic_us_aew_a0001.wav", 4)])
-        ann = BaresipAgent(tmp_path, ann_wav, seconds=200, register=("ann", AGENT_PASSWORD, served["sip"]), name="ann")
-        wait_until(lambda: any(f":{ann.port}" in c for c in registered(served["run"])), 20, "ann's phone registered")
+        ann = BaresipAgent(
+            tmp_path, ann_wav, seconds=200, register=("ann", AGENT_PASSWORD, served["sip"]), name="ann"
+        )
+        wait_until(
+            lambda: any(f":{ann.port}" in c for c in registered(served["run"])), 20, "ann's phone registered"
+        )
         import httpx
 
         auth = serve_auth(served["data"])
         # ann is signed in but away: both callers wait (the standard one first)
-        r = httpx.post(f"{served['api']}/api/agents/ann/state", json={"state": "away", "reason": "meeting"}, headers=auth)
+        r = httpx.post(
+            f"{served['api']}/api/agents/ann/state", json={"state": "away", "reason": "meeting"}, headers=auth
+        )
         assert r.status_code == 200, r.text
         silence = keys_pcap(tmp_path / "quiet.pcap", 50, [])
         results: dict[str, object] = {}
 
         def call(who: str, number: str, seconds: int, media_port: int) -> None:
-            results[who] = sipp_call(tmp_path / who, served["sip"], silence, seconds * 1000, caller=number, media_port=media_port)
+            results[who] = sipp_call(
+                tmp_path / who, served["sip"], silence, seconds * 1000, caller=number, media_port=media_port
+            )
 
         (tmp_path / "standard").mkdir()
         (tmp_path / "vip").mkdir()
-        standard = threading.Thread(target=call, args=("standard", "07700900001", 28, free_port()))  # gone before ann is free again
+        standard = threading.Thread(
+            target=call, args=("standard", "07700900001", 28, free_port())
+        )  # gone before ann is free again
         standard.start()
         wait_until(lambda: _waiting(served["data"]) >= 1, 30, "the standard caller queued")
         vip = threading.Thread(target=call, args=("vip", "07700900999", 50, free_port()))
@@ -131,7 +155,9 @@ def test_a_vip_caller_is_put_through_before_a_standard_caller_who_waited_longer(
         to_ann = transcribe(engines, *decode_file(ann.heard()))
         standard.join(120)
         vip.join(120)
-        calls = wait_until(lambda: (lambda rs: rs if len(rs) == 2 else None)(records(served["data"])), 60, "both records")
+        calls = wait_until(
+            lambda: (lambda rs: rs if len(rs) == 2 else None)(records(served["data"])), 60, "both records"
+        )
     finally:
         if ann is not None:
             ann.stop()
@@ -139,7 +165,11 @@ def test_a_vip_caller_is_put_through_before_a_standard_caller_who_waited_longer(
     # the briefing: "VIP caller Vera Important, ..." (whisper tiny spells the tier "VIP" or "bip")
     # whisper tiny hears the synthetic briefing as "vip"/"bip" and "caller"/"collar": the words'
     # sounds are what the agent's phone carried
-    assert re.search(r"\b[vb]\.? ?i\.? ?p\b", to_ann) and re.search(r"\bc[ao]ll[ae]r\b", to_ann) and "important" in to_ann, to_ann
+    assert (
+        re.search(r"\b[vb]\.? ?i\.? ?p\b", to_ann)
+        and re.search(r"\bc[ao]ll[ae]r\b", to_ann)
+        and "important" in to_ann
+    ), to_ann
     by = {c["caller"][-4:]: c for c in calls}
     joins = {k: next(e for e in c["events"] if e["type"] == "queue_join") for k, c in by.items()}
     assert joins["0001"]["position"] == 1 and joins["0999"]["position"] == 1, joins  # the VIP went ahead

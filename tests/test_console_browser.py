@@ -37,7 +37,9 @@ def served(tmp_path):
 
 
 def _call(store: Store, call_id: str) -> CallRecord:
-    rec = CallRecord(call_id, store.writer, caller={"number": "+447700900001", "name": "Ada Lovelace", "tier": "vip"})
+    rec = CallRecord(
+        call_id, store.writer, caller={"number": "+447700900001", "name": "Ada Lovelace", "tier": "vip"}
+    )
     rec(make(call_id, 0, T.CALL_START, sample_rate=8000, caller="+447700900001"))
     rec(make(call_id, 800, T.NODE, name="main"))
     rec(make(call_id, 2500, T.FINAL_TRANSCRIPT, text="I want to dispute a roaming charge on my bill"))
@@ -90,12 +92,16 @@ def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_f
         expect(agent.page.locator(".radar")).to_have_attribute("data-points", "1")
 
         acd.answered("call-1", "ann")
-        rec(make("call-1", 9000, T.FINAL_TRANSCRIPT, text="Hello, this is Ann from billing.", speaker="agent"))
+        rec(
+            make("call-1", 9000, T.FINAL_TRANSCRIPT, text="Hello, this is Ann from billing.", speaker="agent")
+        )
         rec(make("call-1", 12000, T.FINAL_TRANSCRIPT, text="I was charged twice for roaming in Spain."))
         rec(make("call-1", 12100, T.AFFECT, anger=0.55, anxiety=0.2, level="rising"))
         store.writer.flush()
         expect(agent.page.locator(".transcript .who-agent")).to_contain_text("this is Ann", timeout=WAIT_MS)
-        expect(agent.page.locator(".transcript .who-caller").last).to_contain_text("charged twice", timeout=WAIT_MS)
+        expect(agent.page.locator(".transcript .who-caller").last).to_contain_text(
+            "charged twice", timeout=WAIT_MS
+        )
         expect(agent.page.locator(".radar")).to_have_attribute("data-points", "2", timeout=WAIT_MS)
         expect(row).to_contain_text("agent ann", timeout=WAIT_MS)
         agent.shot("agent-call")
@@ -111,12 +117,16 @@ def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_f
         form.locator("textarea[name=note]").fill("Refunded the duplicate roaming charge.")
         form.locator("input[name=kb]").check()
         form.locator("input[name=kb_question]").fill("I was charged twice for roaming, can I get a refund?")
-        form.locator("textarea[name=kb_answer]").fill("Yes: a duplicate roaming charge is refunded to the next bill.")
+        form.locator("textarea[name=kb_answer]").fill(
+            "Yes: a duplicate roaming charge is refunded to the next bill."
+        )
         agent.shot("agent-wrapup")
         form.locator("textarea[name=kb_answer]").press("Control+Enter")
         expect(form).to_be_hidden(timeout=WAIT_MS)
         expect(agent.page.locator(".statebar .pill")).to_have_text("available", timeout=WAIT_MS)
-        expect(agent.page.locator("section[aria-label='recent calls']")).to_contain_text("resolved", timeout=WAIT_MS)
+        expect(agent.page.locator("section[aria-label='recent calls']")).to_contain_text(
+            "resolved", timeout=WAIT_MS
+        )
 
         sup.page.goto("/console/calls/call-1")
         expect(sup.page.locator(".calldetail")).to_contain_text("Refunded the duplicate", timeout=WAIT_MS)
@@ -130,7 +140,11 @@ def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_f
     wrap = store.console.wrapup_of("call-1")
     assert wrap["disposition"] == "resolved" and wrap["agent"] == "ann" and "Refunded" in wrap["note"]
     (kb,) = store.kb.candidates(None)
-    assert kb["question"].startswith("I was charged twice") and kb["state"] == "new" and kb["call_id"] == "call-1"
+    assert (
+        kb["question"].startswith("I was charged twice")
+        and kb["state"] == "new"
+        and kb["call_id"] == "call-1"
+    )
 
 
 def test_wrong_password_wrong_role_and_no_cookie_are_refused(served, chromium):
@@ -175,5 +189,7 @@ def test_a_websocket_from_another_site_gets_no_session(served):
         assert '"floor"' in ws.recv(timeout=10)
     # another site's page carrying our cookie is refused before the socket opens
     with pytest.raises(websockets.exceptions.InvalidStatus) as e:
-        wsc.connect(url, additional_headers={"Cookie": f"ivr_session={cookie}", "Origin": "http://evil.example"})
+        wsc.connect(
+            url, additional_headers={"Cookie": f"ivr_session={cookie}", "Origin": "http://evil.example"}
+        )
     assert e.value.response.status_code == 403

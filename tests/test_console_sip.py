@@ -103,7 +103,9 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
 
         wav = caller_wav(tmp_path / "caller.wav", engines)
         caller = threading.Thread(
-            target=lambda: caller_heard.append(baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", wav, 110)),
+            target=lambda: caller_heard.append(
+                baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", wav, 110)
+            ),
             daemon=True,
         )
         caller.start()
@@ -128,17 +130,25 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         expect(row).to_contain_text("active", timeout=WAIT_MS)
         # then she whispers to ann (her phone speaks 9 s after it answered): the caller never hears it
         row.get_by_role("button", name="whisper").click()
-        expect(row.get_by_role("button", name="whisper")).to_have_attribute("aria-pressed", "true", timeout=WAIT_MS)
+        expect(row.get_by_role("button", name="whisper")).to_have_attribute(
+            "aria-pressed", "true", timeout=WAIT_MS
+        )
         sup.shot("floor-whisper")
         # both sides' lines arrive while the call goes on
         expect(agent.page.locator(".transcript .who-agent")).not_to_have_count(0, timeout=WAIT_MS)
-        expect(agent.page.locator(".transcript .who-caller").last).to_contain_text(re.compile(r"country", re.I), timeout=WAIT_MS)
+        expect(agent.page.locator(".transcript .who-caller").last).to_contain_text(
+            re.compile(r"country", re.I), timeout=WAIT_MS
+        )
         agent.shot("agent-live-call")
         # the whisper is over (her phone said it 9-12 s after answering); now she barges in
         # (her phone speaks again 40 s after answering): the caller hears her too
         row.get_by_role("button", name="barge").click()
-        expect(row.get_by_role("button", name="barge")).to_have_attribute("aria-pressed", "true", timeout=WAIT_MS)
-        expect(agent.page.locator(".transcript .who-note").last).to_contain_text("barge active", timeout=WAIT_MS)
+        expect(row.get_by_role("button", name="barge")).to_have_attribute(
+            "aria-pressed", "true", timeout=WAIT_MS
+        )
+        expect(agent.page.locator(".transcript .who-note").last).to_contain_text(
+            "barge active", timeout=WAIT_MS
+        )
 
         caller.join(timeout=200)
         form = agent.page.locator("form.wrapup")
@@ -165,14 +175,20 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
     samples, rate = decode_file(caller_heard[0])
     caller_said = transcribe(engines, samples, rate)
     assert "danger" in caller_said, caller_said  # (the caller heard the agent)
-    assert "shook" not in caller_said and "twentieth" not in caller_said, caller_said  # ... and not the caller
+    assert "shook" not in caller_said and "twentieth" not in caller_said, (
+        caller_said
+    )  # ... and not the caller
     assert "particular" in caller_said, caller_said  # the barge reached the caller
     store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
     try:
         wrap = wait_until(lambda: store.console.wrapup_of(call_id), 30, "the wrap-up")
         monitor = store.console.monitor_of(call_id)
-        call = wait_until(lambda: (c := store.calls.get(call_id)) and c["status"] == "ended" and c, 60, "the record")
-        qa = wait_until(lambda: store.qa.result(call_id), 30, "the QA screening of the ended call (ivr serve's screener)")
+        call = wait_until(
+            lambda: (c := store.calls.get(call_id)) and c["status"] == "ended" and c, 60, "the record"
+        )
+        qa = wait_until(
+            lambda: store.qa.result(call_id), 30, "the QA screening of the ended call (ivr serve's screener)"
+        )
     finally:
         store.close()
     assert 0.0 <= qa["score"] <= 1.0 and qa["facts"]["last_node"], qa

@@ -44,7 +44,9 @@ def test_wrap_up_is_the_answering_agents_once_and_feeds_kb_candidates(store):
         store.console.wrap_up("bob", "c1", "resolved", "not his")
     with pytest.raises(UserError, match="disposition"):
         store.console.wrap_up("ann", "c1", "made_up", "x")
-    out = store.console.wrap_up("ann", "c1", "resolved", "refunded", kb=("can I get a paper bill", "yes, ..."), available=True)
+    out = store.console.wrap_up(
+        "ann", "c1", "resolved", "refunded", kb=("can I get a paper bill", "yes, ..."), available=True
+    )
     assert out["kb_candidate"] is not None and store.agents.get("ann").state == "available"
     with pytest.raises(UserError, match="already wrapped up"):
         store.console.wrap_up("ann", "c1", "resolved", "again")
@@ -95,7 +97,11 @@ def test_the_floor_shows_where_each_call_is_and_raises_alerts(store):
     assert calls["in-ivr"]["where"] == "ivr" and calls["in-ivr"]["node"] == "menu"
     assert calls["waiting"]["where"] == "queue" and calls["waiting"]["escalating"]
     (q,) = floor["queues"]
-    assert q["name"] == "billing" and q["waiting"][0]["call_id"] == "waiting" and q["longest_wait_s"] > SERVICE_LEVEL_S
+    assert (
+        q["name"] == "billing"
+        and q["waiting"][0]["call_id"] == "waiting"
+        and q["longest_wait_s"] > SERVICE_LEVEL_S
+    )
     kinds = sorted(a["kind"] for a in floor["alerts"])
     assert kinds == ["escalating", "long_wait"]
     store.agents.set_state("ann", "available")

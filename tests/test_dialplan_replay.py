@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from ivr.api import BackgroundServer, create_app, demo_account
-from ivr.dialplan import load_dialplan
 from ivr.call.build import DialplanVersion, dialplan_app
+from ivr.dialplan import load_dialplan
 from ivr.dialplan.understanding import Understanding
 from ivr.script import load_script, script_session
 from ivr.settings import Settings
@@ -180,7 +180,9 @@ def test_a_raised_voice_escalates_through_the_radar(speech_address, hotline, dir
     calibrated one, so this checks the wiring; bench/radar_eval.py measures the calibration."""
     from tests.test_prosody import _loudness_pitch_model
 
-    events = call(speech_address, hotline, directory, "escalate_by_voice.yaml", radar_model=_loudness_pitch_model())
+    events = call(
+        speech_address, hotline, directory, "escalate_by_voice.yaml", radar_model=_loudness_pitch_model()
+    )
     affects = kinds(events, "affect")
     assert [a["level"] for a in affects][:2] == ["calm", "calm"]
     assert affects[-1]["level"] == "escalate"

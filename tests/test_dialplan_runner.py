@@ -245,11 +245,26 @@ def test_reload_over_the_api_and_the_cli(tmp_path, embedder, capsys):
     (tmp_path / "sam.pw").write_text("battery staple\n")
     admin = ["--user", "ada", "--password-file", str(tmp_path / "ada.pw")]
     with BackgroundServer(create_app(manager, store=store)) as server:
-        token = httpx.post(f"{server.base_url}/api/login", json={"user": "sam", "password": "battery staple"}).json()
+        token = httpx.post(
+            f"{server.base_url}/api/login", json={"user": "sam", "password": "battery staple"}
+        ).json()
         auth = {"Authorization": f"Bearer {token['token']}"}
         assert httpx.get(f"{server.base_url}/api/dialplan", headers=auth).json()["version"] == "one"
         # a supervisor reads the dialplan's status but may not reload it
-        assert main(["reload", "--url", server.base_url, "--user", "sam", "--password-file", str(tmp_path / "sam.pw")]) == 2
+        assert (
+            main(
+                [
+                    "reload",
+                    "--url",
+                    server.base_url,
+                    "--user",
+                    "sam",
+                    "--password-file",
+                    str(tmp_path / "sam.pw"),
+                ]
+            )
+            == 2
+        )
         assert "needs the admin role" in capsys.readouterr().err
         path.write_text("version: two\nstart: main\nqueues: {q: {}}\nnodes: {main: [{sya: x}]}\n")
         assert main(["reload", "--url", server.base_url, *admin]) == 1
@@ -319,19 +334,28 @@ def test_a_spoken_answer_is_whole_once_it_has_all_the_digits_or_a_yes_no():
 def test_a_yes_no_gather_hears_a_new_request_mixed_initiative(hotline, api):
     """'Yes, how much data ...' is yes and the request; a request instead of yes or no goes
     where the menu would send it; 'no, it's wrong, I want to complain' is a complaint."""
-    conv, _ = chat(hotline, api, ["what's my balance", "Yes, how much data have I got left?", "not bad, thanks, that's all"], CALLERS["carla"])
+    conv, _ = chat(
+        hotline,
+        api,
+        ["what's my balance", "Yes, how much data have I got left?", "not bad, thanks, that's all"],
+        CALLERS["carla"],
+    )
     assert intents(conv) == ["check_balance", "data_usage"]
     assert "gigabytes" in said(conv) and conv.events[-1].data["reason"] == "resolved"
     conv, _ = chat(hotline, api, ["what's my balance", "my internet keeps dropping", "no"], CALLERS["carla"])
     assert intents(conv) == ["check_balance", "report_outage"]
-    conv, _ = chat(hotline, api, ["what's my balance", "no, it's wrong, I want to complain"], CALLERS["carla"])
+    conv, _ = chat(
+        hotline, api, ["what's my balance", "no, it's wrong, I want to complain"], CALLERS["carla"]
+    )
     assert intents(conv)[-1] == "complaint" and transfer(conv)["queue"] == "complaints"
     conv, _ = chat(hotline, api, ["what's my balance", "It is wrong again."], CALLERS["carla"])
     assert transfer(conv)["queue"] == "complaints"  # not "no" -> goodbye, logged resolved
 
 
 def test_a_digits_gather_hears_i_dont_know_it_can_i_talk_to_someone(hotline, api):
-    conv, _ = chat(hotline, api, ["what's my balance", "I don't know my account number, can I talk to someone"])
+    conv, _ = chat(
+        hotline, api, ["what's my balance", "I don't know my account number, can I talk to someone"]
+    )
     assert intents(conv) == ["check_balance", "agent_request"]
     assert transfer(conv)["queue"] == "general"
 
@@ -340,7 +364,9 @@ def test_a_turn_that_goes_on_is_heard_whole_where_it_began_and_chat_shows_why(ho
     """'/more' is the caller going on right after a turn the IVR began to answer (what the VAD
     does to a pause mid-thought): the two parts are one turn at the gather that heard the
     first, its prompt is not said again, and the call state is as if it was heard whole."""
-    conv, printed = chat(hotline, api, ["I want to pay my bill", "/more but it's wrong again"], CALLERS["carla"])
+    conv, printed = chat(
+        hotline, api, ["I want to pay my bill", "/more but it's wrong again"], CALLERS["carla"]
+    )
     joins = [e.data for e in conv.events if e.type == "turn_join"]
     assert joins == [{"text": "I want to pay my bill but it's wrong again", "node": "menu", "gap_ms": 0}]
     assert intents(conv) == ["pay_bill", "complaint"] and transfer(conv)["queue"] == "complaints"
@@ -351,20 +377,26 @@ def test_a_turn_that_goes_on_is_heard_whole_where_it_began_and_chat_shows_why(ho
     assert "heard as one turn at menu" in lines
     # a turn after a key press or a silence is a new turn, never joined to what came before
     conv, _ = chat(hotline, api, ["I want to pay my bill", "/silence", "/more no thanks"], CALLERS["carla"])
-    assert not [e for e in conv.events if e.type == "turn_join"] and conv.events[-1].data["reason"] == "resolved"
+    assert (
+        not [e for e in conv.events if e.type == "turn_join"] and conv.events[-1].data["reason"] == "resolved"
+    )
 
 
 def test_two_intents_about_as_likely_are_asked_about_not_guessed(hotline, api):
     """'Called three times and nothing is fixed' is an outage or a complaint about one: the IVR
     asks which, names both as the dialplan's `ask_as` says, and routes by the answer."""
-    conv, printed = chat(hotline, api, ["I've called three times and nothing is fixed", "it's a complaint"], CALLERS["carla"])
+    conv, printed = chat(
+        hotline, api, ["I've called three times and nothing is fixed", "it's a complaint"], CALLERS["carla"]
+    )
     assert "Is that about a fault or outage, or a complaint?" in said(conv)
     last = [e.data for e in conv.events if e.type == "intent"][-1]
     assert last["name"] == "complaint" and last["by"] == "clarified"
     assert transfer(conv)["queue"] == "complaints"
     assert "by clarified" in "\n".join(printed)
     # the other answer goes the other way; a clear request is never asked about
-    conv, _ = chat(hotline, api, ["I've called three times and nothing is fixed", "the fault", "no"], CALLERS["carla"])
+    conv, _ = chat(
+        hotline, api, ["I've called three times and nothing is fixed", "the fault", "no"], CALLERS["carla"]
+    )
     assert intents(conv)[:2] == ["report_outage", "report_outage"] and not transfer(conv)
     conv, _ = chat(hotline, api, ["how much data have I got left", "no"], CALLERS["carla"])
     assert "Is that about" not in said(conv)
@@ -388,5 +420,10 @@ def test_a_read_back_hears_a_correction_and_that_s_it_as_a_yes(embedder, api):
 def test_a_pleased_caller_is_not_taken_for_a_complaint(hotline, api):
     """The complaint examples are the only emotional ones: without polite remarks among the
     out-of-scope examples, "I'm really pleased" was a complaint (0.80) and went to that queue."""
-    conv, _ = chat(hotline, api, ["what's my balance", "That's wonderful news, I'm really pleased. No, that's everything."], CALLERS["carla"])
+    conv, _ = chat(
+        hotline,
+        api,
+        ["what's my balance", "That's wonderful news, I'm really pleased. No, that's everything."],
+        CALLERS["carla"],
+    )
     assert not transfer(conv) and conv.events[-1].data["reason"] == "resolved", intents(conv)

@@ -185,7 +185,9 @@ def test_knowledge_files_add_entries_and_a_broken_one_is_named_by_its_own_line(t
         "    - gather: {input: intent, knowledge: main, routes: {}, next: main}\n"
     )
     kb = tmp_path / "kb.yaml"
-    kb.write_text("# what ivr kb export wrote\nknowledge:\n  - id: paper_bill\n    questions: [can I get a paper bill]\n    answer: Yes.\n")
+    kb.write_text(
+        "# what ivr kb export wrote\nknowledge:\n  - id: paper_bill\n    questions: [can I get a paper bill]\n    answer: Yes.\n"
+    )
     assert [e["id"] for e in load_dialplan(path).knowledge] == ["a", "paper_bill"]
     kb.write_text("knowledge:\n  - id: paper_bill\n    answer: Yes.\n")
     _, issues = check_dialplan(path)
@@ -198,7 +200,9 @@ def test_knowledge_files_add_entries_and_a_broken_one_is_named_by_its_own_line(t
 
 def test_knowledge_applies_to_intent_gathers_only(tmp_path):
     path = tmp_path / "k.yaml"
-    path.write_text("start: main\nqueues: {q: {}}\nnodes:\n  main:\n    - gather: {input: yes_no, yes: main, no: main, knowledge: main}\n")
+    path.write_text(
+        "start: main\nqueues: {q: {}}\nnodes:\n  main:\n    - gather: {input: yes_no, yes: main, no: main, knowledge: main}\n"
+    )
     _, issues = check_dialplan(path)
     assert any(i.code == "E_GATHER" and "knowledge applies to input=intent only" in i.message for i in issues)
 
@@ -238,7 +242,11 @@ def test_ask_as_and_clarify_margin_load_and_bad_ones_are_refused_with_the_line(t
     path.write_text(path.read_text().replace("clarify_margin: 0.2", "clarify_margin: lots"))
     _, issues = check_dialplan(path)
     assert any(i.line == 3 and "clarify_margin" in i.message for i in issues), issues
-    path.write_text(path.read_text().replace("clarify_margin: lots", "clarify_margin: 0.1").replace("ask_as: paying your bill", "ask_as: [a, b]"))
+    path.write_text(
+        path.read_text()
+        .replace("clarify_margin: lots", "clarify_margin: 0.1")
+        .replace("ask_as: paying your bill", "ask_as: [a, b]")
+    )
     _, issues = check_dialplan(path)
     assert any(i.line == 6 and "ask_as" in i.message for i in issues), issues
 
@@ -248,12 +256,19 @@ def test_yes_or_no_is_read_as_an_answer_to_the_question():
     assert yes_or_no("it isn't correct") is False
     assert yes_or_no("that's it") is False  # to "anything else?": that's everything
     assert yes_or_no("that's it", readback=True) is True  # to "is that right?": it is
-    assert yes_or_no("yes that's right", readback=True) is True and yes_or_no("exactly", readback=True) is True
+    assert (
+        yes_or_no("yes that's right", readback=True) is True and yes_or_no("exactly", readback=True) is True
+    )
     assert yes_or_no("not bad, thanks, that's all") is False
 
 
 def test_corrects_applies_to_yes_no_only(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("start: main\nqueues: {q: {}}\nnodes:\n  main:\n    - gather: {input: digits, var: a, corrects: a}\n")
+    path.write_text(
+        "start: main\nqueues: {q: {}}\nnodes:\n  main:\n    - gather: {input: digits, var: a, corrects: a}\n"
+    )
     _, issues = check_dialplan(path)
-    assert any(i.code == "E_GATHER" and i.line == 5 and "corrects applies to input=yes_no" in i.message for i in issues), issues
+    assert any(
+        i.code == "E_GATHER" and i.line == 5 and "corrects applies to input=yes_no" in i.message
+        for i in issues
+    ), issues

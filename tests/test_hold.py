@@ -22,9 +22,20 @@ SCRIPTS = ROOT / "tests" / "scripts"
 
 def replay(ivr_cmd, script: str, tmp_path: Path) -> list[dict]:
     proc = subprocess.run(
-        [*ivr_cmd, "replay", "--dialplan", str(HOLD), "--script", str(SCRIPTS / script), "--json",
-         "--data-dir", str(tmp_path / "data")],
-        capture_output=True, text=True, timeout=300,
+        [
+            *ivr_cmd,
+            "replay",
+            "--dialplan",
+            str(HOLD),
+            "--script",
+            str(SCRIPTS / script),
+            "--json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return [json.loads(x) for x in proc.stdout.splitlines()]
@@ -63,7 +74,9 @@ def test_on_a_sip_call_the_held_caller_is_heard_again_when_they_speak(tmp_path, 
     dialplan.write_text(HOLD.read_text().replace("seconds: 5", "seconds: 60"))
     worker = Worker(tmp_path / "data", dialplan, rtp_port=44800)
     try:
-        caller = threading.Thread(target=sipp_call, args=(tmp_path, worker.sip_port, pcap), kwargs={"listen_ms": 20000})
+        caller = threading.Thread(
+            target=sipp_call, args=(tmp_path, worker.sip_port, pcap), kwargs={"listen_ms": 20000}
+        )
         caller.start()
         (events,) = worker.wait_calls_ended(1, timeout_s=120)
         caller.join(timeout=60)
@@ -109,9 +122,20 @@ def test_music_that_is_not_audio_falls_back_to_the_default_and_says_why(ivr_cmd,
     dialplan = tmp_path / "hold.yaml"
     dialplan.write_text(HOLD.read_text().replace("seconds: 5,", "seconds: 5, music: notes.wav,"))
     proc = subprocess.run(
-        [*ivr_cmd, "replay", "--dialplan", str(dialplan), "--script", str(SCRIPTS / "hold_silent.yaml"),
-         "--json", "--data-dir", str(tmp_path / "data")],
-        capture_output=True, text=True, timeout=300,
+        [
+            *ivr_cmd,
+            "replay",
+            "--dialplan",
+            str(dialplan),
+            "--script",
+            str(SCRIPTS / "hold_silent.yaml"),
+            "--json",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(x) for x in proc.stdout.splitlines()]

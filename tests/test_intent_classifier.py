@@ -36,7 +36,15 @@ def test_the_classifier_learns_the_examples_and_is_the_same_each_time():
 
 
 def test_the_matcher_decides_by_the_classifier_and_out_of_scope_holds():
-    m = IntentMatcher(Axes(), {"pay_bill": ["pay the bill", "bill"], "data_usage": ["data left", "my data"], "none": ["weather", "rain weather"]}, 0.5)
+    m = IntentMatcher(
+        Axes(),
+        {
+            "pay_bill": ["pay the bill", "bill"],
+            "data_usage": ["data left", "my data"],
+            "none": ["weather", "rain weather"],
+        },
+        0.5,
+    )
     got = m.match("about my bill")
     assert (got.name, got.by) == ("pay_bill", "classifier") and got.candidates[0][0] == "pay_bill"
     assert m.match("the weather").name == "none"
@@ -44,7 +52,9 @@ def test_the_matcher_decides_by_the_classifier_and_out_of_scope_holds():
 
 
 def test_close_pair_asks_only_between_two_routed_intents_close_in_probability():
-    close = IntentMatch("pay_bill", 0.6, (("pay_bill", 0.40), ("complaint", 0.35), ("none", 0.1)), "classifier")
+    close = IntentMatch(
+        "pay_bill", 0.6, (("pay_bill", 0.40), ("complaint", 0.35), ("none", 0.1)), "classifier"
+    )
     assert close_pair(close, {"pay_bill": "a", "complaint": "b"}, 0.1) == ("pay_bill", "complaint")
     assert close_pair(close, {"pay_bill": "a"}, 0.1) is None  # the other one is not routed here
     assert close_pair(close, {"pay_bill": "a", "complaint": "b"}, 0) is None  # turned off

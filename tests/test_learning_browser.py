@@ -34,7 +34,9 @@ def served(tmp_path):
     store.close()
 
 
-def test_a_supervisor_approves_a_kb_candidate_in_the_browser_and_the_next_caller_hears_it(served, chromium, speech_address):
+def test_a_supervisor_approves_a_kb_candidate_in_the_browser_and_the_next_caller_hears_it(
+    served, chromium, speech_address
+):
     store, base, _ = served
     with store.engine.begin() as conn:
         conn.execute(kb_candidates.insert().values(
@@ -47,9 +49,13 @@ def test_a_supervisor_approves_a_kb_candidate_in_the_browser_and_the_next_caller
         sup.page.goto(f"{base}/console/kb")
         card = sup.page.get_by_role("article", name="candidate 1")
         expect(card).to_contain_text("from ann", timeout=WAIT_MS)
-        card.locator("textarea[name=answer]").fill("Yes. We can post you a paper bill every month, free of charge.")
+        card.locator("textarea[name=answer]").fill(
+            "Yes. We can post you a paper bill every month, free of charge."
+        )
         card.get_by_role("button", name="Approve").click()
-        expect(sup.page.get_by_role("status")).to_contain_text("Live: can_i_get_a_paper_bill v1", timeout=WAIT_MS)
+        expect(sup.page.get_by_role("status")).to_contain_text(
+            "Live: can_i_get_a_paper_bill v1", timeout=WAIT_MS
+        )
         expect(sup.page.get_by_role("region", name="entries")).to_contain_text("every month, free of charge")
         sup.shot("kb")
         assert sup.foreign() == []
@@ -93,7 +99,9 @@ def test_the_dashboard_and_a_qa_review(served, chromium):
 
         figures = report(r.engine, 0, time.time() + 1, "Europe/London")
         expect(sup.page.locator("[data-kpi=calls]")).to_have_text(str(figures["calls"]))
-        expect(sup.page.locator("[data-kpi=containment]")).to_have_text(f"{figures['containment'] * 100:.1f}%")
+        expect(sup.page.locator("[data-kpi=containment]")).to_have_text(
+            f"{figures['containment'] * 100:.1f}%"
+        )
         expect(sup.page.locator("[data-kpi=L3]")).to_have_text(f"{figures['tiers']['L3'] * 100:.1f}%")
         expect(sup.page.get_by_role("region", name="queues")).to_contain_text("general")
         expect(sup.page.get_by_role("region", name="top intents")).to_contain_text("check balance")
@@ -118,4 +126,8 @@ def test_the_dashboard_and_a_qa_review(served, chromium):
     finally:
         sup.close()
     agreement = store.qa.agreement()
-    assert agreement["reviews"] == 1 and agreement["disagree"] == 1 and agreement["wrong_flags"] == {"radar_escalate": 1}
+    assert (
+        agreement["reviews"] == 1
+        and agreement["disagree"] == 1
+        and agreement["wrong_flags"] == {"radar_escalate": 1}
+    )

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from ivr.api import BackgroundServer, create_app
+from ivr.call.build import DialplanVersion, dialplan_app
 from ivr.call.record import CallRecord
 from ivr.dialplan import load_dialplan
-from ivr.call.build import DialplanVersion, dialplan_app
 from ivr.dialplan.understanding import Understanding
 from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import QaConfig
@@ -30,7 +30,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.model]
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).parent / "scripts"
 OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London"))
-PAPER_ANSWER = "Yes. We can post you a paper bill every month, free of charge; an agent can switch it on for you."
+PAPER_ANSWER = (
+    "Yes. We can post you a paper bill every month, free of charge; an agent can switch it on for you."
+)
 
 
 @pytest.fixture
@@ -61,7 +63,9 @@ def replay(speech_address, store: Store, script_name: str, call_id: str) -> list
         with BackgroundServer(create_app()) as api:
             async with httpx.AsyncClient() as client, call_services(speech_address) as services:
                 runner = dialplan_app(DialplanVersion(dp, nlu), caller, OPEN, api.base_url)
-                session = script_session(script, services, Settings(), emit, runner, client, caller=script.caller)
+                session = script_session(
+                    script, services, Settings(), emit, runner, client, caller=script.caller
+                )
                 await session.run()
 
     asyncio.run(go())
@@ -105,7 +109,11 @@ def test_a_supervisor_approved_answer_is_what_the_next_caller_hears(speech_addre
 
         from ivr.store.tables import kb_candidates
 
-        conn.execute(insert(kb_candidates).values(call_id="", agent="ann", question="can I get a paper bill", answer=PAPER_ANSWER, created_at=0))
+        conn.execute(
+            insert(kb_candidates).values(
+                call_id="", agent="ann", question="can I get a paper bill", answer=PAPER_ANSWER, created_at=0
+            )
+        )
     before = replay(speech_address, store, "paper_bill.yaml", "kb-before")
     assert not any(e.type == "say" and "paper bill" in e.data["text"] for e in before)
     (cand,) = store.kb.candidates("new")
@@ -123,4 +131,3 @@ def test_a_supervisor_approved_answer_is_what_the_next_caller_hears(speech_addre
     store.kb.retire(done["key"], "sue")
     again = replay(speech_address, store, "paper_bill.yaml", "kb-retired")
     assert not any(e.type == "say" and "paper bill" in e.data["text"] for e in again)
-

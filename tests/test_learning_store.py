@@ -25,7 +25,9 @@ class WordsEmbedder:
     VOCAB = ["paper", "bill", "post", "roaming", "europe", "pay", "card", "refund"]
 
     def embed(self, texts):  # type: ignore[no-untyped-def]
-        rows = np.array([[1.0 if w in t.lower() else 0.0 for w in self.VOCAB] + [0.01] for t in texts], np.float32)
+        rows = np.array(
+            [[1.0 if w in t.lower() else 0.0 for w in self.VOCAB] + [0.01] for t in texts], np.float32
+        )
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
@@ -86,14 +88,21 @@ def test_a_generated_day_of_500_calls_reports_its_known_mix(store):
     l1 = resolved + MIX["no_match"]
     l3 = MIX["complaint"] + MIX["vip"]
     assert r["tiers"] == {"L1": l1 / n, "L2": (n - l1 - l3) / n, "L3": l3 / n}
-    assert r["top_intents"][0] == {"intent": "check_balance", "calls": MIX["balance"], "share": MIX["balance"] / n}
+    assert r["top_intents"][0] == {
+        "intent": "check_balance",
+        "calls": MIX["balance"],
+        "share": MIX["balance"] / n,
+    }
     queued = MIX["lost_sim"] + MIX["agent"] + MIX["agent_abandoned"] + MIX["complaint"] + MIX["vip"]
     assert r["abandon_rate"] == round(MIX["agent_abandoned"] / queued, 4)
     assert r["escalation_rate"] == (MIX["complaint"] + ESCALATING_AGENT_CALLS) / n
     general = next(q for q in r["queues"] if q["queue"] == "general")
     assert (general["offered"], general["abandoned"], general["service_level"]) == (35, 10, 0.0)
     assert r["kb"]["calls_answered_from_kb"] == MIX["kb"] and r["kb"]["their_containment"] == 1.0
-    assert r["pain_points"]["nodes"][0]["node"] == "menu" and r["pain_points"]["nodes"][0]["calls"] == MIX["no_match"]
+    assert (
+        r["pain_points"]["nodes"][0]["node"] == "menu"
+        and r["pain_points"]["nodes"][0]["calls"] == MIX["no_match"]
+    )
     assert {g["topic"] for g in r["hot_topics"]["unmatched"]} >= {"do you sell phone cases"}
     assert r["qa"]["screened"] == n and 0 < r["qa"]["queued"] <= 0.2 * n + 0.05 * n
     csv_text = to_csv(tables(r)["tiers"])

@@ -53,7 +53,10 @@ def test_numbers_that_are_not_cards_stay():
 
 
 def test_admin_patterns():
-    assert redact_text("my NI number is QQ123456C", [re.compile(r"[A-Z]{2}\d{6}[A-D]")]) == "my NI number is [redacted]"
+    assert (
+        redact_text("my NI number is QQ123456C", [re.compile(r"[A-Z]{2}\d{6}[A-D]")])
+        == "my NI number is [redacted]"
+    )
 
 
 def test_a_card_split_across_turns_with_the_ivr_between():
@@ -65,11 +68,20 @@ def test_a_card_split_across_turns_with_the_ivr_between():
             make("c", 10, T.INTENT, name="none", confidence=0.1, text="it's 4111 1111"),
             make("c", 20, T.SAY, text="Go on."),
             make("c", 30, T.FINAL_TRANSCRIPT, text="1111 1111"),
-            make("c", 40, T.TRANSFER, queue="q", reason="r", tier="L2", summary="last said: 'it's 4111 1111'"),
+            make(
+                "c", 40, T.TRANSFER, queue="q", reason="r", tier="L2", summary="last said: 'it's 4111 1111'"
+            ),
             make("c", 50, T.FINAL_TRANSCRIPT, text="that's all"),
         ],
     )
-    assert [e["type"] for e in out] == ["final_transcript", "intent", "say", "final_transcript", "transfer", "final_transcript"]
+    assert [e["type"] for e in out] == [
+        "final_transcript",
+        "intent",
+        "say",
+        "final_transcript",
+        "transfer",
+        "final_transcript",
+    ]
     assert out[0]["text"] == "it's **** ****" and out[1]["text"] == "it's **** ****"
     assert out[3]["text"] == "**** 1111"
     assert "4111" not in out[4]["summary"]

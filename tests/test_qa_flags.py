@@ -52,7 +52,11 @@ def test_an_abandoned_caller_who_asked_for_a_person_and_waited():
 
 
 def test_a_person_asked_for_and_never_reached():
-    events = [*CALM[:3], ev(4000, "final_transcript", text="can I speak to someone please"), ev(5000, "hangup", reason="resolved")]
+    events = [
+        *CALM[:3],
+        ev(4000, "final_transcript", text="can I speak to someone please"),
+        ev(5000, "hangup", reason="resolved"),
+    ]
     assert "person_refused" in names(screen_call({"outcome": "ai_resolved"}, events))
 
 
@@ -68,10 +72,16 @@ def test_legal_words_complaints_repeats_and_negative_words_after_an_answer():
 
 
 def test_the_radar_peak_and_trend():
-    peak = [ev(1000, "affect", anger=0.2, anxiety=0.1, level="calm"), ev(5000, "affect", anger=0.9, anxiety=0.2, level="escalate")]
+    peak = [
+        ev(1000, "affect", anger=0.2, anxiety=0.1, level="calm"),
+        ev(5000, "affect", anger=0.9, anxiety=0.2, level="escalate"),
+    ]
     (f,) = [f for f in screen_call({}, peak) if f.name.startswith("radar")]
     assert f.name == "radar_escalate" and f.t_ms == 5000 and "0.90" in f.evidence
-    trend = [ev(i * 1000, "affect", anger=a, anxiety=0.1, level="calm") for i, a in enumerate((0.1, 0.15, 0.2, 0.4, 0.45, 0.5))]
+    trend = [
+        ev(i * 1000, "affect", anger=a, anxiety=0.1, level="calm")
+        for i, a in enumerate((0.1, 0.15, 0.2, 0.4, 0.45, 0.5))
+    ]
     assert "radar_rising" in names(screen_call({}, trend))
     flat = [ev(i * 1000, "affect", anger=0.3, anxiety=0.1, level="calm") for i in range(6)]
     assert not names(screen_call({}, flat))
@@ -88,18 +98,27 @@ def test_repeated_no_match_low_confidence_and_a_long_silence_after_the_prompt():
     got = {f.name: f for f in screen_call({"outcome": "caller_hung_up"}, events)}
     assert {"repeated_no_match", "low_confidence_answer", "long_silence"} <= set(got)
     assert "tell me a joke" in got["repeated_no_match"].evidence
-    long_prompt = [ev(0, "say", text="x" * 150), ev(11000, "speech_start", onset_ms=11000)]  # 10 s of prompt, 1 s quiet
+    long_prompt = [
+        ev(0, "say", text="x" * 150),
+        ev(11000, "speech_start", onset_ms=11000),
+    ]  # 10 s of prompt, 1 s quiet
     assert "long_silence" not in names(screen_call({}, long_prompt))
 
 
 def test_a_resolved_call_the_caller_dials_again_within_a_day():
     call = {"outcome": "ai_resolved", "started_at": 1000.0}
-    assert "redial_after_resolved" in names(screen_call(call, CALM, [{"id": "c2", "started_at": 1000.0 + 3 * 3600}]))
-    assert "redial_after_resolved" not in names(screen_call(call, CALM, [{"id": "c2", "started_at": 1000.0 + 30 * 3600}]))
+    assert "redial_after_resolved" in names(
+        screen_call(call, CALM, [{"id": "c2", "started_at": 1000.0 + 3 * 3600}])
+    )
+    assert "redial_after_resolved" not in names(
+        screen_call(call, CALM, [{"id": "c2", "started_at": 1000.0 + 30 * 3600}])
+    )
 
 
 def test_weights_zero_turns_a_flag_off_and_risk_is_a_noisy_or():
-    assert "legal" not in names(screen_call({}, [ev(0, "final_transcript", text="I'll sue")], weights={"legal": 0}))
+    assert "legal" not in names(
+        screen_call({}, [ev(0, "final_transcript", text="I'll sue")], weights={"legal": 0})
+    )
     assert risk([Flag("a", 0.5, ""), Flag("b", 0.5, "")]) == 0.75
 
 

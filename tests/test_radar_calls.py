@@ -45,7 +45,9 @@ def test_the_same_raised_voice_with_the_words_ignored_is_escalated(speech_addres
     assert "escalate" in levels(events), kinds(events, "affect")
 
 
-def test_a_louder_caller_with_angry_words_is_escalated_within_two_utterances(speech_address, hotline, directory, model):
+def test_a_louder_caller_with_angry_words_is_escalated_within_two_utterances(
+    speech_address, hotline, directory, model
+):
     events = call(speech_address, hotline, directory, "radar_angry_words.yaml", radar_model=model)
     got = levels(events)
     assert got[0] == "calm" and "escalate" in got[1:3], kinds(events, "affect")

@@ -24,12 +24,33 @@ def summary_of(*events) -> Summary:
         ([(T.HANGUP, {"reason": "resolved"})], "ai_resolved"),
         ([(T.HANGUP, {"reason": "silence"})], "abandoned"),
         ([(T.CALL_END, {"duration_ms": 5, "reason": "caller hung up (200)"})], "caller_hung_up"),
-        ([(T.TRANSFER, {"queue": "billing", "reason": "r", "tier": "L2"}), (T.BRIDGE, {"uri": "sip:a@b", "state": "connected"})], "transferred"),
-        ([(T.TRANSFER, {"queue": "billing", "reason": "r", "tier": "L2"}), (T.CALL_END, {"duration_ms": 5})], "abandoned"),
+        (
+            [
+                (T.TRANSFER, {"queue": "billing", "reason": "r", "tier": "L2"}),
+                (T.BRIDGE, {"uri": "sip:a@b", "state": "connected"}),
+            ],
+            "transferred",
+        ),
+        (
+            [
+                (T.TRANSFER, {"queue": "billing", "reason": "r", "tier": "L2"}),
+                (T.CALL_END, {"duration_ms": 5}),
+            ],
+            "abandoned",
+        ),
         ([(T.HOLD, {"state": "start"}), (T.CALL_END, {"duration_ms": 5})], "abandoned"),
-        ([(T.BRIDGE, {"uri": "sip:a@b", "state": "no answer"}), (T.HANGUP, {"reason": "transfer to billing no answer"})], "failed"),
+        (
+            [
+                (T.BRIDGE, {"uri": "sip:a@b", "state": "no answer"}),
+                (T.HANGUP, {"reason": "transfer to billing no answer"}),
+            ],
+            "failed",
+        ),
         ([(T.ERROR, {"message": "boom", "stage": "app"})], "failed"),
-        ([(T.ERROR, {"message": "tts away", "stage": "tts"}), (T.HANGUP, {"reason": "resolved"})], "ai_resolved"),
+        (
+            [(T.ERROR, {"message": "tts away", "stage": "tts"}), (T.HANGUP, {"reason": "resolved"})],
+            "ai_resolved",
+        ),
     ],
 )
 def test_outcomes(events, outcome):

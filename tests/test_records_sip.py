@@ -77,7 +77,9 @@ def card_pcap(path: Path, engines) -> float:  # type: ignore[no-untyped-def]
     keys_at = lead + said + 4.5
     digits = [(keys_at + 0.25 * i, d) for i, d in enumerate(KEYED + "#")]
     digits += [(keys_at + 8.0 + 0.25 * i, d) for i, d in enumerate("737")]
-    audio = np.concatenate([np.zeros(int(lead * 8000), np.float32), speech, np.zeros(int(16 * 8000), np.float32)])
+    audio = np.concatenate(
+        [np.zeros(int(lead * 8000), np.float32), speech, np.zeros(int(16 * 8000), np.float32)]
+    )
     return write_rtp_pcap(path, audio, digits)
 
 
@@ -95,10 +97,16 @@ def test_a_sipp_call_is_recorded_and_no_card_number_is_kept(served, engines, tmp
     proc = sipp_call(tmp_path, served["sip"], pcap, listen_ms=int(length * 1000) + 4000)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = served["data"]
-    (call,) = wait_until(lambda: [c for c in records(data) if c["status"] == "ended"] or None, 60, "the record")
+    (call,) = wait_until(
+        lambda: [c for c in records(data) if c["status"] == "ended"] or None, 60, "the record"
+    )
     # the record is whole: who, what was said both ways, the path, how it ended, the recording
     assert call["caller"] == "+447700900003" and call["outcome"] == "ai_resolved", call["end_reason"]
-    assert call["path"] == ["menu", "pay"] and call["dialplan"] == "Card payment test" and call["dialplan_version"] == "1"
+    assert (
+        call["path"] == ["menu", "pay"]
+        and call["dialplan"] == "Card payment test"
+        and call["dialplan_version"] == "1"
+    )
     (intent,) = call["intents"]
     assert intent["name"] == "pay_by_card" and intent["confidence"] > 0.5 and intent["node"] == "menu"
     speakers = {t["speaker"] for t in call["transcript"]}
@@ -109,7 +117,12 @@ def test_a_sipp_call_is_recorded_and_no_card_number_is_kept(served, engines, tmp
     assert keyed == ["X"] * 12 + list(KEYED[-4:]) + ["#", "X", "X", "X"]  # the code is secure: all masked
     assert any("[redacted]" in t["text"] for t in call["transcript"])  # the dialplan's own pattern
     # no card number in clear anywhere the call left something: store, event file, logs
-    files = [data / "ivr.sqlite3", data / "ivr.sqlite3-wal", *data.glob("calls/*.jsonl"), *data.glob("run/*.log")]
+    files = [
+        data / "ivr.sqlite3",
+        data / "ivr.sqlite3-wal",
+        *data.glob("calls/*.jsonl"),
+        *data.glob("run/*.log"),
+    ]
     files.append(served["tmp"] / "serve.log")
     for f in files:
         if f.exists():
@@ -155,7 +168,10 @@ def test_kill_9_of_serve_mid_call_leaves_the_cut_call_interrupted(served, tmp_pa
     before = {c["id"]: c for c in records(data)}
     pcap = fixture_pcap(tmp_path / "long.pcap", lead_s=3.0, tail_s=20.0)
     caller = threading.Thread(
-        target=sipp_call, args=(tmp_path, served["sip"], pcap, 30000), kwargs={"local_port": free_port()}, daemon=True
+        target=sipp_call,
+        args=(tmp_path, served["sip"], pcap, 30000),
+        kwargs={"local_port": free_port()},
+        daemon=True,
     )
     caller.start()
 
@@ -179,6 +195,8 @@ def test_kill_9_of_serve_mid_call_leaves_the_cut_call_interrupted(served, tmp_pa
     assert after[cut["id"]]["outcome"] == "interrupted" and after[cut["id"]]["status"] == "ended"
     assert after[cut["id"]]["duration_ms"] >= 1000
     for call_id, old in before.items():  # the finished calls are as they were
-        assert after[call_id]["outcome"] == old["outcome"] and len(after[call_id]["events"]) == len(old["events"])
+        assert after[call_id]["outcome"] == old["outcome"] and len(after[call_id]["events"]) == len(
+            old["events"]
+        )
     assert "stopped during the call" in after[cut["id"]]["end_reason"]
     caller.join(timeout=60)

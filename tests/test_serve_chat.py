@@ -111,7 +111,11 @@ def test_serve_runs_the_api_and_hot_reloads_the_dialplan(ivr_cmd, tmp_path):
         assert before["name"] == "Acme Mobile hotline" and before["last_error"] is None
         # a broken edit on disk is refused by the watcher; the running version stays
         plan.write_text(plan.read_text().replace("- say: Welcome to Acme Mobile.", "- sya: Welcome"))
-        wait_until(lambda: httpx.get(f"{base}/api/dialplan", headers=auth).json()["last_error"], 30, "the broken edit noticed")
+        wait_until(
+            lambda: httpx.get(f"{base}/api/dialplan", headers=auth).json()["last_error"],
+            30,
+            "the broken edit noticed",
+        )
         status = httpx.get(f"{base}/api/dialplan", headers=auth).json()
         assert status["digest"] == before["digest"] and "E_UNKNOWN_VERB" in status["last_error"][0]
         # a good edit replaces it
@@ -120,7 +124,11 @@ def test_serve_runs_the_api_and_hot_reloads_the_dialplan(ivr_cmd, tmp_path):
             .replace("- sya: Welcome", "- say: Welcome")
             .replace('version: "2026-11-24"', 'version: "edited"')
         )
-        wait_until(lambda: httpx.get(f"{base}/api/dialplan", headers=auth).json()["version"] == "edited", 30, "the fixed edit loaded")
+        wait_until(
+            lambda: httpx.get(f"{base}/api/dialplan", headers=auth).json()["version"] == "edited",
+            30,
+            "the fixed edit loaded",
+        )
         assert proc.poll() is None
     finally:
         proc.terminate()

@@ -181,12 +181,16 @@ def test_serve_stops_everything_it_started_on_a_signal_to_its_process_group(tmp_
         if sig == signal.SIGTERM:  # the speech service dies: serve starts it again
             os.kill(s["speech"]["pid"], signal.SIGKILL)
             wait_until(
-                lambda: (x := status()) is not None and x["speech"]["restarts"] >= 1, 120, "the service's restart"
+                lambda: (x := status()) is not None and x["speech"]["restarts"] >= 1,
+                120,
+                "the service's restart",
             )
             call = sipp_call(tmp_path, sip, speech_pcap, listen_ms=16000)
             assert re.search(r"Successful call\s*\|\s*\d+\s*\|\s*1\b", call.stdout), call.stdout[-2000:]
             (events,) = events_of(data)
-            assert any("shook hands" in e.get("text", "").lower() for e in events if e["type"] == "final_transcript")
+            assert any(
+                "shook hands" in e.get("text", "").lower() for e in events if e["type"] == "final_transcript"
+            )
             assert not any(w["restarts"] for w in status()["workers"]), "a worker died with the service"
         s = status()
         pids = [w["pid"] for w in s["workers"]] + [s["speech"]["pid"]]
@@ -230,13 +234,25 @@ def test_serve_on_its_defaults_takes_24_calls_at_once(tmp_path):
     )
     data = tmp_path / "data"
     proc = subprocess.Popen(
-        [*ivr_exe(), "serve", "--dialplan", str(dialplan), "--data-dir", str(data), "--port", str(api),
-         "--sip-port", str(sip), "--rtp-port", "46400"],
-        stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT,
+        [
+            *ivr_exe(),
+            "serve",
+            "--dialplan",
+            str(dialplan),
+            "--data-dir",
+            str(data),
+            "--port",
+            str(api),
+            "--sip-port",
+            str(sip),
+            "--rtp-port",
+            "46400",
+        ],
+        stdout=open(tmp_path / "serve.log", "w"),
+        stderr=subprocess.STDOUT,
         env={k: v for k, v in os.environ.items() if k != "IVR_WORKERS"},
     )
     try:
-
         wait_until(
             lambda: serve_status(proc, f"http://127.0.0.1:{api}", data, tmp_path / "serve.log"),
             300,

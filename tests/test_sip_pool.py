@@ -193,7 +193,9 @@ def test_a_killed_worker_loses_only_its_calls(service, short_pcap):
         rows = {k: store.calls.get(k) for k in victims}
     finally:
         store.close()
-    assert victims and all(r["outcome"] == "interrupted" and "died" in r["end_reason"] for r in rows.values()), rows
+    assert victims and all(
+        r["outcome"] == "interrupted" and "died" in r["end_reason"] for r in rows.values()
+    ), rows
 
 
 def test_a_taken_sip_port_is_a_clear_error(tmp_path):
@@ -257,7 +259,9 @@ def test_serve_runs_from_its_folder_with_a_relative_data_dir(tmp_path):
         def up() -> bool:
             assert proc.poll() is None, proc.stdout.read()
             try:
-                r = httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5, headers=serve_auth(tmp_path / "data"))
+                r = httpx.get(
+                    f"http://127.0.0.1:{api}/api/sip", timeout=5, headers=serve_auth(tmp_path / "data")
+                )
                 return r.json()["kamailio_alive"]
             except httpx.HTTPError:
                 return False

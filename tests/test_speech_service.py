@@ -117,7 +117,13 @@ def test_a_synthesis_goes_back_in_its_place_between_sentences_and_stops_when_dro
 @pytest.mark.unit
 @pytest.mark.parametrize(
     "line",
-    [b"not json\n", b'["a list"]\n', b'{"id": 1}\n', b'{"type": "x", "payload": -1}\n', b'{"type": "x", "payload": 1e12}\n'],
+    [
+        b"not json\n",
+        b'["a list"]\n',
+        b'{"id": 1}\n',
+        b'{"type": "x", "payload": -1}\n',
+        b'{"type": "x", "payload": 1e12}\n',
+    ],
 )
 def test_a_malformed_header_is_a_protocol_error(line):
     with pytest.raises(ProtocolError):
@@ -140,10 +146,16 @@ def service_process(tmp_path_factory):
     sock = tmp / "speech.sock"
     log = open(tmp / "speech.log", "w")
     proc = subprocess.Popen(
-        [*ivr_exe(), "speech", "--listen", str(sock)], stdout=log, stderr=subprocess.STDOUT,
+        [*ivr_exe(), "speech", "--listen", str(sock)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    wait_until(lambda: '"speech": "ready"' in (tmp / "speech.log").read_text() or proc.poll() is not None, 120, "the speech service")
+    wait_until(
+        lambda: '"speech": "ready"' in (tmp / "speech.log").read_text() or proc.poll() is not None,
+        120,
+        "the speech service",
+    )
     assert proc.poll() is None, (tmp / "speech.log").read_text()
     yield proc, str(sock), tmp
     proc.send_signal(signal.SIGTERM)
@@ -182,7 +194,9 @@ def test_the_client_transcribes_synthesises_and_embeds_through_a_real_service(se
             audio = await client.synthesize("Your balance is 42 pounds.", 8000)
             assert len(audio) > 8000  # over half a second of 8 kHz PCM
             assert client.cached("Your balance is 42 pounds.", 8000) == audio
-            vectors = await client.embed(["what's my balance", "how much is my bill", "is it raining in paris"])
+            vectors = await client.embed(
+                ["what's my balance", "how much is my bill", "is it raining in paris"]
+            )
             assert vectors.shape == (3, 384)
             assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.2
             assert client.embedder.embed(["what's my balance"]).shape == (1, 384)
@@ -221,7 +235,9 @@ def test_requests_in_flight_fail_fast_when_the_service_dies_and_the_client_recon
 
     def start():
         log = open(tmp_path / "speech.log", "a")
-        p = subprocess.Popen([*ivr_exe(), "speech", "--listen", str(sock)], stdout=log, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(
+            [*ivr_exe(), "speech", "--listen", str(sock)], stdout=log, stderr=subprocess.STDOUT
+        )
         return p
 
     proc = start()

@@ -19,15 +19,34 @@ from ivr.store.engine import _head, current_revision
 
 CARD = "4111111111111111"
 
+pytestmark = pytest.mark.unit  # SQLite and, under `make test`, PostgreSQL: no model
+
 
 def a_call(store: Store, call_id: str, end: bool = True, card: bool = False, **record_kw) -> CallRecord:
-    rec = CallRecord(call_id, store.writer, caller={"number": "+447700900001", "name": "Ada", "tier": "gold", "known": True}, dialplan="hotline", dialplan_version="v1", **record_kw)
+    rec = CallRecord(
+        call_id,
+        store.writer,
+        caller={"number": "+447700900001", "name": "Ada", "tier": "gold", "known": True},
+        dialplan="hotline",
+        dialplan_version="v1",
+        **record_kw,
+    )
     rec(make(call_id, 0, T.CALL_START, sample_rate=8000, caller="+447700900001"))
     rec(make(call_id, 0, T.NODE, name="menu"))
     rec(make(call_id, 0, T.SAY, text="How can I help?"))
     rec(make(call_id, 2000, T.FINAL_TRANSCRIPT, text="what's my balance"))
     rec(make(call_id, 2000, T.AFFECT, anger=0.2, anxiety=0.1, level="calm"))
-    rec(make(call_id, 2000, T.INTENT, name="check_balance", confidence=0.81, text="what's my balance", node="menu"))
+    rec(
+        make(
+            call_id,
+            2000,
+            T.INTENT,
+            name="check_balance",
+            confidence=0.81,
+            text="what's my balance",
+            node="menu",
+        )
+    )
     if card:
         rec(make(call_id, 3000, T.FINAL_TRANSCRIPT, text=f"my card is {CARD[:8]}"))
         rec(make(call_id, 4000, T.FINAL_TRANSCRIPT, text=CARD[8:]))
@@ -130,7 +149,9 @@ def test_a_dead_process_calls_become_interrupted(store):
     assert store.calls.mark_interrupted("another-host") == []
     assert store.calls.mark_interrupted(HOST, reason="serve died") == ["cut"]
     cut, done = store.calls.get("cut"), store.calls.get("done")
-    assert cut["outcome"] == "interrupted" and cut["duration_ms"] == 6000 and cut["end_reason"] == "serve died"
+    assert (
+        cut["outcome"] == "interrupted" and cut["duration_ms"] == 6000 and cut["end_reason"] == "serve died"
+    )
     assert done["outcome"] == "ai_resolved" and len(done["events"]) == 10
 
 

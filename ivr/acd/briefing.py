@@ -16,7 +16,9 @@ MAX_BRIEFING_S = 5.0
 NONE_INTENTS = ("", "none", None)
 
 
-def past_calls(records: Any, number: str, exclude: str, now: float | None = None, days: int = 30) -> dict[str, Any]:
+def past_calls(
+    records: Any, number: str, exclude: str, now: float | None = None, days: int = 30
+) -> dict[str, Any]:
     """The caller's calls of the last `days` (not this one): how many, and the latest."""
     now = time.time() if now is None else now
     if not number:
@@ -46,7 +48,11 @@ def parts(context: Mapping[str, Any], history: Mapping[str, Any] | None = None) 
     caller = context.get("caller") or {}
     tier = str(caller.get("tier") or "").lower()
     name = caller.get("name") or ""
-    who = f"{tier.upper() if tier == 'vip' else tier.capitalize()} caller" if tier and tier != "standard" else "Caller"
+    who = (
+        f"{tier.upper() if tier == 'vip' else tier.capitalize()} caller"
+        if tier and tier != "standard"
+        else "Caller"
+    )
     who = f"{who} {name}" if name else ("Unknown caller" if who == "Caller" else who)
     out = [who]
     level = (context.get("affect") or {}).get("level")
@@ -59,7 +65,9 @@ def parts(context: Mapping[str, Any], history: Mapping[str, Any] | None = None) 
     if intent not in NONE_INTENTS:
         out.append(f"about {_words(intent)}")
     elif reason and not reason.startswith("route to"):
-        out.append(reason.rstrip(".").replace("caller asked for a person", "asked for a person").split(":")[0])
+        out.append(
+            reason.rstrip(".").replace("caller asked for a person", "asked for a person").split(":")[0]
+        )
     vars_ = context.get("vars") or {}
     if vars_.get("answer_id"):
         out.append(f"already told about {_words(vars_['answer_id'])}")
@@ -80,7 +88,10 @@ def text_of(phrases: list[str]) -> str:
 
 
 async def fit(
-    phrases: list[str], synthesize: Callable[[str], Awaitable[bytes]], rate: int, limit_s: float = MAX_BRIEFING_S
+    phrases: list[str],
+    synthesize: Callable[[str], Awaitable[bytes]],
+    rate: int,
+    limit_s: float = MAX_BRIEFING_S,
 ) -> tuple[str, bytes]:
     """The longest head of `phrases` whose speech fits in `limit_s`, and that speech."""
     keep = list(phrases)

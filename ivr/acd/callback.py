@@ -18,9 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ivr.acd import briefing
-from ivr.acd.policy import QueueRules
 from ivr.conversation import InputKind, TransferOutcome, TransferRequest
 from ivr.events import EventType
+from ivr.queues import QueueRules
 
 log = logging.getLogger("ivr.callback")
 
@@ -123,16 +123,20 @@ async def callback_app(
         await _callback(session, entry, agent, caller_uri, rules, history, settle, acd)
     finally:
         if not settled["done"]:
-            await asyncio.shield(asyncio.to_thread(acd.callback_done, entry["call_id"], agent, "interrupted", retry_s))
+            await asyncio.shield(
+                asyncio.to_thread(acd.callback_done, entry["call_id"], agent, "interrupted", retry_s)
+            )
 
 
-async def _callback(session, entry, agent, caller_uri, rules, history, settle, acd) -> None:  # type: ignore[no-untyped-def]
+async def _callback(session, entry, agent, caller_uri, rules, history, settle, acd) -> None:
     call_id = entry["call_id"]
     request = callback_request(entry, rules)
     ring_timeout_s = rules.ring_timeout_s
 
     def transfer(**extra: Any) -> None:
-        session.emit(EventType.TRANSFER, queue=entry["queue"], reason=request.reason, tier=request.tier, **extra)
+        session.emit(
+            EventType.TRANSFER, queue=entry["queue"], reason=request.reason, tier=request.tier, **extra
+        )
 
     transfer(priority=int(entry["priority"]))
     session.emit(EventType.AGENT_OFFER, agent=agent)
@@ -161,7 +165,9 @@ async def _callback(session, entry, agent, caller_uri, rules, history, settle, a
         return
     state = await settle("no_answer")
     transfer(outcome="no_answer")
-    await session.say(NO_PICKUP if state == "callback" else "The customer did not answer. That was the last try. Thank you.")
+    await session.say(
+        NO_PICKUP if state == "callback" else "The customer did not answer. That was the last try. Thank you."
+    )
     await session.hangup(f"the caller did not answer the callback ({state})")
 
 
@@ -169,7 +175,9 @@ class CallbackDialer:
     """A worker's loop that takes due callbacks while it has two lines free (agent + caller).
     A tick a second reads the store (a plain read: no lock when nothing is due)."""
 
-    def __init__(self, acd: Any, room: Callable[[], int], start: Callable[[dict[str, Any], Any], None]) -> None:
+    def __init__(
+        self, acd: Any, room: Callable[[], int], start: Callable[[dict[str, Any], Any], None]
+    ) -> None:
         self.acd, self.room, self.start = acd, room, start
         self.stopped = asyncio.Event()
 

@@ -32,13 +32,20 @@ class Place:
     """Agents logged in (in any state but logged out) who serve the queue."""
 
 
-def _waiting(row, now: float | None = None) -> Waiting:  # type: ignore[no-untyped-def]
+def _waiting(row, now: float | None = None) -> Waiting:
     callback = row.state in ("callback", "calling")
     ready = bool(row.ready) and row.state in ("waiting", "callback")
     if row.state == "callback" and now is not None:
         ready = ready and row.next_try_at <= now
     return Waiting(
-        row.call_id, row.queue, row.priority, row.joined_at, row.skill, tuple(json.loads(row.reasons)), ready, callback
+        row.call_id,
+        row.queue,
+        row.priority,
+        row.joined_at,
+        row.skill,
+        tuple(json.loads(row.reasons)),
+        ready,
+        callback,
     )
 
 
@@ -49,12 +56,20 @@ FREE_CHECK_S = 0.9
 """How long "no agent is free" read from the store stands for a process's waiting callers."""
 
 
-def _agent(row) -> Agent:  # type: ignore[no-untyped-def]
-    return Agent(row.name, frozenset(json.loads(row.skills)), row.level, AgentState(row.state), row.since, row.missed, row.reason)
+def _agent(row) -> Agent:
+    return Agent(
+        row.name,
+        frozenset(json.loads(row.skills)),
+        row.level,
+        AgentState(row.state),
+        row.since,
+        row.missed,
+        row.reason,
+    )
 
 
 class Acd:
-    def __init__(  # type: ignore[no-untyped-def]
+    def __init__(
         self, engine, queues: Mapping[str, QueueRules] | Callable[[], Mapping[str, QueueRules]]
     ) -> None:
         """`queues`: the queues' rules, or where to read the current ones (a worker's loaded
@@ -99,7 +114,9 @@ class Acd:
             if me is None or me.state == "left":
                 return Place(0, 0.0, 0)
             rows = conn.execute(
-                select(queue_entries).where(queue_entries.c.queue == me.queue, queue_entries.c.state.in_(LIVE))
+                select(queue_entries).where(
+                    queue_entries.c.queue == me.queue, queue_entries.c.state.in_(LIVE)
+                )
             ).all()
             staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state != "logged_out"))]
         rules = self.rules(me.queue)
@@ -164,15 +181,20 @@ class Acd:
             if not self._take(conn, agent.name, call_id, "callback", "calling", now):
                 return None
             row = conn.execute(select(queue_entries).where(queue_entries.c.call_id == call_id)).first()
+        if row is None:  # gone meanwhile (the caller's worker cleared it)
+            return None
         entry = {"call_id": call_id, "queue": row.queue, "priority": row.priority, "number": row.callback,
                  "attempts": row.attempts, "reasons": json.loads(row.reasons), "waited_s": round(now - row.joined_at),
                  "context": json.loads(row.context)}  # fmt: skip
         return entry, agent
 
-    def _offer(self, now: float, mine) -> policy.Offer | None:  # type: ignore[no-untyped-def]
+    def _offer(self, now: float, mine) -> policy.Offer | None:
         """The offer the queue makes now to the first waiting entry `mine` accepts, from a read."""
         with self.engine.connect() as conn:
-            staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state.in_(["available", "wrap_up"])))]
+            staff = [
+                _agent(r)
+                for r in conn.execute(select(agents).where(agents.c.state.in_(["available", "wrap_up"])))
+            ]
         wrap = self._wrap_up_s()
         if any(a.state is AgentState.WRAP_UP and now - a.since >= wrap for a in staff):
             with write_tx(self.engine) as wconn:  # a wrap-up is over: that agent is free again
@@ -185,14 +207,16 @@ class Acd:
             self._none_free_until = min([time.time() + FREE_CHECK_S, *ends])
             return None
         with self.engine.connect() as conn:
-            rows = conn.execute(select(queue_entries).where(queue_entries.c.state.in_(["waiting", "callback"]))).all()
+            rows = conn.execute(
+                select(queue_entries).where(queue_entries.c.state.in_(["waiting", "callback"]))
+            ).all()
         waiting = [_waiting(r, now) for r in rows]
         for offer in policy.offers({q: self.rules(q) for q in {w.queue for w in waiting}}, waiting, free):
             if mine(offer.waiting):
                 return offer
         return None
 
-    def _take(self, conn, agent: str, call_id: str, was: str, now_state: str, now: float) -> bool:  # type: ignore[no-untyped-def]
+    def _take(self, conn, agent: str, call_id: str, was: str, now_state: str, now: float) -> bool:
         got = conn.execute(
             update(agents)
             .where(agents.c.name == agent, agents.c.state == "available")
@@ -230,7 +254,9 @@ class Acd:
         """The agent answered a callback's first leg (the caller is being dialled)."""
         with write_tx(self.engine) as conn:
             conn.execute(
-                update(agents).where(agents.c.name == agent).values(state="on_call", since=time.time(), missed=0, call_id=call_id)
+                update(agents)
+                .where(agents.c.name == agent)
+                .values(state="on_call", since=time.time(), missed=0, call_id=call_id)
             )
 
     def callback_done(self, call_id: str, agent: str, outcome: str, retry_s: float = 120.0) -> str:
@@ -246,7 +272,9 @@ class Acd:
             if row is None:
                 return "left"
             if outcome == "answered":
-                conn.execute(update(agents).where(agents.c.name == agent).values(state="on_call", since=now, missed=0))
+                conn.execute(
+                    update(agents).where(agents.c.name == agent).values(state="on_call", since=now, missed=0)
+                )
                 self._leave(conn, call_id, "answered")
                 return "left"
             if outcome == "agent_missed":
@@ -256,7 +284,11 @@ class Acd:
                     update(agents).where(agents.c.name == agent)
                     .values(state=str(after.state), since=now, missed=after.missed, reason=after.reason, call_id="")
                 )  # fmt: skip
-                conn.execute(update(queue_entries).where(queue_entries.c.call_id == call_id).values(state="callback", agent=""))
+                conn.execute(
+                    update(queue_entries)
+                    .where(queue_entries.c.call_id == call_id)
+                    .values(state="callback", agent="")
+                )
                 return "callback"
             if row.state == "left":
                 return "left"
@@ -283,7 +315,9 @@ class Acd:
     def answered(self, call_id: str, agent: str) -> None:
         with write_tx(self.engine) as conn:
             conn.execute(
-                update(agents).where(agents.c.name == agent).values(state="on_call", since=time.time(), missed=0, call_id=call_id)
+                update(agents)
+                .where(agents.c.name == agent)
+                .values(state="on_call", since=time.time(), missed=0, call_id=call_id)
             )
             self._leave(conn, call_id, "answered")
 
@@ -293,13 +327,17 @@ class Acd:
         self._none_free_until = 0.0  # an agent this process frees is seen at once
         now = time.time()
         with write_tx(self.engine) as conn:
-            entry = conn.execute(select(queue_entries.c.queue).where(queue_entries.c.call_id == call_id)).scalar()
+            entry = conn.execute(
+                select(queue_entries.c.queue).where(queue_entries.c.call_id == call_id)
+            ).scalar()
             row = conn.execute(select(agents).where(agents.c.name == agent)).first()
             after = policy.missed_ring(_agent(row), self.rules(entry or ""), now)
             conn.execute(
                 update(agents)
                 .where(agents.c.name == agent)
-                .values(state=str(after.state), since=now, missed=after.missed, reason=after.reason, call_id="")
+                .values(
+                    state=str(after.state), since=now, missed=after.missed, reason=after.reason, call_id=""
+                )
             )
             conn.execute(
                 update(queue_entries)
@@ -383,10 +421,14 @@ class Acd:
 
     def waiting_count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(queue_entries).where(queue_entries.c.state.in_(LIVE))).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(queue_entries).where(queue_entries.c.state.in_(LIVE))
+                ).scalar_one()
+            )
 
     # -- internals ----------------------------------------------------------------------------
-    def _leave(self, conn, call_id: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    def _leave(self, conn, call_id: str, reason: str) -> None:
         conn.execute(
             update(queue_entries)
             .where(queue_entries.c.call_id == call_id, queue_entries.c.state != "left")
@@ -397,9 +439,13 @@ class Acd:
         # the wrap-up of the queue the agent's last call came from is not kept: the longest rule applies
         return max((r.wrap_up_s for r in self.queues.values()), default=30.0)
 
-    def _end_wrap_ups(self, conn, now: float) -> None:  # type: ignore[no-untyped-def]
+    def _end_wrap_ups(self, conn, now: float) -> None:
         wrap = self._wrap_up_s()
         for row in conn.execute(select(agents).where(agents.c.state == "wrap_up")).all():
             a = _agent(row)
             if now - a.since >= wrap:
-                conn.execute(update(agents).where(agents.c.name == a.name, agents.c.state == "wrap_up").values(state="available", since=now))
+                conn.execute(
+                    update(agents)
+                    .where(agents.c.name == a.name, agents.c.state == "wrap_up")
+                    .values(state="available", since=now)
+                )

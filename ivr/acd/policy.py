@@ -10,10 +10,13 @@ keeps the caller's place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+
+from ivr.queues import QueueRules, rules_from
+
+__all__ = ["QueueRules", "rules_from"]  # where the queues' typed config was first defined
 
 STRATEGIES = ("longest_idle", "ring_all", "skill_level")
 VALUE_PRIORITY = {"vip": 100, "gold": 20, "standard": 0}
@@ -45,30 +48,6 @@ class Agent:
     reason: str = ""
 
 
-RING_TIMEOUT_S = 20.0
-"""How long an agent's phone rings when the queue does not say (the one default)."""
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRules:
-    """A queue of the dialplan (`queues:`), parsed once when the dialplan loads."""
-
-    name: str
-    skills: frozenset[str] = frozenset()
-    """An agent with any of these serves the queue (none: every agent)."""
-    strategy: str = "longest_idle"
-    ring_timeout_s: float = RING_TIMEOUT_S
-    max_wait_s: float = 300.0
-    """After this long the caller is offered a callback."""
-    wrap_up_s: float = 30.0
-    max_missed: int = 2
-    """Rings missed in a row before the agent is set away (reason `missed`)."""
-    uri: str = ""
-    """The queue's own agent phone or ACD (sip:...); empty: the queue's agents are rung."""
-    mode: str = "bridge"
-    """With a uri: bridge (whisper, then connect) or refer (a blind SIP transfer)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Waiting:
     call_id: str
@@ -90,25 +69,6 @@ class Offer:
     agents: tuple[Agent, ...]
 
 
-def rules_from(queues: Mapping[str, Mapping[str, Any]]) -> dict[str, QueueRules]:
-    """A dialplan's `queues:` section as the queues' rules (the defaults of QueueRules where
-    an entry says nothing)."""
-    out = {}
-    for name, q in queues.items():
-        out[name] = QueueRules(
-            name,
-            frozenset(q.get("skills") or ()),
-            str(q.get("strategy") or "longest_idle"),
-            float(q.get("ring_timeout_s") or RING_TIMEOUT_S),
-            float(q.get("max_wait_s") or 300),
-            float(q["wrap_up_s"]) if q.get("wrap_up_s") is not None else 30.0,
-            int(q.get("max_missed") or 2),
-            str(q.get("uri") or ""),
-            str(q.get("mode") or "bridge"),
-        )
-    return out
-
-
 def priority_for(base: int, caller_tier: str = "", escalated: bool = False) -> tuple[int, tuple[str, ...]]:
     """A caller's priority in the queue, and why."""
     why: list[str] = []
@@ -127,7 +87,9 @@ def escalate(w: Waiting) -> Waiting:
     """The radar escalated a caller who waits: they move up (once)."""
     if any(r.startswith("upset") for r in w.reasons):
         return w
-    return replace(w, priority=w.priority + ESCALATE_PRIORITY, reasons=(*w.reasons, f"upset +{ESCALATE_PRIORITY}"))
+    return replace(
+        w, priority=w.priority + ESCALATE_PRIORITY, reasons=(*w.reasons, f"upset +{ESCALATE_PRIORITY}")
+    )
 
 
 def order(waiting: Iterable[Waiting]) -> list[Waiting]:
@@ -178,7 +140,9 @@ def offers(queues: dict[str, QueueRules], waiting: Iterable[Waiting], agents: Se
     return out
 
 
-def estimated_wait_s(pos: int, handle_times_s: Sequence[float], serving: int, default_handle_s: float = 180.0) -> float:
+def estimated_wait_s(
+    pos: int, handle_times_s: Sequence[float], serving: int, default_handle_s: float = 180.0
+) -> float:
     """Position x the mean recent handle time / agents serving the queue (at least one)."""
     if pos <= 0:
         return 0.0

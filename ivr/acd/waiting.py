@@ -43,8 +43,16 @@ def _outcome_word(outcome: TransferOutcome, reason: str) -> str:
 
 
 class _Wait:
-    def __init__(self, session: Any, request: TransferRequest, acd: Acd, agent_uri: str, history: Any) -> None:
-        self.s, self.request, self.acd, self.agent_uri, self.history = session, request, acd, agent_uri, history
+    def __init__(
+        self, session: Any, request: TransferRequest, acd: Acd, agent_uri: str, history: Any
+    ) -> None:
+        self.s, self.request, self.acd, self.agent_uri, self.history = (
+            session,
+            request,
+            acd,
+            agent_uri,
+            history,
+        )
         self._past: dict[str, Any] | None = None
         self.call_id = session.call_id
         self.rules = request.rules  # of the dialplan version this call runs
@@ -102,7 +110,9 @@ class _Wait:
         history = await self.past_calls()
         rate = self.s.transport.sample_rate
         try:
-            _, pcm = await briefing.fit(briefing.parts(ctx, history), lambda t: self.s.speech.synthesize(t, rate), rate)
+            _, pcm = await briefing.fit(
+                briefing.parts(ctx, history), lambda t: self.s.speech.synthesize(t, rate), rate
+            )
         except Exception as e:  # the speech service is away: the agent gets the screen pop only
             self.s.emit(EventType.ERROR, message=f"no briefing: {e}", stage="tts")
             return b""
@@ -145,9 +155,15 @@ class _Wait:
         """Ring the claimed agent: CONNECTED, or None (the caller waits on at their place)."""
         s = self.s
         pcm = await self.whisper()
-        s.emit(EventType.AGENT_OFFER, agent=agent.name, briefing_ms=len(pcm) * 1000 // (2 * s.transport.sample_rate))
+        s.emit(
+            EventType.AGENT_OFFER,
+            agent=agent.name,
+            briefing_ms=len(pcm) * 1000 // (2 * s.transport.sample_rate),
+        )
         await s.stop_hold()
-        outcome = await s.bridge_to(self.agent_uri.format(name=agent.name), self.request, self.rules.ring_timeout_s, whisper_pcm=pcm)
+        outcome = await s.bridge_to(
+            self.agent_uri.format(name=agent.name), self.request, self.rules.ring_timeout_s, whisper_pcm=pcm
+        )
         word = _outcome_word(outcome, getattr(s.transport, "bridge_reason", ""))
         s.emit(EventType.AGENT_OFFER, agent=agent.name, outcome=word)
         if outcome is TransferOutcome.CONNECTED:
@@ -168,9 +184,22 @@ class _Wait:
         caller = request.context.get("caller") or {}
         upset = (request.context.get("affect") or {}).get("level") == "escalate"
         priority, reasons = policy.priority_for(request.priority, str(caller.get("tier") or ""), upset)
-        pop = {**request.context, "reason": request.reason, "tier": request.tier, "history": await self.past_calls() or {}}
-        place = await asyncio.to_thread(acd.join, self.call_id, request.queue, priority, request.skill, reasons, s.masked(pop))
-        s.emit(EventType.QUEUE_JOIN, queue=request.queue, position=place.position, priority=priority, reasons=list(reasons))
+        pop = {
+            **request.context,
+            "reason": request.reason,
+            "tier": request.tier,
+            "history": await self.past_calls() or {},
+        }
+        place = await asyncio.to_thread(
+            acd.join, self.call_id, request.queue, priority, request.skill, reasons, s.masked(pop)
+        )
+        s.emit(
+            EventType.QUEUE_JOIN,
+            queue=request.queue,
+            position=place.position,
+            priority=priority,
+            reasons=list(reasons),
+        )
         self.joined_ms = s.now_ms
         try:
             if place.agents_serving == 0:  # nobody could take the call: say so, offer a callback
@@ -203,7 +232,9 @@ class _Wait:
                 if item.kind is InputKind.AFFECT and item.level == "escalate":
                     if await asyncio.to_thread(acd.escalate, self.call_id):
                         place = await asyncio.to_thread(acd.place, self.call_id)
-                        s.emit(EventType.QUEUE_UPDATE, position=place.position, reason="the caller sounds upset")
+                        s.emit(
+                            EventType.QUEUE_UPDATE, position=place.position, reason="the caller sounds upset"
+                        )
                 elif item.kind is InputKind.DTMF and item.digit == CALLBACK_KEY:
                     if await self.to_callback(nobody=False):
                         return TransferOutcome.CALLBACK

@@ -79,7 +79,9 @@ class LiveFigures:
 
         now = time.time()
         if self._cached is None or now - self._cached[0] > self.keep_s:
-            midnight = datetime.now(ZoneInfo(self.tz)).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+            midnight = (
+                datetime.now(ZoneInfo(self.tz)).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+            )
             self._cached = (now, report(self.engine, midnight, now + 1, self.tz))
         return self._cached[1]
 
@@ -90,20 +92,35 @@ class LiveFigures:
             r = self.figures()
         except Exception:  # the store is away: this scrape has no figures, the others still do
             return
+
         def g(name: str, doc: str, value: float, labels: dict[str, str] | None = None) -> Any:
             m = GaugeMetricFamily(name, doc, labels=list(labels or {}))
             m.add_metric(list((labels or {}).values()), float(value))
             return m
 
         yield g("ivr_today_calls", "Calls ended today.", r["calls"])
-        yield g("ivr_today_containment_ratio", "Share of today's calls the AI resolved alone.", r["containment"])
-        yield g("ivr_today_containment_redial_corrected_ratio", "Containment less calls re-dialled within a day.", r["containment_redial_corrected"])
-        tiers = GaugeMetricFamily("ivr_today_tier_ratio", "Today's tier split (target 80/15/5).", labels=["tier"])
+        yield g(
+            "ivr_today_containment_ratio", "Share of today's calls the AI resolved alone.", r["containment"]
+        )
+        yield g(
+            "ivr_today_containment_redial_corrected_ratio",
+            "Containment less calls re-dialled within a day.",
+            r["containment_redial_corrected"],
+        )
+        tiers = GaugeMetricFamily(
+            "ivr_today_tier_ratio", "Today's tier split (target 80/15/5).", labels=["tier"]
+        )
         for t, v in r["tiers"].items():
             tiers.add_metric([t], v)
         yield tiers
-        yield g("ivr_today_abandon_ratio", "Share of today's queued callers who hung up waiting.", r["abandon_rate"])
-        yield g("ivr_today_escalation_ratio", "Share of today's calls the radar escalated.", r["escalation_rate"])
+        yield g(
+            "ivr_today_abandon_ratio",
+            "Share of today's queued callers who hung up waiting.",
+            r["abandon_rate"],
+        )
+        yield g(
+            "ivr_today_escalation_ratio", "Share of today's calls the radar escalated.", r["escalation_rate"]
+        )
         yield g("ivr_qa_review_queue", "Today's calls waiting for a QA review.", r["qa"]["queued"])
 
 
@@ -123,8 +140,8 @@ def exposition(run_dir: Path | None = None, figures: LiveFigures | None = None) 
     if run_dir is not None or figures is not None:
         extra = CollectorRegistry()
         if run_dir is not None:
-            extra.register(KamailioRejects(run_dir))  # type: ignore[arg-type]
+            extra.register(KamailioRejects(run_dir))
         if figures is not None:
-            extra.register(figures)  # type: ignore[arg-type]
+            extra.register(figures)
         out += generate_latest(extra)
     return out

@@ -30,5 +30,3 @@ def process_died(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
-
-

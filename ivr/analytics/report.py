@@ -63,7 +63,9 @@ def report(
             select(kb_entries.c.key, kb_entries.c.version, kb_entries.c.created_at, kb_entries.c.note)
             .where(kb_entries.c.created_at < until).order_by(kb_entries.c.created_at)
         ).all()  # fmt: skip
-        uses = conn.execute(select(kb_uses.c.key, kb_uses.c.outcome).where(kb_uses.c.at >= since, kb_uses.c.at < until)).all()
+        uses = conn.execute(
+            select(kb_uses.c.key, kb_uses.c.outcome).where(kb_uses.c.at >= since, kb_uses.c.at < until)
+        ).all()
 
     n = len(rows)
     by_caller: dict[str, list[float]] = defaultdict(list)
@@ -128,7 +130,8 @@ def report(
         if r.outcome in FAILED_END and last:
             nodes[last][r.outcome] += 1
     pain = sorted(
-        ({"node": k, "calls": sum(v.values()), **dict(v)} for k, v in nodes.items()), key=lambda d: -d["calls"]
+        ({"node": k, "calls": sum(v.values()), **dict(v)} for k, v in nodes.items()),
+        key=lambda d: -sum(nodes[str(d["node"])].values()),
     )[:top]
 
     # the knowledge base: calls answered from it against the rest, day by day
@@ -153,37 +156,59 @@ def report(
         "tiers": {t: _share(tiers.get(t, 0), n) for t in ("L1", "L2", "L3")},
         "tier_counts": {t: tiers.get(t, 0) for t in ("L1", "L2", "L3")},
         "tier_target": TIER_TARGET,
-        "top_intents": [{"intent": k, "calls": v, "share": _share(v, n)} for k, v in intents.most_common(top)],
+        "top_intents": [
+            {"intent": k, "calls": v, "share": _share(v, n)} for k, v in intents.most_common(top)
+        ],
         "hot_topics": {
             "by_day": {d: dict(c.most_common(top)) for d, c in sorted(by_day.items())},
             "unmatched": cluster(unmatched, embedder)[:top],
         },
         "transfer_reasons": [
-            {"reason": k, "calls": v} for k, v in Counter(r.transfer_reason for r in rows if r.transfer_reason).most_common(top)
+            {"reason": k, "calls": v}
+            for k, v in Counter(r.transfer_reason for r in rows if r.transfer_reason).most_common(top)
         ],
         "escalation_rate": _share(sum(esc), n),
         "escalation_by_hour": {h: _share(sum(v), len(v)) for h, v in sorted(hours.items())},
         "escalation_by_intent": {k: _share(sum(v), len(v)) for k, v in sorted(per_intent.items())},
         "abandon_rate": _share(len(abandoned_q), len(joined)),
         "abandoned_share_of_calls": _share(outcomes.get("abandoned", 0), n),
-        "handle_time_s": {"p50": _pct(handle, 0.5), "mean": round(statistics.fmean(handle), 1) if handle else None},
-        "speed_of_answer_s": {"p50": _pct(asa, 0.5), "p90": _pct(asa, 0.9), "mean": round(statistics.fmean(asa), 1) if asa else None},
+        "handle_time_s": {
+            "p50": _pct(handle, 0.5),
+            "mean": round(statistics.fmean(handle), 1) if handle else None,
+        },
+        "speed_of_answer_s": {
+            "p50": _pct(asa, 0.5),
+            "p90": _pct(asa, 0.9),
+            "mean": round(statistics.fmean(asa), 1) if asa else None,
+        },
         "queues": queues,
-        "pain_points": {"nodes": pain, "no_match": [{"text": t, "count": c} for t, c in Counter(unmatched).most_common(top)]},
+        "pain_points": {
+            "nodes": pain,
+            "no_match": [{"text": t, "count": c} for t, c in Counter(unmatched).most_common(top)],
+        },
         "duration_s": {"p50": _pct([(r.duration_ms or 0) / 1000 for r in rows], 0.5)},
         "kb": {
             "calls_answered_from_kb": len(with_kb),
             "their_containment": _share(sum(1 for r in with_kb if r.outcome == "ai_resolved"), len(with_kb)),
             "other_containment": _share(sum(1 for r in without if r.outcome == "ai_resolved"), len(without)),
             "by_day": [
-                {"day": d, "calls": len(v), "containment": _share(sum(1 for r, _ in v if r.outcome == "ai_resolved"), len(v)),
-                 "kb_answers": sum(1 for _, k in v if k)}
+                {
+                    "day": d,
+                    "calls": len(v),
+                    "containment": _share(sum(1 for r, _ in v if r.outcome == "ai_resolved"), len(v)),
+                    "kb_answers": sum(1 for _, k in v if k),
+                }
                 for d, v in sorted(daily.items())
             ],
             "approvals": [
-                {"key": a.key, "version": a.version, "day": day(a.created_at), "note": a.note} for a in approvals if a.created_at >= since
+                {"key": a.key, "version": a.version, "day": day(a.created_at), "note": a.note}
+                for a in approvals
+                if a.created_at >= since
             ],
-            "entries": [{"key": k, "answered": v, "resolved": use_resolved.get(k, 0)} for k, v in use_count.most_common(top)],
+            "entries": [
+                {"key": k, "answered": v, "resolved": use_resolved.get(k, 0)}
+                for k, v in use_count.most_common(top)
+            ],
         },
         "qa": {
             "screened": sum(1 for r in rows if r.score is not None),
@@ -223,23 +248,45 @@ def cluster(texts: Sequence[str], embedder: Any = None, threshold: float = 0.72)
 def tables(r: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The report as flat tables (one CSV each)."""
     return {
-        "summary": [{
-            "calls": r["calls"], "containment": r["containment"],
-            "containment_redial_corrected": r["containment_redial_corrected"],
-            "L1": r["tiers"]["L1"], "L2": r["tiers"]["L2"], "L3": r["tiers"]["L3"],
-            "abandon_rate": r["abandon_rate"], "escalation_rate": r["escalation_rate"],
-            "handle_time_p50_s": r["handle_time_s"]["p50"], "speed_of_answer_p50_s": r["speed_of_answer_s"]["p50"],
-        }],  # fmt: skip
+        "summary": [
+            {
+                "calls": r["calls"],
+                "containment": r["containment"],
+                "containment_redial_corrected": r["containment_redial_corrected"],
+                "L1": r["tiers"]["L1"],
+                "L2": r["tiers"]["L2"],
+                "L3": r["tiers"]["L3"],
+                "abandon_rate": r["abandon_rate"],
+                "escalation_rate": r["escalation_rate"],
+                "handle_time_p50_s": r["handle_time_s"]["p50"],
+                "speed_of_answer_p50_s": r["speed_of_answer_s"]["p50"],
+            }
+        ],  # fmt: skip
         "outcomes": [{"outcome": k, "calls": v} for k, v in r["outcomes"].items()],
-        "tiers": [{"tier": t, "share": r["tiers"][t], "calls": r["tier_counts"][t], "target": r["tier_target"][t]} for t in ("L1", "L2", "L3")],
+        "tiers": [
+            {"tier": t, "share": r["tiers"][t], "calls": r["tier_counts"][t], "target": r["tier_target"][t]}
+            for t in ("L1", "L2", "L3")
+        ],
         "top_intents": r["top_intents"],
-        "hot_topics": [{"day": d, "intent": i, "calls": c} for d, v in r["hot_topics"]["by_day"].items() for i, c in v.items()],
-        "unmatched": [{"topic": g["topic"], "calls": g["calls"], "examples": " | ".join(g["examples"])} for g in r["hot_topics"]["unmatched"]],
+        "hot_topics": [
+            {"day": d, "intent": i, "calls": c}
+            for d, v in r["hot_topics"]["by_day"].items()
+            for i, c in v.items()
+        ],
+        "unmatched": [
+            {"topic": g["topic"], "calls": g["calls"], "examples": " | ".join(g["examples"])}
+            for g in r["hot_topics"]["unmatched"]
+        ],
         "transfer_reasons": r["transfer_reasons"],
         "escalation_by_hour": [{"hour": h, "escalation_rate": v} for h, v in r["escalation_by_hour"].items()],
-        "escalation_by_intent": [{"intent": k, "escalation_rate": v} for k, v in r["escalation_by_intent"].items()],
+        "escalation_by_intent": [
+            {"intent": k, "escalation_rate": v} for k, v in r["escalation_by_intent"].items()
+        ],
         "queues": r["queues"],
-        "pain_points": [{k: p.get(k, 0) for k in ("node", "calls", "abandoned", "caller_hung_up", "failed")} for p in r["pain_points"]["nodes"]],
+        "pain_points": [
+            {k: p.get(k, 0) for k in ("node", "calls", "abandoned", "caller_hung_up", "failed")}
+            for p in r["pain_points"]["nodes"]
+        ],
         "no_match": r["pain_points"]["no_match"],
         "kb_by_day": r["kb"]["by_day"],
         "kb_entries": r["kb"]["entries"],

@@ -24,13 +24,19 @@ MIX = {  # kind: calls per 500
 }  # fmt: skip
 ESCALATING_AGENT_CALLS = 5  # of the 25 "agent" calls, these escalate on the radar (as all complaints do)
 REDIALS = 10  # "agent" callers who had a "balance" call resolved earlier that day
-UNMATCHED = ["do you sell phone cases", "have you got phone cases", "where can I buy a phone case", "what's the weather"]
+UNMATCHED = [
+    "do you sell phone cases",
+    "have you got phone cases",
+    "where can I buy a phone case",
+    "what's the weather",
+]
 WAIT_S = {"lost_sim": 12.0, "agent": 30.0, "complaint": 8.0, "vip": 4.0, "agent_abandoned": 150.0}
 HANDLE_S = 240.0
 
 
 def _events(kind: str, i: int, escalate: bool) -> Iterator[tuple[int, EventType, dict[str, Any]]]:
     t = 0
+
     def at(step: int = 1500) -> int:
         nonlocal t
         t += step
@@ -53,7 +59,11 @@ def _events(kind: str, i: int, escalate: bool) -> Iterator[tuple[int, EventType,
     if kind == "no_match":
         for text in (UNMATCHED[i % 3], UNMATCHED[(i + 1) % 3]):
             yield at(), EventType.FINAL_TRANSCRIPT, {"text": text}
-            yield at(300), EventType.INTENT, {"name": "none", "confidence": 0.21, "text": text, "node": "menu"}
+            yield (
+                at(300),
+                EventType.INTENT,
+                {"name": "none", "confidence": 0.21, "text": text, "node": "menu"},
+            )
             yield at(300), EventType.SAY, {"text": "Sorry, I didn't catch that."}
         yield at(), EventType.CALL_END, {"duration_ms": t + 1000, "reason": "the caller hung up"}
         return
@@ -72,7 +82,11 @@ def _events(kind: str, i: int, escalate: bool) -> Iterator[tuple[int, EventType,
         yield from _handover(at, queue, tier, why, kind)
         return
     if kind == "kb":
-        yield at(300), EventType.SAY, {"text": "Yes, we can post you a paper bill.", "prompt": "kb:paper_bill@v1"}
+        yield (
+            at(300),
+            EventType.SAY,
+            {"text": "Yes, we can post you a paper bill.", "prompt": "kb:paper_bill@v1"},
+        )
     else:
         yield at(10), EventType.NODE, {"name": node}
         yield at(300), EventType.SAY, {"text": "Here is what you asked."}
@@ -83,7 +97,9 @@ def _events(kind: str, i: int, escalate: bool) -> Iterator[tuple[int, EventType,
     yield at(2000), EventType.CALL_END, {"duration_ms": t + 2000}
 
 
-def _handover(at: Any, queue: str, tier: str, why: str, kind: str) -> Iterator[tuple[int, EventType, dict[str, Any]]]:
+def _handover(
+    at: Any, queue: str, tier: str, why: str, kind: str
+) -> Iterator[tuple[int, EventType, dict[str, Any]]]:
     wait_ms = int(WAIT_S[kind] * 1000)
     yield at(300), EventType.TRANSFER, {"queue": queue, "reason": why, "tier": tier}
     yield at(10), EventType.QUEUE_JOIN, {"queue": queue, "position": 1, "priority": 0}
@@ -93,7 +109,11 @@ def _handover(at: Any, queue: str, tier: str, why: str, kind: str) -> Iterator[t
         return
     yield at(wait_ms), EventType.QUEUE_LEAVE, {"reason": "answered", "wait_ms": wait_ms, "agent": "ann"}
     yield at(100), EventType.BRIDGE, {"uri": "sip:ann@127.0.0.1", "state": "connected"}
-    yield at(int(HANDLE_S * 1000)), EventType.CALL_END, {"duration_ms": at(10), "reason": "the caller hung up"}
+    yield (
+        at(int(HANDLE_S * 1000)),
+        EventType.CALL_END,
+        {"duration_ms": at(10), "reason": "the caller hung up"},
+    )
 
 
 def generate_day(engine: Engine, calls_n: int = 500, day: str = "2026-11-30", tz: str = "Europe/London", seed: int = 7,

@@ -49,12 +49,20 @@ def require(role: str) -> Callable[..., Principal]:
         if not token:
             token = request.cookies.get(SESSION_COOKIE, "")
             if token and request.method not in SAFE_METHODS and not csrf_ok(request):
-                raise HTTPException(403, f"the session cookie needs its CSRF token in {CSRF_HEADER} (reload the console)")
+                raise HTTPException(
+                    403, f"the session cookie needs its CSRF token in {CSRF_HEADER} (reload the console)"
+                )
         if not token:
-            raise HTTPException(401, "log in first: POST /api/login, then send Authorization: Bearer TOKEN", headers=UNAUTHORIZED)
+            raise HTTPException(
+                401,
+                "log in first: POST /api/login, then send Authorization: Bearer TOKEN",
+                headers=UNAUTHORIZED,
+            )
         principal = _store(request).users.authenticate(token)
         if principal is None:
-            raise HTTPException(401, "the token is unknown or has expired: log in again", headers=UNAUTHORIZED)
+            raise HTTPException(
+                401, "the token is unknown or has expired: log in again", headers=UNAUTHORIZED
+            )
         if not principal.can(role):
             raise HTTPException(403, f"this needs the {role} role; {principal.user} is {principal.role}")
         request.state.principal = principal
@@ -177,8 +185,18 @@ def auth_router(token_ttl_s: int) -> APIRouter:
         token, p = check_password(req, request)
         csrf = secrets.token_urlsafe(24)
         secure = request.url.scheme == "https"
-        response.set_cookie(SESSION_COOKIE, token, max_age=token_ttl_s, httponly=True, samesite="strict", secure=secure, path="/")
-        response.set_cookie(CSRF_COOKIE, csrf, max_age=token_ttl_s, httponly=False, samesite="strict", secure=secure, path="/")
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=token_ttl_s,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            path="/",
+        )
+        response.set_cookie(
+            CSRF_COOKIE, csrf, max_age=token_ttl_s, httponly=False, samesite="strict", secure=secure, path="/"
+        )
         return SessionAnswer(user=p.user, role=p.role, expires_at=p.expires_at, csrf=csrf)
 
     @router.delete("/api/session", status_code=204)

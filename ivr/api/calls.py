@@ -27,7 +27,9 @@ def _when(value: str | None, name: str) -> float | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise HTTPException(422, f"{name}={value!r}: use ISO time (2026-12-01T09:00) or epoch seconds") from None
+        raise HTTPException(
+            422, f"{name}={value!r}: use ISO time (2026-12-01T09:00) or epoch seconds"
+        ) from None
     return (when if when.tzinfo else when.astimezone()).timestamp()
 
 
@@ -43,14 +45,18 @@ def calls_router() -> APIRouter:
         outcome: Outcome | None = None,
         caller: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the page before")] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=300, description="next_cursor of the page before")
+        ] = None,
     ) -> dict[str, Any]:
         if cursor is not None:
             at, sep, _id = cursor.partition("|")
             try:
                 float(at)
             except ValueError:
-                raise HTTPException(422, "cursor: pass the next_cursor of the previous page as it is") from None
+                raise HTTPException(
+                    422, "cursor: pass the next_cursor of the previous page as it is"
+                ) from None
             if not sep:
                 raise HTTPException(422, "cursor: pass the next_cursor of the previous page as it is")
         page = request.app.state.store.calls.list(

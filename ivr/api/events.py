@@ -35,7 +35,7 @@ async def until_closed(ws: WebSocket, push: Any) -> None:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for t in done:
             if not t.cancelled() and t.exception() is not None:
-                raise t.exception()  # type: ignore[misc]  # the server logs it and closes the socket
+                raise t.exception()  # the server logs it and closes the socket
     finally:  # also when this handler itself is cancelled (the server stops): nothing is awaited then
         for t in tasks:
             t.cancel()
@@ -62,12 +62,16 @@ def silent(e: dict[str, Any]) -> bool:
 
 def _agent_state(store: Any, name: str) -> dict[str, Any] | None:
     a = store.agents.get(name)
-    return None if a is None else {"name": a.name, "state": str(a.state), "since": a.since, "reason": a.reason}
+    return (
+        None if a is None else {"name": a.name, "state": str(a.state), "since": a.since, "reason": a.reason}
+    )
 
 
 def _ended(store: Any, call_id: str) -> dict[str, Any] | None:
     with store.engine.connect() as conn:
-        row = conn.execute(select(calls.c.status, calls.c.outcome, calls.c.end_reason).where(calls.c.id == call_id)).first()
+        row = conn.execute(
+            select(calls.c.status, calls.c.outcome, calls.c.end_reason).where(calls.c.id == call_id)
+        ).first()
     if row is None or row.status != "ended":
         return None
     return {"outcome": row.outcome, "end_reason": row.end_reason}
@@ -102,11 +106,14 @@ def events_router() -> APIRouter:
         current: str | None = None
         seq = -1
         state: dict[str, Any] | None = None
+
         async def push() -> None:
             nonlocal current, seq, state
             try:
                 while True:
-                    if await asyncio.to_thread(store.users.authenticate, token) is None:  # logged out or expired meanwhile
+                    if (
+                        await asyncio.to_thread(store.users.authenticate, token) is None
+                    ):  # logged out or expired meanwhile
                         await ws.close(code=4401, reason="the token has expired")
                         return
                     now_state = await asyncio.to_thread(_agent_state, store, name)
@@ -123,7 +130,9 @@ def events_router() -> APIRouter:
                             seq = new[-1]["seq"]
                             lines = [e for e in new if e["type"] in SHOWN and (supervising or not silent(e))]
                             if lines:
-                                await ws.send_json({"type": "call_update", "call_id": current, "events": lines})
+                                await ws.send_json(
+                                    {"type": "call_update", "call_id": current, "events": lines}
+                                )
                         end = await asyncio.to_thread(_ended, store, current)
                         if end is not None:
                             await ws.send_json({"type": "call_end", "call_id": current, **end})

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from sqlalchemy import func, select
 
 from ivr.acd.engine import LIVE
-from ivr.acd.policy import QueueRules, rules_from
 from ivr.api.auth import SupervisorUser, websocket_principal
 from ivr.api.events import until_closed
+from ivr.queues import QueueRules, rules_from
 from ivr.store.tables import agents, call_events, calls, monitors, queue_entries
 
 SERVICE_LEVEL_S = 20.0
@@ -91,7 +91,13 @@ def snapshot(store: Any, rules: dict[str, QueueRules], now: float | None = None)
         }  # fmt: skip
         out_calls.append(row)
         if row["escalating"]:
-            alerts.append({"kind": "escalating", "call_id": c.id, "text": f"{c.caller_name or c.caller} sounds upset ({row['where']})"})
+            alerts.append(
+                {
+                    "kind": "escalating",
+                    "call_id": c.id,
+                    "text": f"{c.caller_name or c.caller} sounds upset ({row['where']})",
+                }
+            )
     queues: dict[str, dict[str, Any]] = {}
     for e in sorted(entries, key=lambda e: (-e.priority, e.joined_at)):
         q = queues.setdefault(e.queue, {"name": e.queue, "waiting": [], "longest_wait_s": 0.0})
@@ -101,12 +107,16 @@ def snapshot(store: Any, rules: dict[str, QueueRules], now: float | None = None)
                                  "reasons": json.loads(e.reasons or "[]"), "agent": e.agent})  # fmt: skip
             q["longest_wait_s"] = max(q["longest_wait_s"], wait)
             if e.state in ("waiting", "callback") and wait > SERVICE_LEVEL_S:
-                alerts.append({"kind": "long_wait", "call_id": e.call_id, "text": f"waiting {wait:.0f} s in {e.queue}"})
+                alerts.append(
+                    {"kind": "long_wait", "call_id": e.call_id, "text": f"waiting {wait:.0f} s in {e.queue}"}
+                )
     for name in rules:
         queues.setdefault(name, {"name": name, "waiting": [], "longest_wait_s": 0.0})
     for q in queues.values():
         mine = [r for r in recent if r.queue == q["name"]]
-        fast = sum(1 for r in mine if r.leave_reason == "answered" and r.left_at - r.joined_at <= SERVICE_LEVEL_S)
+        fast = sum(
+            1 for r in mine if r.leave_reason == "answered" and r.left_at - r.joined_at <= SERVICE_LEVEL_S
+        )
         q["service_level"] = round(fast / len(mine), 3) if mine else None
         q["handled_last_hour"] = len(mine)
     out_agents = []
@@ -116,16 +126,27 @@ def snapshot(store: Any, rules: dict[str, QueueRules], now: float | None = None)
                            "reason": a.reason, "call_id": a.call_id, "skills": json.loads(a.skills or "[]")})  # fmt: skip
         ring_limit = max((r.ring_timeout_s for r in rules.values()), default=20.0) + 10
         if a.state == "ringing" and in_state > ring_limit:
-            alerts.append({"kind": "stuck_ringing", "agent": a.name, "text": f"{a.name} has been ringing {in_state:.0f} s"})
+            alerts.append(
+                {
+                    "kind": "stuck_ringing",
+                    "agent": a.name,
+                    "text": f"{a.name} has been ringing {in_state:.0f} s",
+                }
+            )
     return {"at": now, "calls": out_calls, "queues": sorted(queues.values(), key=lambda q: q["name"]),
             "agents": out_agents, "alerts": alerts, "service_level_s": SERVICE_LEVEL_S}  # fmt: skip
 
 
 def _changed_part(s: dict[str, Any]) -> str:
     """What the floor shows, rounded to whole seconds (a tick of a clock alone is no change)."""
+
     def strip(v: Any) -> Any:
         if isinstance(v, dict):
-            return {k: strip(x) for k, x in v.items() if k not in ("at", "duration_s", "in_state_s", "wait_s", "longest_wait_s")}
+            return {
+                k: strip(x)
+                for k, x in v.items()
+                if k not in ("at", "duration_s", "in_state_s", "wait_s", "longest_wait_s")
+            }
         if isinstance(v, list):
             return [strip(x) for x in v]
         return v
@@ -151,6 +172,7 @@ def floor_router() -> APIRouter:
         rules = _rules(ws.app)
         last = ""
         sent_at = 0.0
+
         async def push() -> None:
             nonlocal last, sent_at
             try:

@@ -23,12 +23,18 @@ class Approve(BaseModel):
     answer: str | None = Field(default=None, min_length=3, max_length=2000)
     key: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,48}$")
     into: str | None = Field(default=None, max_length=64, description="Merge into this live entry")
-    also: list[Id] = Field(default_factory=list, max_length=50, description="Near-duplicate candidates to merge in")
-    extra_questions: list[Annotated[str, Field(min_length=3, max_length=500)]] = Field(default_factory=list, max_length=20)
+    also: list[Id] = Field(
+        default_factory=list, max_length=50, description="Near-duplicate candidates to merge in"
+    )
+    extra_questions: list[Annotated[str, Field(min_length=3, max_length=500)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class Edit(BaseModel):
-    questions: list[Annotated[str, Field(min_length=3, max_length=500)]] | None = Field(default=None, min_length=1, max_length=50)
+    questions: list[Annotated[str, Field(min_length=3, max_length=500)]] | None = Field(
+        default=None, min_length=1, max_length=50
+    )
     answer: str | None = Field(default=None, min_length=3, max_length=2000)
 
 
@@ -57,7 +63,9 @@ def kb_router() -> APIRouter:
         return annotate(cands, kb.entries(), getattr(request.app.state, "embedder", None))
 
     @router.post("/api/kb/candidates/{candidate_id}/approve")
-    def approve(candidate_id: CandidateId, body: Approve, request: Request, who: SupervisorUser) -> dict[str, Any]:
+    def approve(
+        candidate_id: CandidateId, body: Approve, request: Request, who: SupervisorUser
+    ) -> dict[str, Any]:
         try:
             return _kb(request).approve(candidate_id, who.user, **body.model_dump())
         except KbError as e:

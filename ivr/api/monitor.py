@@ -62,7 +62,9 @@ def monitor_router() -> APIRouter:
         if not path or root is None:
             raise HTTPException(404, "this call has no recording (purged, or kept by another host)")
         file = Path(path).resolve()
-        if not file.is_relative_to(Path(root).resolve()) or not file.is_file():  # only the data dir's recordings
+        if (
+            not file.is_relative_to(Path(root).resolve()) or not file.is_file()
+        ):  # only the data dir's recordings
             raise HTTPException(404, "the recording is not on this host")
         return FileResponse(file, media_type="audio/wav", filename=f"{call_id}.wav")
 

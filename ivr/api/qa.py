@@ -14,7 +14,9 @@ from ivr.api.auth import SupervisorUser
 class Review(BaseModel):
     answers: dict[str, bool | int | str | None] = Field(description="question id -> yes/no, 1..scale or n/a")
     comment: str = Field(default="", max_length=4000)
-    wrong_flags: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20, description="AI flags the reviewer says are wrong")
+    wrong_flags: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=20, description="AI flags the reviewer says are wrong"
+    )
 
 
 def qa_router() -> APIRouter:

@@ -39,7 +39,9 @@ def report_router() -> APIRouter:
         start, end = _period(since, until, days)
         cfg = getattr(request.app.state, "qa_config", None)
         tz = cfg.timezone if cfg is not None else "UTC"
-        return report(request.app.state.store.engine, start, end, tz, getattr(request.app.state, "embedder", None))
+        return report(
+            request.app.state.store.engine, start, end, tz, getattr(request.app.state, "embedder", None)
+        )
 
     @router.get("/api/report")
     def get_report(

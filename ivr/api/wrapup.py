@@ -50,7 +50,9 @@ def wrapup_router() -> APIRouter:
             raise HTTPException(403, f"{who.user} may wrap up only their own calls")
         kb = (body.kb.question.strip(), body.kb.answer.strip()) if body.kb else None
         try:
-            return request.app.state.store.console.wrap_up(name, body.call_id, body.disposition, body.note.strip(), kb, body.available)
+            return request.app.state.store.console.wrap_up(
+                name, body.call_id, body.disposition, body.note.strip(), kb, body.available
+            )
         except UserError as e:
             raise HTTPException(409, str(e)) from None
 

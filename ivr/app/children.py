@@ -11,7 +11,9 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
+_prctl: Any
 try:
     _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl  # looked up here, not in the child
 except (OSError, AttributeError):
@@ -56,7 +58,7 @@ def reap_group(pgid: int, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """A supervised child: its own session (a Ctrl-C in the terminal reaches only serve,
     which stops the children in order), and it gets SIGTERM if serve dies."""
     return subprocess.Popen(

@@ -26,12 +26,13 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from ivr.analytics.multiprocess import process_died
+from ivr.app.children import die_with_parent, reap_group, spawn
 from ivr.call.record import HOST
 from ivr.settings import Settings
-from ivr.app.children import die_with_parent, reap_group, spawn
 
 log = logging.getLogger("ivr.serve")
 
@@ -130,7 +131,9 @@ class Supervisor:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the speech service did not answer on {address} in {timeout_s:.0f} s") from None
+                    raise RuntimeError(
+                        f"the speech service did not answer on {address} in {timeout_s:.0f} s"
+                    ) from None
                 time.sleep(0.1)
 
     def start(self) -> None:
@@ -141,7 +144,11 @@ class Supervisor:
             if not port_free(s.sip_host, w.sip_port):
                 w.sip_port = self._free_port()
         cfg = kamailio.write_config(
-            self.run_dir, s.sip_host, s.sip_port, [(s.sip_host, w.sip_port) for w in self.workers], store_url=s.store
+            self.run_dir,
+            s.sip_host,
+            s.sip_port,
+            [(s.sip_host, w.sip_port) for w in self.workers],
+            store_url=s.store,
         )
         kamailio.check_config(cfg)
         for w in self.workers:
@@ -177,7 +184,12 @@ class Supervisor:
     def _spawn(self, w: WorkerProc) -> None:
         # two malloc arenas, as for the speech service: a worker's threads (pjsua2's, the store
         # writer's, asyncio's executor) each grew an arena of their own over a long soak
-        env = {"MALLOC_ARENA_MAX": "2", **os.environ, "IVR_SPEECH": self.speech_address, "PYTHONUNBUFFERED": "1"}
+        env = {
+            "MALLOC_ARENA_MAX": "2",
+            **os.environ,
+            "IVR_SPEECH": self.speech_address,
+            "PYTHONUNBUFFERED": "1",
+        }
         w.proc = spawn(
             [
                 *ivr_command(),
@@ -204,8 +216,8 @@ class Supervisor:
 
     # -- supervision -----------------------------------------------------------------------
     def _watch(self) -> None:
-        from ivr.telephony import kamailio
         from ivr.app.worker import EXIT_PORT_TAKEN
+        from ivr.telephony import kamailio
 
         while not self.stopping.wait(0.5):
             with self._lock:
@@ -223,10 +235,14 @@ class Supervisor:
                         self._worker_died(w, code)
                         if code == EXIT_PORT_TAKEN:
                             old, w.sip_port = w.sip_port, self._free_port()
-                            log.warning("worker %d: SIP port %d is taken: moving it to %d", w.index, old, w.sip_port)
+                            log.warning(
+                                "worker %d: SIP port %d is taken: moving it to %d", w.index, old, w.sip_port
+                            )
                             moved = True
                         else:
-                            log.warning("worker %d (port %d) exited with %s: restarting", w.index, w.sip_port, code)
+                            log.warning(
+                                "worker %d (port %d) exited with %s: restarting", w.index, w.sip_port, code
+                            )
                         w.restarts += 1
                         self._spawn(w)
                 if moved:
@@ -250,7 +266,9 @@ class Supervisor:
         if self.store is None:
             return
         try:
-            cut = self.store.calls.mark_interrupted(HOST, [w.proc.pid], f"worker {w.index} died (exit {code})")
+            cut = self.store.calls.mark_interrupted(
+                HOST, [w.proc.pid], f"worker {w.index} died (exit {code})"
+            )
         except Exception as e:  # the store is away: serve's next start marks them
             log.error("could not mark worker %d's calls interrupted: %s", w.index, e)
             return
@@ -372,11 +390,14 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     )
 
     class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: object) -> None:  # SIGINT / SIGTERM
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # SIGINT / SIGTERM
             supervisor.stopping.set()  # before anything else: no child is restarted from now
             super().handle_exit(sig, frame)
 
-    prev = {sig: signal.signal(sig, lambda s, f: supervisor.stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    prev = {
+        sig: signal.signal(sig, lambda s, f: supervisor.stopping.set())
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
     try:
         try:
             supervisor.start_speech()
@@ -442,7 +463,9 @@ def _purge_daily(store: Any, settings: Settings, stopping: threading.Event) -> N
         try:
             counts = store.calls.purge(settings.recordings_days, settings.transcripts_days, settings.data_dir)
             if any(counts.values()):
-                log.info("retention purge: %(recordings)d recording(s), %(transcripts)d transcript(s)", counts)
+                log.info(
+                    "retention purge: %(recordings)d recording(s), %(transcripts)d transcript(s)", counts
+                )
         except Exception as e:  # the store is away: tried again tomorrow
             log.error("retention purge failed: %s", e)
         stopping.wait(24 * 3600)

@@ -58,7 +58,9 @@ hangs in a thread) ends it with `os._exit`: a worker told to stop never lingers.
 class Worker:
     """The process's SIP endpoint, services and calls, from start-up to stop."""
 
-    def __init__(self, settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = "") -> None:
+    def __init__(
+        self, settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = ""
+    ) -> None:
         """`hotline`: the Kamailio agents register to (HOST:PORT), through which they are dialled."""
         self.settings, self.sip, self.dialplan_path, self.api_base = settings, sip, dialplan, api_base
         self.hotline = hotline or f"{settings.sip_host}:{settings.sip_port}"
@@ -110,7 +112,10 @@ class Worker:
 
     def _failed(self, error: str, code: int) -> int:
         log.error("%s", error)
-        print(json.dumps({"worker": "failed", "sip": f"{self.sip.host}:{self.sip.port}", "error": error}), flush=True)
+        print(
+            json.dumps({"worker": "failed", "sip": f"{self.sip.host}:{self.sip.port}", "error": error}),
+            flush=True,
+        )
         return code
 
     async def _serve(self, services: CallServices) -> int:
@@ -157,7 +162,12 @@ class Worker:
         watcher = asyncio.ensure_future(self.manager.watch())
         dialer = CallbackDialer(acd, self.endpoint.room_for_new, self._start_callback)
         dialing = asyncio.ensure_future(dialer.run())
-        print(json.dumps({"worker": "ready", "sip": f"{self.sip.host}:{self.sip.port}", "rtp": self.sip.rtp_port}), flush=True)
+        print(
+            json.dumps(
+                {"worker": "ready", "sip": f"{self.sip.host}:{self.sip.port}", "rtp": self.sip.rtp_port}
+            ),
+            flush=True,
+        )
         try:
             await self.stop.wait()
         finally:
@@ -172,7 +182,6 @@ class Worker:
 
     def _version(self) -> DialplanVersion:
         active = self.manager.active
-        assert active is not None
         return DialplanVersion(active.dialplan, active.understanding)
 
     def _spawn(self, coro: Any) -> None:
@@ -183,7 +192,9 @@ class Worker:
     # -- calls ------------------------------------------------------------------------
     def _incoming(self, key: str, caller: str, command: Any) -> SipCallTransport:  # SIP thread
         assert self.loop is not None and self.endpoint is not None
-        transport = SipCallTransport(key, caller, self.sip.sample_rate, self.loop, command, recording=self.calls_dir / f"{key}.wav")
+        transport = SipCallTransport(
+            key, caller, self.sip.sample_rate, self.loop, command, recording=self.calls_dir / f"{key}.wav"
+        )
         transport.lines_free = self.endpoint.lines_free  # an agent leg needs a line of this worker
         self.loop.call_soon_threadsafe(self._spawn, self._answer(transport))
         return transport
@@ -191,13 +202,17 @@ class Worker:
     async def _answer(self, transport: SipCallTransport) -> None:
         version = self._version()
         try:
-            caller = await asyncio.wait_for(asyncio.to_thread(self.store.directory.caller, transport.caller), DIRECTORY_WAIT_S)
+            caller = await asyncio.wait_for(
+                asyncio.to_thread(self.store.directory.caller, transport.caller), DIRECTORY_WAIT_S
+            )
         except Exception as e:  # the store is away or slow: the call goes on, as an unknown caller
             log.error("directory lookup failed: %s", e)
             caller = None
         caller = caller or {"number": normalize_number(transport.caller), "known": False}
         app = dialplan_app(version, caller, None, self.api_base)
-        await self._run_call(transport, version, caller, app, f"sip:{self.sip.host}:{self.sip.port}", self.settings)
+        await self._run_call(
+            transport, version, caller, app, f"sip:{self.sip.host}:{self.sip.port}", self.settings
+        )
 
     async def _run_call(
         self, transport: SipCallTransport, version: DialplanVersion, caller: dict[str, Any], app: App,
@@ -243,7 +258,9 @@ class Worker:
         version = self._version()
         rules = services.acd.rules(entry["queue"])
         try:
-            history = await asyncio.to_thread(services.history, str(caller.get("number") or ""), entry["call_id"])
+            history = await asyncio.to_thread(
+                services.history, str(caller.get("number") or ""), entry["call_id"]
+            )
         except Exception:
             history = None
         callback_uri = self.settings.callback_uri or f"sip:{{number}}@{self.hotline}"
@@ -278,6 +295,7 @@ def _exit_after(seconds: float) -> None:
     timer.start()
 
 
-async def run_worker(settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = "") -> int:
+async def run_worker(
+    settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = ""
+) -> int:
     return await Worker(settings, sip, dialplan, api_base, hotline).run()
-

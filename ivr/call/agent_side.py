@@ -23,7 +23,12 @@ class FarSide:
         rate = session.transport.sample_rate
         self.rate = rate
         self.pipeline = SpeechPipeline(
-            session.call_id, rate, session.services, self._on_event, vad=session.settings.vad, asr=session.settings.asr
+            session.call_id,
+            rate,
+            session.services,
+            self._on_event,
+            vad=session.settings.vad,
+            asr=session.settings.asr,
         )
         self._frames: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._t_ms = 0
@@ -47,7 +52,9 @@ class FarSide:
         if event.type is EventType.FINAL_TRANSCRIPT and str(event.data.get("text", "")).strip():
             self.session.emit(EventType.FINAL_TRANSCRIPT, text=event.data["text"], speaker=self.speaker)
         elif event.type is EventType.ERROR:
-            self.session.emit(EventType.ERROR, message=f"{self.speaker} side: {event.data['message']}", stage="asr")
+            self.session.emit(
+                EventType.ERROR, message=f"{self.speaker} side: {event.data['message']}", stage="asr"
+            )
 
     async def close(self) -> None:
         """The call is over: decode what the far side said last, then stop."""

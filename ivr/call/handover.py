@@ -67,9 +67,7 @@ async def bridge_to(
         uri, whisper, agent_headers(session.call_id, request), int(ring_timeout_s)
     )
     answered = getattr(session.transport, "agent_answered_ms", None)
-    when = (
-        {"answered_ms": answered} if outcome is TransferOutcome.CONNECTED and answered is not None else {}
-    )
+    when = {"answered_ms": answered} if outcome is TransferOutcome.CONNECTED and answered is not None else {}
     session.emit(EventType.BRIDGE, uri=uri, state=str(outcome), **session._why(), **when)
     if outcome is TransferOutcome.CONNECTED:
         session._bridged = True  # the caller talks to the agent; we record and transcribe both

@@ -22,9 +22,7 @@ def hold_music(rate: int = RATE) -> np.ndarray:
     n = int(NOTE_S * rate)
     t = np.arange(n) / rate
     envelope = np.minimum(1.0, t / 0.05) * np.exp(-2.5 * t)
-    notes = [
-        envelope * (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t)) for f in NOTES_HZ
-    ]
+    notes = [envelope * (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(2 * np.pi * 2 * f * t)) for f in NOTES_HZ]
     return (0.12 * np.concatenate(notes)).astype(np.float32)
 
 
@@ -51,7 +49,9 @@ def hold_loop(music: str | None, data_dir: str | Path, rate: int) -> tuple[Path,
         from speech.audio import AudioError
 
         raise AudioError(f"{source}: {e.strerror or e}") from None
-    key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{rate}".encode()).hexdigest()[:12]
+    key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{rate}".encode()).hexdigest()[
+        :12
+    ]
     hit = _LOOPS.get(key)  # every caller put on hold with the same music: decoded once
     if hit is not None:
         return hit

@@ -17,7 +17,8 @@ so a recorded call gives the same events on every run and machine; live calls ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ivr.call.services import CallServices
 from ivr.events import Event, EventType, make
@@ -67,7 +68,7 @@ class SpeechPipeline:
         self._utterance = 0
         self._transcriber: UtteranceTranscriber | None = None
         self._since_partial_ms = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._segmenter_voiced_at_end = 0
         self.now_ms = 0
         self.complete_hint: Callable[[str], bool] | None = None
@@ -84,8 +85,8 @@ class SpeechPipeline:
     async def process(self, frame: AudioFrame) -> None:
         self.now_ms = frame.t_ms + frame.duration_ms
         self._segmenter_voiced_at_end = self._segmenter.voiced_ms
-        for seg in self._segmenter.process(frame):
-            await self._on_segment(seg)
+        for event in self._segmenter.process(frame):
+            await self._on_segment(event)
         seg = self._segmenter
         spec = self._speculation
         if spec is not None and seg.in_speech and seg.trailing_silence_ms == 0 and spec[1] != seg.voiced_ms:
@@ -164,8 +165,8 @@ class SpeechPipeline:
                 self._final(utterance, transcriber, seg.audio, seg.t_ms, ready, seg.onset_ms)
             )
 
-    async def _schedule(self, job: asyncio.Future[None] | asyncio.Task[None] | object) -> None:
-        task = asyncio.ensure_future(job)  # type: ignore[arg-type]
+    async def _schedule(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if self._deterministic:
@@ -233,10 +234,14 @@ class SpeechPipeline:
         while True:
             try:
                 prefix = transcriber.final_prefix
-                decoded = await self._speech.transcribe(pcm, self.sample_rate, prefix, Priority.FINAL, key, **self._hints())
+                decoded = await self._speech.transcribe(
+                    pcm, self.sample_rate, prefix, Priority.FINAL, key, **self._hints()
+                )
                 text = transcriber.take_final(decoded, prefix)
                 if text is None:  # the committed words led a loop: decode afresh
-                    decoded = await self._speech.transcribe(pcm, self.sample_rate, (), Priority.FINAL, key, **self._hints())
+                    decoded = await self._speech.transcribe(
+                        pcm, self.sample_rate, (), Priority.FINAL, key, **self._hints()
+                    )
                     text = transcriber.take_final(decoded, ()) or ""
                 return text
             except SpeechUnavailable:
@@ -265,8 +270,8 @@ class SpeechPipeline:
         job = asyncio.ensure_future(asyncio.to_thread(embedder.embed, [text]))  # not behind decodes
         job.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         if self._deterministic:  # the replay's settle waits for it like any model job
-            self._tasks.add(job)  # type: ignore[arg-type]
-            job.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
+            self._tasks.add(job)
+            job.add_done_callback(self._tasks.discard)
 
     def _complete(self, future: asyncio.Future[str]) -> bool:
         """The speculative final is in and reads as a finished sentence or a whole answer."""

@@ -55,7 +55,12 @@ class Summary:
             return {"path"}
         if t is EventType.INTENT:
             self.intents.append(
-                {"name": d["name"], "confidence": round(float(d["confidence"]), 3), "node": d.get("node", ""), "t_ms": e.t_ms}
+                {
+                    "name": d["name"],
+                    "confidence": round(float(d["confidence"]), 3),
+                    "node": d.get("node", ""),
+                    "t_ms": e.t_ms,
+                }
             )
             return {"intents"}
         if t is EventType.TRANSFER:
@@ -87,7 +92,9 @@ class Summary:
             self.anger_max = max(self.anger_max or 0.0, float(d["anger"]))
             self.anxiety_max = max(self.anxiety_max or 0.0, float(d["anxiety"]))
             level = str(d["level"])
-            if level in LEVELS and (not self.affect_level or LEVELS.index(level) > LEVELS.index(self.affect_level)):
+            if level in LEVELS and (
+                not self.affect_level or LEVELS.index(level) > LEVELS.index(self.affect_level)
+            ):
                 self.affect_level = level
             return {"anger_max", "anxiety_max", "affect_level"}
         elif t is EventType.CALL_END:

@@ -12,6 +12,9 @@ from typing import Any
 
 from speech.service.client import BlockingEmbedder, SpeechClient
 
+APOLOGY = "Sorry, one moment please."
+"""What a caller hears when the speech service is away (pre-synthesised: it plays without it)."""
+
 
 @dataclass
 class CallServices:
@@ -43,7 +46,9 @@ class CallServices:
             try:
                 self._words_model = WordsModel.load() if WORDS_PATH.exists() else False
             except (OSError, ValueError, KeyError, TypeError) as e:
-                logging.getLogger("ivr.radar").error("%s: unreadable (%s): the radar hears the voice alone", WORDS_PATH, e)
+                logging.getLogger("ivr.radar").error(
+                    "%s: unreadable (%s): the radar hears the voice alone", WORDS_PATH, e
+                )
                 self._words_model = False
         return self._words_model or None
 
@@ -69,7 +74,6 @@ async def open_services(settings: Any, rates: tuple[int, ...] = (8000, 16000)) -
     """The services of a process: the speech service at `settings.speech`, or, when that is
     empty, one started in this process (the same service and protocol, for one-shot
     commands). The apology for a service outage is pinned at each of `rates`."""
-    from ivr.call.session import APOLOGY
     from speech.service.local import LocalService
 
     local = None

@@ -16,7 +16,7 @@ from typing import Any
 
 from ivr.call import handover
 from ivr.call.pipeline import UNAVAILABLE_WAIT_S, SpeechPipeline
-from ivr.call.services import CallServices
+from ivr.call.services import APOLOGY, CallServices
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.events import Event, EventType, make
 from ivr.settings import Settings
@@ -24,9 +24,6 @@ from ivr.transport import DtmfDigit, Tick, Transport
 from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
 from speech.service.client import SpeechUnavailable
 from speech.tts import trim_tail
-
-APOLOGY = "Sorry, one moment please."
-"""What a caller hears when the speech service is away (pre-synthesised: it plays without it)."""
 
 MAX_RESPONSE_MS = 10000  # an answer later than this was no answer to the caller's words (a re-prompt)
 App = Callable[["CallSession"], Awaitable[None]]

@@ -101,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, help="API port (default 8080)")
     sp.add_argument("--data-dir", metavar="DIR")
     sp.add_argument("--sip-port", type=int, help="the hotline's SIP port (Kamailio; default 5060)")
-    sp.add_argument("--sip-workers", type=int, help="worker processes of 4 calls each (0: no SIP; default: sized to the machine)")
+    sp.add_argument(
+        "--sip-workers",
+        type=int,
+        help="worker processes of 4 calls each (0: no SIP; default: sized to the machine)",
+    )
     sp.add_argument("--rtp-port", type=int, help="first RTP port of the workers (default 40000)")
 
     ra = sub.add_parser("radar", help="score recordings for anger and anxiety relative to the caller's voice")
@@ -126,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--host", default="127.0.0.1")
     wk.add_argument("--dialplan", metavar="FILE")
     wk.add_argument("--api-base", default="", help="where lookups go (default: the API of ivr serve)")
-    wk.add_argument("--hotline", metavar="HOST:PORT", help="the Kamailio agents register to (default: the settings')")
+    wk.add_argument(
+        "--hotline", metavar="HOST:PORT", help="the Kamailio agents register to (default: the settings')"
+    )
     wk.add_argument("--data-dir", metavar="DIR")
     wk.add_argument("--sip-log", type=int, default=0, help="pjsip log level (0-5)")
 
@@ -136,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument(
         "--listen", required=True, metavar="PATH|HOST:PORT", help="a Unix socket path, or HOST:PORT for TCP"
     )
-    sv.add_argument("--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)")
+    sv.add_argument(
+        "--asr-model", default=None, help="a faster-whisper model folder (default: bundled tiny.en)"
+    )
     sv.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
 
     rl = sub.add_parser("reload", help="ask a running `ivr serve` to reload its dialplan (an admin's)")
@@ -149,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     csub = cl.add_subparsers(dest="action", required=True)
     c_list = csub.add_parser("list", help="the newest calls first")
     c_list.add_argument("--since", metavar="ISO_TIME", help="calls that started at or after this time")
-    c_list.add_argument("--outcome", help="only calls that ended so (ai_resolved, transferred, abandoned, ...)")
+    c_list.add_argument(
+        "--outcome", help="only calls that ended so (ai_resolved, transferred, abandoned, ...)"
+    )
     c_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     c_list.add_argument("--json", action="store_true", help="one JSON object a call")
     c_show = csub.add_parser("show", help="one call: its record, path and transcript")
@@ -179,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     a_add = asub.add_parser("add", help="add an agent (their password also signs their phone in)")
     a_add.add_argument("name")
     a_add.add_argument("--skills", required=True, help="comma-separated, e.g. general,billing")
-    a_add.add_argument("--level", type=int, default=1, choices=(1, 2, 3), help="1-3 (skill_level rings 3 first)")
+    a_add.add_argument(
+        "--level", type=int, default=1, choices=(1, 2, 3), help="1-3 (skill_level rings 3 first)"
+    )
     a_add.add_argument("--password-file", metavar="FILE")
     a_add.add_argument("--replace", action="store_true", help="change an existing agent")
     a_ls = asub.add_parser("list", help="agents, their state and skills")
@@ -217,8 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cmd_directory(args)
         if args.command == "serve":
-            from ivr.cli.common import settings_from
             from ivr.app.supervisor import serve
+            from ivr.cli.common import settings_from
 
             return serve(settings_from(args), args)
         if args.command == "calls":
@@ -248,7 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("qa", "kb", "report"):
             from ivr.cli import learning
 
-            return {"qa": learning.cmd_qa, "kb": learning.cmd_kb, "report": learning.cmd_report}[args.command](args)
+            return {"qa": learning.cmd_qa, "kb": learning.cmd_kb, "report": learning.cmd_report}[
+                args.command
+            ](args)
         if args.command == "worker":
             from ivr.cli.processes import cmd_worker
 
@@ -263,8 +277,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
-
-
 
 
 if __name__ == "__main__":

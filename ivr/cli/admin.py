@@ -61,7 +61,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
     token = api_token(args, args.url)
     try:
         r = httpx.post(
-            f"{args.url.rstrip('/')}/api/dialplan/reload", timeout=30, headers={"Authorization": f"Bearer {token}"}
+            f"{args.url.rstrip('/')}/api/dialplan/reload",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
         )
     except httpx.HTTPError as e:
         raise UsageError(f"cannot reach the service at {args.url}: {e}") from None
@@ -81,7 +83,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return 1
 
 
-def _valence(text: str):  # type: ignore[no-untyped-def]
+def _valence(text: str):
     """What `text` says (models/words.json on the intent embedder), as a call's radar hears it."""
     from ivr.nlu.intents import plain
     from prosody.words import WORDS_PATH, WordsModel
@@ -92,7 +94,9 @@ def _valence(text: str):  # type: ignore[no-untyped-def]
     try:
         model = WordsModel.load()
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"--words: {WORDS_PATH} is unreadable ({e}); bench/radar_words.py --write remakes it") from None
+        raise UsageError(
+            f"--words: {WORDS_PATH} is unreadable ({e}); bench/radar_words.py --write remakes it"
+        ) from None
     return model.valence(Embedder().embed([plain(text)])[0])
 
 
@@ -104,7 +108,9 @@ def cmd_radar(args: argparse.Namespace) -> int:
     try:
         model = RadarModel.load()
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"models/radar.json is unreadable ({e}); bench/radar_calibrate.py remakes it") from None
+        raise UsageError(
+            f"models/radar.json is unreadable ({e}); bench/radar_calibrate.py remakes it"
+        ) from None
     words = _valence(args.words) if args.words else None
     baselines = []
     for b in args.baseline:
@@ -147,5 +153,3 @@ def cmd_radar(args: argparse.Namespace) -> int:
                 + (" -> ESCALATE" if row["escalate"] else "")
             )
     return 2 if failures else 0
-
-

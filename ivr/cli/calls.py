@@ -121,7 +121,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
             understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder, live)
             version = DialplanVersion(dialplan, understanding)
 
-            def app_factory(number: str):  # type: ignore[no-untyped-def]
+            def app_factory(number: str):
                 return dialplan_app(version, caller_entry(settings, number, store), args.at, api.base_url)
 
         jobs: list[tuple[str, Any]] = [(str(p), p) for p in inputs]
@@ -155,7 +155,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
                             realtime=args.realtime,
                             caller=args.caller or "",
                         )
-                        app = app_factory(transport.caller) if app_factory else None
+                        app = app_factory(transport.caller) if dialplan is not None else None
                         session = build_call(
                             transport,
                             services,
@@ -214,7 +214,9 @@ def _screen(store: Any, settings: Any) -> None:
         print(f"QA: {len(store.qa.queue())} call(s) in the review queue (ivr qa queue)", file=sys.stderr)
 
 
-def _record(label: str, job: Any, store: Any, dialplan: Any, emit: Any, out_audio: Path | None, several: bool) -> Any:
+def _record(
+    label: str, job: Any, store: Any, dialplan: Any, emit: Any, out_audio: Path | None, several: bool
+) -> Any:
     """The replayed call's sink: masked events printed, and kept in the store with --record
     (under an id of its own: the same file replayed twice is two calls)."""
     import uuid
@@ -235,5 +237,3 @@ def _record(label: str, job: Any, store: Any, dialplan: Any, emit: Any, out_audi
         recording=recording,
         out=emit,
     )
-
-

@@ -37,7 +37,7 @@ def expand_inputs(paths: Sequence[str]) -> list[Path]:
     return out
 
 
-def settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def settings_from(args: argparse.Namespace):
     from ivr.settings import Settings, SettingsError
 
     try:
@@ -56,7 +56,7 @@ def settings_from(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 # -- dialplan plumbing shared by replay and chat ----------------------------------------
-def open_store(settings: Any):  # type: ignore[no-untyped-def]
+def open_store(settings: Any):
     """The store of IVR_STORE_URL (default: the SQLite file in the data dir), migrated."""
     from ivr.store import Store, StoreError
 
@@ -82,7 +82,7 @@ def caller_entry(settings: Any, number: str | None, store: Any = None) -> dict[s
     return entry or {"number": normalize_number(number), "known": False}
 
 
-def load_dialplan(path: str):  # type: ignore[no-untyped-def]
+def load_dialplan(path: str):
     from ivr.dialplan import DialplanError, load_dialplan
 
     try:

@@ -12,11 +12,15 @@ from ivr.cli.common import UsageError, load_dialplan
 def add_parsers(sub: Any) -> None:
     it = sub.add_parser("intents", help="check a dialplan's intents against a test set")
     isub = it.add_subparsers(dest="action", required=True)
-    t = isub.add_parser("test", help="utterance<TAB>intent per line -> accuracy, recall/precision, confusions, failures")
+    t = isub.add_parser(
+        "test", help="utterance<TAB>intent per line -> accuracy, recall/precision, confusions, failures"
+    )
     t.add_argument("dialplan")
     t.add_argument("tests", metavar="FILE.tsv")
     t.add_argument("--json", action="store_true")
-    t.add_argument("--overlap", type=float, default=0.9, help="example similarity counted as overlap (default 0.9)")
+    t.add_argument(
+        "--overlap", type=float, default=0.9, help="example similarity counted as overlap (default 0.9)"
+    )
 
 
 def cmd_intents(args: argparse.Namespace) -> int:
@@ -31,7 +35,9 @@ def cmd_intents(args: argparse.Namespace) -> int:
         tests = load_test_set(args.tests, list(dp.intents))
     except TestSetError as e:
         raise UsageError(str(e)) from None
-    matcher = IntentMatcher(Embedder(), dp.intents, float(dp.settings.get("intent_threshold", 0.5)), dp.keywords)
+    matcher = IntentMatcher(
+        Embedder(), dp.intents, float(dp.settings.get("intent_threshold", 0.5)), dp.keywords
+    )
     r = evaluate(matcher, dp.intents, tests, args.overlap)
     if args.json:
         print(json.dumps(r, ensure_ascii=False, indent=1))
@@ -46,7 +52,10 @@ def cmd_intents(args: argparse.Namespace) -> int:
         prec = "-" if p["precision"] is None else f"{p['precision']:.0%}"
         print(f"  {name:<18} {rec:>7} {prec:>9}  ({p['expected']} / {p['predicted']})")
     if r["confusions"]:
-        print("  confused: " + ", ".join(f"{c['expected']} -> {c['got']} x{c['count']}" for c in r["confusions"][:8]))
+        print(
+            "  confused: "
+            + ", ".join(f"{c['expected']} -> {c['got']} x{c['count']}" for c in r["confusions"][:8])
+        )
     for f in r["failed"]:
         why = ", ".join(f"{c['name']} {c['score']:.2f}" for c in f["likeliest"])
         print(f"  {args.tests}:{f['line']}: {f['text']!r}: expected {f['expected']}, got {f['got']}"

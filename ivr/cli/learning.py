@@ -16,7 +16,9 @@ from ivr.cli.common import UsageError, open_store, settings_from
 def add_parsers(sub: Any) -> None:
     qa = sub.add_parser("qa", help="QA of every call: screen, the review queue")
     qsub = qa.add_subparsers(dest="action", required=True)
-    q_run = qsub.add_parser("run", help="screen the ended calls since a date (again: flags are replaced, reviews kept)")
+    q_run = qsub.add_parser(
+        "run", help="screen the ended calls since a date (again: flags are replaced, reviews kept)"
+    )
     q_run.add_argument("--since", required=True, metavar="DATE", help="ISO date or time, e.g. 2026-12-01")
     q_q = qsub.add_parser("queue", help="the calls to review, riskiest first")
     q_q.add_argument("--day", metavar="YYYY-MM-DD")
@@ -27,15 +29,21 @@ def add_parsers(sub: Any) -> None:
 
     kb = sub.add_parser("kb", help="the knowledge base: candidates from agents' wrap-ups, approved entries")
     ksub = kb.add_subparsers(dest="action", required=True)
-    k_ls = ksub.add_parser("list", help="candidates waiting (with the nearest entry) and the live entries with their use")
-    k_ls.add_argument("--state", default="new", help="candidates in this state (new, approved, rejected, merged, all)")
+    k_ls = ksub.add_parser(
+        "list", help="candidates waiting (with the nearest entry) and the live entries with their use"
+    )
+    k_ls.add_argument(
+        "--state", default="new", help="candidates in this state (new, approved, rejected, merged, all)"
+    )
     k_ap = ksub.add_parser("approve", help="approve a candidate (edited with the options), live at once")
     k_ap.add_argument("id", type=int)
     k_ap.add_argument("--question", help="the question as callers ask it (default: the candidate's)")
     k_ap.add_argument("--answer", help="the answer (default: the candidate's)")
     k_ap.add_argument("--key", help="the entry's name (default: from the question)")
     k_ap.add_argument("--into", metavar="KEY", help="merge into this live entry (a new version of it)")
-    k_ap.add_argument("--also", type=int, nargs="*", default=[], metavar="ID", help="near-duplicate candidates to merge in")
+    k_ap.add_argument(
+        "--also", type=int, nargs="*", default=[], metavar="ID", help="near-duplicate candidates to merge in"
+    )
     k_rj = ksub.add_parser("reject", help="reject a candidate")
     k_rj.add_argument("id", type=int)
     k_ed = ksub.add_parser("edit", help="change a live entry (a new version)")
@@ -67,7 +75,9 @@ def when(value: str, flag: str = "--since") -> float:
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"{flag} {value!r}: use an ISO date or time, e.g. 2026-12-01 or 2026-12-01T09:30") from None
+        raise UsageError(
+            f"{flag} {value!r}: use an ISO date or time, e.g. 2026-12-01 or 2026-12-01T09:30"
+        ) from None
     return (t if t.tzinfo else t.astimezone()).timestamp()
 
 
@@ -97,7 +107,9 @@ def cmd_qa(args: argparse.Namespace) -> int:
                 _out({"screened": len(results), "queued": len(queued)})
             else:
                 flagged = sum(1 for r in results if r["flags"])
-                print(f"screened {len(results)} call(s): {flagged} flagged; {len(queued)} in the review queue")
+                print(
+                    f"screened {len(results)} call(s): {flagged} flagged; {len(queued)} in the review queue"
+                )
             return 0
         if args.action == "queue":
             rows = store.qa.queue(args.day)
@@ -105,7 +117,9 @@ def cmd_qa(args: argparse.Namespace) -> int:
                 _out(rows)
             for r in rows if not args.json else []:
                 names = ", ".join(f["name"] for f in r["flags"]) or "-"
-                print(f"{r['score']:.2f}  {r['call_id']:<32} {r['day']}  {r['outcome']:<14} {r['sample_reason']:<6}  {names}")
+                print(
+                    f"{r['score']:.2f}  {r['call_id']:<32} {r['day']}  {r['outcome']:<14} {r['sample_reason']:<6}  {names}"
+                )
             if not rows and not args.json:
                 print("the review queue is empty", file=sys.stderr)
             return 0
@@ -148,11 +162,15 @@ def cmd_kb(args: argparse.Namespace) -> int:
                 return 0
             print(f"candidates ({args.state}): {len(cands)}")
             for c in cands:
-                print(f"  #{c['id']:<4} {c['state']:<8} {c['agent']:<10} Q: {c['question']}\n        A: {c['answer']}")
+                print(
+                    f"  #{c['id']:<4} {c['state']:<8} {c['agent']:<10} Q: {c['question']}\n        A: {c['answer']}"
+                )
             print(f"live entries: {len(entries)}")
             for e in entries:
                 u = e["uses"]
-                print(f"  {e['key']:<28} v{e['version']:<3} answered {u['answered']}, resolved {u['resolved']}, transferred {u['transferred']}")
+                print(
+                    f"  {e['key']:<28} v{e['version']:<3} answered {u['answered']}, resolved {u['resolved']}, transferred {u['transferred']}"
+                )
             return 0
         try:
             if args.action == "approve":
@@ -207,11 +225,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         _out(r)
         return 0
     print(f"{r['calls']} calls since {datetime.fromtimestamp(since).isoformat(timespec='minutes')}")
-    print(f"  contained by the AI {r['containment']:.1%} (re-dial corrected {r['containment_redial_corrected']:.1%})")
-    print("  tiers " + "  ".join(f"{t} {r['tiers'][t]:.1%} (target {r['tier_target'][t]:.0%})" for t in ("L1", "L2", "L3")))
+    print(
+        f"  contained by the AI {r['containment']:.1%} (re-dial corrected {r['containment_redial_corrected']:.1%})"
+    )
+    print(
+        "  tiers "
+        + "  ".join(f"{t} {r['tiers'][t]:.1%} (target {r['tier_target'][t]:.0%})" for t in ("L1", "L2", "L3"))
+    )
     print(f"  abandoned in queue {r['abandon_rate']:.1%}; radar escalated {r['escalation_rate']:.1%}")
-    print(f"  speed of answer p50 {r['speed_of_answer_s']['p50']} s; handle time p50 {r['handle_time_s']['p50']} s")
+    print(
+        f"  speed of answer p50 {r['speed_of_answer_s']['p50']} s; handle time p50 {r['handle_time_s']['p50']} s"
+    )
     print("  top intents: " + ", ".join(f"{i['intent']} {i['calls']}" for i in r["top_intents"][:6]))
     if r["pain_points"]["no_match"]:
-        print("  not understood: " + "; ".join(f"{p['text']!r} x{p['count']}" for p in r["pain_points"]["no_match"][:4]))
+        print(
+            "  not understood: "
+            + "; ".join(f"{p['text']!r} x{p['count']}" for p in r["pain_points"]["no_match"][:4])
+        )
     return 0

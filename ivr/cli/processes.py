@@ -12,8 +12,8 @@ from ivr.privacy.redact import install_log_filter
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
 
-    from ivr.telephony.endpoint import SipSettings
     from ivr.app.worker import run_worker
+    from ivr.telephony.endpoint import SipSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_filter()
@@ -22,7 +22,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         host=args.host, port=args.sip_port, rtp_port=args.rtp_port, rtp_ports=200, log_level=args.sip_log
     )
     api_base = args.api_base or f"http://{settings.api_host}:{settings.api_port}"
-    return asyncio.run(run_worker(settings, sip, args.dialplan or settings.dialplan, api_base, args.hotline or ""))
+    return asyncio.run(
+        run_worker(settings, sip, args.dialplan or settings.dialplan, api_base, args.hotline or "")
+    )
 
 
 def cmd_speech(args: argparse.Namespace) -> int:
@@ -49,5 +51,3 @@ def cmd_speech(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(f"cannot listen on {address}: {e.strerror or e}") from None
     return 0
-
-

@@ -32,7 +32,9 @@ def _line(c: dict[str, Any]) -> str:
     if c.get("caller_name"):
         who += f" ({c['caller_name']})"
     queue = f" -> {c['queue']}" if c.get("queue") else ""
-    return f"{c['started']}  {c['id']:<32} {who:<28} {dur}  {c['outcome'] or c['status']:<15} {intents}{queue}"
+    return (
+        f"{c['started']}  {c['id']:<32} {who:<28} {dur}  {c['outcome'] or c['status']:<15} {intents}{queue}"
+    )
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
@@ -61,7 +63,9 @@ def cmd_calls(args: argparse.Namespace) -> int:
                 print(json.dumps(call, ensure_ascii=False, indent=2))
                 return 0
             print(_line(call))
-            print(f"  outcome {call['outcome']} ({call['end_reason']}); path {' > '.join(call['path']) or '-'}")
+            print(
+                f"  outcome {call['outcome']} ({call['end_reason']}); path {' > '.join(call['path']) or '-'}"
+            )
             if call["recording_path"]:
                 print(f"  recording {call['recording_path']} ({(call['recording_ms'] or 0) / 1000:.1f} s)")
             for t in call["transcript"]:
@@ -143,7 +147,9 @@ def api_token(args: argparse.Namespace, url: str) -> str:
         raise UsageError("this needs an admin's token: --user NAME (asks for the password) or IVR_TOKEN")
     password = read_password(args, confirm=False)
     try:
-        r = httpx.post(f"{url.rstrip('/')}/api/login", json={"user": args.user, "password": password}, timeout=30)
+        r = httpx.post(
+            f"{url.rstrip('/')}/api/login", json={"user": args.user, "password": password}, timeout=30
+        )
     except httpx.HTTPError as e:
         raise UsageError(f"cannot reach the service at {url}: {e}") from None
     if r.status_code != 200:
@@ -161,10 +167,15 @@ def cmd_agents(args: argparse.Namespace) -> int:
             password = read_password(args, confirm=True)
             skills = [s.strip() for s in args.skills.split(",") if s.strip()]
             try:
-                store.agents.add(args.name, password, skills, args.level, realm=settings.sip_host, replace=args.replace)
+                store.agents.add(
+                    args.name, password, skills, args.level, realm=settings.sip_host, replace=args.replace
+                )
             except UserError as e:
                 raise UsageError(str(e)) from None
-            print(f"agent {args.name} ({', '.join(skills)}, level {args.level}) saved in {store!r}", file=sys.stderr)
+            print(
+                f"agent {args.name} ({', '.join(skills)}, level {args.level}) saved in {store!r}",
+                file=sys.stderr,
+            )
             return 0
         if args.action == "list":
             for a in store.agents.list():

@@ -20,6 +20,7 @@ from ivr.api.auth import SESSION_COOKIE
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR_FILES = ("preact.mjs", "hooks.mjs", "htm.mjs", "uPlot.esm.js", "uPlot.min.css")
 
+
 def _import_map_hash() -> str:
     """The CSP hash of index.html's inline import map (the one inline script allowed)."""
     try:

@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ivr.acd.policy import QueueRules, rules_from
 from ivr.dialplan import expr
 from ivr.dialplan.spec import CASE, KB_ENTRY, TOP, VERBS, F, Spec
 from ivr.dialplan.yamlpos import Located, PathKey, Pos, YamlError, load
+from ivr.queues import QueueRules, rules_from
 
 DTMF = set("0123456789*#")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -111,7 +111,8 @@ class _Checker:
             return [self.check(v, kind[5:], path + (i,)) for i, v in enumerate(value)]
         if kind.startswith("map:"):
             if not isinstance(value, dict):
-                return self.type_err(path, value, "a mapping")
+                self.type_err(path, value, "a mapping")
+                return None
             return {k: self.check(v, kind[4:], path + (k,)) for k, v in value.items()}
         return self.check_scalar(value, kind, path, f)
 
@@ -123,7 +124,8 @@ class _Checker:
         if spec.shorthand and not isinstance(value, dict):
             value = {spec.shorthand: value}
         if not isinstance(value, dict):
-            return self.type_err(path, value, "a mapping")
+            self.type_err(path, value, "a mapping")
+            return None
         out: dict[str, Any] = {}
         for key, v in value.items():
             if key in spec.fields:
@@ -143,7 +145,8 @@ class _Checker:
 
     def check_steps(self, value: Any, path: PathKey) -> list[Step] | None:
         if not isinstance(value, list):
-            return self.type_err(path, value, "a list of steps")
+            self.type_err(path, value, "a list of steps")
+            return None
         steps: list[Step] = []
         for i, item in enumerate(value):
             p = path + (i,)
@@ -272,7 +275,11 @@ class _Checker:
             if "knowledge" in a and kind != "intent":
                 self.err(path + ("knowledge",), "E_GATHER", "knowledge applies to input=intent only")
             if "corrects" in a and kind != "yes_no":
-                self.err(path + ("corrects",), "E_GATHER", "corrects applies to input=yes_no only (the question after a read-back)")
+                self.err(
+                    path + ("corrects",),
+                    "E_GATHER",
+                    "corrects applies to input=yes_no only (the question after a read-back)",
+                )
             for intent in a.get("routes") or {}:
                 self.refs.append(("intent", intent, path + ("routes", intent)))
 
@@ -341,11 +348,15 @@ def _knowledge_file(path: Path) -> tuple[list[dict[str, Any]], str | None, list[
     except YamlError as e:
         return [], "", [Issue(e.file, e.pos.line, e.pos.col, "E_YAML", e.message)]
     c = _Checker(doc)
-    data, where = doc.data, ()
+    data, where = doc.data, cast(PathKey, ())
     if isinstance(data, dict):
         data, where = data.get("knowledge"), ("knowledge",)
     if not isinstance(data, list):
-        c.err(where, "E_TYPE", "a knowledge file holds knowledge: with a list of entries (id, questions, answer)")
+        c.err(
+            where,
+            "E_TYPE",
+            "a knowledge file holds knowledge: with a list of entries (id, questions, answer)",
+        )
         return [], text, c.issues
     entries = [e for e in (c.check(v, "kb", where + (i,)) for i, v in enumerate(data)) if e]
     return entries, text, c.issues
@@ -375,7 +386,9 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
     queues = top.get("queues") or {}
     intents_raw = top.get("intents") or {}
     intents = {k: list((v or {}).get("examples") or []) for k, v in intents_raw.items()}
-    keywords = {k: list(v["keywords"]) for k, v in intents_raw.items() if isinstance(v, dict) and v.get("keywords")}
+    keywords = {
+        k: list(v["keywords"]) for k, v in intents_raw.items() if isinstance(v, dict) and v.get("keywords")
+    }
     ask_as = {k: str(v["ask_as"]) for k, v in intents_raw.items() if isinstance(v, dict) and v.get("ask_as")}
     base_dir = Path(file).resolve().parent
 
@@ -439,7 +452,11 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
     for i, name in enumerate(top.get("knowledge_files") or []):
         entries, text, issues = _knowledge_file(base_dir / str(name))
         if text is None:
-            c.err(("knowledge_files", i), "E_READ", f"knowledge file {name!r}: {issues[0].message if issues else 'unreadable'}")
+            c.err(
+                ("knowledge_files", i),
+                "E_READ",
+                f"knowledge file {name!r}: {issues[0].message if issues else 'unreadable'}",
+            )
             continue
         c.issues.extend(issues)
         knowledge += entries

@@ -21,7 +21,12 @@ _STOP = frozenset("a an the my your it is that about to of for with and or on in
 def close_pair(match: IntentMatch, routes: Any, margin: float) -> tuple[str, str] | None:
     """The two intents to ask between, or None (one is clearly closer, a keyword decided, or
     one of them is out of scope or not routed here)."""
-    if margin <= 0 or match.by not in ("classifier", "similarity") or match.name == NONE or len(match.candidates) < 2:
+    if (
+        margin <= 0
+        or match.by not in ("classifier", "similarity")
+        or match.name == NONE
+        or len(match.candidates) < 2
+    ):
         return None
     (a, sa), (b, sb) = match.candidates[:2]
     if b == NONE or sa - sb >= margin:
@@ -61,5 +66,12 @@ async def clarify(runner: Any, pair: tuple[str, str], match: IntentMatch, text: 
     whole = f"{text} / {reply}" if reply else text
     scores = await runner.conv.compute(lambda: matcher.scores(reply or text))
     score = round(scores.get(chosen, match.confidence), 3)
-    runner.conv.emit(EventType.INTENT, name=chosen, confidence=score, text=whole, node=runner.state.path[-1], by="clarified")
+    runner.conv.emit(
+        EventType.INTENT,
+        name=chosen,
+        confidence=score,
+        text=whole,
+        node=runner.state.path[-1],
+        by="clarified",
+    )
     return IntentMatch(chosen, score, match.candidates, "clarified")

@@ -188,9 +188,9 @@ def _eval(node: ast.AST, ctx: Mapping[str, Any]) -> Any:
 
 def _compare(op: ast.cmpop, a: Any, b: Any) -> bool:
     if isinstance(op, ast.Eq):
-        return a == b
+        return bool(a == b)
     if isinstance(op, ast.NotEq):
-        return a != b
+        return bool(a != b)
     if isinstance(op, ast.In):
         return b is not None and a in b
     if isinstance(op, ast.NotIn):
@@ -198,11 +198,11 @@ def _compare(op: ast.cmpop, a: Any, b: Any) -> bool:
     if a is None or b is None:
         return False
     if isinstance(op, ast.Lt):
-        return a < b
+        return bool(a < b)
     if isinstance(op, ast.LtE):
-        return a <= b
+        return bool(a <= b)
     if isinstance(op, ast.Gt):
-        return a > b
+        return bool(a > b)
     if isinstance(op, ast.GtE):
-        return a >= b
+        return bool(a >= b)
     raise ExprError(f"unsupported comparison {type(op).__name__}")

@@ -7,9 +7,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ivr.acd.policy import QueueRules
 from ivr.conversation import TransferRequest
 from ivr.nlu.intents import NONE
+from ivr.queues import QueueRules
 
 
 def transfer_request(
@@ -66,9 +66,7 @@ def handover_summary(caller: Mapping[str, Any], state: Any, reason: str) -> str:
     parts = [who]
     if state.intent.get("name") and state.intent["name"] != NONE:
         parts.append(f"wants {state.intent['name']}")
-    slots = {
-        k: v for k, v in state.vars.items() if not isinstance(v, (dict, list)) and k not in state.secret
-    }
+    slots = {k: v for k, v in state.vars.items() if not isinstance(v, (dict, list)) and k not in state.secret}
     if slots:
         parts.append(", ".join(f"{k}={v}" for k, v in slots.items()))
     if state.transcript:

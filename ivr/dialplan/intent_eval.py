@@ -30,7 +30,12 @@ def load_test_set(path: str | Path, known: Sequence[str]) -> list[tuple[str, str
     rows = list(csv.reader(lines, delimiter="\t"))
     flip = False
     start = 0
-    if rows and [c.strip().lower() for c in rows[0]][:2] in (["text", "intent"], ["utterance", "intent"], ["intent", "text"], ["intent", "utterance"]):
+    if rows and [c.strip().lower() for c in rows[0]][:2] in (
+        ["text", "intent"],
+        ["utterance", "intent"],
+        ["intent", "text"],
+        ["intent", "utterance"],
+    ):
         flip = rows[0][0].strip().lower() == "intent"
         start = 1
     out = []
@@ -43,7 +48,9 @@ def load_test_set(path: str | Path, known: Sequence[str]) -> list[tuple[str, str
         text, intent = (row[1], row[0]) if flip else (row[0], row[1])
         text, intent = text.strip(), intent.strip()
         if intent not in allowed:
-            raise TestSetError(f"{p}:{i}: intent {intent!r} is not in the dialplan (one of {', '.join(sorted(allowed))})")
+            raise TestSetError(
+                f"{p}:{i}: intent {intent!r} is not in the dialplan (one of {', '.join(sorted(allowed))})"
+            )
         if not text:
             raise TestSetError(f"{p}:{i}: empty utterance")
         out.append((text, intent, i))

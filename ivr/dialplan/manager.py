@@ -38,7 +38,7 @@ class DialplanManager:
         self.path = Path(path)
         self._embedder = embedder
         self._live: Any = None
-        self.active: Active | None = None
+        self._active: Active | None = None
         self.last_error: list[Issue] = []
         self.last_error_at: float | None = None
         self._mtime = 0.0
@@ -47,6 +47,13 @@ class DialplanManager:
             from ivr.dialplan.check import DialplanError
 
             raise DialplanError(result.issues)
+
+    @property
+    def active(self) -> Active:
+        """The version new calls start on (there is one from the start: a manager whose
+        first load fails is never made)."""
+        assert self._active is not None
+        return self._active
 
     def reload(self) -> ReloadResult:
         """Validate the file; swap it in only when it has no errors."""
@@ -59,12 +66,14 @@ class DialplanManager:
         except (OSError, UnicodeDecodeError) as e:
             issue = Issue(str(self.path), 1, 1, "E_READ", f"cannot read: {e}")
             return self._refuse([issue])
-        if self.active is not None and self.active.dialplan.digest == _digest(text):
+        if self._active is not None and self._active.dialplan.digest == _digest(text):
             return ReloadResult(True, False)
         dialplan, issues = check_dialplan(self.path, text)
         if dialplan is None:
             return self._refuse(issues)
-        self.active = Active(dialplan, Understanding.build(dialplan, self._embedder, self._live), time.time())
+        self._active = Active(
+            dialplan, Understanding.build(dialplan, self._embedder, self._live), time.time()
+        )
         self.last_error, self.last_error_at = [], None
         log.info("dialplan %s loaded (version %r, %s)", self.path, dialplan.version, dialplan.digest)
         return ReloadResult(True, True, issues)
@@ -73,8 +82,8 @@ class DialplanManager:
         """Answer from the store's approved entries too (ivr.kb.live.LiveKnowledge), in this
         version and every one loaded after."""
         self._live = live
-        if self.active is not None:
-            self.active.understanding.live = live
+        if self._active is not None:
+            self._active.understanding.live = live
 
     def _refuse(self, issues: list[Issue]) -> ReloadResult:
         self.last_error, self.last_error_at = issues, time.time()
@@ -97,7 +106,7 @@ class DialplanManager:
                 await asyncio.to_thread(self.reload)
 
     def status(self) -> dict[str, Any]:
-        a = self.active
+        a = self._active
         return {
             "file": str(self.path),
             "name": a.dialplan.name if a else None,

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.acd.policy import QueueRules
 from ivr.conversation import Conversation, Input, InputKind, TransferOutcome
 from ivr.dialplan.check import Dialplan, Step
 from ivr.dialplan.expr import evaluate, render
@@ -27,6 +26,7 @@ from ivr.dialplan.turns import JOIN_GRACE_MS, LAST_WORD_MS, Rejoin, Turns
 from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
 from ivr.nlu.intents import NONE
+from ivr.queues import QueueRules
 
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
@@ -165,7 +165,8 @@ class DialplanRunner:
         return None
 
     async def run_step(self, step: Step) -> str | None:
-        return await getattr(self, f"_{step.verb}")(step.args)
+        target: str | None = await getattr(self, f"_{step.verb}")(step.args)
+        return target
 
     # -- inputs and the global handlers ------------------------------------------------------
     async def ask(
@@ -180,7 +181,9 @@ class DialplanRunner:
         if prompt:
             await self.speak(prompt)
         while True:
-            item = self.turns.take_replay() or await self.conv.wait_input(timeout_ms or self._timeout_ms, complete)
+            item = self.turns.take_replay() or await self.conv.wait_input(
+                timeout_ms or self._timeout_ms, complete
+            )
             if item.kind is InputKind.HANGUP:
                 raise CallerGone()
             self.turns.heard(item, secure)  # raises Rejoin: the caller was not done with their last turn
@@ -271,7 +274,7 @@ class DialplanRunner:
             return
         if outcome is not TransferOutcome.CONNECTED:
             # the agent's phone is busy, rang out or failed: the caller is told, never dropped
-            say = q.get("unavailable") or (
+            say = rules.unavailable or (
                 "I'm sorry, I couldn't reach anyone in the team just now. We have a note of what you"
                 " told me, and someone will call you back. Goodbye."
             )

@@ -105,9 +105,9 @@ VERBS: dict[str, Spec] = {
             "yes": F("node", "input=yes_no: node for yes."),
             "corrects": F(
                 "text",
-                "input=yes_no after a read-back of a variable (\"I heard 4 7 1 1 0 2, is that right?\"):"
-                " the variable's name. \"That's it\" is then a yes, \"that's not right\" a no, and a no"
-                " that says the right digits (\"no, it's 471103\") sets the variable to them and asks"
+                'input=yes_no after a read-back of a variable ("I heard 4 7 1 1 0 2, is that right?"):'
+                ' the variable\'s name. "That\'s it" is then a yes, "that\'s not right" a no, and a no'
+                ' that says the right digits ("no, it\'s 471103") sets the variable to them and asks'
                 " again (`corrected` on the gather's node).",
             ),
             "no": F("node", "input=yes_no: node for no."),
@@ -217,9 +217,9 @@ TOP = Spec(
                     "max_failures": F("int", "Failed inputs in a call before the agent.", minimum=1),
                     "asr_hints": F(
                         "text",
-                        "Words and names this dialplan's callers say (\"bill, SIM card, roaming, Acme\"),"
+                        'Words and names this dialplan\'s callers say ("bill, SIM card, roaming, Acme"),'
                         " given to the speech recogniser with each utterance so it hears them"
-                        " (\"SIM\" rather than \"sin\"). Keep it short: at most 400 characters are used.",
+                        ' ("SIM" rather than "sin"). Keep it short: at most 400 characters are used.',
                     ),
                     "clarify_margin": F(
                         "number",
@@ -302,7 +302,7 @@ TOP = Spec(
                         "ask_as": F(
                             "text",
                             "How the IVR names it when two intents are about as close and it asks which"
-                            " was meant: \"Is that about {ask_as}, or {other's ask_as}?\" (default: the name).",
+                            ' was meant: "Is that about {ask_as}, or {other\'s ask_as}?" (default: the name).',
                         ),
                         "keywords": F(
                             "list:text",

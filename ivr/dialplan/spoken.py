@@ -112,7 +112,9 @@ _NO_PHRASES = re.compile(
     r"no thanks?|no thank you|that'?ll be all|that was (all|everything))\b"
 )
 _NEUTRAL = re.compile(r"\bnot (bad|too bad)\b")  # "not bad, thanks": no "no" in it
-_NOT_RIGHT = re.compile(r"\b(not|isn'?t|wasn'?t|ain'?t) (quite )?(right|correct|it|what i said)\b|\bthat'?s wrong\b")
+_NOT_RIGHT = re.compile(
+    r"\b(not|isn'?t|wasn'?t|ain'?t) (quite )?(right|correct|it|what i said)\b|\bthat'?s wrong\b"
+)
 _IT_IS = re.compile(r"^\W*(yes\W+)?(that'?s (it|right|correct|the one)|exactly|spot on|correct)\b")
 _LEADING = re.compile(r"^\s*((yes|yeah|yep|yup|sure|no|nope|nah|okay|ok|right|well|so)\b[\s,.!]*)+", re.I)
 

@@ -13,7 +13,6 @@ from ivr.nlu.intents import IntentMatcher, KnowledgeBase
 
 @dataclass
 class Understanding:
-
     matcher: IntentMatcher
     kb: KnowledgeBase
     live: Any = None  # ivr.kb.live.LiveKnowledge: the store's approved entries, if a store is at hand

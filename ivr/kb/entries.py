@@ -52,7 +52,11 @@ class KnowledgeRecords:
         return dict(row._mapping) if row else None
 
     def candidates(self, state: str | None = "new", limit: int = 200) -> list[dict[str, Any]]:
-        q = select(kb_candidates).order_by(kb_candidates.c.created_at.desc(), kb_candidates.c.id.desc()).limit(limit)
+        q = (
+            select(kb_candidates)
+            .order_by(kb_candidates.c.created_at.desc(), kb_candidates.c.id.desc())
+            .limit(limit)
+        )
         if state:
             q = q.where(kb_candidates.c.state == state)
         with self.engine.connect() as conn:
@@ -67,14 +71,21 @@ class KnowledgeRecords:
 
     def history(self, key: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(kb_entries).where(kb_entries.c.key == key).order_by(kb_entries.c.version.desc()))
+            rows = conn.execute(
+                select(kb_entries).where(kb_entries.c.key == key).order_by(kb_entries.c.version.desc())
+            )
             return [_entry(r) for r in rows]
 
     def entries(self) -> list[dict[str, Any]]:
         """The live entries, each with its use: times answered, calls resolved and calls
         transferred after it (all versions, and this version's)."""
         with self.engine.connect() as conn:
-            rows = [_entry(r) for r in conn.execute(select(kb_entries).where(kb_entries.c.active.is_(True)).order_by(kb_entries.c.key))]
+            rows = [
+                _entry(r)
+                for r in conn.execute(
+                    select(kb_entries).where(kb_entries.c.active.is_(True)).order_by(kb_entries.c.key)
+                )
+            ]
             uses = conn.execute(
                 select(
                     kb_uses.c.key, kb_uses.c.version, func.count().label("n"),
@@ -103,9 +114,12 @@ class KnowledgeRecords:
         """The active entries in the dialplan's `knowledge:` shape (id, questions, answer),
         plus their version."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(kb_entries).where(kb_entries.c.active.is_(True)).order_by(kb_entries.c.key))
+            rows = conn.execute(
+                select(kb_entries).where(kb_entries.c.active.is_(True)).order_by(kb_entries.c.key)
+            )
             return [
-                {"id": r.key, "version": r.version, "questions": json.loads(r.questions), "answer": r.answer} for r in rows
+                {"id": r.key, "version": r.version, "questions": json.loads(r.questions), "answer": r.answer}
+                for r in rows
             ]
 
     def stamp(self) -> tuple[int, int]:
@@ -149,12 +163,18 @@ class KnowledgeRecords:
                 if rows[i].state != "new":
                     raise KbError(f"KB candidate {i} is already {rows[i].state}")
             main = rows[candidate_id]
-            questions = [question or main.question, *[rows[i].question for i in ids[1:]], *(extra_questions or [])]
+            questions = [
+                question or main.question,
+                *[rows[i].question for i in ids[1:]],
+                *(extra_questions or []),
+            ]
             text = (answer if answer is not None else main.answer).strip()
             if not text:
                 raise KbError("the answer is empty: callers would hear nothing")
             if into:
-                current = conn.execute(select(kb_entries).where(kb_entries.c.key == into, kb_entries.c.active.is_(True))).first()
+                current = conn.execute(
+                    select(kb_entries).where(kb_entries.c.key == into, kb_entries.c.active.is_(True))
+                ).first()
                 if current is None:
                     raise KbError(f"no live KB entry {into!r} to merge into")
                 entry_key = into
@@ -167,19 +187,21 @@ class KnowledgeRecords:
                 entry_key = self._free_key(conn, slug(key or questions[0]))
                 note = f"approved from candidate(s) {', '.join(map(str, ids))}"
                 sources = ids
-            version = self._write_version(conn, entry_key, _clean_questions(questions), text, by, note, sources, now)
+            version = self._write_version(
+                conn, entry_key, _clean_questions(questions), text, by, note, sources, now
+            )
             conn.execute(
                 update(kb_candidates).where(kb_candidates.c.id.in_(ids))
                 .values(state="merged" if into else "approved", entry_key=entry_key, decided_by=by, decided_at=now)
             )  # fmt: skip
-            conn.execute(
-                update(kb_candidates).where(kb_candidates.c.id.in_(ids[1:])).values(state="merged")
-            )
+            conn.execute(update(kb_candidates).where(kb_candidates.c.id.in_(ids[1:])).values(state="merged"))
         return {"key": entry_key, "version": version}
 
     def reject(self, candidate_id: int, by: str) -> None:
         with write_tx(self.engine) as conn:
-            row = conn.execute(select(kb_candidates.c.state).where(kb_candidates.c.id == candidate_id)).first()
+            row = conn.execute(
+                select(kb_candidates.c.state).where(kb_candidates.c.id == candidate_id)
+            ).first()
             if row is None:
                 raise KbError(f"no KB candidate {candidate_id}")
             if row.state != "new":
@@ -189,14 +211,18 @@ class KnowledgeRecords:
                 .values(state="rejected", decided_by=by, decided_at=time.time())
             )  # fmt: skip
 
-    def edit(self, key: str, by: str, *, questions: list[str] | None = None, answer: str | None = None) -> dict[str, Any]:
+    def edit(
+        self, key: str, by: str, *, questions: list[str] | None = None, answer: str | None = None
+    ) -> dict[str, Any]:
         with write_tx(self.engine) as conn:
             current = self._active(conn, key)
             qs = _clean_questions(questions if questions is not None else json.loads(current.questions))
             text = (answer if answer is not None else current.answer).strip()
             if not qs or not text:
                 raise KbError("an entry needs at least one question and an answer")
-            version = self._write_version(conn, key, qs, text, by, "edited", json.loads(current.candidates), time.time())
+            version = self._write_version(
+                conn, key, qs, text, by, "edited", json.loads(current.candidates), time.time()
+            )
         return {"key": key, "version": version}
 
     def rollback(self, key: str, by: str, to_version: int | None = None) -> dict[str, Any]:
@@ -204,9 +230,13 @@ class KnowledgeRecords:
         with write_tx(self.engine) as conn:
             current = self._active(conn, key)
             target_v = to_version or current.version - 1
-            target = conn.execute(select(kb_entries).where(kb_entries.c.key == key, kb_entries.c.version == target_v)).first()
+            target = conn.execute(
+                select(kb_entries).where(kb_entries.c.key == key, kb_entries.c.version == target_v)
+            ).first()
             if target is None or target_v == current.version:
-                raise KbError(f"KB entry {key!r} has no version {target_v} to roll back to (live: v{current.version})")
+                raise KbError(
+                    f"KB entry {key!r} has no version {target_v} to roll back to (live: v{current.version})"
+                )
             version = self._write_version(
                 conn, key, json.loads(target.questions), target.answer, by, f"rolled back to v{target_v}",
                 json.loads(target.candidates), time.time(),
@@ -227,20 +257,28 @@ class KnowledgeRecords:
             for u in uses:
                 conn.execute(
                     kb_uses.delete().where(
-                        and_(kb_uses.c.call_id == u["call_id"], kb_uses.c.key == u["key"], kb_uses.c.t_ms == u["t_ms"])
+                        and_(
+                            kb_uses.c.call_id == u["call_id"],
+                            kb_uses.c.key == u["key"],
+                            kb_uses.c.t_ms == u["t_ms"],
+                        )
                     )
                 )
             conn.execute(insert(kb_uses), uses)
 
     # -- helpers ---------------------------------------------------------------------------
     def _active(self, conn: Any, key: str) -> Any:
-        row = conn.execute(select(kb_entries).where(kb_entries.c.key == key, kb_entries.c.active.is_(True))).first()
+        row = conn.execute(
+            select(kb_entries).where(kb_entries.c.key == key, kb_entries.c.active.is_(True))
+        ).first()
         if row is None:
             raise KbError(f"no live KB entry {key!r}")
         return row
 
     def _free_key(self, conn: Any, base: str) -> str:
-        taken = {r[0] for r in conn.execute(select(kb_entries.c.key).where(kb_entries.c.key.like(f"{base}%")))}
+        taken = {
+            r[0] for r in conn.execute(select(kb_entries.c.key).where(kb_entries.c.key.like(f"{base}%")))
+        }
         if base not in taken:
             return base
         n = 2
@@ -251,7 +289,9 @@ class KnowledgeRecords:
     def _write_version(
         self, conn: Any, key: str, questions: list[str], answer: str, by: str, note: str, sources: list[int], now: float
     ) -> int:  # fmt: skip
-        newest = conn.execute(select(func.max(kb_entries.c.version)).where(kb_entries.c.key == key)).scalar() or 0
+        newest = (
+            conn.execute(select(func.max(kb_entries.c.version)).where(kb_entries.c.key == key)).scalar() or 0
+        )
         conn.execute(update(kb_entries).where(kb_entries.c.key == key).values(active=False))
         conn.execute(
             insert(kb_entries).values(

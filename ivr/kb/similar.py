@@ -43,5 +43,12 @@ def annotate(candidates: Sequence[dict[str, Any]], entries: Sequence[dict[str, A
             if s > best.get((kind, ref), (-1.0, ""))[0]:
                 best[(kind, ref)] = (s, text)
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:limit]
-        out.append({**c, "similar": [{"kind": k, "ref": r, "text": t, "score": round(s, 3)} for (k, r), (s, t) in ranked]})
+        out.append(
+            {
+                **c,
+                "similar": [
+                    {"kind": k, "ref": r, "text": t, "score": round(s, 3)} for (k, r), (s, t) in ranked
+                ],
+            }
+        )
     return {"method": method, "candidates": out}

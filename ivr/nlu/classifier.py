@@ -23,7 +23,9 @@ RATE = 0.5
 class SoftmaxClassifier:
     """P(intent | embedding) over `names`, trained on rows `x` with labels `y` (indices into names)."""
 
-    def __init__(self, names: Sequence[str], x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = STEPS) -> None:
+    def __init__(
+        self, names: Sequence[str], x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = STEPS
+    ) -> None:
         self.names = list(names)
         k = len(self.names)
         n, dim = x.shape
@@ -35,7 +37,9 @@ class SoftmaxClassifier:
         moments = [(np.zeros_like(p), np.zeros_like(p)) for p in (self.w, self.b)]
         for t in range(1, steps + 1):
             grad = (self._probs(x) - target) / n
-            for p, g, (m, v) in zip((self.w, self.b), (x.T @ grad + l2 * self.w, grad.sum(0)), moments, strict=True):
+            for p, g, (m, v) in zip(
+                (self.w, self.b), (x.T @ grad + l2 * self.w, grad.sum(0)), moments, strict=True
+            ):
                 m *= 0.9
                 m += 0.1 * g
                 v *= 0.999
@@ -46,7 +50,8 @@ class SoftmaxClassifier:
         z = x @ self.w + self.b
         z -= z.max(axis=-1, keepdims=True)
         e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
+        p: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+        return p
 
     def probabilities(self, row: np.ndarray, allowed: set[str] | None = None) -> dict[str, float]:
         """Each intent's probability for one embedded text; with `allowed`, over those only

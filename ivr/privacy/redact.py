@@ -154,11 +154,20 @@ class Redactor:
         out: list[Event] = []
         if self._run and event.t_ms - self._last_digit_ms > self.hold_ms:
             out += self._end_run()
-        if self.secure and event.type in (EventType.DTMF, EventType.FINAL_TRANSCRIPT, EventType.PARTIAL_TRANSCRIPT):
+        if self.secure and event.type in (
+            EventType.DTMF,
+            EventType.FINAL_TRANSCRIPT,
+            EventType.PARTIAL_TRANSCRIPT,
+        ):
             key = "digit" if event.type is EventType.DTMF else "text"
             if key == "text":
                 self._masked[str(event.data["text"])] = SECURE_TEXT  # its copies (an intent's text) too
-            event = Event(event.call, event.t_ms, event.type, {**event.data, key: MASKED_KEY if key == "digit" else SECURE_TEXT})
+            event = Event(
+                event.call,
+                event.t_ms,
+                event.type,
+                {**event.data, key: MASKED_KEY if key == "digit" else SECURE_TEXT},
+            )
         held = _Held(event)
         if self._run or self._held:
             self._held.append(held)

@@ -77,7 +77,10 @@ class ReviewForm:
         return {
             "name": self.name,
             "pass_mark": self.pass_mark,
-            "questions": [{"id": q.id, "text": q.text, "type": q.type, "weight": q.weight, "scale": q.scale} for q in self.questions],
+            "questions": [
+                {"id": q.id, "text": q.text, "type": q.type, "weight": q.weight, "scale": q.scale}
+                for q in self.questions
+            ],
         }
 
 
@@ -111,7 +114,7 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[str, Any]:
-    out = loader.construct_mapping(node, deep=True)
+    out: dict[str, Any] = {str(k): v for k, v in loader.construct_mapping(node, deep=True).items()}
     out["__line__"] = node.start_mark.line + 1
     return out
 

@@ -31,7 +31,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
 FLAG_NAMES = tuple(DEFAULT_WEIGHTS)
 
 LEGAL = re.compile(r"\b(sue|suing|lawyer|solicitor|legal action|court|ombudsman|trading standards|ofcom)\b")
-COMPLAINT = re.compile(r"\b(complain|complaint|unacceptable|disgrace|ridiculous|fed up|furious|useless|awful|rubbish)\b")
+COMPLAINT = re.compile(
+    r"\b(complain|complaint|unacceptable|disgrace|ridiculous|fed up|furious|useless|awful|rubbish)\b"
+)
 PERSON = re.compile(
     r"\b(agent|human being|operator|representative|real person|"
     r"(speak|talk|put me through|connect me) (to|with) (someone|somebody|a person|a manager|a human|staff|a member of staff))\b"
@@ -75,7 +77,13 @@ def risk(flags: Sequence[Flag]) -> float:
 
 
 def _caller_lines(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in events if e["type"] == "final_transcript" and e.get("speaker", "caller") == "caller" and e.get("text", "").strip()]
+    return [
+        e
+        for e in events
+        if e["type"] == "final_transcript"
+        and e.get("speaker", "caller") == "caller"
+        and e.get("text", "").strip()
+    ]
 
 
 def _similar(a: str, b: str) -> float:
@@ -109,7 +117,11 @@ def screen_call(
     # the radar: a peak (escalate) or a rise over the call
     esc = next((e for e in affects if e["level"] == "escalate"), None)
     if esc is not None:
-        add("radar_escalate", f"radar escalate (anger {float(esc['anger']):.2f}, anxiety {float(esc['anxiety']):.2f})", esc["t_ms"])
+        add(
+            "radar_escalate",
+            f"radar escalate (anger {float(esc['anger']):.2f}, anxiety {float(esc['anxiety']):.2f})",
+            esc["t_ms"],
+        )
     elif affects:
         rising = next((e for e in affects if e["level"] == "rising"), None)
         peak = [max(float(e["anger"]), float(e["anxiety"])) for e in affects]
@@ -131,7 +143,11 @@ def screen_call(
     ]  # fmt: skip
     if weak:
         e = weak[0]
-        add("low_confidence_answer", f"{e['name']} taken at {float(e['confidence']):.2f}: {e.get('text', '')!r}", e["t_ms"])
+        add(
+            "low_confidence_answer",
+            f"{e['name']} taken at {float(e['confidence']):.2f}: {e.get('text', '')!r}",
+            e["t_ms"],
+        )
 
     # the caller saying the same thing again
     for a, b in zip(lines, lines[1:], strict=False):
@@ -140,8 +156,12 @@ def screen_call(
             break
 
     # words after an answer
-    answered_at = [e["t_ms"] for e in events if e["type"] == "say" and str(e.get("prompt", "")).startswith("kb:")]
-    answered_at += [e["t_ms"] for e in events if e["type"] == "intent" and e["name"] not in ("none", "agent_request")]
+    answered_at = [
+        e["t_ms"] for e in events if e["type"] == "say" and str(e.get("prompt", "")).startswith("kb:")
+    ]
+    answered_at += [
+        e["t_ms"] for e in events if e["type"] == "intent" and e["name"] not in ("none", "agent_request")
+    ]
     if answered_at:
         first = min(answered_at)
         after = [e for e in lines if e["t_ms"] > first and NEGATIVE.search(e["text"].lower())]
@@ -171,12 +191,20 @@ def screen_call(
     wait_ms = max((int(e.get("wait_ms") or 0) for e in leaves), default=0)
     if asked is not None:
         if not transfers:
-            add("person_refused", f"asked for a person ({asked.get('text') or 'key 0'!r}) and was not put through", asked["t_ms"])
+            add(
+                "person_refused",
+                f"asked for a person ({asked.get('text') or 'key 0'!r}) and was not put through",
+                asked["t_ms"],
+            )
         elif wait_ms >= th.person_wait_ms or (call.get("outcome") == "abandoned" and leaves):
             add("person_waited", f"asked for a person and waited {wait_ms / 1000:.0f} s", asked["t_ms"])
 
     if call.get("outcome") == "abandoned" and (transfers or any(e["type"] == "queue_join" for e in events)):
-        add("abandoned_in_queue", f"hung up in the {call.get('queue') or 'agent'} queue after {wait_ms / 1000:.0f} s", leaves[-1]["t_ms"] if leaves else None)
+        add(
+            "abandoned_in_queue",
+            f"hung up in the {call.get('queue') or 'agent'} queue after {wait_ms / 1000:.0f} s",
+            leaves[-1]["t_ms"] if leaves else None,
+        )
     if call.get("outcome") in ("failed", "interrupted"):
         add("failed", f"{call.get('outcome')}: {call.get('end_reason', '')}")
 
@@ -188,7 +216,9 @@ def screen_call(
         if stop is not None and e["t_ms"] >= stop:
             break
         if e["type"] == "say":
-            busy_until = max(busy_until, float(e["t_ms"])) + len(str(e.get("text", ""))) * 1000 / SPOKEN_CHARS_PER_S
+            busy_until = (
+                max(busy_until, float(e["t_ms"])) + len(str(e.get("text", ""))) * 1000 / SPOKEN_CHARS_PER_S
+            )
         elif e["type"] == "barge_in":
             busy_until = float(e["t_ms"])
         elif e["type"] in ("speech_start", "dtmf"):
@@ -223,7 +253,9 @@ def facts(call: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dict[
     esc = next((e["t_ms"] for e in events if e["type"] == "affect" and e["level"] == "escalate"), None)
     return {
         "intents": [e["name"] for e in intents],
-        "first_intent": next((e["name"] for e in intents if e["name"] != "none"), intents[0]["name"] if intents else ""),
+        "first_intent": next(
+            (e["name"] for e in intents if e["name"] != "none"), intents[0]["name"] if intents else ""
+        ),
         "unmatched": [e.get("text", "") for e in intents if e["name"] == "none" and e.get("text")][:5],
         "last_node": nodes[-1] if nodes else "",
         "kb": kb,

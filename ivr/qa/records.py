@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from ivr.store.engine import write_tx
+from ivr.store.engine import inserted_id, write_tx
 from ivr.store.tables import calls, qa_results, qa_reviews
 
 
@@ -27,21 +27,32 @@ class QaRecords:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def save(self, call_id: str, day: str, score: float, flags: Sequence[Mapping[str, Any]], facts: Mapping[str, Any]) -> None:
+    def save(
+        self,
+        call_id: str,
+        day: str,
+        score: float,
+        flags: Sequence[Mapping[str, Any]],
+        facts: Mapping[str, Any],
+    ) -> None:
         """The call's screening (again: a re-screen replaces the flags and keeps the review)."""
         values = {
             "day": day, "score": score, "flags": json.dumps(list(flags), ensure_ascii=False),
             "facts": json.dumps(dict(facts), ensure_ascii=False), "screened_at": time.time(),
         }  # fmt: skip
         with write_tx(self.engine) as conn:
-            done = conn.execute(update(qa_results).where(qa_results.c.call_id == call_id).values(**values)).rowcount
+            done = conn.execute(
+                update(qa_results).where(qa_results.c.call_id == call_id).values(**values)
+            ).rowcount
             if not done:
                 conn.execute(insert(qa_results).values(call_id=call_id, **values))
 
     def result(self, call_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(qa_results).where(qa_results.c.call_id == call_id)).first()
-            reviews = conn.execute(select(qa_reviews).where(qa_reviews.c.call_id == call_id).order_by(qa_reviews.c.id)).all()
+            reviews = conn.execute(
+                select(qa_reviews).where(qa_reviews.c.call_id == call_id).order_by(qa_reviews.c.id)
+            ).all()
         if row is None:
             return None
         out = _result(row)
@@ -58,7 +69,9 @@ class QaRecords:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(q)]
 
-    def sample_day(self, day: str, share: float, random_share: float, seed: str, min_score: float) -> dict[str, int]:
+    def sample_day(
+        self, day: str, share: float, random_share: float, seed: str, min_score: float
+    ) -> dict[str, int]:
         """The day's review queue: its riskiest `share` (at least `min_score`), plus the random
         share of the rest. Reviewed calls stay reviewed; a call pushed out by riskier ones
         leaves the queue."""
@@ -68,7 +81,9 @@ class QaRecords:
                 .where(qa_results.c.day == day)
             ).all()  # fmt: skip
             k = math.ceil(share * len(rows))
-            ranked = sorted((r for r in rows if r.score >= min_score), key=lambda r: (-r.score, r.call_id))[:k]
+            ranked = sorted((r for r in rows if r.score >= min_score), key=lambda r: (-r.score, r.call_id))[
+                :k
+            ]
             risky = {r.call_id for r in ranked}
             counts = {"calls": len(rows), "risk": 0, "random": 0}
             for r in rows:
@@ -85,11 +100,15 @@ class QaRecords:
                 review = "queued" if reason else ""
                 if (review, reason) != (r.review, r.sample_reason):
                     conn.execute(
-                        update(qa_results).where(qa_results.c.call_id == r.call_id).values(review=review, sample_reason=reason)
+                        update(qa_results)
+                        .where(qa_results.c.call_id == r.call_id)
+                        .values(review=review, sample_reason=reason)
                     )
         return counts
 
-    def queue(self, day: str | None = None, include_reviewed: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+    def queue(
+        self, day: str | None = None, include_reviewed: bool = False, limit: int = 200
+    ) -> list[dict[str, Any]]:
         """The calls to review, riskiest first, with what a reviewer sees in the list."""
         states = ("queued", "reviewed") if include_reviewed else ("queued",)
         q = (
@@ -117,15 +136,17 @@ class QaRecords:
             flagged = {f["name"] for f in json.loads(row.flags)}
             bad = [f for f in wrong_flags if f not in flagged]
             if bad:
-                raise ValueError(f"the call has no flag {bad[0]!r} (its flags: {', '.join(sorted(flagged)) or 'none'})")
+                raise ValueError(
+                    f"the call has no flag {bad[0]!r} (its flags: {', '.join(sorted(flagged)) or 'none'})"
+                )
             agrees = (not passed) == (row.score >= risky_at)
-            rid = conn.execute(
+            rid = inserted_id(conn.execute(
                 insert(qa_reviews).values(
                     call_id=call_id, reviewer=reviewer, form=form, answers=json.dumps(dict(answers)), score=score,
                     ai_score=row.score, agrees=agrees, wrong_flags=json.dumps(list(wrong_flags)), comment=comment,
                     created_at=time.time(),
                 )
-            ).inserted_primary_key[0]  # fmt: skip
+            ))  # fmt: skip
             conn.execute(update(qa_results).where(qa_results.c.call_id == call_id).values(review="reviewed"))
         return {"id": int(rid), "call_id": call_id, "score": score, "ai_score": row.score, "agrees": agrees}
 

@@ -34,8 +34,14 @@ class Screener:
             return []
         window = self.config.thresholds.redial_within_s
         t = float(call["started_at"])
-        q = select(calls.c.id, calls.c.started_at, calls.c.outcome, calls.c.status).where(calls.c.caller == call["caller"], calls.c.id != call["id"])
-        q = q.where(calls.c.started_at > t, calls.c.started_at <= t + window) if after else q.where(calls.c.started_at < t, calls.c.started_at >= t - window)
+        q = select(calls.c.id, calls.c.started_at, calls.c.outcome, calls.c.status).where(
+            calls.c.caller == call["caller"], calls.c.id != call["id"]
+        )
+        q = (
+            q.where(calls.c.started_at > t, calls.c.started_at <= t + window)
+            if after
+            else q.where(calls.c.started_at < t, calls.c.started_at >= t - window)
+        )
         with self.store.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q.order_by(calls.c.started_at))]
 
@@ -45,7 +51,9 @@ class Screener:
         if call is None or call.get("status") != "ended":
             return None
         events = call.get("events", [])
-        flags = screen_call(call, events, self._same_caller(call, after=True), self.config.weights, self.config.thresholds)
+        flags = screen_call(
+            call, events, self._same_caller(call, after=True), self.config.weights, self.config.thresholds
+        )
         score = risk(flags)
         fact = facts(call, events)
         day = self.day_of(float(call["started_at"]))
@@ -69,7 +77,10 @@ class Screener:
 
     def sample(self, days: Iterable[str]) -> dict[str, dict[str, int]]:
         c = self.config
-        return {d: self.store.qa.sample_day(d, c.share, c.random_share, c.seed, c.min_score) for d in sorted(set(days))}
+        return {
+            d: self.store.qa.sample_day(d, c.share, c.random_share, c.seed, c.min_score)
+            for d in sorted(set(days))
+        }
 
     def screen_many(self, call_ids: Iterable[str]) -> list[dict[str, Any]]:
         out = []

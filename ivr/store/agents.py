@@ -28,7 +28,13 @@ def ha1(name: str, realm: str, password: str) -> tuple[str, str]:
 
 def _agent(row: Any) -> Agent:
     return Agent(
-        row.name, frozenset(json.loads(row.skills)), row.level, AgentState(row.state), row.since, row.missed, row.reason
+        row.name,
+        frozenset(json.loads(row.skills)),
+        row.level,
+        AgentState(row.state),
+        row.since,
+        row.missed,
+        row.reason,
     )
 
 
@@ -38,19 +44,33 @@ class Agents:
         self.users = users_repo
 
     def add(
-        self, name: str, password: str, skills: list[str], level: int = 1, realm: str = "127.0.0.1", replace: bool = False
+        self,
+        name: str,
+        password: str,
+        skills: list[str],
+        level: int = 1,
+        realm: str = "127.0.0.1",
+        replace: bool = False,
     ) -> None:
         """A new agent (and their user, role agent), or with replace=True new skills, level and password."""
         if not 1 <= level <= 3:
             raise UserError(f"level {level}: 1, 2 or 3")
         bad = [s for s in skills if not s.replace("_", "").replace("-", "").isalnum()]
         if bad or not skills:
-            raise UserError(f"skills {','.join(skills) or '(none)'}: names of letters, digits, - and _, comma-separated")
+            raise UserError(
+                f"skills {','.join(skills) or '(none)'}: names of letters, digits, - and _, comma-separated"
+            )
         with self.engine.connect() as conn:
             role = conn.execute(select(users.c.role).where(users.c.name == name)).scalar()
         self.users.add(name, role or "agent", password, replace=replace)
         a, b = ha1(name, realm, password)
-        values = {"skills": json.dumps(sorted(set(skills))), "level": level, "sip_domain": realm, "ha1": a, "ha1b": b}
+        values = {
+            "skills": json.dumps(sorted(set(skills))),
+            "level": level,
+            "sip_domain": realm,
+            "ha1": a,
+            "ha1b": b,
+        }
         with write_tx(self.engine) as conn:
             if conn.execute(select(agents.c.name).where(agents.c.name == name)).first():
                 conn.execute(update(agents).where(agents.c.name == name).values(**values))
@@ -80,7 +100,12 @@ class Agents:
             conn.execute(
                 update(agents)
                 .where(agents.c.name == name)
-                .values(state=str(state), since=time.time(), reason=reason if state is AgentState.AWAY else "", missed=0)
+                .values(
+                    state=str(state),
+                    since=time.time(),
+                    reason=reason if state is AgentState.AWAY else "",
+                    missed=0,
+                )
             )
         agent = self.get(name)
         assert agent is not None

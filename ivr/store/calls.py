@@ -7,10 +7,12 @@ retention settings say to forget.
 
 from __future__ import annotations
 
+import builtins
 import csv
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,7 +81,10 @@ class CallRecords:
         if cursor:
             at, _, after_id = cursor.partition("|")
             q = q.where(
-                or_(calls.c.started_at < float(at), and_(calls.c.started_at == float(at), calls.c.id < after_id))
+                or_(
+                    calls.c.started_at < float(at),
+                    and_(calls.c.started_at == float(at), calls.c.id < after_id),
+                )
             )
         q = q.order_by(calls.c.started_at.desc(), calls.c.id.desc()).limit(limit + 1)
         with self.engine.connect() as conn:
@@ -124,17 +129,23 @@ class CallRecords:
         w.writerow(EXPORT_COLUMNS)
         n = 0
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=1000).execute(select(calls).order_by(calls.c.started_at))
+            result = conn.execution_options(yield_per=1000).execute(
+                select(calls).order_by(calls.c.started_at)
+            )
             for row in result:
                 w.writerow(export_row(row))
                 n += 1
         return n
 
     # -- maintenance --------------------------------------------------------------------
-    def mark_interrupted(self, host: str, pids: list[int] | None = None, reason: str = "") -> list[str]:
+    def mark_interrupted(
+        self, host: str, pids: Sequence[int] | None = None, reason: str = ""
+    ) -> builtins.list[str]:
         """Calls still live on this host (of these processes, or of any: a restarted serve)
         become `interrupted`, ended at their last event. Returns their ids."""
-        q = select(calls.c.id, calls.c.started_at, calls.c.pid).where(calls.c.status == "live", calls.c.host == host)
+        q = select(calls.c.id, calls.c.started_at, calls.c.pid).where(
+            calls.c.status == "live", calls.c.host == host
+        )
         if pids is not None:
             q = q.where(calls.c.pid.in_(pids))
         done: list[str] = []
@@ -184,17 +195,25 @@ class CallRecords:
                     p.unlink(missing_ok=True)
                 with write_tx(self.engine) as conn:
                     conn.execute(
-                        update(calls).where(calls.c.id == call_id).values(recording_purged=True, recording_path="")
+                        update(calls)
+                        .where(calls.c.id == call_id)
+                        .values(recording_purged=True, recording_path="")
                     )
                 counts["recordings"] += 1
         if transcripts_days > 0:
             cut = now - transcripts_days * 86400
             with self.engine.connect() as conn:
-                ids = conn.execute(
-                    select(calls.c.id).where(
-                        calls.c.status == "ended", calls.c.started_at < cut, calls.c.transcript_purged.is_(False)
+                ids = (
+                    conn.execute(
+                        select(calls.c.id).where(
+                            calls.c.status == "ended",
+                            calls.c.started_at < cut,
+                            calls.c.transcript_purged.is_(False),
+                        )
                     )
-                ).scalars().all()
+                    .scalars()
+                    .all()
+                )
             for i in range(0, len(ids), 500):
                 chunk = list(ids[i : i + 500])
                 with write_tx(self.engine) as conn:
@@ -206,7 +225,9 @@ class CallRecords:
             counts["transcripts"] = len(ids)
             with write_tx(self.engine) as conn:  # the queue's past entries hold the screen pop (words said)
                 counts["queue_entries"] = conn.execute(
-                    delete(queue_entries).where(queue_entries.c.state == "left", queue_entries.c.left_at < cut)
+                    delete(queue_entries).where(
+                        queue_entries.c.state == "left", queue_entries.c.left_at < cut
+                    )
                 ).rowcount
         return counts
 

@@ -10,11 +10,19 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from ivr.store.engine import write_tx
+from ivr.store.engine import inserted_id, write_tx
 from ivr.store.tables import agents, calls, kb_candidates, monitors, queue_entries, wrapups
 from ivr.store.users import UserError
 
-DISPOSITIONS = ("resolved", "follow_up", "escalated", "callback_promised", "not_resolved", "wrong_queue", "no_action")
+DISPOSITIONS = (
+    "resolved",
+    "follow_up",
+    "escalated",
+    "callback_promised",
+    "not_resolved",
+    "wrong_queue",
+    "no_action",
+)
 """What an agent may say a call came to."""
 MONITOR_MODES = ("listen", "whisper", "barge")
 MONITOR_LIVE = ("requested", "dialing", "active", "ending")
@@ -30,7 +38,9 @@ class ConsoleRecords:
         """True if `agent` was put through to `call_id` (only they may wrap it up)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(queue_entries.c.agent, queue_entries.c.leave_reason).where(queue_entries.c.call_id == call_id)
+                select(queue_entries.c.agent, queue_entries.c.leave_reason).where(
+                    queue_entries.c.call_id == call_id
+                )
             ).first()
         return row is not None and row.agent == agent and row.leave_reason == "answered"
 
@@ -48,15 +58,27 @@ class ConsoleRecords:
         with write_tx(self.engine) as conn:
             if conn.execute(select(wrapups.c.call_id).where(wrapups.c.call_id == call_id)).first():
                 raise UserError(f"call {call_id} is already wrapped up")
-            conn.execute(insert(wrapups).values(call_id=call_id, agent=agent, disposition=disposition, note=note, created_at=now))
+            conn.execute(
+                insert(wrapups).values(
+                    call_id=call_id, agent=agent, disposition=disposition, note=note, created_at=now
+                )
+            )
             kb_id = None
             if kb is not None:
-                kb_id = conn.execute(
-                    insert(kb_candidates).values(call_id=call_id, agent=agent, question=kb[0], answer=kb[1], created_at=now)
-                ).inserted_primary_key[0]
+                kb_id = inserted_id(
+                    conn.execute(
+                        insert(kb_candidates).values(
+                            call_id=call_id, agent=agent, question=kb[0], answer=kb[1], created_at=now
+                        )
+                    )
+                )
             state = conn.execute(select(agents.c.state).where(agents.c.name == agent)).scalar()
             if available and state == "wrap_up":
-                conn.execute(update(agents).where(agents.c.name == agent, agents.c.state == "wrap_up").values(state="available", since=now))
+                conn.execute(
+                    update(agents)
+                    .where(agents.c.name == agent, agents.c.state == "wrap_up")
+                    .values(state="available", since=now)
+                )
         return {"call_id": call_id, "disposition": disposition, "kb_candidate": kb_id}
 
     def wrapup_of(self, call_id: str) -> dict[str, Any] | None:
@@ -100,19 +122,25 @@ class ConsoleRecords:
                 select(agents.c.name).where(agents.c.call_id == call_id, agents.c.state == "on_call")
             ).first()
             if with_agent is None:
-                raise UserError(f"call {call_id} is not with an agent: only a call put through to one can be monitored")
+                raise UserError(
+                    f"call {call_id} is not with an agent: only a call put through to one can be monitored"
+                )
             phone = conn.execute(select(agents.c.ha1).where(agents.c.name == supervisor)).scalar()
             if not phone:
-                raise UserError(f"{supervisor} has no phone on the hotline: `ivr agents add {supervisor} --skills ...` gives one")
+                raise UserError(
+                    f"{supervisor} has no phone on the hotline: `ivr agents add {supervisor} --skills ...` gives one"
+                )
             busy = conn.execute(
-                select(monitors.c.supervisor).where(monitors.c.call_id == call_id, monitors.c.state.in_(MONITOR_LIVE))
+                select(monitors.c.supervisor).where(
+                    monitors.c.call_id == call_id, monitors.c.state.in_(MONITOR_LIVE)
+                )
             ).first()
             if busy is not None:
                 raise UserError(f"{busy.supervisor} is already monitoring call {call_id}")
-            mid = conn.execute(
+            mid = inserted_id(conn.execute(
                 insert(monitors).values(call_id=call_id, supervisor=supervisor, mode=mode, state="requested",
                                         created_at=now, updated_at=now)
-            ).inserted_primary_key[0]  # fmt: skip
+            ))  # fmt: skip
         return self.monitor(int(mid)) or {}
 
     def monitor(self, monitor_id: int) -> dict[str, Any] | None:
@@ -128,7 +156,9 @@ class ConsoleRecords:
             ).first()
         return dict(row._mapping) if row else None
 
-    def monitor_change(self, call_id: str, supervisor: str, mode: str | None = None, stop: bool = False) -> dict[str, Any]:
+    def monitor_change(
+        self, call_id: str, supervisor: str, mode: str | None = None, stop: bool = False
+    ) -> dict[str, Any]:
         """Switch the live monitor's mode (listen -> whisper -> barge and back), or stop it."""
         if mode is not None and mode not in MONITOR_MODES:
             raise UserError(f"mode {mode!r}: one of {', '.join(MONITOR_MODES)}")

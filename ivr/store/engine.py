@@ -16,6 +16,7 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -57,10 +58,12 @@ def open_engine(url: str) -> Engine:
                 Path(db).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"store {db}: cannot create its folder ({e.strerror})") from None
-        engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url, isolation_level="AUTOCOMMIT", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+        )
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -73,7 +76,17 @@ def open_engine(url: str) -> Engine:
         return create_engine(
             url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 5}
         )
-    raise StoreError(f"IVR_STORE_URL={safe_url(url)!r}: only sqlite:/// and postgresql+psycopg:// are supported")
+    raise StoreError(
+        f"IVR_STORE_URL={safe_url(url)!r}: only sqlite:/// and postgresql+psycopg:// are supported"
+    )
+
+
+def inserted_id(result: Any) -> int:
+    """The primary key of the row an INSERT made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no key")
+    return int(key[0])
 
 
 @contextlib.contextmanager
@@ -93,7 +106,7 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-def _alembic_config(conn: Connection):  # type: ignore[no-untyped-def]
+def _alembic_config(conn: Connection):
     from alembic.config import Config
 
     cfg = Config()
@@ -145,7 +158,9 @@ def migrate(engine: Engine) -> str:
     """Bring the store to the newest revision (a no-op when it is there); returns it."""
     import logging
 
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its import logs a line a plugin: noise in serve's log
+    logging.getLogger("alembic").setLevel(
+        logging.WARNING
+    )  # its import logs a line a plugin: noise in serve's log
     from alembic import command
 
     head = _head()

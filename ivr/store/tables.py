@@ -193,7 +193,9 @@ qa_results = Table(
     "qa_results",
     metadata,
     Column("call_id", String(128), primary_key=True),
-    Column("day", String(10), nullable=False),  # the call's day (YYYY-MM-DD, the QA timezone): sampling's unit
+    Column(
+        "day", String(10), nullable=False
+    ),  # the call's day (YYYY-MM-DD, the QA timezone): sampling's unit
     Column("score", Float, nullable=False),  # risk, 0-1
     Column("flags", Text, nullable=False, default="[]"),  # JSON [{name, weight, evidence}]
     Column("facts", Text, nullable=False, default="{}"),  # JSON: what analytics needs of the events

@@ -61,7 +61,9 @@ class Users:
             if existing is not None and not replace:
                 raise UserError(f"user {name!r} exists (add --replace to change the password and role)")
             if existing is not None:
-                conn.execute(update(users).where(users.c.id == existing).values(role=role, password_hash=hashed))
+                conn.execute(
+                    update(users).where(users.c.id == existing).values(role=role, password_hash=hashed)
+                )
                 conn.execute(delete(tokens).where(tokens.c.user_id == existing))  # old sessions end
             else:
                 conn.execute(
@@ -79,7 +81,9 @@ class Users:
 
     def list(self) -> list[dict[str, object]]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(users.c.name, users.c.role, users.c.created_at).order_by(users.c.name)).all()
+            rows = conn.execute(
+                select(users.c.name, users.c.role, users.c.created_at).order_by(users.c.name)
+            ).all()
         return [{"user": r[0], "role": r[1], "created_at": r[2]} for r in rows]
 
     def login(self, name: str, password: str, ttl_s: float) -> str | None:
@@ -87,7 +91,9 @@ class Users:
         work is done either way, so the answer's time does not tell which)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(users.c.id, users.c.password_hash).where(users.c.name == name, users.c.disabled.is_(False))
+                select(users.c.id, users.c.password_hash).where(
+                    users.c.name == name, users.c.disabled.is_(False)
+                )
             ).first()
         try:
             _hasher.verify(row[1] if row else _DUMMY, password)
@@ -100,7 +106,9 @@ class Users:
         with write_tx(self.engine) as conn:
             conn.execute(delete(tokens).where(tokens.c.expires_at < now))
             conn.execute(
-                insert(tokens).values(token_hash=_token_hash(token), user_id=row[0], created_at=now, expires_at=now + ttl_s)
+                insert(tokens).values(
+                    token_hash=_token_hash(token), user_id=row[0], created_at=now, expires_at=now + ttl_s
+                )
             )
         return token
 

@@ -92,7 +92,10 @@ class StoreWriter:
         self._q.put(None)
         self._thread.join(timeout_s)
         if self._thread.is_alive():
-            log.error("store: closing with records not yet written (%s); the store did not take them", self.stats.last_error)
+            log.error(
+                "store: closing with records not yet written (%s); the store did not take them",
+                self.stats.last_error,
+            )
 
     @property
     def pending(self) -> int:
@@ -137,7 +140,9 @@ class StoreWriter:
                     try:
                         self._write([op])
                     except SQLAlchemyError as e1:
-                        log.error("store: dropped an operation the store refuses: %s (%s)", type(op).__name__, e1)
+                        log.error(
+                            "store: dropped an operation the store refuses: %s (%s)", type(op).__name__, e1
+                        )
                 return
             except SQLAlchemyError as e:
                 self.stats.retries += 1

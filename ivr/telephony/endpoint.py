@@ -41,6 +41,7 @@ __all__ = ["SipEndpoint", "SipSettings", "SipStartError", "fast_bytes"]
 
 log = logging.getLogger("ivr.sip")
 
+
 @dataclass(frozen=True)
 class SipSettings:
     """One worker's SIP side."""
@@ -93,7 +94,9 @@ class SipEndpoint(HoldMedia, MonitorLegs):
         """Bind the SIP port (calls are refused with 503 until `accept_calls()`)."""
         self._thread.start()
         if not self._ready.wait(timeout_s):
-            raise SipStartError(f"the SIP endpoint on {self.settings.host}:{self.settings.port} did not start in time")
+            raise SipStartError(
+                f"the SIP endpoint on {self.settings.host}:{self.settings.port} did not start in time"
+            )
         if self._error is not None:
             reason = _pj_reason(self._error)
             taken = "in use" in reason.lower() or "EADDRINUSE" in reason
@@ -113,6 +116,14 @@ class SipEndpoint(HoldMedia, MonitorLegs):
     @property
     def active_calls(self) -> int:
         return len(self._calls)
+
+    def _commands_for(self, key: str) -> Callable[[str, Any], None]:
+        """How a call's transport sends its operations (to this call's key)."""
+
+        def send(op: str, arg: Any = None) -> None:
+            self.command(key, op, arg)
+
+        return send
 
     def command(self, key: str, op: str, arg: Any = None) -> None:
         """Run an operation on a call in the SIP thread (thread-safe)."""
@@ -239,9 +250,7 @@ class SipEndpoint(HoldMedia, MonitorLegs):
         self._calls[call.key] = call
         info = call.getInfo()
         caller = _user_of(info.remoteUri)
-        call.transport = self._make_transport(
-            call.key, caller, lambda op, arg, k=call.key: self.command(k, op, arg)
-        )
+        call.transport = self._make_transport(call.key, caller, self._commands_for(call.key))
         op = pj.CallOpParam()
         op.statusCode = 200
         call.answer(op)
@@ -393,7 +402,11 @@ class SipEndpoint(HoldMedia, MonitorLegs):
         """Lines free once each waiting caller's agent leg is counted: what a new caller, or a
         callback (two lines), may use."""
         calls = list(self._calls.values())
-        waiting = sum(1 for c in calls if c.leg == "caller" and c.peer is None and getattr(c.transport, "needs_line", False))
+        waiting = sum(
+            1
+            for c in calls
+            if c.leg == "caller" and c.peer is None and getattr(c.transport, "needs_line", False)
+        )
         return self.settings.max_calls - len(calls) - waiting
 
     def originate(self, key: str, uri: str, transport: Any, headers: dict[str, str] | None = None) -> None:

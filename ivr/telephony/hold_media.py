@@ -63,7 +63,8 @@ class HoldMedia:
             pass
         if call.hold_deaf:
             aud.startTransmit(call.port)
-        call.port.startTransmit(aud)
+        if call.port is not None:
+            call.port.startTransmit(aud)
         call.hold_deaf = False
 
     def _check_hold_levels(self) -> None:

@@ -6,11 +6,14 @@ barge to both. The caller never hears a whisper. Runs on the endpoint's SIP thre
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pjsua2 as pj
 
 from ivr.telephony.pjobjects import _Call
+
+if TYPE_CHECKING:
+    from ivr.telephony.endpoint import SipEndpoint
 
 
 class MonitorLegs:
@@ -28,7 +31,7 @@ class MonitorLegs:
         if len(self._calls) >= self.settings.max_calls:
             call.transport.monitor_ended(503, "no free line on this worker for the supervisor's phone", seq)
             return
-        mon = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
+        mon = _Call(cast("SipEndpoint", self), self._acc, pj.PJSUA_INVALID_ID)  # the mixin is a SipEndpoint
         mon.leg, mon.bridge_seq, mon.monitor_mode = "monitor", seq, mode
         mon.own_is_agent = own_is_agent
         mon.key = f"{call.key}-monitor"
@@ -59,7 +62,11 @@ class MonitorLegs:
             return
         sup = mon.getAudioMedia(mon.audio_index)
         caller = call.getAudioMedia(call.audio_index)
-        agent = call.peer.getAudioMedia(call.peer.audio_index) if call.peer is not None and call.peer.audio_index >= 0 else None
+        agent = (
+            call.peer.getAudioMedia(call.peer.audio_index)
+            if call.peer is not None and call.peer.audio_index >= 0
+            else None
+        )
         if mon.own_is_agent and agent is not None:  # a callback: this leg is the agent's
             caller, agent = agent, caller
         caller.startTransmit(sup)

@@ -101,7 +101,9 @@ class SipCallTransport:
         self._agent_rx_scheduled = False
         self.bridge_reason = ""
         self.agent_answered_ms: int | None = None
-        self._connect_pending = False  # the agent is briefed; the caller is put through once the IVR is silent
+        self._connect_pending = (
+            False  # the agent is briefed; the caller is put through once the IVR is silent
+        )
         """The call's time at which the last agent leg answered (the briefing starts)."""
         self._bridge_result: asyncio.Future[TransferOutcome] | None = None
         self.monitor_state = ""  # a supervisor's leg: "" | dialing | active | ended
@@ -177,7 +179,9 @@ class SipCallTransport:
         it did not in `timeout_s` (the call is then hung up) or the call ended."""
         ended = asyncio.ensure_future(self._gone.wait())
         answered = asyncio.ensure_future(self._answered.wait())
-        done, pending = await asyncio.wait({ended, answered}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        done, pending = await asyncio.wait(
+            {ended, answered}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
         for t in pending:
             t.cancel()
         if self._answered.is_set() and not self._ended:
@@ -414,7 +418,7 @@ class SipCallTransport:
         self._command("hangup", None)
         self._on_end(f"transferred to {target}")
 
-    async def refer(self, uri: str, timeout_s: int) -> TransferOutcome:
+    async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
         """Blind transfer: REFER the caller's phone to `uri`; CONNECTED once it reports that the
         target answered (the IVR then hangs up its side)."""
         if self._ended:

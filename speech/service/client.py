@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import numpy as np
@@ -284,7 +284,7 @@ class SpeechClient:
         self._cache.pop((" ".join(text.split()), rate), None)
         return pcm
 
-    async def synthesize_stream(self, text: str, rate: int) -> AsyncIterator[bytes]:
+    async def synthesize_stream(self, text: str, rate: int) -> AsyncGenerator[bytes, None]:
         """s16le PCM at `rate`, one chunk a sentence (a cached prompt comes whole). Stopping
         the iteration early tells the service to stop synthesising."""
         text = " ".join(text.split())

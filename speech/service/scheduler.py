@@ -68,7 +68,7 @@ class Scheduler:
     partial_stale_s: float = 0.4
     _heap: list[tuple[tuple[int, int], Job]] = field(default_factory=list)
     _keys: dict[str, Job] = field(default_factory=dict)
-    _seq: itertools.count = field(default_factory=itertools.count)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
     running: int = 0
     dropped: int = 0
     completed: int = 0

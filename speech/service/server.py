@@ -124,7 +124,9 @@ class SpeechService:
             for i in range(lanes)
         ]
         self._threads.append(
-            threading.Thread(target=self._lane, args=(self.partials, True), name="speech-partials", daemon=True)
+            threading.Thread(
+                target=self._lane, args=(self.partials, True), name="speech-partials", daemon=True
+            )
         )
         for t in self._threads:
             t.start()
@@ -220,7 +222,7 @@ class SpeechService:
                 await asyncio.wait_for(writing, 2)
             writing.cancel()
             self._writers.discard(writer)
-            self._handlers.discard(me)  # type: ignore[arg-type]
+            self._handlers.discard(me)
             writer.close()
 
     def _request(self, msg: Message, send: Any) -> None:
@@ -247,7 +249,13 @@ class SpeechService:
             priority = PRIORITIES[str(d.get("priority", "final"))]
             if priority is Priority.PROMPT:
                 raise ValueError("a transcription is a final or a partial")
-            job = Job(Kind.TRANSCRIBE, priority, _key(d, None), (msg.payload, rate, prefix, hints, mid, send), dropped)
+            job = Job(
+                Kind.TRANSCRIBE,
+                priority,
+                _key(d, None),
+                (msg.payload, rate, prefix, hints, mid, send),
+                dropped,
+            )
             target = self.partials if priority is Priority.PARTIAL else self.queue
             target.submit(job)
             metrics.ASR_QUEUE.labels(priority=priority.name.lower()).set(target.load)
@@ -371,7 +379,7 @@ def _key(d: dict[str, Any], default: Any = ...) -> Any:
 
 
 def _pcm16(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1.0, 1.0) * 32767).round().astype("<i2").tobytes()
+    return bytes((np.clip(audio, -1.0, 1.0) * 32767).round().astype("<i2").tobytes())
 
 
 def run_service(settings: ServiceSettings, address: Address) -> None:

@@ -50,7 +50,10 @@ def start_worker(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Pat
         "--dialplan", str(ROOT / "dialplans" / "hotline.yaml"), "--api-base", "http://127.0.0.1:9",
     ]  # fmt: skip
     proc = subprocess.Popen(
-        cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        cmd,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
     )
     return proc, log, port
 
@@ -60,14 +63,20 @@ def stopped(proc: subprocess.Popen, log: Path) -> int:
         return proc.wait(GONE_S)
     except subprocess.TimeoutExpired:
         proc.kill()
-        raise AssertionError(f"still running {GONE_S} s after SIGTERM:\n{log.read_text(errors='replace')[-2000:]}") from None
+        raise AssertionError(
+            f"still running {GONE_S} s after SIGTERM:\n{log.read_text(errors='replace')[-2000:]}"
+        ) from None
 
 
 def test_a_worker_waiting_for_a_speech_service_that_is_gone_stops_on_sigterm(tmp_path):
     # before: the signal only set an event nobody looked at until the service answered
-    proc, log, port = start_worker(tmp_path / "data", {"IVR_SPEECH": str(tmp_path / "gone.sock"), "IVR_SPEECH_WAIT_S": "600"})
+    proc, log, port = start_worker(
+        tmp_path / "data", {"IVR_SPEECH": str(tmp_path / "gone.sock"), "IVR_SPEECH_WAIT_S": "600"}
+    )
     try:
-        wait_until(lambda: not port_free("127.0.0.1", port) or proc.poll() is not None, 60, "the worker's SIP port")
+        wait_until(
+            lambda: not port_free("127.0.0.1", port) or proc.poll() is not None, 60, "the worker's SIP port"
+        )
         assert proc.poll() is None, log.read_text()
         proc.send_signal(signal.SIGTERM)
         assert stopped(proc, log) == 0
@@ -86,7 +95,11 @@ def test_a_worker_whose_speech_service_dies_during_its_prompts_stops_on_sigterm(
     try:
         wait_until(lambda: sock.exists() or speech.poll() is not None, 120, "the speech service")
         proc, log, _ = start_worker(tmp_path / "data", {"IVR_SPEECH": str(sock)})
-        wait_until(lambda: "dialplan" in log.read_text(errors="replace") or proc.poll() is not None, 120, "the dialplan")
+        wait_until(
+            lambda: "dialplan" in log.read_text(errors="replace") or proc.poll() is not None,
+            120,
+            "the dialplan",
+        )
         speech.kill()  # the fixed prompts are being synthesised: the service is gone mid-way
         proc.send_signal(signal.SIGTERM)
         assert stopped(proc, log) == 0
@@ -120,9 +133,15 @@ def test_serve_told_to_stop_during_its_start_up_leaves_no_process(tmp_path, mome
     marker = str(tmp_path)
     try:
         if moment == "models loading":
-            wait_until(lambda: len(processes_of(marker)) >= 2 or proc.poll() is not None, 60, "the speech service's start")
+            wait_until(
+                lambda: len(processes_of(marker)) >= 2 or proc.poll() is not None,
+                60,
+                "the speech service's start",
+            )
         else:
-            wait_until(lambda: _workers_synthesising(data) or proc.poll() is not None, 180, "the workers' prompts")
+            wait_until(
+                lambda: _workers_synthesising(data) or proc.poll() is not None, 180, "the workers' prompts"
+            )
         assert proc.poll() is None, (tmp_path / "serve.log").read_text()
         proc.send_signal(signal.SIGTERM)  # to serve alone, as a service manager sends it
         proc.wait(GONE_S * 2)

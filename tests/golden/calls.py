@@ -40,13 +40,31 @@ def ivr_cmd() -> list[str]:
 
 
 def import_directory(data_dir: Path) -> None:
-    cmd = [*ivr_cmd(), "directory", "import", str(ROOT / "dialplans" / "callers.csv"), "--data-dir", str(data_dir)]
+    cmd = [
+        *ivr_cmd(),
+        "directory",
+        "import",
+        str(ROOT / "dialplans" / "callers.csv"),
+        "--data-dir",
+        str(data_dir),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
 
 def run(args: list[str], data_dir: Path, speech: str) -> str:
     """The call's event log (JSON lines) as `ivr replay --json` prints it."""
-    cmd = [*ivr_cmd(), "replay", "--dialplan", str(HOTLINE), "--at", AT, "--json", "--data-dir", str(data_dir), *args]
+    cmd = [
+        *ivr_cmd(),
+        "replay",
+        "--dialplan",
+        str(HOTLINE),
+        "--at",
+        AT,
+        "--json",
+        "--data-dir",
+        str(data_dir),
+        *args,
+    ]
     env = {**os.environ, "IVR_SPEECH": speech, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     if proc.returncode != 0:
@@ -87,7 +105,9 @@ def _same(x: dict, y: dict) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--write", action="store_true", help="write the logs under tests/golden/logs/")
     args = parser.parse_args()
     import tempfile

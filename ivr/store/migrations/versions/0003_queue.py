@@ -24,7 +24,9 @@ def upgrade() -> None:
         sa.Column("joined_at", sa.Float, nullable=False),
         sa.Column("skill", sa.String(64), nullable=False, server_default=""),
         sa.Column("reasons", sa.Text, nullable=False, server_default="[]"),
-        sa.Column("state", sa.String(16), nullable=False, server_default="waiting"),  # waiting | offered | left
+        sa.Column(
+            "state", sa.String(16), nullable=False, server_default="waiting"
+        ),  # waiting | offered | left
         sa.Column("agent", sa.String(64), nullable=False, server_default=""),
         sa.Column("host", sa.String(255), nullable=False, server_default=""),
         sa.Column("pid", sa.Integer, nullable=False, server_default="0"),
