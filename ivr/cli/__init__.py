@@ -229,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cmd_directory(args)
         if args.command == "serve":
-            from ivr.app.supervisor import serve
+            from ivr.app.serve import serve
             from ivr.cli.common import settings_from
 
             return serve(settings_from(args), args)

@@ -1,0 +1,164 @@
+"""`ivr serve`: the hotline on its embedded defaults, on one box.
+
+Marks what the last run left in flight, starts the supervisor (the speech service, the SIP
+workers, Kamailio: `ivr.app.supervisor`), the retention purge and the QA screener, then runs
+the HTTP API and the console until a signal; then stops everything it started, in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ivr.app.supervisor import Supervisor
+from ivr.call.record import HOST
+from ivr.settings import Settings
+
+log = logging.getLogger("ivr.serve")
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ivr.analytics.multiprocess import prepare_multiprocess
+    from ivr.api import create_app
+    from ivr.dialplan import DialplanError
+    from ivr.dialplan.manager import DialplanManager
+    from ivr.store import Store, StoreError
+    from speech.service.client import BlockingEmbedder, SpeechUnavailable
+    from speech.service.protocol import Address
+
+    if args.dialplan:
+        settings = replace(settings, dialplan=args.dialplan)
+    if getattr(args, "sip_port", None):
+        settings = replace(settings, sip_port=args.sip_port)
+    if getattr(args, "sip_workers", None) is not None:
+        settings = replace(settings, sip_workers=args.sip_workers)
+    if getattr(args, "rtp_port", None):
+        settings = replace(settings, rtp_port=args.rtp_port)
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ivr.privacy.redact import install_log_filter
+
+    install_log_filter()
+    run_dir = Path(settings.data_dir).resolve() / "run"
+    prepare_multiprocess(run_dir / "metrics")  # before any child starts, or any sample is taken
+    try:
+        store = Store(settings.store)
+    except StoreError as e:
+        print(f"ivr: error: {e}", file=sys.stderr)
+        return 2
+    cut = store.calls.mark_interrupted(HOST, reason="ivr serve stopped during the call")
+    if cut:
+        log.warning("%d call(s) left in flight by the last run: marked interrupted", len(cut))
+    from ivr.acd.engine import Acd
+
+    queue = Acd(store.engine, {}).worker_gone(HOST)  # callbacks stay queued; live callers are gone
+    if any(queue.values()):
+        log.warning("the queue left by the last run: %s", queue)
+    if not any(u["role"] == "admin" for u in store.users.list()):
+        log.warning("no admin user yet: the API and console need one (ivr users add NAME --role admin)")
+    from ivr.qa.config import QaConfigError, load_qa_config
+    from ivr.qa.screen import Screener
+
+    try:
+        qa_config = load_qa_config(settings.qa_config)
+    except QaConfigError as e:
+        print(f"ivr: error: {e}", file=sys.stderr)
+        return 2
+    supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}", store)
+    purger = threading.Thread(target=_purge_daily, args=(store, settings, supervisor.stopping), daemon=True)
+    # QA of every call as it ends: here, not in the worker, so a call a dead worker left is screened too
+    screener = threading.Thread(
+        target=Screener(store, qa_config).loop, args=(supervisor.stopping,), name="qa-screener", daemon=True
+    )
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # SIGINT / SIGTERM
+            supervisor.stopping.set()  # before anything else: no child is restarted from now
+            super().handle_exit(sig, frame)
+
+    prev = {
+        sig: signal.signal(sig, lambda s, f: supervisor.stopping.set())
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        try:
+            supervisor.start_speech()
+            embedder = BlockingEmbedder(Address.parse(supervisor.speech_address))
+            manager = DialplanManager(settings.dialplan, embedder)
+        except DialplanError as e:
+            print(f"ivr: error: {settings.dialplan}: the dialplan has errors:\n{e}", file=sys.stderr)
+            return 2
+        except (RuntimeError, SpeechUnavailable) as e:
+            print(f"ivr: error: {e}", file=sys.stderr)
+            return 2
+        if supervisor.stopping.is_set():
+            return 130
+        app = create_app(
+            manager,
+            status=supervisor.status,
+            store=store,
+            token_ttl_s=settings.token_ttl_s,
+            metrics_public=settings.metrics_public,
+            run_dir=run_dir,
+            embedder=embedder,
+            qa_config=qa_config,
+        )
+        purger.start()
+        screener.start()
+
+        @app.on_event("startup")
+        async def _startup() -> None:
+            app.state.watcher = asyncio.create_task(manager.watch())
+
+        if supervisor.workers:
+            try:
+                supervisor.start()
+            except RuntimeError as e:
+                print(f"ivr: error: {e}", file=sys.stderr)
+                return 2
+        sip = (
+            f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({len(supervisor.workers)} workers, "
+            f"{4 * len(supervisor.workers)} calls)"
+            if supervisor.workers
+            else "no SIP"
+        )
+        print(
+            f"ivr serve: dialplan {settings.dialplan} ({manager.active.dialplan.name}); {sip}; "
+            f"speech service {supervisor.speech_address}; API on http://{host}:{port}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if supervisor.stopping.is_set():
+            return 130
+        for sig, handler in prev.items():
+            signal.signal(sig, handler)
+        Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+    finally:
+        supervisor.stop()
+        store.close()
+    return 0
+
+
+def _purge_daily(store: Any, settings: Settings, stopping: threading.Event) -> None:
+    """Retention: recordings and transcripts past their days are forgotten at start, then daily."""
+    while not stopping.is_set():
+        try:
+            counts = store.calls.purge(settings.recordings_days, settings.transcripts_days, settings.data_dir)
+            if any(counts.values()):
+                log.info(
+                    "retention purge: %(recordings)d recording(s), %(transcripts)d transcript(s)", counts
+                )
+        except Exception as e:  # the store is away: tried again tomorrow
+            log.error("retention purge failed: %s", e)
+        stopping.wait(24 * 3600)
