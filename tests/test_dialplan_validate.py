@@ -272,3 +272,12 @@ def test_corrects_applies_to_yes_no_only(tmp_path):
         i.code == "E_GATHER" and i.line == 5 and "corrects applies to input=yes_no" in i.message
         for i in issues
     ), issues
+
+
+def test_every_verb_an_admin_may_write_has_a_module_that_runs_it():
+    """The schema an admin edits against and the verbs the runner knows are the same set: a verb
+    in the spec without a module would load and then fail in a live call."""
+    from ivr.dialplan.spec import VERBS
+    from ivr.dialplan.verbs import REGISTRY
+
+    assert set(REGISTRY) == set(VERBS)

@@ -16,21 +16,20 @@ from zoneinfo import ZoneInfo
 
 from ivr.conversation import Conversation, Input, InputKind, TransferOutcome
 from ivr.dialplan.check import Dialplan, Step
-from ivr.dialplan.expr import evaluate, render
+from ivr.dialplan.expr import render
 from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open
-from ivr.dialplan.inputs import REQUEST, CallerGone, interpret
+from ivr.dialplan.inputs import CallerGone
 from ivr.dialplan.prompts import template_lead
-from ivr.dialplan.spoken import whole_answer
-from ivr.dialplan.turns import JOIN_GRACE_MS, LAST_WORD_MS, Rejoin, Turns
+from ivr.dialplan.turns import JOIN_GRACE_MS, Rejoin, Turns
 from ivr.dialplan.understanding import Understanding
+from ivr.dialplan.verbs import END, REGISTRY
 from ivr.events import EventType
 from ivr.nlu.intents import NONE
 from ivr.queues import QueueRules
 
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
-END = "\x00end"  # a step that ended the call
 
 
 class Handoff(Exception):
@@ -165,8 +164,7 @@ class DialplanRunner:
         return None
 
     async def run_step(self, step: Step) -> str | None:
-        target: str | None = await getattr(self, f"_{step.verb}")(step.args)
-        return target
+        return await REGISTRY[step.verb](self, step.args)
 
     # -- inputs and the global handlers ------------------------------------------------------
     async def ask(
@@ -281,147 +279,8 @@ class DialplanRunner:
             await self.speak(say, interruptible=False)
             await self.conv.hangup(f"transfer to {queue} {outcome}")
 
-    # -- verbs --------------------------------------------------------------------------
-    async def _say(self, a: Mapping[str, Any]) -> None:
-        await self.speak(a["text"], interruptible=a.get("interruptible", True))
-
-    async def _play(self, a: Mapping[str, Any]) -> None:
-        await self.conv.play_file(
-            str(self.dp.base_dir / a["file"]), interruptible=a.get("interruptible", True)
-        )
-
-    async def _hold(self, a: Mapping[str, Any]) -> None:
-        if a.get("say"):
-            await self.speak(a["say"])
-        music = str(self.dp.base_dir / a["music"]) if a.get("music") else None
-        await self.conv.start_hold(music)
-        try:
-            await self.ask(None, timeout_ms=int(a["seconds"]) * 1000, count_silence=False)
-        finally:
-            await self.conv.stop_hold()
-
-    async def _goto(self, a: Mapping[str, Any]) -> str:
-        return str(a["node"])
-
-    async def _set(self, a: Mapping[str, Any]) -> None:
-        for k, v in a.items():
-            self.state.vars[k] = self.render(v)
-
-    async def _branch(self, a: Mapping[str, Any]) -> str | None:
-        ctx = self.context()
-        for case in a["cases"]:
-            if evaluate(self.dp.conditions[case["if"]], ctx):
-                return str(case["goto"])
-        return a.get("else")
-
-    async def _hangup(self, a: Mapping[str, Any]) -> str:
-        if a.get("say"):
-            await self.speak(a["say"])
-        if self.turns.may_go_on and getattr(self.conv, "joins_turns", False):
-            # "No." -> "Goodbye" while the caller goes on ("..., it's wrong, I want to
-            # complain"): listen through the goodbye; a turn that continues the last one
-            # raises Rejoin and the call goes on where that turn was heard
-            await self.ask(None, timeout_ms=LAST_WORD_MS, count_silence=False)
-        await self.conv.hangup(a.get("reason") or "dialplan")
-        return END
-
-    async def _transfer(self, a: Mapping[str, Any]) -> str:
-        if a.get("say"):
-            await self.speak(a["say"])
-        reason = self.render(a.get("reason") or f"route to {a['queue']}")
-        await self.transfer(
-            a["queue"], a.get("tier", "L2"), reason, int(a.get("priority", 0)), a.get("skill", "")
-        )
-        return END
-
-    async def _lookup(self, a: Mapping[str, Any]) -> str | None:
-        url = self.render(a["url"])
-        params = {k: self.render(v) for k, v in (a.get("params") or {}).items()}
-        body = {k: self.render(v) for k, v in (a.get("body") or {}).items()}
-        method = a.get("method", "GET")
-        kwargs: dict[str, Any] = {"params": params} if params else {}
-        if method == "POST":
-            kwargs["json"] = body
-        if method != "GET":
-            self.turns.commit()  # a turn joined after this would re-run it: a payment taken twice
-        try:
-            response = await self.conv.http(method, url, int(a.get("timeout_ms", 2000)), **kwargs)
-            if not 200 <= response.status_code < 300:
-                raise RuntimeError(f"HTTP {response.status_code}")
-            self.state.vars[a["var"]] = response.json()
-        except Exception as e:  # any failure of the backend takes the error branch
-            self.conv.emit(EventType.ERROR, message=f"lookup {url}: {e}", stage="lookup")
-            return str(a["on_error"])
-        return None
-
-    async def _answer(self, a: Mapping[str, Any]) -> str | None:
-        question = self.render(a["question"]) if a.get("question") else self.state.last.get("text", "")
-        entry, score = await self.conv.compute(lambda: self.nlu.knowledge(question))
-        if entry is None or score < float(a.get("min_score", 0.5)):
-            return str(a["not_found"])
-        await self.say_answer(entry)
-        return a.get("found")
-
     async def say_answer(self, entry: Mapping[str, Any]) -> None:
         """A knowledge entry's answer; its SAY is marked `kb:ID@vN` so its use is counted."""
         self.state.vars["answer_id"] = entry.get("id")
         label = f"kb:{entry.get('id')}" + (f"@v{entry['version']}" if entry.get("version") else "")
         await self.conv.say(self.render(str(entry["answer"])), prompt=label)
-
-    async def _menu(self, a: Mapping[str, Any]) -> str | None:
-        choices: Mapping[str, Mapping[str, Any]] = a["choices"]
-        prompt: str | None = a["prompt"]
-        attempt = 0
-        while True:
-            item = await self.ask(prompt)
-            chosen = None
-            if item.kind is InputKind.DTMF:
-                chosen = choices.get(item.digit)
-            elif item.kind is InputKind.SPEECH:
-                said = " ".join(re.findall(r"[a-z0-9']+", item.text.lower()))
-                for key, choice in choices.items():
-                    words = [key, *(choice.get("phrases") or [])]
-                    if any(re.search(rf"\b{re.escape(w.lower())}\b", said) for w in words):
-                        chosen = choice
-                        break
-            if chosen is not None:
-                if chosen.get("say"):
-                    await self.speak(chosen["say"])
-                return str(chosen["goto"])
-            target = await self.retry(a, item, attempt)
-            if target:
-                return target
-            attempt += 1
-
-    async def _gather(self, a: Mapping[str, Any]) -> str | None:
-        kind = a["input"]
-        prompt: str | None = a.get("prompt")
-        attempt = 0
-        secure = bool(a.get("secure"))
-        if secure:
-            self.conv.set_secure(True)
-        try:
-            while True:
-                item = await self.ask(
-                    prompt,
-                    a.get("timeout_ms"),
-                    digits=kind in ("digits", "number"),
-                    complete=whole_answer(kind, a),
-                    secure=secure,
-                )
-                value, target = await interpret(self, kind, a, item)
-                if value is REQUEST:  # a new request heard at this gather: it goes where it belongs
-                    return target
-                if value is not None:
-                    if a.get("var"):
-                        self.state.vars[a["var"]] = value
-                        if secure:
-                            self.state.secret.add(a["var"])
-                    return target or a.get("next")
-                target = await self.retry(a, item, attempt)
-                if target:
-                    return target
-                attempt += 1
-        finally:
-            if secure:
-                self.conv.set_secure(False)

@@ -1,0 +1,50 @@
+"""`gather`: an intent, digits, yes/no, a number or free text, with retries; a new request
+heard at a yes/no, digits or number gather goes where it belongs (`requests:`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ivr.dialplan.inputs import REQUEST, interpret
+from ivr.dialplan.spoken import whole_answer
+from ivr.dialplan.verbs import verb
+
+if TYPE_CHECKING:
+    from ivr.dialplan.runner import DialplanRunner
+
+
+@verb("gather")
+async def gather(r: DialplanRunner, a: Mapping[str, Any]) -> str | None:
+    kind = a["input"]
+    prompt: str | None = a.get("prompt")
+    attempt = 0
+    secure = bool(a.get("secure"))
+    if secure:
+        r.conv.set_secure(True)
+    try:
+        while True:
+            item = await r.ask(
+                prompt,
+                a.get("timeout_ms"),
+                digits=kind in ("digits", "number"),
+                complete=whole_answer(kind, a),
+                secure=secure,
+            )
+            value, target = await interpret(r, kind, a, item)
+            if value is REQUEST:  # a new request heard at this gather: it goes where it belongs
+                return target
+            if value is not None:
+                if a.get("var"):
+                    r.state.vars[a["var"]] = value
+                    if secure:
+                        r.state.secret.add(a["var"])
+                next_node: str | None = target or a.get("next")
+                return next_node
+            target = await r.retry(a, item, attempt)
+            if target:
+                return target
+            attempt += 1
+    finally:
+        if secure:
+            r.conv.set_secure(False)
