@@ -22,9 +22,9 @@ from ivr.call.build import DialplanVersion, dialplan_app
 from ivr.dialplan import load_dialplan
 from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
+from ivr.records import Store, read_directory
 from ivr.script import load_script, script_session
 from ivr.settings import Settings
-from ivr.store import Store, read_directory
 from speech.vad import VadSettings
 
 SCRIPTS = (

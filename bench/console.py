@@ -31,7 +31,7 @@ PASSWORD = "bench password"
 SERVER = """
 import sys, uvicorn
 from ivr.api import create_app
-from ivr.store import Store
+from ivr.records import Store
 store = Store(sys.argv[1])
 uvicorn.run(create_app(store=store), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
@@ -87,7 +87,7 @@ def main() -> None:
     from ivr.call.record import CallRecord
     from ivr.events import EventType as T
     from ivr.events import make
-    from ivr.store import Store
+    from ivr.records import Store
     from tests.browser import CHROMIUM, FLAGS
 
     tmp = Path(tempfile.mkdtemp(prefix="ivr-console-bench-"))

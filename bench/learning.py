@@ -16,7 +16,7 @@ from ivr.analytics.synthetic import generate_day
 from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import load_qa_config
 from ivr.qa.screen import Screener
-from ivr.store import Store
+from ivr.records import Store
 from ivr.store.tables import kb_candidates
 
 

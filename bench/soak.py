@@ -27,7 +27,7 @@ from common import ROOT
 sys.path.insert(0, str(ROOT))
 from sip_load import pss_mb  # noqa: E402
 
-from ivr.store import Store  # noqa: E402
+from ivr.records import Store  # noqa: E402
 from tests.sip_helpers import (  # noqa: E402
     fixture_pcap,
     free_port,

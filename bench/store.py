@@ -34,7 +34,7 @@ def _one_process(url: str, calls: int, pace_s: float, out: mp.Queue) -> None:
     from ivr.call.record import CallRecord
     from ivr.events import EventType as T
     from ivr.events import make
-    from ivr.store import Store
+    from ivr.records import Store
 
     store = Store(url)
     writer = store.writer
@@ -121,7 +121,7 @@ def stream(url: str, calls: int, pace_s: float) -> dict:
 def hundred_thousand(url: str, data_dir: Path | None) -> dict:
     from sqlalchemy import insert
 
-    from ivr.store import Store
+    from ivr.records import Store
     from ivr.store.engine import write_tx
     from ivr.store.tables import calls
 
@@ -191,7 +191,7 @@ def main() -> int:
         )
     print(f"store: {args.calls} calls of {EVENTS_PER_CALL} events in {PROCESSES} processes")
     for label, url, data_dir in backends:
-        from ivr.store import Store
+        from ivr.records import Store
 
         Store(url).close()  # migrated once, before the writers start
         live = stream(url, args.calls, pace_s=0.1)  # 10 events/s a call: a live call's pace

@@ -37,7 +37,7 @@ from common import ROOT
 sys.path.insert(0, str(ROOT))
 from sip_load import MemorySampler, cpu_busy, read_pcap  # noqa: E402
 
-from ivr.store import Store  # noqa: E402
+from ivr.records import Store  # noqa: E402
 from ivr.telephony.pcap import write_rtp_pcap  # noqa: E402
 from tests.sip_helpers import (  # noqa: E402
     AGENT_PASSWORD,

@@ -126,3 +126,73 @@ class Conversation(Protocol):
     async def http(self, method: str, url: str, timeout_ms: int, **kwargs: Any) -> Any:
         """An HTTP call to a backend (a replay waits for it deterministically)."""
         ...
+
+
+class CallControl(Conversation, Protocol):
+    """What a hand-over may do with a call: the narrow interface the session gives the queue
+    (`ivr.acd`), the phone bridge and REFER (`ivr.telephony.handoff`) and the console. Nothing
+    outside the session reaches into its state."""
+
+    now_ms: int
+    """Audio time: what the IVR has heard of the call so far."""
+    agent: str | None
+    """The agent the call was put through to (their wrap-up starts at the call's end)."""
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def caller_gone(self) -> bool: ...
+
+    @property
+    def bridge_reason(self) -> str:
+        """Why the last bridge or REFER ended as it did ("no answer in 20 s", a SIP reason)."""
+        ...
+
+    def lines_free(self) -> int | None:
+        """Lines this call's worker could still use for an agent's leg (None: no limit)."""
+        ...
+
+    def needs_agent_line(self, on: bool) -> None:
+        """The caller waits for an agent: the worker keeps a line free for the agent's leg."""
+        ...
+
+    def discard_speech(self) -> int:
+        """Drop what the caller said that nothing has taken yet; returns how many turns."""
+        ...
+
+    def masked(self, value: Any) -> Any:
+        """`value` with the call's card numbers masked."""
+        ...
+
+    async def synthesize(self, text: str) -> bytes:
+        """`text` spoken at the call's rate (PCM), not played."""
+        ...
+
+    async def wait_playback(self) -> None:
+        """Return when what the IVR queued to say has been heard."""
+        ...
+
+    async def wait_answered(self, timeout_s: float) -> bool:
+        """An outbound call (a callback's first leg): True once answered within `timeout_s`."""
+        ...
+
+    async def bridge_to(
+        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: bytes | None = None
+    ) -> TransferOutcome:
+        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
+        ...
+
+    async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
+        """A blind transfer: the caller's phone calls `uri`; the IVR leaves once it has."""
+        ...
+
+    async def hand_to_console(self, queue: str) -> None:
+        """Hand the call to the agent console's `queue` and leave it."""
+        ...
+
+
+class Handoff(Protocol):
+    """One way to hand a caller to a human: the queue, an agent's phone, the console."""
+
+    async def hand_over(self, call: CallControl, request: TransferRequest) -> TransferOutcome: ...

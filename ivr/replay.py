@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ivr.conversation import TransferOutcome
+from ivr.conversation import TransferOutcome, TransferRequest
 from ivr.transport import CallInput, DtmfDigit
 from speech.audio import FRAME_MS, AudioFrame, call_rate_for, decode_file, resample, write_wav
 
@@ -77,6 +77,12 @@ class ReplayTransport:
         self.whisper = b""
         self.duration_ms = 0
         self.needs_line = False
+        self.lines_free: Callable[[], int] | None = None  # a recording has no lines to count
+        self.bridge_reason = ""
+        self.agent_answered_ms: int | None = None
+        self.end_reason = ""
+        self.agent_leg = False
+        self.on_agent_audio: Callable[[bytes], None] | None = None  # no agent leg: never called
 
     @classmethod
     def from_file(
@@ -181,7 +187,7 @@ class ReplayTransport:
         return TransferOutcome.CONNECTED
 
     async def bridge(
-        self, uri: str, whisper: bytes, headers: dict[str, str], ring_timeout_s: int
+        self, uri: str, whisper: bytes, request: TransferRequest, ring_timeout_s: float
     ) -> TransferOutcome:
         """A recording has no agent on the other end: the hand-over is noted and the replay ends
         there, as a transfer does (the SIP tests bridge to a real phone)."""
@@ -189,6 +195,9 @@ class ReplayTransport:
         self.whisper = whisper
         self._hung_up = True
         return TransferOutcome.CONNECTED
+
+    async def wait_answered(self, timeout_s: float) -> bool:
+        return not self._hung_up  # a recording is answered from its first frame
 
     async def hangup(self) -> None:
         self._hung_up = True

@@ -6,11 +6,11 @@ exercises the code that answers a real one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from ivr.conversation import TransferOutcome
+from ivr.conversation import TransferOutcome, TransferRequest
 from speech.audio import AudioFrame
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -45,6 +45,19 @@ class Transport(Protocol):
     sample_rate: int
     needs_line: bool
     """A caller waits for an agent: the worker keeps a line free for the agent's leg."""
+    lines_free: Callable[[], int] | None
+    """Lines the call's worker could still use (None: no limit, a replay)."""
+    bridge_reason: str
+    """Why the last bridge or REFER ended as it did."""
+    agent_answered_ms: int | None
+    """When the agent's phone answered the last bridge (the call's audio ms)."""
+    end_reason: str
+    """Why the call ended ("caller hung up (200)"), once it has."""
+    agent_leg: bool
+    """The agent's leg is carried here (SIP) and its audio given to `on_agent_audio`; a
+    replay notes a bridge and ends."""
+    on_agent_audio: Callable[[bytes], None] | None
+    """Given the agent's audio once bridged (their side is transcribed too)."""
 
     def inputs(self) -> AsyncIterator[CallInput]:
         """The caller's audio frames and DTMF digits, in audio-time order, until hang-up."""
@@ -85,11 +98,29 @@ class Transport(Protocol):
         ...
 
     async def bridge(
-        self, uri: str, whisper: bytes, headers: dict[str, str], ring_timeout_s: int
+        self, uri: str, whisper: bytes, request: TransferRequest, ring_timeout_s: float
     ) -> TransferOutcome:
         """Dial `uri` (an agent's phone) with `headers`; once it answers, play `whisper` (PCM)
         to the agent only, then connect the caller and the agent. The call stays up (and
         recorded) until either side hangs up; hanging up one side hangs up the other."""
         ...
 
+    async def wait_answered(self, timeout_s: float) -> bool:
+        """An outbound call: True once the far end answered within `timeout_s`."""
+        ...
+
     async def hangup(self) -> None: ...
+
+
+@runtime_checkable
+class MonitorTransport(Protocol):
+    """A transport a supervisor's phone can join once bridged (SIP: a third leg in pjmedia's
+    conference bridge)."""
+
+    on_monitor: Callable[[str, str], None] | None
+
+    def monitor_dial(self, uri: str, mode: str, own_is_agent: bool = False) -> int: ...
+
+    def monitor_mode(self, mode: str) -> None: ...
+
+    def monitor_hangup(self) -> None: ...

@@ -16,18 +16,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, insert, select, update
 
-from ivr.store.engine import write_tx
+from ivr.store.engine import UserError, write_tx
 from ivr.store.tables import tokens, users
 
+SESSION_COOKIE = "ivr_session"
+"""The browser's session cookie: it holds a token, for the API and the console's pages."""
 ROLES = ("agent", "supervisor", "admin")
 """Each role can do what the roles before it can."""
 NAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password anyone has")
-
-
-class UserError(ValueError):
-    """A user that cannot be added or changed; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)

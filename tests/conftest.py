@@ -54,7 +54,7 @@ def store_url(request, tmp_path):
 
 @pytest.fixture
 def store(store_url):
-    from ivr.store import Store
+    from ivr.records import Store
 
     s = Store(store_url)
     yield s

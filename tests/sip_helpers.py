@@ -37,7 +37,7 @@ _TOKENS: dict[str, dict[str, str]] = {}
 def serve_auth(data: Path) -> dict[str, str]:
     """An admin's Authorization header for the `ivr serve` keeping its store in `data` (the
     user and the token are made in that store, as `ivr users add` and a login would)."""
-    from ivr.store import Store
+    from ivr.records import Store
 
     key = str(Path(data).resolve())
     if key not in _TOKENS:
@@ -397,7 +397,7 @@ def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents
                   skills=("billing",), supervisors=()) -> dict:  # fmt: skip
     """`ivr serve` (one worker) on free ports with agents (skill billing, AGENT_PASSWORD) and
     directory entries [(number, name, tier)] in its store; `plan_for(tmp, sip_port)` -> dialplan."""
-    from ivr.store import Store
+    from ivr.records import Store
 
     data = tmp / "data"
     store = Store(f"sqlite:///{data}/ivr.sqlite3")

@@ -49,7 +49,7 @@ class _Records:
         self.calls = calls
 
     def list(self, caller, since, limit):  # type: ignore[no-untyped-def]
-        from ivr.store.calls import Page
+        from ivr.call.cdr import Page
 
         return Page(
             [c for c in self.calls if c["caller"] == caller and c["started_at"] >= since][:limit], None

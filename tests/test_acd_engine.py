@@ -9,7 +9,7 @@ import pytest
 
 from ivr.acd.engine import Acd
 from ivr.acd.policy import AgentState, QueueRules
-from ivr.store import Store
+from ivr.records import Store
 
 RULES = {"billing": QueueRules("billing", frozenset({"billing"}), max_missed=2, wrap_up_s=0)}
 

@@ -14,22 +14,9 @@ from ivr.acd.policy import AgentState, QueueRules
 from ivr.acd.waiting import wait_for_agent
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.events import EventType
-from ivr.store import Store
+from ivr.records import Store
 
 pytestmark = pytest.mark.unit
-
-
-class _Transport:
-    sample_rate = 8000
-    bridge_reason = ""
-
-    def lines_free(self) -> int:
-        return 1
-
-
-class _Speech:
-    async def synthesize(self, text: str, rate: int) -> bytes:
-        return bytes(2 * rate * max(1, len(text.split()) // 3))  # ~3 words a second
 
 
 class ScriptedCall:
@@ -38,7 +25,7 @@ class ScriptedCall:
     def __init__(self, script: list[tuple[int, Input]], caller: str = "07700900123") -> None:
         self.script = sorted(script, key=lambda x: x[0])
         self.call_id, self.caller, self.now_ms = "c1", caller, 0
-        self.transport, self.speech = _Transport(), _Speech()
+        self.sample_rate, self.bridge_reason = 8000, ""
         self.events: list[tuple[EventType, dict]] = []
         self.said: list[str] = []
         self.caller_gone = False
@@ -46,6 +33,14 @@ class ScriptedCall:
 
     def emit(self, kind: EventType, **data) -> None:  # type: ignore[no-untyped-def]
         self.events.append((kind, data))
+
+    def lines_free(self) -> int:
+        return 1
+
+    def needs_agent_line(self, on: bool) -> None: ...
+
+    async def synthesize(self, text: str) -> bytes:
+        return bytes(2 * self.sample_rate * max(1, len(text.split()) // 3))  # ~3 words a second
 
     def masked(self, value):  # type: ignore[no-untyped-def]
         return value

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.store import Store
+from ivr.records import Store
 from ivr.telephony.kamailio import kamcmd
 from speech.audio import decode_file
 from tests.sip_helpers import (

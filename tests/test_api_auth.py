@@ -17,7 +17,7 @@ from ivr.api import create_app
 from ivr.call.record import CallRecord
 from ivr.events import EventType as T
 from ivr.events import make
-from ivr.store import ROLES, Store
+from ivr.records import ROLES, Store
 
 pytestmark = pytest.mark.unit
 PUBLIC = {("GET", "/api/health"), ("POST", "/api/login"), ("POST", "/api/session")}

@@ -13,7 +13,7 @@ from ivr.api import create_app
 from ivr.call.record import CallRecord
 from ivr.events import EventType as T
 from ivr.events import make
-from ivr.store import Store
+from ivr.records import Store
 
 pytestmark = pytest.mark.unit
 PASSWORD = "correct horse"

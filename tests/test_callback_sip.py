@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.store import Store
+from ivr.records import Store
 from ivr.telephony.pcap import write_rtp_pcap
 from speech.audio import decode_file
 from tests.sip_helpers import (

@@ -17,7 +17,7 @@ from ivr.api import BackgroundServer, create_app
 from ivr.call.record import CallRecord
 from ivr.events import EventType as T
 from ivr.events import make
-from ivr.store import Store
+from ivr.records import Store
 from tests.browser import Page
 
 pytestmark = pytest.mark.browser

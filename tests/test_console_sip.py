@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from playwright.sync_api import expect
 
-from ivr.store import Store
+from ivr.records import Store
 from speech.audio import decode_file, resample
 from tests.browser import Page
 from tests.sip_helpers import AGENT_PASSWORD as PASSWORD

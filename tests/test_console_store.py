@@ -14,7 +14,7 @@ from ivr.api.floor import SERVICE_LEVEL_S, snapshot
 from ivr.call.record import CallRecord
 from ivr.events import EventType as T
 from ivr.events import make
-from ivr.store import UserError
+from ivr.records import UserError
 
 pytestmark = pytest.mark.unit
 RULES = {"billing": QueueRules("billing", frozenset({"billing"}))}

@@ -17,9 +17,9 @@ from ivr.api import BackgroundServer, create_app, demo_account
 from ivr.call.build import DialplanVersion, dialplan_app
 from ivr.dialplan import load_dialplan
 from ivr.dialplan.understanding import Understanding
+from ivr.records import Store, read_directory
 from ivr.script import load_script, script_session
 from ivr.settings import Settings
-from ivr.store import Store, read_directory
 from tests.conftest import call_services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]

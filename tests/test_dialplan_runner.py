@@ -17,7 +17,7 @@ from ivr.dialplan import load_dialplan
 from ivr.dialplan.manager import DialplanManager
 from ivr.dialplan.runner import DialplanRunner
 from ivr.dialplan.understanding import Understanding
-from ivr.store import Store
+from ivr.records import Store
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,6 +187,11 @@ def test_an_upset_caller_is_apologised_to_and_put_first(hotline, api):
 def test_a_rising_caller_is_not_transferred(hotline, api):
     conv, _ = chat(hotline, api, ["/affect rising", "what's my balance", "no"], CALLERS["carla"])
     assert transfer(conv) is None
+    # the caller gets their answer as a calm caller would, with no apology and no queue
+    amount = demo_account("100003")["balance"]
+    assert f"Your balance is {amount:g} pounds" in said(conv)
+    assert "really sorry" not in said(conv)
+    assert conv.events[-1].type == "hangup" and conv.events[-1].data["reason"] == "resolved"
 
 
 def test_silence_reprompts_then_says_goodbye(hotline, api):
@@ -281,7 +286,7 @@ def test_reload_over_the_api_and_the_cli(tmp_path, embedder, capsys):
 
 
 def test_a_queue_with_a_phone_gets_a_whisper_and_the_context_as_headers(tmp_path, embedder, api):
-    from ivr.dialplan.handover import agent_headers
+    from ivr.telephony.handoff import agent_headers
 
     text = HOTLINE.read_text().replace(
         'priority: {description: "Upset callers, ahead of everyone", skills: [deescalation]}',

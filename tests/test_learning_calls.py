@@ -21,9 +21,9 @@ from ivr.dialplan.understanding import Understanding
 from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import QaConfig
 from ivr.qa.screen import Screener
+from ivr.records import Store, read_directory
 from ivr.script import load_script, script_session
 from ivr.settings import Settings
-from ivr.store import Store, read_directory
 from tests.conftest import call_services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]

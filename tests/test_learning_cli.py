@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from ivr.analytics.synthetic import generate_day
-from ivr.store import Store
+from ivr.records import Store
 from ivr.store.tables import kb_candidates
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from ivr.store import Store
+from ivr.records import Store
 from ivr.telephony.pcap import write_rtp_pcap
 from speech.audio import resample
 from tests.sip_helpers import (

@@ -185,7 +185,7 @@ def test_a_killed_worker_loses_only_its_calls(service, short_pcap):
 
     wait_until(restarted, 60, "the supervisor to restart the killed worker")
     # the killed worker's calls are in the store as `interrupted`, none left live
-    from ivr.store import Store
+    from ivr.records import Store
 
     victims = {k for k in logs if k.split("-")[1] == str(victim["sip_port"])}
     store = Store(f"sqlite:///{service['data']}/ivr.sqlite3")

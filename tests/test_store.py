@@ -14,7 +14,7 @@ import pytest
 from ivr.call.record import HOST, CallRecord
 from ivr.events import EventType as T
 from ivr.events import make
-from ivr.store import Store, UserError
+from ivr.records import Store, UserError
 from ivr.store.engine import _head, current_revision
 
 CARD = "4111111111111111"
@@ -63,9 +63,18 @@ def a_call(store: Store, call_id: str, end: bool = True, card: bool = False, **r
 def test_migrations_are_alembics_and_idempotent(store, store_url):
     head = _head()
     assert head and current_revision(store.engine) == head
+    a_call(store, "kept")
+    store.users.add("ann", "correct horse", "admin")
+    store.writer.flush()
     again = Store(store_url)  # a second process starting: nothing to do, nothing broken
-    assert current_revision(again.engine) == head
-    again.close()
+    try:
+        assert current_revision(again.engine) == head
+        # what an admin sees after the restart: the call and the user are still there
+        kept = again.calls.get("kept")
+        assert kept is not None and kept["outcome"] == "resolved" and kept["caller"]["name"] == "Ada"
+        assert [u["name"] for u in again.users.list()] == ["ann"]
+    finally:
+        again.close()
 
 
 def test_many_processes_opening_a_new_store_at_once(store_url):
@@ -241,8 +250,8 @@ def test_a_locked_store_delays_records_and_loses_none(tmp_path, monkeypatch):
 
 
 def test_agents(store):
+    from ivr.acd.agents import ha1
     from ivr.acd.policy import AgentState
-    from ivr.store.agents import ha1
 
     store.agents.add("ann", "correct horse", ["billing", "general"], level=2)
     ann = store.agents.get("ann")

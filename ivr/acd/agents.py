@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from ivr.acd.policy import Agent, AgentState
-from ivr.store.engine import write_tx
+from ivr.store.engine import UserError, write_tx
 from ivr.store.tables import agents, users
-from ivr.store.users import UserError, Users
+from ivr.users import Users
 
 SETTABLE = (AgentState.AVAILABLE, AgentState.AWAY, AgentState.LOGGED_OUT)
 """The states an agent may put themselves in (the others follow the calls)."""

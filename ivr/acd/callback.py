@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ivr.acd import briefing
-from ivr.conversation import InputKind, TransferOutcome, TransferRequest
+from ivr.acd.engine import Acd
+from ivr.conversation import CallControl, InputKind, TransferOutcome, TransferRequest
 from ivr.events import EventType
 from ivr.queues import QueueRules
 
@@ -45,7 +46,7 @@ def spoken_tail(number: str) -> str:
     return " ".join(number[-4:])
 
 
-async def _key_number(session: Any, first: str = "") -> str:
+async def _key_number(session: CallControl, first: str = "") -> str:
     """Digits keyed until # (or a pause): the number to call back."""
     digits = first
     while len(digits) < MAX_DIGITS:
@@ -61,7 +62,7 @@ async def _key_number(session: Any, first: str = "") -> str:
     return digits
 
 
-async def offer_callback(session: Any, nobody: bool) -> str:
+async def offer_callback(session: CallControl, nobody: bool) -> str:
     """Offer a callback; the number the caller chose, or '' (they keep waiting)."""
     number = callable_number(session.caller)
     lead = "None of our agents is signed in right now." if nobody else "Sorry to keep you waiting."
@@ -107,7 +108,7 @@ def callback_request(entry: dict[str, Any], rules: QueueRules) -> TransferReques
 
 
 async def callback_app(
-    session: Any, entry: dict[str, Any], agent: str, acd: Any, caller_uri: str, rules: QueueRules,
+    session: CallControl, entry: dict[str, Any], agent: str, acd: Acd, caller_uri: str, rules: QueueRules,
     retry_s: float, history: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """The outbound call of a callback: the agent's phone is this call's first leg. Whatever
@@ -128,7 +129,10 @@ async def callback_app(
             )
 
 
-async def _callback(session, entry, agent, caller_uri, rules, history, settle, acd) -> None:
+async def _callback(
+    session: CallControl, entry: dict[str, Any], agent: str, caller_uri: str, rules: QueueRules,
+    history: dict[str, Any] | None, settle: Callable[[str], Awaitable[str]], acd: Acd,
+) -> None:  # fmt: skip
     call_id = entry["call_id"]
     request = callback_request(entry, rules)
     ring_timeout_s = rules.ring_timeout_s
@@ -140,7 +144,7 @@ async def _callback(session, entry, agent, caller_uri, rules, history, settle, a
 
     transfer(priority=int(entry["priority"]))
     session.emit(EventType.AGENT_OFFER, agent=agent)
-    if not await session.transport.wait_answered(ring_timeout_s):
+    if not await session.wait_answered(ring_timeout_s):
         state = await settle("agent_missed")
         session.emit(EventType.AGENT_OFFER, agent=agent, outcome="no_answer")
         transfer(outcome="no_answer")
@@ -152,10 +156,10 @@ async def _callback(session, entry, agent, caller_uri, rules, history, settle, a
     phrases = briefing.parts(entry.get("context") or {}, history)
     waited = int(entry.get("waited_s") or 0) // 60
     phrases.insert(1, f"call back after {waited} minutes" if waited >= 1 else "call back")
-    rate = session.transport.sample_rate
-    text, _ = await briefing.fit(phrases, lambda t: session.speech.synthesize(t, rate), rate)
+    rate = session.sample_rate
+    text, _ = await briefing.fit(phrases, session.synthesize, rate)
     await session.say(text + " Calling them now.", interruptible=False)
-    await session.transport.wait_playback()
+    await session.wait_playback()
     outcome = await session.bridge_to(caller_uri, request, ring_timeout_s)
     if outcome is TransferOutcome.CONNECTED:
         await settle("answered")

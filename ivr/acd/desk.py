@@ -10,9 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from ivr.store.engine import inserted_id, write_tx
+from ivr.store.engine import UserError, inserted_id, write_tx
 from ivr.store.tables import agents, calls, kb_candidates, monitors, queue_entries, wrapups
-from ivr.store.users import UserError
 
 DISPOSITIONS = (
     "resolved",

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ivr.acd import briefing, policy
 from ivr.acd.callback import offer_callback, spoken_tail
 from ivr.acd.engine import Acd
-from ivr.conversation import InputKind, TransferOutcome, TransferRequest
+from ivr.conversation import CallControl, InputKind, TransferOutcome, TransferRequest
 from ivr.events import EventType
 
 ANNOUNCE_MS = 30000
@@ -29,6 +31,8 @@ NOBODY = (
     " one to become free will take your call."
 )
 CALLBACK_KEY = "1"
+History = Callable[[str, str], dict[str, Any] | None]
+"""`(number, call_id) -> the caller's past calls` for the briefing and the screen pop."""
 AGENT_WORDS = re.compile(r"\b(agent|person|human|someone|operator|representative)\b")
 
 
@@ -44,7 +48,12 @@ def _outcome_word(outcome: TransferOutcome, reason: str) -> str:
 
 class _Wait:
     def __init__(
-        self, session: Any, request: TransferRequest, acd: Acd, agent_uri: str, history: Any
+        self,
+        session: CallControl,
+        request: TransferRequest,
+        acd: Acd,
+        agent_uri: str,
+        history: History | None,
     ) -> None:
         self.s, self.request, self.acd, self.agent_uri, self.history = (
             session,
@@ -86,8 +95,8 @@ class _Wait:
     async def set_ready(self) -> None:
         """Tell the queue whether this worker has a line for the agent leg now: when not, the
         caller is passed over (keeping their place) instead of holding the agent."""
-        room = getattr(self.s.transport, "lines_free", None)
-        ready = room is None or room() > 0
+        room = self.s.lines_free()
+        ready = room is None or room > 0
         if ready != self.ready:
             self.ready = ready
             await asyncio.to_thread(self.acd.set_ready, self.call_id, ready)
@@ -108,11 +117,9 @@ class _Wait:
         """The briefing (at most 5 s), from the context and the caller's past calls."""
         ctx = {**self.request.context, "reason": self.request.reason}
         history = await self.past_calls()
-        rate = self.s.transport.sample_rate
+        rate = self.s.sample_rate
         try:
-            _, pcm = await briefing.fit(
-                briefing.parts(ctx, history), lambda t: self.s.speech.synthesize(t, rate), rate
-            )
+            _, pcm = await briefing.fit(briefing.parts(ctx, history), self.s.synthesize, rate)
         except Exception as e:  # the speech service is away: the agent gets the screen pop only
             self.s.emit(EventType.ERROR, message=f"no briefing: {e}", stage="tts")
             return b""
@@ -158,13 +165,13 @@ class _Wait:
         s.emit(
             EventType.AGENT_OFFER,
             agent=agent.name,
-            briefing_ms=len(pcm) * 1000 // (2 * s.transport.sample_rate),
+            briefing_ms=len(pcm) * 1000 // (2 * s.sample_rate),
         )
         await s.stop_hold()
         outcome = await s.bridge_to(
             self.agent_uri.format(name=agent.name), self.request, self.rules.ring_timeout_s, whisper_pcm=pcm
         )
-        word = _outcome_word(outcome, getattr(s.transport, "bridge_reason", ""))
+        word = _outcome_word(outcome, s.bridge_reason)
         s.emit(EventType.AGENT_OFFER, agent=agent.name, outcome=word)
         if outcome is TransferOutcome.CONNECTED:
             await asyncio.to_thread(self.acd.answered, self.call_id, agent.name)
@@ -258,10 +265,28 @@ class _Wait:
 
 
 async def wait_for_agent(
-    session: Any, request: TransferRequest, acd: Acd, agent_uri: str, history: Any = None
+    session: CallControl, request: TransferRequest, acd: Acd, agent_uri: str, history: History | None = None
 ) -> TransferOutcome:
     """Queue the caller until an agent answers (CONNECTED), they take a callback (CALLBACK),
     or the wait ends: they hung up, or waited twice `max_wait_s` having declined the callback
     (NO_ANSWER: the dialplan's `unavailable` is said). `history(number, call_id)`: the
     caller's past calls for the briefing."""
     return await _Wait(session, request, acd, agent_uri, history).run()
+
+
+@dataclass(frozen=True)
+class QueueHandoff:
+    """The hand-over to the queue (ACD): the caller waits for one of the queue's agents, who is
+    rung with a briefing; the queue is in the store, shared by every worker."""
+
+    acd: Acd
+    agent_uri: str
+    """How an agent is dialled, `{name}` filled in (sip:{name}@the hotline's Kamailio)."""
+    history: History | None = None
+
+    async def hand_over(self, call: CallControl, request: TransferRequest) -> TransferOutcome:
+        call.needs_agent_line(True)  # the worker keeps a line free for this caller's agent leg
+        try:
+            return await wait_for_agent(call, request, self.acd, self.agent_uri, self.history)
+        finally:
+            call.needs_agent_line(False)

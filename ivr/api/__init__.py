@@ -100,7 +100,7 @@ def create_app(
     app.include_router(kb_router())
     app.include_router(qa_router())
     app.include_router(report_router())
-    from ivr.console import mount_console
+    from ivr.console.pages import mount_console
 
     mount_console(app)
     return app

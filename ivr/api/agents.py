@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from ivr.acd.policy import Agent, AgentState
 from ivr.api.auth import AgentUser, SupervisorUser
-from ivr.store import UserError
+from ivr.records import UserError
 
 
 class StateChange(BaseModel):

@@ -22,11 +22,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from ivr.store import Principal
+from ivr.records import Principal
+from ivr.users import SESSION_COOKIE
 
 bearer = HTTPBearer(auto_error=False, description="A token from POST /api/login.")
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
-SESSION_COOKIE = "ivr_session"
 CSRF_COOKIE = "ivr_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ivr.api.auth import SupervisorUser
-from ivr.store import OUTCOMES
+from ivr.records import OUTCOMES
 
 Outcome = StrEnum("Outcome", {o: o for o in OUTCOMES})  # type: ignore[misc]
 

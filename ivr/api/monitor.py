@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from ivr.api.auth import SupervisorUser
-from ivr.store import UserError
+from ivr.records import UserError
 
 
 class MonitorRequest(BaseModel):

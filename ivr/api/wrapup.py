@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
+from ivr.acd.desk import DISPOSITIONS
 from ivr.api.auth import AgentUser
-from ivr.store import UserError
-from ivr.store.console import DISPOSITIONS
+from ivr.records import UserError
 
 Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
 

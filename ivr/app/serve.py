@@ -32,7 +32,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from ivr.api import create_app
     from ivr.dialplan import DialplanError
     from ivr.dialplan.manager import DialplanManager
-    from ivr.store import Store, StoreError
+    from ivr.records import Store, StoreError
     from speech.service.client import BlockingEmbedder, SpeechUnavailable
     from speech.service.protocol import Address
 

@@ -31,6 +31,7 @@ import httpx
 from ivr.acd.briefing import past_calls
 from ivr.acd.callback import CallbackDialer, callback_app
 from ivr.acd.engine import Acd
+from ivr.acd.waiting import QueueHandoff
 from ivr.analytics import metrics
 from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
 from ivr.call.services import CallServices, open_services
@@ -38,8 +39,9 @@ from ivr.call.session import App, CallSession
 from ivr.dialplan.manager import DialplanManager
 from ivr.dialplan.prompts import static_prompts
 from ivr.kb.live import LiveKnowledge
+from ivr.records import Store, StoreError, normalize_number
 from ivr.settings import Settings
-from ivr.store import Store, StoreError, normalize_number
+from ivr.telephony.commands import Send
 from ivr.telephony.endpoint import SipEndpoint, SipSettings, SipStartError
 from ivr.telephony.transport import SipCallTransport
 from speech.service.client import SpeechUnavailable
@@ -129,15 +131,20 @@ class Worker:
             manager.use_live_knowledge(LiveKnowledge(store.kb, services.embedder))
             self.manager, self.store, self.services = manager, store, services
             # the queue reads the rules of the dialplan loaded now; a call carries its own version's
-            services.acd = Acd(store.engine, lambda: self._version().dialplan.queue_rules)
+            self.acd = Acd(store.engine, lambda: self._version().dialplan.queue_rules)
             services.agent_uri = f"sip:{{name}}@{self.hotline}"
-            services.history = lambda number, call_id: past_calls(store.calls, number, call_id)
+            services.queue = QueueHandoff(self.acd, services.agent_uri, self._past_calls)
+            services.desk = store.console
             async with httpx.AsyncClient() as http:
                 self.http = http
                 await self._warm_up()
-                return await self._take_calls(services.acd)
+                return await self._take_calls(self.acd)
         finally:
             await asyncio.to_thread(store.close)
+
+    def _past_calls(self, number: str, call_id: str) -> dict[str, Any] | None:
+        """The caller's past calls, for the agent's briefing and screen pop (blocking)."""
+        return past_calls(self.store.calls, number, call_id)
 
     async def _warm_up(self) -> None:
         """Every fixed prompt is synthesised (by the speech service) and kept here before calls
@@ -190,7 +197,7 @@ class Worker:
         task.add_done_callback(self.tasks.discard)
 
     # -- calls ------------------------------------------------------------------------
-    def _incoming(self, key: str, caller: str, command: Any) -> SipCallTransport:  # SIP thread
+    def _incoming(self, key: str, caller: str, command: Send) -> SipCallTransport:  # SIP thread
         assert self.loop is not None and self.endpoint is not None
         transport = SipCallTransport(
             key, caller, self.sip.sample_rate, self.loop, command, recording=self.calls_dir / f"{key}.wav"
@@ -235,7 +242,7 @@ class Worker:
             finally:
                 transport.close_recording()
                 if session.agent:  # the agent's wrap-up starts
-                    await asyncio.to_thread(self.services.acd.call_ended, session.agent)
+                    await asyncio.to_thread(self.acd.call_ended, session.agent)
                 if not record.outcome:  # cut short: the worker stops
                     record.interrupted("the worker stopped during the call")
         log.info("call %s with %s ended: %s", transport.call_id, transport.caller, transport.end_reason)
@@ -250,16 +257,16 @@ class Worker:
         self._callbacks += 1
         key = f"{endpoint.epoch}-{self.sip.port}-cb{self._callbacks}"
         transport = SipCallTransport(
-            key, entry["number"], self.sip.sample_rate, self.loop, lambda op, arg: endpoint.command(key, op, arg),
+            key, entry["number"], self.sip.sample_rate, self.loop, endpoint.commands_for(key),
             recording=self.calls_dir / f"{key}.wav",
         )  # fmt: skip
         transport.lines_free = endpoint.lines_free
         caller = dict((entry.get("context") or {}).get("caller") or {"number": entry["number"]})
         version = self._version()
-        rules = services.acd.rules(entry["queue"])
+        rules = self.acd.rules(entry["queue"])
         try:
             history = await asyncio.to_thread(
-                services.history, str(caller.get("number") or ""), entry["call_id"]
+                self._past_calls, str(caller.get("number") or ""), entry["call_id"]
             )
         except Exception:
             history = None
@@ -268,7 +275,7 @@ class Worker:
 
         async def app(session: CallSession) -> None:
             uri = callback_uri.format(number=entry["number"])
-            await callback_app(session, entry, agent.name, services.acd, uri, rules, retry_s, history)
+            await callback_app(session, entry, agent.name, self.acd, uri, rules, retry_s, history)
 
         headers = {"X-IVR-Callback": entry["call_id"], "X-IVR-Queue": entry["queue"]}
         endpoint.originate(key, services.agent_uri.format(name=agent.name), transport, headers)

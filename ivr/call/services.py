@@ -7,9 +7,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ivr.acd.desk import ConsoleRecords
+from ivr.console.handoff import ConsoleHandoff
+from ivr.conversation import Handoff, TransferRequest
+from ivr.telephony.handoff import PhoneHandoff
 from speech.service.client import BlockingEmbedder, SpeechClient
 
 APOLOGY = "Sorry, one moment please."
@@ -20,13 +24,22 @@ APOLOGY = "Sorry, one moment please."
 class CallServices:
     speech: SpeechClient
     _radar_model: Any = None
-    acd: Any = None
-    """The queue (`ivr.acd.engine.Acd`): a hand-over to a queue with no phone of its own waits
-    there for an agent. None: the call is handed over as before (a replay, a lone worker)."""
+    queue: Handoff | None = None
+    """The hand-over to a queue's agents (`ivr.acd.waiting.QueueHandoff`): a queue with no
+    phone of its own waits there. None: such a queue goes to the console (a replay, a lone
+    worker)."""
+    phone: Handoff = field(default_factory=PhoneHandoff)
+    """The hand-over to a queue's own phone (bridge or REFER)."""
+    console: Handoff = field(default_factory=ConsoleHandoff)
+    desk: ConsoleRecords | None = None
+    """Where a supervisor's request to listen in is read (None: no monitoring)."""
     agent_uri: str = ""
-    """How an agent is dialled, `{name}` filled in (sip:{name}@the hotline's Kamailio)."""
-    history: Any = None
-    """`(number, call_id) -> past calls` for the agent's briefing (`ivr.acd.briefing.past_calls`)."""
+    """How an agent or supervisor is dialled, `{name}` filled in (sip:{name}@the hotline)."""
+
+    def handoff_for(self, request: TransferRequest) -> Handoff:
+        if request.uri:
+            return self.phone
+        return self.queue if self.queue is not None else self.console
 
     @property
     def embedder(self) -> BlockingEmbedder:

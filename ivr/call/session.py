@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ivr.call import handover
+from ivr.call.legs import Legs
 from ivr.call.pipeline import UNAVAILABLE_WAIT_S, SpeechPipeline
 from ivr.call.services import APOLOGY, CallServices
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
@@ -64,11 +64,10 @@ class CallSession:
         self._waiting = False
         self._wake = asyncio.Event()
         self._ended = False
-        self._bridged = False
         self.transfer_request: TransferRequest | None = None
         self._on_hold = False
-        self._far: Any = None  # the bridged leg's transcriber (ivr.call.agent_side)
-        self._monitor: Any = None  # a supervisor's listening in (ivr.call.monitor)
+        self.legs = Legs(self, self._left)
+        """The agent's and a supervisor's legs (bridge, REFER, console)."""
         self.joins_turns = True
         """Speech inputs carry `gap_ms`: a turn cut mid-thought can be joined (the runner)."""
         self.main_speaker = "caller"
@@ -176,7 +175,7 @@ class CallSession:
         self._apologised_outage = outage
         pcm = self.speech.cached(APOLOGY, self.transport.sample_rate)
         self.emit(EventType.SAY, text=APOLOGY, prompt="service_apology")
-        if pcm is not None and not self._bridged:
+        if pcm is not None and not self.legs.bridged:
             self._start_prompt(APOLOGY, True)
             self.transport.play(pcm)
 
@@ -256,26 +255,56 @@ class CallSession:
         self._wake.set()
 
     async def transfer(self, request: TransferRequest) -> TransferOutcome:
-        """Hand the caller to a human: the queue (ACD), a SIP transfer, or a bridge to a phone."""
-        return await handover.transfer(self, request)
+        """Hand the caller to a human: the queue's own phone (bridge or REFER), the queue's
+        agents (ACD), or the console, through the process's hand-overs."""
+        self.transfer_request = request
+        handoff = self.services.handoff_for(request)
+        return await handoff.hand_over(self, request)
 
-    async def bridge_to(
-        self,
-        uri: str,
-        request: TransferRequest,
-        ring_timeout_s: int | float,
-        whisper_pcm: bytes | None = None,
-    ) -> TransferOutcome:
-        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
-        return await handover.bridge_to(self, uri, request, ring_timeout_s, whisper_pcm)
+    # -- the call-control interface (ivr.conversation.CallControl) ---------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.transport.sample_rate
 
     @property
     def caller_gone(self) -> bool:
         return self._ended
 
-    def _why(self) -> dict[str, str]:
-        reason = getattr(self.transport, "bridge_reason", "")
-        return {"reason": reason} if reason else {}
+    @property
+    def bridge_reason(self) -> str:
+        return self.transport.bridge_reason
+
+    def lines_free(self) -> int | None:
+        room = self.transport.lines_free
+        return room() if room is not None else None
+
+    def needs_agent_line(self, on: bool) -> None:
+        self.transport.needs_line = on
+
+    async def synthesize(self, text: str) -> bytes:
+        return await self.speech.synthesize(text, self.transport.sample_rate)
+
+    async def wait_playback(self) -> None:
+        await self.transport.wait_playback()
+
+    async def wait_answered(self, timeout_s: float) -> bool:
+        return await self.transport.wait_answered(timeout_s)
+
+    async def bridge_to(
+        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: bytes | None = None
+    ) -> TransferOutcome:
+        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
+        return await self.legs.bridge_to(uri, request, ring_timeout_s, whisper_pcm)
+
+    async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
+        return await self.legs.refer(uri, timeout_s)
+
+    async def hand_to_console(self, queue: str) -> None:
+        await self.legs.hand_to_console(queue)
+
+    def _left(self) -> None:
+        """The caller was handed over for good: the IVR is out of the call."""
+        self._ended = True
 
     def masked(self, value: Any) -> Any:
         """`value` with the call's card numbers masked (by the call's record when it has one)."""
@@ -345,10 +374,7 @@ class CallSession:
         self._ended = True
         self._wake.set()
         await self._settle()
-        if self._far is not None:
-            await self._far.close()
-        if self._monitor is not None:
-            await self._monitor.close()
+        await self.legs.close()
         if not app_task.done():
             app_task.cancel()
             await asyncio.gather(app_task, return_exceptions=True)
@@ -408,7 +434,7 @@ class CallSession:
         ):
             event = make(event.call, event.t_ms, event.type, **event.data, speaker=self.main_speaker)
         self.events.append(event)
-        if event.type is EventType.AFFECT and not self._ended and not self._bridged:
+        if event.type is EventType.AFFECT and not self._ended and not self.legs.bridged:
             d = event.data
             scores = {"anger": float(d["anger"]), "anxiety": float(d["anxiety"])}
             self._inbox.put_nowait(Input(InputKind.AFFECT, level=str(d["level"]), scores=scores))
@@ -426,7 +452,7 @@ class CallSession:
             self._held = False
             self.transport.hold_playback(False)
             self._backchannel = True
-        if event.type is EventType.FINAL_TRANSCRIPT and not self._bridged:
+        if event.type is EventType.FINAL_TRANSCRIPT and not self.legs.bridged:
             if self._backchannel:  # said over a prompt that went on: not an answer
                 self._backchannel = False
             else:

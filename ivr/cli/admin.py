@@ -31,7 +31,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_directory(args: argparse.Namespace) -> int:
-    from ivr.store import DirectoryError, read_directory
+    from ivr.records import DirectoryError, read_directory
 
     store = open_store(settings_from(args))
     try:

@@ -58,7 +58,7 @@ def settings_from(args: argparse.Namespace):
 # -- dialplan plumbing shared by replay and chat ----------------------------------------
 def open_store(settings: Any):
     """The store of IVR_STORE_URL (default: the SQLite file in the data dir), migrated."""
-    from ivr.store import Store, StoreError
+    from ivr.records import Store, StoreError
 
     try:
         return Store(settings.store)
@@ -69,7 +69,7 @@ def open_store(settings: Any):
 def caller_entry(settings: Any, number: str | None, store: Any = None) -> dict[str, Any]:
     if not number:
         return {}
-    from ivr.store import normalize_number
+    from ivr.records import normalize_number
 
     own = store is None
     if own:

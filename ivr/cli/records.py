@@ -38,7 +38,7 @@ def _line(c: dict[str, Any]) -> str:
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
-    from ivr.store import OUTCOMES
+    from ivr.records import OUTCOMES
 
     settings = settings_from(args)
     store = open_store(settings)
@@ -108,7 +108,7 @@ def read_password(args: argparse.Namespace, confirm: bool) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from ivr.store import UserError
+    from ivr.records import UserError
 
     store = open_store(settings_from(args))
     try:
@@ -158,7 +158,7 @@ def api_token(args: argparse.Namespace, url: str) -> str:
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
-    from ivr.store import UserError
+    from ivr.records import UserError
 
     settings = settings_from(args)
     store = open_store(settings)

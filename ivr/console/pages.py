@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ivr.api.auth import SESSION_COOKIE
+from ivr.users import SESSION_COOKIE
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR_FILES = ("preact.mjs", "hooks.mjs", "htm.mjs", "uPlot.esm.js", "uPlot.min.css")

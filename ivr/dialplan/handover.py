@@ -1,5 +1,6 @@
 """What a human is told when the dialplan hands a call over: the whisper the agent hears
-before the caller is connected, and the one-line summary for their screen and the headers."""
+before the caller is connected, and the one-line summary for their screen (and the SIP
+headers `ivr.telephony.handoff` builds from it)."""
 
 from __future__ import annotations
 
@@ -74,29 +75,3 @@ def handover_summary(caller: Mapping[str, Any], state: Any, reason: str) -> str:
     if reason:
         parts.append(reason)
     return "; ".join(parts)
-
-
-def agent_headers(call_id: str, request: TransferRequest) -> dict[str, str]:
-    """The call's context as SIP headers on the INVITE to the agent's phone (an agent desktop
-    or ACD reads them; the whisper tells the same to a plain phone)."""
-    ctx = request.context
-    caller = ctx.get("caller") or {}
-    affect = ctx.get("affect") or {}
-    values = {
-        "X-IVR-Call": call_id,
-        "X-IVR-Queue": request.queue,
-        "X-IVR-Tier": request.tier,
-        "X-IVR-Priority": str(request.priority),
-        "X-IVR-Caller": str(caller.get("number") or ""),
-        "X-IVR-Caller-Name": str(caller.get("name") or ""),
-        "X-IVR-Caller-Tier": str(caller.get("tier") or ""),
-        "X-IVR-Intent": str((ctx.get("intent") or {}).get("name") or ""),
-        "X-IVR-Affect": str(affect.get("level") or ""),
-        "X-IVR-Summary": str(ctx.get("summary") or request.reason),
-    }
-    out = {}
-    for name, value in values.items():
-        value = " ".join(value.split()).encode("ascii", "replace").decode()[:300]  # one safe line
-        if value:
-            out[name] = value
-    return out

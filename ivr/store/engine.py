@@ -81,6 +81,10 @@ def open_engine(url: str) -> Engine:
     )
 
 
+class UserError(ValueError):
+    """A change the records refuse (a user, an agent, a wrap-up, ...); the message says why."""
+
+
 def inserted_id(result: Any) -> int:
     """The primary key of the row an INSERT made."""
     key = result.inserted_primary_key

@@ -33,6 +33,21 @@ from typing import Any
 
 import pjsua2 as pj
 
+from ivr.telephony.commands import (
+    Command,
+    ConnectAgent,
+    DialAgent,
+    DialMonitor,
+    Hangup,
+    HangupAgent,
+    HangupMonitor,
+    Refer,
+    Send,
+    SetMonitorMode,
+    SpeakOnHold,
+    StartHold,
+    StopHold,
+)
 from ivr.telephony.hold_media import HOLD_LEVEL_CHECK_S, HoldMedia
 from ivr.telephony.monitor_leg import MonitorLegs
 from ivr.telephony.pjobjects import SipStartError, _Account, _Call, _pj_reason, _Port, fast_bytes
@@ -71,9 +86,7 @@ class SipEndpoint(HoldMedia, MonitorLegs):
     must be called with the SipCallTransport that will carry it (made by `make_transport`).
     """
 
-    def __init__(
-        self, settings: SipSettings, make_transport: Callable[[str, str, Callable[[str, Any], None]], Any]
-    ) -> None:
+    def __init__(self, settings: SipSettings, make_transport: Callable[[str, str, Send], Any]) -> None:
         self.settings = settings
         self._make_transport = make_transport
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -117,17 +130,17 @@ class SipEndpoint(HoldMedia, MonitorLegs):
     def active_calls(self) -> int:
         return len(self._calls)
 
-    def _commands_for(self, key: str) -> Callable[[str, Any], None]:
-        """How a call's transport sends its operations (to this call's key)."""
+    def commands_for(self, key: str) -> Send:
+        """How a call's transport sends its commands (to this call's key)."""
 
-        def send(op: str, arg: Any = None) -> None:
-            self.command(key, op, arg)
+        def send(cmd: Command) -> None:
+            self.command(key, cmd)
 
         return send
 
-    def command(self, key: str, op: str, arg: Any = None) -> None:
-        """Run an operation on a call in the SIP thread (thread-safe)."""
-        self._commands.put(lambda: self._do(key, op, arg))
+    def command(self, key: str, cmd: Command) -> None:
+        """Run a command on a call in the SIP thread (thread-safe)."""
+        self._commands.put(lambda: self._do(key, cmd))
 
     # -- the SIP thread ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -250,7 +263,7 @@ class SipEndpoint(HoldMedia, MonitorLegs):
         self._calls[call.key] = call
         info = call.getInfo()
         caller = _user_of(info.remoteUri)
-        call.transport = self._make_transport(call.key, caller, self._commands_for(call.key))
+        call.transport = self._make_transport(call.key, caller, self.commands_for(call.key))
         op = pj.CallOpParam()
         op.statusCode = 200
         call.answer(op)
@@ -351,48 +364,49 @@ class SipEndpoint(HoldMedia, MonitorLegs):
         pj._pjsua2.delete_Call(call)
         call.this.disown()
 
-    def _do(self, key: str, op: str, arg: Any) -> None:
+    def _do(self, key: str, cmd: Command) -> None:
         call = self._calls.get(key)
         if call is None or call.gone:
             return  # already over: never touch a destroyed call
-        if op == "hangup":
-            call.hangup(pj.CallOpParam())
-        elif op == "xfer":
-            try:
-                call.xfer(str(arg), pj.CallOpParam(True))
-            except pj.Error as e:
-                call.transport.refer_done(500, e.info())
-        elif op == "bridge":
-            self._dial_agent(call, *arg)
-        elif op == "hold":
-            self._start_hold(call, str(arg))
-        elif op == "unhold":
-            self._stop_hold(call)
-        elif op == "hold-speak" and call.player is not None and call.port is not None:
-            # the IVR speaks on hold (the bridge mixes it with the music): its frames are taken
-            # again until the hold ends
-            call.port.startTransmit(call.getAudioMedia(call.audio_index))
-        elif op == "connect":
-            agent = call.peer
-            if agent is None or agent.gone or agent.audio_index < 0 or call.audio_index < 0:
-                return
-            caller_audio = call.getAudioMedia(call.audio_index)
-            agent_audio = agent.getAudioMedia(agent.audio_index)
-            caller_audio.startTransmit(agent_audio)
-            agent_audio.startTransmit(caller_audio)
-            agent.bridged = call.bridged = True
-        elif op == "monitor":
-            self._dial_monitor(call, *arg)
-        elif op == "monitor-mode":
-            if call.monitor is not None and not call.monitor.gone:
-                call.monitor.monitor_mode = str(arg)
+        match cmd:
+            case Hangup():
+                call.hangup(pj.CallOpParam())
+            case Refer(uri):
+                try:
+                    call.xfer(uri, pj.CallOpParam(True))
+                except pj.Error as e:
+                    call.transport.refer_done(500, e.info())
+            case DialAgent(uri, headers, seq):
+                self._dial_agent(call, uri, headers, seq)
+            case StartHold(path):
+                self._start_hold(call, path)
+            case StopHold():
+                self._stop_hold(call)
+            case SpeakOnHold() if call.player is not None and call.port is not None:
+                # the IVR speaks on hold (the bridge mixes it with the music): its frames are
+                # taken again until the hold ends
+                call.port.startTransmit(call.getAudioMedia(call.audio_index))
+            case ConnectAgent():
+                self._connect(call)
+            case DialMonitor(uri, mode, seq, own_is_agent):
+                self._dial_monitor(call, uri, mode, seq, own_is_agent)
+            case SetMonitorMode(mode) if call.monitor is not None and not call.monitor.gone:
+                call.monitor.monitor_mode = mode
                 self._wire_monitor(call.monitor)
-        elif op == "monitor-hangup":
-            if call.monitor is not None and not call.monitor.gone:
+            case HangupMonitor() if call.monitor is not None and not call.monitor.gone:
                 call.monitor.hangup(pj.CallOpParam())
-        elif op == "agent-hangup":
-            if call.peer is not None and not call.peer.gone:
+            case HangupAgent() if call.peer is not None and not call.peer.gone:
                 call.peer.hangup(pj.CallOpParam())
+
+    def _connect(self, call: _Call) -> None:
+        agent = call.peer
+        if agent is None or agent.gone or agent.audio_index < 0 or call.audio_index < 0:
+            return
+        caller_audio = call.getAudioMedia(call.audio_index)
+        agent_audio = agent.getAudioMedia(agent.audio_index)
+        caller_audio.startTransmit(agent_audio)
+        agent_audio.startTransmit(caller_audio)
+        agent.bridged = call.bridged = True
 
     def lines_free(self) -> int:
         """Calls this endpoint could still make or take (an agent leg is one)."""

@@ -17,12 +17,26 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile as sf
 
-from ivr.conversation import TransferOutcome
+from ivr.conversation import TransferOutcome, TransferRequest
+from ivr.telephony.commands import (
+    ConnectAgent,
+    DialAgent,
+    DialMonitor,
+    Hangup,
+    HangupAgent,
+    HangupMonitor,
+    Refer,
+    Send,
+    SetMonitorMode,
+    SpeakOnHold,
+    StartHold,
+    StopHold,
+)
+from ivr.telephony.handoff import agent_headers
 from ivr.transport import CallInput, DtmfDigit, Tick
 from speech.audio import FRAME_MS, AudioFrame
 
@@ -56,7 +70,7 @@ class SipCallTransport:
         caller: str,
         sample_rate: int,
         loop: asyncio.AbstractEventLoop,
-        command: Callable[[str, Any], None],
+        command: Send,
         recording: Path | None = None,
         max_call_ms: int = 1_800_000,
     ) -> None:
@@ -95,6 +109,7 @@ class SipCallTransport:
         """The caller waits for an agent: the worker keeps a line for the agent leg."""
         self._answered = asyncio.Event()  # media is up (an outbound call: the far end answered)
         self._gone = asyncio.Event()  # the call is over
+        self.agent_leg = True
         self.on_agent_audio: Callable[[bytes], None] | None = None
         """Given the agent's audio (20 ms frames, on the event loop) once the caller is put through."""
         self._agent_rx: deque[bytes] = deque()
@@ -187,7 +202,7 @@ class SipCallTransport:
         if self._answered.is_set() and not self._ended:
             return True
         if not self._ended:
-            self._command("hangup", None)
+            self._command(Hangup())
         return False
 
     def sip_dtmf(self, digit: str) -> None:
@@ -244,7 +259,7 @@ class SipCallTransport:
         self._inbox.put_nowait(AudioFrame(pcm, self.sample_rate, t_ms))
         if t_ms >= self._max_call_ms and self.bridge_state != "connected":  # agents are not cut off
             self.end_reason = "max call length"
-            self._command("hangup", None)
+            self._command(Hangup())
             self._on_end("max call length")
 
     def _on_hold_voice(self) -> None:
@@ -285,7 +300,7 @@ class SipCallTransport:
 
     def _on_agent_answered(self, seq: int = 0) -> None:
         if seq != self._bridge_seq or self.bridge_state != "dialing":  # answered after we gave up on it
-            self._command("agent-hangup", None)
+            self._command(HangupAgent())
             return
         self.agent_answered_ms = self._frames_in * FRAME_MS
         if not self._agent_out:
@@ -297,7 +312,7 @@ class SipCallTransport:
                 self._connect_pending = True
                 return
             self._connect_pending = False
-            self._command("connect", None)
+            self._command(ConnectAgent())
             self._bridge_done(TransferOutcome.CONNECTED, "")
 
     def _bridge_done(self, outcome: TransferOutcome, reason: str) -> None:
@@ -370,7 +385,7 @@ class SipCallTransport:
             return
         if self._holding and not self._hold_speaking:  # an announcement over the hold music
             self._hold_speaking = True
-            self._command("hold-speak", None)
+            self._command(SpeakOnHold())
         n = self._frame_bytes
         chunks = [pcm[i : i + n] for i in range(0, len(pcm), n)]
         if len(chunks[-1]) < n:
@@ -393,7 +408,7 @@ class SipCallTransport:
         if self._ended or self._holding:
             return
         self._holding, self._hold_listening, self._hold_speaking = True, False, False
-        self._command("hold", path)
+        self._command(StartHold(path))
         self._hold_ticker = asyncio.ensure_future(self._tick_on_hold())
 
     def stop_hold(self) -> None:
@@ -402,7 +417,7 @@ class SipCallTransport:
         self._holding = False
         if self._hold_ticker is not None:
             self._hold_ticker.cancel()
-        self._command("unhold", None)
+        self._command(StopHold())
 
     @property
     def is_playing(self) -> bool:
@@ -415,7 +430,7 @@ class SipCallTransport:
         """To a human queue with no phone of its own: the agent console takes it from here
         (agent issue); until then the IVR's side of the call ends."""
         self.transferred_to = target
-        self._command("hangup", None)
+        self._command(Hangup())
         self._on_end(f"transferred to {target}")
 
     async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
@@ -426,7 +441,7 @@ class SipCallTransport:
         self.transferred_to = uri
         self.bridge_state = "dialing"
         self._bridge_result = self._loop.create_future()
-        self._command("xfer", uri)
+        self._command(Refer(uri))
         try:
             return await asyncio.wait_for(asyncio.shield(self._bridge_result), timeout_s)
         except TimeoutError:
@@ -434,8 +449,9 @@ class SipCallTransport:
             return TransferOutcome.NO_ANSWER
 
     async def bridge(
-        self, uri: str, whisper: bytes, headers: dict[str, str], ring_timeout_s: int
+        self, uri: str, whisper: bytes, request: TransferRequest, ring_timeout_s: float
     ) -> TransferOutcome:
+        headers = agent_headers(self.call_id, request)
         if self._ended:
             return TransferOutcome.FAILED
         try:  # the last agent's leg (one that rang out) is gone before the next is dialled
@@ -456,17 +472,17 @@ class SipCallTransport:
             self._agent_out.extend(whisper[i : i + n] for i in range(0, len(whisper), n))
         with self._out_lock:
             self._ring_pos = 0
-        self._command("bridge", (uri, headers, self._bridge_seq))
+        self._command(DialAgent(uri, headers, self._bridge_seq))
         whisper_s = len(whisper) / (2 * self.sample_rate) + len(self._out) * FRAME_MS / 1000
         try:
             return await asyncio.wait_for(asyncio.shield(self._bridge_result), ring_timeout_s + whisper_s)
         except TimeoutError:
             self._bridge_done(TransferOutcome.NO_ANSWER, f"no answer in {ring_timeout_s} s")
-            self._command("agent-hangup", None)
+            self._command(HangupAgent())
             return TransferOutcome.NO_ANSWER
 
     async def hangup(self) -> None:
-        self._command("hangup", None)
+        self._command(Hangup())
         self._on_end("ivr hung up")
 
     # -- a supervisor listening in (ivr.call.monitor drives these) ----------------------
@@ -475,14 +491,14 @@ class SipCallTransport:
         this call's own leg is the agent (a callback dials the agent first)."""
         self._monitor_seq = getattr(self, "_monitor_seq", 0) + 1
         self.monitor_state = "dialing"
-        self._command("monitor", (uri, mode, self._monitor_seq, own_is_agent))
+        self._command(DialMonitor(uri, mode, self._monitor_seq, own_is_agent))
         return self._monitor_seq
 
     def monitor_mode(self, mode: str) -> None:
-        self._command("monitor-mode", mode)
+        self._command(SetMonitorMode(mode))
 
     def monitor_hangup(self) -> None:
-        self._command("monitor-hangup", None)
+        self._command(HangupMonitor())
 
     def monitor_answered(self, seq: int) -> None:  # SIP thread
         self._loop.call_soon_threadsafe(self._monitor_word, seq, "active", "")
