@@ -14,6 +14,7 @@ from typing import Any
 
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.events import Event, EventType, make
+from ivr.script import affect_scores
 from ivr.transport import DTMF_DIGITS
 
 HELP = (
@@ -120,7 +121,6 @@ class ChatConversation:
             if arg not in ("calm", "rising", "escalate"):
                 self._write("  usage: /affect calm|rising|escalate")
                 return
-            from ivr.script import affect_scores
 
             scores = affect_scores(arg)
             self.emit(EventType.AFFECT, level=arg, **scores)

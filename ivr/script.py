@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ivr.call.build import build_call
+from ivr.events import EventType
 from ivr.replay import ReplayTransport
 from ivr.transport import DTMF_DIGITS, CallInput, DtmfDigit
 from speech.audio import FRAME_MS, AudioFrame, decode_file, resample
@@ -199,9 +201,6 @@ def script_session(
     deterministic: bool = True,
 ) -> Any:
     """A CallSession whose caller follows `script` (the IVR's output is captured)."""
-    from ivr.call.build import build_call
-    from ivr.events import EventType
-
     transport = ScriptTransport(script.path.name, script, 8000, services.speech, caller=caller)
     session = build_call(
         transport,

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, replace
 
 from speech.asr import AsrSettings
+from speech.service.protocol import Address
+from speech.service.server import ServiceSettings
 from speech.tts import TtsSettings
 from speech.vad import VadSettings
 
@@ -81,9 +83,15 @@ class Settings:
     @property
     def store(self) -> str:
         """The store URL in effect."""
-        from ivr.store.engine import default_url
+        from ivr.store.engine import (
+            default_url,  # lazy: SQLAlchemy (0.2 s) only for a process that opens the store
+        )
 
         return self.store_url or default_url(self.data_dir)
+
+    def speech_service(self) -> ServiceSettings:
+        """The speech service's settings from the IVR's (model paths, threads, lanes)."""
+        return ServiceSettings(asr=self.asr, tts=self.tts, lanes=self.speech_lanes)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -161,8 +169,6 @@ def _env_count(name: str, low: int = 1, high: int = MAX_COUNT) -> int:
 
 
 def _env_address(name: str) -> str:
-    from speech.service.protocol import Address
-
     raw = os.environ[name]
     try:
         Address.parse(raw)

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from speech.audio import resample
+
 RATE = 8000
 WIN = 320  # 40 ms: two periods of a 50 Hz voice
 HOP = 80  # 10 ms
@@ -134,8 +136,6 @@ class UtteranceStats:
 def utterance_stats(samples: np.ndarray, rate: int = RATE) -> UtteranceStats | None:
     """Statistics of an utterance; None when it has too little voice to judge."""
     if rate != RATE:
-        from speech.audio import resample
-
         samples = resample(samples, rate, RATE)
     ff = frame_features(samples)
     v = ff.voiced

@@ -64,15 +64,15 @@ def test_migrations_are_alembics_and_idempotent(store, store_url):
     head = _head()
     assert head and current_revision(store.engine) == head
     a_call(store, "kept")
-    store.users.add("ann", "correct horse", "admin")
+    store.users.add("ann", "admin", "correct horse battery")
     store.writer.flush()
     again = Store(store_url)  # a second process starting: nothing to do, nothing broken
     try:
         assert current_revision(again.engine) == head
         # what an admin sees after the restart: the call and the user are still there
         kept = again.calls.get("kept")
-        assert kept is not None and kept["outcome"] == "resolved" and kept["caller"]["name"] == "Ada"
-        assert [u["name"] for u in again.users.list()] == ["ann"]
+        assert kept is not None and kept["outcome"] == "ai_resolved" and kept["caller_name"] == "Ada"
+        assert [(u["user"], u["role"]) for u in again.users.list()] == [("ann", "admin")]
     finally:
         again.close()
 

@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily
 
 from ivr.analytics.multiprocess import multiprocess_dir
+from ivr.analytics.report import report
+from ivr.telephony.kamailio import kamcmd
 
 CALLS_ACTIVE = Gauge("ivr_calls_active", "Calls in progress.", multiprocess_mode="livesum")
 CALLS = Counter("ivr_calls", "Calls ended, by outcome.", ["outcome"])
@@ -52,8 +54,6 @@ class KamailioRejects:
         self.run_dir = run_dir
 
     def collect(self) -> Any:
-        from ivr.telephony.kamailio import kamcmd
-
         out = kamcmd(self.run_dir, "stats.get_statistics", "ivr_rejected") or ""
         m = re.search(r"ivr_rejected\s*=\s*(\d+)", out)
         if m:
@@ -74,8 +74,6 @@ class LiveFigures:
         import time
         from datetime import datetime
         from zoneinfo import ZoneInfo
-
-        from ivr.analytics.report import report
 
         now = time.time()
         if self._cached is None or now - self._cached[0] > self.keep_s:

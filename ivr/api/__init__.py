@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from ivr.analytics.metrics import LiveFigures, exposition
 from ivr.api.agents import agents_router
 from ivr.api.auth import AdminUser, SupervisorUser, auth_router
 from ivr.api.calls import calls_router
@@ -24,6 +25,7 @@ from ivr.api.qa import qa_router
 from ivr.api.report import report_router
 from ivr.api.server import BackgroundServer
 from ivr.api.wrapup import wrapup_router
+from ivr.console.pages import mount_console
 
 __all__ = ["BackgroundServer", "create_app", "demo_account"]
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -46,8 +48,6 @@ def create_app(
     app.state.qa_config = qa_config
     app.state.figures = None
     if store is not None:
-        from ivr.analytics.metrics import LiveFigures
-
         app.state.figures = LiveFigures(store.engine, qa_config.timezone if qa_config is not None else "UTC")
     app.state.recordings_dir = (run_dir.parent / "calls") if run_dir is not None else None
     started = time.time()
@@ -85,8 +85,6 @@ def create_app(
             raise HTTPException(403, "/metrics is served to 127.0.0.1 only (IVR_METRICS_PUBLIC=1 opens it)")
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        from ivr.analytics.metrics import exposition
-
         return Response(exposition(run_dir, app.state.figures), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(auth_router(token_ttl_s))
@@ -100,7 +98,6 @@ def create_app(
     app.include_router(kb_router())
     app.include_router(qa_router())
     app.include_router(report_router())
-    from ivr.console.pages import mount_console
 
     mount_console(app)
     return app

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from ivr.api.auth import SupervisorUser
+from ivr.qa.config import QaConfig
 
 
 class Review(BaseModel):
@@ -23,8 +24,6 @@ def qa_router() -> APIRouter:
     router = APIRouter(tags=["qa"])
 
     def config(request: Request) -> Any:
-        from ivr.qa.config import QaConfig
-
         return getattr(request.app.state, "qa_config", None) or QaConfig()
 
     @router.get("/api/qa/queue")

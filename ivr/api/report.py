@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from ivr.analytics.report import report, tables, to_csv
 from ivr.api.auth import SupervisorUser
 
 MAX_SPAN_S = 400 * 86400
@@ -34,8 +35,6 @@ def report_router() -> APIRouter:
     router = APIRouter(tags=["report"])
 
     def build(request: Request, since: str | None, until: str | None, days: int) -> dict[str, Any]:
-        from ivr.analytics.report import report
-
         start, end = _period(since, until, days)
         cfg = getattr(request.app.state, "qa_config", None)
         tz = cfg.timezone if cfg is not None else "UTC"
@@ -55,7 +54,6 @@ def report_router() -> APIRouter:
         table: str, request: Request, _: SupervisorUser, since: str | None = None, until: str | None = None,
         days: Annotated[int, Query(ge=1, le=400)] = 1,
     ) -> Response:  # fmt: skip
-        from ivr.analytics.report import tables, to_csv
 
         all_tables = tables(build(request, since, until, days))
         if table not in all_tables:

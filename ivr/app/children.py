@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 _prctl: Any
+EXIT_PORT_TAKEN = 3
+"""A worker's exit code when its SIP port cannot be bound (`ivr serve` moves it)."""
+
 try:
     _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl  # looked up here, not in the child
 except (OSError, AttributeError):

@@ -18,23 +18,26 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ivr.acd.engine import Acd
+from ivr.analytics.multiprocess import prepare_multiprocess
+from ivr.api import create_app
 from ivr.app.supervisor import Supervisor
 from ivr.call.record import HOST
+from ivr.dialplan import DialplanError
+from ivr.dialplan.manager import DialplanManager
+from ivr.privacy.redact import install_log_filter
+from ivr.qa.config import QaConfigError, load_qa_config
+from ivr.qa.screen import Screener
+from ivr.records import Store, StoreError
 from ivr.settings import Settings
+from speech.service.client import BlockingEmbedder, SpeechUnavailable
+from speech.service.protocol import Address
 
 log = logging.getLogger("ivr.serve")
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
-
-    from ivr.analytics.multiprocess import prepare_multiprocess
-    from ivr.api import create_app
-    from ivr.dialplan import DialplanError
-    from ivr.dialplan.manager import DialplanManager
-    from ivr.records import Store, StoreError
-    from speech.service.client import BlockingEmbedder, SpeechUnavailable
-    from speech.service.protocol import Address
 
     if args.dialplan:
         settings = replace(settings, dialplan=args.dialplan)
@@ -47,7 +50,6 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ivr.privacy.redact import install_log_filter
 
     install_log_filter()
     run_dir = Path(settings.data_dir).resolve() / "run"
@@ -60,15 +62,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     cut = store.calls.mark_interrupted(HOST, reason="ivr serve stopped during the call")
     if cut:
         log.warning("%d call(s) left in flight by the last run: marked interrupted", len(cut))
-    from ivr.acd.engine import Acd
 
     queue = Acd(store.engine, {}).worker_gone(HOST)  # callbacks stay queued; live callers are gone
     if any(queue.values()):
         log.warning("the queue left by the last run: %s", queue)
     if not any(u["role"] == "admin" for u in store.users.list()):
         log.warning("no admin user yet: the API and console need one (ivr users add NAME --role admin)")
-    from ivr.qa.config import QaConfigError, load_qa_config
-    from ivr.qa.screen import Screener
 
     try:
         qa_config = load_qa_config(settings.qa_config)

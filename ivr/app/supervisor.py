@@ -25,10 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ivr.acd.engine import Acd
 from ivr.analytics.multiprocess import process_died
-from ivr.app.children import die_with_parent, reap_group, spawn
+from ivr.app.children import EXIT_PORT_TAKEN, die_with_parent, reap_group, spawn
 from ivr.call.record import HOST
 from ivr.settings import Settings
+from ivr.telephony import kamailio
+from ivr.telephony.capacity import auto_workers
+from ivr.telephony.kamailio import dispatcher_state
+from speech.service.protocol import Address
 
 log = logging.getLogger("ivr.serve")
 
@@ -87,8 +92,6 @@ class Supervisor:
     """Starts the speech service, the workers and Kamailio, and restarts what dies."""
 
     def __init__(self, settings: Settings, dialplan: str, api_base: str, store: Any = None) -> None:
-        from ivr.telephony.capacity import auto_workers
-
         self.settings = settings
         self.store = store
         self.dialplan = dialplan
@@ -114,7 +117,6 @@ class Supervisor:
         if not self.own_speech:
             return
         self._spawn_speech()
-        from speech.service.protocol import Address
 
         address = Address.parse(self.speech_address)
         deadline = time.monotonic() + timeout_s
@@ -133,8 +135,6 @@ class Supervisor:
                 time.sleep(0.1)
 
     def start(self) -> None:
-        from ivr.telephony import kamailio
-
         s = self.settings
         for w in self.workers:
             if not port_free(s.sip_host, w.sip_port):
@@ -212,9 +212,6 @@ class Supervisor:
 
     # -- supervision -----------------------------------------------------------------------
     def _watch(self) -> None:
-        from ivr.app.worker import EXIT_PORT_TAKEN
-        from ivr.telephony import kamailio
-
         while not self.stopping.wait(0.5):
             with self._lock:
                 if self.stopping.is_set():
@@ -271,8 +268,6 @@ class Supervisor:
         if cut:
             log.warning("worker %d died with %d call(s): marked interrupted", w.index, len(cut))
         try:
-            from ivr.acd.engine import Acd
-
             queue = Acd(self.store.engine, {}).worker_gone(HOST, [w.proc.pid])
         except Exception as e:
             log.error("could not clear worker %d's queue entries: %s", w.index, e)
@@ -304,8 +299,6 @@ class Supervisor:
             reap_group(self.kamailio.pid)
 
     def status(self) -> dict:
-        from ivr.telephony.kamailio import dispatcher_state
-
         alive = self.kamailio is not None and self.kamailio.poll() is None
         dispatch = dispatcher_state(self.run_dir) if alive else {}
         workers = []

@@ -33,6 +33,7 @@ from ivr.acd.callback import CallbackDialer, callback_app
 from ivr.acd.engine import Acd
 from ivr.acd.waiting import QueueHandoff
 from ivr.analytics import metrics
+from ivr.app.children import EXIT_PORT_TAKEN
 from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
 from ivr.call.services import CallServices, open_services
 from ivr.call.session import App, CallSession
@@ -50,8 +51,6 @@ log = logging.getLogger("ivr.worker")
 
 DIRECTORY_WAIT_S = 2.0
 """How long a call's start waits for the directory to say who the caller is."""
-EXIT_PORT_TAKEN = 3
-"""The worker's exit code when its SIP port cannot be bound (`ivr serve` moves it)."""
 STOP_GRACE_S = 20.0
 """A stop that has not ended the process by then (a model request or a store write that
 hangs in a thread) ends it with `os._exit`: a worker told to stop never lingers."""

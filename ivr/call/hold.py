@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speech.audio import write_wav
+from speech.audio import AudioError, decode_file, resample, to_pcm16, write_wav
 
 RATE = 8000
 NOTES_HZ = (261.63, 329.63, 392.00, 523.25, 392.00, 329.63)  # C major, up and down
@@ -40,14 +40,10 @@ def hold_loop(music: str | None, data_dir: str | Path, rate: int) -> tuple[Path,
     """(a WAV pjmedia can loop, the same audio as PCM, the music's name) for `music` (any
     file decode_file reads, at any rate or channel count) or the default. Raises AudioError
     for a file that is not audio."""
-    from speech.audio import decode_file, resample, to_pcm16
-
     source = Path(music) if music else default_hold_music(data_dir)
     try:
         stat = source.stat()
     except OSError as e:
-        from speech.audio import AudioError
-
         raise AudioError(f"{source}: {e.strerror or e}") from None
     key = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{rate}".encode()).hexdigest()[
         :12

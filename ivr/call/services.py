@@ -14,7 +14,10 @@ from ivr.acd.desk import ConsoleRecords
 from ivr.console.handoff import ConsoleHandoff
 from ivr.conversation import Handoff, TransferRequest
 from ivr.telephony.handoff import PhoneHandoff
+from prosody.radar import RadarModel
+from prosody.words import WORDS_PATH, WordsModel
 from speech.service.client import BlockingEmbedder, SpeechClient
+from speech.service.local import LocalService
 
 APOLOGY = "Sorry, one moment please."
 """What a caller hears when the speech service is away (pre-synthesised: it plays without it)."""
@@ -54,8 +57,6 @@ class CallServices:
         when the file is absent or unreadable (the radar then hears the voice alone; said once
         in the log, not on every utterance)."""
         if self._words_model is None:
-            from prosody.words import WORDS_PATH, WordsModel
-
             try:
                 self._words_model = WordsModel.load() if WORDS_PATH.exists() else False
             except (OSError, ValueError, KeyError, TypeError) as e:
@@ -69,17 +70,8 @@ class CallServices:
     def radar_model(self) -> Any:
         """The emotion radar's coefficients (models/radar.json), loaded on first use."""
         if self._radar_model is None:
-            from prosody.radar import RadarModel
-
             self._radar_model = RadarModel.load()
         return self._radar_model
-
-
-def service_settings(settings: Any) -> Any:
-    """The speech service's settings from the IVR's (model paths, threads, lanes)."""
-    from speech.service.server import ServiceSettings
-
-    return ServiceSettings(asr=settings.asr, tts=settings.tts, lanes=settings.speech_lanes)
 
 
 @contextlib.asynccontextmanager
@@ -87,13 +79,11 @@ async def open_services(settings: Any, rates: tuple[int, ...] = (8000, 16000)) -
     """The services of a process: the speech service at `settings.speech`, or, when that is
     empty, one started in this process (the same service and protocol, for one-shot
     commands). The apology for a service outage is pinned at each of `rates`."""
-    from speech.service.local import LocalService
-
     local = None
     if settings.speech:
         client = SpeechClient(settings.speech)
     else:
-        local = await asyncio.to_thread(LocalService(service_settings(settings)).start)
+        local = await asyncio.to_thread(LocalService(settings.speech_service()).start)
         client = SpeechClient(local.address)
     try:
         await client.connect(timeout_s=settings.speech_wait_s)

@@ -14,13 +14,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from ivr.call.hold import hold_loop
 from ivr.call.legs import Legs
 from ivr.call.pipeline import UNAVAILABLE_WAIT_S, SpeechPipeline
 from ivr.call.services import APOLOGY, CallServices
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.events import Event, EventType, make
+from ivr.privacy.redact import Redactor
 from ivr.settings import Settings
 from ivr.transport import DtmfDigit, Tick, Transport
+from prosody.radar import Radar
 from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
 from speech.service.client import SpeechUnavailable
 from speech.tts import trim_tail
@@ -83,8 +86,6 @@ class CallSession:
         self._turn_end_ms: int | None = None  # the end of the caller's last turn (gap_ms)
         radar = None
         if settings.radar:
-            from prosody.radar import Radar
-
             radar = Radar(services.radar_model)
         self.radar = radar
         self.pipeline = SpeechPipeline(
@@ -192,8 +193,6 @@ class CallSession:
     async def start_hold(self, music: str | None = None) -> None:
         """Hold music once the current prompt has been heard: played by the transport (pjmedia
         on a SIP call, with no per-frame work here until the caller speaks)."""
-        from ivr.call.hold import hold_loop
-
         await self.transport.wait_playback()
         rate = self.transport.sample_rate
         try:
@@ -311,7 +310,6 @@ class CallSession:
         mask = getattr(self._sink, "mask", None)
         if mask is not None:
             return mask(value)
-        from ivr.privacy.redact import Redactor
 
         return Redactor().mask(value)
 

@@ -6,13 +6,20 @@ import argparse
 import json
 import sys
 
-from ivr.cli.common import UsageError, fail, open_store, settings_from
+from ivr.cli.common import UsageError, fail, settings_from
+from ivr.cli.context import open_store
+from ivr.cli.records import api_token
+from ivr.dialplan import check_dialplan
+from ivr.dialplan.spec import json_schema
+from ivr.nlu.intents import plain
+from ivr.records import DirectoryError, read_directory
+from prosody.radar import Radar, RadarModel
+from prosody.words import WORDS_PATH, WordsModel
+from speech.audio import AudioError, decode_file
+from speech.embed import Embedder
 
 
-# -- validate / directory / reload -----------------------------------------------------
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ivr.dialplan import check_dialplan
-
     errors = 0
     for f in args.files:
         dialplan, issues = check_dialplan(f)
@@ -31,8 +38,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_directory(args: argparse.Namespace) -> int:
-    from ivr.records import DirectoryError, read_directory
-
     store = open_store(settings_from(args))
     try:
         if args.action == "import":
@@ -55,8 +60,6 @@ def cmd_directory(args: argparse.Namespace) -> int:
 
 def cmd_reload(args: argparse.Namespace) -> int:
     import httpx
-
-    from ivr.cli.records import api_token
 
     token = api_token(args, args.url)
     try:
@@ -85,9 +88,6 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 def _valence(text: str):
     """What `text` says (models/words.json on the intent embedder), as a call's radar hears it."""
-    from ivr.nlu.intents import plain
-    from prosody.words import WORDS_PATH, WordsModel
-    from speech.embed import Embedder
 
     if not WORDS_PATH.exists():
         raise UsageError(f"--words: {WORDS_PATH} is missing (bench/radar_words.py --write makes it)")
@@ -102,9 +102,6 @@ def _valence(text: str):
 
 def cmd_radar(args: argparse.Namespace) -> int:
     """Each FILE is scored on its own radar, after the --baseline recordings."""
-    from prosody.radar import Radar, RadarModel
-    from speech.audio import AudioError, decode_file
-
     try:
         model = RadarModel.load()
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -153,3 +150,9 @@ def cmd_radar(args: argparse.Namespace) -> int:
                 + (" -> ESCALATE" if row["escalate"] else "")
             )
     return 2 if failures else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """The dialplan's JSON Schema, for editors."""
+    print(json.dumps(json_schema(), indent=2))
+    return 0

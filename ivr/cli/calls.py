@@ -10,26 +10,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ivr.cli.common import (
-    UsageError,
-    caller_entry,
-    expand_inputs,
-    fail,
-    load_dialplan,
-    open_store,
-    settings_from,
-    speech_services,
-)
+from ivr.api import BackgroundServer, create_app
+from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
+from ivr.chat import HELP, ChatConversation, stdin_reader
+from ivr.cli.common import UsageError, expand_inputs, fail, settings_from
+from ivr.cli.context import caller_entry, load_dialplan, open_store, speech_services
+from ivr.dialplan.understanding import Understanding
+from ivr.events import Event, format_event
+from ivr.kb.live import LiveKnowledge
+from ivr.qa.config import QaConfigError, load_qa_config
+from ivr.qa.screen import Screener
+from ivr.replay import ReplayTransport, parse_dtmf_script
+from ivr.script import ScriptError, load_script, script_session
+from speech.audio import AudioError
 
 
 # -- chat --------------------------------------------------------------------------------
 async def cmd_chat(args: argparse.Namespace) -> int:
     import httpx
-
-    from ivr.api import BackgroundServer, create_app
-    from ivr.call.build import DialplanVersion, dialplan_app
-    from ivr.chat import HELP, ChatConversation, stdin_reader
-    from ivr.dialplan.understanding import Understanding
 
     settings = settings_from(args)
     dialplan = load_dialplan(args.file)
@@ -53,11 +51,6 @@ async def cmd_chat(args: argparse.Namespace) -> int:
 
 # -- replay ------------------------------------------------------------------------------
 async def cmd_replay(args: argparse.Namespace) -> int:
-    from ivr.call.build import DialplanVersion, build_call, dialplan_app
-    from ivr.events import Event, format_event
-    from ivr.replay import ReplayTransport, parse_dtmf_script
-    from speech.audio import AudioError
-
     if not args.paths and not args.script:
         raise UsageError("replay needs audio files or folders, or --script TURNS.yaml")
     if args.script and not args.dialplan:
@@ -70,8 +63,6 @@ async def cmd_replay(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     script = None
     if args.script:
-        from ivr.script import ScriptError, load_script
-
         try:
             script = load_script(args.script)
         except ScriptError as e:
@@ -108,15 +99,10 @@ async def cmd_replay(args: argparse.Namespace) -> int:
         if dialplan is not None:
             import httpx
 
-            from ivr.api import BackgroundServer, create_app
-            from ivr.dialplan.understanding import Understanding
-
             api = stack.enter_context(BackgroundServer(create_app()))
             http = await stack.enter_async_context(httpx.AsyncClient())
             live = None
             if store is not None:
-                from ivr.kb.live import LiveKnowledge
-
                 live = LiveKnowledge(store.kb, services.embedder)
             understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder, live)
             version = DialplanVersion(dialplan, understanding)
@@ -133,8 +119,6 @@ async def cmd_replay(args: argparse.Namespace) -> int:
                 record = _record(label, job, store, dialplan, emit, out_audio, several)
                 try:
                     if job is script:
-                        from ivr.script import script_session
-
                         app = app_factory(args.caller or script.caller)
                         session = script_session(
                             script,
@@ -198,9 +182,6 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _screen(store: Any, settings: Any) -> None:
-    from ivr.qa.config import QaConfigError, load_qa_config
-    from ivr.qa.screen import Screener
-
     try:
         config = load_qa_config(settings.qa_config)
     except QaConfigError as e:
@@ -220,8 +201,6 @@ def _record(
     """The replayed call's sink: masked events printed, and kept in the store with --record
     (under an id of its own: the same file replayed twice is two calls)."""
     import uuid
-
-    from ivr.call.build import call_record
 
     stem = Path(label).stem
     recording: Path | None = None

@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-from ivr.cli.common import UsageError, load_dialplan
-
-
-def add_parsers(sub: Any) -> None:
-    it = sub.add_parser("intents", help="check a dialplan's intents against a test set")
-    isub = it.add_subparsers(dest="action", required=True)
-    t = isub.add_parser(
-        "test", help="utterance<TAB>intent per line -> accuracy, recall/precision, confusions, failures"
-    )
-    t.add_argument("dialplan")
-    t.add_argument("tests", metavar="FILE.tsv")
-    t.add_argument("--json", action="store_true")
-    t.add_argument(
-        "--overlap", type=float, default=0.9, help="example similarity counted as overlap (default 0.9)"
-    )
+from ivr.cli.common import UsageError
+from ivr.cli.context import load_dialplan
+from ivr.dialplan.intent_eval import TestSetError, evaluate, load_test_set
+from ivr.nlu.intents import IntentMatcher
+from speech.embed import Embedder
 
 
 def cmd_intents(args: argparse.Namespace) -> int:
-    from ivr.dialplan.intent_eval import TestSetError, evaluate, load_test_set
-    from ivr.nlu.intents import IntentMatcher
-    from speech.embed import Embedder
-
     if not 0 < args.overlap <= 1:
         raise UsageError(f"--overlap {args.overlap}: a similarity from 0 to 1")
     dp = load_dialplan(args.dialplan)

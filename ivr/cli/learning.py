@@ -10,65 +10,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ivr.cli.common import UsageError, open_store, settings_from
-
-
-def add_parsers(sub: Any) -> None:
-    qa = sub.add_parser("qa", help="QA of every call: screen, the review queue")
-    qsub = qa.add_subparsers(dest="action", required=True)
-    q_run = qsub.add_parser(
-        "run", help="screen the ended calls since a date (again: flags are replaced, reviews kept)"
-    )
-    q_run.add_argument("--since", required=True, metavar="DATE", help="ISO date or time, e.g. 2026-12-01")
-    q_q = qsub.add_parser("queue", help="the calls to review, riskiest first")
-    q_q.add_argument("--day", metavar="YYYY-MM-DD")
-    q_show = qsub.add_parser("show", help="one call's flags, evidence and reviews")
-    q_show.add_argument("id")
-    for p in (q_run, q_q, q_show):
-        p.add_argument("--json", action="store_true")
-
-    kb = sub.add_parser("kb", help="the knowledge base: candidates from agents' wrap-ups, approved entries")
-    ksub = kb.add_subparsers(dest="action", required=True)
-    k_ls = ksub.add_parser(
-        "list", help="candidates waiting (with the nearest entry) and the live entries with their use"
-    )
-    k_ls.add_argument(
-        "--state", default="new", help="candidates in this state (new, approved, rejected, merged, all)"
-    )
-    k_ap = ksub.add_parser("approve", help="approve a candidate (edited with the options), live at once")
-    k_ap.add_argument("id", type=int)
-    k_ap.add_argument("--question", help="the question as callers ask it (default: the candidate's)")
-    k_ap.add_argument("--answer", help="the answer (default: the candidate's)")
-    k_ap.add_argument("--key", help="the entry's name (default: from the question)")
-    k_ap.add_argument("--into", metavar="KEY", help="merge into this live entry (a new version of it)")
-    k_ap.add_argument(
-        "--also", type=int, nargs="*", default=[], metavar="ID", help="near-duplicate candidates to merge in"
-    )
-    k_rj = ksub.add_parser("reject", help="reject a candidate")
-    k_rj.add_argument("id", type=int)
-    k_ed = ksub.add_parser("edit", help="change a live entry (a new version)")
-    k_ed.add_argument("key")
-    k_ed.add_argument("--answer")
-    k_ed.add_argument("--question", action="append", help="the questions (repeat; replaces them all)")
-    k_rb = ksub.add_parser("rollback", help="back to an earlier version (default: the one before)")
-    k_rb.add_argument("key")
-    k_rb.add_argument("--to", type=int, metavar="VERSION")
-    k_rt = ksub.add_parser("retire", help="take an entry out: the AI stops giving it")
-    k_rt.add_argument("key")
-    k_ex = ksub.add_parser("export", help="the live entries as dialplan YAML (knowledge:)")
-    k_ex.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
-    for p in (k_ls, k_ap, k_rj, k_ed, k_rb, k_rt):
-        p.add_argument("--json", action="store_true")
-        p.add_argument("--by", default="cli", help="who decides (kept with the version)")
-
-    rp = sub.add_parser("report", help="containment, tiers, topics, queues, radar, pain points, KB effect")
-    rp.add_argument("--since", required=True, metavar="DATE", help="ISO date or time")
-    rp.add_argument("--until", metavar="DATE", help="ISO date or time (default: now)")
-    rp.add_argument("--json", action="store_true")
-    rp.add_argument("--csv", metavar="DIR", help="write each table as DIR/NAME.csv")
-    rp.add_argument("--tz", default="", help="time zone of days and hours (default: the QA config's)")
-    for p in (q_run, q_q, q_show, k_ls, k_ap, k_rj, k_ed, k_rb, k_rt, k_ex, rp):
-        p.add_argument("--data-dir", metavar="DIR")
+from ivr.analytics.report import report, tables, to_csv
+from ivr.cli.common import UsageError, settings_from
+from ivr.cli.context import open_store
+from ivr.kb import KbError
+from ivr.qa.config import QaConfigError, load_qa_config
+from ivr.qa.screen import Screener
+from speech.embed import Embedder
 
 
 def when(value: str, flag: str = "--since") -> float:
@@ -82,8 +30,6 @@ def when(value: str, flag: str = "--since") -> float:
 
 
 def _qa_config(settings: Any) -> Any:
-    from ivr.qa.config import QaConfigError, load_qa_config
-
     try:
         return load_qa_config(settings.qa_config)
     except QaConfigError as e:
@@ -95,8 +41,6 @@ def _out(data: Any) -> None:
 
 
 def cmd_qa(args: argparse.Namespace) -> int:
-    from ivr.qa.screen import Screener
-
     settings = settings_from(args)
     store = open_store(settings)
     try:
@@ -140,8 +84,6 @@ def cmd_qa(args: argparse.Namespace) -> int:
 
 
 def cmd_kb(args: argparse.Namespace) -> int:
-    from ivr.kb import KbError
-
     settings = settings_from(args)
     store = open_store(settings)
     kb = store.kb
@@ -198,8 +140,6 @@ def cmd_kb(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ivr.analytics.report import report, tables, to_csv
-
     settings = settings_from(args)
     tz = args.tz or _qa_config(settings).timezone
     since = when(args.since)
@@ -208,8 +148,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         embedder = None
         try:
-            from speech.embed import Embedder
-
             embedder = Embedder()
         except Exception:  # the embedder is only for clustering unmatched words; by words without it
             embedder = None

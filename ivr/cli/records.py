@@ -12,7 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ivr.cli.common import UsageError, open_store, settings_from
+from ivr.cli.common import UsageError, settings_from
+from ivr.cli.context import open_store
+from ivr.records import OUTCOMES, UserError
 
 
 def _since(value: str | None) -> float | None:
@@ -38,8 +40,6 @@ def _line(c: dict[str, Any]) -> str:
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
-    from ivr.records import OUTCOMES
-
     settings = settings_from(args)
     store = open_store(settings)
     try:
@@ -108,8 +108,6 @@ def read_password(args: argparse.Namespace, confirm: bool) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from ivr.records import UserError
-
     store = open_store(settings_from(args))
     try:
         if args.action == "add":
@@ -158,8 +156,6 @@ def api_token(args: argparse.Namespace, url: str) -> str:
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
-    from ivr.records import UserError
-
     settings = settings_from(args)
     store = open_store(settings)
     try:

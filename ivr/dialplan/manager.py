@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.dialplan.check import Dialplan, Issue, check_dialplan
+from ivr.dialplan.check import Dialplan, DialplanError, Issue, check_dialplan
 from ivr.dialplan.understanding import Understanding
 
 log = logging.getLogger("ivr.dialplan")
@@ -44,8 +44,6 @@ class DialplanManager:
         self._mtime = 0.0
         result = self.reload()
         if not result.ok:
-            from ivr.dialplan.check import DialplanError
-
             raise DialplanError(result.issues)
 
     @property

@@ -29,6 +29,7 @@ import numpy as np
 
 from speech.asr import ASR_RATE, AsrSettings, WhisperRunner
 from speech.audio import resample
+from speech.embed import Embedder
 from speech.service import metrics
 from speech.service.protocol import Address, Message, ProtocolError, read_message
 from speech.service.scheduler import Job, JobQueue, Kind, Priority, Scheduler
@@ -97,8 +98,6 @@ class Models:
     """The loaded models (whisper, piper, the sentence embedder)."""
 
     def __init__(self, settings: ServiceSettings) -> None:
-        from speech.embed import Embedder
-
         lanes = settings.resolved_lanes()
         self.asr = WhisperRunner(replace(settings.asr, workers=lanes))
         self.asr_partials = _in_background_thread(lambda: WhisperRunner(replace(settings.asr, workers=1)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from ivr.store.engine import default_url
 from ivr.store.tables import metadata
 
 config = context.config
@@ -18,8 +19,6 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from ivr.store.engine import default_url
-
     engine = create_engine(config.get_main_option("sqlalchemy.url") or default_url())
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
