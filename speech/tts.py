@@ -150,6 +150,12 @@ def trim_tail(audio: np.ndarray, rate: int, floor_db: float = -45.0, keep_ms: in
     return audio[: int(loud[-1]) + 1 + rate * keep_ms // 1000] if loud.size else audio[:0]
 
 
+def trim_tail_pcm(pcm: bytes, rate: int) -> bytes:
+    """`trim_tail` of 16-bit PCM."""
+    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    return bytes((np.clip(trim_tail(audio, rate), -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes())
+
+
 def first_clause_split(text: str, min_words: int = 3) -> list[str]:
     """Split off the first clause of a long first sentence ("Your balance is 42 pounds, due
     on 1 May.") so it is synthesised and heard first: time to first audio follows the

@@ -14,25 +14,25 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from ivr.call.control import CallControls
 from ivr.call.hold import hold_loop
 from ivr.call.legs import Legs
 from ivr.call.pipeline import UNAVAILABLE_WAIT_S, SpeechPipeline
 from ivr.call.services import APOLOGY, CallServices
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.events import Event, EventType, make
-from ivr.privacy.redact import Redactor
 from ivr.settings import Settings
 from ivr.transport import DtmfDigit, Tick, Transport
 from prosody.radar import Radar
 from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
 from speech.service.client import SpeechUnavailable
-from speech.tts import trim_tail
+from speech.tts import trim_tail_pcm
 
 MAX_RESPONSE_MS = 10000  # an answer later than this was no answer to the caller's words (a re-prompt)
 App = Callable[["CallSession"], Awaitable[None]]
 
 
-class CallSession:
+class CallSession(CallControls):
     def __init__(
         self,
         transport: Transport,
@@ -129,7 +129,7 @@ class CallSession:
             return
         head = speech.cached(lead, rate) if lead and text.startswith(lead + " ") else None
         if head is not None:
-            self._play(_trim_tail_pcm(head, rate))
+            self._play(trim_tail_pcm(head, rate))
             text = text[len(lead) :].strip()
             rest = speech.cached(text, rate)  # the same answer again (another caller, a repeat)
             if rest is not None:
@@ -260,86 +260,11 @@ class CallSession:
         handoff = self.services.handoff_for(request)
         return await handoff.hand_over(self, request)
 
-    # -- the call-control interface (ivr.conversation.CallControl) ---------------------
-    @property
-    def sample_rate(self) -> int:
-        return self.transport.sample_rate
-
-    @property
-    def caller_gone(self) -> bool:
-        return self._ended
-
-    @property
-    def bridge_reason(self) -> str:
-        return self.transport.bridge_reason
-
-    def lines_free(self) -> int | None:
-        room = self.transport.lines_free
-        return room() if room is not None else None
-
-    def needs_agent_line(self, on: bool) -> None:
-        self.transport.needs_line = on
-
-    async def synthesize(self, text: str) -> bytes:
-        return await self.speech.synthesize(text, self.transport.sample_rate)
-
-    async def wait_playback(self) -> None:
-        await self.transport.wait_playback()
-
-    async def wait_answered(self, timeout_s: float) -> bool:
-        return await self.transport.wait_answered(timeout_s)
-
-    async def bridge_to(
-        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: bytes | None = None
-    ) -> TransferOutcome:
-        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
-        return await self.legs.bridge_to(uri, request, ring_timeout_s, whisper_pcm)
-
-    async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
-        return await self.legs.refer(uri, timeout_s)
-
-    async def hand_to_console(self, queue: str) -> None:
-        await self.legs.hand_to_console(queue)
-
-    def _left(self) -> None:
-        """The caller was handed over for good: the IVR is out of the call."""
-        self._ended = True
-
-    def masked(self, value: Any) -> Any:
-        """`value` with the call's card numbers masked (by the call's record when it has one)."""
-        mask = getattr(self._sink, "mask", None)
-        if mask is not None:
-            return mask(value)
-
-        return Redactor().mask(value)
-
-    def set_secure(self, on: bool) -> None:
-        secure = getattr(self._sink, "set_secure", None)  # a CallRecord masks what it keeps
-        if secure is not None:
-            secure(on)
-
     async def hangup(self, reason: str) -> None:
         await self.transport.wait_playback()  # let the goodbye be heard
         self.emit(EventType.HANGUP, reason=reason)
         await self.transport.hangup()
         self._ended = True
-
-    async def compute(self, fn: Callable[[], Any]) -> Any:
-        return await self.track(asyncio.to_thread(fn))
-
-    async def http(self, method: str, url: str, timeout_ms: int, **kwargs: Any) -> Any:
-        if self._http is None:
-            raise RuntimeError("no HTTP client configured for this call")
-        return await self.track(self._http.request(method, url, timeout=timeout_ms / 1000, **kwargs))
-
-    async def track(self, awaitable: Awaitable[Any]) -> Any:
-        """Await model or network work so that a deterministic replay waits for it too."""
-        fut = asyncio.ensure_future(awaitable)
-        self._work.add(fut)
-        try:
-            return await fut
-        finally:
-            self._work.discard(fut)
 
     # -- the call loop --------------------------------------------------------------
     async def run(self) -> list[Event]:
@@ -462,13 +387,6 @@ class CallSession:
                 self._inbox.put_nowait(Input(InputKind.SPEECH, text=str(event.data["text"]), gap_ms=gap))
                 self._wake.set()
         self._sink(event)
-
-
-def _trim_tail_pcm(pcm: bytes, rate: int) -> bytes:
-    import numpy as np
-
-    audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-    return to_pcm16(trim_tail(audio, rate))
 
 
 async def greeting_app(session: CallSession) -> None:

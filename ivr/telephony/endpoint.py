@@ -33,23 +33,11 @@ from typing import Any
 
 import pjsua2 as pj
 
-from ivr.telephony.commands import (
-    Command,
-    ConnectAgent,
-    DialAgent,
-    DialMonitor,
-    Hangup,
-    HangupAgent,
-    HangupMonitor,
-    Refer,
-    Send,
-    SetMonitorMode,
-    SpeakOnHold,
-    StartHold,
-    StopHold,
-)
+from ivr.telephony.commands import Send
+from ivr.telephony.dispatch import Dispatch
 from ivr.telephony.hold_media import HOLD_LEVEL_CHECK_S, HoldMedia
 from ivr.telephony.monitor_leg import MonitorLegs
+from ivr.telephony.outbound import OutboundLegs
 from ivr.telephony.pjobjects import SipStartError, _Account, _Call, _pj_reason, _Port, fast_bytes
 
 __all__ = ["SipEndpoint", "SipSettings", "SipStartError", "fast_bytes"]
@@ -79,7 +67,7 @@ class SipSettings:
     """pjsip log level to the console (0 = quiet, 5 = every message)."""
 
 
-class SipEndpoint(HoldMedia, MonitorLegs):
+class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
     """Runs the SIP side of a worker on its own thread.
 
     `on_call(key, caller, start)`: a call was answered and its media is up; `start(transport)`
@@ -130,19 +118,6 @@ class SipEndpoint(HoldMedia, MonitorLegs):
     def active_calls(self) -> int:
         return len(self._calls)
 
-    def commands_for(self, key: str) -> Send:
-        """How a call's transport sends its commands (to this call's key)."""
-
-        def send(cmd: Command) -> None:
-            self.command(key, cmd)
-
-        return send
-
-    def command(self, key: str, cmd: Command) -> None:
-        """Run a command on a call in the SIP thread (thread-safe)."""
-        self._commands.put(lambda: self._do(key, cmd))
-
-    # -- the SIP thread ------------------------------------------------------------------------
     def _run(self) -> None:
         ep = pj.Endpoint()
         try:
@@ -364,50 +339,6 @@ class SipEndpoint(HoldMedia, MonitorLegs):
         pj._pjsua2.delete_Call(call)
         call.this.disown()
 
-    def _do(self, key: str, cmd: Command) -> None:
-        call = self._calls.get(key)
-        if call is None or call.gone:
-            return  # already over: never touch a destroyed call
-        match cmd:
-            case Hangup():
-                call.hangup(pj.CallOpParam())
-            case Refer(uri):
-                try:
-                    call.xfer(uri, pj.CallOpParam(True))
-                except pj.Error as e:
-                    call.transport.refer_done(500, e.info())
-            case DialAgent(uri, headers, seq):
-                self._dial_agent(call, uri, headers, seq)
-            case StartHold(path):
-                self._start_hold(call, path)
-            case StopHold():
-                self._stop_hold(call)
-            case SpeakOnHold() if call.player is not None and call.port is not None:
-                # the IVR speaks on hold (the bridge mixes it with the music): its frames are
-                # taken again until the hold ends
-                call.port.startTransmit(call.getAudioMedia(call.audio_index))
-            case ConnectAgent():
-                self._connect(call)
-            case DialMonitor(uri, mode, seq, own_is_agent):
-                self._dial_monitor(call, uri, mode, seq, own_is_agent)
-            case SetMonitorMode(mode) if call.monitor is not None and not call.monitor.gone:
-                call.monitor.monitor_mode = mode
-                self._wire_monitor(call.monitor)
-            case HangupMonitor() if call.monitor is not None and not call.monitor.gone:
-                call.monitor.hangup(pj.CallOpParam())
-            case HangupAgent() if call.peer is not None and not call.peer.gone:
-                call.peer.hangup(pj.CallOpParam())
-
-    def _connect(self, call: _Call) -> None:
-        agent = call.peer
-        if agent is None or agent.gone or agent.audio_index < 0 or call.audio_index < 0:
-            return
-        caller_audio = call.getAudioMedia(call.audio_index)
-        agent_audio = agent.getAudioMedia(agent.audio_index)
-        caller_audio.startTransmit(agent_audio)
-        agent_audio.startTransmit(caller_audio)
-        agent.bridged = call.bridged = True
-
     def lines_free(self) -> int:
         """Calls this endpoint could still make or take (an agent leg is one)."""
         return self.settings.max_calls - len(self._calls)
@@ -422,57 +353,6 @@ class SipEndpoint(HoldMedia, MonitorLegs):
             if c.leg == "caller" and c.peer is None and getattr(c.transport, "needs_line", False)
         )
         return self.settings.max_calls - len(calls) - waiting
-
-    def originate(self, key: str, uri: str, transport: Any, headers: dict[str, str] | None = None) -> None:
-        """Place an outbound call (a callback's first leg, to the agent) carried by `transport`
-        as if it were a caller's; its media and end are reported to the transport."""
-        self._commands.put(lambda: self._originate(key, uri, transport, headers or {}))
-
-    def _originate(self, key: str, uri: str, transport: Any, headers: dict[str, str]) -> None:
-        if len(self._calls) >= self.settings.max_calls:
-            transport.sip_disconnected("no free line for the callback")
-            return
-        call = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
-        call.key, call.transport = key, transport
-        error = self._make_call(call, uri, headers)
-        if error:
-            transport.sip_disconnected(f"could not dial {uri}: {error}")
-            return
-        self._calls[key] = call
-
-    def _make_call(self, call: _Call, uri: str, headers: dict[str, str]) -> str:
-        """INVITE `uri` with `headers` from `call`; '' if under way, else why not (the call is
-        then destroyed)."""
-        prm = pj.CallOpParam(True)
-        for name, value in headers.items():
-            h = pj.SipHeader()
-            h.hName, h.hValue = name, value
-            prm.txOption.headers.append(h)
-        try:
-            call.makeCall(uri, prm)
-        except pj.Error as e:
-            self._destroy(call)
-            return str(e.info())
-        return ""
-
-    def _dial_agent(self, call: _Call, uri: str, headers: dict[str, str], seq: int = 0) -> None:
-        if call.peer is not None:
-            call.transport.agent_failed(500, "a transfer is already under way", seq)
-            return
-        if len(self._calls) >= self.settings.max_calls:
-            call.transport.agent_failed(503, "no free line on this worker for the agent leg", seq)
-            return
-        agent = _Call(self, self._acc, pj.PJSUA_INVALID_ID)
-        agent.leg = "agent"
-        agent.bridge_seq = seq
-        agent.key = f"{call.key}-agent"
-        agent.transport = call.transport
-        error = self._make_call(agent, uri, headers)
-        if error:
-            call.transport.agent_failed(500, error, seq)
-            return
-        agent.peer, call.peer = call, agent
-        self._calls[agent.key] = agent
 
 
 def _user_of(uri: str) -> str:

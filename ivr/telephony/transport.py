@@ -21,22 +21,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ivr.conversation import TransferOutcome, TransferRequest
-from ivr.telephony.commands import (
-    ConnectAgent,
-    DialAgent,
-    DialMonitor,
-    Hangup,
-    HangupAgent,
-    HangupMonitor,
-    Refer,
-    Send,
-    SetMonitorMode,
-    SpeakOnHold,
-    StartHold,
-    StopHold,
-)
-from ivr.telephony.handoff import agent_headers
+from ivr.conversation import TransferOutcome
+from ivr.telephony.bridge import AgentBridge, BridgeState
+from ivr.telephony.commands import Hangup, Send, SpeakOnHold, StartHold, StopHold
+from ivr.telephony.supervisor_leg import SupervisorLeg
 from ivr.transport import CallInput, DtmfDigit, Tick
 from speech.audio import FRAME_MS, AudioFrame
 
@@ -45,25 +33,10 @@ HOLD_TICK_S = 1.0
 second-long steps need no finer one)."""
 
 
-def _outcome_of_status(status: int) -> TransferOutcome:
-    if status in (486, 600, 603):
-        return TransferOutcome.BUSY
-    if status in (408, 480, 487):
-        return TransferOutcome.NO_ANSWER
-    return TransferOutcome.FAILED
+class SipCallTransport(AgentBridge, SupervisorLeg):
+    """A SIP call: its media (frames, playback, hold, recording) here; the agent's leg
+    (`AgentBridge`) and a supervisor's (`SupervisorLeg`) in their own modules."""
 
-
-def ringback(sample_rate: int) -> bytes:
-    """One 3 s cadence of UK ringback (400 + 450 Hz; 0.4 s on, 0.2 off, 0.4 on, 2 s off)."""
-    t = np.arange(int(0.4 * sample_rate)) / sample_rate
-    burst = 0.08 * (np.sin(2 * np.pi * 400 * t) + np.sin(2 * np.pi * 450 * t))
-    gap = np.zeros(int(0.2 * sample_rate))
-    tail = np.zeros(int(2.0 * sample_rate))
-    cycle = np.concatenate([burst, gap, burst, tail])
-    return (np.clip(cycle, -1, 1) * 32767).astype("<i2").tobytes()
-
-
-class SipCallTransport:
     def __init__(
         self,
         call_id: str,
@@ -98,37 +71,14 @@ class SipCallTransport:
         self._rx_scheduled = False
         self.transferred_to: str | None = None
         self.end_reason = ""
-        # the bridge to an agent: "" -> dialing -> connected | over
-        self.bridge_state = ""
-        self._bridge_seq = 0  # each transfer's agent leg has a number: a late word of an old one is ignored
-        self._leg_closed = asyncio.Event()  # no agent leg of this call is being dialled or ringing
-        self._leg_closed.set()
         self.lines_free: Callable[[], int] | None = None
         """Lines the worker has free (set by the worker): an agent leg needs one."""
         self.needs_line = False
         """The caller waits for an agent: the worker keeps a line for the agent leg."""
         self._answered = asyncio.Event()  # media is up (an outbound call: the far end answered)
         self._gone = asyncio.Event()  # the call is over
-        self.agent_leg = True
-        self.on_agent_audio: Callable[[bytes], None] | None = None
-        """Given the agent's audio (20 ms frames, on the event loop) once the caller is put through."""
-        self._agent_rx: deque[bytes] = deque()
-        self._agent_rx_scheduled = False
-        self.bridge_reason = ""
-        self.agent_answered_ms: int | None = None
-        self._connect_pending = (
-            False  # the agent is briefed; the caller is put through once the IVR is silent
-        )
-        """The call's time at which the last agent leg answered (the briefing starts)."""
-        self._bridge_result: asyncio.Future[TransferOutcome] | None = None
-        self.monitor_state = ""  # a supervisor's leg: "" | dialing | active | ended
-        self.monitor_reason = ""
-        self.on_monitor: Callable[[str, str], None] | None = None
-        """Told (on the event loop) when the supervisor's leg answers or ends."""
-        self._ring = ringback(sample_rate)
-        self._ring_pos = -1  # >= 0: the caller hears ringback when nothing else plays
-        self._agent_out: deque[bytes] = deque()  # the whisper, to the agent leg only
-        self._agent_in: deque[bytes] = deque(maxlen=50)  # what the agent says, for the recording
+        self._init_bridge(sample_rate)
+        self._init_monitor()
         # on hold: pjmedia plays the music and the caller's frames stop until they speak;
         # the call's clock goes on from the wall clock (Tick inputs, silence in the recording)
         self._holding = False
@@ -159,29 +109,6 @@ class SipCallTransport:
             self._loop.call_soon_threadsafe(self._idle.set)
             if self._connect_pending:
                 self._loop.call_soon_threadsafe(self._whisper_done)
-        return chunk
-
-    def _ringback_frame(self) -> bytes:
-        n = self._frame_bytes
-        pos = self._ring_pos
-        self._ring_pos = (pos + n) % (len(self._ring) - len(self._ring) % n)
-        return self._ring[pos : pos + n]
-
-    def agent_frame_in(self, pcm: bytes) -> None:
-        self._agent_in.append(pcm)
-        if self.on_agent_audio is not None and self.bridge_state == "connected":
-            self._agent_rx.append(pcm)
-            if not self._agent_rx_scheduled:
-                self._agent_rx_scheduled = True
-                self._loop.call_soon_threadsafe(self._drain_agent_rx)
-
-    def agent_frame_out(self) -> bytes:
-        try:
-            chunk = self._agent_out.popleft()
-        except IndexError:
-            return self._silence
-        if not self._agent_out:  # the whisper has been heard: connect the caller
-            self._loop.call_soon_threadsafe(self._whisper_done)
         return chunk
 
     # -- called from the SIP thread ------------------------------------------------------
@@ -215,33 +142,7 @@ class SipCallTransport:
         """On hold, the caller's line got loud: their frames flow again (the AI listens)."""
         self._loop.call_soon_threadsafe(self._on_hold_voice)
 
-    def refer_done(self, status: int, reason: str) -> None:
-        outcome = TransferOutcome.CONNECTED if 200 <= status < 300 else _outcome_of_status(status)
-        self._loop.call_soon_threadsafe(self._bridge_done, outcome, f"{status} {reason}".strip())
-
-    def agent_answered(self, seq: int = 0) -> None:
-        self._loop.call_soon_threadsafe(self._on_agent_answered, seq)
-
-    def agent_failed(self, status: int, reason: str, seq: int = 0) -> None:
-        """The agent leg `seq` ended before it was connected (SIP final status)."""
-        self._loop.call_soon_threadsafe(self._on_agent_failed, status, reason, seq)
-
-    def _on_agent_failed(self, status: int, reason: str, seq: int) -> None:
-        if seq != self._bridge_seq:
-            return  # an earlier agent's leg, cancelled before this one was dialled
-        self._leg_closed.set()
-        if 200 <= status < 300:  # it answered, then hung up before the caller was put through
-            self._bridge_done(TransferOutcome.FAILED, "the agent hung up during the briefing")
-        else:
-            self._bridge_done(_outcome_of_status(status), f"{status} {reason}")
-
     # -- the event loop side -------------------------------------------------------------
-    def _drain_agent_rx(self) -> None:
-        self._agent_rx_scheduled = False
-        while self._agent_rx:
-            pcm = self._agent_rx.popleft()
-            if self.on_agent_audio is not None:
-                self.on_agent_audio(pcm)
 
     def _drain_rx(self) -> None:
         self._rx_scheduled = False
@@ -257,7 +158,9 @@ class SipCallTransport:
             pcm = (pcm + self._silence)[: self._frame_bytes]
         self._record(pcm)
         self._inbox.put_nowait(AudioFrame(pcm, self.sample_rate, t_ms))
-        if t_ms >= self._max_call_ms and self.bridge_state != "connected":  # agents are not cut off
+        if (
+            t_ms >= self._max_call_ms and self.bridge_state is not BridgeState.CONNECTED
+        ):  # agents are not cut off
             self.end_reason = "max call length"
             self._command(Hangup())
             self._on_end("max call length")
@@ -298,34 +201,6 @@ class SipCallTransport:
             self._idle.set()
             self._bridge_done(TransferOutcome.FAILED, "the caller hung up")
 
-    def _on_agent_answered(self, seq: int = 0) -> None:
-        if seq != self._bridge_seq or self.bridge_state != "dialing":  # answered after we gave up on it
-            self._command(HangupAgent())
-            return
-        self.agent_answered_ms = self._frames_in * FRAME_MS
-        if not self._agent_out:
-            self._whisper_done()
-
-    def _whisper_done(self) -> None:
-        if self.bridge_state == "dialing":
-            if self._out:  # the caller still hears the IVR (the hand-over phrase): put through after it
-                self._connect_pending = True
-                return
-            self._connect_pending = False
-            self._command(ConnectAgent())
-            self._bridge_done(TransferOutcome.CONNECTED, "")
-
-    def _bridge_done(self, outcome: TransferOutcome, reason: str) -> None:
-        if self.bridge_state != "dialing":
-            return
-        self.bridge_state = "connected" if outcome is TransferOutcome.CONNECTED else "over"
-        self.bridge_reason = reason
-        with self._out_lock:  # the clock thread advances the ringback under this lock
-            self._ring_pos = -1
-        self._agent_out.clear()
-        if self._bridge_result is not None and not self._bridge_result.done():
-            self._bridge_result.set_result(outcome)
-
     def _record(self, caller_pcm: bytes, heard: bytes | None = None) -> None:
         if self._recording is None:
             return
@@ -336,7 +211,9 @@ class SipCallTransport:
             heard = self._sent.popleft() if self._sent else self._silence
         left = np.frombuffer(caller_pcm, dtype="<i2")
         right = np.frombuffer(heard, dtype="<i2")[: len(left)]
-        if self._agent_in and self.bridge_state == "connected":  # the agent, as the caller hears them
+        if (
+            self._agent_in and self.bridge_state is BridgeState.CONNECTED
+        ):  # the agent, as the caller hears them
             agent = np.frombuffer(self._agent_in.popleft(), dtype="<i2")[: len(left)]
             if len(agent) == len(right):
                 right = np.clip(right.astype(np.int32) + agent, -32768, 32767).astype("<i2")
@@ -353,7 +230,7 @@ class SipCallTransport:
         of ours (an announcement), or silence, in one block when nothing of ours is pending."""
         if self._recording is None:
             return
-        if self._sent or (self._agent_in and self.bridge_state == "connected") or self._wav is None:
+        if self._sent or (self._agent_in and self.bridge_state is BridgeState.CONNECTED) or self._wav is None:
             for _ in range(frames):
                 self._record(self._silence)
             return
@@ -433,81 +310,6 @@ class SipCallTransport:
         self._command(Hangup())
         self._on_end(f"transferred to {target}")
 
-    async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
-        """Blind transfer: REFER the caller's phone to `uri`; CONNECTED once it reports that the
-        target answered (the IVR then hangs up its side)."""
-        if self._ended:
-            return TransferOutcome.FAILED
-        self.transferred_to = uri
-        self.bridge_state = "dialing"
-        self._bridge_result = self._loop.create_future()
-        self._command(Refer(uri))
-        try:
-            return await asyncio.wait_for(asyncio.shield(self._bridge_result), timeout_s)
-        except TimeoutError:
-            self._bridge_done(TransferOutcome.NO_ANSWER, f"no result in {timeout_s} s")
-            return TransferOutcome.NO_ANSWER
-
-    async def bridge(
-        self, uri: str, whisper: bytes, request: TransferRequest, ring_timeout_s: float
-    ) -> TransferOutcome:
-        headers = agent_headers(self.call_id, request)
-        if self._ended:
-            return TransferOutcome.FAILED
-        try:  # the last agent's leg (one that rang out) is gone before the next is dialled
-            await asyncio.wait_for(self._leg_closed.wait(), 10)
-        except TimeoutError:
-            pass
-        self._bridge_seq += 1
-        self.agent_answered_ms = None
-        self._connect_pending = False
-        self._leg_closed.clear()
-        self.transferred_to = uri
-        self.bridge_state = "dialing"
-        self._bridge_result = self._loop.create_future()
-        n = self._frame_bytes
-        if whisper:  # a little lead-in so the agent's first syllable is not clipped
-            whisper = bytes(n * 15) + whisper
-            whisper += bytes(-len(whisper) % n)
-            self._agent_out.extend(whisper[i : i + n] for i in range(0, len(whisper), n))
-        with self._out_lock:
-            self._ring_pos = 0
-        self._command(DialAgent(uri, headers, self._bridge_seq))
-        whisper_s = len(whisper) / (2 * self.sample_rate) + len(self._out) * FRAME_MS / 1000
-        try:
-            return await asyncio.wait_for(asyncio.shield(self._bridge_result), ring_timeout_s + whisper_s)
-        except TimeoutError:
-            self._bridge_done(TransferOutcome.NO_ANSWER, f"no answer in {ring_timeout_s} s")
-            self._command(HangupAgent())
-            return TransferOutcome.NO_ANSWER
-
     async def hangup(self) -> None:
         self._command(Hangup())
         self._on_end("ivr hung up")
-
-    # -- a supervisor listening in (ivr.call.monitor drives these) ----------------------
-    def monitor_dial(self, uri: str, mode: str, own_is_agent: bool = False) -> int:
-        """Dial a supervisor's phone into the bridge; returns the leg's number. `own_is_agent`:
-        this call's own leg is the agent (a callback dials the agent first)."""
-        self._monitor_seq = getattr(self, "_monitor_seq", 0) + 1
-        self.monitor_state = "dialing"
-        self._command(DialMonitor(uri, mode, self._monitor_seq, own_is_agent))
-        return self._monitor_seq
-
-    def monitor_mode(self, mode: str) -> None:
-        self._command(SetMonitorMode(mode))
-
-    def monitor_hangup(self) -> None:
-        self._command(HangupMonitor())
-
-    def monitor_answered(self, seq: int) -> None:  # SIP thread
-        self._loop.call_soon_threadsafe(self._monitor_word, seq, "active", "")
-
-    def monitor_ended(self, status: int, reason: str, seq: int) -> None:  # SIP thread
-        self._loop.call_soon_threadsafe(self._monitor_word, seq, "ended", f"{status} {reason}".strip())
-
-    def _monitor_word(self, seq: int, state: str, reason: str) -> None:
-        if seq == getattr(self, "_monitor_seq", 0):
-            self.monitor_state, self.monitor_reason = state, reason
-            if self.on_monitor is not None:
-                self.on_monitor(state, reason)
