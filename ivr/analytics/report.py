@@ -10,6 +10,7 @@ import json
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +42,49 @@ def report(
     """The figures for calls that started in [since, until)."""
     zone = ZoneInfo(tz)
     until = until if until is not None else datetime.now().timestamp() + 1
+    d = _read(engine, since, until)
+    rows = d.rows
+    n = len(rows)
+    facts = [json.loads(r.facts) if r.facts else {} for r in rows]
+    first_intent = _first_intents(rows, facts)
+    outcomes = Counter(r.outcome for r in rows)
+    unmatched = [t for f in facts for t in f.get("unmatched", [])]
+    return {
+        "since": since,
+        "until": until,
+        "timezone": tz,
+        "calls": n,
+        "outcomes": dict(outcomes),
+        **_containment(rows, d.later),
+        **_topics(rows, first_intent, unmatched, zone, embedder, top),
+        **_radar(rows, first_intent, zone),
+        **_queues(d.entries, outcomes, n),
+        "pain_points": {
+            "nodes": _pain(rows, facts, top),
+            "no_match": [{"text": t, "count": c} for t, c in Counter(unmatched).most_common(top)],
+        },
+        "duration_s": {"p50": _pct([(r.duration_ms or 0) / 1000 for r in rows], 0.5)},
+        "kb": _kb(rows, facts, d.approvals, d.uses, since, zone, top),
+        "qa": {
+            "screened": sum(1 for r in rows if r.score is not None),
+            "queued": sum(1 for r in rows if r.review == "queued"),
+            "reviewed": sum(1 for r in rows if r.review == "reviewed"),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class _Data:
+    rows: list[Any]
+    later: list[Any]
+    entries: list[Any]
+    approvals: list[Any]
+    uses: list[Any]
+
+
+def _read(engine: Engine, since: float, until: float) -> _Data:
+    """The ended calls (with their QA), the same callers' later calls (redials), queue entries,
+    knowledge-base approvals and uses, of the period."""
     cols = (calls.c.id, calls.c.caller, calls.c.started_at, calls.c.duration_ms, calls.c.tier, calls.c.queue,
             calls.c.transfer_reason, calls.c.outcome, calls.c.affect_level, calls.c.intents, calls.c.path)  # fmt: skip
     with engine.connect() as conn:
@@ -54,7 +98,7 @@ def report(
             select(calls.c.caller, calls.c.started_at)
             .where(calls.c.started_at >= since, calls.c.started_at < until + REDIAL_S, calls.c.caller != "")
         ).all()  # fmt: skip
-        entries_q = conn.execute(
+        entries = conn.execute(
             select(queue_entries.c.queue, queue_entries.c.joined_at, queue_entries.c.left_at, queue_entries.c.leave_reason,
                    queue_entries.c.handle_s)
             .where(queue_entries.c.joined_at >= since, queue_entries.c.joined_at < until)
@@ -66,24 +110,15 @@ def report(
         uses = conn.execute(
             select(kb_uses.c.key, kb_uses.c.outcome).where(kb_uses.c.at >= since, kb_uses.c.at < until)
         ).all()
+    return _Data(list(rows), list(later), list(entries), list(approvals), list(uses))
 
-    n = len(rows)
-    by_caller: dict[str, list[float]] = defaultdict(list)
-    for c, t in later:
-        by_caller[c].append(float(t))
-    outcomes = Counter(r.outcome for r in rows)
-    resolved = [r for r in rows if r.outcome == "ai_resolved"]
-    redialed = [
-        r for r in resolved
-        if r.caller and any(0 < t - r.started_at <= REDIAL_S for t in by_caller.get(r.caller, ()))
-    ]  # fmt: skip
-    tiers = Counter((r.tier or "L1") for r in rows)
-    facts = [json.loads(r.facts) if r.facts else {} for r in rows]
 
-    def day(ts: float) -> str:
-        return datetime.fromtimestamp(ts, zone).date().isoformat()
+def _day(ts: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts, zone).date().isoformat()
 
-    # what callers ask
+
+def _first_intents(rows: list[Any], facts: list[dict[str, Any]]) -> list[str]:
+    """What each caller asked first (none: "")."""
     first_intent = []
     for r, f in zip(rows, facts, strict=True):
         name = f.get("first_intent")
@@ -91,23 +126,74 @@ def report(
             names = [i["name"] for i in json.loads(r.intents or "[]")]
             name = next((x for x in names if x != "none"), names[0] if names else "")
         first_intent.append(name or "")
+    return first_intent
+
+
+def _containment(rows: list[Any], later: list[Any]) -> dict[str, Any]:
+    """Calls the AI resolved (and those whose caller called back within a day), and the tiers."""
+    n = len(rows)
+    by_caller: dict[str, list[float]] = defaultdict(list)
+    for c, t in later:
+        by_caller[c].append(float(t))
+    resolved = [r for r in rows if r.outcome == "ai_resolved"]
+    redialed = [
+        r for r in resolved
+        if r.caller and any(0 < t - r.started_at <= REDIAL_S for t in by_caller.get(r.caller, ()))
+    ]  # fmt: skip
+    tiers = Counter((r.tier or "L1") for r in rows)
+    return {
+        "containment": _share(len(resolved), n),
+        "containment_redial_corrected": _share(len(resolved) - len(redialed), n),
+        "containment_detail": {"ai_resolved": len(resolved), "redialed_within_24h": len(redialed)},
+        "tiers": {t: _share(tiers.get(t, 0), n) for t in ("L1", "L2", "L3")},
+        "tier_counts": {t: tiers.get(t, 0) for t in ("L1", "L2", "L3")},
+        "tier_target": TIER_TARGET,
+    }
+
+
+def _topics(
+    rows: list[Any], first_intent: list[str], unmatched: list[str], zone: ZoneInfo, embedder: Any, top: int
+) -> dict[str, Any]:
+    """What callers ask, day by day, what nobody understood, and why calls were handed over."""
+    n = len(rows)
     intents = Counter(i for i in first_intent if i)
     by_day: dict[str, Counter[str]] = defaultdict(Counter)
     for r, i in zip(rows, first_intent, strict=True):
         if i:
-            by_day[day(r.started_at)][i] += 1
-    unmatched = [t for f in facts for t in f.get("unmatched", [])]
+            by_day[_day(r.started_at, zone)][i] += 1
+    return {
+        "top_intents": [
+            {"intent": k, "calls": v, "share": _share(v, n)} for k, v in intents.most_common(top)
+        ],
+        "hot_topics": {
+            "by_day": {d: dict(c.most_common(top)) for d, c in sorted(by_day.items())},
+            "unmatched": cluster(unmatched, embedder)[:top],
+        },
+        "transfer_reasons": [
+            {"reason": k, "calls": v}
+            for k, v in Counter(r.transfer_reason for r in rows if r.transfer_reason).most_common(top)
+        ],
+    }
 
-    # the radar
+
+def _radar(rows: list[Any], first_intent: list[str], zone: ZoneInfo) -> dict[str, Any]:
+    """How often callers were upset enough to escalate, by hour and by what they asked."""
     esc = [r.affect_level == "escalate" for r in rows]
     hours: dict[int, list[bool]] = defaultdict(list)
     per_intent: dict[str, list[bool]] = defaultdict(list)
     for r, e, i in zip(rows, esc, first_intent, strict=True):
         hours[datetime.fromtimestamp(r.started_at, zone).hour].append(e)
         per_intent[i or "(none)"].append(e)
+    return {
+        "escalation_rate": _share(sum(esc), len(rows)),
+        "escalation_by_hour": {h: _share(sum(v), len(v)) for h, v in sorted(hours.items())},
+        "escalation_by_intent": {k: _share(sum(v), len(v)) for k, v in sorted(per_intent.items())},
+    }
 
-    # queues
-    joined = [q for q in entries_q if q.leave_reason in ("answered", "abandoned", "timeout", "callback")]
+
+def _queues(entries: list[Any], outcomes: Counter[str], n: int) -> dict[str, Any]:
+    """Abandonment, handle time, speed of answer, and each queue's service level."""
+    joined = [q for q in entries if q.leave_reason in ("answered", "abandoned", "timeout", "callback")]
     answered = [q for q in joined if q.leave_reason == "answered" and q.left_at]
     abandoned_q = [q for q in joined if q.leave_reason == "abandoned"]
     asa = [q.left_at - q.joined_at for q in answered]
@@ -122,54 +208,7 @@ def report(
             "abandoned": sum(1 for q in mine if q.leave_reason == "abandoned"),
             "service_level": _share(len(fast), len(mine)), "asa_s": _pct([q.left_at - q.joined_at for q in ans], 0.5),
         })  # fmt: skip
-
-    # pain points: where calls that went wrong ended
-    nodes: dict[str, Counter[str]] = defaultdict(Counter)
-    for r, f in zip(rows, facts, strict=True):
-        last = f.get("last_node") or (json.loads(r.path or "[]") or [""])[-1]
-        if r.outcome in FAILED_END and last:
-            nodes[last][r.outcome] += 1
-    pain = sorted(
-        ({"node": k, "calls": sum(v.values()), **dict(v)} for k, v in nodes.items()),
-        key=lambda d: -sum(nodes[str(d["node"])].values()),
-    )[:top]
-
-    # the knowledge base: calls answered from it against the rest, day by day
-    kb_calls = [bool(f.get("kb")) for f in facts]
-    with_kb = [r for r, k in zip(rows, kb_calls, strict=True) if k]
-    without = [r for r, k in zip(rows, kb_calls, strict=True) if not k]
-    daily: dict[str, list[tuple[Any, bool]]] = defaultdict(list)
-    for r, k in zip(rows, kb_calls, strict=True):
-        daily[day(r.started_at)].append((r, k))
-    use_count = Counter(u.key for u in uses)
-    use_resolved = Counter(u.key for u in uses if u.outcome == "ai_resolved")
-
     return {
-        "since": since,
-        "until": until,
-        "timezone": tz,
-        "calls": n,
-        "outcomes": dict(outcomes),
-        "containment": _share(len(resolved), n),
-        "containment_redial_corrected": _share(len(resolved) - len(redialed), n),
-        "containment_detail": {"ai_resolved": len(resolved), "redialed_within_24h": len(redialed)},
-        "tiers": {t: _share(tiers.get(t, 0), n) for t in ("L1", "L2", "L3")},
-        "tier_counts": {t: tiers.get(t, 0) for t in ("L1", "L2", "L3")},
-        "tier_target": TIER_TARGET,
-        "top_intents": [
-            {"intent": k, "calls": v, "share": _share(v, n)} for k, v in intents.most_common(top)
-        ],
-        "hot_topics": {
-            "by_day": {d: dict(c.most_common(top)) for d, c in sorted(by_day.items())},
-            "unmatched": cluster(unmatched, embedder)[:top],
-        },
-        "transfer_reasons": [
-            {"reason": k, "calls": v}
-            for k, v in Counter(r.transfer_reason for r in rows if r.transfer_reason).most_common(top)
-        ],
-        "escalation_rate": _share(sum(esc), n),
-        "escalation_by_hour": {h: _share(sum(v), len(v)) for h, v in sorted(hours.items())},
-        "escalation_by_intent": {k: _share(sum(v), len(v)) for k, v in sorted(per_intent.items())},
         "abandon_rate": _share(len(abandoned_q), len(joined)),
         "abandoned_share_of_calls": _share(outcomes.get("abandoned", 0), n),
         "handle_time_s": {
@@ -182,39 +221,57 @@ def report(
             "mean": round(statistics.fmean(asa), 1) if asa else None,
         },
         "queues": queues,
-        "pain_points": {
-            "nodes": pain,
-            "no_match": [{"text": t, "count": c} for t, c in Counter(unmatched).most_common(top)],
-        },
-        "duration_s": {"p50": _pct([(r.duration_ms or 0) / 1000 for r in rows], 0.5)},
-        "kb": {
-            "calls_answered_from_kb": len(with_kb),
-            "their_containment": _share(sum(1 for r in with_kb if r.outcome == "ai_resolved"), len(with_kb)),
-            "other_containment": _share(sum(1 for r in without if r.outcome == "ai_resolved"), len(without)),
-            "by_day": [
-                {
-                    "day": d,
-                    "calls": len(v),
-                    "containment": _share(sum(1 for r, _ in v if r.outcome == "ai_resolved"), len(v)),
-                    "kb_answers": sum(1 for _, k in v if k),
-                }
-                for d, v in sorted(daily.items())
-            ],
-            "approvals": [
-                {"key": a.key, "version": a.version, "day": day(a.created_at), "note": a.note}
-                for a in approvals
-                if a.created_at >= since
-            ],
-            "entries": [
-                {"key": k, "answered": v, "resolved": use_resolved.get(k, 0)}
-                for k, v in use_count.most_common(top)
-            ],
-        },
-        "qa": {
-            "screened": sum(1 for r in rows if r.score is not None),
-            "queued": sum(1 for r in rows if r.review == "queued"),
-            "reviewed": sum(1 for r in rows if r.review == "reviewed"),
-        },
+    }
+
+
+def _pain(rows: list[Any], facts: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """Where calls that went wrong ended, the worst nodes first."""
+    nodes: dict[str, Counter[str]] = defaultdict(Counter)
+    for r, f in zip(rows, facts, strict=True):
+        last = f.get("last_node") or (json.loads(r.path or "[]") or [""])[-1]
+        if r.outcome in FAILED_END and last:
+            nodes[last][r.outcome] += 1
+    return sorted(
+        ({"node": k, "calls": sum(v.values()), **dict(v)} for k, v in nodes.items()),
+        key=lambda d: -sum(nodes[str(d["node"])].values()),
+    )[:top]
+
+
+def _kb(
+    rows: list[Any], facts: list[dict[str, Any]], approvals: list[Any], uses: list[Any], since: float,
+    zone: ZoneInfo, top: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The knowledge base: calls answered from it against the rest, day by day."""
+    kb_calls = [bool(f.get("kb")) for f in facts]
+    with_kb = [r for r, k in zip(rows, kb_calls, strict=True) if k]
+    without = [r for r, k in zip(rows, kb_calls, strict=True) if not k]
+    daily: dict[str, list[tuple[Any, bool]]] = defaultdict(list)
+    for r, k in zip(rows, kb_calls, strict=True):
+        daily[_day(r.started_at, zone)].append((r, k))
+    use_count = Counter(u.key for u in uses)
+    use_resolved = Counter(u.key for u in uses if u.outcome == "ai_resolved")
+    return {
+        "calls_answered_from_kb": len(with_kb),
+        "their_containment": _share(sum(1 for r in with_kb if r.outcome == "ai_resolved"), len(with_kb)),
+        "other_containment": _share(sum(1 for r in without if r.outcome == "ai_resolved"), len(without)),
+        "by_day": [
+            {
+                "day": d,
+                "calls": len(v),
+                "containment": _share(sum(1 for r, _ in v if r.outcome == "ai_resolved"), len(v)),
+                "kb_answers": sum(1 for _, k in v if k),
+            }
+            for d, v in sorted(daily.items())
+        ],
+        "approvals": [
+            {"key": a.key, "version": a.version, "day": _day(a.created_at, zone), "note": a.note}
+            for a in approvals
+            if a.created_at >= since
+        ],
+        "entries": [
+            {"key": k, "answered": v, "resolved": use_resolved.get(k, 0)}
+            for k, v in use_count.most_common(top)
+        ],
     }
 
 

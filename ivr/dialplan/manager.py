@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.dialplan.check import Dialplan, DialplanError, Issue, check_dialplan
+from ivr.dialplan.check import Dialplan, DialplanError, check_dialplan
+from ivr.dialplan.checker import Issue
 from ivr.dialplan.understanding import Understanding
 
 log = logging.getLogger("ivr.dialplan")

@@ -15,7 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ivr.conversation import Conversation, Input, InputKind, TransferOutcome
-from ivr.dialplan.check import Dialplan, Step
+from ivr.dialplan.check import Dialplan
+from ivr.dialplan.checker import Step
 from ivr.dialplan.expr import render
 from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DEFAULT_WEIGHTS: Mapping[str, float] = {
@@ -103,18 +103,33 @@ def screen_call(
     """The flags of one ended call. `call`: its row (outcome, tier, affect_level, ...);
     `events`: its event log as dicts (type, t_ms, fields); `later_calls`: the same caller's
     calls that started after it (started_at)."""
-    w = {**DEFAULT_WEIGHTS, **weights}
-    flags: list[Flag] = []
+    s = _Screen(call, events, later_calls, {**DEFAULT_WEIGHTS, **weights}, th, _caller_lines(events))
+    for check in (_radar, _understanding, _complaint, _person, _silences, _redial):
+        check(s)
+    return s.flags
 
-    def add(name: str, evidence: str, t_ms: int | None = None) -> None:
-        if w.get(name, 0) > 0:
-            flags.append(Flag(name, float(w[name]), evidence, t_ms))
 
-    lines = _caller_lines(events)
-    text_all = " ".join(e["text"].lower() for e in lines)
+@dataclass
+class _Screen:
+    """One call being screened, and the flags found so far."""
+
+    call: Mapping[str, Any]
+    events: Sequence[Mapping[str, Any]]
+    later_calls: Sequence[Mapping[str, Any]]
+    weights: Mapping[str, float]
+    th: Thresholds
+    lines: list[Mapping[str, Any]]
+    flags: list[Flag] = field(default_factory=list)
+
+    def add(self, name: str, evidence: str, t_ms: int | None = None) -> None:
+        if self.weights.get(name, 0) > 0:
+            self.flags.append(Flag(name, float(self.weights[name]), evidence, t_ms))
+
+
+def _radar(s: _Screen) -> None:
+    """The radar: a peak (escalate) or a rise over the call."""
+    events, add = s.events, s.add
     affects = [e for e in events if e["type"] == "affect"]
-
-    # the radar: a peak (escalate) or a rise over the call
     esc = next((e for e in affects if e["level"] == "escalate"), None)
     if esc is not None:
         add(
@@ -132,7 +147,10 @@ def screen_call(
         elif len(peak) >= 3 and trend >= 0.2:
             add("radar_rising", f"radar trend +{trend:.2f} over the call", affects[-1]["t_ms"])
 
-    # understanding: no-match again and again, answers given on a guess
+
+def _understanding(s: _Screen) -> None:
+    """Understanding: no-match again and again, answers given on a guess, the caller saying the same thing again, words against an answer."""
+    events, lines, th, add = s.events, s.lines, s.th, s.add
     misses = [e for e in events if e["type"] == "intent" and e["name"] == "none"]
     if len(misses) >= th.no_match_repeats:
         said = "; ".join(repr(e.get("text", "")) for e in misses[:3])
@@ -168,7 +186,11 @@ def screen_call(
         if after:
             add("negative_after_answer", f"after an answer: {after[0]['text']!r}", after[0]["t_ms"])
 
-    # complaint or legal intent
+
+def _complaint(s: _Screen) -> None:
+    """A complaint or legal words."""
+    events, lines, add = s.events, s.lines, s.add
+    text_all = " ".join(e["text"].lower() for e in lines)
     legal = next((e for e in lines if LEGAL.search(e["text"].lower())), None)
     if legal is not None:
         add("legal", f"legal words: {legal['text']!r}", legal["t_ms"])
@@ -179,7 +201,10 @@ def screen_call(
         e = next(e for e in lines if COMPLAINT.search(e["text"].lower()))
         add("complaint", f"complaint words: {e['text']!r}", e["t_ms"])
 
-    # a person: asked for, waited long, or never reached
+
+def _person(s: _Screen) -> None:
+    """A person: asked for, waited long, or never reached; a caller lost in the queue; a failed call."""
+    call, events, th, add = s.call, s.events, s.th, s.add
     asked = next(
         (e for e in events if (e["type"] == "intent" and e["name"] == "agent_request")
          or (e["type"] == "final_transcript" and e.get("speaker", "caller") == "caller" and PERSON.search(e.get("text", "").lower()))
@@ -208,8 +233,10 @@ def screen_call(
     if call.get("outcome") in ("failed", "interrupted"):
         add("failed", f"{call.get('outcome')}: {call.get('end_reason', '')}")
 
-    # long silences while the IVR waited: from the end of its prompt (a SAY is logged when queued,
-    # so its length is estimated from its words) to the caller's next sound; not after a hand-over
+
+def _silences(s: _Screen) -> None:
+    """Long silences while the IVR waited: from the end of its prompt (a SAY is logged when queued, so its length is estimated from its words) to the caller's next sound; not after a hand-over."""
+    events, th, add = s.events, s.th, s.add
     stop = next((e["t_ms"] for e in events if e["type"] in ("transfer", "queue_join", "hold")), None)
     busy_until, heard, long = 0.0, 0.0, []
     for e in events:
@@ -230,14 +257,17 @@ def screen_call(
         gap, at = max(long)
         add("long_silence", f"{gap / 1000:.0f} s of silence after a prompt ({len(long)} such)", at)
 
-    # resolved by the AI, yet the caller called again
+
+def _redial(s: _Screen) -> None:
+    """Resolved by the AI, yet the caller called again."""
+    call, th, add = s.call, s.th, s.add
+    later_calls = s.later_calls
     if call.get("outcome") == "ai_resolved" and later_calls:
         started = float(call.get("started_at") or 0)
         again = [c for c in later_calls if 0 < float(c["started_at"]) - started <= th.redial_within_s]
         if again:
             hours = (float(again[0]["started_at"]) - started) / 3600
             add("redial_after_resolved", f"called again {hours:.1f} h later (call {again[0]['id']})")
-    return flags
 
 
 def facts(call: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
