@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+from tqdm import tqdm
+
 from ivr.api import BackgroundServer, create_app
 from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
 from ivr.chat import HELP, ChatConversation, stdin_reader
@@ -21,14 +24,12 @@ from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import QaConfigError, load_qa_config
 from ivr.qa.screen import Screener
 from ivr.replay import ReplayTransport, parse_dtmf_script
-from ivr.script import ScriptError, load_script, script_session
+from ivr.script import CallerScript, ScriptError, load_script, script_session
 from speech.audio import AudioError
 
 
 # -- chat --------------------------------------------------------------------------------
 async def cmd_chat(args: argparse.Namespace) -> int:
-    import httpx
-
     settings = settings_from(args)
     dialplan = load_dialplan(args.file)
     caller = caller_entry(settings, args.caller)
@@ -51,134 +52,139 @@ async def cmd_chat(args: argparse.Namespace) -> int:
 
 # -- replay ------------------------------------------------------------------------------
 async def cmd_replay(args: argparse.Namespace) -> int:
-    if not args.paths and not args.script:
-        raise UsageError("replay needs audio files or folders, or --script TURNS.yaml")
-    if args.script and not args.dialplan:
-        raise UsageError("--script drives a dialplan: add --dialplan FILE")
-    try:
-        dtmf = parse_dtmf_script(args.dtmf)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    inputs = expand_inputs(args.paths)
-    settings = settings_from(args)
-    script = None
-    if args.script:
+    replay = _Replay(args)
+    async with contextlib.AsyncExitStack() as stack:
+        await replay.open(stack)
         try:
-            script = load_script(args.script)
-        except ScriptError as e:
+            for label, job in replay.jobs:
+                await replay.one(label, job)
+            if replay.store is not None:  # the replayed calls get their QA, as `ivr serve` gives a live one
+                await asyncio.to_thread(_screen, replay.store, replay.settings)
+        finally:
+            if replay.progress is not None:
+                replay.progress.close()
+    return 2 if replay.failures else 0
+
+
+class _Replay:
+    """`ivr replay`: recordings and a scripted caller, one call each, through the same
+    assembly a live call uses."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        if not args.paths and not args.script:
+            raise UsageError("replay needs audio files or folders, or --script TURNS.yaml")
+        if args.script and not args.dialplan:
+            raise UsageError("--script drives a dialplan: add --dialplan FILE")
+        try:
+            self.dtmf = parse_dtmf_script(args.dtmf)
+        except ValueError as e:
             raise UsageError(str(e)) from None
-    dialplan = load_dialplan(args.dialplan) if args.dialplan else None
-    out_audio = Path(args.out_audio) if args.out_audio else None
-    several = len(inputs) + (1 if script else 0) > 1
-    if out_audio and several:
-        out_audio.mkdir(parents=True, exist_ok=True)
+        self.args = args
+        inputs = expand_inputs(args.paths)
+        self.settings = settings_from(args)
+        self.script = None
+        if args.script:
+            try:
+                self.script = load_script(args.script)
+            except ScriptError as e:
+                raise UsageError(str(e)) from None
+        self.dialplan = load_dialplan(args.dialplan) if args.dialplan else None
+        self.out_audio = Path(args.out_audio) if args.out_audio else None
+        self.jobs: list[tuple[str, Any]] = [(str(p), p) for p in inputs]
+        if self.script is not None:
+            self.jobs.append((str(self.script.path), self.script))
+        self.several = len(self.jobs) > 1
+        if self.out_audio and self.several:
+            self.out_audio.mkdir(parents=True, exist_ok=True)
+        self.progress = None
+        if not args.json and self.several and sys.stderr.isatty():
+            self.progress = tqdm(total=len(self.jobs), unit="call", file=sys.stderr)
+        self.failures = 0
+        self.store = open_store(self.settings) if args.record else None
+        self.http: Any = None
+        self.version: DialplanVersion | None = None
+        self.api_base = ""
 
-    progress = None
-    if not args.json and several and sys.stderr.isatty():
-        from tqdm import tqdm
+    async def open(self, stack: contextlib.AsyncExitStack) -> None:
+        """The speech service, and with a dialplan its understanding, the demo API and a client."""
+        if self.store is not None:
+            stack.callback(self.store.close)
+        self.services = await stack.enter_async_context(speech_services(self.settings))
+        if self.dialplan is None:
+            return
+        self.api_base = stack.enter_context(BackgroundServer(create_app())).base_url
+        self.http = await stack.enter_async_context(httpx.AsyncClient())
+        live = LiveKnowledge(self.store.kb, self.services.embedder) if self.store is not None else None
+        understanding = await asyncio.to_thread(
+            Understanding.build, self.dialplan, self.services.embedder, live
+        )
+        self.version = DialplanVersion(self.dialplan, understanding)
 
-        progress = tqdm(total=len(inputs) + (1 if script else 0), unit="call", file=sys.stderr)
-
-    def out(line: str) -> None:
-        if progress is not None:
-            progress.write(line, file=sys.stdout)
+    def out(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress.write(line, file=sys.stdout)
         else:
             print(line, flush=True)
 
-    def emit(event: Event) -> None:
-        out(event.to_json() if args.json else format_event(event))
+    def emit(self, event: Event) -> None:
+        self.out(event.to_json() if self.args.json else format_event(event))
 
-    failures = 0
-    store = open_store(settings) if args.record else None
-    async with contextlib.AsyncExitStack() as stack:
-        if store is not None:
-            stack.callback(store.close)
-        services = await stack.enter_async_context(speech_services(settings))
-        app_factory = None
-        http = None
-        if dialplan is not None:
-            import httpx
+    def app(self, number: str) -> Any:
+        if self.version is None:
+            return None
+        return dialplan_app(
+            self.version, caller_entry(self.settings, number, self.store), self.args.at, self.api_base
+        )
 
-            api = stack.enter_context(BackgroundServer(create_app()))
-            http = await stack.enter_async_context(httpx.AsyncClient())
-            live = None
-            if store is not None:
-                live = LiveKnowledge(store.kb, services.embedder)
-            understanding = await asyncio.to_thread(Understanding.build, dialplan, services.embedder, live)
-            version = DialplanVersion(dialplan, understanding)
+    def session(self, label: str, job: Any, record: Any) -> tuple[Any, Any]:
+        """The call's session and its dialplan runner (None: no dialplan)."""
+        args = self.args
+        if isinstance(job, CallerScript):
+            app = self.app(args.caller or job.caller)
+            session = script_session(
+                job, self.services, self.settings, record, app, self.http,
+                caller=args.caller or "", deterministic=not args.realtime,
+            )  # fmt: skip
+            return session, app
+        transport = ReplayTransport.from_file(
+            job, channel=args.channel, dtmf=self.dtmf, realtime=args.realtime, caller=args.caller or ""
+        )
+        app = self.app(transport.caller)
+        session = build_call(
+            transport, self.services, self.settings, record, app=app,
+            deterministic=not args.realtime, source=label, http=self.http,
+        )  # fmt: skip
+        return session, app
 
-            def app_factory(number: str):
-                return dialplan_app(version, caller_entry(settings, number, store), args.at, api.base_url)
-
-        jobs: list[tuple[str, Any]] = [(str(p), p) for p in inputs]
-        if script is not None:
-            jobs.append((str(script.path), script))
+    async def one(self, label: str, job: Any) -> None:
+        record = _record(label, job, self.store, self.dialplan, self.emit, self.out_audio, self.several)
         try:
-            for label, job in jobs:
-                app = None
-                record = _record(label, job, store, dialplan, emit, out_audio, several)
-                try:
-                    if job is script:
-                        app = app_factory(args.caller or script.caller)
-                        session = script_session(
-                            script,
-                            services,
-                            settings,
-                            record,
-                            app,
-                            http,
-                            caller=args.caller or "",
-                            deterministic=not args.realtime,
-                        )
-                        transport = session.transport
-                    else:
-                        transport = ReplayTransport.from_file(
-                            job,
-                            channel=args.channel,
-                            dtmf=dtmf,
-                            realtime=args.realtime,
-                            caller=args.caller or "",
-                        )
-                        app = app_factory(transport.caller) if dialplan is not None else None
-                        session = build_call(
-                            transport,
-                            services,
-                            settings,
-                            record,
-                            app=app,
-                            deterministic=not args.realtime,
-                            source=label,
-                            http=http,
-                        )
-                except AudioError as e:
-                    fail(str(e))
-                    failures += 1
-                    if progress is not None:
-                        progress.update(1)
-                    continue
-                if app is not None:
-                    record.caller = dict(getattr(app, "caller", {}) or {})
-                if not args.json:
-                    out(f"== {label} ({transport.sample_rate} Hz)")
-                await session.run()
-                if store is not None:
-                    await asyncio.to_thread(store.writer.flush)
-                    print(f"recorded as {record.call_id} ({record.outcome})", file=sys.stderr)
-                if out_audio:
-                    target = out_audio / f"{Path(label).stem}.ivr.wav" if several else out_audio
-                    try:
-                        transport.write_output(target)
-                    except (OSError, RuntimeError) as e:
-                        fail(f"{target}: cannot write audio ({e})")
-                        failures += 1
-                if progress is not None:
-                    progress.update(1)
-            if store is not None:  # the replayed calls get their QA, as `ivr serve` gives a live one
-                await asyncio.to_thread(_screen, store, settings)
-        finally:
-            if progress is not None:
-                progress.close()
-    return 2 if failures else 0
+            session, app = self.session(label, job, record)
+        except AudioError as e:
+            fail(str(e))
+            self.failures += 1
+        else:
+            await self._run(label, session, app, record)
+        if self.progress is not None:
+            self.progress.update(1)
+
+    async def _run(self, label: str, session: Any, app: Any, record: Any) -> None:
+        transport = session.transport
+        if app is not None:
+            record.caller = dict(getattr(app, "caller", {}) or {})
+        if not self.args.json:
+            self.out(f"== {label} ({transport.sample_rate} Hz)")
+        await session.run()
+        if self.store is not None:
+            await asyncio.to_thread(self.store.writer.flush)
+            print(f"recorded as {record.call_id} ({record.outcome})", file=sys.stderr)
+        if self.out_audio:
+            target = self.out_audio / f"{Path(label).stem}.ivr.wav" if self.several else self.out_audio
+            try:
+                transport.write_output(target)
+            except (OSError, RuntimeError) as e:
+                fail(f"{target}: cannot write audio ({e})")
+                self.failures += 1
 
 
 def _screen(store: Any, settings: Any) -> None:
