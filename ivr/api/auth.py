@@ -137,34 +137,44 @@ MAX_FAILURES = 5
 FAILURE_WINDOW_S = 300.0
 
 
-def auth_router(token_ttl_s: int) -> APIRouter:
-    router = APIRouter(tags=["auth"])
-    failures: dict[str, deque[float]] = defaultdict(deque)
-    lock = threading.Lock()
+class _Guard:
+    """Password guessing: 5 failures in 5 minutes close the name for a while."""
 
-    def check_password(req: LoginRequest, request: Request) -> tuple[str, Principal]:
+    def __init__(self, token_ttl_s: int) -> None:
+        self.token_ttl_s = token_ttl_s
+        self.failures: dict[str, deque[float]] = defaultdict(deque)
+        self.lock = threading.Lock()
+
+    def check_password(self, req: LoginRequest, request: Request) -> tuple[str, Principal]:
+        """A new token for the user and who they are; 401 for a wrong password, 429 while
+        the name is closed."""
         store = _store(request)
         now = time.monotonic()
-        with lock:  # password guessing: 5 failures in 5 minutes close the name for a while
-            recent = failures[req.user]
+        with self.lock:
+            recent = self.failures[req.user]
             while recent and now - recent[0] > FAILURE_WINDOW_S:
                 recent.popleft()
             if len(recent) >= MAX_FAILURES:
                 wait = int(FAILURE_WINDOW_S - (now - recent[0])) + 1
                 raise HTTPException(429, f"too many failed logins for {req.user!r}: try again in {wait} s",
                                     headers={"Retry-After": str(wait)})  # fmt: skip
-        token = store.users.login(req.user, req.password, token_ttl_s)
+        token = store.users.login(req.user, req.password, self.token_ttl_s)
         if token is None:
-            with lock:
-                failures[req.user].append(now)
-                if len(failures) > 10000:  # names nobody has: do not grow without end
-                    failures.clear()
+            with self.lock:
+                self.failures[req.user].append(now)
+                if len(self.failures) > 10000:  # names nobody has: do not grow without end
+                    self.failures.clear()
             raise HTTPException(401, "wrong user or password", headers=UNAUTHORIZED)
-        with lock:
-            failures.pop(req.user, None)
+        with self.lock:
+            self.failures.pop(req.user, None)
         p = store.users.authenticate(token)
         assert p is not None
         return token, p
+
+
+def auth_router(token_ttl_s: int) -> APIRouter:
+    router = APIRouter(tags=["auth"])
+    check_password = _Guard(token_ttl_s).check_password
 
     @router.post(
         "/api/login",

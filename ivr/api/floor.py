@@ -119,6 +119,16 @@ def snapshot(store: Any, rules: dict[str, QueueRules], now: float | None = None)
         )
         q["service_level"] = round(fast / len(mine), 3) if mine else None
         q["handled_last_hour"] = len(mine)
+    out_agents = _agents(staff, rules, now, alerts)
+    return {"at": now, "calls": out_calls, "queues": sorted(queues.values(), key=lambda q: q["name"]),
+            "agents": out_agents, "alerts": alerts, "service_level_s": SERVICE_LEVEL_S}  # fmt: skip
+
+
+def _agents(
+    staff: Any, rules: dict[str, QueueRules], now: float, alerts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each agent's state and how long they have been in it; a phone ringing far past every
+    queue's ring timeout is an alert."""
     out_agents = []
     for a in staff:
         in_state = round(now - a.since, 1)
@@ -133,8 +143,7 @@ def snapshot(store: Any, rules: dict[str, QueueRules], now: float | None = None)
                     "text": f"{a.name} has been ringing {in_state:.0f} s",
                 }
             )
-    return {"at": now, "calls": out_calls, "queues": sorted(queues.values(), key=lambda q: q["name"]),
-            "agents": out_agents, "alerts": alerts, "service_level_s": SERVICE_LEVEL_S}  # fmt: skip
+    return out_agents
 
 
 def _changed_part(s: dict[str, Any]) -> str:

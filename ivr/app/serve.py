@@ -18,6 +18,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import uvicorn
+from fastapi import FastAPI
+
 from ivr.acd.engine import Acd
 from ivr.analytics.multiprocess import prepare_multiprocess
 from ivr.api import create_app
@@ -36,9 +39,20 @@ from speech.service.protocol import Address
 log = logging.getLogger("ivr.serve")
 
 
-def serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+class _Server(uvicorn.Server):
+    """uvicorn, told that a stop has begun before it handles the signal: no child is restarted
+    from then on."""
 
+    def __init__(self, config: uvicorn.Config, stopping: threading.Event) -> None:
+        super().__init__(config)
+        self._stopping = stopping
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # SIGINT / SIGTERM
+        self._stopping.set()
+        super().handle_exit(sig, frame)
+
+
+def _with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     if args.dialplan:
         settings = replace(settings, dialplan=args.dialplan)
     if getattr(args, "sip_port", None):
@@ -47,106 +61,114 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         settings = replace(settings, sip_workers=args.sip_workers)
     if getattr(args, "rtp_port", None):
         settings = replace(settings, rtp_port=args.rtp_port)
-    host = args.host or settings.api_host
-    port = args.port or settings.api_port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
 
-    install_log_filter()
-    run_dir = Path(settings.data_dir).resolve() / "run"
-    prepare_multiprocess(run_dir / "metrics")  # before any child starts, or any sample is taken
-    try:
-        store = Store(settings.store)
-    except StoreError as e:
-        print(f"ivr: error: {e}", file=sys.stderr)
-        return 2
+
+def _tidy_last_run(store: Store) -> None:
+    """What the last run left: its calls in flight are interrupted, its live callers leave the
+    queue (callbacks stay queued)."""
     cut = store.calls.mark_interrupted(HOST, reason="ivr serve stopped during the call")
     if cut:
         log.warning("%d call(s) left in flight by the last run: marked interrupted", len(cut))
-
-    queue = Acd(store.engine, {}).worker_gone(HOST)  # callbacks stay queued; live callers are gone
+    queue = Acd(store.engine, {}).worker_gone(HOST)
     if any(queue.values()):
         log.warning("the queue left by the last run: %s", queue)
     if not any(u["role"] == "admin" for u in store.users.list()):
         log.warning("no admin user yet: the API and console need one (ivr users add NAME --role admin)")
 
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the hotline until SIGINT or SIGTERM; the exit code (2: could not start)."""
+    settings = _with_flags(settings, args)
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_filter()
+    run_dir = Path(settings.data_dir).resolve() / "run"
+    prepare_multiprocess(run_dir / "metrics")  # before any child starts, or any sample is taken
     try:
+        store = Store(settings.store)
         qa_config = load_qa_config(settings.qa_config)
-    except QaConfigError as e:
+    except (StoreError, QaConfigError) as e:
         print(f"ivr: error: {e}", file=sys.stderr)
         return 2
+    _tidy_last_run(store)
     supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}", store)
-    purger = threading.Thread(target=_purge_daily, args=(store, settings, supervisor.stopping), daemon=True)
-    # QA of every call as it ends: here, not in the worker, so a call a dead worker left is screened too
-    screener = threading.Thread(
-        target=Screener(store, qa_config).loop, args=(supervisor.stopping,), name="qa-screener", daemon=True
-    )
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # SIGINT / SIGTERM
-            supervisor.stopping.set()  # before anything else: no child is restarted from now
-            super().handle_exit(sig, frame)
-
     prev = {
         sig: signal.signal(sig, lambda s, f: supervisor.stopping.set())
         for sig in (signal.SIGTERM, signal.SIGINT)
     }
     try:
         try:
-            supervisor.start_speech()
-            embedder = BlockingEmbedder(Address.parse(supervisor.speech_address))
-            manager = DialplanManager(settings.dialplan, embedder)
-        except DialplanError as e:
-            print(f"ivr: error: {settings.dialplan}: the dialplan has errors:\n{e}", file=sys.stderr)
-            return 2
-        except (RuntimeError, SpeechUnavailable) as e:
+            app = _start(settings, supervisor, store, qa_config, run_dir, f"http://{host}:{port}")
+        except _StartError as e:
             print(f"ivr: error: {e}", file=sys.stderr)
             return 2
         if supervisor.stopping.is_set():
             return 130
-        app = create_app(
-            manager,
-            status=supervisor.status,
-            store=store,
-            token_ttl_s=settings.token_ttl_s,
-            metrics_public=settings.metrics_public,
-            run_dir=run_dir,
-            embedder=embedder,
-            qa_config=qa_config,
-        )
-        purger.start()
-        screener.start()
-
-        @app.on_event("startup")
-        async def _startup() -> None:
-            app.state.watcher = asyncio.create_task(manager.watch())
-
-        if supervisor.workers:
-            try:
-                supervisor.start()
-            except RuntimeError as e:
-                print(f"ivr: error: {e}", file=sys.stderr)
-                return 2
-        sip = (
-            f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({len(supervisor.workers)} workers, "
-            f"{4 * len(supervisor.workers)} calls)"
-            if supervisor.workers
-            else "no SIP"
-        )
-        print(
-            f"ivr serve: dialplan {settings.dialplan} ({manager.active.dialplan.name}); {sip}; "
-            f"speech service {supervisor.speech_address}; API on http://{host}:{port}",
-            file=sys.stderr,
-            flush=True,
-        )
-        if supervisor.stopping.is_set():
-            return 130
         for sig, handler in prev.items():
             signal.signal(sig, handler)
-        Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+        _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"), supervisor.stopping).run()
     finally:
         supervisor.stop()
         store.close()
     return 0
+
+
+class _StartError(Exception):
+    """What stops `ivr serve` from starting (said in one line)."""
+
+
+def _start(
+    settings: Settings, supervisor: Supervisor, store: Store, qa_config: Any, run_dir: Path, api: str
+) -> FastAPI:
+    """The speech service, the dialplan, the retention purge and the QA screener, the workers
+    and Kamailio; the API's app to run."""
+    try:
+        supervisor.start_speech()
+        embedder = BlockingEmbedder(Address.parse(supervisor.speech_address))
+        manager = DialplanManager(settings.dialplan, embedder)
+    except DialplanError as e:
+        raise _StartError(f"{settings.dialplan}: the dialplan has errors:\n{e}") from None
+    except (RuntimeError, SpeechUnavailable) as e:
+        raise _StartError(str(e)) from None
+    app = create_app(
+        manager,
+        status=supervisor.status,
+        store=store,
+        token_ttl_s=settings.token_ttl_s,
+        metrics_public=settings.metrics_public,
+        run_dir=run_dir,
+        embedder=embedder,
+        qa_config=qa_config,
+    )
+    if supervisor.stopping.is_set():
+        return app
+    threading.Thread(target=_purge_daily, args=(store, settings, supervisor.stopping), daemon=True).start()
+    # QA of every call as it ends: here, not in the worker, so a call a dead worker left is screened too
+    screener = Screener(store, qa_config).loop
+    threading.Thread(target=screener, args=(supervisor.stopping,), name="qa-screener", daemon=True).start()
+
+    @app.on_event("startup")
+    async def _startup() -> None:
+        app.state.watcher = asyncio.create_task(manager.watch())
+
+    if supervisor.workers:
+        try:
+            supervisor.start()
+        except RuntimeError as e:
+            raise _StartError(str(e)) from None
+    n = len(supervisor.workers)
+    sip = (
+        f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({n} workers, {4 * n} calls)" if n else "no SIP"
+    )
+    print(
+        f"ivr serve: dialplan {settings.dialplan} ({manager.active.dialplan.name}); {sip}; "
+        f"speech service {supervisor.speech_address}; API on {api}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return app
 
 
 def _purge_daily(store: Any, settings: Settings, stopping: threading.Event) -> None:
