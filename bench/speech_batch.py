@@ -22,7 +22,7 @@ from speech.asr import ASR_RATE, AsrSettings, WhisperRunner
 from speech.audio import resample, to_pcm16
 from speech.service.client import SpeechClient
 from speech.service.local import LocalService
-from speech.service.server import Models, ServiceSettings
+from speech.service.models import Models, ServiceSettings
 
 CLIPS = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_aew_a0002.wav", "cmu_arctic_us_aew_a0003.wav"]
 

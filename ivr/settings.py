@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field, replace
 
 from speech.asr import AsrSettings
+from speech.service.models import ServiceSettings
 from speech.service.protocol import Address
-from speech.service.server import ServiceSettings
 from speech.tts import TtsSettings
 from speech.vad import VadSettings
 

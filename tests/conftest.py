@@ -64,7 +64,7 @@ def store(store_url):
 @pytest.fixture(scope="session")
 def engines():
     """The real models, loaded once (`.asr`, `.tts`, `.embedder`): for tests of a model itself."""
-    from speech.service.server import Models, ServiceSettings
+    from speech.service.models import Models, ServiceSettings
 
     return Models(ServiceSettings())
 

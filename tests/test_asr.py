@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speech.asr import Decoded, LocalAgreement, compression_ratio, repeated_tail
+from speech.asr import Decoded, LocalAgreement
 from speech.audio import decode_file, resample
+from speech.text import compression_ratio, repeated_tail
 from speech.wer import wer
 from tests.conftest import FIXTURES, reference_transcripts
 
@@ -56,7 +57,7 @@ def test_local_agreement_cuts_at_word_boundaries():
 
 @pytest.mark.unit
 def test_echoed_and_restarted_endings_are_dropped():
-    from speech.asr import drop_echoed_ending
+    from speech.text import drop_echoed_ending
 
     assert (
         drop_echoed_ending("And so my fellow Americans. Ask not. Ask not.")
@@ -171,7 +172,7 @@ def test_silence_and_noise_give_no_words(engines):
 
 @pytest.mark.unit
 def test_a_finished_sentence_reads_complete_and_a_trailing_word_does_not():
-    from speech.asr import looks_complete
+    from speech.text import looks_complete
 
     for text in ("What's my balance?", "Yes.", "No thanks.", "I lost my SIM card!"):
         assert looks_complete(text), text
@@ -190,7 +191,7 @@ def test_a_finished_sentence_reads_complete_and_a_trailing_word_does_not():
 
 @pytest.mark.unit
 def test_a_transcript_that_stops_mid_thought_reads_unfinished():
-    from speech.asr import looks_unfinished
+    from speech.text import looks_unfinished
 
     for text in (
         "I want to complain about my bill,",
@@ -234,7 +235,7 @@ def test_a_finished_sentence_ends_sooner_and_a_paused_one_is_not_cut(ivr_cmd, en
 
 @pytest.mark.unit
 def test_repeated_digits_are_a_number_not_a_loop():
-    from speech.asr import _trim_loop, drop_echoed_ending
+    from speech.text import _trim_loop, drop_echoed_ending
 
     assert repeated_tail("1 0 0 0 0 2") == -1
     assert _trim_loop("one zero zero zero zero two") == "one zero zero zero zero two"

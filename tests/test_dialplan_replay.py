@@ -40,7 +40,7 @@ def directory(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hotline(speech_address):
-    from speech.service.client import BlockingEmbedder
+    from speech.service.embedder import BlockingEmbedder
 
     dp = load_dialplan(HOTLINE)
     return dp, Understanding.build(dp, BlockingEmbedder(speech_address))

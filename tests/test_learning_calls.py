@@ -45,7 +45,7 @@ def store(tmp_path):
 
 def replay(speech_address, store: Store, script_name: str, call_id: str) -> list:
     """One scripted call through the hotline, recorded in `store`; the KB is the store's, live."""
-    from speech.service.client import BlockingEmbedder
+    from speech.service.embedder import BlockingEmbedder
 
     dp = load_dialplan(ROOT / "dialplans" / "hotline.yaml")
     embedder = BlockingEmbedder(speech_address)

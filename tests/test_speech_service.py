@@ -171,7 +171,8 @@ def _jfk_pcm8k() -> bytes:
 
 @pytest.mark.model
 def test_the_client_transcribes_synthesises_and_embeds_through_a_real_service(service_process):
-    from speech.service.client import SpeechClient, SpeechError
+    from speech.service.client import SpeechClient
+    from speech.service.replies import SpeechError
 
     _, address, _ = service_process
 
@@ -229,7 +230,8 @@ def test_a_bad_frame_closes_only_that_connection(service_process):
 
 @pytest.mark.model
 def test_requests_in_flight_fail_fast_when_the_service_dies_and_the_client_reconnects(tmp_path):
-    from speech.service.client import SpeechClient, SpeechUnavailable
+    from speech.service.client import SpeechClient
+    from speech.service.replies import SpeechUnavailable
 
     sock = tmp_path / "speech.sock"
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from ivr.acd.policy import Agent, AgentState
+from ivr.acd.policy import Agent, AgentState, agent_from_row
 from ivr.store.engine import UserError, write_tx
 from ivr.store.tables import agents, users
 from ivr.users import Users
@@ -24,18 +23,6 @@ def ha1(name: str, realm: str, password: str) -> tuple[str, str]:
     a = hashlib.md5(f"{name}:{realm}:{password}".encode()).hexdigest()
     b = hashlib.md5(f"{name}@{realm}:{realm}:{password}".encode()).hexdigest()
     return a, b
-
-
-def _agent(row: Any) -> Agent:
-    return Agent(
-        row.name,
-        frozenset(json.loads(row.skills)),
-        row.level,
-        AgentState(row.state),
-        row.since,
-        row.missed,
-        row.reason,
-    )
 
 
 class Agents:
@@ -80,11 +67,11 @@ class Agents:
     def get(self, name: str) -> Agent | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(agents).where(agents.c.name == name)).first()
-        return _agent(row) if row else None
+        return agent_from_row(row) if row else None
 
     def list(self) -> list[Agent]:
         with self.engine.connect() as conn:
-            return [_agent(r) for r in conn.execute(select(agents).order_by(agents.c.name))]
+            return [agent_from_row(r) for r in conn.execute(select(agents).order_by(agents.c.name))]
 
     def set_state(self, name: str, state: AgentState, reason: str = "") -> Agent:
         """An agent's own change (available, away with a reason, logged out); not while a call

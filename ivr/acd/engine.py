@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from ivr.acd import policy
-from ivr.acd.policy import Agent, AgentState, QueueRules, Waiting
+from ivr.acd.callback_queue import CallbackQueue
+from ivr.acd.policy import Agent, AgentState, QueueRules, Waiting, agent_from_row
 from ivr.store.engine import write_tx
 from ivr.store.tables import agents, queue_entries
 
@@ -51,24 +52,11 @@ def _waiting(row, now: float | None = None) -> Waiting:
 
 LIVE = ("waiting", "offered", "callback", "calling")
 """Entry states that hold a place in the queue."""
-CALLBACK_TRIES = 3
 FREE_CHECK_S = 0.9
 """How long "no agent is free" read from the store stands for a process's waiting callers."""
 
 
-def _agent(row) -> Agent:
-    return Agent(
-        row.name,
-        frozenset(json.loads(row.skills)),
-        row.level,
-        AgentState(row.state),
-        row.since,
-        row.missed,
-        row.reason,
-    )
-
-
-class Acd:
+class Acd(CallbackQueue):
     def __init__(
         self, engine, queues: Mapping[str, QueueRules] | Callable[[], Mapping[str, QueueRules]]
     ) -> None:
@@ -118,7 +106,9 @@ class Acd:
                     queue_entries.c.queue == me.queue, queue_entries.c.state.in_(LIVE)
                 )
             ).all()
-            staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state != "logged_out"))]
+            staff = [
+                agent_from_row(r) for r in conn.execute(select(agents).where(agents.c.state != "logged_out"))
+            ]
         rules = self.rules(me.queue)
         serving = sum(1 for a in staff if policy.serves(a, rules, _waiting(me)))
         pos = policy.position(call_id, [_waiting(r) for r in rows])
@@ -169,30 +159,11 @@ class Acd:
                 return None
         return agent
 
-    def claim_callback(self, now: float | None = None) -> tuple[dict[str, Any], Agent] | None:
-        """A callback whose turn it is, with the agent now ringing for it; None if none is due.
-        The entry is `calling` until `callback_done`."""
-        now = time.time() if now is None else now
-        offer = self._offer(now, lambda w: w.callback)
-        if offer is None:
-            return None
-        agent, call_id = offer.agents[0], offer.waiting.call_id
-        with write_tx(self.engine) as conn:
-            if not self._take(conn, agent.name, call_id, "callback", "calling", now):
-                return None
-            row = conn.execute(select(queue_entries).where(queue_entries.c.call_id == call_id)).first()
-        if row is None:  # gone meanwhile (the caller's worker cleared it)
-            return None
-        entry = {"call_id": call_id, "queue": row.queue, "priority": row.priority, "number": row.callback,
-                 "attempts": row.attempts, "reasons": json.loads(row.reasons), "waited_s": round(now - row.joined_at),
-                 "context": json.loads(row.context)}  # fmt: skip
-        return entry, agent
-
     def _offer(self, now: float, mine) -> policy.Offer | None:
         """The offer the queue makes now to the first waiting entry `mine` accepts, from a read."""
         with self.engine.connect() as conn:
             staff = [
-                _agent(r)
+                agent_from_row(r)
                 for r in conn.execute(select(agents).where(agents.c.state.in_(["available", "wrap_up"])))
             ]
         wrap = self._wrap_up_s()
@@ -200,7 +171,10 @@ class Acd:
             with write_tx(self.engine) as wconn:  # a wrap-up is over: that agent is free again
                 self._end_wrap_ups(wconn, now)
             with self.engine.connect() as conn:
-                staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state == "available"))]
+                staff = [
+                    agent_from_row(r)
+                    for r in conn.execute(select(agents).where(agents.c.state == "available"))
+                ]
         free = [a for a in staff if a.state is AgentState.AVAILABLE]
         if not free:
             ends = [a.since + wrap for a in staff if a.state is AgentState.WRAP_UP]
@@ -240,78 +214,6 @@ class Acd:
         with write_tx(self.engine) as conn:
             conn.execute(update(queue_entries).where(queue_entries.c.call_id == call_id).values(ready=ready))
 
-    def to_callback(self, call_id: str, number: str) -> Place:
-        """The caller hangs up to be called back at `number`, keeping their place."""
-        with write_tx(self.engine) as conn:
-            conn.execute(
-                update(queue_entries)
-                .where(queue_entries.c.call_id == call_id, queue_entries.c.state.in_(["waiting", "offered"]))
-                .values(state="callback", callback=number, next_try_at=time.time(), ready=True, agent="")
-            )
-        return self.place(call_id)
-
-    def agent_on_call(self, agent: str, call_id: str) -> None:
-        """The agent answered a callback's first leg (the caller is being dialled)."""
-        with write_tx(self.engine) as conn:
-            conn.execute(
-                update(agents)
-                .where(agents.c.name == agent)
-                .values(state="on_call", since=time.time(), missed=0, call_id=call_id)
-            )
-
-    def callback_done(self, call_id: str, agent: str, outcome: str, retry_s: float = 120.0) -> str:
-        """How a callback went: `answered` (the caller is with the agent), `no_answer` (the
-        caller did not pick up: tried again `retry_s` later, 3 tries in all), `agent_missed`
-        (the agent's phone did not answer: the callback waits for the next agent), `interrupted`
-        (the call broke off: tried again `retry_s` later, the try not counted). Returns the
-        entry's state after it."""
-        self._none_free_until = 0.0  # an agent this process frees is seen at once
-        now = time.time()
-        with write_tx(self.engine) as conn:
-            row = conn.execute(select(queue_entries).where(queue_entries.c.call_id == call_id)).first()
-            if row is None:
-                return "left"
-            if outcome == "answered":
-                conn.execute(
-                    update(agents).where(agents.c.name == agent).values(state="on_call", since=now, missed=0)
-                )
-                self._leave(conn, call_id, "answered")
-                return "left"
-            if outcome == "agent_missed":
-                a = _agent(conn.execute(select(agents).where(agents.c.name == agent)).first())
-                after = policy.missed_ring(a, self.rules(row.queue), now)
-                conn.execute(
-                    update(agents).where(agents.c.name == agent)
-                    .values(state=str(after.state), since=now, missed=after.missed, reason=after.reason, call_id="")
-                )  # fmt: skip
-                conn.execute(
-                    update(queue_entries)
-                    .where(queue_entries.c.call_id == call_id)
-                    .values(state="callback", agent="")
-                )
-                return "callback"
-            if row.state == "left":
-                return "left"
-            if outcome == "interrupted":  # an agent still ringing for it is free again
-                conn.execute(
-                    update(agents).where(agents.c.name == agent, agents.c.state == "ringing")
-                    .values(state="available", since=now, call_id="")
-                )  # fmt: skip
-                conn.execute(
-                    update(queue_entries).where(queue_entries.c.call_id == call_id)
-                    .values(state="callback", agent="", next_try_at=now + retry_s)
-                )  # fmt: skip
-                return "callback"
-            attempts = row.attempts + 1
-            if attempts >= CALLBACK_TRIES:
-                self._leave(conn, call_id, "callback_failed")
-                return "left"
-            conn.execute(
-                update(queue_entries).where(queue_entries.c.call_id == call_id)
-                .values(state="callback", agent="", attempts=attempts, next_try_at=now + retry_s)
-            )  # fmt: skip
-            return "callback"
-
     def answered(self, call_id: str, agent: str) -> None:
         with write_tx(self.engine) as conn:
             conn.execute(
@@ -331,7 +233,7 @@ class Acd:
                 select(queue_entries.c.queue).where(queue_entries.c.call_id == call_id)
             ).scalar()
             row = conn.execute(select(agents).where(agents.c.name == agent)).first()
-            after = policy.missed_ring(_agent(row), self.rules(entry or ""), now)
+            after = policy.missed_ring(agent_from_row(row), self.rules(entry or ""), now)
             conn.execute(
                 update(agents)
                 .where(agents.c.name == agent)
@@ -375,7 +277,9 @@ class Acd:
         rules = self.rules(queue)
         probe = Waiting("", queue, 0, 0.0, skill)
         with self.engine.connect() as conn:
-            staff = [_agent(r) for r in conn.execute(select(agents).where(agents.c.state != "logged_out"))]
+            staff = [
+                agent_from_row(r) for r in conn.execute(select(agents).where(agents.c.state != "logged_out"))
+            ]
         return sum(1 for a in staff if policy.serves(a, rules, probe))
 
     def offer_for(self, agent: str) -> dict[str, Any] | None:
@@ -442,7 +346,7 @@ class Acd:
     def _end_wrap_ups(self, conn, now: float) -> None:
         wrap = self._wrap_up_s()
         for row in conn.execute(select(agents).where(agents.c.state == "wrap_up")).all():
-            a = _agent(row)
+            a = agent_from_row(row)
             if now - a.since >= wrap:
                 conn.execute(
                     update(agents)

@@ -10,9 +10,11 @@ keeps the caller's place.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from ivr.queues import QueueRules, rules_from
 
@@ -46,6 +48,19 @@ class Agent:
     missed: int = 0
     """Rings in a row not answered."""
     reason: str = ""
+
+
+def agent_from_row(row: Any) -> Agent:
+    """An agent as the store keeps them (a row of `agents`)."""
+    return Agent(
+        row.name,
+        frozenset(json.loads(row.skills)),
+        row.level,
+        AgentState(row.state),
+        row.since,
+        row.missed,
+        row.reason,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,9 @@ from ivr.qa.config import QaConfigError, load_qa_config
 from ivr.qa.screen import Screener
 from ivr.records import Store, StoreError
 from ivr.settings import Settings
-from speech.service.client import BlockingEmbedder, SpeechUnavailable
+from speech.service.embedder import BlockingEmbedder
 from speech.service.protocol import Address
+from speech.service.replies import SpeechUnavailable
 
 log = logging.getLogger("ivr.serve")
 

@@ -45,7 +45,7 @@ from ivr.settings import Settings
 from ivr.telephony.commands import Send
 from ivr.telephony.endpoint import SipEndpoint, SipSettings, SipStartError
 from ivr.telephony.transport import SipCallTransport
-from speech.service.client import SpeechUnavailable
+from speech.service.replies import SpeechUnavailable
 
 log = logging.getLogger("ivr.worker")
 

@@ -13,7 +13,7 @@ from ivr.call.monitor import MonitorWatch
 from ivr.conversation import TransferOutcome, TransferRequest
 from ivr.events import EventType
 from ivr.transport import MonitorTransport
-from speech.service.client import SpeechUnavailable
+from speech.service.replies import SpeechUnavailable
 
 if TYPE_CHECKING:
     from ivr.call.session import CallSession

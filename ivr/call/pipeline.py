@@ -23,10 +23,11 @@ from typing import Any
 from ivr.call.services import CallServices
 from ivr.events import Event, EventType, make
 from ivr.nlu.intents import plain
-from speech.asr import AsrSettings, UtteranceTranscriber, looks_complete, looks_unfinished
+from speech.asr import AsrSettings, UtteranceTranscriber
 from speech.audio import AudioFrame, pcm16_to_float
-from speech.service.client import SpeechUnavailable, Superseded
+from speech.service.replies import SpeechUnavailable, Superseded
 from speech.service.scheduler import Priority
+from speech.text import looks_complete, looks_unfinished
 from speech.vad import Segmenter, SegmentEvent, SegmentKind, VadSettings
 
 SPECULATION_PAD_MS = 200

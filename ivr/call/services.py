@@ -16,7 +16,8 @@ from ivr.conversation import Handoff, TransferRequest
 from ivr.telephony.handoff import PhoneHandoff
 from prosody.radar import RadarModel
 from prosody.words import WORDS_PATH, WordsModel
-from speech.service.client import BlockingEmbedder, SpeechClient
+from speech.service.client import SpeechClient
+from speech.service.embedder import BlockingEmbedder
 from speech.service.local import LocalService
 
 APOLOGY = "Sorry, one moment please."

@@ -25,7 +25,7 @@ from ivr.settings import Settings
 from ivr.transport import DtmfDigit, Tick, Transport
 from prosody.radar import Radar
 from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
-from speech.service.client import SpeechUnavailable
+from speech.service.replies import SpeechUnavailable
 from speech.tts import trim_tail_pcm
 
 MAX_RESPONSE_MS = 10000  # an answer later than this was no answer to the caller's words (a re-prompt)

@@ -10,7 +10,7 @@ from ivr.cli.common import UsageError, fail, settings_from
 from ivr.cli.context import open_store
 from ivr.cli.records import api_token
 from ivr.dialplan import check_dialplan
-from ivr.dialplan.spec import json_schema
+from ivr.dialplan.schema import json_schema
 from ivr.nlu.intents import plain
 from ivr.records import DirectoryError, read_directory
 from prosody.radar import Radar, RadarModel

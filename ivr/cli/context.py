@@ -13,7 +13,7 @@ from ivr.dialplan import load_dialplan as read_dialplan
 from ivr.records import Store, StoreError, normalize_number
 from speech.asr import AsrError
 from speech.embed import IntentModelError
-from speech.service.client import SpeechUnavailable
+from speech.service.replies import SpeechUnavailable
 from speech.tts import TtsError
 
 

@@ -13,8 +13,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+from speech.service.models import Models, ServiceSettings
 from speech.service.protocol import Address
-from speech.service.server import Models, ServiceSettings, SpeechService
+from speech.service.server import SpeechService
 
 
 class LocalService:

@@ -113,7 +113,7 @@ def main() -> int:
     import tempfile
 
     from speech.service.local import LocalService
-    from speech.service.server import ServiceSettings
+    from speech.service.models import ServiceSettings
 
     LOGS.mkdir(exist_ok=True)
     changed = 0
