@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ivr.api import demo_account
-from tests import test_dialplan_replay as golden
-from tests.test_dialplan_replay import call, kinds, said
+from tests.e2e import test_dialplan_replay as golden
+from tests.e2e.test_dialplan_replay import call, kinds, said
 
 directory, hotline = golden.directory, golden.hotline  # the golden calls' fixtures
 

@@ -33,7 +33,7 @@ from tests.sip_helpers import (
 )
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CARD_PLAN = ROOT / "tests" / "dialplans" / "good" / "card_payment.yaml"
 SAID, KEYED = "4539148803436467", "5425233430109903"
 DIGIT_RUN = re.compile(r"\d(?:[\s,.\-]*\d){12}")  # 13 digits, however they are spaced

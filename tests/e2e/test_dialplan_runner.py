@@ -20,7 +20,7 @@ from ivr.dialplan.understanding import Understanding
 from ivr.records import Store
 
 pytestmark = pytest.mark.model
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = ROOT / "dialplans" / "hotline.yaml"
 OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London"))  # a Tuesday morning
 SUNDAY = datetime(2026, 11, 29, 12, 0, tzinfo=ZoneInfo("Europe/London"))

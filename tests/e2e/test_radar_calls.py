@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from prosody.radar import RadarModel
-from tests import test_dialplan_replay as golden
-from tests.test_dialplan_replay import call, kinds
-from tests.test_prosody import _loudness_pitch_model
+from tests.e2e import test_dialplan_replay as golden
+from tests.e2e.test_dialplan_replay import call, kinds
+from tests.unit.prosody.test_prosody import _loudness_pitch_model
 
 directory, hotline = golden.directory, golden.hotline  # the golden calls' fixtures
 

@@ -32,7 +32,7 @@ from tests.sip_helpers import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WAIT_MS = 60000
 
 

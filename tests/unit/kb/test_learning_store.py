@@ -4,7 +4,6 @@ and a generated day of 500 calls of known mix whose report shows that mix. Categ
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import yaml
 
@@ -15,20 +14,11 @@ from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import QaConfig
 from ivr.qa.screen import Screener
 from ivr.store.tables import kb_candidates
+from tests.fakes import WordsEmbedder
+
+LEARNING_VOCAB = ["paper", "bill", "post", "roaming", "europe", "pay", "card", "refund"]
 
 pytestmark = pytest.mark.unit
-
-
-class WordsEmbedder:
-    """A bag-of-words stand-in for the sentence embedder (this is a unit test of the store's part)."""
-
-    VOCAB = ["paper", "bill", "post", "roaming", "europe", "pay", "card", "refund"]
-
-    def embed(self, texts):  # type: ignore[no-untyped-def]
-        rows = np.array(
-            [[1.0 if w in t.lower() else 0.0 for w in self.VOCAB] + [0.01] for t in texts], np.float32
-        )
-        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 def candidate(store, question: str, answer: str) -> int:  # type: ignore[no-untyped-def]
@@ -67,7 +57,7 @@ def test_kb_versions_from_candidate_to_rollback(store):
 
 
 def test_an_approval_is_live_for_a_running_worker_without_a_restart(store):
-    live = LiveKnowledge(store.kb, WordsEmbedder(), refresh_s=0)
+    live = LiveKnowledge(store.kb, WordsEmbedder(LEARNING_VOCAB), refresh_s=0)
     assert live.best("do you post a paper bill") == (None, 0.0)
     store.kb.approve(candidate(store, "can I get a paper bill", "Yes, by post."), "sue")
     entry, score = live.best("do you post a paper bill")

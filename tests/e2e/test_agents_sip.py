@@ -30,7 +30,7 @@ from tests.sip_helpers import (
 )
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bridge_plan(tmp: Path, sip: int) -> Path:

@@ -27,8 +27,8 @@ from ivr.settings import Settings
 from tests.conftest import call_services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = Path(__file__).parent / "scripts"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "tests" / "scripts"
 OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London"))
 PAPER_ANSWER = (
     "Yes. We can post you a paper bill every month, free of charge; an agent can switch it on for you."

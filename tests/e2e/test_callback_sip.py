@@ -30,7 +30,7 @@ from tests.sip_helpers import (
 )
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUEUE = ROOT / "tests" / "sip" / "queue.yaml"
 CALLER = "07700900123"
 

@@ -15,7 +15,7 @@ import pytest
 from tests.sip_helpers import wait_until
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_chat_shows_replies_intents_and_variables(ivr_cmd, tmp_path):

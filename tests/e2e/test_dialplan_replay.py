@@ -23,8 +23,8 @@ from ivr.settings import Settings
 from tests.conftest import call_services
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = Path(__file__).parent / "scripts"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "tests" / "scripts"
 HOTLINE = ROOT / "dialplans" / "hotline.yaml"
 OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/London"))
 
@@ -178,7 +178,7 @@ def test_a_raised_voice_escalates_through_the_radar(speech_address, hotline, dir
     """Radar -> affect event -> the dialplan's global escalation -> a priority transfer, in a
     replayed call with real audio. A transparent loudness/pitch model stands in for the
     calibrated one, so this checks the wiring; bench/radar_eval.py measures the calibration."""
-    from tests.test_prosody import _loudness_pitch_model
+    from tests.unit.prosody.test_prosody import _loudness_pitch_model
 
     events = call(
         speech_address, hotline, directory, "escalate_by_voice.yaml", radar_model=_loudness_pitch_model()

@@ -8,19 +8,14 @@ import pytest
 from ivr.dialplan.clarify import close_pair
 from ivr.nlu.classifier import SoftmaxClassifier
 from ivr.nlu.intents import IntentMatch, IntentMatcher
+from tests.fakes import WordsEmbedder
 
 pytestmark = pytest.mark.unit
 
 
-class Axes:
-    """Texts embedded on three axes by the word they contain (a stand-in for the sentence model)."""
-
-    def embed(self, texts):  # type: ignore[no-untyped-def]
-        rows = []
-        for t in texts:
-            v = np.array([("bill" in t) + 0.1, ("data" in t) + 0.1, ("weather" in t) + 0.1])
-            rows.append(v / np.linalg.norm(v))
-        return np.array(rows, np.float32)
+def Axes() -> WordsEmbedder:
+    """Texts on three axes by the word they contain."""
+    return WordsEmbedder(["bill", "data", "weather"], floor=0.1, tail=0.0, lower=False)
 
 
 def test_the_classifier_learns_the_examples_and_is_the_same_each_time():

@@ -12,38 +12,9 @@ from ivr.call.monitor import MonitorWatch
 from ivr.call.record import CallRecord
 from ivr.events import EventType as T
 from ivr.events import make
+from tests.fakes import FakeSession
 
 pytestmark = pytest.mark.unit
-
-
-class FakeLegs:
-    def __init__(self) -> None:
-        self.did: list[tuple] = []
-        self.on_monitor = None
-
-    def monitor_dial(self, uri: str, mode: str, own_is_agent: bool = False) -> int:
-        self.did.append(("dial", uri, mode))
-        return 1
-
-    def monitor_mode(self, mode: str) -> None:
-        self.did.append(("mode", mode))
-
-    def monitor_hangup(self) -> None:
-        self.did.append(("hangup",))
-
-    def word(self, state: str, reason: str = "") -> None:  # what the SIP thread would report
-        self.on_monitor(state, reason)
-
-
-class FakeSession:
-    def __init__(self) -> None:
-        self.call_id, self.caller_gone, self.main_speaker = "c1", False, "caller"
-        self.transport = FakeLegs()
-        self.events: list[dict] = []
-
-    def emit(self, kind, **data) -> None:  # type: ignore[no-untyped-def]
-        assert kind is T.MONITOR
-        self.events.append(data)
 
 
 async def _until(pred, what: str, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]

@@ -67,7 +67,7 @@ def test_a_supervisor_approves_a_kb_candidate_in_the_browser_and_the_next_caller
     # the next replayed call asks in other words, and the AI answers with what was approved
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.test_learning_calls import replay
+    from tests.e2e.test_learning_calls import replay
 
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
         events = pool.submit(replay, speech_address, store, "paper_bill.yaml", "after-approval").result()

@@ -16,7 +16,7 @@ from ivr.dialplan.expr import ExprError, compile_condition, evaluate, render, te
 from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
 
 pytestmark = pytest.mark.unit
-HERE = Path(__file__).parent / "dialplans"
+HERE = Path(__file__).resolve().parents[3] / "tests" / "dialplans"
 LOCATION = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): .+ \[(?P<code>[A-Z_]+)\]$")
 
 EXPECTED = {
