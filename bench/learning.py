@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 from ivr.analytics.report import report
-from ivr.analytics.synthetic import generate_day
 from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import load_qa_config
 from ivr.qa.screen import Screener
 from ivr.records import Store
 from ivr.store.tables import kb_candidates
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers
+from tests.tools.synthetic import generate_day  # noqa: E402
 
 
 def main() -> None:

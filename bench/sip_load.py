@@ -34,7 +34,6 @@ import numpy as np
 from common import ROOT, pct
 
 sys.path.insert(0, str(ROOT))
-from ivr.telephony.pcap import write_rtp_pcap  # noqa: E402
 from speech.tts import PiperTts  # noqa: E402
 from tests.sip_helpers import (  # noqa: E402
     free_port,
@@ -45,6 +44,7 @@ from tests.sip_helpers import (  # noqa: E402
     sipp_call,
     wait_until,
 )
+from tests.tools.pcap import write_rtp_pcap  # noqa: E402
 
 # (silence before, words): the second answer comes ~2 s after the account-number prompt ends
 TURNS = [(10.0, "What's my balance please?"), (5.5, "one zero zero zero zero two")]

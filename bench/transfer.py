@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT))
 from sip_load import MemorySampler, cpu_busy, read_pcap  # noqa: E402
 
 from ivr.records import Store  # noqa: E402
-from ivr.telephony.pcap import write_rtp_pcap  # noqa: E402
 from tests.sip_helpers import (  # noqa: E402
     AGENT_PASSWORD,
     BaresipAgent,
@@ -51,6 +50,7 @@ from tests.sip_helpers import (  # noqa: E402
     speech_wav,
     wait_until,
 )
+from tests.tools.pcap import write_rtp_pcap  # noqa: E402
 
 QUEUE = ROOT / "tests" / "sip" / "queue.yaml"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.telephony.pcap import write_rtp_pcap
 from speech.audio import decode_file, resample
+from tests.tools.pcap import write_rtp_pcap
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from ivr.records import Store
-from ivr.telephony.pcap import write_rtp_pcap
 from speech.audio import decode_file
 from tests.sip_helpers import (
     AGENT_PASSWORD,
@@ -28,6 +27,7 @@ from tests.sip_helpers import (
     transcribe,
     wait_until,
 )
+from tests.tools.pcap import write_rtp_pcap
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,13 +10,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ivr.analytics.synthetic import generate_day
 from ivr.api import BackgroundServer, create_app
 from ivr.qa.config import load_qa_config
 from ivr.qa.screen import Screener
 from ivr.records import Store
 from ivr.store.tables import kb_candidates
 from tests.browser import Page
+from tests.tools.synthetic import generate_day
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long password"

@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from ivr.analytics.synthetic import generate_day
 from ivr.records import Store
 from ivr.store.tables import kb_candidates
+from tests.tools.synthetic import generate_day
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 
 from ivr.records import Store
-from ivr.telephony.pcap import write_rtp_pcap
 from speech.audio import resample
 from tests.sip_helpers import (
     fixture_pcap,
@@ -31,6 +30,7 @@ from tests.sip_helpers import (
     sipp_call,
     wait_until,
 )
+from tests.tools.pcap import write_rtp_pcap
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

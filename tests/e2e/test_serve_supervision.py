@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.telephony.pcap import write_rtp_pcap
 from tests.sip_helpers import (
     ROOT,
     Worker,
@@ -26,6 +25,7 @@ from tests.sip_helpers import (
     sipp_call,
     wait_until,
 )
+from tests.tools.pcap import write_rtp_pcap
 
 pytestmark = pytest.mark.e2e
 

@@ -8,13 +8,13 @@ import pytest
 import yaml
 
 from ivr.analytics.report import report, tables, to_csv
-from ivr.analytics.synthetic import ESCALATING_AGENT_CALLS, MIX, REDIALS, generate_day
 from ivr.kb import KbError
 from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import QaConfig
 from ivr.qa.screen import Screener
 from ivr.store.tables import kb_candidates
 from tests.fakes import WordsEmbedder
+from tests.tools.synthetic import ESCALATING_AGENT_CALLS, MIX, REDIALS, generate_day
 
 LEARNING_VOCAB = ["paper", "bill", "post", "roaming", "europe", "pay", "card", "refund"]
 
