@@ -22,7 +22,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from ivr.acd.engine import Acd
-from ivr.analytics.multiprocess import prepare_multiprocess
 from ivr.api import create_app
 from ivr.app.supervisor import Supervisor
 from ivr.call.record import HOST
@@ -85,8 +84,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port or settings.api_port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_filter()
-    run_dir = Path(settings.data_dir).resolve() / "run"
-    prepare_multiprocess(run_dir / "metrics")  # before any child starts, or any sample is taken
+    run_dir = Path(settings.data_dir).resolve() / "run"  # its metrics folder is ready (ivr.cli.serve)
     try:
         store = Store(settings.store)
         qa_config = load_qa_config(settings.qa_config)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from ivr.app.serve import serve
+from ivr.analytics.multiprocess import prepare_multiprocess
 from ivr.cli.common import settings_from
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return serve(settings_from(args), args)
+    settings = settings_from(args)
+    # one metrics folder for serve and its children, set up before prometheus_client is
+    # imported: it picks in-memory or file-backed values when it is imported
+    prepare_multiprocess(Path(settings.data_dir).resolve() / "run" / "metrics")
+    from ivr.app.serve import serve  # deferred: after the metrics folder (see above)
+
+    return serve(settings, args)
