@@ -30,8 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 from common import ROOT, pct
+from procstats import MemorySampler, cpu_busy
 
 sys.path.insert(0, str(ROOT))
 from speech.tts import PiperTts  # noqa: E402
@@ -137,98 +139,43 @@ def latencies(pcap: Path, caller_ports: set[int], ends: list[float]) -> tuple[li
     return found, answered, fewest_up
 
 
-def pss_mb(pid: int | None) -> float:
-    """Proportional set size (shared pages split among their users), from smaps_rollup."""
-    if not pid:
-        return 0.0
+def start_serve(n: int, tmp: Path, dialplan: Path, workers: int) -> tuple[subprocess.Popen, int, int, Path]:
+    """`ivr serve` with `workers` workers (0: its own sizing); (the process, API port, SIP port,
+    data folder) once it answers."""
+    api, sip = free_port(socket.SOCK_STREAM), free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
+    data = tmp / f"data{n}"
+    log = open(tmp / f"serve{n}.log", "w")
+    serve = subprocess.Popen(
+        [
+            *ivr_exe(), "serve", "--dialplan", str(dialplan), "--data-dir", str(data), "--port", str(api),
+            "--sip-port", str(sip), *(["--sip-workers", str(workers)] if workers else []), "--rtp-port", "46000",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+
+    def ready() -> bool:
+        return serve_status(serve, f"http://127.0.0.1:{api}", data, tmp / f"serve{n}.log") is not None
+
     try:
-        for line in open(f"/proc/{pid}/smaps_rollup"):
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        wait_until(ready, 600, f"{workers or 'the default'} workers")
+    except BaseException:
+        serve.kill()
+        raise
+    return serve, api, sip, data
 
 
-def cpu_s(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far."""
-    if not pid:
-        return 0.0
-    try:
-        fields = open(f"/proc/{pid}/stat").read().split(")")[-1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if int(open(p / "stat").read().split(")")[-1].split()[1]) == pid:
-                    out.append(int(p.name))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
-
-
-class MemorySampler:
-    """PSS of serve, the speech service, each worker and Kamailio, every second; keeps the
-    sample where the total was highest (the calls' peak)."""
-
-    def __init__(self, api: str, serve_pid: int, run_dir: Path) -> None:
-        import threading
-
-        self.api, self.serve_pid, self.run_dir = api, serve_pid, run_dir
-        self.peak: dict = {"total": 0.0}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def sample(self) -> dict:
-        import httpx
-
-        status = httpx.get(f"{self.api}/api/sip", timeout=5, headers=serve_auth(self.run_dir.parent)).json()
-        workers = [pss_mb(w["pid"]) for w in status["workers"]]
-        speech = pss_mb(status["speech"]["pid"])
-        try:
-            kam_main = int((self.run_dir / "kamailio.pid").read_text().strip())
-            kam = pss_mb(kam_main) + sum(pss_mb(c) for c in children(kam_main))
-        except (OSError, ValueError):
-            kam = 0.0
-        serve = pss_mb(self.serve_pid)
-        cpu = {
-            "workers": sum(cpu_s(w["pid"]) for w in status["workers"]),
-            "speech": cpu_s(status["speech"]["pid"]),
-        }
-        return {
-            "workers": workers,
-            "speech": speech,
-            "kamailio": kam,
-            "serve": serve,
-            "cpu": cpu,
-            "total": sum(workers) + speech + kam + serve,
-        }
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            try:
-                s = self.sample()
-            except Exception:
-                continue
-            if s["total"] > self.peak["total"]:
-                self.peak = s
-
-    def stop(self) -> dict:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        return self.peak
-
-
-def cpu_busy() -> tuple[int, int]:
-    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    return sum(v) - v[3] - v[4], sum(v)
+def capture(path: Path, media_base: int, n: int) -> subprocess.Popen:
+    """tshark writing the calls' RTP on loopback to `path`."""
+    tshark = subprocess.Popen(
+        ["tshark", "-i", "lo", "-F", "pcap", "-w", str(path), "-f", f"udp portrange {media_base}-{media_base + 4 * n + 10}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(2)  # tshark has no ready signal on stdout: give it time to open the interface
+    return tshark
 
 
 def run_n(
@@ -244,78 +191,24 @@ def run_n(
     workers = (
         max(1, math.ceil(n / 4)) if workers_arg == "fit" else 0 if workers_arg == "auto" else int(workers_arg)
     )
-    api, sip = free_port(socket.SOCK_STREAM), free_port()
-    tmp.mkdir(parents=True, exist_ok=True)
-    data = tmp / f"data{n}"
-    log = open(tmp / f"serve{n}.log", "w")
-    serve = subprocess.Popen(
-        [
-            *ivr_exe(),
-            "serve",
-            "--dialplan",
-            str(dialplan),
-            "--data-dir",
-            str(data),
-            "--port",
-            str(api),
-            "--sip-port",
-            str(sip),
-            *(["--sip-workers", str(workers)] if workers else []),
-            "--rtp-port",
-            "46000",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    serve, api, sip, data = start_serve(n, tmp, dialplan, workers)
+    base = f"http://127.0.0.1:{api}"
     try:
-        import httpx
-
-        def ready() -> bool:
-            return serve_status(serve, f"http://127.0.0.1:{api}", data, tmp / f"serve{n}.log") is not None
-
-        wait_until(ready, 600, f"{workers or 'the default'} workers")
         if not workers:
-            workers = len(
-                httpx.get(f"http://127.0.0.1:{api}/api/sip", timeout=5, headers=serve_auth(data)).json()[
-                    "workers"
-                ]
-            )
+            workers = len(httpx.get(f"{base}/api/sip", timeout=5, headers=serve_auth(data)).json()["workers"])
         media_base = 30000
         cap = tmp / f"rtp{n}.pcap"
-        tshark = subprocess.Popen(
-            [
-                "tshark",
-                "-i",
-                "lo",
-                "-F",
-                "pcap",
-                "-w",
-                str(cap),
-                "-f",
-                f"udp portrange {media_base}-{media_base + 4 * n + 10}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(2)  # tshark has no ready signal on stdout: give it time to open the interface
-        idle_mem = MemorySampler(f"http://127.0.0.1:{api}", serve.pid, data / "run").sample()
-        memory = MemorySampler(f"http://127.0.0.1:{api}", serve.pid, data / "run")
+        tshark = capture(cap, media_base, n)
+        idle_mem = MemorySampler(base, serve.pid, data / "run").sample()
+        memory = MemorySampler(base, serve.pid, data / "run")
         busy0, total0 = cpu_busy()
         sipp = sipp_call(
-            tmp,
-            sip,
-            pcap,
-            listen_ms=int(length_s * 1000) + 3000,
-            caller="+447700900002",
-            media_port=media_base,
-            calls=n,
-            rate=n,
-            rate_period_ms=max(1, int(spread_s * 1000)),
-        )
+            tmp, sip, pcap, listen_ms=int(length_s * 1000) + 3000, caller="+447700900002", media_port=media_base,
+            calls=n, rate=n, rate_period_ms=max(1, int(spread_s * 1000)),
+        )  # fmt: skip
         busy1, total1 = cpu_busy()
         peak = memory.stop()
-        end_mem = MemorySampler(f"http://127.0.0.1:{api}", serve.pid, data / "run").sample()
+        end_mem = MemorySampler(base, serve.pid, data / "run").sample()
         elapsed = max(1e-6, (total1 - total0) / (os.cpu_count() or 1) / os.sysconf("SC_CLK_TCK"))
         share = {
             k: (end_mem["cpu"][k] - idle_mem["cpu"][k]) / elapsed / (os.cpu_count() or 1)
@@ -328,18 +221,11 @@ def run_n(
         ports = {media_base + 2 * i for i in range(4 * n + 4)} | {media_base + i for i in range(4 * n + 4)}
         lat, answered, fewest_up = latencies(cap, ports, ends)
         return {
-            "n": n,
-            "workers": workers,
-            "ok": int(ok.group(1)) if ok else 0,
-            "failed": int(failed.group(1)) if failed else n,
-            "answered_streams": answered,
-            "cpu": (busy1 - busy0) / max(1, total1 - total0),
-            "lat": lat,
-            "up": fewest_up,
-            "mem": peak,
-            "idle_mem": idle_mem,
-            "cpu_share": share,
-        }
+            "n": n, "workers": workers, "ok": int(ok.group(1)) if ok else 0,
+            "failed": int(failed.group(1)) if failed else n, "answered_streams": answered,
+            "cpu": (busy1 - busy0) / max(1, total1 - total0), "lat": lat, "up": fewest_up, "mem": peak,
+            "idle_mem": idle_mem, "cpu_share": share,
+        }  # fmt: skip
     finally:
         serve.send_signal(signal.SIGINT)
         try:

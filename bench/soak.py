@@ -25,7 +25,7 @@ from pathlib import Path
 from common import ROOT
 
 sys.path.insert(0, str(ROOT))
-from sip_load import pss_mb  # noqa: E402
+from procstats import pss_mb  # noqa: E402
 
 from ivr.records import Store  # noqa: E402
 from tests.sip_helpers import (  # noqa: E402

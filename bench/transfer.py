@@ -35,12 +35,13 @@ import numpy as np
 from common import ROOT
 
 sys.path.insert(0, str(ROOT))
-from sip_load import MemorySampler, cpu_busy, read_pcap  # noqa: E402
+from procstats import MemorySampler, cpu_busy  # noqa: E402
+from sip_load import read_pcap  # noqa: E402
 
 from ivr.records import Store  # noqa: E402
+from tests.baresip import BaresipAgent  # noqa: E402
 from tests.sip_helpers import (  # noqa: E402
     AGENT_PASSWORD,
-    BaresipAgent,
     free_port,
     ivr_exe,
     registered,

@@ -14,12 +14,11 @@ import pytest
 from ivr.records import Store
 from ivr.telephony.kamailio import kamcmd
 from speech.audio import decode_file
+from tests.baresip import BaresipAgent, baresip_call
 from tests.sip_helpers import (
     AGENT_PASSWORD as PASSWORD,
 )
 from tests.sip_helpers import (
-    BaresipAgent,
-    baresip_call,
     free_port,
     registered,
     speech_wav,

@@ -14,9 +14,9 @@ import pytest
 
 from ivr.records import Store
 from speech.audio import decode_file
+from tests.baresip import BaresipAgent
 from tests.sip_helpers import (
     AGENT_PASSWORD,
-    BaresipAgent,
     free_port,
     registered,
     serve_auth,

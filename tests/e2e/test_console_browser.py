@@ -50,6 +50,37 @@ def _call(store: Store, call_id: str) -> CallRecord:
     return rec
 
 
+def _wrap_up_with_a_kb_suggestion(agent: Page) -> None:
+    """The agent's wrap-up: an empty note is refused in the page; then a note and a knowledge
+    base suggestion, sent with Ctrl+Enter."""
+    form = agent.page.locator("form.wrapup")
+    expect(form).to_be_visible(timeout=WAIT_MS)
+    form.locator("textarea[name=note]").fill("")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".error")).to_contain_text("resolution note")  # validated before it is sent
+    form.locator("textarea[name=note]").fill("Refunded the duplicate roaming charge.")
+    form.locator("input[name=kb]").check()
+    form.locator("input[name=kb_question]").fill("I was charged twice for roaming, can I get a refund?")
+    form.locator("textarea[name=kb_answer]").fill(
+        "Yes: a duplicate roaming charge is refunded to the next bill."
+    )
+    agent.shot("agent-wrapup")
+    form.locator("textarea[name=kb_answer]").press("Control+Enter")
+    expect(form).to_be_hidden(timeout=WAIT_MS)
+
+
+def _the_wrap_up_and_its_kb_candidate(store: Store) -> None:
+    """What the store keeps of the wrap-up: the disposition and note, and a new KB candidate."""
+    wrap = store.console.wrapup_of("call-1")
+    assert wrap["disposition"] == "resolved" and wrap["agent"] == "ann" and "Refunded" in wrap["note"]
+    (kb,) = store.kb.candidates(None)
+    assert (
+        kb["question"].startswith("I was charged twice")
+        and kb["state"] == "new"
+        and kb["call_id"] == "call-1"
+    )
+
+
 def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_floor(served, chromium):
     store, base = served
     acd = Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}))})
@@ -109,20 +140,7 @@ def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_f
         rec(make("call-1", 60000, T.CALL_END, duration_ms=60000))
         store.writer.flush()
         acd.call_ended("ann")
-        form = agent.page.locator("form.wrapup")
-        expect(form).to_be_visible(timeout=WAIT_MS)
-        form.locator("textarea[name=note]").fill("")
-        form.locator("button[type=submit]").click()
-        expect(form.locator(".error")).to_contain_text("resolution note")  # validated before it is sent
-        form.locator("textarea[name=note]").fill("Refunded the duplicate roaming charge.")
-        form.locator("input[name=kb]").check()
-        form.locator("input[name=kb_question]").fill("I was charged twice for roaming, can I get a refund?")
-        form.locator("textarea[name=kb_answer]").fill(
-            "Yes: a duplicate roaming charge is refunded to the next bill."
-        )
-        agent.shot("agent-wrapup")
-        form.locator("textarea[name=kb_answer]").press("Control+Enter")
-        expect(form).to_be_hidden(timeout=WAIT_MS)
+        _wrap_up_with_a_kb_suggestion(agent)
         expect(agent.page.locator(".statebar .pill")).to_have_text("available", timeout=WAIT_MS)
         expect(agent.page.locator("section[aria-label='recent calls']")).to_contain_text(
             "resolved", timeout=WAIT_MS
@@ -137,14 +155,7 @@ def test_an_agent_takes_a_call_from_pop_to_wrap_up_and_the_supervisor_sees_the_f
     finally:
         agent.close()
         sup.close()
-    wrap = store.console.wrapup_of("call-1")
-    assert wrap["disposition"] == "resolved" and wrap["agent"] == "ann" and "Refunded" in wrap["note"]
-    (kb,) = store.kb.candidates(None)
-    assert (
-        kb["question"].startswith("I was charged twice")
-        and kb["state"] == "new"
-        and kb["call_id"] == "call-1"
-    )
+    _the_wrap_up_and_its_kb_candidate(store)
 
 
 def test_wrong_password_wrong_role_and_no_cookie_are_refused(served, chromium):

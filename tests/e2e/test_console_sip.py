@@ -18,18 +18,10 @@ from playwright.sync_api import expect
 
 from ivr.records import Store
 from speech.audio import decode_file, resample
+from tests.baresip import BaresipAgent, baresip_call
 from tests.browser import Page
 from tests.sip_helpers import AGENT_PASSWORD as PASSWORD
-from tests.sip_helpers import (
-    BaresipAgent,
-    baresip_call,
-    open_hotline,
-    registered,
-    start_hotline,
-    stop_hotline,
-    transcribe,
-    wait_until,
-)
+from tests.sip_helpers import open_hotline, registered, start_hotline, stop_hotline, transcribe, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,8 +70,9 @@ def hotline(tmp_path_factory):
     stop_hotline(served)
 
 
-def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium, engines, tmp_path):  # noqa: F811
-    # ann's phone rings until the test picks it up; she speaks once the briefing is over
+def _agent_and_supervisor_phones(tmp_path: Path, hotline: dict) -> tuple[BaresipAgent, BaresipAgent]:  # type: ignore[type-arg]
+    """ann's phone rings until the test picks it up; she speaks once the briefing is over. sue's
+    phone says one thing in whisper (9 s after it answers), another in barge (40 s)."""
     ann_phone = BaresipAgent(
         tmp_path, silence_then(tmp_path / "ann.wav", 8, "cmu_arctic_us_aew_a0001.wav", 110), seconds=200,
         register=("ann", PASSWORD, hotline["sip"]), name="ann", auto_answer=False, control=True,
@@ -90,6 +83,50 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         tmp_path, sue_wav, seconds=200,
         register=("sue", PASSWORD, hotline["sip"]), name="sue",
     )  # fmt: skip
+    return ann_phone, sue_phone
+
+
+def _who_heard_what(engines, sue_heard: Path, ann_heard: Path, caller_heard: Path) -> None:  # type: ignore[no-untyped-def]
+    """The supervisor heard the caller; the whisper reached the agent and not the caller; the
+    barge reached the caller."""
+    samples, rate = decode_file(sue_heard)
+    said = transcribe(engines, samples, rate)
+    assert "country" in said, said  # the supervisor heard the caller
+    samples, rate = decode_file(ann_heard)
+    ann_said = transcribe(engines, samples, rate)
+    assert "shook hands" in ann_said, ann_said  # the whisper reached the agent ...
+    samples, rate = decode_file(caller_heard)
+    caller_said = transcribe(engines, samples, rate)
+    assert "danger" in caller_said, caller_said  # (the caller heard the agent)
+    assert "shook" not in caller_said and "twentieth" not in caller_said, (
+        caller_said
+    )  # ... and not the caller
+    assert "particular" in caller_said, caller_said  # the barge reached the caller
+
+
+def _the_records(hotline: dict, call_id: str) -> None:  # type: ignore[type-arg]
+    """The wrap-up, the monitoring and the call's record with its QA, as the store keeps them."""
+    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
+    try:
+        wrap = wait_until(lambda: store.console.wrapup_of(call_id), 30, "the wrap-up")
+        monitor = store.console.monitor_of(call_id)
+        call = wait_until(
+            lambda: (c := store.calls.get(call_id)) and c["status"] == "ended" and c, 60, "the record"
+        )
+        qa = wait_until(
+            lambda: store.qa.result(call_id), 30, "the QA screening of the ended call (ivr serve's screener)"
+        )
+    finally:
+        store.close()
+    assert 0.0 <= qa["score"] <= 1.0 and qa["facts"]["last_node"], qa
+    assert wrap["disposition"] == "resolved" and wrap["agent"] == "ann"
+    assert monitor["supervisor"] == "sue" and monitor["state"] == "ended", monitor
+    kinds = [(e["type"], e.get("state")) for e in call["events"] if e["type"] == "monitor"]
+    assert ("monitor", "active") in kinds, kinds
+
+
+def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium, engines, tmp_path):  # noqa: F811
+    ann_phone, sue_phone = _agent_and_supervisor_phones(tmp_path, hotline)
     agent, sup = Page(chromium, hotline["api"]), Page(chromium, hotline["api"], 1920, 1080)
     caller_heard: list[Path] = []
     try:
@@ -166,33 +203,5 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         sup.close()
         ann_phone.stop()
         sue_phone.stop()
-    samples, rate = decode_file(sue_heard)
-    said = transcribe(engines, samples, rate)
-    assert "country" in said, said  # the supervisor heard the caller
-    samples, rate = decode_file(ann_heard)
-    ann_said = transcribe(engines, samples, rate)
-    assert "shook hands" in ann_said, ann_said  # the whisper reached the agent ...
-    samples, rate = decode_file(caller_heard[0])
-    caller_said = transcribe(engines, samples, rate)
-    assert "danger" in caller_said, caller_said  # (the caller heard the agent)
-    assert "shook" not in caller_said and "twentieth" not in caller_said, (
-        caller_said
-    )  # ... and not the caller
-    assert "particular" in caller_said, caller_said  # the barge reached the caller
-    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
-    try:
-        wrap = wait_until(lambda: store.console.wrapup_of(call_id), 30, "the wrap-up")
-        monitor = store.console.monitor_of(call_id)
-        call = wait_until(
-            lambda: (c := store.calls.get(call_id)) and c["status"] == "ended" and c, 60, "the record"
-        )
-        qa = wait_until(
-            lambda: store.qa.result(call_id), 30, "the QA screening of the ended call (ivr serve's screener)"
-        )
-    finally:
-        store.close()
-    assert 0.0 <= qa["score"] <= 1.0 and qa["facts"]["last_node"], qa
-    assert wrap["disposition"] == "resolved" and wrap["agent"] == "ann"
-    assert monitor["supervisor"] == "sue" and monitor["state"] == "ended", monitor
-    kinds = [(e["type"], e.get("state")) for e in call["events"] if e["type"] == "monitor"]
-    assert ("monitor", "active") in kinds, kinds
+    _who_heard_what(engines, sue_heard, ann_heard, caller_heard[0])
+    _the_records(hotline, call_id)

@@ -89,7 +89,7 @@ def test_malformed_sip_and_a_flood_do_not_take_the_worker_down(worker, tmp_path)
 def test_baresip_caller_is_heard_and_hears_the_greeting(worker, tmp_path, engines):
     from speech.asr import transcribe_utterance
     from speech.audio import decode_file, resample
-    from tests.sip_helpers import baresip_call
+    from tests.baresip import baresip_call
 
     samples, rate = decode_file(ROOT / "audio_fixtures" / "jfk.flac")
     wav = tmp_path / "caller.wav"

@@ -16,17 +16,8 @@ import pytest
 import soundfile as sf
 
 from speech.audio import decode_file
-from tests.sip_helpers import (
-    ROOT,
-    BaresipAgent,
-    Worker,
-    baresip_call,
-    free_port,
-    sipp_call,
-    speech_pcap,
-    speech_wav,
-    transcribe,
-)
+from tests.baresip import BaresipAgent, baresip_call
+from tests.sip_helpers import ROOT, Worker, free_port, sipp_call, speech_pcap, speech_wav, transcribe
 
 pytestmark = pytest.mark.e2e
 

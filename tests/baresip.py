@@ -1,0 +1,118 @@
+"""Agents' and callers' phones for the tests: baresip, configured per test, its console
+driven over its control port."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from tests.sip_helpers import free_port, wait_until
+
+
+def _baresip_conf(
+    conf: Path, port: int, wav: Path, account: str, host: str = "127.0.0.1", extra: str = ""
+) -> None:
+    """A headless baresip: streams `wav`, records what it hears into `conf` (sndfile)."""
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "config").write_text(
+        "poll_method epoll\n"
+        f"sip_listen {host}:{port}\n"
+        "audio_player alsa,null\n"
+        f"audio_source aufile,{wav}\n"
+        "audio_alert alsa,null\n"
+        "audio_srate 8000\naudio_channels 1\n"
+        "module_path /usr/lib/baresip/modules\n"
+        "module g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n"
+        "module_app account.so\nmodule_app menu.so\n"
+        f"sndfile_path {conf}\n" + extra
+    )
+    (conf / "accounts").write_text(account + "\n")
+
+
+def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path:
+    """baresip dials `target`, streams `caller_wav`, records what it hears; returns that WAV."""
+    assert shutil.which("baresip"), "baresip is installed by `make test`"
+    conf = tmp / "baresip"
+    port = free_port()
+    _baresip_conf(conf, port, caller_wav, f"<sip:+447700900002@127.0.0.1:{port}>;regint=0")
+    with open(conf / "baresip.log", "w") as log:
+        subprocess.run(
+            ["baresip", "-f", str(conf), "-e", f"/dial {target}", "-t", str(seconds)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=seconds + 60,
+            cwd=conf,
+        )
+    heard = sorted(conf.glob("dump-*-dec.wav"))
+    assert heard, (conf / "baresip.log").read_text()[-2000:]
+    return heard[-1]
+
+
+class BaresipAgent:
+    """An agent's phone: baresip answering automatically, speaking `wav` (it hangs up when the
+    WAV ends) and recording what it hears."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        wav: Path,
+        seconds: int,
+        register: tuple[str, str, int] | None = None,
+        name: str = "agent",
+        auto_answer: bool = True,
+        host: str = "127.0.0.1",
+        user: str = "agent",
+        control: bool = False,
+    ) -> None:
+        """`register` = (user, password, registrar port): the phone signs in to Kamailio as
+        sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port."""
+        assert shutil.which("baresip"), "baresip is installed by `make test`"
+        self.conf = tmp / name
+        self.port = free_port()
+        self.uri = f"sip:{user}@127.0.0.1:{self.port}"
+        answer = ";answermode=auto" if auto_answer else ""  # else it rings and rings
+        account = f"<{self.uri}>;regint=0{answer}"
+        if register is not None:
+            user, password, registrar = register
+            self.uri = f"sip:{user}@127.0.0.1:{registrar}"
+            account = f"<{self.uri}>;auth_pass={password};regint=60{answer}"
+        self.control_port = free_port() if control else 0
+        extra = f"module cons.so\ncons_listen 127.0.0.1:{self.control_port}\n" if control else ""
+        _baresip_conf(self.conf, self.port, wav, account, host, extra)
+        self.log = self.conf / "baresip.log"
+        self.proc = subprocess.Popen(
+            ["baresip", "-f", str(self.conf), "-t", str(seconds)],
+            stdin=subprocess.DEVNULL,
+            stdout=open(self.log, "w"),
+            stderr=subprocess.STDOUT,
+            cwd=self.conf,
+        )
+        wait_until(lambda: "baresip is ready" in self.log.read_text(errors="replace"), 30, "baresip agent")
+
+    def send(self, command: str) -> None:
+        """A command on the phone's control port (`control=True`), e.g. "/accept" picks up."""
+        assert self.control_port, "made without control=True"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(f"{command}\n".encode(), ("127.0.0.1", self.control_port))
+
+    def heard(self) -> Path:
+        """What the agent heard (once its call has ended)."""
+        wait_until(
+            lambda: self.proc.poll() is not None or "terminated" in self.log.read_text(),
+            120,
+            "agent call end",
+        )
+        files = sorted(self.conf.glob("dump-*-dec.wav"))
+        assert files, self.log.read_text()[-2000:]
+        return files[-1]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
