@@ -65,6 +65,53 @@ def sample(api: str, data: Path) -> dict:
     }
 
 
+def run_sipp(
+    tmp: Path, sip_port: int, pcap: Path, csv: Path, args: argparse.Namespace
+) -> subprocess.CompletedProcess:
+    """sipp's callers, `args.concurrent` at a time, each hanging up at a random moment."""
+    return subprocess.run(
+        ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario(tmp, pcap, args.min_ms, args.max_ms)),
+         "-inf", str(csv), "-s", "hotline", "-m", str(args.calls), "-l", str(args.concurrent), "-r", "10",
+         "-i", "127.0.0.1", "-p", str(free_port()), "-mp", "32000", "-nostdin", "-timeout", f"{args.calls * 2}s",
+         "-trace_stat", "-stf", str(tmp / "stat.csv")],
+        capture_output=True, text=True, cwd=tmp,
+    )  # fmt: skip
+
+
+def sipp_counts(stat_csv: Path) -> tuple[int, int, int]:
+    """Calls placed, successful, failed, from sipp's statistics file."""
+    lines = stat_csv.read_text().strip().splitlines()
+    stat = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+    placed, ok, failed = (int(stat[k]) for k in ("TotalCallCreated", "SuccessfulCall(C)", "FailedCall(C)"))
+    return placed, ok, failed
+
+
+def report(args: argparse.Namespace, took: float, placed: int, ok: int, failed: int, start: dict, end: dict,
+           alive: bool, rows: list, total: int, outcomes: collections.Counter, series: list) -> None:  # fmt: skip
+    """The soak's figures: calls, crashes, records, outcomes, memory along the run."""
+    print(
+        f"soak: {args.calls} calls, {args.concurrent} at a time, hang-up uniformly {args.min_ms}-{args.max_ms} ms, {took:.0f} s"
+    )
+    print(
+        f"  sipp: placed {placed}, successful {ok}, failed {failed} (an IVR that hung up first counts as failed)"
+    )
+    print(f"  crashes: worker restarts {end['restarts'] - start['restarts']}, speech restarts "
+          f"{end['speech_restarts'] - start['speech_restarts']}, serve alive: {alive}")  # fmt: skip
+    print(f"  records: {len(rows)} written for {placed} calls placed ({total} rows in the store); all ended")
+    print(f"  outcomes: {dict(outcomes)}")
+    ws, we = start["worker_pss"], end["worker_pss"]
+    print(
+        f"  worker PSS MB: start {min(ws):.0f}-{max(ws):.0f} (sum {sum(ws):.0f}), end {min(we):.0f}-{max(we):.0f} (sum {sum(we):.0f})"
+    )
+    if series:
+        step = max(1, len(series) // 8)
+        print(
+            "  workers' PSS sum along the run (s: MB): "
+            + ", ".join(f"{t:.0f}: {m:.0f}" for t, m in series[::step])
+        )
+    print(f"  speech service PSS MB: start {start['speech_pss']:.0f}, end {end['speech_pss']:.0f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=3000)
@@ -104,21 +151,11 @@ def main() -> int:
                     pass
 
         threading.Thread(target=sampler, daemon=True).start()
-        sipp = subprocess.run(
-            ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario(tmp, pcap, args.min_ms, args.max_ms)),
-             "-inf", str(csv), "-s", "hotline", "-m", str(args.calls), "-l", str(args.concurrent), "-r", "10",
-             "-i", "127.0.0.1", "-p", str(free_port()), "-mp", "32000", "-nostdin", "-timeout", f"{args.calls * 2}s",
-             "-trace_stat", "-stf", str(tmp / "stat.csv")],
-            capture_output=True, text=True, cwd=tmp,
-        )  # fmt: skip
+        sipp = run_sipp(tmp, sip_port, pcap, csv, args)
         took = time.monotonic() - t0
         sampling.set()
 
-        lines = (tmp / "stat.csv").read_text().strip().splitlines()
-        stat = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
-        placed, ok, failed = (
-            int(stat[k]) for k in ("TotalCallCreated", "SuccessfulCall(C)", "FailedCall(C)")
-        )
+        placed, ok, failed = sipp_counts(tmp / "stat.csv")
 
         store = Store(f"sqlite:///{data}/ivr.sqlite3")
 
@@ -138,27 +175,7 @@ def main() -> int:
             serve.wait(timeout=60)
         except subprocess.TimeoutExpired:
             serve.kill()
-    print(
-        f"soak: {args.calls} calls, {args.concurrent} at a time, hang-up uniformly {args.min_ms}-{args.max_ms} ms, {took:.0f} s"
-    )
-    print(
-        f"  sipp: placed {placed}, successful {ok}, failed {failed} (an IVR that hung up first counts as failed)"
-    )
-    print(f"  crashes: worker restarts {end['restarts'] - start['restarts']}, speech restarts "
-          f"{end['speech_restarts'] - start['speech_restarts']}, serve alive: {alive}")  # fmt: skip
-    print(f"  records: {len(rows)} written for {placed} calls placed ({total} rows in the store); all ended")
-    print(f"  outcomes: {dict(outcomes)}")
-    ws, we = start["worker_pss"], end["worker_pss"]
-    print(
-        f"  worker PSS MB: start {min(ws):.0f}-{max(ws):.0f} (sum {sum(ws):.0f}), end {min(we):.0f}-{max(we):.0f} (sum {sum(we):.0f})"
-    )
-    if series:
-        step = max(1, len(series) // 8)
-        print(
-            "  workers' PSS sum along the run (s: MB): "
-            + ", ".join(f"{t:.0f}: {m:.0f}" for t, m in series[::step])
-        )
-    print(f"  speech service PSS MB: start {start['speech_pss']:.0f}, end {end['speech_pss']:.0f}")
+    report(args, took, placed, ok, failed, start, end, alive, rows, total, outcomes, series)
     if sipp.returncode not in (0, 1):
         print(sipp.stderr[-2000:], file=sys.stderr)
     return 0 if alive and len(rows) == placed and end["restarts"] == start["restarts"] else 1
