@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speech.audio import resample
+from speech.audio import resample, to_pcm16
 
 
 class TtsError(Exception):
@@ -153,7 +153,7 @@ def trim_tail(audio: np.ndarray, rate: int, floor_db: float = -45.0, keep_ms: in
 def trim_tail_pcm(pcm: bytes, rate: int) -> bytes:
     """`trim_tail` of 16-bit PCM."""
     audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-    return bytes((np.clip(trim_tail(audio, rate), -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes())
+    return to_pcm16(trim_tail(audio, rate))
 
 
 def first_clause_split(text: str, min_words: int = 3) -> list[str]:

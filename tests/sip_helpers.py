@@ -325,3 +325,12 @@ def stop_hotline(served: dict) -> None:  # type: ignore[type-arg]
         served["proc"].wait(timeout=30)
     except subprocess.TimeoutExpired:
         served["proc"].kill()
+
+
+def alive(pid: int) -> bool:
+    """The process runs and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -17,6 +17,7 @@ import pytest
 from tests.sip_helpers import (
     ROOT,
     Worker,
+    alive,
     fixture_pcap,
     free_port,
     ivr_exe,
@@ -132,14 +133,6 @@ def test_a_worker_whose_port_is_taken_says_which_and_why_and_exits_cleanly(tmp_p
     assert "Assertion" not in out and "Traceback" not in out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_stops_everything_it_started_on_a_signal_to_its_process_group(tmp_path, speech_pcap, sig):
     """What `make run` + Ctrl-C (or a service manager's SIGTERM) does: the signal reaches the
@@ -200,7 +193,7 @@ def test_serve_stops_everything_it_started_on_a_signal_to_its_process_group(tmp_
         assert proc.wait(60) in (0, 130, -sig, 128 + sig)
         after = (tmp_path / "serve.log").read_text()[logged:]
         assert "restarting" not in after and "Traceback" not in after, after
-        wait_until(lambda: not any(_alive(p) for p in pids), 30, "every child to be gone")
+        wait_until(lambda: not any(alive(p) for p in pids), 30, "every child to be gone")
         # the hotline's port is free again: the next `make run` can start
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
             again.bind(("127.0.0.1", sip))

@@ -13,19 +13,11 @@ from pathlib import Path
 import pytest
 
 from ivr.app.supervisor import port_free
-from tests.sip_helpers import ROOT, free_port, ivr_exe, open_hotline, wait_until
+from tests.sip_helpers import ROOT, alive, free_port, ivr_exe, open_hotline, wait_until
 
 pytestmark = pytest.mark.e2e
 GONE_S = 30
 """The bound on a stop: the worker's own last resort (STOP_GRACE_S) is 20 s."""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def processes_of(marker: str) -> list[int]:
@@ -35,7 +27,7 @@ def processes_of(marker: str) -> list[int]:
         if entry.isdigit() and int(entry) != os.getpid():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if marker.encode() in f.read() and _alive(int(entry)):
+                    if marker.encode() in f.read() and alive(int(entry)):
                         found.append(int(entry))
             except OSError:
                 continue

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.sip_helpers import ivr_exe
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "tests" / "scripts"
 FIXTURES = ROOT / "audio_fixtures"
@@ -34,14 +36,9 @@ def golden_calls() -> Iterator[tuple[str, list[str]]]:
         yield f"replay-{audio.stem}", [str(audio), "--caller", FIXTURE_CALLER]
 
 
-def ivr_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("ivr")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ivr.cli"]
-
-
 def import_directory(data_dir: Path) -> None:
     cmd = [
-        *ivr_cmd(),
+        *ivr_exe(),
         "directory",
         "import",
         str(ROOT / "dialplans" / "callers.csv"),
@@ -54,7 +51,7 @@ def import_directory(data_dir: Path) -> None:
 def run(args: list[str], data_dir: Path, speech: str) -> str:
     """The call's event log (JSON lines) as `ivr replay --json` prints it."""
     cmd = [
-        *ivr_cmd(),
+        *ivr_exe(),
         "replay",
         "--dialplan",
         str(HOTLINE),
