@@ -262,3 +262,16 @@ def test_a_speech_address_where_something_else_listens_is_a_one_line_error(ivr_c
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert "does not answer as a speech service" in last and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_serve_with_a_data_dir_it_cannot_use_says_so_in_one_line(ivr_cmd, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = subprocess.run(
+        [*ivr_cmd, "serve", "--data-dir", str(blocker / "data"), "--sip-workers", "0"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"ivr: error: --data-dir {blocker / 'data'}: cannot use it (Not a directory)"
+    ], proc.stderr
