@@ -37,6 +37,7 @@ from ivr.app.children import EXIT_PORT_TAKEN
 from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
 from ivr.call.services import CallServices, open_services
 from ivr.call.session import App, CallSession
+from ivr.dialplan import DialplanError
 from ivr.dialplan.manager import DialplanManager
 from ivr.dialplan.prompts import static_prompts
 from ivr.kb.live import LiveKnowledge
@@ -103,6 +104,8 @@ class Worker:
         except SpeechUnavailable as e:  # `ivr serve` starts the worker again
             log.error("%s", e)
             return 2
+        except DialplanError as e:
+            return self._failed(f"{self.dialplan_path}: the dialplan has errors:\n{e}", 2)
         except asyncio.CancelledError:
             if not self.stop.is_set():
                 raise

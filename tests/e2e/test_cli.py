@@ -13,6 +13,7 @@ import soundfile as sf
 from ivr.events import EVENT_FIELDS, EventType
 from speech.audio import decode_file
 from tests.conftest import FIXTURES
+from tests.sip_helpers import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -275,3 +276,18 @@ def test_serve_with_a_data_dir_it_cannot_use_says_so_in_one_line(ivr_cmd, tmp_pa
     assert proc.stderr.strip().splitlines() == [
         f"ivr: error: --data-dir {blocker / 'data'}: cannot use it (Not a directory)"
     ], proc.stderr
+
+
+@pytest.mark.model
+def test_a_worker_given_a_broken_dialplan_names_its_errors_and_exits(ivr_cmd, tmp_path):
+    bad = ROOT / "tests" / "dialplans" / "bad" / "bad_condition.yaml"
+    port = free_port()
+    proc = subprocess.run(
+        [*ivr_cmd, "worker", "--sip-port", str(port), "--rtp-port", "43600", "--dialplan", str(bad),
+         "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout[-2000:]
+    failed = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith('{"worker"')]
+    assert failed and failed[-1]["worker"] == "failed" and "the dialplan has errors" in failed[-1]["error"]
+    assert "bad_condition.yaml:" in failed[-1]["error"] and "Traceback" not in proc.stdout + proc.stderr
