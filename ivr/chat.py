@@ -35,6 +35,7 @@ class ChatConversation:
     ) -> None:
         self.call_id = call_id
         self.caller = caller
+        self.line_noisy = False  # typed words: no line
         self.events: list[Event] = []
         self._read = read_line
         self._write = write
@@ -63,7 +64,7 @@ class ChatConversation:
 
     async def say(self, text: str, prompt: str = "", interruptible: bool = True, lead: str = "") -> None:
         if text.strip():
-            self.emit(EventType.SAY, text=text)
+            self.emit(EventType.SAY, text=text, **({"prompt": prompt} if prompt else {}))
             self._write(f"IVR: {text}")
 
     async def play_file(self, path: str, interruptible: bool = True) -> None:

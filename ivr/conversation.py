@@ -87,6 +87,11 @@ class Conversation(Protocol):
     caller: str
     events: list[Event]
 
+    @property
+    def line_noisy(self) -> bool:
+        """The caller's line is too noisy to hear them well (a loud floor, words judged noise)."""
+        ...
+
     def emit(self, kind: EventType, **data: Any) -> Event: ...
 
     async def say(self, text: str, prompt: str = "", interruptible: bool = True, lead: str = "") -> None:

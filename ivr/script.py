@@ -12,6 +12,10 @@ turns.yaml:
       - dtmf: "100002#"          # keys
       - silence: 7               # seconds of saying nothing
       - affect: escalate         # what the emotion radar would report now
+    line: {noise: chatter.wav, snr_db: 10, loss: 0.02, seed: 1}
+                                 # optional: the caller's line - noise (a recording beside the
+                                 # script, or pink / brown) at snr_db under piper's voice,
+                                 # G.711 mu-law, packets lost and concealed (speech/line.py)
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ from ivr.call.build import build_call
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
 from ivr.transport import DTMF_DIGITS, CallInput, DtmfDigit
-from speech.audio import FRAME_MS, AudioFrame, decode_file, resample
+from speech.audio import FRAME_MS, AudioError, AudioFrame, decode_file, resample
+from speech.line import Line, brown_noise, level_db, pink_noise
 
 TURN_KINDS = ("say", "wav", "dtmf", "silence", "affect")
+VOICE_DB = -20.0
+"""Piper's active speech level at 8 kHz (measured: -19.4 to -20.9 dBFS): a line's `snr_db` is against it."""
 
 
 class ScriptError(Exception):
@@ -45,10 +52,27 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class LineSpec:
+    """The caller's line: noise (samples at 8 kHz, or None), its SNR under piper's voice, loss."""
+
+    noise: np.ndarray | None = None
+    snr_db: float = 99.0
+    loss: float = 0.0
+    seed: int = 0
+
+    def line(self, rate: int) -> Line:
+        gain = 0.0
+        if self.noise is not None:
+            gain = 10 ** ((VOICE_DB - self.snr_db - level_db(self.noise)) / 20)
+        return Line(rate, self.noise, gain, self.loss, self.seed)
+
+
+@dataclass(frozen=True)
 class CallerScript:
     path: Path
     caller: str
     turns: list[Turn]
+    line: LineSpec | None = None
 
 
 def load_script(path: str | Path) -> CallerScript:
@@ -92,7 +116,34 @@ def load_script(path: str | Path) -> CallerScript:
         if kind == "affect" and value not in ("calm", "rising", "escalate"):
             raise ScriptError(f"{p}: turn {i}: affect is calm, rising or escalate")
         turns.append(Turn(kind, value))
-    return CallerScript(p, str(data.get("caller") or ""), turns)
+    line = _line_spec(p, data["line"]) if data.get("line") is not None else None
+    return CallerScript(p, str(data.get("caller") or ""), turns, line)
+
+
+def _line_spec(p: Path, spec: Any) -> LineSpec:
+    usage = f"{p}: line takes {{noise: FILE|pink|brown, snr_db: NUMBER, loss: 0-0.2, seed: INT}}"
+    if not isinstance(spec, dict) or set(spec) - {"noise", "snr_db", "loss", "seed"}:
+        raise ScriptError(usage)
+    try:
+        snr, loss, seed = float(spec.get("snr_db", 99)), float(spec.get("loss", 0)), int(spec.get("seed", 0))
+    except (TypeError, ValueError):
+        raise ScriptError(usage) from None
+    if not 0 <= loss <= 0.2:
+        raise ScriptError(f"{p}: line: loss is a share of packets, 0-0.2")
+    rng = np.random.default_rng(seed)
+    name = str(spec.get("noise") or "")
+    noise = None
+    if name == "pink":
+        noise = pink_noise(8000 * 30, rng)
+    elif name == "brown":
+        noise = brown_noise(8000 * 30, rng)
+    elif name:
+        try:
+            samples, rate = decode_file(p.parent / name)
+        except AudioError as e:
+            raise ScriptError(f"{p}: line: {e}") from None
+        noise = resample(samples, rate, 8000)
+    return LineSpec(noise, snr, loss, seed)
 
 
 class ScriptTransport(ReplayTransport):
@@ -126,6 +177,8 @@ class ScriptTransport(ReplayTransport):
         idle_ms = 0
         t_ms = 0
         keys: list[str] = []  # digits still to press, one every 100 ms of audio
+        spec = self._script.line
+        line = spec.line(self.sample_rate) if spec is not None else None
         while not self._hung_up and t_ms < self._max_call_ms:
             if keys and t_ms % 100 == 0:
                 yield DtmfDigit(keys.pop(0), t_ms)
@@ -152,6 +205,9 @@ class ScriptTransport(ReplayTransport):
             pos += step
             if len(chunk) < step:
                 chunk = np.concatenate([chunk, np.zeros(step - len(chunk), dtype="<i2")])
+            if line is not None:  # the caller's line: noise, codec, lost packets
+                heard = line.frame(chunk.astype(np.float32) / 32768.0)
+                chunk = (np.clip(heard, -1, 1) * 32767).round().astype("<i2")
             self._tick(t_ms)
             yield AudioFrame(chunk.tobytes(), self.sample_rate, t_ms)
             t_ms += FRAME_MS

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 
 from speech.asr import AsrSettings
+from speech.heard import HearingSettings
 from speech.service.models import ServiceSettings
 from speech.service.protocol import Address
 from speech.tts import TtsSettings
@@ -20,6 +21,8 @@ class Settings:
     """Speech recognition (model path, threads, partial cadence)."""
     vad: VadSettings = field(default_factory=VadSettings)
     """Utterance segmentation."""
+    hearing: HearingSettings = field(default_factory=HearingSettings)
+    """When a decoded utterance is noise or someone behind the caller, not a turn."""
     tts: TtsSettings = field(default_factory=TtsSettings)
     """Speech synthesis (voice path, cache)."""
     barge_in_ms: int = 300

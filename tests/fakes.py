@@ -23,6 +23,7 @@ class FakeCall:
         self.said: list[str] = []
         self.caller_gone = False
         self.agent = None
+        self.line_noisy = False
 
     def emit(self, kind: EventType, **data) -> None:  # type: ignore[no-untyped-def]
         self.events.append((kind, data))

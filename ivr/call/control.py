@@ -15,6 +15,7 @@ from speech.service.client import SpeechClient
 
 if TYPE_CHECKING:
     from ivr.call.legs import Legs
+    from ivr.call.pipeline import SpeechPipeline
     from ivr.events import Event
 
 
@@ -22,6 +23,7 @@ class CallControls:
     transport: Transport
     speech: SpeechClient
     legs: Legs
+    pipeline: SpeechPipeline
     _ended: bool
     _sink: Callable[[Event], None]
     _http: Any
@@ -34,6 +36,10 @@ class CallControls:
     @property
     def caller_gone(self) -> bool:
         return self._ended
+
+    @property
+    def line_noisy(self) -> bool:
+        return self.pipeline.line_noisy
 
     @property
     def bridge_reason(self) -> str:

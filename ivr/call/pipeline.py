@@ -25,6 +25,7 @@ from ivr.events import Event, EventType, make
 from ivr.nlu.intents import plain
 from speech.asr import AsrSettings, UtteranceTranscriber
 from speech.audio import AudioFrame, pcm16_to_float
+from speech.heard import Heard, HearingSettings, noise_reason
 from speech.service.replies import SpeechUnavailable, Superseded
 from speech.service.scheduler import Priority
 from speech.text import looks_complete, looks_unfinished
@@ -32,6 +33,10 @@ from speech.vad import Segmenter, SegmentEvent, SegmentKind, VadSettings
 
 SPECULATION_PAD_MS = 200
 """Silence added after the audio of a speculative final (taken 80 ms into the pause)."""
+NOISY_SNR_DB = 15.0
+"""A caller this close to the line's noise floor is on a noisy line."""
+NOMINAL_SPEECH_DB = -23.0
+"""Telephone speech's nominal level (-20 dBm0 in G.711 mu-law)."""
 UNAVAILABLE_WAIT_S = 120.0
 """How long a final transcript waits for a restarting speech service before it is given up."""
 
@@ -48,7 +53,9 @@ class SpeechPipeline:
         deterministic: bool = False,
         radar: object | None = None,
         on_unavailable: Callable[[], None] | None = None,
+        hearing: HearingSettings | None = None,
     ) -> None:
+        self._hearing = hearing or HearingSettings()
         self.call_id = call_id
         self._radar = radar
         self.sample_rate = sample_rate
@@ -64,7 +71,7 @@ class SpeechPipeline:
         """Words the caller is likely to say (the dialplan's `asr_hints`), sent with each decode."""
         # (utterance, voiced_ms when taken, the decode): the final, decoded during the
         # end-of-speech silence; still valid at speech_end if no voice came after it
-        self._speculation: tuple[int, int, asyncio.Future[str]] | None = None
+        self._speculation: tuple[int, int, asyncio.Future[Heard]] | None = None
         self._deterministic = deterministic
         self._utterance = 0
         self._transcriber: UtteranceTranscriber | None = None
@@ -72,6 +79,8 @@ class SpeechPipeline:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._segmenter_voiced_at_end = 0
         self.now_ms = 0
+        self.ignored = 0
+        """Utterances whose words were judged noise or someone else's."""
         self.complete_hint: Callable[[str], bool] | None = None
         """Set while the IVR waits for an answer it can recognise as whole (six digits)."""
 
@@ -82,6 +91,19 @@ class SpeechPipeline:
     @property
     def pending_voice_ms(self) -> int:
         return self._segmenter.pending_voice_ms
+
+    @property
+    def barge_voice_ms(self) -> int:
+        return self._segmenter.barge_voice_ms
+
+    @property
+    def line_noisy(self) -> bool:
+        """Utterances judged noise twice or more, or the line's floor within 15 dB of the
+        caller's level (of nominal telephone speech, -23 dBFS, until they are heard)."""
+        seg = self._segmenter
+        return (
+            self.ignored >= 2 or seg.snr_db < NOISY_SNR_DB or seg.line_db > NOMINAL_SPEECH_DB - NOISY_SNR_DB
+        )
 
     async def process(self, frame: AudioFrame) -> None:
         self.now_ms = frame.t_ms + frame.duration_ms
@@ -162,9 +184,7 @@ class SpeechPipeline:
         elif spec is not None:
             self._speech.drop(self._spec_key(spec[0]))  # voice came after it: not wanted
         if transcriber is not None:
-            await self._schedule(
-                self._final(utterance, transcriber, seg.audio, seg.t_ms, ready, seg.onset_ms)
-            )
+            await self._schedule(self._final(utterance, transcriber, seg, ready))
 
     async def _schedule(self, job: Awaitable[None]) -> None:
         task = asyncio.ensure_future(job)
@@ -229,7 +249,7 @@ class SpeechPipeline:
 
     async def _decode_final(
         self, transcriber: UtteranceTranscriber, pcm: bytes, key: str | None = None, wait: bool = True
-    ) -> str:
+    ) -> Heard:
         """The utterance's final text. With `wait`, a service that is away is waited for (the
         session apologises to the caller once) and the decode is sent again."""
         while True:
@@ -244,7 +264,7 @@ class SpeechPipeline:
                         pcm, self.sample_rate, (), Priority.FINAL, key, **self._hints()
                     )
                     text = transcriber.take_final(decoded, ()) or ""
-                return text
+                return Heard(text, decoded.avg_logprob, decoded.no_speech_prob)
             except SpeechUnavailable:
                 if not wait:
                     raise
@@ -259,26 +279,26 @@ class SpeechPipeline:
     def _spec_key(self, utterance: int) -> str:
         return f"{self.call_id}#{utterance}#speculation"
 
-    def _understand_ahead(self, future: asyncio.Future[str]) -> None:
+    def _understand_ahead(self, future: asyncio.Future[Heard]) -> None:
         """Embed the speculative final while the caller's pause runs on: the intent match
         at the end of the turn then finds it in the embedder's cache (~40 ms saved)."""
         embedder = self._services.embedder
         if self.complete_hint is not None:  # a digits or yes/no answer: no intent to match
             return
-        if future.cancelled() or future.exception() is not None or not future.result():
+        if future.cancelled() or future.exception() is not None or not future.result().text:
             return
-        text = plain(future.result())  # as the intent matcher embeds it: the cache key must match
+        text = plain(future.result().text)  # as the intent matcher embeds it: the cache key must match
         job = asyncio.ensure_future(asyncio.to_thread(embedder.embed, [text]))  # not behind decodes
         job.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
         if self._deterministic:  # the replay's settle waits for it like any model job
             self._tasks.add(job)
             job.add_done_callback(self._tasks.discard)
 
-    def _complete(self, future: asyncio.Future[str]) -> bool:
+    def _complete(self, future: asyncio.Future[Heard]) -> bool:
         """The speculative final is in and reads as a finished sentence or a whole answer."""
         if not future.done() or future.cancelled() or future.exception() is not None:
             return False
-        text = future.result()
+        text = future.result().text
         if looks_complete(text):
             return True
         try:
@@ -286,10 +306,10 @@ class SpeechPipeline:
         except Exception:  # a hint is advice: it never costs the call
             return False
 
-    def _unfinished(self, future: asyncio.Future[str]) -> bool:
+    def _unfinished(self, future: asyncio.Future[Heard]) -> bool:
         if not future.done() or future.cancelled() or future.exception() is not None:
             return False
-        return looks_unfinished(future.result())
+        return looks_unfinished(future.result().text)
 
     async def _partial(self, utterance: int, pcm: bytes) -> None:
         transcriber = self._transcriber
@@ -326,24 +346,39 @@ class SpeechPipeline:
         self,
         utterance: int,
         transcriber: UtteranceTranscriber,
-        pcm: bytes,
-        end_ms: int,
-        ready: asyncio.Future[str] | None,
-        onset_ms: int = 0,
+        seg: SegmentEvent,
+        ready: asyncio.Future[Heard] | None,
     ) -> None:
-        text = None
+        heard = None
         if ready is not None:
             try:
-                text = await ready
+                heard = await ready
             except Exception:  # the speculation was lost (the service went away): decode again
-                text = None
-        if text is None:
+                heard = None
+        if heard is None:
             try:
-                text = await self._decode_final(transcriber, pcm)
+                heard = await self._decode_final(transcriber, seg.audio)
             except Exception as e:
                 self._error(e, "asr")
-                await self._affect(pcm, end_ms, None)  # no words: the voice still counts
+                await self._affect(seg.audio, seg.t_ms, None)  # no words: the voice still counts
                 return
-        await self._affect(pcm, end_ms, text)  # before the final, as the runner reads them
-        t_ms = end_ms if self._deterministic else self.now_ms
-        self._emit(make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=text, onset_ms=onset_ms))
+        t_ms = seg.t_ms if self._deterministic else self.now_ms
+        why = noise_reason(heard, seg.voice_prob, seg.level_db, seg.caller_db, self._hearing, self.hints)
+        if why:  # not the caller's words: in the log, never a turn
+            self.ignored += 1
+            self._emit(
+                make(
+                    self.call_id,
+                    t_ms,
+                    EventType.FINAL_TRANSCRIPT,
+                    text="",
+                    onset_ms=seg.onset_ms,
+                    ignored=why,
+                )
+            )
+            return
+        self._segmenter.learn_level(seg)  # the caller's own level: the reference from now on
+        await self._affect(seg.audio, seg.t_ms, heard.text)  # before the final, as the runner reads them
+        self._emit(
+            make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=heard.text, onset_ms=seg.onset_ms)
+        )

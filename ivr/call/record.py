@@ -85,7 +85,11 @@ class Summary:
             self.app_error = str(d["message"])
         elif t is EventType.QUEUE_LEAVE and d["reason"] == "callback":
             self.callback = True
-        elif t is EventType.FINAL_TRANSCRIPT and d.get("speaker", "caller") == "caller":
+        elif (
+            t is EventType.FINAL_TRANSCRIPT
+            and d.get("speaker", "caller") == "caller"
+            and not d.get("ignored")
+        ):
             self.turns += 1
             return {"turns"}
         elif t is EventType.AFFECT:

@@ -95,6 +95,7 @@ class CallSession(CallControls):
             self._on_event,
             vad=settings.vad,
             asr=settings.asr,
+            hearing=settings.hearing,
             deterministic=deterministic,
             radar=radar,
             on_unavailable=self.apologise,
@@ -320,15 +321,16 @@ class CallSession(CallControls):
         """Hold a prompt from the first voiced frame; interrupt it after `barge_in_ms` of voice;
         resume it when the sound stops sooner (a cough, an "mhm")."""
         voice_ms = self.pipeline.pending_voice_ms
+        loud_ms = self.pipeline.barge_voice_ms  # chatter that is the line's noise never counts
         if self._held:
-            if voice_ms >= self.settings.barge_in_ms:
+            if loud_ms >= self.settings.barge_in_ms:
                 prompt = self._prompt_text
                 self._stop_prompt()
                 self._on_event(make(self.call_id, self.now_ms, EventType.BARGE_IN, prompt=prompt))
             elif voice_ms == 0:  # an onset that never became speech (a click, a cough)
                 self._held = False
                 self.transport.hold_playback(False)
-        elif voice_ms > 0 and self.transport.is_playing and self._interruptible:
+        elif loud_ms > 0 and self.transport.is_playing and self._interruptible:
             self._held = True
             self.transport.hold_playback(True)
 
@@ -376,7 +378,10 @@ class CallSession(CallControls):
             self.transport.hold_playback(False)
             self._backchannel = True
         if event.type is EventType.FINAL_TRANSCRIPT and not self.legs.bridged:
-            if self._backchannel:  # said over a prompt that went on: not an answer
+            if event.data.get("ignored"):  # noise or someone behind the caller: not a turn
+                self._voice_end.pop(int(event.data.get("onset_ms", -1)), None)
+                self._backchannel = False
+            elif self._backchannel:  # said over a prompt that went on: not an answer
                 self._backchannel = False
             else:
                 onset = int(event.data.get("onset_ms", -1))

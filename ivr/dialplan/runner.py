@@ -33,6 +33,12 @@ DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real p
 MAX_NODE_VISITS = 200
 
 
+NOISY_LINE = (
+    "Sorry, it's a bit noisy where you are and I can't hear you well. You can use your phone's"
+    " keypad to answer, or press {digit} to talk to a person."
+)
+
+
 class Handoff(Exception):
     """A global handler fired: hand the call to a human."""
 
@@ -50,6 +56,7 @@ class CallState:
     path: list[str] = field(default_factory=list)
     failures: int = 0
     silences: int = 0
+    noisy_told: bool = False  # the caller was told their line is noisy and offered the keys
     affect: dict[str, Any] = field(default_factory=dict)
     secret: set[str] = field(default_factory=set)  # vars from `secure: true` gathers: never shown
 
@@ -222,6 +229,16 @@ class DialplanRunner:
         if item.kind is not InputKind.NO_INPUT:
             self.state.failures += 1
         retries = int(args.get("retries", self._retries))
+        if self.conv.line_noisy:
+            if self.state.noisy_told:
+                raise Handoff("agent", "noisy line: the IVR could not hear the caller")
+            self.state.noisy_told = True
+            template = str(self.dp.settings.get("noisy_line_prompt") or NOISY_LINE).replace(
+                "{digit}", self._agent_digit
+            )
+            if self.turns.replay is None:
+                await self.conv.say(self.render(template), prompt="noisy_line")
+            return None
         if attempt >= retries or self.state.failures >= self._max_failures:
             if args.get("on_failure"):
                 return str(args["on_failure"])

@@ -215,6 +215,11 @@ TOP = Spec(
                     "timeout_ms": F("int", "Default no-input time after a prompt.", minimum=500),
                     "retries": F("int", "Default re-prompts.", minimum=0),
                     "max_failures": F("int", "Failed inputs in a call before the agent.", minimum=1),
+                    "noisy_line_prompt": F(
+                        "template",
+                        "Said once when an answer fails on a noisy line, offering the keypad ({digit}: the"
+                        " agent key); a second failure then goes to a person.",
+                    ),
                     "asr_hints": F(
                         "text",
                         'Words and names this dialplan\'s callers say ("bill, SIM card, roaming, Acme"),'

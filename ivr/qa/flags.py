@@ -27,6 +27,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "negative_after_answer": 0.35,
     "redial_after_resolved": 0.5,
     "failed": 0.4,
+    "noisy_line": 0.3,
 }
 FLAG_NAMES = tuple(DEFAULT_WEIGHTS)
 
@@ -104,7 +105,7 @@ def screen_call(
     `events`: its event log as dicts (type, t_ms, fields); `later_calls`: the same caller's
     calls that started after it (started_at)."""
     s = _Screen(call, events, later_calls, {**DEFAULT_WEIGHTS, **weights}, th, _caller_lines(events))
-    for check in (_radar, _understanding, _complaint, _person, _silences, _redial):
+    for check in (_radar, _understanding, _complaint, _person, _silences, _redial, _noisy):
         check(s)
     return s.flags
 
@@ -232,6 +233,16 @@ def _person(s: _Screen) -> None:
         )
     if call.get("outcome") in ("failed", "interrupted"):
         add("failed", f"{call.get('outcome')}: {call.get('end_reason', '')}")
+
+
+def _noisy(s: _Screen) -> None:
+    """A line too noisy to hear the caller: the IVR said so, or judged two utterances noise."""
+    told = next((e for e in s.events if e["type"] == "say" and e.get("prompt") == "noisy_line"), None)
+    ignored = [e for e in s.events if e["type"] == "final_transcript" and e.get("ignored")]
+    if told is not None or len(ignored) >= 2:
+        at = told["t_ms"] if told is not None else ignored[1]["t_ms"]
+        add_told = "; the caller was told and offered the keys" if told is not None else ""
+        s.add("noisy_line", f"noisy line: {len(ignored)} utterance(s) judged noise{add_told}", at)
 
 
 def _silences(s: _Screen) -> None:

@@ -70,15 +70,23 @@ def run(args: list[str], data_dir: Path, speech: str) -> str:
 
 
 FRAME_MS = 20
+JITTER_MS = 5 * FRAME_MS
+UNSTABLE = ("partial_transcript",)
+"""Not compared: a partial's words depend on where the audio stood at its decode, so a frame
+of jitter changes them; the finals, intents and prompts they lead to are compared."""
 
 
 def differences(expected: str, got: str) -> list[str]:
     """Where two event logs differ. Everything must be equal but a time in ms (`t_ms`,
-    `duration_ms`, ...), which may move by one 20 ms frame: on unchanged code some golden calls
-    put an event a frame apart between runs (measured before the first move: 5 of 29 calls
-    over three runs; the replay's model jobs finish in another order)."""
-    a = [json.loads(x) for x in expected.splitlines()]
-    b = [json.loads(x) for x in got.splitlines()]
+    `duration_ms`, ...), which may move by five 20 ms frames. A prompt whose whole text the
+    shared speech service has cached plays as one piece; one it has not plays as its cached lead
+    (its tail trimmed) and the rest synthesised: a few tens of ms longer or shorter. A scripted
+    caller answers when the prompt has ended, so in a long call the shifts add up, and they
+    depend on which calls the service spoke for before (the same call run alone three times
+    agrees with itself to the frame; between the harness's order and pytest's, 3 of 33 calls
+    moved by 40-60 ms). The words, intents, nodes and prompts must be the same."""
+    a = [e for e in map(json.loads, expected.splitlines()) if e["type"] not in UNSTABLE]
+    b = [e for e in map(json.loads, got.splitlines()) if e["type"] not in UNSTABLE]
     out = []
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if not _same(x, y):
@@ -94,7 +102,7 @@ def _same(x: dict, y: dict) -> bool:
     for k, v in x.items():
         w = y[k]
         if k.endswith("_ms") and isinstance(v, int) and isinstance(w, int):
-            if abs(v - w) > FRAME_MS:
+            if abs(v - w) > JITTER_MS:
                 return False
         elif v != w:
             return False
@@ -117,7 +125,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, LocalService(ServiceSettings()) as local:
         data = Path(tmp) / "data"
         import_directory(data)
-        for name, call_args in golden_calls():
+        for name, call_args in sorted(golden_calls()):  # pytest's order: the service caches alike
             log = run(call_args, data, str(local.address))
             path = LOGS / f"{name}.jsonl"
             same = path.exists() and not differences(path.read_text(encoding="utf-8"), log)

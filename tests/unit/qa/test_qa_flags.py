@@ -144,3 +144,14 @@ def test_the_shipped_qa_config_loads_and_a_broken_one_names_its_line(tmp_path):
     with pytest.raises(QaConfigError, match=r"qa.yaml:3: .*type 'stars'"):
         load_qa_config(bad)
     assert load_qa_config(tmp_path / "missing.yaml").source == "(embedded defaults)"
+
+
+def test_a_noisy_line_is_flagged_when_told_or_when_words_were_judged_noise():
+    told = [*CALM[:2], ev(9000, "say", text="Sorry, it's a bit noisy...", prompt="noisy_line")]
+    assert "noisy_line" in names(screen_call({}, told))
+    judged = [*CALM, ev(9000, "final_transcript", text="", ignored="noise"),
+              ev(9500, "final_transcript", text="", ignored="background")]  # fmt: skip
+    flag = next(f for f in screen_call({}, judged) if f.name == "noisy_line")
+    assert "2 utterance(s) judged noise" in flag.evidence and flag.t_ms == 9500
+    one = [*CALM, ev(9000, "final_transcript", text="", ignored="noise")]
+    assert "noisy_line" not in names(screen_call({}, one))
