@@ -1,8 +1,11 @@
-"""Voice activity segmentation with webrtcvad, driven by audio time (never the wall clock).
+"""Voice activity segmentation, driven by audio time (never the wall clock).
 
-An utterance starts when enough voiced audio has accumulated (so a click or a cough is
-not an utterance), ends after `end_silence_ms` of silence, and is cut at
-`max_utterance_ms` so a monologue still gets transcribed in pieces.
+Silero VAD decides what is voice (`speech/voice.py`; webrtcvad's 20 ms frames hold it through
+Silero's dips inside an utterance), measured against the line (`speech/levels.py`): its bed
+(chatter, traffic, a radio) neither starts nor holds an utterance, and once the caller has been
+heard a voice well under theirs starts none. An utterance starts when enough voiced audio has
+accumulated (so a click or a cough is not an utterance), ends after `end_silence_ms` of
+silence, and is cut at `max_utterance_ms` so a monologue still gets transcribed in pieces.
 """
 
 from __future__ import annotations
@@ -15,90 +18,11 @@ import numpy as np
 import webrtcvad
 
 from speech.audio import AudioFrame
+from speech.levels import Frame, LineLevels
+from speech.vad_settings import VadSettings as VadSettings
 from speech.voice import VoiceDetector
 
 VAD_RATES = (8000, 16000, 32000, 48000)
-VAD_FRAME_MS = (10, 20, 30)
-DETECTORS = ("webrtc", "silero")
-
-
-@dataclass(frozen=True, slots=True)
-class VadSettings:
-    """How the caller's speech is cut into utterances."""
-
-    aggressiveness: int = 2
-    """webrtcvad mode, 0 (keeps most audio as speech) to 3 (most aggressive filtering)."""
-    frame_ms: int = 20
-    """Length of the frames given to webrtcvad: 10, 20 or 30 ms."""
-    min_speech_ms: int = 200
-    """Voiced audio needed before an utterance counts; shorter bursts (clicks, coughs) are ignored."""
-    onset_gap_ms: int = 200
-    """Silence that abandons a not-yet-confirmed onset."""
-    end_silence_ms: int = 450
-    """Silence after speech that ends the utterance when its transcript may go on."""
-    complete_silence_ms: int = 200
-    """Shorter silence that ends the utterance when the transcript decoded during the pause
-    reads as a finished sentence (adaptive endpointing; 0 turns it off). The floor of the
-    IVR's answer time for a caller who has finished."""
-    clause_silence_ms: int = 1000
-    """Longer silence that ends the utterance when the transcript decoded during the pause
-    stops mid-thought (a comma, "and", "because", a bare "yes,"): the caller is still
-    thinking, and a turn cut there is answered half-heard (patient endpointing; 0 turns it
-    off). Only those turns wait longer; a finished sentence still ends early."""
-    max_utterance_ms: int = 15000
-    """An utterance longer than this is cut and a new one starts (at most 30000 for whisper)."""
-    pre_roll_ms: int = 200
-    """Audio kept from before the onset so the first phoneme is not clipped."""
-    energy_gate_db: float = 9.0
-    """A frame is speech only if webrtcvad says so and it is this far above the line's noise
-    floor: this drops webrtcvad's ~120 ms hangover, which stretched coughs and delayed ends."""
-    detector: str = "silero"
-    """What decides that a frame is voice: "webrtc" (webrtcvad's GMM and the noise-floor gate:
-    fires on babble, music and traffic) or "silero" (Silero VAD's network decides; inside an
-    utterance webrtcvad and the floor gate hold it through Silero's dips)."""
-    voice_threshold: float = 0.5
-    """Silero probability at which a frame becomes voice."""
-    voice_release: float = 0.35
-    """Silero probability below which voice stops (hysteresis: one dip is not a pause)."""
-    voice_floor: float = 0.1
-    """Inside an utterance, a Silero dip above this is held by webrtcvad and the floor gate."""
-    silero_gate_db: float = 3.0
-    bed_gate_db: float = 6.0
-    """With Silero, voice must stand this far above the line's bed: the level of the last
-    seconds heard while nobody near spoke (100 ms averages). Chatter, a radio or traffic is the
-    bed: it neither starts nor holds an utterance (0 turns it off)."""
-    """With Silero, a frame must still be this far above the line's noise floor."""
-    foreground_db: float = 10.0
-    """Once the caller has been heard, a voice this far below their speaking level (100 ms
-    averages) is not the caller (a talker behind them, a radio) and starts no utterance
-    (0 turns it off)."""
-    barge_margin_db: float = 12.0
-    """Voice that interrupts a prompt must stand this far above the line's noise floor (chatter
-    that is the line's noise does not), in one stretch (gaps under `onset_gap_ms`)..."""
-    barge_level_db: float = -28.0
-    """...and, until the caller has been heard, be louder than this (dBFS; telephone speech is
-    nominally -23 dBFS, a talker behind the caller 10-20 dB under), then within half of
-    `foreground_db` of the caller's level. A quieter caller answers after the prompt.
-    (0 and -200 turn them off.)"""
-    tail_gate_db: float = 35.0
-    """Inside an utterance, a frame this far below its loudest frame is not speech: a fading
-    breath after the last word does not hold the turn open (0 turns it off)."""
-
-    def validate(self) -> None:
-        if self.detector not in DETECTORS:
-            raise ValueError(f"vad.detector must be one of {DETECTORS}, got {self.detector!r}")
-        if self.aggressiveness not in (0, 1, 2, 3):
-            raise ValueError(f"vad.aggressiveness must be 0-3, got {self.aggressiveness}")
-        if self.frame_ms not in VAD_FRAME_MS:
-            raise ValueError(f"vad.frame_ms must be one of {VAD_FRAME_MS}, got {self.frame_ms}")
-        if not 0 < self.max_utterance_ms <= 30000:
-            raise ValueError("vad.max_utterance_ms must be in 1..30000 (whisper hears 30 s at most)")
-        if self.complete_silence_ms > self.end_silence_ms:
-            raise ValueError("vad.complete_silence_ms must not exceed vad.end_silence_ms")
-        for name in ("min_speech_ms", "onset_gap_ms", "end_silence_ms", "complete_silence_ms", "clause_silence_ms",
-                     "pre_roll_ms"):  # fmt: skip
-            if getattr(self, name) < 0:
-                raise ValueError(f"vad.{name} must not be negative")
 
 
 class SegmentKind(StrEnum):
@@ -166,22 +90,13 @@ class Segmenter:
         self._silence_run_ms = 0
         self._hold = False  # the open utterance paused mid-thought (`hold_open`)
         self._now_ms = 0
-        self._floor_db: float | None = None
+        self.levels = LineLevels(self.settings.frame_ms)
         self._peak_db = -200.0  # loudest voiced frame of the open utterance
-        self.caller_db: float | None = None
-        """The caller's speaking level (dBFS), learnt from their utterances."""
-        self._recent = [0.0] * 5  # the last 100 ms of frames' powers
-        self._recent_hp = [0.0] * 5  # the same above the rumble (first-difference emphasis)
-        self._bed_db: float | None = None  # the line's level while nobody near speaks (EMA)...
-        self._bed_bright_db = -200.0  # ...and above its rumble
-        self._bed_frames = 0
         self._voiced_power = 0.0  # the open utterance's voiced frames: summed power, count
         self._voiced_frames = 0
         self._voice_sum = 0.0
         self._loud_ms = 0
         self._last_loud_ms = -(10**9)
-        # the floor follows a quieter line at once and a louder one slowly (~3 dB/s)
-        self._floor_rise_db = 3.0 * self.settings.frame_ms / 1000
 
     @property
     def in_speech(self) -> bool:
@@ -204,19 +119,17 @@ class Segmenter:
         return self._voiced_ms if self._state is not _State.SILENCE else 0
 
     @property
+    def caller_db(self) -> float | None:
+        """The caller's speaking level (dBFS), learnt from their accepted utterances."""
+        return self.levels.caller_db
+
+    @property
     def line_db(self) -> float:
-        """The line's level while nobody near speaks (dBFS; -200 before any audio): its bed,
-        or its floor without Silero. Lost packets' silences do not pull it down."""
-        if self._bed_db is not None:
-            return self._bed_db
-        return -200.0 if self._floor_db is None else self._floor_db
+        return self.levels.line_db
 
     @property
     def snr_db(self) -> float:
-        """The caller's level (once heard) over the line's: 99 while unknown."""
-        if self.caller_db is None or self.line_db <= -200:
-            return 99.0
-        return self.caller_db - self.line_db
+        return self.levels.snr_db
 
     @property
     def barge_voice_ms(self) -> int:
@@ -320,46 +233,21 @@ class Segmenter:
         return []
 
     def _is_speech(self, chunk: bytes) -> bool:
-        x = np.frombuffer(chunk, dtype="<i2").astype(np.float32)
-        level_db = 10 * math.log10(float(np.dot(x, x)) / (max(1, x.size) * 32768.0**2) + 1e-10)
-        if self._floor_db is None or level_db < self._floor_db:
-            self._floor_db = level_db
-        else:
-            self._floor_db += self._floor_rise_db
         s = self.settings
-        power = 10 ** (level_db / 10)
-        first = self._now_ms <= s.frame_ms
-        self._recent = [power] * 5 if first else [*self._recent[1:], power]
-        recent_db = 10 * math.log10(sum(self._recent) / len(self._recent) + 1e-20)
-        hp = np.diff(x, prepend=x[:1]) / 32768.0  # a car's or a road's rumble is below the voice
-        hp_power = float(np.dot(hp, hp)) / max(1, hp.size)
-        self._recent_hp = [hp_power] * 5 if first else [*self._recent_hp[1:], hp_power]
-        bright_db = 10 * math.log10(sum(self._recent_hp) / len(self._recent_hp) + 1e-20)
+        f = self.levels.measure(np.frombuffer(chunk, dtype="<i2").astype(np.float32))
+        floor = self.levels.floor_db if self.levels.floor_db is not None else f.level_db
+        if self._state is _State.SILENCE and self._voice is not None:
+            self.levels.learn_bed(f)  # the line with nobody near speaking
         # a voice well under the caller's does not start an utterance; inside one, a caller's
         # own quieter words vary too much to judge by level (the bed gate ends it in chatter)
         starting = self._state is not _State.SPEECH
-        if self._state is _State.SILENCE and self._voice is not None:  # the line with nobody near: its bed
-            self._bed_frames += 1  # a running mean at first, then an EMA of ~1 s
-            rate = max(0.02, 1.0 / self._bed_frames)
-            if self._bed_db is None:
-                self._bed_db, self._bed_bright_db = recent_db, bright_db
-            else:
-                self._bed_db += rate * (recent_db - self._bed_db)
-                self._bed_bright_db += rate * (bright_db - self._bed_bright_db)
-        # over the bed in the whole band or above the rumble: a voice over a car's drone is
-        # well over it above 300 Hz, a voice over hiss in the whole band
-        above_bed = (
-            self._bed_db is None
-            or recent_db >= self._bed_db + s.bed_gate_db
-            or bright_db >= self._bed_bright_db + s.bed_gate_db
-        )
-        if (s.bed_gate_db > 0 and not above_bed) or (
-            starting and s.foreground_db > 0 and recent_db < self._reference_db() - s.foreground_db
-        ):
+        caller = self.levels.caller_db
+        under_caller = caller is not None and s.foreground_db > 0 and f.recent_db < caller - s.foreground_db
+        if not self.levels.above_bed(f, s.bed_gate_db) or (starting and under_caller):
             if self._voice is not None:
                 self._voiced_prev = self._voice.feed(chunk) >= s.voice_release
             return False
-        loud = level_db >= self._floor_db + s.energy_gate_db
+        loud = f.level_db >= floor + s.energy_gate_db
         if self._voice is not None:
             p = self._voice.feed(chunk)
             # Silero's own rule: `voice_threshold` starts speech, and inside it anything over
@@ -371,10 +259,16 @@ class Segmenter:
                 # inside an utterance Silero dips for a stop consonant; webrtcvad's 20 ms frames
                 # well over the floor hold it (its timing, Silero's decision)
                 voiced = self._vad.is_speech(chunk, self.sample_rate)
-            if not voiced or recent_db < self._floor_db + s.silero_gate_db:
+            if not voiced or f.recent_db < floor + s.silero_gate_db:
                 return False
         elif not loud or not self._vad.is_speech(chunk, self.sample_rate):
             return False
+        return self._voiced(f, floor)
+
+    def _voiced(self, f: Frame, floor: float) -> bool:
+        """The last gate (a fading breath is not voice), then the frame counts as voice."""
+        s = self.settings
+        level_db = f.level_db
         gate = s.tail_gate_db
         if gate > 0 and self._state is not _State.SILENCE and level_db < self._peak_db - gate:
             return False
@@ -386,9 +280,9 @@ class Segmenter:
         if self._state is _State.SILENCE or self._now_ms - self._last_loud_ms > s.onset_gap_ms + s.frame_ms:
             self._loud_ms = 0  # barge-in takes voice in one stretch, not chatter summed over time
         near = s.barge_level_db
-        if self.caller_db is not None and s.foreground_db > 0:
-            near = self.caller_db - s.foreground_db
-        if level_db >= max(self._floor_db + s.barge_margin_db, near):
+        if self.levels.caller_db is not None and s.foreground_db > 0:
+            near = self.levels.caller_db - s.foreground_db
+        if level_db >= max(floor + s.barge_margin_db, near):
             self._loud_ms += s.frame_ms
             self._last_loud_ms = self._now_ms
         self._voiced_power += 10 ** (level_db / 10)
@@ -426,22 +320,13 @@ class Segmenter:
         self._reset()
         return event
 
-    def _reference_db(self) -> float:
-        """The level a frame is measured against: the caller's, once heard (an utterance's own
-        level is no reference: a caller's words vary by more than a talker behind them)."""
-        return -200.0 if self.caller_db is None else self.caller_db
-
     def learn_level(self, event: SegmentEvent) -> None:
         """`event`'s utterance was the caller (its words were accepted): their level follows a
         louder utterance fast and a quieter one slowly, since the caller is the nearest talker
         and a quieter voice is more often someone behind them."""
         if event.voiced_ms < 500:
             return
-        level = event.level_db
-        if self.caller_db is None:
-            self.caller_db = level
-        else:  # up fast, down slowly
-            self.caller_db += (0.5 if level > self.caller_db else 0.2) * (level - self.caller_db)
+        self.levels.learn_caller(event.level_db)
 
     def _reset(self) -> None:
         self._state = _State.SILENCE
