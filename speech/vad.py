@@ -282,7 +282,7 @@ class Segmenter:
         near = s.barge_level_db
         if self.levels.caller_db is not None and s.foreground_db > 0:
             near = self.levels.caller_db - s.foreground_db
-        if level_db >= max(floor + s.barge_margin_db, near):
+        if level_db >= floor + s.barge_margin_db and f.recent_db >= near:  # near: over 100 ms
             self._loud_ms += s.frame_ms
             self._last_loud_ms = self._now_ms
         self._voiced_power += 10 ** (level_db / 10)

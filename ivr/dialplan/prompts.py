@@ -9,6 +9,18 @@ from typing import Any
 from ivr.dialplan.check import Dialplan
 
 PROMPT_FIELDS = ("text", "prompt", "say", "no_match_prompt", "no_input_prompt", "reprompt", "goodbye")
+NOISY_LINE = (
+    "Sorry, it's a bit noisy where you are and I can't hear you well. You can use your phone's"
+    " keypad to answer, or press {digit} to talk to a person."
+)
+"""Said once when an answer fails on a noisy line (the dialplan's `settings.noisy_line_prompt`
+replaces it; {digit} is the agent key)."""
+
+
+def noisy_line_prompt(dialplan: Dialplan) -> str:
+    agent = dialplan.globals.get("agent") or {}
+    template = str(dialplan.settings.get("noisy_line_prompt") or NOISY_LINE)
+    return template.replace("{digit}", str(agent.get("digit", "0")))
 
 
 def template_lead(template: str, min_words: int = 2) -> str:
@@ -45,6 +57,7 @@ def static_prompts(dialplan: Dialplan) -> list[str]:
             take((handler or {}).get(key))
     for entry in dialplan.knowledge:
         take(entry.get("answer"))
+    take(noisy_line_prompt(dialplan))
     texts += [
         "Sorry, I didn't get that.",
         "Sorry, I didn't hear anything.",

@@ -21,7 +21,7 @@ from ivr.dialplan.expr import render
 from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open
 from ivr.dialplan.inputs import CallerGone
-from ivr.dialplan.prompts import template_lead
+from ivr.dialplan.prompts import noisy_line_prompt, template_lead
 from ivr.dialplan.turns import JOIN_GRACE_MS, Rejoin, Turns
 from ivr.dialplan.understanding import Understanding
 from ivr.dialplan.verbs import END, REGISTRY
@@ -31,12 +31,6 @@ from ivr.queues import QueueRules
 
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
-
-
-NOISY_LINE = (
-    "Sorry, it's a bit noisy where you are and I can't hear you well. You can use your phone's"
-    " keypad to answer, or press {digit} to talk to a person."
-)
 
 
 class Handoff(Exception):
@@ -233,11 +227,8 @@ class DialplanRunner:
             if self.state.noisy_told:
                 raise Handoff("agent", "noisy line: the IVR could not hear the caller")
             self.state.noisy_told = True
-            template = str(self.dp.settings.get("noisy_line_prompt") or NOISY_LINE).replace(
-                "{digit}", self._agent_digit
-            )
             if self.turns.replay is None:
-                await self.conv.say(self.render(template), prompt="noisy_line")
+                await self.conv.say(self.render(noisy_line_prompt(self.dp)), prompt="noisy_line")
             return None
         if attempt >= retries or self.state.failures >= self._max_failures:
             if args.get("on_failure"):

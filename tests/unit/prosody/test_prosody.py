@@ -228,7 +228,9 @@ def test_affect_events_follow_each_utterance_in_a_replay(ivr_cmd):
     )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(x) for x in proc.stdout.splitlines()]
-    ends = [e for e in events if e["type"] == "speech_end"]
+    # an utterance judged noise or someone else's (`ignored`) is no turn and moves no radar
+    ignored = {e["onset_ms"] for e in events if e["type"] == "final_transcript" and e.get("ignored")}
+    ends = [e for e in events if e["type"] == "speech_end" and e["onset_ms"] not in ignored]
     affects = [e for e in events if e["type"] == "affect"]
     assert len(affects) == len(ends) >= 2
     for end, affect in zip(ends, affects, strict=True):
