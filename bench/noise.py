@@ -28,10 +28,9 @@ from datetime import datetime
 import numpy as np
 from common import ROOT
 from noise_data import RATE, Item, available, noises, read_speech, spoken_requests
-from spoken import joined
+from spoken import joined, turn
 
 from ivr.call.build import DialplanVersion, build_call, dialplan_app
-from ivr.call.pipeline import SpeechPipeline
 from ivr.call.services import open_services
 from ivr.dialplan import load_dialplan
 from ivr.dialplan.turns import JOIN_GRACE_MS
@@ -39,7 +38,6 @@ from ivr.dialplan.understanding import Understanding
 from ivr.events import EventType
 from ivr.replay import ReplayTransport
 from ivr.settings import Settings
-from speech.asr import AsrSettings
 from speech.audio import AudioFrame, to_pcm16
 from speech.heard import HearingSettings
 from speech.line import phone_line
@@ -73,22 +71,8 @@ HINTS = str(load_dialplan(ROOT / "dialplans" / "hotline.yaml").settings.get("asr
 
 
 async def finals(services, audio: np.ndarray, vad: VadSettings, hearing: HearingSettings) -> list[dict]:
-    events: list = []
-    pipe = SpeechPipeline(
-        "bench", RATE, services, events.append, vad=vad, asr=AsrSettings(partial_interval_ms=10**9),
-        deterministic=True, hearing=hearing,
-    )  # fmt: skip
-    pipe.hints = HINTS  # as the hotline's calls are decoded
-    pcm = np.frombuffer(to_pcm16(audio), dtype="<i2")
-    for i in range(0, len(pcm) - FRAME + 1, FRAME):
-        await pipe.process(AudioFrame(pcm[i : i + FRAME].tobytes(), RATE, i * 1000 // RATE))
-    await pipe.finish()
-    ends = {e.data["onset_ms"]: e for e in events if e.type is EventType.SPEECH_END}
-    return [
-        {"text": e.data["text"], "onset": e.data["onset_ms"], "end": ends[e.data["onset_ms"]]}
-        for e in events
-        if e.type is EventType.FINAL_TRANSCRIPT and e.data["text"].strip()
-    ]
+    """The accepted finals of float `audio`, decoded with the hotline's hints as its calls are."""
+    return await turn(services, np.frombuffer(to_pcm16(audio), dtype="<i2"), vad, HINTS, hearing)
 
 
 async def condition_row(services, matcher, items: list[Item], line, vad, hearing) -> dict[str, float]:

@@ -13,6 +13,7 @@ from ivr.call.pipeline import SpeechPipeline
 from ivr.events import EventType
 from speech.asr import AsrSettings
 from speech.audio import AudioFrame
+from speech.heard import HearingSettings
 from speech.vad import VadSettings
 
 RATE = 8000
@@ -40,7 +41,10 @@ async def spoken(speech, parts: list[str], pause_ms: int) -> tuple[np.ndarray, i
     return np.concatenate([voice, np.zeros(RATE * 2, np.int16)]), end_ms
 
 
-async def turn(services, audio: np.ndarray, vad: VadSettings, hints: str = "") -> list[dict]:
+async def turn(
+    services, audio: np.ndarray, vad: VadSettings, hints: str = "", hearing: HearingSettings | None = None
+) -> list[dict]:
+    """The accepted finals of 16-bit `audio` through the call's pipeline (no partials)."""
     events: list = []
     pipe = SpeechPipeline(
         "bench",
@@ -50,6 +54,7 @@ async def turn(services, audio: np.ndarray, vad: VadSettings, hints: str = "") -
         vad=vad,
         asr=AsrSettings(partial_interval_ms=10**9),
         deterministic=True,
+        hearing=hearing,
     )
     pipe.hints = hints
     for i in range(0, len(audio) - FRAME + 1, FRAME):
