@@ -10,8 +10,8 @@ of a core per call. The model is loaded once per process; each call keeps its ow
 
 from __future__ import annotations
 
+import importlib.util
 import threading
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,13 @@ class VoiceModelError(Exception):
 
 
 def model_path() -> Path:
-    return Path(str(resources.files("faster_whisper") / "assets" / "silero_vad_v6.onnx"))
+    """The model file in faster-whisper's wheel, found without importing faster-whisper (which
+    would load CTranslate2 into every SIP worker)."""
+    spec = importlib.util.find_spec("faster_whisper")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not folders:
+        raise VoiceModelError("faster-whisper is not installed: its wheel holds the Silero VAD model")
+    return Path(folders[0]) / "assets" / "silero_vad_v6.onnx"
 
 
 def _shared_session() -> Any:
