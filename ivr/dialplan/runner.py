@@ -223,7 +223,7 @@ class DialplanRunner:
         if item.kind is not InputKind.NO_INPUT:
             self.state.failures += 1
         retries = int(args.get("retries", self._retries))
-        if self.conv.line_noisy:
+        if self.conv.line_noisy and item.kind is not InputKind.DTMF:  # keys are not misheard
             if self.state.noisy_told:
                 raise Handoff("agent", "noisy line: the IVR could not hear the caller")
             self.state.noisy_told = True
