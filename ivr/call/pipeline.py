@@ -35,8 +35,6 @@ SPECULATION_PAD_MS = 200
 """Silence added after the audio of a speculative final (taken 80 ms into the pause)."""
 NOISY_SNR_DB = 15.0
 """A caller this close to the line's noise floor is on a noisy line."""
-NOMINAL_SPEECH_DB = -23.0
-"""Telephone speech's nominal level (-20 dBm0 in G.711 mu-law)."""
 UNAVAILABLE_WAIT_S = 120.0
 """How long a final transcript waits for a restarting speech service before it is given up."""
 
@@ -102,7 +100,9 @@ class SpeechPipeline:
         caller's level (of nominal telephone speech, -23 dBFS, until they are heard)."""
         seg = self._segmenter
         return (
-            self.ignored >= 2 or seg.snr_db < NOISY_SNR_DB or seg.line_db > NOMINAL_SPEECH_DB - NOISY_SNR_DB
+            self.ignored >= 2
+            or seg.snr_db < NOISY_SNR_DB
+            or seg.line_db > self._hearing.nominal_db - NOISY_SNR_DB
         )
 
     async def process(self, frame: AudioFrame) -> None:
