@@ -85,3 +85,11 @@ class VadSettings:
                      "pre_roll_ms"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"vad.{name} must not be negative")
+        for name in ("foreground_db", "bed_gate_db", "barge_margin_db", "silero_gate_db"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"vad.{name} must not be negative (0 turns it off)")
+        if not 0 <= self.voice_floor <= self.voice_release <= self.voice_threshold <= 1:
+            raise ValueError(
+                "vad needs 0 <= voice_floor <= voice_release <= voice_threshold <= 1 (Silero probabilities),"
+                f" got {self.voice_floor}, {self.voice_release}, {self.voice_threshold}"
+            )

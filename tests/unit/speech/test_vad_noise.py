@@ -86,3 +86,17 @@ def test_barge_in_voice_must_stand_above_the_line_s_noise():
     )
     line = phone_line(chatter, RATE, pink_noise(20 * RATE, rng), 20, seed=2, speech_level_db=-36)
     assert barge_ms(line, Segmenter(RATE, SILERO)) < 300
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"detector": "energy"}, "vad.detector must be one of"),
+        ({"bed_gate_db": -3.0}, "vad.bed_gate_db must not be negative"),
+        ({"voice_release": 0.7}, "voice_release <= voice_threshold"),
+        ({"voice_threshold": 1.5}, "Silero probabilities"),
+    ],
+)
+def test_a_wrong_voice_setting_is_refused_with_its_name(change, says):
+    with pytest.raises(ValueError, match=says):
+        Segmenter(RATE, VadSettings(**change))
