@@ -16,7 +16,7 @@ ROOTS = {
     "caller": {"number", "name", "account", "tier", "known"},
     "intent": {"name", "confidence", "text"},
     "last": {"text", "digits"},
-    "call": {"id", "hour", "weekday", "date", "time"},
+    "call": {"id", "hour", "weekday", "date", "time", "agent_key"},
     "hours": {"open"},
     "vars": None,  # any name the dialplan assigns (set, gather var, lookup var)
     "config": None,  # values the service supplies (e.g. config.api_base)

@@ -11,16 +11,15 @@ from ivr.dialplan.check import Dialplan
 PROMPT_FIELDS = ("text", "prompt", "say", "no_match_prompt", "no_input_prompt", "reprompt", "goodbye")
 NOISY_LINE = (
     "Sorry, it's a bit noisy where you are and I can't hear you well. You can use your phone's"
-    " keypad to answer, or press {digit} to talk to a person."
+    " keypad to answer, or press {call.agent_key} to talk to a person."
 )
 """Said once when an answer fails on a noisy line (the dialplan's `settings.noisy_line_prompt`
-replaces it; {digit} is the agent key)."""
+replaces it; `{call.agent_key}` is the key that reaches a person)."""
 
 
 def noisy_line_prompt(dialplan: Dialplan) -> str:
-    agent = dialplan.globals.get("agent") or {}
-    template = str(dialplan.settings.get("noisy_line_prompt") or NOISY_LINE)
-    return template.replace("{digit}", str(agent.get("digit", "0")))
+    """The template of the noisy-line prompt (rendered with the call's context)."""
+    return str(dialplan.settings.get("noisy_line_prompt") or NOISY_LINE)
 
 
 def template_lead(template: str, min_words: int = 2) -> str:

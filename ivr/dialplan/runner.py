@@ -99,6 +99,7 @@ class DialplanRunner:
                 "weekday": local.strftime("%a").lower(),
                 "date": local.date().isoformat(),
                 "time": local.strftime("%H:%M"),
+                "agent_key": self._agent_digit,
             },
             "hours": {"open": is_open(self.dp, self.now)},
             "vars": self.state.vars,

@@ -217,8 +217,9 @@ TOP = Spec(
                     "max_failures": F("int", "Failed inputs in a call before the agent.", minimum=1),
                     "noisy_line_prompt": F(
                         "template",
-                        "Said once when an answer fails on a noisy line, offering the keypad ({digit}: the"
-                        " agent key); a second failure then goes to a person.",
+                        "Said once when an answer fails on a noisy line, offering the keypad"
+                        " ({call.agent_key}: the key that reaches a person); a second failure then goes"
+                        " to a person.",
                     ),
                     "asr_hints": F(
                         "text",

@@ -281,3 +281,16 @@ def test_every_verb_an_admin_may_write_has_a_module_that_runs_it():
     from ivr.dialplan.verbs import REGISTRY
 
     assert set(REGISTRY) == set(VERBS)
+
+
+def test_the_noisy_line_prompt_names_the_agent_key_and_is_checked(tmp_path):
+    path = tmp_path / "noisy.yaml"
+    body = "start: main\nqueues: {general: {}}\nnodes:\n  main:\n    - say: hi\n"
+    path.write_text(
+        "settings:\n  noisy_line_prompt: 'Loud there. Press {call.agent_key} for a person.'\n" + body
+    )
+    _, issues = check_dialplan(path)
+    assert [i for i in issues if i.severity == "error"] == []
+    path.write_text("settings:\n  noisy_line_prompt: 'Press {digit}.'\n" + body)
+    _, issues = check_dialplan(path)
+    assert [(i.code, i.line) for i in issues if i.severity == "error"] == [("E_TEMPLATE_VAR", 2)]
