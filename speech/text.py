@@ -59,7 +59,17 @@ def _trim_loop(text: str) -> str:
 
 def drop_echoed_ending(text: str) -> str:
     """Whisper tiny often says the last phrase twice at the end of the audio ("ask not. ask
-    not."): drop an immediate repeat of a final phrase of 2+ words."""
+    not."): drop an immediate repeat of a final phrase of 2+ words, a restart, or a sentence
+    begun again and cut off (whisper base: "X. X. X-begun"), until none is left."""
+    for _ in range(8):
+        shorter = _drop_one_echo(text)
+        if shorter == text:
+            break
+        text = shorter
+    return text
+
+
+def _drop_one_echo(text: str) -> str:
     words = text.split()
     norm = [_norm_word(w) for w in words]
     for n in range(len(words) // 2, 1, -1):
@@ -69,6 +79,12 @@ def drop_echoed_ending(text: str) -> str:
     for n in range(len(words) // 2, 2, -1):
         if norm[-n:] == norm[:n]:
             return " ".join(words[:-n])
+    # ... or, a sentence done, begins it again and is cut ("Dogs are sitting by the door. Dogs")
+    ends = [i for i, w in enumerate(words[:-1]) if w.endswith((".", "?", "!"))]
+    if ends and not words[-1].endswith((".", "?", "!")):
+        tail = norm[ends[-1] + 1 :]
+        if len(tail) <= 2 and tail == norm[: len(tail)]:
+            return " ".join(words[: ends[-1] + 1])
     return text
 
 

@@ -68,6 +68,14 @@ def test_echoed_and_restarted_endings_are_dropped():
         drop_echoed_ending("ask what you can do for your country") == "ask what you can do for your country"
     )
     assert drop_echoed_ending("no no") == "no no"  # one repeated word is speech
+    # a sentence finished, then begun again and cut off (whisper base after the audio ends)
+    assert drop_echoed_ending("Dogs are sitting by the door. Dogs") == "Dogs are sitting by the door."
+    assert drop_echoed_ending("Kids are talking. Kids are") == "Kids are talking."
+    assert drop_echoed_ending("Dogs sit. Dogs sit. Dogs") == "Dogs sit."
+    # ... but a new sentence that only shares a word with the first is the caller's
+    assert drop_echoed_ending("My bill. Also my data") == "My bill. Also my data"
+    assert drop_echoed_ending("My bill is wrong. My") == "My bill is wrong."
+    assert drop_echoed_ending("Balance. Data usage") == "Balance. Data usage"
 
 
 @pytest.mark.unit
