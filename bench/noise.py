@@ -52,9 +52,10 @@ CALLER_DB = -23.0  # a caller's active speech level on the line (nominal telepho
 AT = datetime.fromisoformat("2026-11-24T10:00+00:00")
 
 
-def modes() -> dict[str, tuple[VadSettings, HearingSettings]]:
+def modes(after_only: bool = False) -> dict[str, tuple[VadSettings, HearingSettings]]:
     after = Settings()
-    return {"before": (BEFORE_VAD, HearingSettings(enabled=False)), "after": (after.vad, after.hearing)}
+    out = {"before": (BEFORE_VAD, HearingSettings(enabled=False)), "after": (after.vad, after.hearing)}
+    return {"after": out["after"]} if after_only else out
 
 
 def conditions(loss: float) -> list[tuple[str, str | None, float | None, float]]:
@@ -134,6 +135,10 @@ def vad_cpu(vad: VadSettings, seconds: int = 60) -> float:
     return (time.process_time() - t0) / seconds
 
 
+def services_names(settings: Settings) -> str:
+    return "whisper base" if settings.asr.final_model == "base" else settings.asr.final_model or "tiny.en"
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", choices=("dev", "check"), default="dev")
@@ -141,6 +146,7 @@ async def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="at most this many read sentences (spread)")
     ap.add_argument("--loss", type=float, default=0.02, help="packet loss of the noisy conditions")
     ap.add_argument("--only", default="", help="run only conditions whose label contains this")
+    ap.add_argument("--after-only", action="store_true", help="today's hearing only (compare models)")
     args = ap.parse_args()
     if not available():
         raise SystemExit("bench/noise.py needs ../shared/data (speech and noise recordings)")
@@ -158,6 +164,7 @@ async def main() -> None:
         items = read + requests
         print(
             f"Noise benchmark, set {args.set}: {len(read)} read sentences + {len(requests)} spoken requests;"
+            f" finals by {services_names(settings)}"
         )
         print(f"  noise: {ns.names['babble']}; {ns.names['coloured']}; recorded {ns.names['recorded']}")
         print(f"  {'condition':22s} {'mode':7s} {'WER':>6s} {'split':>6s} {'lost':>6s} {'intent':>7s}")
@@ -169,7 +176,7 @@ async def main() -> None:
             def line(x: np.ndarray, seed: int, noise=noise, snr=snr, loss=loss) -> np.ndarray:
                 return phone_line(x, RATE, noise, snr or 0.0, loss, seed=seed)
 
-            for mode, (vad, hearing) in modes().items():
+            for mode, (vad, hearing) in modes(args.after_only).items():
                 row = await condition_row(services, matcher, items, line, vad, hearing)
                 print(
                     f"  {label:22s} {mode:7s} {row['wer']:6.1%} {row['split']:6.1%} {row['lost']:6.1%}"
@@ -181,7 +188,7 @@ async def main() -> None:
         for label, kind, under in (("chatter 15 dB under", "babble", 15), ("chatter 10 dB under", "babble", 10),
                                    (f"{ns.names['coloured']} 10 dB under", "coloured", 10),
                                    ("recorded 10 dB under", "recorded", 10)):  # fmt: skip
-            for mode, (vad, hearing) in modes().items():
+            for mode, (vad, hearing) in modes(args.after_only).items():
                 got = await noise_only(
                     services,
                     version,
@@ -194,7 +201,7 @@ async def main() -> None:
                     f" {got['barge_ins']:2d}, intents {got['intents']:2d}",
                     flush=True,
                 )
-    for mode, (vad, _) in modes().items():
+    for mode, (vad, _) in modes(args.after_only).items():
         print(f"  segmenter CPU, {mode:6s}: {vad_cpu(vad) * 1000:.1f} ms per call-second")
     print(f"  ({time.perf_counter() - t0:.0f} s)")
 

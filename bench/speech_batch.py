@@ -15,6 +15,7 @@ import asyncio
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from common import pct, phone_audio
 
@@ -27,8 +28,10 @@ from speech.service.models import Models, ServiceSettings
 CLIPS = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_aew_a0002.wav", "cmu_arctic_us_aew_a0003.wav"]
 
 
-def model_alone(lanes: int, rounds: int) -> None:
-    runner = WhisperRunner(AsrSettings(cpu_threads=1, workers=lanes))
+def model_alone(lanes: int, rounds: int, final_model: str = "") -> None:
+    runner = WhisperRunner(
+        AsrSettings(cpu_threads=1, workers=lanes, final_model=final_model).finals_settings()
+    )
     clips = [resample(phone_audio(c), 8000, ASR_RATE) for c in CLIPS]
     runner.decode_batch([(clips[0], ())])  # warm-up
     for b in (1, 2, 3, 4, 6, 8):
@@ -85,14 +88,20 @@ async def burst(models: Models, max_batch: int, n: int, rounds: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument(
+        "--final-model", default="", help='the finals\' model: "" = tiny.en, "base" = whisper base'
+    )
+    ap.add_argument("--calls", default="4,8,16", help="finals at once through the service")
     args = ap.parse_args()
-    print("Batching benchmark (whisper tiny.en int8, one thread per lane; 3 ARCTIC sentences at 8 kHz)")
+    asr = AsrSettings(cpu_threads=1, workers=2, final_model=args.final_model)
+    name = Path(asr.finals_settings().resolved_model_path()).name
+    print(f"Batching benchmark ({name} int8, one thread per lane; 3 ARCTIC sentences at 8 kHz)")
     print("1. the model alone")
     for lanes in (1, 2):
-        model_alone(lanes, args.rounds)
+        model_alone(lanes, args.rounds, args.final_model)
     print("2. through the speech service (socket, scheduler, 2 lanes)")
-    models = Models(replace(ServiceSettings(), asr=AsrSettings(cpu_threads=1, workers=2)))
-    for n in (4, 8, 16):
+    models = Models(replace(ServiceSettings(), asr=asr))
+    for n in (int(c) for c in args.calls.split(",")):
         for max_batch in (1, 4):
             asyncio.run(burst(models, max_batch, n, args.rounds))
 

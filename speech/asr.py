@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from speech.text import _trim_loop, drop_echoed_ending, is_loop
+from speech.whisper_base import BaseModelMissing, resolve
 
 ASR_RATE = 16000
 MAX_HINTS_CHARS = 400
@@ -46,6 +47,11 @@ class AsrSettings:
 
     model_path: str = ""
     """A CTranslate2 faster-whisper model folder; empty = the bundled tiny.en."""
+    final_model: str = ""
+    """The model of final transcripts: empty = `model_path` (partials and finals alike);
+    "base" = the bundled multilingual whisper base (`speech.whisper_base`); or a folder.
+    Partials stay on `model_path`; a final is then decoded afresh (no prefix: the two
+    models' tokens differ). IVR_ASR_FINAL_MODEL."""
     language: str = "en"
     """Spoken language (ignored by English-only models)."""
     compute_type: str = "int8"
@@ -85,6 +91,16 @@ class AsrSettings:
 
     def resolved_model_path(self) -> str:
         return self.model_path or default_asr_model_path()
+
+    def finals_settings(self) -> AsrSettings:
+        """These settings with the finals' model as `model_path`."""
+        if not self.final_model:
+            return self
+        try:
+            path = resolve(self.final_model)
+        except BaseModelMissing as e:
+            raise AsrError(f"final_model {self.final_model!r}: {e}") from None
+        return replace(self, model_path=path, final_model="")
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,12 +73,17 @@ class Models:
 
     def __init__(self, settings: ServiceSettings) -> None:
         lanes = settings.resolved_lanes()
-        self.asr = WhisperRunner(replace(settings.asr, workers=lanes))
+        finals = settings.asr.finals_settings()
+        self.asr = WhisperRunner(replace(finals, workers=lanes))
+        """The finals' model (`AsrSettings.final_model`; by default the partials' own)."""
         self.asr_partials = _in_background_thread(lambda: WhisperRunner(replace(settings.asr, workers=1)))
         """A second tiny.en (~75 MB) for partials, its threads at the lowest CPU priority."""
+        self.finals_take_prefix = finals.model_path == settings.asr.model_path
+        """A final may continue the partials' committed tokens only when one model made both."""
         self.tts = PiperTts(settings.tts)
         self.embedder = Embedder(settings.embedder_path or None)
         self.names = {
             "asr": Path(settings.asr.resolved_model_path()).name,
+            "asr_finals": Path(finals.resolved_model_path()).name,
             "tts": Path(settings.tts.resolved_voice_path()).name,
         }

@@ -176,6 +176,8 @@ class SpeechService:
             priority = PRIORITIES[str(d.get("priority", "final"))]
             if priority is Priority.PROMPT:
                 raise ValueError("a transcription is a final or a partial")
+            if priority is Priority.FINAL and not self.models.finals_take_prefix:
+                prefix = []  # the partials' tokens mean nothing to the finals' model
             job = Job(
                 Kind.TRANSCRIBE,
                 priority,
