@@ -14,6 +14,11 @@ from typing import Any, Protocol
 from ivr.events import Event, EventType
 from ivr.queues import QueueRules
 
+CLOSED_ANSWERED = "caller said goodbye"
+"""A hang-up reason: the caller said goodbye after the IVR answered them (resolved)."""
+CLOSED_UNANSWERED = "caller said goodbye before an answer"
+"""A hang-up reason: the caller said goodbye before they were given any answer (not resolved)."""
+
 
 class InputKind(StrEnum):
     SPEECH = "speech"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ivr.conversation import CLOSED_UNANSWERED
 from ivr.events import Event, EventType
 from ivr.privacy.redact import Redactor
 from ivr.store.writer import CallEvents, CallStarted, CallUpdated, StoreWriter
@@ -118,6 +119,8 @@ def outcome_of(s: Summary) -> tuple[str, str]:
     if s.hangup is not None:
         if s.hangup == "silence":
             return "abandoned", "the caller said nothing"
+        if s.hangup == CLOSED_UNANSWERED:
+            return "caller_hung_up", s.hangup
         if s.transfer_failed or s.hangup == "dialplan loop":
             return "failed", s.hangup
         return "ai_resolved", s.hangup

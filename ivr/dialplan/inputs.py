@@ -10,22 +10,35 @@ from typing import Any
 
 from ivr.conversation import Input, InputKind
 from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
+from ivr.dialplan.closing import is_closing, is_filler
 from ivr.dialplan.mixed import new_request
 from ivr.dialplan.spoken import spoken_digits, spoken_number, strip_yes_no, yes_or_no
 from ivr.events import EventType
 from ivr.nlu.intents import NONE
 
 REQUEST = object()  # a gather heard a new request instead of its answer
+FILLER = object()  # only "sorry", "erm", "OK so": the request follows; not an answer, not a miss
 
 
 class CallerGone(Exception):
     """The caller hung up."""
 
 
+class Closing(Exception):
+    """The caller said goodbye ("lovely, thanks, bye"): let them go."""
+
+
 async def interpret(runner: Any, kind: str, a: Mapping[str, Any], item: Input) -> tuple[Any, str | None]:
     """(value, node) from one input; value None = no match / no input."""
     if item.kind is InputKind.NO_INPUT:
         return None, None
+    if item.kind is InputKind.SPEECH:
+        if is_closing(item.text) and not (
+            kind == "yes_no" and a.get("no") and yes_or_no(item.text) is False
+        ):  # a goodbye anywhere; a plain "no, that's all" keeps the gather's own route
+            raise Closing(item.text)
+        if is_filler(item.text) and (kind == "intent" or (kind == "yes_no" and yes_or_no(item.text) is None)):
+            return FILLER, None
     pattern = a.get("pattern")
     if kind != "intent" and a.get("requests") and item.kind is InputKind.SPEECH and not a.get("secure"):
         target = await new_request(runner, kind, a, item.text)

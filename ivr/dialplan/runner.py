@@ -14,13 +14,20 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.conversation import Conversation, Input, InputKind, TransferOutcome
+from ivr.conversation import (
+    CLOSED_ANSWERED,
+    CLOSED_UNANSWERED,
+    Conversation,
+    Input,
+    InputKind,
+    TransferOutcome,
+)
 from ivr.dialplan.check import Dialplan
 from ivr.dialplan.checker import Step
 from ivr.dialplan.expr import render
 from ivr.dialplan.handover import handover_summary, kb_answer, transfer_request
 from ivr.dialplan.hours import is_open
-from ivr.dialplan.inputs import CallerGone
+from ivr.dialplan.inputs import CallerGone, Closing
 from ivr.dialplan.prompts import noisy_line_prompt, template_lead
 from ivr.dialplan.turns import JOIN_GRACE_MS, Rejoin, Turns
 from ivr.dialplan.understanding import Understanding
@@ -51,6 +58,7 @@ class CallState:
     failures: int = 0
     silences: int = 0
     noisy_told: bool = False  # the caller was told their line is noisy and offered the keys
+    answered: bool = False  # the IVR gave the caller an answer (a say or a knowledge answer)
     affect: dict[str, Any] = field(default_factory=dict)
     secret: set[str] = field(default_factory=set)  # vars from `secure: true` gathers: never shown
 
@@ -141,8 +149,17 @@ class DialplanRunner:
                 except Handoff as h:
                     await self.handoff(h)
                     return
+                except Closing:
+                    await self.close()
+                    return
         except CallerGone:
             return
+
+    async def close(self) -> None:
+        """The caller said goodbye: say it back and hang up; resolved if they were answered."""
+        say = (self.dp.globals.get("closing") or {}).get("say") or "Thank you for calling. Goodbye."
+        await self.speak(say, interruptible=False)
+        await self.conv.hangup(CLOSED_ANSWERED if self.state.answered else CLOSED_UNANSWERED)
 
     def rejoin(self, r: Rejoin) -> tuple[str, int]:
         """Back to the state before the step that heard the first part; that step takes the
@@ -292,5 +309,6 @@ class DialplanRunner:
     async def say_answer(self, entry: Mapping[str, Any]) -> None:
         """A knowledge entry's answer; its SAY is marked `kb:ID@vN` so its use is counted."""
         self.state.vars["answer_id"] = entry.get("id")
+        self.state.answered = True
         label = f"kb:{entry.get('id')}" + (f"@v{entry['version']}" if entry.get("version") else "")
         await self.conv.say(self.render(str(entry["answer"])), prompt=label)

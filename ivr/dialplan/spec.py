@@ -366,6 +366,19 @@ TOP = Spec(
                         ),
                         "A silent caller is reprompted, then bid goodbye.",
                     ),
+                    "closing": F(
+                        Spec(
+                            {
+                                "say": F(
+                                    "template",
+                                    "Said to a caller who says goodbye at any step ('lovely, thanks, bye',"
+                                    " 'that's all I needed') before the IVR hangs up.",
+                                ),
+                            }
+                        ),
+                        "A caller who says goodbye is let go politely from anywhere; the call ends"
+                        " resolved when their request was answered.",
+                    ),
                 }
             ),
             "Handlers that apply in every node.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ivr.dialplan.inputs import REQUEST, interpret
+from ivr.dialplan.inputs import FILLER, REQUEST, interpret
 from ivr.dialplan.spoken import whole_answer
 from ivr.dialplan.verbs import verb
 
@@ -32,6 +32,9 @@ async def gather(r: DialplanRunner, a: Mapping[str, Any]) -> str | None:
                 secure=secure,
             )
             value, target = await interpret(r, kind, a, item)
+            if value is FILLER:  # "Sorry." / "erm": the request follows (joined, if soon)
+                prompt = None
+                continue
             if value is REQUEST:  # a new request heard at this gather: it goes where it belongs
                 return target
             if value is not None:

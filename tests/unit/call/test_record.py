@@ -23,6 +23,8 @@ def summary_of(*events) -> Summary:
     [
         ([(T.HANGUP, {"reason": "resolved"})], "ai_resolved"),
         ([(T.HANGUP, {"reason": "silence"})], "abandoned"),
+        ([(T.HANGUP, {"reason": "caller said goodbye"})], "ai_resolved"),  # after an answer
+        ([(T.HANGUP, {"reason": "caller said goodbye before an answer"})], "caller_hung_up"),
         ([(T.CALL_END, {"duration_ms": 5, "reason": "caller hung up (200)"})], "caller_hung_up"),
         (
             [

@@ -1,0 +1,62 @@
+"""Goodbyes at any step and fillers that are not requests, through the hotline's real runner
+and intent model (typed, as `ivr chat` does). Category: model."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.conversation import CLOSED_ANSWERED, CLOSED_UNANSWERED
+from tests.e2e.test_dialplan_runner import CALLERS, chat, intents, said, transfer
+
+pytestmark = pytest.mark.model
+
+GOODBYE = "Thank you for calling Acme Mobile. Goodbye."
+NOT_GOT = "Sorry, I didn't get that."
+
+
+def ended(conv) -> str:
+    last = conv.events[-1]
+    assert last.type == "hangup"
+    return str(last.data["reason"])
+
+
+@pytest.mark.parametrize(
+    "bye", ["Lovely. Thanks. Bye.", "Great. That is all I needed.", "Cheers, that's me sorted."]
+)
+def test_a_goodbye_at_anything_else_ends_the_call_resolved(hotline, api, bye):
+    conv, _ = chat(hotline, api, ["what's my balance", bye], CALLERS["carla"])
+    assert "Your balance is" in said(conv) and NOT_GOT not in said(conv)
+    assert said(conv).endswith(GOODBYE) and ended(conv) == CLOSED_ANSWERED
+
+
+def test_no_thats_all_at_an_account_number_prompt_is_let_go_not_asked_again(hotline, api):
+    conv, _ = chat(hotline, api, ["what's my balance", "No, that's all, thanks"])  # an unknown caller
+    assert said(conv).count("account number") == 1
+    assert said(conv).endswith(GOODBYE) and ended(conv) == CLOSED_UNANSWERED  # nothing was answered
+
+
+def test_a_goodbye_at_the_menu_is_not_routed_anywhere(hotline, api):
+    for bye in ("Oh that's everything, thank you, bye", "Nothing else. Goodbye."):
+        conv, _ = chat(hotline, api, [bye], CALLERS["carla"])
+        assert intents(conv) == [] and transfer(conv) is None
+        assert ended(conv) == CLOSED_UNANSWERED  # the greeting is no answer
+
+
+def test_a_plain_no_at_anything_else_keeps_the_dialplans_own_goodbye(hotline, api):
+    conv, _ = chat(hotline, api, ["what's my balance", "no thanks"], CALLERS["carla"])
+    assert ended(conv) == "resolved"
+
+
+def test_thanks_then_a_request_is_the_request(hotline, api):
+    conv, _ = chat(hotline, api, ["Thanks, and what's my balance?", "no"], CALLERS["carla"])
+    assert intents(conv) == ["check_balance"] and "Your balance is" in said(conv)
+
+
+def test_an_apology_cut_off_by_the_pause_is_not_a_complaint(hotline, api):
+    """'Sorry.' / 'I need to pay my bill.': the VAD ended the turn at the apology. It is no
+    intent, so nothing irreversible happens; the rest joins it and the whole is routed."""
+    conv, _ = chat(hotline, api, ["Sorry.", "/more I need to pay my bill", "no"], CALLERS["carla"])
+    assert intents(conv) == ["pay_bill"] and transfer(conv) is None
+    assert NOT_GOT not in said(conv)
+    conv, _ = chat(hotline, api, ["Erm", "what's my balance", "no"], CALLERS["carla"])  # after a longer pause
+    assert intents(conv) == ["check_balance"] and NOT_GOT not in said(conv)
