@@ -146,6 +146,9 @@ class ChatConversation:
         self.ended = True
         return TransferOutcome.CONNECTED
 
+    def expect(self, kind: str) -> None:
+        """Typed digits need no decoding hint."""
+
     def set_secure(self, on: bool) -> None:
         pass  # chat keeps no record: what is typed stays on the terminal
 

@@ -28,6 +28,7 @@ class EventType(StrEnum):
     INTENT = "intent"
     TURN_JOIN = "turn_join"
     CORRECTED = "corrected"
+    READBACK = "readback"
     AFFECT = "affect"
     TRANSFER = "transfer"
     BRIDGE = "bridge"
@@ -57,6 +58,7 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.INTENT: (("name", "confidence"), ("text", "node", "candidates", "by")),
         EventType.TURN_JOIN: (("text", "node"), ("gap_ms",)),
         EventType.CORRECTED: (("var", "node"), ()),
+        EventType.READBACK: (("confirmed", "node"), ()),
         EventType.AFFECT: (("anger", "anxiety", "level"), ("valence",)),
         EventType.TRANSFER: (("queue", "reason", "tier"), ("priority", "skill", "summary", "outcome")),
         EventType.BRIDGE: (("uri", "state"), ("mode", "reason", "answered_ms")),

@@ -158,6 +158,7 @@ class WhisperRunner:
         self._hinted: dict[str, list[int]] = {}
         self._eot = self._tokenizer.eot
         self._lock = threading.Lock()
+        self._numerals: list[int] | None = None
         self.decodes = 0
 
     def token_text(self, token: int) -> str:
@@ -209,29 +210,49 @@ class WhisperRunner:
                 got = self._hinted[hints] = [self._tokenizer.sot_prev, *tokens, *self._prompt]
         return got
 
-    def decode(self, audio16k: np.ndarray, prefix: Sequence[int] = (), hints: str = "") -> Decoded:
-        """Transcribe 16 kHz float audio, forcing `prefix` tokens as the start of the text."""
-        return self.decode_batch([(audio16k, prefix, hints)])[0]
+    def decode(
+        self, audio16k: np.ndarray, prefix: Sequence[int] = (), hints: str = "", spelled: bool = False
+    ) -> Decoded:
+        """Transcribe 16 kHz float audio, forcing `prefix` tokens as the start of the text;
+        `spelled`: numbers come out as words ("one zero zero"), never as numerals."""
+        return self.decode_batch([(audio16k, prefix, hints, spelled)])[0]
+
+    def numeral_tokens(self) -> list[int]:
+        """The tokens that write a digit: suppressed, whisper spells a number out as it was said
+        ("one zero zero zero zero two", not "1000002"; "double five", not "55")."""
+        with self._lock:
+            if self._numerals is None:
+                self._numerals = [
+                    t for t in range(self._eot) if any(c.isdigit() for c in self._tokenizer.decode([t]))
+                ]
+            return self._numerals
 
     def decode_batch(self, items: Sequence[tuple[Any, ...]]) -> list[Decoded]:
         """Several utterances in one CTranslate2 call (one encoder and decoder pass for all:
         ~1.8x the throughput at 4 than one by one on this box). Contexts are padded to the
         longest in the batch with the features of silence. An item is (16 kHz audio, prefix
-        tokens) or (audio, prefix, hints)."""
+        tokens), (audio, prefix, hints) or (audio, prefix, hints, spelled)."""
         out: list[Decoded | None] = [None] * len(items)
-        groups: dict[str, list[int]] = {}  # one generate per hints: the prompts must line up
+        groups: dict[tuple[str, bool], list[int]] = {}  # one generate per hints and spelling
         for k, item in enumerate(items):
             audio, prefix = item[0], item[1]
             if audio.size == 0:
                 out[k] = Decoded(tuple(prefix), self.text(prefix), 0.0, 1.0, self.words(prefix))
             else:
-                groups.setdefault(item[2] if len(item) > 2 else "", []).append(k)
-        for hints, todo in groups.items():
-            self._generate(items, todo, self.prompt_for(hints), out)
+                key = (item[2] if len(item) > 2 else "", bool(item[3]) if len(item) > 3 else False)
+                groups.setdefault(key, []).append(k)
+        for (hints, spelled), todo in groups.items():
+            suppress = [-1, *self.numeral_tokens()] if spelled else [-1]
+            self._generate(items, todo, self.prompt_for(hints), out, suppress)
         return [d for d in out if d is not None]
 
     def _generate(
-        self, items: Sequence[tuple[Any, ...]], todo: list[int], prompt: list[int], out: list[Decoded | None]
+        self,
+        items: Sequence[tuple[Any, ...]],
+        todo: list[int],
+        prompt: list[int],
+        out: list[Decoded | None],
+        suppress: list[int],
     ) -> None:
         import ctranslate2
 
@@ -253,7 +274,7 @@ class WhisperRunner:
             beam_size=s.beam_size,
             max_length=min(448, len(prompt) + max(caps)),
             suppress_blank=True,
-            suppress_tokens=[-1],
+            suppress_tokens=suppress,
             return_scores=True,
             return_no_speech_prob=True,
         )

@@ -41,6 +41,9 @@ class CallControls:
     def line_noisy(self) -> bool:
         return self.pipeline.line_noisy
 
+    def expect(self, kind: str) -> None:
+        self.pipeline.expect = kind
+
     @property
     def bridge_reason(self) -> str:
         return self.transport.bridge_reason

@@ -11,8 +11,9 @@ from typing import Any
 from ivr.conversation import Input, InputKind
 from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.closing import is_closing, is_filler
+from ivr.dialplan.digits import Reading, read_digits, spoken_digits
 from ivr.dialplan.mixed import new_request
-from ivr.dialplan.spoken import spoken_digits, spoken_number, strip_yes_no, yes_or_no
+from ivr.dialplan.spoken import spoken_number, strip_yes_no, yes_or_no
 from ivr.events import EventType
 from ivr.nlu.intents import NONE
 
@@ -62,9 +63,12 @@ async def interpret(runner: Any, kind: str, a: Mapping[str, Any], item: Input) -
                 return "corrected", runner.state.path[-1]
         return ("yes" if answer else "no"), a.get("yes" if answer else "no")
     if kind == "digits":
-        digits = await collect_digits(runner, a, item)
         lo, hi = int(a.get("min_digits", 1)), int(a.get("max_digits", 32))
+        reading = read_digits(item.text, lo, hi) if item.kind is InputKind.SPEECH else None
+        digits = reading.digits if reading else await collect_digits(runner, a, item)
         if not lo <= len(digits) <= hi or (pattern and not re.fullmatch(pattern, digits)):
+            return None, None
+        if reading is not None and not await heard_right(runner, a, reading):
             return None, None
         runner.state.last["digits"] = digits
         return digits, None
@@ -129,6 +133,22 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
     if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
         return None, None
     return match.name, routes.get(match.name)
+
+
+async def heard_right(runner: Any, a: Mapping[str, Any], reading: Reading) -> bool:
+    """Spoken digits read back when the reading was mended, or always (`confirm: always`);
+    never for a secure gather. A no (or no answer) is a miss: the caller is asked again, and
+    offered the keypad."""
+    mode = str(a.get("confirm", "auto"))
+    if a.get("secure") or mode == "never" or (mode == "auto" and reading.sure):
+        return True
+    spaced = " ".join(reading.digits)
+    item = await runner.ask(f"I heard {spaced}. Is that right?", digits=True)
+    answer = yes_or_no(item.text, readback=True) if item.kind is InputKind.SPEECH else None
+    if item.kind is InputKind.DTMF:
+        answer = {"1": True, "2": False}.get(item.digit)
+    runner.conv.emit(EventType.READBACK, confirmed=answer is True, node=runner.state.path[-1])
+    return answer is True
 
 
 async def collect_digits(runner: Any, a: Mapping[str, Any], first: Input) -> str:

@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ivr.dialplan.spoken import spoken_digits, spoken_number, strip_yes_no
+from ivr.dialplan.digits import spoken_digits
+from ivr.dialplan.spoken import spoken_number, strip_yes_no
 from ivr.events import EventType
 from ivr.nlu.intents import NONE
 

@@ -38,6 +38,7 @@ from ivr.queues import QueueRules
 
 DEFAULT_AGENT_PHRASES = ("agent", "human", "operator", "representative", "real person", "someone real")
 MAX_NODE_VISITS = 200
+KEYPAD_OFFER = "You can also key it in on your phone's keypad."
 
 
 class Handoff(Exception):
@@ -260,6 +261,8 @@ class DialplanRunner:
             )
         else:
             text = args.get("no_match_prompt") or "Sorry, I didn't get that."
+            if args.get("input") == "digits" and item.kind is InputKind.SPEECH and "key" not in text.lower():
+                text += " " + KEYPAD_OFFER  # spoken digits misheard once: the keys are the way
         await self.speak(text)
         return None
 

@@ -115,6 +115,14 @@ VERBS: dict[str, Spec] = {
             "min_digits": F("int", "input=digits: fewest digits.", minimum=1),
             "max_digits": F("int", "input=digits: most digits (input ends there).", minimum=1),
             "terminator": F("digit", "input=digits: key that ends the input early."),
+            "confirm": F(
+                "text",
+                'input=digits said aloud: `auto` (default) reads them back ("I heard 4 7 1 1 0 3. Is that'
+                ' right?") when the IVR mended what it heard (a correction, a number written twice, a word'
+                " that sounds like a digit); `always` reads back every spoken answer; `never` none. A"
+                " secure gather never reads back.",
+                choices=("auto", "always", "never"),
+            ),
             "pattern": F("regex", "The value must match this regular expression."),
             "timeout_ms": F(
                 "int", "Audio time of silence after the prompt that counts as no input.", minimum=500

@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ivr.dialplan.digits import spoken_digits
+
 _UNITS = {
     "zero": 0,
     "oh": 0,
@@ -41,7 +43,6 @@ _TENS = {
     "ninety": 90,
 }
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_REPEAT = {"double": 2, "triple": 3}
 
 YES = {
     "yes",
@@ -64,25 +65,6 @@ NO = {"no", "nope", "nah", "not", "don't", "dont", "negative", "never", "wrong",
 
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z]+|\d+|'", text.lower().replace("-", " ").replace("'", ""))
-
-
-def spoken_digits(text: str) -> str:
-    """'four five six, double seven' -> '45677'; digits already in the text are kept."""
-    out: list[str] = []
-    repeat = 1
-    for w in _words(text):
-        if w.isdigit():
-            out.append(w * repeat)
-            repeat = 1
-        elif w in _REPEAT:
-            repeat = _REPEAT[w]
-        elif w in _UNITS and _UNITS[w] < 10:
-            out.append(str(_UNITS[w]) * repeat)
-            repeat = 1
-        elif w in _TENS:  # "twenty three" said as part of a number
-            out.append(str(_TENS[w] // 10))
-            repeat = 1
-    return "".join(out)
 
 
 def spoken_number(text: str) -> int | None:

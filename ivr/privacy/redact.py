@@ -73,6 +73,7 @@ def find_cards(digits: str, starts: Sequence[bool] | None = None) -> set[int]:
 
 Digit = tuple[str, Span, bool]  # the digit, the characters that said it, whether a token starts there
 _TOKEN = re.compile(r"\d+|[A-Za-z']+")
+_SPOKEN_DIGIT = re.compile(r"\b(" + "|".join([*DIGIT_WORDS, *REPEAT_WORDS]) + r")\b", re.IGNORECASE)
 
 
 def scan(text: str) -> list[list[Digit]]:
@@ -231,8 +232,8 @@ class Redactor:
         data = dict(e.data)
         for key, spans in held.spans.items():
             data[key] = MASKED_KEY if key == "digit" else _mask_spans(str(data[key]), spans)
-        if e.type is EventType.PARTIAL_TRANSCRIPT:
-            data["text"] = re.sub(r"\d", MASK, str(data["text"]))
+        if e.type is EventType.PARTIAL_TRANSCRIPT:  # numerals and digits said as words alike
+            data["text"] = _SPOKEN_DIGIT.sub(MASK, re.sub(r"\d", MASK, str(data["text"])))
         if e.type is EventType.FINAL_TRANSCRIPT:
             said = str(e.data["text"])
             data["text"] = redact_text(str(data["text"]), self.patterns)

@@ -216,14 +216,18 @@ class SpeechClient:
         priority: Priority = Priority.FINAL,
         key: str | None = None,
         hints: str = "",
+        spelled: bool = False,
     ) -> Decoded:
         """Transcribe s16le mono PCM at `rate`; raises Superseded when the service dropped it.
-        `hints`: words the caller is likely to say (the dialplan's `asr_hints`)."""
+        `hints`: words the caller is likely to say (the dialplan's `asr_hints`); `spelled`:
+        numbers as words, never numerals (a caller saying digits)."""
         data: dict[str, Any] = {"rate": rate, "prefix": list(prefix), "priority": _PRIORITY_NAMES[priority]}
         if key is not None:
             data["key"] = key
         if hints:
             data["hints"] = hints
+        if spelled:
+            data["spelled"] = True
         d = (await self._ask("transcribe", data, pcm16)).data
         return Decoded(
             tuple(d["tokens"]),

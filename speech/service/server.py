@@ -173,6 +173,7 @@ class SpeechService:
                 raise ValueError("the audio must be 16-bit PCM (an even number of bytes)")
             prefix = [int(t) for t in d.get("prefix", [])]
             hints = str(d.get("hints") or "")
+            spelled = bool(d.get("spelled", False))
             priority = PRIORITIES[str(d.get("priority", "final"))]
             if priority is Priority.PROMPT:
                 raise ValueError("a transcription is a final or a partial")
@@ -182,7 +183,7 @@ class SpeechService:
                 Kind.TRANSCRIBE,
                 priority,
                 _key(d, None),
-                (msg.payload, rate, prefix, hints, mid, send),
+                (msg.payload, rate, prefix, hints, spelled, mid, send),
                 dropped,
             )
             target = self.partials if priority is Priority.PARTIAL else self.queue
@@ -248,9 +249,9 @@ class SpeechService:
     def _transcribe(self, jobs: list[Job], asr: WhisperRunner) -> None:
         items = []
         for job in jobs:
-            pcm, rate, prefix, hints, _, _ = job.payload
+            pcm, rate, prefix, hints, spelled, _, _ = job.payload
             audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-            items.append((resample(audio, rate, ASR_RATE), prefix, hints))
+            items.append((resample(audio, rate, ASR_RATE), prefix, hints, spelled))
         results = asr.decode_batch(items)
         for job, decoded in zip(jobs, results, strict=True):
             *_, mid, send = job.payload

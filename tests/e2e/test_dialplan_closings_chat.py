@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ivr.api import demo_account
 from ivr.conversation import CLOSED_ANSWERED, CLOSED_UNANSWERED
 from tests.e2e.test_dialplan_runner import CALLERS, chat, intents, said, transfer
 
@@ -60,3 +61,38 @@ def test_an_apology_cut_off_by_the_pause_is_not_a_complaint(hotline, api):
     assert NOT_GOT not in said(conv)
     conv, _ = chat(hotline, api, ["Erm", "what's my balance", "no"], CALLERS["carla"])  # after a longer pause
     assert intents(conv) == ["check_balance"] and NOT_GOT not in said(conv)
+
+
+def test_a_corrected_account_number_is_read_back_and_used_once_confirmed(hotline, api):
+    conv, _ = chat(
+        hotline,
+        api,
+        [
+            "what's my balance",
+            "one zero zero zero zero two, sorry, I mean one zero zero zero zero three",
+            "yes",
+            "no",
+        ],
+    )
+    assert "I heard 1 0 0 0 0 3. Is that right?" in said(conv)
+    assert [e.data["confirmed"] for e in conv.events if e.type == "readback"] == [True]
+    assert f"Your balance is {demo_account('100003')['balance']:g} pounds" in said(conv)
+
+
+def test_a_read_back_said_wrong_asks_again_and_offers_the_keypad(hotline, api):
+    conv, _ = chat(
+        hotline,
+        api,
+        [
+            "what's my balance",
+            "one oh oh oh oh two. One oh oh oh oh two.",
+            "no",
+            "one zero zero zero zero three",
+            "no",
+        ],
+    )
+    assert [e.data["confirmed"] for e in conv.events if e.type == "readback"] == [False]
+    assert "You can also key it in on your phone's keypad." in said(conv)
+    assert f"Your balance is {demo_account('100003')['balance']:g} pounds" in said(
+        conv
+    )  # said plainly: no read-back

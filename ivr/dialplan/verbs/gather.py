@@ -22,6 +22,7 @@ async def gather(r: DialplanRunner, a: Mapping[str, Any]) -> str | None:
     secure = bool(a.get("secure"))
     if secure:
         r.conv.set_secure(True)
+    r.conv.expect("digits" if kind == "digits" else "")
     try:
         while True:
             item = await r.ask(
@@ -49,5 +50,6 @@ async def gather(r: DialplanRunner, a: Mapping[str, Any]) -> str | None:
                 return target
             attempt += 1
     finally:
+        r.conv.expect("")
         if secure:
             r.conv.set_secure(False)

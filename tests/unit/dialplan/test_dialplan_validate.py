@@ -12,8 +12,9 @@ import pytest
 from ivr.cli import main
 from ivr.dialplan import check_dialplan, load_dialplan
 from ivr.dialplan.check import DialplanError
+from ivr.dialplan.digits import spoken_digits
 from ivr.dialplan.expr import ExprError, compile_condition, evaluate, render, template_paths
-from ivr.dialplan.spoken import spoken_digits, spoken_number, yes_or_no
+from ivr.dialplan.spoken import spoken_number, yes_or_no
 
 pytestmark = pytest.mark.unit
 HERE = Path(__file__).resolve().parents[3] / "tests" / "dialplans"

@@ -109,6 +109,9 @@ def test_partials_lose_every_digit():
     r = Redactor()
     out = feed(r, [make("c", 0, T.PARTIAL_TRANSCRIPT, text="4111 11")])
     assert out[0]["text"] == "**** **"
+    # a caller's digits decoded as words (a digits gather) are digits too
+    out = feed(Redactor(), [make("c", 0, T.PARTIAL_TRANSCRIPT, text="Four, one, double one, oh")])
+    assert out[0]["text"] == "*, *, * *, *"
 
 
 def test_a_secure_gather_keeps_nothing():
