@@ -42,9 +42,15 @@ async def spoken(speech, parts: list[str], pause_ms: int) -> tuple[np.ndarray, i
 
 
 async def turn(
-    services, audio: np.ndarray, vad: VadSettings, hints: str = "", hearing: HearingSettings | None = None
+    services,
+    audio: np.ndarray,
+    vad: VadSettings,
+    hints: str = "",
+    hearing: HearingSettings | None = None,
+    expect: str = "",
 ) -> list[dict]:
-    """The accepted finals of 16-bit `audio` through the call's pipeline (no partials)."""
+    """The accepted finals of 16-bit `audio` through the call's pipeline (no partials);
+    `expect`: what the gather listening expects ("digits")."""
     events: list = []
     pipe = SpeechPipeline(
         "bench",
@@ -57,6 +63,7 @@ async def turn(
         hearing=hearing,
     )
     pipe.hints = hints
+    pipe.expect = expect
     for i in range(0, len(audio) - FRAME + 1, FRAME):
         await pipe.process(AudioFrame(audio[i : i + FRAME].tobytes(), RATE, i * 1000 // RATE))
     await pipe.finish()

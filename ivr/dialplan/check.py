@@ -59,6 +59,8 @@ class Dialplan:
     """intent -> words that decide it (ahead of similarity)."""
     ask_as: dict[str, str] = field(default_factory=dict)
     """intent -> how the IVR names it when it asks which of two was meant ("paying your bill")."""
+    act_threshold: dict[str, float] = field(default_factory=dict)
+    """intent -> the confidence its route needs to start something that cannot be taken back."""
 
 
 def _days(spec: str) -> list[int] | None:
@@ -169,6 +171,11 @@ def check_dialplan(path: str | Path, text: str | None = None) -> tuple[Dialplan 
         },
         ask_as={
             k: str(v["ask_as"]) for k, v in intents_raw.items() if isinstance(v, dict) and v.get("ask_as")
+        },
+        act_threshold={
+            k: float(v["act_threshold"])
+            for k, v in intents_raw.items()
+            if isinstance(v, dict) and isinstance(v.get("act_threshold"), int | float)
         },
     )
     return dialplan, c.issues

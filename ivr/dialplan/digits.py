@@ -23,11 +23,14 @@ _TENS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
     "ninety": 90,
 }  # fmt: skip
-_SOUNDS_LIKE = {"for": 4, "fore": 4, "to": 2, "too": 2, "won": 1, "ate": 8, "tree": 3, "free": 3}
+_SOUNDS_LIKE = {
+    "for": 4, "fore": 4, "to": 2, "too": 2, "won": 1, "ate": 8, "tree": 3, "free": 3, "no": 0,
+    "all": 0, "owe": 0, "low": 0, "wait": 8, "a": 8, "sex": 6,
+}  # fmt: skip
 """Words whisper writes for a digit: read as that digit only between other digits."""
 _REPEAT = {"double": 2, "triple": 3}
 _CORRECTION = re.compile(
-    r"\b(sorry|no wait|wait|i mean|i meant|actually|scratch that|let me start again|start again|no no|correction)\b"
+    r"\b(?:sorry|no wait|i mean|i meant|actually|scratch that|let me start again|start again|no no|correction)\b"
 )
 
 
@@ -95,6 +98,15 @@ def _under_hundred(words: list[str]) -> tuple[int, int]:
     return 0, 0
 
 
+def _looped(digits: str, hi: int) -> bool:
+    """What follows the first `hi` digits is whisper going round again: the number from its
+    start ("471103 47"), or its last one to four digits over and over ("583960 960 9")."""
+    tail = digits[hi:]
+    if digits.startswith(tail):
+        return True
+    return any((digits[hi - k : hi] * len(tail)).startswith(tail) for k in range(1, min(4, hi) + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     digits: str
@@ -115,7 +127,7 @@ def read_digits(text: str, lo: int = 1, hi: int = 32) -> Reading:
             digits, mended = after, True
         elif after and len(before) >= lo:  # "... sorry, five seven": the last digits again
             digits, mended = before[: len(before) - len(after)] + after, True
-    if len(digits) > hi and digits.startswith(digits[hi:]):
-        digits, mended = digits[:hi], True  # whisper wrote the number again (or began to)
+    if len(digits) > hi and _looped(digits, hi):
+        digits, mended = digits[:hi], True  # whisper wrote the number again, or its end
     sounds_like = any(w in _SOUNDS_LIKE for w in _words(text))
     return Reading(digits, sure=not mended and not sounds_like and lo <= len(digits) <= hi)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ivr.conversation import Input, InputKind
+from ivr.dialplan.acting import meant, needs_confirming
 from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.closing import is_closing, is_filler
 from ivr.dialplan.digits import Reading, read_digits, spoken_digits
@@ -132,7 +133,19 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
         runner.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
     if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
         return None, None
-    return match.name, routes.get(match.name)
+    target = routes.get(match.name)
+    if match.by not in ("clarified", "keyword") and needs_confirming(
+        runner.dp, match.name, match.confidence, item.text, target
+    ):
+        said = await meant(runner, match.name, item.text)
+        if isinstance(said, Input):  # the caller said something else: heard as a new turn
+            runner.turns.replay = said
+            return FILLER, None
+        if not said:
+            runner.state.intent = {}
+            await runner.speak("Sorry about that. What can I help you with?")
+            return FILLER, None
+    return match.name, target
 
 
 async def heard_right(runner: Any, a: Mapping[str, Any], reading: Reading) -> bool:

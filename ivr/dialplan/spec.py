@@ -235,6 +235,12 @@ TOP = Spec(
                         " given to the speech recogniser with each utterance so it hears them"
                         ' ("SIM" rather than "sin"). Keep it short: at most 400 characters are used.',
                     ),
+                    "act_threshold": F(
+                        "number",
+                        "The confidence an intent needs before its route does something that cannot be"
+                        " taken back (a transfer, a hang-up, a POST), unless the intent says otherwise"
+                        " (default 0.5; 0 turns the check off).",
+                    ),
                     "clarify_margin": F(
                         "number",
                         "At an intent gather, when the classifier's two likeliest intents (both routed)"
@@ -317,6 +323,13 @@ TOP = Spec(
                             "text",
                             "How the IVR names it when two intents are about as close and it asks which"
                             ' was meant: "Is that about {ask_as}, or {other\'s ask_as}?" (default: the name).',
+                        ),
+                        "act_threshold": F(
+                            "number",
+                            "The confidence this intent needs before its route does something that"
+                            " cannot be taken back (a transfer, a hang-up, a POST); below it, or from a"
+                            " fragment of one or two words, the IVR waits for the rest of the turn, then"
+                            ' asks ("Sorry, was that about {ask_as}?"). Default: settings.act_threshold.',
                         ),
                         "keywords": F(
                             "list:text",

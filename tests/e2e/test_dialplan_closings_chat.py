@@ -96,3 +96,20 @@ def test_a_read_back_said_wrong_asks_again_and_offers_the_keypad(hotline, api):
     assert f"Your balance is {demo_account('100003')['balance']:g} pounds" in said(
         conv
     )  # said plainly: no read-back
+
+
+def test_a_weak_match_is_asked_about_before_a_transfer(hotline, api):
+    """A route that transfers is taken on a weak match only once the caller says it is right."""
+    conv, _ = chat(hotline, api, ["I'm disgusted with this company", "yes"], CALLERS["carla"])
+    assert "Sorry, was that about a complaint?" in said(conv)
+    assert transfer(conv)["queue"] == "complaints"
+    conv, _ = chat(
+        hotline, api, ["I'm disgusted with this company", "no", "what's my balance", "no"], CALLERS["carla"]
+    )
+    assert transfer(conv) is None and "Your balance is" in said(conv)
+    assert [e.data["by"] for e in conv.events if e.type == "intent"][:2] == ["classifier", "confirmed"]
+
+
+def test_a_confident_request_is_not_asked_about(hotline, api):
+    conv, _ = chat(hotline, api, ["I want to make a complaint about my bill"], CALLERS["carla"])
+    assert "was that about" not in said(conv) and transfer(conv)["queue"] == "complaints"
