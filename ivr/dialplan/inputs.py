@@ -14,9 +14,10 @@ from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.closing import is_closing, is_filler
 from ivr.dialplan.digits import Reading, read_digits, spoken_digits
 from ivr.dialplan.mixed import new_request
+from ivr.dialplan.several import requests_in
 from ivr.dialplan.spoken import spoken_number, strip_yes_no, yes_or_no
 from ivr.events import EventType
-from ivr.nlu.intents import NONE
+from ivr.nlu.intents import NONE, IntentMatch
 
 REQUEST = object()  # a gather heard a new request instead of its answer
 FILLER = object()  # only "sorry", "erm", "OK so": the request follows; not an answer, not a miss
@@ -99,6 +100,12 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
         return None, None
     allowed = a.get("intents")
     match = await runner.conv.compute(lambda: runner.nlu.matcher.match(item.text, allowed))
+    routes = a.get("routes") or {}
+    several = await requests_in(runner, item.text, routes) if routes and match.by != "keyword" else []
+    if several:  # "my balance, and also how much data I've used": the first now, the rest after
+        (name, confidence, _), *rest = several
+        match = IntentMatch(name, round(confidence, 3), match.candidates, "several")
+        runner.state.waiting = rest
     if a.get("knowledge") and runner.nlu.live is not None:
         # the console's approved entries: answers the dialplan's own nodes do not give
         entry, score = await runner.conv.compute(lambda: runner.nlu.live.best(item.text))
@@ -126,7 +133,6 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
         candidates=[{"name": n, "score": c} for n, c in match.candidates],
         by=match.by,
     )
-    routes = a.get("routes") or {}
     pair = close_pair(match, routes, float(runner.dp.settings.get("clarify_margin", CLARIFY_MARGIN)))
     if pair is not None:  # about as close as each other: ask, do not guess
         match = await clarify(runner, pair, match, item.text)

@@ -60,6 +60,7 @@ class CallState:
     silences: int = 0
     noisy_told: bool = False  # the caller was told their line is noisy and offered the keys
     answered: bool = False  # the IVR gave the caller an answer (a say or a knowledge answer)
+    waiting: list[tuple[str, float, str]] = field(default_factory=list)  # requests said with an earlier one
     affect: dict[str, Any] = field(default_factory=dict)
     secret: set[str] = field(default_factory=set)  # vars from `secure: true` gathers: never shown
 

@@ -113,3 +113,33 @@ def test_a_weak_match_is_asked_about_before_a_transfer(hotline, api):
 def test_a_confident_request_is_not_asked_about(hotline, api):
     conv, _ = chat(hotline, api, ["I want to make a complaint about my bill"], CALLERS["carla"])
     assert "was that about" not in said(conv) and transfer(conv)["queue"] == "complaints"
+
+
+def test_two_requests_in_one_turn_are_both_answered_then_anything_else(hotline, api):
+    conv, _ = chat(
+        hotline,
+        api,
+        ["Can you tell me my balance, and also how much data I have used?", "no"],
+        CALLERS["carla"],
+    )
+    assert intents(conv) == ["check_balance", "data_usage"]
+    text = said(conv)
+    assert "Your balance is" in text and "gigabytes" in text
+    assert text.index("Your balance is") < text.index("Now, your data.") < text.index("gigabytes")
+    assert text.count("Is there anything else I can help with?") == 1  # only after the last
+    assert ended(conv) == "resolved"
+
+
+def test_an_unknown_caller_gives_their_account_number_once_for_both(hotline, api):
+    conv, _ = chat(
+        hotline,
+        api,
+        ["What's my balance? And is there an outage in my area?", "one zero zero zero zero three", "no"],
+    )
+    assert intents(conv) == ["check_balance", "report_outage"]
+    assert said(conv).count("account number") == 1
+
+
+def test_one_request_said_with_and_is_one_request(hotline, api):
+    conv, _ = chat(hotline, api, ["I lost my phone and I need a new SIM"], CALLERS["carla"])
+    assert intents(conv)[0] == "lost_sim" and "Now," not in said(conv)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ivr.dialplan.inputs import FILLER, REQUEST, interpret
+from ivr.dialplan.several import asks_what_else, next_waiting, now_about
 from ivr.dialplan.spoken import whole_answer
 from ivr.dialplan.verbs import verb
 
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
 @verb("gather")
 async def gather(r: DialplanRunner, a: Mapping[str, Any]) -> str | None:
     kind = a["input"]
+    if r.state.waiting and asks_what_else(kind, a):
+        waiting = next_waiting(r, kind, a)  # a request the caller made with an earlier one
+        if waiting is not None:
+            await r.speak(now_about(r, waiting[0]))
+            return waiting[1]
     prompt: str | None = a.get("prompt")
     attempt = 0
     secure = bool(a.get("secure"))
