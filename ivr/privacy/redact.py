@@ -185,6 +185,8 @@ class Redactor:
                 elif self._run:
                     out += self._end_run()
                     return out
+            elif event.type is EventType.FINAL_TRANSCRIPT and event.data.get("ignored"):
+                pass  # judged noise, not the caller's words: a card said across turns goes on
             elif event.type is EventType.FINAL_TRANSCRIPT:
                 runs = scan(str(event.data["text"]))
                 for i, run in enumerate(runs):

@@ -134,3 +134,19 @@ def test_log_lines_are_masked(caplog):
     finally:
         logger.removeHandler(handler)
     assert seen == ["caller said **** **** **** 1111"]
+
+
+def test_a_final_judged_noise_between_the_halves_of_a_card_does_not_end_it():
+    """A card said across two turns with a decode judged noise between them (#28's ignored
+    finals carry no words): the card is still found and masked."""
+    out = feed(
+        Redactor(),
+        [
+            make("c", 0, T.FINAL_TRANSCRIPT, text="My card number is 4539 1488"),
+            make("c", 900, T.FINAL_TRANSCRIPT, text="", ignored="noise"),
+            make("c", 2000, T.FINAL_TRANSCRIPT, text="0343 6467."),
+            make("c", 3000, T.FINAL_TRANSCRIPT, text="Thanks."),
+        ],
+    )
+    texts = [e["text"] for e in out]
+    assert "4539" not in " ".join(texts) and texts[2].endswith("6467.")
