@@ -14,7 +14,7 @@ from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.closing import is_closing, is_filler
 from ivr.dialplan.digits import Reading, read_digits, spoken_digits
 from ivr.dialplan.mixed import new_request
-from ivr.dialplan.several import requests_in
+from ivr.dialplan.several import after_correction, requests_in
 from ivr.dialplan.spoken import spoken_number, strip_yes_no, yes_or_no
 from ivr.events import EventType
 from ivr.nlu.intents import NONE, IntentMatch
@@ -99,9 +99,10 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
     if item.kind is not InputKind.SPEECH:
         return None, None
     allowed = a.get("intents")
-    match = await runner.conv.compute(lambda: runner.nlu.matcher.match(item.text, allowed))
+    meant_text = after_correction(item.text)  # "..., no wait, actually I need my balance"
+    match = await runner.conv.compute(lambda: runner.nlu.matcher.match(meant_text, allowed))
     routes = a.get("routes") or {}
-    several = await requests_in(runner, item.text, routes) if routes and match.by != "keyword" else []
+    several = await requests_in(runner, meant_text, routes) if routes and match.by != "keyword" else []
     if several:  # "my balance, and also how much data I've used": the first now, the rest after
         (name, confidence, _), *rest = several
         match = IntentMatch(name, round(confidence, 3), match.candidates, "several")

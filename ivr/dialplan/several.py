@@ -26,6 +26,23 @@ PART_CONFIDENCE = 0.5
 """Each part must be at least this sure of its intent to be taken as a request of its own."""
 
 
+_CORRECTED = re.compile(
+    r"\b(?:no wait|wait no|no sorry|sorry no|i mean|i meant|actually|scratch that|let me rephrase|rather)\b[\s,.]*",
+    re.IGNORECASE,
+)
+
+
+def after_correction(text: str) -> str:
+    """The request a caller corrected themselves to: "I want to pay my bill, no wait, actually
+    I need my balance" -> "I need my balance" (what follows the last correction, if it is long
+    enough to be a request); otherwise the whole turn."""
+    pieces = _CORRECTED.split(text)
+    last = pieces[-1].strip(" ,.;")
+    if len(pieces) > 1 and len(re.findall(r"[a-z0-9']+", last.lower())) >= MIN_WORDS:
+        return last
+    return text
+
+
 def parts_of(text: str) -> list[str]:
     """The turn cut where requests may join, keeping only parts long enough to be one."""
     parts = [p.strip(" ,.;?!") for p in _JOINS.split(text)]

@@ -143,3 +143,13 @@ def test_an_unknown_caller_gives_their_account_number_once_for_both(hotline, api
 def test_one_request_said_with_and_is_one_request(hotline, api):
     conv, _ = chat(hotline, api, ["I lost my phone and I need a new SIM"], CALLERS["carla"])
     assert intents(conv)[0] == "lost_sim" and "Now," not in said(conv)
+
+
+def test_a_caller_who_corrects_themselves_gets_the_corrected_request(hotline, api):
+    conv, _ = chat(
+        hotline,
+        api,
+        ["I want to cancel my contract, no wait, actually I just want my balance", "no"],
+        CALLERS["carla"],
+    )
+    assert intents(conv) == ["check_balance"] and transfer(conv) is None
