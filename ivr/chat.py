@@ -78,7 +78,9 @@ class ChatConversation:
     async def stop_hold(self) -> None:
         self.emit(EventType.HOLD, state="end")
 
-    async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
+    async def wait_input(
+        self, timeout_ms: int, complete: Callable[[str], bool] | None = None, answer_expected: bool = True
+    ) -> Input:
         before = json.dumps(self.vars_view(), sort_keys=True, default=str)
         while not self._pending:
             line = await self._read()

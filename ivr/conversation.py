@@ -112,10 +112,14 @@ class Conversation(Protocol):
 
     async def stop_hold(self) -> None: ...
 
-    async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
+    async def wait_input(
+        self, timeout_ms: int, complete: Callable[[str], bool] | None = None, answer_expected: bool = True
+    ) -> Input:
         """The caller's next input; NO_INPUT after `timeout_ms` of silence once the IVR has
         finished speaking (counted in audio time). `complete(text)` says when a spoken
-        answer is whole (e.g. six digits heard), so the turn may end after a short pause."""
+        answer is whole (e.g. six digits heard), so the turn may end after a short pause.
+        `answer_expected` False: the IVR asked nothing, it only listens whether the caller
+        goes on with their turn (a scripted caller then waits for the IVR's answer)."""
         ...
 
     async def transfer(self, request: TransferRequest) -> TransferOutcome:

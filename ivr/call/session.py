@@ -212,8 +212,10 @@ class CallSession(CallControls):
         self.transport.stop_hold()
         self.emit(EventType.HOLD, state="end")
 
-    async def wait_input(self, timeout_ms: int, complete: Callable[[str], bool] | None = None) -> Input:
-        self._waiting = True
+    async def wait_input(
+        self, timeout_ms: int, complete: Callable[[str], bool] | None = None, answer_expected: bool = True
+    ) -> Input:
+        self._waiting = answer_expected
         self.pipeline.complete_hint = complete
         try:
             while True:

@@ -56,14 +56,22 @@ def needs_confirming(dp: Any, intent: str, confidence: float, text: str, target:
     return limit > 0 and (confidence < limit or short)
 
 
+async def turn_complete(runner: Any) -> Input | None:
+    """Wait out the join grace before something that cannot be taken back: the rest of the turn,
+    if the caller goes on ("I want to complain. Actually, scratch that, ..."), raises Rejoin
+    and the runner hears the whole turn again. A key or other input meanwhile is returned."""
+    if runner.turns.may_go_on and getattr(runner.conv, "joins_turns", False):
+        item: Input = await runner.ask(
+            None, timeout_ms=runner.turns.grace_ms, count_silence=False, answer_expected=False
+        )
+        if item.kind is not InputKind.NO_INPUT:
+            return item
+    return None
+
+
 async def meant(runner: Any, intent: str, text: str) -> Input | bool:
     """Whether the caller meant `intent`: True, False, or the caller's next turn when it was
-    neither an answer nor the rest of this one (to be heard as a new turn). The rest of the turn,
-    if the caller goes on, raises Rejoin (the runner hears the whole turn again)."""
-    if runner.turns.may_go_on and getattr(runner.conv, "joins_turns", False):
-        item: Input = await runner.ask(None, timeout_ms=runner.turns.grace_ms, count_silence=False)
-        if item.kind is not InputKind.NO_INPUT:
-            return item  # a new turn after a pause: it is heard on its own
+    neither an answer nor the rest of this one (to be heard as a new turn)."""
     item = await runner.ask(f"Sorry, was that about {label(runner.dp, intent)}?")
     assert isinstance(item, Input)
     answer = None

@@ -25,7 +25,7 @@ _POLITE = frozenset(
     thanks thank you very much so a lot lovely great perfect brilliant cheers okay ok right fine
     good wonderful excellent fab fantastic super cool awesome nice ace that's thats it is all
     everything oh ah well alright all sorted no nope yes yeah yep then for your help helping
-    again indeed much appreciated appreciate really just bye goodbye now have day one evening
+    again indeed much appreciated appreciate really just bye goodbye now have day one evening actually
     afternoon weekend see ya take care ta i i'm im am done set was that that'll be what needed wanted
     nothing else more me been you've very helpful big answers answered my question helps
     """.split()
@@ -36,9 +36,11 @@ _FILLERS = frozenset(
     """
     sorry erm er um uh uhm hmm mm ah oh well so ok okay right yeah yes hi hello hey alright
     like just actually basically anyway excuse me pardon hang on one sec second moment i i'm im am
+    no wait mean meant scratch that lovely great perfect brilliant thanks thank you cheers
     """.split()
 )
-"""Words that carry no request on their own: an apology, a hesitation, a greeting."""
+"""Words that carry no request on their own: an apology, a hesitation, a greeting, thanks (the
+VAD often ends a turn after "Lovely." or "Sorry,": what follows is the rest of it)."""
 
 _WORD = re.compile(r"[a-z']+")
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ivr.conversation import Input, InputKind
-from ivr.dialplan.acting import meant, needs_confirming
+from ivr.dialplan.acting import irreversible, meant, needs_confirming, turn_complete
 from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.closing import is_closing, is_filler
 from ivr.dialplan.digits import Reading, read_digits, spoken_digits
@@ -40,7 +40,11 @@ async def interpret(runner: Any, kind: str, a: Mapping[str, Any], item: Input) -
             kind == "yes_no" and a.get("no") and yes_or_no(item.text) is False
         ):  # a goodbye anywhere; a plain "no, that's all" keeps the gather's own route
             raise Closing(item.text)
-        if is_filler(item.text) and (kind == "intent" or (kind == "yes_no" and yes_or_no(item.text) is None)):
+        if is_filler(item.text) and (
+            kind == "intent"
+            or (kind == "yes_no" and yes_or_no(item.text) is None)
+            or (kind == "digits" and not spoken_digits(item.text))
+        ):
             return FILLER, None
     pattern = a.get("pattern")
     if kind != "intent" and a.get("requests") and item.kind is InputKind.SPEECH and not a.get("secure"):
@@ -141,6 +145,11 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
     if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
         return None, None
     target = routes.get(match.name)
+    if irreversible(runner.dp, target):
+        other = await turn_complete(runner)  # the caller may not be done ("..., actually, ...")
+        if other is not None:
+            runner.turns.replay = other
+            return FILLER, None
     if match.by not in ("clarified", "keyword") and needs_confirming(
         runner.dp, match.name, match.confidence, item.text, target
     ):

@@ -197,12 +197,13 @@ class DialplanRunner:
         complete: Callable[[str], bool] | None = None,
         count_silence: bool = True,
         secure: bool = False,
+        answer_expected: bool = True,
     ) -> Input:
         if prompt:
             await self.speak(prompt)
         while True:
             item = self.turns.take_replay() or await self.conv.wait_input(
-                timeout_ms or self._timeout_ms, complete
+                timeout_ms or self._timeout_ms, complete, answer_expected=answer_expected
             )
             if item.kind is InputKind.HANGUP:
                 raise CallerGone()

@@ -27,7 +27,8 @@ PART_CONFIDENCE = 0.5
 
 
 _CORRECTED = re.compile(
-    r"\b(?:no wait|wait no|no sorry|sorry no|i mean|i meant|actually|scratch that|let me rephrase|rather)\b[\s,.]*",
+    r"\b(?:no[\s,.]+wait|wait[\s,.]+no|no[\s,.]+sorry|sorry[\s,.]+no|no way|i mean|i meant|actually|scratch that"
+    r"|let me rephrase|rather)\b[\s,.]*",
     re.IGNORECASE,
 )
 
