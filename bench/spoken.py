@@ -62,8 +62,8 @@ async def turn(
         deterministic=True,
         hearing=hearing,
     )
-    pipe.hints = hints
-    pipe.expect = expect
+    pipe.expecting.hints = hints
+    pipe.expecting.kind = expect
     for i in range(0, len(audio) - FRAME + 1, FRAME):
         await pipe.process(AudioFrame(audio[i : i + FRAME].tobytes(), RATE, i * 1000 // RATE))
     await pipe.finish()

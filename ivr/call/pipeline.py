@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ivr.call.expecting import Expecting
 from ivr.call.services import CallServices
 from ivr.events import Event, EventType, make
 from ivr.nlu.intents import plain
@@ -37,10 +38,6 @@ NOISY_SNR_DB = 15.0
 """A caller this close to the line's noise floor is on a noisy line."""
 UNAVAILABLE_WAIT_S = 120.0
 """How long a final transcript waits for a restarting speech service before it is given up."""
-DIGIT_HINTS = "My number is oh seven nine double one four six triple two oh five."
-"""The decoder's context while the caller says digits: a number said the way callers say them
-(with numerals suppressed, on bench/digits.py's dev numbers: 23 of 24 read right, against 15
-with a list of the digit words and 8 with no context)."""
 
 
 class SpeechPipeline:
@@ -69,10 +66,8 @@ class SpeechPipeline:
         self._partial_interval_ms = self._asr.partial_interval_ms
         self._speculate_after_ms = self._asr.speculate_after_ms
         self._on_unavailable = on_unavailable
-        self.hints = ""
-        """Words the caller is likely to say (the dialplan's `asr_hints`), sent with each decode."""
-        self.expect = ""
-        """What the step listening expects: "digits" decodes numbers as the words said."""
+        self.expecting = Expecting()
+        """What the caller is about to say (hints, the step's words, digits), for the recogniser."""
         # (utterance, voiced_ms when taken, the decode): the final, decoded during the
         # end-of-speech silence; still valid at speech_end if no voice came after it
         self._speculation: tuple[int, int, asyncio.Future[Heard]] | None = None
@@ -162,6 +157,8 @@ class SpeechPipeline:
 
     async def _on_segment(self, seg: SegmentEvent) -> None:
         if seg.kind is SegmentKind.START:
+            # digits go on after the gather has its answer ("... two, sorry, I mean ... three")
+            self.expecting.utterance_starts(seg.onset_ms)
             self._utterance += 1
             self._transcriber = UtteranceTranscriber(self._asr)
             self._since_partial_ms = 0
@@ -178,6 +175,7 @@ class SpeechPipeline:
             )
         )
         transcriber, utterance = self._transcriber, self._utterance
+        self.expecting.utterance_ends(seg.t_ms)
         if transcriber is None:
             await self._affect(seg.audio, seg.t_ms, None)  # no words to come: the voice alone
         voiced_ms = self._segmenter_voiced_at_end
@@ -280,9 +278,7 @@ class SpeechPipeline:
                     raise
 
     def _hints(self) -> dict[str, Any]:
-        if self.expect == "digits":  # "one zero zero zero zero two", not whisper's "1000002"
-            return {"hints": DIGIT_HINTS, "spelled": True}
-        return {"hints": self.hints} if self.hints else {}
+        return self.expecting.decode_options()
 
     def _spec_key(self, utterance: int) -> str:
         return f"{self.call_id}#{utterance}#speculation"
@@ -371,9 +367,9 @@ class SpeechPipeline:
                 await self._affect(seg.audio, seg.t_ms, None)  # no words: the voice still counts
                 return
         t_ms = seg.t_ms if self._deterministic else self.now_ms
-        hints = str(self._hints().get("hints", ""))
+        hints = self.expecting.echo_hints()
         why = noise_reason(heard, seg.voice_prob, seg.level_db, seg.caller_db, self._hearing, hints)
-        if why == "loop" and self.expect == "digits":
+        if why == "loop" and self.expecting.digits_now:
             why = ""  # whisper going round a number said: the gather reads it once (and reads it back)
         if why:  # not the caller's words: in the log, never a turn
             self.ignored += 1

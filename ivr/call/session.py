@@ -101,7 +101,7 @@ class CallSession(CallControls):
             on_unavailable=self.apologise,
         )
         dialplan = getattr(self._app, "dp", None)  # a dialplan's callers' words help the ASR
-        self.pipeline.hints = str(getattr(dialplan, "settings", {}).get("asr_hints") or "")
+        self.pipeline.expecting.hints = str(getattr(dialplan, "settings", {}).get("asr_hints") or "")
 
     # -- the Conversation interface -------------------------------------------------
     def emit(self, kind: EventType, **data: Any) -> Event:

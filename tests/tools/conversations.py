@@ -73,10 +73,16 @@ def problems(c: Conversation, events: list[Event]) -> list[str]:
     e = c.expect
     said = " | ".join(str(x.data["text"]) for x in events if x.type is EventType.SAY)
     routed: list[str] = []
-    nodes: list[str] = []
+    nodes: list[str] = []  # the words each was routed on
     for x in events:
-        if x.type is EventType.TURN_JOIN and nodes and nodes[-1] == x.data["node"]:
-            routed.pop()  # the caller was not done: the whole turn is heard again where it began
+        undone = x.type is EventType.TURN_JOIN and nodes and str(x.data["text"]).startswith(nodes[-1])
+        # the caller was not done (the whole turn is heard again where it began), or said no
+        # to "was that about ...?"
+        undone = undone or (
+            x.type is EventType.INTENT and x.data.get("by") == "confirmed" and x.data["name"] == "none"
+        )
+        if undone and routed:
+            routed.pop()
             nodes.pop()
         if (
             x.type is EventType.INTENT
@@ -85,7 +91,7 @@ def problems(c: Conversation, events: list[Event]) -> list[str]:
         ):
             if not routed or routed[-1] != x.data["name"]:
                 routed.append(str(x.data["name"]))
-                nodes.append(str(x.data.get("node", "")))
+                nodes.append(str(x.data.get("text", "")))
     transfer = next((str(x.data["queue"]) for x in events if x.type is EventType.TRANSFER), "none")
     hangup = next((str(x.data["reason"]) for x in events if x.type is EventType.HANGUP), "")
     out = []
