@@ -12,6 +12,7 @@ from typing import Any
 from ivr.conversation import Input, InputKind
 from ivr.dialplan.clarify import label
 from ivr.dialplan.spoken import yes_or_no
+from ivr.dialplan.turns import LAST_WORD_MS
 from ivr.events import EventType
 
 ACT_THRESHOLD = 0.5
@@ -56,17 +57,14 @@ def needs_confirming(dp: Any, intent: str, confidence: float, text: str, target:
     return limit > 0 and (confidence < limit or short)
 
 
-async def turn_complete(runner: Any) -> Input | None:
-    """Wait out the join grace before something that cannot be taken back: the rest of the turn,
-    if the caller goes on ("I want to complain. Actually, scratch that, ..."), raises Rejoin
-    and the runner hears the whole turn again. A key or other input meanwhile is returned."""
+async def turn_complete(runner: Any, spoke: bool) -> None:
+    """Before something that cannot be taken back: if the caller goes on with the turn that led
+    here ("I want to complain. Actually, scratch that, ..."), the runner hears the whole turn
+    again (Rejoin) instead. After a prompt (`spoke`) the grace has mostly run while it played
+    (the caller interrupts it to go on): a last moment is listened to; else the whole grace."""
     if runner.turns.may_go_on and getattr(runner.conv, "joins_turns", False):
-        item: Input = await runner.ask(
-            None, timeout_ms=runner.turns.grace_ms, count_silence=False, answer_expected=False
-        )
-        if item.kind is not InputKind.NO_INPUT:
-            return item
-    return None
+        wait = LAST_WORD_MS if spoke else runner.turns.grace_ms
+        await runner.ask(None, timeout_ms=wait, count_silence=False, answer_expected=False)
 
 
 async def meant(runner: Any, intent: str, text: str) -> Input | bool:
@@ -89,4 +87,5 @@ async def meant(runner: Any, intent: str, text: str) -> Input | bool:
     )
     if answer is None and item.kind is InputKind.SPEECH and item.text.strip():
         return item  # not a yes or a no: the caller said what they want instead
+    runner.turns.commit()  # "Yes." answered the question: "It is." after it is no new request
     return bool(answer)

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ivr.conversation import Input, InputKind
-from ivr.dialplan.acting import irreversible, meant, needs_confirming, turn_complete
+from ivr.dialplan.acting import meant, needs_confirming
 from ivr.dialplan.clarify import CLARIFY_MARGIN, clarify, close_pair
 from ivr.dialplan.closing import is_closing, is_filler
 from ivr.dialplan.digits import Reading, read_digits, spoken_digits
 from ivr.dialplan.mixed import new_request
-from ivr.dialplan.several import after_correction, requests_in
+from ivr.dialplan.several import after_correction, correcting, requests_in
 from ivr.dialplan.spoken import spoken_number, strip_yes_no, yes_or_no
 from ivr.events import EventType
 from ivr.nlu.intents import NONE, IntentMatch
@@ -103,6 +103,8 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
     if item.kind is not InputKind.SPEECH:
         return None, None
     allowed = a.get("intents")
+    if correcting(item.text):  # "I want to cancel. No wait." - the rest is coming
+        return FILLER, None
     meant_text = after_correction(item.text)  # "..., no wait, actually I need my balance"
     match = await runner.conv.compute(lambda: runner.nlu.matcher.match(meant_text, allowed))
     routes = a.get("routes") or {}
@@ -145,11 +147,6 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
     if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
         return None, None
     target = routes.get(match.name)
-    if irreversible(runner.dp, target):
-        other = await turn_complete(runner)  # the caller may not be done ("..., actually, ...")
-        if other is not None:
-            runner.turns.replay = other
-            return FILLER, None
     if match.by not in ("clarified", "keyword") and needs_confirming(
         runner.dp, match.name, match.confidence, item.text, target
     ):

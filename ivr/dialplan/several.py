@@ -44,6 +44,13 @@ def after_correction(text: str) -> str:
     return text
 
 
+def correcting(text: str) -> bool:
+    """The turn ends on a correction ("I want to cancel my contract. No wait."): the corrected
+    request is still to come."""
+    pieces = _CORRECTED.split(text)
+    return len(pieces) > 1 and not re.search(r"[a-z0-9]", pieces[-1].lower())
+
+
 def parts_of(text: str) -> list[str]:
     """The turn cut where requests may join, keeping only parts long enough to be one."""
     parts = [p.strip(" ,.;?!") for p in _JOINS.split(text)]

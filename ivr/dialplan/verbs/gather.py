@@ -57,7 +57,6 @@ async def gather(r: DialplanRunner, a: Mapping[str, Any]) -> str | None:
             if target:
                 return target
             attempt += 1
-    finally:
-        r.conv.expect("")
-        if secure:
+    finally:  # the step's expectation stays until the next gather's: what the caller says
+        if secure:  # meanwhile goes on with this turn (and joins it)
             r.conv.set_secure(False)
