@@ -6,31 +6,9 @@ One table drives both the validator (`check.py`) and the published JSON Schema
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-# Field kinds. Scalars: text, template, int, number, bool, node, queue, intent, file, url, sipuri,
-# regex, condition, digit, name, clock. Containers: "list:KIND", "map:KIND", or a Spec.
-
-
-@dataclass(frozen=True)
-class F:
-    kind: Any
-    doc: str
-    required: bool = False
-    choices: tuple[str, ...] = ()
-    minimum: float | None = None
-
-
-@dataclass(frozen=True)
-class Spec:
-    """An object with known fields; `shorthand` names the field a bare scalar fills."""
-
-    fields: dict[str, F]
-    doc: str = ""
-    shorthand: str | None = None
-    extra: Any = None  # kind of values under unknown keys (None: unknown keys are errors)
-
+from ivr.dialplan.spec_globals import GLOBALS
+from ivr.dialplan.spec_types import F as F
+from ivr.dialplan.spec_types import Spec as Spec
 
 TIERS = ("L1", "L2", "L3")
 GATHER_INPUTS = ("intent", "digits", "yes_no", "number", "text")
@@ -350,60 +328,7 @@ TOP = Spec(
             "YAML files (relative to the dialplan) whose `knowledge:` list is added to this one,"
             " e.g. what `ivr kb export --out` wrote.",
         ),
-        "globals": F(
-            Spec(
-                {
-                    "agent": F(
-                        Spec(
-                            {
-                                "queue": F("queue", "Queue for callers who ask for a human.", True),
-                                "say": F("template", "Said before the transfer."),
-                                "phrases": F(
-                                    "list:text",
-                                    "Words that mean 'a human' (default: agent, human, operator, representative).",
-                                ),
-                                "digit": F("digit", "Key that means 'a human' (default 0)."),
-                            }
-                        ),
-                        "Say 'agent' or press 0 -> a human, from anywhere.",
-                    ),
-                    "escalate": F(
-                        Spec(
-                            {
-                                "queue": F("queue", "Queue for upset callers.", True),
-                                "say": F("template", "The empathy phrase."),
-                                "priority": F("int", "Queue priority.", minimum=0),
-                            }
-                        ),
-                        "The emotion radar says 'escalate' -> apologise, priority transfer.",
-                    ),
-                    "silence": F(
-                        Spec(
-                            {
-                                "reprompt": F("template", "Said after the first silence."),
-                                "goodbye": F("template", "Said before hanging up on silence."),
-                                "limit": F("int", "Silent prompts in a row before goodbye.", minimum=1),
-                            }
-                        ),
-                        "A silent caller is reprompted, then bid goodbye.",
-                    ),
-                    "closing": F(
-                        Spec(
-                            {
-                                "say": F(
-                                    "template",
-                                    "Said to a caller who says goodbye at any step ('lovely, thanks, bye',"
-                                    " 'that's all I needed') before the IVR hangs up.",
-                                ),
-                            }
-                        ),
-                        "A caller who says goodbye is let go politely from anywhere; the call ends"
-                        " resolved when their request was answered.",
-                    ),
-                }
-            ),
-            "Handlers that apply in every node.",
-        ),
+        "globals": F(GLOBALS, "Handlers that apply in every node."),
         "nodes": F("map:steps", "The call flow: node name -> list of steps.", True),
     },
     "An IVR dialplan.",
