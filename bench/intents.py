@@ -21,7 +21,6 @@ from spoken import joined, spoken, turn
 
 from ivr.call.services import open_services
 from ivr.dialplan import load_dialplan
-from ivr.dialplan.clarify import expected_words
 from ivr.dialplan.turns import JOIN_GRACE_MS
 from ivr.nlu.intents import NONE, IntentMatcher
 from ivr.settings import Settings
@@ -58,17 +57,11 @@ async def main() -> None:
     ap.add_argument("--similarity", action="store_true", help="nearest examples only, no classifier")
     ap.add_argument("--limit", type=int, default=0, help="at most this many utterances per set")
     ap.add_argument("--no-hints", action="store_true", help="without the dialplan's asr_hints")
-    ap.add_argument(
-        "--no-expected", action="store_true", help="without the menu's expected words (before #29)"
-    )
     ap.add_argument("--misses", action="store_true", help="print what was heard for each audio miss")
     args = ap.parse_args()
     dialplan = load_dialplan(ROOT / "dialplans" / "hotline.yaml")
     threshold = float(dialplan.settings.get("intent_threshold", 0.5))
     hints = "" if args.no_hints else str(dialplan.settings.get("asr_hints") or "")
-    if not args.no_expected:  # what the menu gather tells the recogniser it expects, as in a call
-        menu = next(st.args for st in dialplan.nodes["menu"] if st.verb == "gather")
-        hints = f"{hints} {expected_words(dialplan, menu.get('routes'))}".strip()
     sets = {name: load_set(name) for name in SETS}
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}

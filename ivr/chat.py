@@ -148,7 +148,7 @@ class ChatConversation:
         self.ended = True
         return TransferOutcome.CONNECTED
 
-    def expect(self, kind: str, words: str = "") -> None:
+    def expect(self, kind: str) -> None:
         """Typed digits need no decoding hint."""
 
     def set_secure(self, on: bool) -> None:

@@ -132,10 +132,9 @@ class Conversation(Protocol):
         """A `secure: true` gather listens (on) or has its answer (off): what the caller keys
         or says meanwhile is masked in everything the call keeps."""
 
-    def expect(self, kind: str, words: str = "") -> None:
-        """What the step listening now expects ("digits", or "" for anything) and the words it
-        expects (an intent gather's requests): the recogniser is told (a caller's digits are
-        decoded as the words they said; "balance" is heard, not "ballot")."""
+    def expect(self, kind: str) -> None:
+        """What the step listening now expects ("digits", or "" for anything): the recogniser
+        is told (a caller's digits are decoded as the words they said)."""
 
     async def compute(self, fn: Callable[[], Any]) -> Any:
         """Run blocking CPU work (the intent model) off the event loop, so other calls' audio

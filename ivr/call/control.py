@@ -41,8 +41,8 @@ class CallControls:
     def line_noisy(self) -> bool:
         return self.pipeline.line_noisy
 
-    def expect(self, kind: str, words: str = "") -> None:
-        self.pipeline.expecting.kind, self.pipeline.expecting.words = kind, words
+    def expect(self, kind: str) -> None:
+        self.pipeline.expecting.kind = kind
 
     @property
     def bridge_reason(self) -> str:

@@ -1,6 +1,5 @@
-"""What the recogniser is told the caller is about to say: the dialplan's hints, the words the
-step listening expects (an intent gather's requests), or digits (decoded as the words said,
-with a number said the way callers say them as context)."""
+"""What the recogniser is told the caller is about to say: the dialplan's hints, or digits
+(decoded as the words said, with a number said the way callers say them as context)."""
 
 from __future__ import annotations
 
@@ -21,8 +20,6 @@ class Expecting:
         """Words the caller is likely to say (the dialplan's `asr_hints`), sent with each decode."""
         self.kind = ""
         """What the step listening expects: "digits" decodes numbers as the words said."""
-        self.words = ""
-        """Words the step listening expects (an intent gather's requests), after the hints."""
         self.digits_now = False  # this utterance is digits (expected, or going on from digits)
         self._digits_end_ms = -(10**9)  # when the last utterance of digits ended
 
@@ -37,10 +34,8 @@ class Expecting:
         """The transcription request's hints (and spelling) for the utterance now."""
         if self.digits_now or self.kind == "digits":  # "one zero zero ...", not whisper's "1000002"
             return {"hints": DIGIT_HINTS, "spelled": True}
-        hints = f"{self.hints} {self.words}".strip()
-        return {"hints": hints} if hints else {}
+        return {"hints": self.hints} if self.hints else {}
 
     def echo_hints(self) -> str:
-        """Hints whose echo is suspect: the dialplan's (or the digits context); the step's expected
-        words are the IVR's own names for its requests ("a complaint"): what a caller says."""
+        """Hints whose echo is suspect: the dialplan's, or the digits context."""
         return DIGIT_HINTS if self.digits_now or self.kind == "digits" else self.hints

@@ -40,13 +40,6 @@ def label(dp: Any, intent: str) -> str:
     return dp.ask_as.get(intent) or intent.replace("_", " ")
 
 
-def expected_words(dp: Any, routes: Any) -> str:
-    """What an intent gather expects to hear, for the recogniser's context: its routed intents'
-    names as the IVR says them ("your balance, your data, paying your bill, ...")."""
-    names = [label(dp, i) for i in routes or () if i != NONE]
-    return f"About {', '.join(names)}." if names else ""
-
-
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z']+", text.lower()) if w not in _STOP}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ivr.dialplan.clarify import expected_words
 from ivr.dialplan.inputs import FILLER, REQUEST, interpret
 from ivr.dialplan.several import asks_what_else, next_waiting, now_about
 from ivr.dialplan.spoken import whole_answer
@@ -29,8 +28,7 @@ async def gather(r: DialplanRunner, a: Mapping[str, Any]) -> str | None:
     secure = bool(a.get("secure"))
     if secure:
         r.conv.set_secure(True)
-    words = expected_words(r.dp, a.get("routes")) if kind == "intent" else ""
-    r.conv.expect("digits" if kind == "digits" else "", words)
+    r.conv.expect("digits" if kind == "digits" else "")
     try:
         while True:
             item = await r.ask(
