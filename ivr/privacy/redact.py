@@ -235,7 +235,9 @@ class Redactor:
         for key, spans in held.spans.items():
             data[key] = MASKED_KEY if key == "digit" else _mask_spans(str(data[key]), spans)
         if e.type is EventType.PARTIAL_TRANSCRIPT:  # numerals and digits said as words alike
-            data["text"] = _SPOKEN_DIGIT.sub(MASK, re.sub(r"\d", MASK, str(data["text"])))
+            for key in ("text", "stable"):  # the committed words too ("My card number is 4539")
+                if key in data:
+                    data[key] = _SPOKEN_DIGIT.sub(MASK, re.sub(r"\d", MASK, str(data[key])))
         if e.type is EventType.FINAL_TRANSCRIPT:
             said = str(e.data["text"])
             data["text"] = redact_text(str(data["text"]), self.patterns)

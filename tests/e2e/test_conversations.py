@@ -21,7 +21,7 @@ ONE_OF_EACH = {
     "closing_lovely_bye": "closing",  # "Lovely. Thanks. Bye." at "anything else?", cut by the VAD
     "fragment_sorry_pay": "fragment",  # "Sorry." ... "I need to pay my bill."
     "digits_correction": "digits",  # "... two, sorry, I mean ... three": read back, then used
-    "two_balance_data": "two_requests",  # balance, and also data: both answered
+    "two_data_outage": "two_requests",  # data, and an outage as well: both answered
     "correction_pay_to_data": "correction",  # "pay my bill. I mean, how much data ..."
     "confirm_fed_up_yes": "confirm",  # a weak complaint is asked about, then transferred
 }

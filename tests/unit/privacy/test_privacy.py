@@ -107,8 +107,8 @@ def test_events_without_digits_are_not_held():
 
 def test_partials_lose_every_digit():
     r = Redactor()
-    out = feed(r, [make("c", 0, T.PARTIAL_TRANSCRIPT, text="4111 11")])
-    assert out[0]["text"] == "**** **"
+    out = feed(r, [make("c", 0, T.PARTIAL_TRANSCRIPT, text="4111 11", stable="My card is 4111")])
+    assert out[0]["text"] == "**** **" and out[0]["stable"] == "My card is ****"
     # a caller's digits decoded as words (a digits gather) are digits too
     out = feed(Redactor(), [make("c", 0, T.PARTIAL_TRANSCRIPT, text="Four, one, double one, oh")])
     assert out[0]["text"] == "*, *, * *, *"
