@@ -44,6 +44,9 @@ bench: $(STAMP)
 	$(PY) bench/soak.py
 	$(PY) bench/console.py
 	$(PY) bench/learning.py
+	$(PY) bench/conversations.py
+	$(PY) bench/digits.py --set dev
+	$(PY) bench/digits.py --set check
 
 ## Format, lint, types and the import contracts: seconds, and part of `make test`.
 check: $(STAMP)
