@@ -36,9 +36,9 @@ async def interpret(runner: Any, kind: str, a: Mapping[str, Any], item: Input) -
     if item.kind is InputKind.NO_INPUT:
         return None, None
     if item.kind is InputKind.SPEECH:
-        if is_closing(item.text) and not (
-            kind == "yes_no" and a.get("no") and yes_or_no(item.text) is False
-        ):  # a goodbye anywhere; a plain "no, that's all" keeps the gather's own route
+        if is_closing(item.text) and not (kind == "yes_no" and yes_or_no(item.text) is not None):
+            # a goodbye anywhere; "no, that's all" answering a yes/no question is that answer
+            # (the gather's `no:` route, or its variable for the dialplan to decide on)
             raise Closing(item.text)
         if is_filler(item.text) and (
             kind == "intent"
