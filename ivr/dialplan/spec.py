@@ -218,6 +218,7 @@ TOP = Spec(
                         "The confidence an intent needs before its route does something that cannot be"
                         " taken back (a transfer, a hang-up, a POST), unless the intent says otherwise"
                         " (default 0.5; 0 turns the check off).",
+                        minimum=0,
                     ),
                     "clarify_margin": F(
                         "number",
@@ -308,6 +309,7 @@ TOP = Spec(
                             " cannot be taken back (a transfer, a hang-up, a POST); below it, or from a"
                             " fragment of one or two words, the IVR waits for the rest of the turn, then"
                             ' asks ("Sorry, was that about {ask_as}?"). Default: settings.act_threshold.',
+                            minimum=0,
                         ),
                         "keywords": F(
                             "list:text",
