@@ -22,6 +22,7 @@ from spoken import joined, spoken, turn
 from ivr.call.services import open_services
 from ivr.dialplan import load_dialplan
 from ivr.dialplan.turns import JOIN_GRACE_MS
+from ivr.dialplan.understanding import Understanding
 from ivr.nlu.intents import NONE, IntentMatcher
 from ivr.settings import Settings
 from speech.vad import VadSettings
@@ -58,6 +59,11 @@ async def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="at most this many utterances per set")
     ap.add_argument("--no-hints", action="store_true", help="without the dialplan's asr_hints")
     ap.add_argument("--misses", action="store_true", help="print what was heard for each audio miss")
+    ap.add_argument(
+        "--no-expect",
+        action="store_true",
+        help="finals not rescored towards the intents' words (as before #29)",
+    )
     args = ap.parse_args()
     dialplan = load_dialplan(ROOT / "dialplans" / "hotline.yaml")
     threshold = float(dialplan.settings.get("intent_threshold", 0.5))
@@ -73,11 +79,12 @@ async def main() -> None:
         load_ms = (time.perf_counter() - t0) * 1000  # examples cached: this is the classifier's fit
         if args.similarity:
             matcher.classifier = None
+        words = () if args.no_expect else Understanding.build(dialplan, services.embedder).words_for(None)
         examples = sum(len(v) for v in dialplan.intents.values())
         print(
             f"Intent benchmark (hotline: {len(dialplan.intents) - 1} intents + out-of-scope, {examples} examples;"
             f" {'nearest examples only' if args.similarity else 'classifier trained at load'}; threshold {threshold};"
-            f" ASR hints {'on' if hints else 'off'})"
+            f" ASR hints {'on' if hints else 'off'}; finals rescored towards {len(words)} expected words)"
         )
         if not args.similarity:
             print(f"  classifier fit at load: {load_ms:.0f} ms")
@@ -96,7 +103,7 @@ async def main() -> None:
             heard, split = [], 0
             for _, text in pairs:
                 audio, _ = await spoken(services.speech, [text], 0)
-                finals = await turn(services, audio, VadSettings(), hints)
+                finals = await turn(services, audio, VadSettings(), hints, words=words)
                 split += len(finals) > 1
                 heard.append(joined(finals, JOIN_GRACE_MS))
             predicted = [(await asyncio.to_thread(matcher.match, h)).name for h in heard]

@@ -48,9 +48,11 @@ async def turn(
     hints: str = "",
     hearing: HearingSettings | None = None,
     expect: str = "",
+    words: tuple[str, ...] = (),
 ) -> list[dict]:
     """The accepted finals of 16-bit `audio` through the call's pipeline (no partials);
-    `expect`: what the gather listening expects ("digits")."""
+    `expect`: what the gather listening expects ("digits"); `words`: the words its requests
+    are said with (finals are rescored towards them)."""
     events: list = []
     pipe = SpeechPipeline(
         "bench",
@@ -64,6 +66,7 @@ async def turn(
     )
     pipe.expecting.hints = hints
     pipe.expecting.kind = expect
+    pipe.expecting.words = words
     for i in range(0, len(audio) - FRAME + 1, FRAME):
         await pipe.process(AudioFrame(audio[i : i + FRAME].tobytes(), RATE, i * 1000 // RATE))
     await pipe.finish()

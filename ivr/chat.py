@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
@@ -148,8 +148,8 @@ class ChatConversation:
         self.ended = True
         return TransferOutcome.CONNECTED
 
-    def expect(self, kind: str) -> None:
-        """Typed digits need no decoding hint."""
+    def expect(self, kind: str, words: Sequence[str] = ()) -> None:
+        """Typed words need no decoding hint."""
 
     def set_secure(self, on: bool) -> None:
         pass  # chat keeps no record: what is typed stays on the terminal

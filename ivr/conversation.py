@@ -6,7 +6,7 @@ terminal. The dialplan runner only ever talks to this interface.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -132,9 +132,10 @@ class Conversation(Protocol):
         """A `secure: true` gather listens (on) or has its answer (off): what the caller keys
         or says meanwhile is masked in everything the call keeps."""
 
-    def expect(self, kind: str) -> None:
-        """What the step listening now expects ("digits", or "" for anything): the recogniser
-        is told (a caller's digits are decoded as the words they said)."""
+    def expect(self, kind: str, words: Sequence[str] = ()) -> None:
+        """What the step listening now expects ("digits", or "" for anything) and the words its
+        routes' callers say: the recogniser is told (a caller's digits are decoded as the words
+        they said; a word that sounds like an expected one is checked against the audio)."""
 
     async def compute(self, fn: Callable[[], Any]) -> Any:
         """Run blocking CPU work (the intent model) off the event loop, so other calls' audio

@@ -51,7 +51,7 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.SPEECH_START: (("onset_ms",), ()),
         EventType.SPEECH_END: (("onset_ms", "duration_ms", "reason"), ()),
         EventType.PARTIAL_TRANSCRIPT: (("text",), ("stable",)),
-        EventType.FINAL_TRANSCRIPT: (("text",), ("speaker", "onset_ms", "ignored")),
+        EventType.FINAL_TRANSCRIPT: (("text",), ("speaker", "onset_ms", "ignored", "heard_as")),
         EventType.DTMF: (("digit",), ()),
         EventType.SAY: (("text",), ("prompt",)),
         EventType.BARGE_IN: (("prompt",), ()),

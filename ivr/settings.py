@@ -98,7 +98,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Defaults, overridden by IVR_ASR_MODEL, IVR_ASR_FINAL_MODEL, IVR_TTS_VOICE, IVR_ASR_THREADS,
+        """Defaults, overridden by IVR_ASR_MODEL, IVR_ASR_FINAL_MODEL, IVR_ASR_RESCORE_MARGIN,
+        IVR_TTS_VOICE, IVR_ASR_THREADS,
         IVR_ASR_WORKERS, IVR_SPEECH, IVR_WORKERS, IVR_DATA_DIR, IVR_STORE_URL, IVR_RETENTION_*,
         IVR_CALLBACK_URI, IVR_CALLBACK_RETRY_S, IVR_METRICS_PUBLIC when set."""
         s = cls()
@@ -108,6 +109,8 @@ class Settings:
             s = replace(s, asr=replace(s.asr, final_model=os.environ["IVR_ASR_FINAL_MODEL"].strip()))
         if os.environ.get("IVR_TTS_VOICE"):
             s = replace(s, tts=replace(s.tts, voice_path=os.environ["IVR_TTS_VOICE"]))
+        if os.environ.get("IVR_ASR_RESCORE_MARGIN"):
+            s = replace(s, asr=replace(s.asr, rescore_margin=_env_margin("IVR_ASR_RESCORE_MARGIN")))
         if os.environ.get("IVR_ASR_THREADS"):
             s = replace(s, asr=replace(s.asr, cpu_threads=_env_count("IVR_ASR_THREADS")))
         if os.environ.get("IVR_ASR_WORKERS"):
@@ -170,6 +173,20 @@ def _env_count(name: str, low: int = 1, high: int = MAX_COUNT) -> int:
         value = -1
     if not low <= value <= high:
         raise SettingsError(f"{name}={raw!r}: expected a whole number from {low} to {high}")
+    return value
+
+
+def _env_margin(name: str) -> float:
+    """A rescoring margin in nats (0 to 10), or "off" (never rescore)."""
+    raw = os.environ[name].strip()
+    if raw.lower() == "off":
+        return -1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 10.0:
+        raise SettingsError(f"{name}={raw!r}: expected a number of nats from 0 to 10, or off")
     return value
 
 

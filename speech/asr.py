@@ -6,10 +6,8 @@ Two parts, kept apart so the policy can be tested without a model:
   utterance's own length (at least `min_context_s`, rounded up to `context_step_s`)
   instead of whisper's 30 s pad: on this 2-core box a short utterance decodes 3-4x
   faster, with the same words.
-- `LocalAgreement` commits the tokens that two successive hypotheses agree on (cut at a
-  word boundary). `UtteranceTranscriber` re-decodes the growing utterance for partials,
-  passing the committed tokens as the decoder prefix, so at end of speech only the tail
-  remains to decode.
+- `speech.utterance` holds the policy of one growing utterance (partials committed by
+  local agreement, the final decoded after them).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from speech.text import _trim_loop, drop_echoed_ending, is_loop
+from speech.text import is_loop
 from speech.whisper_base import BaseModelMissing, resolve
 
 ASR_RATE = 16000
@@ -88,6 +86,10 @@ class AsrSettings:
     """Cap on new tokens per second of audio (speech is 3-5): stops repetition loops early."""
     compression_ratio_threshold: float = 2.4
     """A text whose gzip compression ratio is above this is a repetition loop (whisper's test)."""
+    rescore_margin: float = 1.0
+    """A final with a sound-alike of a word the step expects is rescored (`speech.rescore`):
+    the expected word wins if the audio scores it at most this many nats under what was heard.
+    Negative = finals are never rescored. IVR_ASR_RESCORE_MARGIN."""
 
     def resolved_model_path(self) -> str:
         return self.model_path or default_asr_model_path()
@@ -115,6 +117,8 @@ class Decoded:
     avg_logprob: float
     no_speech_prob: float
     words: tuple[tuple[int, str], ...] = ()
+    heard_as: str = ""
+    """What greedy decoding heard, when a rescoring against the step's words changed it."""
 
     @property
     def word_starts(self) -> frozenset[int]:
@@ -227,11 +231,14 @@ class WhisperRunner:
                 ]
             return self._numerals
 
-    def decode_batch(self, items: Sequence[tuple[Any, ...]]) -> list[Decoded]:
+    def decode_batch(
+        self, items: Sequence[tuple[Any, ...]], encoded: list[Any] | None = None
+    ) -> list[Decoded]:
         """Several utterances in one CTranslate2 call (one encoder and decoder pass for all:
         ~1.8x the throughput at 4 than one by one on this box). Contexts are padded to the
         longest in the batch with the features of silence. An item is (16 kHz audio, prefix
-        tokens), (audio, prefix, hints) or (audio, prefix, hints, spelled)."""
+        tokens), (audio, prefix, hints) or (audio, prefix, hints, spelled). `encoded`, a list
+        as long as `items`, is given each item's encoder output (for `log_probs`)."""
         out: list[Decoded | None] = [None] * len(items)
         groups: dict[tuple[str, bool], list[int]] = {}  # one generate per hints and spelling
         for k, item in enumerate(items):
@@ -243,7 +250,7 @@ class WhisperRunner:
                 groups.setdefault(key, []).append(k)
         for (hints, spelled), todo in groups.items():
             suppress = [-1, *self.numeral_tokens()] if spelled else [-1]
-            self._generate(items, todo, self.prompt_for(hints), out, suppress)
+            self._generate(items, todo, self.prompt_for(hints), out, suppress, encoded)
         return [d for d in out if d is not None]
 
     def _generate(
@@ -253,6 +260,7 @@ class WhisperRunner:
         prompt: list[int],
         out: list[Decoded | None],
         suppress: list[int],
+        encoded: list[Any] | None = None,
     ) -> None:
         import ctranslate2
 
@@ -268,8 +276,15 @@ class WhisperRunner:
             audio, prefix = items[k][0], items[k][1]
             caps.append(len(prefix) + 4 + int(np.ceil(audio.size / ASR_RATE * s.max_tokens_per_second)))
             prompts.append(prompt + list(prefix))
-        results = self._model.model.generate(
-            ctranslate2.StorageView.from_array(batch),
+        model = self._model.model
+        inputs = ctranslate2.StorageView.from_array(batch)
+        if encoded is not None:  # kept for rescoring: the encoder's output, passed to the decoder
+            inputs = model.encode(inputs, to_cpu=True)
+            states = np.asarray(inputs)
+            for j, k in enumerate(todo):
+                encoded[k] = states[j : j + 1]
+        results = model.generate(
+            inputs,
             prompts,
             beam_size=s.beam_size,
             max_length=min(448, len(prompt) + max(caps)),
@@ -291,96 +306,32 @@ class WhisperRunner:
             else:
                 out[k] = Decoded(tokens, self.text(tokens), score, no_speech, self.words(tokens))
 
+    def log_probs(
+        self, audio16k: np.ndarray, texts: Sequence[str], hints: str = "", encoded: Any = None
+    ) -> list[float]:
+        """How likely each text is as the transcript of `audio16k`: the sum of its tokens'
+        log-probabilities, teacher forced after the prompt `hints` gives (one decoder pass over
+        all the texts; the encoder's too unless its output for the audio is given)."""
+        import ctranslate2
+
+        if not texts:
+            return []
+        model = self._model.model
+        if encoded is None:
+            feats = self.features(audio16k)
+            encoded = np.asarray(model.encode(ctranslate2.StorageView.from_array(feats[None]), to_cpu=True))
+        frames = int(encoded.shape[1]) * 2  # mel frames
+        batch = ctranslate2.StorageView.from_array(
+            np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0))
+        )
+        tokens = [self._tokenizer.encode(" " + t.strip()) for t in texts]
+        results = model.align(batch, self.prompt_for(hints), tokens, [frames] * len(texts))
+        return [float(np.log(np.maximum(np.asarray(r.text_token_probs), 1e-9)).sum()) for r in results]
+
+    def decoded_as(self, text: str, like: Decoded) -> Decoded:
+        """`text` as a decode, with `like`'s confidence (a rescored final)."""
+        tokens = tuple(self._tokenizer.encode(" " + text.strip()))
+        return Decoded(tokens, self.text(tokens), like.avg_logprob, like.no_speech_prob, self.words(tokens))
+
     def is_loop(self, text: str) -> bool:
         return is_loop(text, self.settings.compression_ratio_threshold)
-
-
-class LocalAgreement:
-    """Commit the longest prefix two successive hypotheses share, cut at a word boundary.
-
-    A hypothesis is a `Decoded`: its tokens and the indices where words begin. No I/O:
-    feed hypotheses, read `committed` (tokens) and `committed_text`.
-    """
-
-    def __init__(self) -> None:
-        self.committed: tuple[int, ...] = ()
-        self.committed_text = ""
-        self._previous: Decoded | None = None
-
-    def update(self, hypothesis: Decoded) -> tuple[int, ...]:
-        """Take a full hypothesis (committed prefix included); return the new committed prefix."""
-        hyp, prev = hypothesis, self._previous
-        self._previous = hyp
-        if prev is None:
-            return self.committed
-        h, p = hyp.tokens, prev.tokens
-        h_starts, p_starts = hyp.word_starts, prev.word_starts
-        n = 0
-        limit = min(len(p), len(h))
-        while n < limit and p[n] == h[n]:
-            n += 1
-        # step back to a boundary where both hypotheses begin a new word (or end)
-        k = n
-        while k > len(self.committed):
-            next_ok_h = k == len(h) or k in h_starts
-            next_ok_p = k == len(p) or k in p_starts
-            if next_ok_h and next_ok_p and k < len(h):
-                break
-            k -= 1
-        if k > len(self.committed):
-            self.committed = h[:k]
-            self.committed_text = hyp.text_before(k)
-        return self.committed
-
-
-class UtteranceTranscriber:
-    """The transcript policy of one growing utterance, without a model: which prefix to
-    decode with, and what to make of each decode (partial hypotheses while it grows, then
-    the final). The decodes themselves are the speech service's."""
-
-    def __init__(self, settings: AsrSettings | None = None) -> None:
-        self._settings = settings or AsrSettings()
-        self._agreement = LocalAgreement()
-        self.last_partial = ""
-
-    @property
-    def committed_text(self) -> str:
-        return self._agreement.committed_text
-
-    @property
-    def partial_prefix(self) -> tuple[int, ...]:
-        return self._agreement.committed
-
-    @property
-    def final_prefix(self) -> tuple[int, ...]:
-        return self._agreement.committed if self._settings.final_with_prefix else ()
-
-    def is_loop(self, text: str) -> bool:
-        return is_loop(text, self._settings.compression_ratio_threshold)
-
-    def take_partial(self, decoded: Decoded, audio_ms: int) -> str:
-        """A hypothesis for the audio so far (a looping decode is trimmed and not committed)."""
-        if self.is_loop(decoded.text):
-            return _trim_loop(decoded.text)  # shown, but not trusted for agreement
-        if audio_ms >= self._settings.commit_after_ms:
-            self._agreement.update(decoded)
-        self.last_partial = drop_echoed_ending(decoded.text)
-        return self.last_partial
-
-    def take_final(self, decoded: Decoded, prefix: Sequence[int]) -> str | None:
-        """The final text of a decode made with `prefix`; None when the prefix led astray
-        (a loop) and the utterance should be decoded afresh."""
-        if self.is_loop(decoded.text):
-            return None if prefix else _trim_loop(decoded.text)
-        return drop_echoed_ending(decoded.text)
-
-    def final_with(self, runner: WhisperRunner, audio16k: np.ndarray) -> str:
-        """The final decoded by a model in this process (benchmarks, tests)."""
-        prefix = self.final_prefix
-        text = self.take_final(runner.decode(audio16k, prefix), prefix)
-        return text if text is not None else self.take_final(runner.decode(audio16k), ()) or ""
-
-
-def transcribe_utterance(runner: WhisperRunner, audio16k: np.ndarray) -> str:
-    """One utterance's final transcript with a model in this process."""
-    return UtteranceTranscriber(runner.settings).final_with(runner, audio16k)

@@ -36,6 +36,8 @@ class Heard:
     text: str
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
+    heard_as: str = ""
+    """What the recogniser first heard, when the step's expected words changed it."""
 
 
 @dataclass(frozen=True, slots=True)

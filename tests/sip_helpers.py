@@ -254,7 +254,7 @@ def sipp_call(
 def transcribe(engines, samples: np.ndarray, rate: int) -> str:  # type: ignore[no-untyped-def]
     """What whisper hears in a recording: cut at pauses (>= 300 ms under -40 dBFS), each
     stretch decoded on its own (a call recording is longer than one decoding window)."""
-    from speech.asr import transcribe_utterance
+    from speech.utterance import transcribe_utterance
 
     hop = rate // 50
     frames = len(samples) // hop

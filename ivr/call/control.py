@@ -5,7 +5,7 @@ transport, speech client and record, apart from the session's media loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ivr.conversation import TransferOutcome, TransferRequest
@@ -41,8 +41,9 @@ class CallControls:
     def line_noisy(self) -> bool:
         return self.pipeline.line_noisy
 
-    def expect(self, kind: str) -> None:
+    def expect(self, kind: str, words: Sequence[str] = ()) -> None:
         self.pipeline.expecting.kind = kind
+        self.pipeline.expecting.words = tuple(words)
 
     @property
     def bridge_reason(self) -> str:

@@ -20,6 +20,8 @@ class Expecting:
         """Words the caller is likely to say (the dialplan's `asr_hints`), sent with each decode."""
         self.kind = ""
         """What the step listening expects: "digits" decodes numbers as the words said."""
+        self.words: tuple[str, ...] = ()
+        """The words the step's requests are said with: a final is rescored towards them."""
         self.digits_now = False  # this utterance is digits (expected, or going on from digits)
         self._digits_end_ms = -(10**9)  # when the last utterance of digits ended
 
@@ -30,11 +32,15 @@ class Expecting:
         if self.digits_now:
             self._digits_end_ms = t_ms
 
-    def decode_options(self) -> dict[str, Any]:
-        """The transcription request's hints (and spelling) for the utterance now."""
+    def decode_options(self, final: bool = False) -> dict[str, Any]:
+        """The transcription request's hints (and spelling) for the utterance now; a final's
+        also carries the words expected (partials are not rescored)."""
         if self.digits_now or self.kind == "digits":  # "one zero zero ...", not whisper's "1000002"
             return {"hints": DIGIT_HINTS, "spelled": True}
-        return {"hints": self.hints} if self.hints else {}
+        out: dict[str, Any] = {"hints": self.hints} if self.hints else {}
+        if final and self.words:
+            out["expect"] = self.words
+        return out
 
     def echo_hints(self) -> str:
         """Hints whose echo is suspect: the dialplan's, or the digits context."""

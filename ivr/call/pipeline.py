@@ -24,12 +24,13 @@ from ivr.call.expecting import Expecting
 from ivr.call.services import CallServices
 from ivr.events import Event, EventType, make
 from ivr.nlu.intents import plain
-from speech.asr import AsrSettings, UtteranceTranscriber
+from speech.asr import AsrSettings
 from speech.audio import AudioFrame, pcm16_to_float
 from speech.heard import Heard, HearingSettings, noise_reason
 from speech.service.replies import SpeechUnavailable, Superseded
 from speech.service.scheduler import Priority
 from speech.text import looks_complete, looks_unfinished
+from speech.utterance import UtteranceTranscriber
 from speech.vad import Segmenter, SegmentEvent, SegmentKind, VadSettings
 
 SPECULATION_PAD_MS = 200
@@ -260,15 +261,15 @@ class SpeechPipeline:
             try:
                 prefix = transcriber.final_prefix
                 decoded = await self._speech.transcribe(
-                    pcm, self.sample_rate, prefix, Priority.FINAL, key, **self._hints()
+                    pcm, self.sample_rate, prefix, Priority.FINAL, key, **self._hints(final=True)
                 )
                 text = transcriber.take_final(decoded, prefix)
                 if text is None:  # the committed words led a loop: decode afresh
                     decoded = await self._speech.transcribe(
-                        pcm, self.sample_rate, (), Priority.FINAL, key, **self._hints()
+                        pcm, self.sample_rate, (), Priority.FINAL, key, **self._hints(final=True)
                     )
                     text = transcriber.take_final(decoded, ()) or ""
-                return Heard(text, decoded.avg_logprob, decoded.no_speech_prob)
+                return Heard(text, decoded.avg_logprob, decoded.no_speech_prob, decoded.heard_as)
             except SpeechUnavailable:
                 if not wait:
                     raise
@@ -277,8 +278,8 @@ class SpeechPipeline:
                 if not await self._speech.wait_available(UNAVAILABLE_WAIT_S):
                     raise
 
-    def _hints(self) -> dict[str, Any]:
-        return self.expecting.decode_options()
+    def _hints(self, final: bool = False) -> dict[str, Any]:
+        return self.expecting.decode_options(final)
 
     def _spec_key(self, utterance: int) -> str:
         return f"{self.call_id}#{utterance}#speculation"
@@ -387,5 +388,12 @@ class SpeechPipeline:
         self._segmenter.learn_level(seg)  # the caller's own level: the reference from now on
         await self._affect(seg.audio, seg.t_ms, heard.text)  # before the final, as the runner reads them
         self._emit(
-            make(self.call_id, t_ms, EventType.FINAL_TRANSCRIPT, text=heard.text, onset_ms=seg.onset_ms)
+            make(
+                self.call_id,
+                t_ms,
+                EventType.FINAL_TRANSCRIPT,
+                text=heard.text,
+                onset_ms=seg.onset_ms,
+                **({"heard_as": heard.heard_as} if heard.heard_as else {}),
+            )  # fmt: skip
         )

@@ -144,6 +144,10 @@ async def _intent(runner: Any, a: Mapping[str, Any], item: Input) -> tuple[Any, 
     if pair is not None:  # about as close as each other: ask, do not guess
         match = await clarify(runner, pair, match, item.text)
         runner.state.intent = {"name": match.name, "confidence": match.confidence, "text": item.text}
+        if match.name == NONE:  # neither of the two: the caller says what they need
+            runner.state.intent = {}
+            await runner.speak("Sorry about that. What can I help you with?")
+            return FILLER, None
     if match.name == NONE or (routes and match.name not in routes and not a.get("next")):
         return None, None
     target = routes.get(match.name)

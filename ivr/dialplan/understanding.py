@@ -3,12 +3,13 @@ approved entries when a store is at hand; built once per loaded dialplan, shared
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.dialplan.check import Dialplan
-from ivr.nlu.intents import IntentMatcher, KnowledgeBase
+from ivr.nlu.intents import NONE, IntentMatcher, KnowledgeBase
+from speech.rescore import vocabulary
 
 
 @dataclass
@@ -16,15 +17,38 @@ class Understanding:
     matcher: IntentMatcher
     kb: KnowledgeBase
     live: Any = None  # ivr.kb.live.LiveKnowledge: the store's approved entries, if a store is at hand
+    phrases: Mapping[str, list[str]] = field(default_factory=dict)
+    """Each intent's examples, keywords and `ask_as`: the words a caller asking for it says."""
+    _words: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, dialplan: Dialplan, embedder: Any, live: Any = None) -> Understanding:
         threshold = float(dialplan.settings.get("intent_threshold", 0.5))
+        phrases = {
+            name: [
+                *examples,
+                *dialplan.keywords.get(name, ()),
+                *([dialplan.ask_as[name]] if name in dialplan.ask_as else []),
+            ]
+            for name, examples in dialplan.intents.items()
+            if name != NONE  # what is out of scope is not listened for
+        }
         return cls(
             IntentMatcher(embedder, dialplan.intents, threshold, dialplan.keywords),
             KnowledgeBase(embedder, dialplan.knowledge),
             live,
+            phrases,
         )
+
+    def words_for(self, intents: Iterable[str] | None = None) -> tuple[str, ...]:
+        """The words a caller asking for one of `intents` (all when None) is expected to say,
+        as written: what the recogniser is told to listen for."""
+        key = tuple(sorted(intents)) if intents is not None else ()
+        got = self._words.get(key)
+        if got is None:
+            chosen = [p for name, ps in self.phrases.items() if not key or name in key for p in ps]
+            got = self._words[key] = tuple(sorted(vocabulary(chosen).values()))
+        return got
 
     def knowledge(self, question: str) -> tuple[Mapping[str, Any] | None, float]:
         """The best entry for `question`, of the dialplan's and the store's approved ones (the

@@ -163,12 +163,10 @@ class Redactor:
             key = "digit" if event.type is EventType.DTMF else "text"
             if key == "text":
                 self._masked[str(event.data["text"])] = SECURE_TEXT  # its copies (an intent's text) too
-            event = Event(
-                event.call,
-                event.t_ms,
-                event.type,
-                {**event.data, key: MASKED_KEY if key == "digit" else SECURE_TEXT},
-            )
+            hidden = {key: MASKED_KEY if key == "digit" else SECURE_TEXT}
+            if "heard_as" in event.data:
+                hidden["heard_as"] = SECURE_TEXT
+            event = Event(event.call, event.t_ms, event.type, {**event.data, **hidden})
         held = _Held(event)
         if self._run or self._held:
             self._held.append(held)
@@ -243,6 +241,8 @@ class Redactor:
             data["text"] = redact_text(str(data["text"]), self.patterns)
             if data["text"] != said:
                 self._masked[said] = data["text"]
+            if "heard_as" in data:  # what was heard before the step's words: no number kept
+                data["heard_as"] = _SPOKEN_DIGIT.sub(MASK, re.sub(r"\d", MASK, str(data["heard_as"])))
         else:
             data = {k: _redact_value(v, self._text) for k, v in data.items()}
         return Event(e.call, e.t_ms, e.type, data)

@@ -217,10 +217,12 @@ class SpeechClient:
         key: str | None = None,
         hints: str = "",
         spelled: bool = False,
+        expect: Sequence[str] = (),
     ) -> Decoded:
         """Transcribe s16le mono PCM at `rate`; raises Superseded when the service dropped it.
         `hints`: words the caller is likely to say (the dialplan's `asr_hints`); `spelled`:
-        numbers as words, never numerals (a caller saying digits)."""
+        numbers as words, never numerals (a caller saying digits); `expect`: the words the step
+        expects (a final with a sound-alike of one is rescored against the audio)."""
         data: dict[str, Any] = {"rate": rate, "prefix": list(prefix), "priority": _PRIORITY_NAMES[priority]}
         if key is not None:
             data["key"] = key
@@ -228,6 +230,8 @@ class SpeechClient:
             data["hints"] = hints
         if spelled:
             data["spelled"] = True
+        if expect:
+            data["expect"] = list(expect)
         d = (await self._ask("transcribe", data, pcm16)).data
         return Decoded(
             tuple(d["tokens"]),
@@ -235,6 +239,7 @@ class SpeechClient:
             float(d["avg_logprob"]),
             float(d["no_speech_prob"]),
             tuple((int(i), str(w)) for i, w in d["words"]),
+            str(d.get("heard_as", "")),
         )
 
     def drop(self, key: str) -> None:

@@ -3,7 +3,7 @@ runs every process with one PROMETHEUS_MULTIPROC_DIR)."""
 
 from __future__ import annotations
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 ASR_QUEUE = Gauge(
     "ivr_asr_queue_depth",
@@ -16,6 +16,10 @@ ASR_DECODE = Histogram(
     "Time one batch of transcriptions took on a model lane.",
     ["priority"],
     buckets=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0),
+)
+ASR_RESCORED = Counter(
+    "ivr_asr_rescored_total",
+    "Finals heard as a word the step expected, which the audio bore out over greedy decoding's.",
 )
 TTS_FIRST_AUDIO = Histogram(
     "ivr_tts_first_audio_seconds",

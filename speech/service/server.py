@@ -16,21 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from speech.asr import ASR_RATE, WhisperRunner
+from speech.asr import ASR_RATE, Decoded, WhisperRunner
 from speech.audio import resample
+from speech.rescore import expected_words, rescore
 from speech.service import metrics
 from speech.service.models import Models, ServiceSettings
 from speech.service.protocol import Address, Message, ProtocolError, read_message
 from speech.service.scheduler import Job, JobQueue, Kind, Priority, Scheduler
+from speech.text import drop_echoed_ending
 
 log = logging.getLogger("speech.service")
 
@@ -174,6 +178,7 @@ class SpeechService:
             prefix = [int(t) for t in d.get("prefix", [])]
             hints = str(d.get("hints") or "")
             spelled = bool(d.get("spelled", False))
+            expect = expected_words(d.get("expect"))
             priority = PRIORITIES[str(d.get("priority", "final"))]
             if priority is Priority.PROMPT:
                 raise ValueError("a transcription is a final or a partial")
@@ -183,7 +188,7 @@ class SpeechService:
                 Kind.TRANSCRIBE,
                 priority,
                 _key(d, None),
-                (msg.payload, rate, prefix, hints, spelled, mid, send),
+                (msg.payload, rate, prefix, hints, spelled, expect, mid, send),
                 dropped,
             )
             target = self.partials if priority is Priority.PARTIAL else self.queue
@@ -229,7 +234,7 @@ class SpeechService:
                 if kind is Kind.TRANSCRIBE:
                     label = "partial" if background else "final"
                     t0 = time.perf_counter()
-                    self._transcribe(jobs, asr)
+                    self._transcribe(jobs, asr, rescoring=not background and asr.settings.rescore_margin >= 0)
                     metrics.ASR_DECODE.labels(priority=label).observe(time.perf_counter() - t0)
                 elif kind is Kind.SYNTHESIZE:
                     if self._synthesize_sentence(jobs[0]):
@@ -246,15 +251,19 @@ class SpeechService:
             if kind is Kind.TRANSCRIBE:
                 metrics.ASR_QUEUE.labels(priority="partial" if background else "final").set(queue.load)
 
-    def _transcribe(self, jobs: list[Job], asr: WhisperRunner) -> None:
-        items = []
+    def _transcribe(self, jobs: list[Job], asr: WhisperRunner, rescoring: bool) -> None:
+        items, expects = [], []
         for job in jobs:
-            pcm, rate, prefix, hints, spelled, _, _ = job.payload
+            pcm, rate, prefix, hints, spelled, expect, _, _ = job.payload
             audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
             items.append((resample(audio, rate, ASR_RATE), prefix, hints, spelled))
-        results = asr.decode_batch(items)
-        for job, decoded in zip(jobs, results, strict=True):
+            expects.append(expect)
+        encoded: list[Any] | None = [None] * len(items) if rescoring and any(expects) else None
+        results = asr.decode_batch(items, encoded)
+        for k, (job, item, expect, decoded) in enumerate(zip(jobs, items, expects, results, strict=True)):
             *_, mid, send = job.payload
+            if encoded is not None and expect:
+                decoded = _rescored(asr, item, expect, decoded, encoded[k])
             send(
                 Message(
                     "transcript",
@@ -266,6 +275,7 @@ class SpeechService:
                         "avg_logprob": decoded.avg_logprob,
                         "no_speech_prob": decoded.no_speech_prob,
                         "batch": len(jobs),
+                        **({"heard_as": decoded.heard_as} if decoded.heard_as else {}),
                     },
                 )
             )
@@ -286,6 +296,22 @@ class SpeechService:
         vectors = np.ascontiguousarray(self.models.embedder.embed(texts), dtype="<f4")
         rows, dim = (vectors.shape[0], vectors.shape[1]) if vectors.ndim == 2 else (0, 0)
         send(Message("embedding", mid, {"rows": rows, "dim": dim}, vectors.tobytes()))
+
+
+def _rescored(
+    asr: WhisperRunner, item: tuple[Any, ...], expect: dict[str, str], decoded: Decoded, encoded: Any
+) -> Decoded:
+    """The final with a word the step expects put in, when the audio bears it out."""
+    if not decoded.text or asr.is_loop(decoded.text):
+        return decoded
+    audio, hints = item[0], item[2]
+    text = drop_echoed_ending(decoded.text)  # the sentence once, as the worker will take it
+    score = functools.partial(asr.log_probs, audio, hints=hints, encoded=encoded)
+    better = rescore(text, expect, score, asr.settings.rescore_margin)
+    if better is None:
+        return decoded
+    metrics.ASR_RESCORED.inc()
+    return replace(asr.decoded_as(better, decoded), heard_as=decoded.text)
 
 
 def _timed_first(stream: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speech.asr import Decoded, LocalAgreement
+from speech.asr import Decoded
 from speech.audio import decode_file, resample
 from speech.text import compression_ratio, repeated_tail
+from speech.utterance import LocalAgreement
 from speech.wer import wer
 from tests.conftest import FIXTURES, reference_transcripts
 
@@ -144,7 +145,7 @@ def test_partials_stream_while_the_caller_speaks(ivr_cmd):
 
 @pytest.mark.model
 def test_every_fixture_is_heard(engines):
-    from speech.asr import transcribe_utterance
+    from speech.utterance import transcribe_utterance
 
     refs = reference_transcripts()
     for name, ref in refs.items():

@@ -87,8 +87,8 @@ def test_malformed_sip_and_a_flood_do_not_take_the_worker_down(worker, tmp_path)
 
 
 def test_baresip_caller_is_heard_and_hears_the_greeting(worker, tmp_path, engines):
-    from speech.asr import transcribe_utterance
     from speech.audio import decode_file, resample
+    from speech.utterance import transcribe_utterance
     from tests.baresip import baresip_call
 
     samples, rate = decode_file(ROOT / "audio_fixtures" / "jfk.flac")

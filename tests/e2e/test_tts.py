@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speech.asr import transcribe_utterance
 from speech.audio import resample
+from speech.utterance import transcribe_utterance
 from speech.wer import wer
 
 pytestmark = pytest.mark.model

@@ -28,7 +28,10 @@ async def gather(r: DialplanRunner, a: Mapping[str, Any]) -> str | None:
     secure = bool(a.get("secure"))
     if secure:
         r.conv.set_secure(True)
-    r.conv.expect("digits" if kind == "digits" else "")
+    if kind == "digits":
+        r.conv.expect("digits")
+    else:  # the words of the requests this step can take ("balance", "roaming", "France")
+        r.conv.expect("", r.nlu.words_for(a.get("intents")))
     try:
         while True:
             item = await r.ask(
