@@ -114,6 +114,18 @@ def test_partials_lose_every_digit():
     assert out[0]["text"] == "*, *, * *, *"
 
 
+def test_what_was_heard_before_a_rescoring_loses_every_digit():
+    said = "My balance for card 4539 1488 0343 6467"
+    heard = "My ballot for card four five three nine 1488"
+    out = feed(Redactor(), [make("c", 0, T.FINAL_TRANSCRIPT, text=said, heard_as=heard)])
+    assert "4539" not in out[0]["text"]
+    assert out[0]["heard_as"] == "My ballot for card * * * * ****"
+    r = Redactor()
+    r.secure = True
+    out = feed(r, [make("c", 0, T.FINAL_TRANSCRIPT, text="seven seven", heard_as="seven seven")])
+    assert out[0]["heard_as"] == "[secure input]"
+
+
 def test_a_secure_gather_keeps_nothing():
     r = Redactor()
     r.secure = True
