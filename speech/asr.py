@@ -89,7 +89,7 @@ class AsrSettings:
     rescore_margin: float = 1.0
     """A final with a sound-alike of a word the step expects is rescored (`speech.rescore`):
     the expected word wins if the audio scores it at most this many nats under what was heard.
-    Negative = finals are never rescored. IVR_ASR_RESCORE_MARGIN."""
+    Negative = finals are never rescored. IVR_ASR_RESCORE_MARGIN (or "off")."""
 
     def resolved_model_path(self) -> str:
         return self.model_path or default_asr_model_path()
@@ -320,12 +320,20 @@ class WhisperRunner:
         if encoded is None:
             feats = self.features(audio16k)
             encoded = np.asarray(model.encode(ctranslate2.StorageView.from_array(feats[None]), to_cpu=True))
-        frames = int(encoded.shape[1]) * 2  # mel frames
-        batch = ctranslate2.StorageView.from_array(
-            np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0))
-        )
+        # only the audio's own frames (and half a second): the texts' scores move by a few
+        # hundredths of a nat, and each text's cross-attention costs half as much or less
+        keep = min(int(encoded.shape[1]), int(np.ceil(audio16k.size / ASR_RATE + 0.5)) * 50)
+        states = np.ascontiguousarray(np.repeat(encoded[:, :keep], len(texts), axis=0))
         tokens = [self._tokenizer.encode(" " + t.strip()) for t in texts]
-        results = model.align(batch, self.prompt_for(hints), tokens, [frames] * len(texts))
+        # the tokens' probabilities do not depend on the alignment: two frames and no filter
+        # keep its time-warping to nothing
+        results = model.align(
+            ctranslate2.StorageView.from_array(states),
+            self.prompt_for(hints),
+            tokens,
+            [2] * len(texts),
+            median_filter_width=1,
+        )
         return [float(np.log(np.maximum(np.asarray(r.text_token_probs), 1e-9)).sum()) for r in results]
 
     def decoded_as(self, text: str, like: Decoded) -> Decoded:

@@ -2,8 +2,8 @@
 this step ("ballot" where the route's examples say "balance", "front" where they say "France")
 is rescored. Each candidate (the heard text with one or more such words put in) is scored by
 the recogniser itself against the same audio - the log-probability of its tokens, teacher
-forced - and the likeliest text wins only if the audio supports it at least as well as what
-greedy decoding heard (less a small prior, `margin`). Words are only ever swapped for
+forced - and a candidate wins only if the audio supports it about as well as what greedy
+decoding heard, or better (`margin`: how far under it may be). Words are only ever swapped for
 sound-alikes, so a caller who says something else entirely is never heard as a request."""
 
 from __future__ import annotations
@@ -12,16 +12,17 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from difflib import SequenceMatcher
 
-MAX_CANDIDATES = 16
+MAX_CANDIDATES = 6
 """Texts scored per round (one teacher-forced pass over them all)."""
 ROUNDS = 2
 """Swaps tried one after another (a second misheard word in the same final)."""
 MIN_LIKE = 0.5
 """How alike (difflib ratio of the sound keys) a heard word and an expected word must be."""
 MARGIN = 1.0
-"""The prior for an expected word, in nats of the whole text's log-probability: a candidate
-may score up to this much below the heard text and still win. Chosen on the dev conversations;
-0 is "only when the audio says so"."""
+"""How far under the heard text (in nats of the whole text's log-probability, scored with no
+context) a swap may score and still win: the expected words' prior. On the dev sets (the
+conversation set, the intent paraphrases) the swaps that were right scored from 0.14 under the
+heard text to 2.1 over it, the nearest wrong one ("worst" -> "work") 2.1 under."""
 
 _VOWELS = frozenset("aeiou")
 _ENDINGS = frozenset({"s", "es", "'s", "d", "ed", "ing", "ly", "er", "ers"})
@@ -143,7 +144,8 @@ def rescore(
 ) -> str | None:
     """The text the audio supports best, if a swap beats the heard `text` (less `margin`, once
     for the whole text); None when no word sounds like an expected one or the heard text stays
-    the likeliest. `score` gives each text's log-probability against the utterance's audio."""
+    the likeliest. `score(texts)` gives each text's log-probability against the utterance's
+    audio (with no context before it: the margin is the expected words' prior)."""
     best, best_score, heard = text, 0.0, None
     for _ in range(ROUNDS):
         texts = candidates(best, expected)

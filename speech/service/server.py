@@ -304,9 +304,11 @@ def _rescored(
     """The final with a word the step expects put in, when the audio bears it out."""
     if not decoded.text or asr.is_loop(decoded.text):
         return decoded
-    audio, hints = item[0], item[2]
+    audio = item[0]
     text = drop_echoed_ending(decoded.text)  # the sentence once, as the worker will take it
-    score = functools.partial(asr.log_probs, audio, hints=hints, encoded=encoded)
+    # scored with no context: the dialplan's hints would be decoder input for every text scored
+    # (~4x the time), and they would make the margin (the expected words' prior) count twice
+    score = functools.partial(asr.log_probs, audio, hints="", encoded=encoded)
     better = rescore(text, expect, score, asr.settings.rescore_margin)
     if better is None:
         return decoded

@@ -41,7 +41,7 @@ def _audio(engines, text: str) -> np.ndarray:
 )
 def test_a_misheard_expected_word_is_put_right(engines, said, misheard):
     audio = _audio(engines, said)
-    got = rescore(misheard, EXPECTED, lambda texts: engines.asr.log_probs(audio, texts, HINTS))
+    got = rescore(misheard, EXPECTED, lambda texts: engines.asr.log_probs(audio, texts))
     assert got is not None and got.rstrip("?.").lower().endswith(said.split()[-1].rstrip("?.").lower())
 
 
@@ -52,7 +52,7 @@ def test_a_misheard_expected_word_is_put_right(engines, said, misheard):
 def test_words_the_caller_said_are_kept(engines, said):
     audio = _audio(engines, said)
     heard = engines.asr.decode(audio, hints=HINTS).text
-    assert rescore(heard, EXPECTED, lambda texts: engines.asr.log_probs(audio, texts, HINTS)) is None
+    assert rescore(heard, EXPECTED, lambda texts: engines.asr.log_probs(audio, texts)) is None
 
 
 def test_the_service_rescores_a_final_with_expected_words_and_refuses_bad_ones(engines, speech_address):

@@ -59,6 +59,7 @@ def test_a_swap_within_the_margin_wins_and_beyond_it_does_not() -> None:
     assert rescore(heard, EXPECTED, _scores({heard: -1.0, meant: -1.8}), margin=1.0) == meant
     assert rescore(heard, EXPECTED, _scores({heard: -1.0, meant: -2.5}), margin=1.0) is None
     assert rescore(heard, EXPECTED, _scores({heard: -1.0, meant: -1.8}), margin=0.0) is None
+    assert rescore(heard, EXPECTED, _scores({heard: -1.0, meant: -0.6}), margin=0.0) == meant
 
 
 def test_two_misheard_words_are_swapped_one_after_the_other() -> None:
