@@ -97,3 +97,11 @@ def test_the_margin_is_a_setting(monkeypatch) -> None:
     monkeypatch.setenv("IVR_ASR_RESCORE_MARGIN", "lots")
     with pytest.raises(SettingsError, match="IVR_ASR_RESCORE_MARGIN"):
         Settings.from_env()
+
+
+def test_the_same_word_inflected_is_not_a_mishearing() -> None:
+    stopped = vocabulary(["my data stopped", "using my phone abroad", "this month"])
+    assert sound_alikes("stop", stopped) == []
+    assert sound_alikes("use", stopped) == []
+    assert sound_alikes("month's", stopped) == []
+    assert vocabulary(["I'll pay what's due"]) == {"pay": "pay", "due": "due"}
