@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) bench/conversations.py
 	$(PY) bench/digits.py --set dev
 	$(PY) bench/digits.py --set check
+	$(PY) bench/rescore.py
 
 ## Format, lint, types and the import contracts: seconds, and part of `make test`.
 check: $(STAMP)
