@@ -47,6 +47,9 @@ class Settings:
     """Address the hotline's SIP (Kamailio) and the workers listen on."""
     sip_port: int = 5060
     """The hotline's SIP port (Kamailio's dispatcher)."""
+    ws_port: int | None = None
+    """Kamailio's SIP over WebSocket port, for agents whose phone is the browser
+    (`ivr.telephony.webrtc`); None = `sip_port` + 1000, 0 = none. IVR_WS_PORT."""
     sip_workers: int | None = None
     """Worker processes of at most 4 calls each behind Kamailio; 0 runs no SIP; None sizes
     them to the machine (`ivr.telephony.capacity`). IVR_WORKERS overrides."""
@@ -84,6 +87,11 @@ class Settings:
     IVR_METRICS_PUBLIC=1."""
 
     @property
+    def websocket_port(self) -> int:
+        """The WebSocket port in use (0: none)."""
+        return self.sip_port + 1000 if self.ws_port is None else self.ws_port
+
+    @property
     def store(self) -> str:
         """The store URL in effect."""
         from ivr.store.engine import (
@@ -109,6 +117,8 @@ class Settings:
             s = replace(s, asr=replace(s.asr, final_model=os.environ["IVR_ASR_FINAL_MODEL"].strip()))
         if os.environ.get("IVR_TTS_VOICE"):
             s = replace(s, tts=replace(s.tts, voice_path=os.environ["IVR_TTS_VOICE"]))
+        if os.environ.get("IVR_WS_PORT"):
+            s = replace(s, ws_port=_env_count("IVR_WS_PORT", 0, 65535))
         if os.environ.get("IVR_ASR_RESCORE_MARGIN"):
             s = replace(s, asr=replace(s.asr, rescore_margin=_env_margin("IVR_ASR_RESCORE_MARGIN")))
         if os.environ.get("IVR_ASR_THREADS"):

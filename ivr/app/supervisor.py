@@ -30,7 +30,7 @@ from ivr.analytics.multiprocess import process_died
 from ivr.app.children import EXIT_PORT_TAKEN, die_with_parent, reap_group, spawn
 from ivr.call.record import HOST
 from ivr.settings import Settings
-from ivr.telephony import kamailio
+from ivr.telephony import kamailio, webrtc
 from ivr.telephony.capacity import auto_workers
 from ivr.telephony.kamailio import dispatcher_state
 from speech.service.protocol import Address
@@ -139,12 +139,15 @@ class Supervisor:
         for w in self.workers:
             if not port_free(s.sip_host, w.sip_port):
                 w.sip_port = self._free_port()
+        ws_port = s.websocket_port
         cfg = kamailio.write_config(
             self.run_dir,
             s.sip_host,
             s.sip_port,
             [(s.sip_host, w.sip_port) for w in self.workers],
             store_url=s.store,
+            ws_port=ws_port,
+            ws_secret=webrtc.load_secret(self.run_dir, create=True) if ws_port else None,
         )
         kamailio.check_config(cfg)
         for w in self.workers:

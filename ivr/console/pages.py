@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from ivr.users import SESSION_COOKIE
 
 STATIC = Path(__file__).resolve().parent / "static"
-VENDOR_FILES = ("preact.mjs", "hooks.mjs", "htm.mjs", "uPlot.esm.js", "uPlot.min.css")
+VENDOR_FILES = ("preact.mjs", "hooks.mjs", "htm.mjs", "uPlot.esm.js", "uPlot.min.css", "jssip.mjs")
 
 
 def _import_map_hash() -> str:
@@ -35,11 +35,17 @@ def _import_map_hash() -> str:
 
 CSP = (
     f"default-src 'self'; script-src 'self' {_import_map_hash()}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "media-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "media-src 'self'; connect-src 'self'{softphone}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-"""Nothing the page loads or calls may come from anywhere but this server."""
-HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-           "Cache-Control": "no-store"}  # fmt: skip
+"""Nothing the page loads or calls may come from anywhere but this server (and its Kamailio's
+WebSocket, where the agent's browser phone registers)."""
+HEADERS = {"Content-Security-Policy": CSP.format(softphone=""), "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}  # fmt: skip
+
+
+def _headers(request: Request) -> dict[str, str]:
+    ws = getattr(request.app.state, "softphone_ws", "")
+    return {**HEADERS, "Content-Security-Policy": CSP.format(softphone=f" {ws}" if ws else "")}
 
 
 def missing_vendor() -> list[str]:
@@ -64,7 +70,7 @@ def _page(request: Request, role: str) -> Response:
                 f"{who.user} is {who.role}. <a href='/console/'>Back</a></p>",
                 status_code=403, headers=HEADERS,
             )  # fmt: skip
-    return FileResponse(STATIC / "index.html", media_type="text/html", headers=HEADERS)
+    return FileResponse(STATIC / "index.html", media_type="text/html", headers=_headers(request))
 
 
 def console_router() -> APIRouter:

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ivr.telephony import webrtc
+
 MODULES_DIR = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
 CONFIG = r"""#!KAMAILIO
@@ -29,7 +31,7 @@ tcp_children={children}
 auto_aliases=no
 listen=udp:{host}:{port}
 listen=tcp:{host}:{port}
-alias="{host}:{port}"
+{ws_listen}alias="{host}:{port}"
 mpath="{modules}"
 
 loadmodule "kex.so"
@@ -61,7 +63,7 @@ modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2;class=4")
-{agents_modules}
+{agents_modules}{ws_modules}
 
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{
@@ -72,9 +74,9 @@ request_route {{
         xlog("L_WARN", "malformed request from $si:$sp dropped\n");
         exit;
     }}
-    if (has_totag()) {{
+{ws_request}    if (has_totag()) {{
         if (loose_route()) {{
-            t_relay();
+            {ws_alias}t_relay();
             exit;
         }}
         if (is_method("ACK")) {{
@@ -92,7 +94,7 @@ request_route {{
         sl_send_reply("200", "OK");
         exit;
     }}
-{agents_register}    if (!is_method("INVITE")) {{
+{ws_register}{agents_register}    if (!is_method("INVITE")) {{
         sl_send_reply("405", "Method Not Allowed");
         exit;
     }}
@@ -128,7 +130,7 @@ failure_route[NEXT_WORKER] {{
         exit;
     }}
 }}
-"""
+{ws_routes}"""
 
 
 # Agents' phones: REGISTER with digest auth against the store's agents table (HA1 only), a
@@ -193,7 +195,7 @@ AGENTS_INVITE = """    if ($rU != "hotline" && ds_is_from_list("1")) {{
             sl_send_reply("480", "Agent Not Registered");
             exit;
         }}
-        t_relay();
+        {ws_alias}t_relay();
         exit;
     }}
 """
@@ -225,8 +227,11 @@ def write_config(
     store_url: str = "",
     block_s: int = 300,
     max_failures: int = 10,
+    ws_port: int = 0,
+    ws_secret: str | None = None,
 ) -> Path:
-    """Kamailio's config. With `store_url`, agents' phones register against the store."""
+    """Kamailio's config. With `store_url`, agents' phones register against the store; with
+    `ws_port` and `ws_secret` too, browsers register over WebSocket (`ivr.telephony.webrtc`)."""
     directory.mkdir(parents=True, exist_ok=True)
     dispatcher_list = write_dispatcher_list(directory, workers)
     cfg = directory / "kamailio.cfg"
@@ -240,22 +245,31 @@ def write_config(
             retry_after=retry_after_s,
             ping_interval=ping_interval_s,
             children=2,
-            **_agents_parts(host, store_url, block_s, max_failures),
+            **_agents_parts(host, store_url, block_s, max_failures, ws_port, ws_secret),
         ),
         encoding="utf-8",
     )
     return cfg
 
 
-def _agents_parts(realm: str, store_url: str, block_s: int, max_failures: int) -> dict[str, str]:
+def _agents_parts(
+    realm: str, store_url: str, block_s: int, max_failures: int, ws_port: int, ws_secret: str | None
+) -> dict[str, str]:
     db = kamailio_db_url(store_url) if store_url else None
-    if db is None:
-        return {"agents_modules": "", "agents_register": "", "agents_invite": ""}
+    if db is None:  # no agents' phones, so no browsers either
+        return {
+            "agents_modules": "",
+            "agents_register": "",
+            "agents_invite": "",
+            **webrtc.config_parts(realm, 0, None),
+        }
     module, url = db
+    ws = webrtc.config_parts(realm, ws_port, ws_secret)
     return {
         "agents_modules": AGENTS_MODULES.format(db_module=module, db_url=url, block_s=block_s),
         "agents_register": AGENTS_REGISTER.format(realm=realm, max_failures=max_failures),
-        "agents_invite": AGENTS_INVITE.format(),
+        "agents_invite": AGENTS_INVITE.format(ws_alias=ws["ws_alias"]),
+        **ws,
     }
 
 

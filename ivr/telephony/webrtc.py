@@ -1,0 +1,157 @@
+"""Agents whose phone is the browser: SIP over WebSocket in Kamailio, signed in with a short-lived
+credential the API issues (Kamailio's `auth_ephemeral`: no password in the page and no second
+user list).
+
+The credential is the TURN REST API draft's scheme, which `auth_ephemeral` checks: the username
+is "<expiry unix time>:<agent>", the password base64(HMAC-SHA1(secret, username)). The secret is
+made at first start in the run directory (mode 0600) and read by the API and by Kamailio's
+generated configuration; a page renews its credential while it is open and signed in, so a
+signed-out agent's phone stops being able to register when the credential it holds expires.
+
+Kamailio listens for WebSocket on `ws_port` (127.0.0.1 here; wss behind TLS elsewhere) and
+keeps a WebSocket client reachable the way SIP_NOTES.md measured: `add_contact_alias()` on its
+requests and replies, `handle_ruri_alias()` when it is called.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET_FILE = "softphone.secret"
+CREDENTIAL_TTL_S = 600
+"""How long an issued credential registers: the page renews it well before (every half)."""
+MAX_EXPIRES_S = 300
+"""The longest a browser's registration lasts before it must register again."""
+
+
+def load_secret(run_dir: Path, create: bool = False) -> str | None:
+    """The secret shared by the API and Kamailio; made (0600) when `create` and missing."""
+    path = run_dir / SECRET_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip() or None
+    if not create:
+        return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value)
+    path.with_suffix(".tmp").replace(path)
+    return value
+
+
+@dataclass(frozen=True)
+class SipCredential:
+    username: str
+    password: str
+    expires_at: int
+
+
+def credential(
+    secret: str, agent: str, ttl_s: int = CREDENTIAL_TTL_S, now: float | None = None
+) -> SipCredential:
+    """A credential that registers `agent` until now + `ttl_s`."""
+    if not agent or ":" in agent or "@" in agent:
+        raise ValueError(f"{agent!r} is not an agent's SIP name")
+    expires = int(now if now is not None else time.time()) + ttl_s
+    username = f"{expires}:{agent}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return SipCredential(username, base64.b64encode(digest).decode(), expires)
+
+
+WS_LISTEN = "listen=tcp:{host}:{ws_port}\ntcp_accept_no_cl=yes\n"
+
+WS_MODULES = """
+loadmodule "xhttp.so"
+loadmodule "websocket.so"
+loadmodule "nathelper.so"
+loadmodule "auth_ephemeral.so"
+modparam("websocket", "keepalive_mechanism", 1)
+modparam("websocket", "keepalive_timeout", 30)
+modparam("auth_ephemeral", "secret", "{secret}")
+modparam("nathelper", "natping_interval", 0)
+"""
+
+WS_REQUEST = """    if (nat_uac_test("64")) {{  # a WebSocket client: reach it on its connection
+        force_rport();
+        if (!is_method("REGISTER") && !add_contact_alias()) {{
+            sl_send_reply("400", "Bad Contact");
+            exit;
+        }}
+    }}
+"""
+
+WS_REGISTER = """    if (is_method("REGISTER") && ($pr == "ws" || $pr == "wss")) {{
+        if (!pike_check_req()) {{
+            xlog("L_WARN", "REGISTER flood from $si dropped\\n");
+            exit;
+        }}
+        # a browser registers with the credential the API issued to its signed-in agent
+        if (!autheph_check("{realm}")) {{
+            auth_challenge("{realm}", "0");
+            exit;
+        }}
+        if (!autheph_check_to()) {{
+            xlog("L_WARN", "browser REGISTER for $tU with another agent's credential from $si\\n");
+            sl_send_reply("403", "Forbidden");
+            exit;
+        }}
+        consume_credentials();
+        if ($hdr(Expires) != $null && $hdr(Expires) > {max_expires}) {{
+            remove_hf("Expires");
+            append_hf("Expires: {max_expires}\\r\\n");
+        }}
+        add_contact_alias();
+        if (!save("location")) {{
+            sl_reply_error();
+        }}
+        exit;
+    }}
+"""
+
+WS_ALIAS = "handle_ruri_alias(); "  # a browser's alias in the R-URI: to its connection
+
+WS_ROUTES = """
+event_route[xhttp:request] {{
+    set_reply_close();
+    set_reply_no_connect();
+    if ($Rp != {ws_port}) {{
+        xhttp_reply("403", "Forbidden", "", "");
+        exit;
+    }}
+    if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {{
+        if (ws_handle_handshake()) {{
+            exit;
+        }}
+    }}
+    xhttp_reply("404", "Not Found", "", "");
+}}
+
+onreply_route {{
+    if (nat_uac_test("64")) {{  # a browser's answer: its Contact reachable on its connection
+        add_contact_alias();
+    }}
+}}
+"""
+
+
+def config_parts(host: str, ws_port: int, secret: str | None) -> dict[str, str]:
+    """The WebSocket pieces of Kamailio's configuration ({} of empty strings when off)."""
+    keys = ("ws_listen", "ws_modules", "ws_request", "ws_register", "ws_routes", "ws_alias")
+    if not ws_port or not secret:
+        return dict.fromkeys(keys, "")
+    return {
+        "ws_listen": WS_LISTEN.format(host=host, ws_port=ws_port),
+        "ws_modules": WS_MODULES.format(secret=secret),
+        "ws_request": WS_REQUEST.format(),
+        "ws_register": WS_REGISTER.format(realm=host, max_expires=MAX_EXPIRES_S),
+        "ws_routes": WS_ROUTES.format(ws_port=ws_port),
+        "ws_alias": WS_ALIAS,
+    }
