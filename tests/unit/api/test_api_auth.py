@@ -43,6 +43,7 @@ TOKENS = {role: STORE.users.login(role, PASSWORD, 3600) for role in ROLES}
 ROUTE_ROLES = {
     "GET /api/me": "agent",
     "POST /api/logout": "agent",
+    "POST /api/softphone/credential": "agent",
     "GET /api/sip": "supervisor",
     "GET /api/dialplan": "supervisor",
     "POST /api/dialplan/reload": "admin",
