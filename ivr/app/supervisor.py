@@ -30,7 +30,7 @@ from ivr.analytics.multiprocess import process_died
 from ivr.app.children import EXIT_PORT_TAKEN, die_with_parent, reap_group, spawn
 from ivr.call.record import HOST
 from ivr.settings import Settings
-from ivr.telephony import kamailio, webrtc
+from ivr.telephony import kamailio, rtpengine, webrtc
 from ivr.telephony.capacity import auto_workers
 from ivr.telephony.kamailio import dispatcher_state
 from speech.service.protocol import Address
@@ -104,6 +104,8 @@ class Supervisor:
             WorkerProc(i, settings.sip_port + 1 + i, settings.rtp_port + 200 * i) for i in range(n)
         ]
         self.kamailio: subprocess.Popen | None = None
+        self.rtpengine: subprocess.Popen | None = None
+        self.rtpengine_cmd: list[str] = []
         self.speech: subprocess.Popen | None = None
         self.speech_restarts = 0
         self.stopping = threading.Event()
@@ -140,6 +142,7 @@ class Supervisor:
             if not port_free(s.sip_host, w.sip_port):
                 w.sip_port = self._free_port()
         ws_port = s.websocket_port
+        ng_port = self._start_rtpengine() if ws_port else 0
         cfg = kamailio.write_config(
             self.run_dir,
             s.sip_host,
@@ -148,6 +151,7 @@ class Supervisor:
             store_url=s.store,
             ws_port=ws_port,
             ws_secret=webrtc.load_secret(self.run_dir, create=True) if ws_port else None,
+            rtpengine_ng=ng_port,
         )
         kamailio.check_config(cfg)
         for w in self.workers:
@@ -165,6 +169,27 @@ class Supervisor:
                 )
             time.sleep(0.1)
         self._thread.start()
+
+    def _start_rtpengine(self) -> int:
+        """Start rtpengine for browsers' media; its control port, or 0 when it is not installed."""
+        exe = rtpengine.binary()
+        if exe is None:
+            log.warning(
+                "rtpengine is not installed (Debian rtpengine-daemon; `make setup` installs it): "
+                "browsers' phones register but cannot take calls"
+            )
+            return 0
+        ng_port = rtpengine.free_udp_port(self.settings.sip_host)
+        first = self.settings.rtp_port + 200 * len(self.workers)
+        self.rtpengine_cmd = rtpengine.command(exe, self.settings.sip_host, ng_port, first)
+        self.rtpengine = rtpengine.start(self.rtpengine_cmd, self.run_dir / "rtpengine.log", die_with_parent)
+        deadline = time.monotonic() + 10  # Kamailio pings it once at start: it must answer by then
+        while not rtpengine.answering(self.settings.sip_host, ng_port):
+            if self.rtpengine.poll() is not None or time.monotonic() > deadline:
+                log.warning("rtpengine did not start (see rtpengine.log): browsers' phones cannot take calls")
+                return 0
+            time.sleep(0.05)
+        return ng_port
 
     def _free_port(self) -> int:
         used = {w.sip_port for w in self.workers} | {self.settings.sip_port}
@@ -246,6 +271,11 @@ class Supervisor:
                         self.run_dir, [(self.settings.sip_host, w.sip_port) for w in self.workers]
                     )
                     kamailio.kamcmd(self.run_dir, "dispatcher.reload")
+                if self.rtpengine is not None and self.rtpengine.poll() is not None:
+                    log.error("rtpengine exited with %s: restarting", self.rtpengine.returncode)
+                    self.rtpengine = rtpengine.start(
+                        self.rtpengine_cmd, self.run_dir / "rtpengine.log", die_with_parent
+                    )
                 if self.kamailio is not None and self.kamailio.poll() is not None:
                     log.error("kamailio exited with %s: restarting", self.kamailio.returncode)
                     self.kamailio = kamailio.start(
@@ -286,7 +316,7 @@ class Supervisor:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         # Kamailio first (no new calls), then the workers (their calls end), then the service
-        groups = [[self.kamailio], [w.proc for w in self.workers], [self.speech]]
+        groups = [[self.kamailio, self.rtpengine], [w.proc for w in self.workers], [self.speech]]
         for group in groups:
             procs = [p for p in group if p is not None]
             for p in procs:
@@ -313,6 +343,7 @@ class Supervisor:
         return {
             "sip": f"sip:hotline@{self.settings.sip_host}:{self.settings.sip_port}",
             "kamailio_alive": alive,
+            "rtpengine_alive": self.rtpengine is not None and self.rtpengine.poll() is None,
             "speech": {
                 "address": self.speech_address,
                 "supervised": self.own_speech,

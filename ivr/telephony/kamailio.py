@@ -76,7 +76,7 @@ request_route {{
     }}
 {ws_request}    if (has_totag()) {{
         if (loose_route()) {{
-            {ws_alias}t_relay();
+            {ws_alias}{ws_bye}t_relay();
             exit;
         }}
         if (is_method("ACK")) {{
@@ -87,7 +87,7 @@ request_route {{
         exit;
     }}
     if (is_method("CANCEL")) {{
-        if (t_check_trans()) t_relay();
+        {ws_cancel}if (t_check_trans()) t_relay();
         exit;
     }}
     if (is_method("OPTIONS") && uri == myself) {{
@@ -195,7 +195,7 @@ AGENTS_INVITE = """    if ($rU != "hotline" && ds_is_from_list("1")) {{
             sl_send_reply("480", "Agent Not Registered");
             exit;
         }}
-        {ws_alias}t_relay();
+        {ws_alias}{ws_media}t_relay();
         exit;
     }}
 """
@@ -229,6 +229,7 @@ def write_config(
     max_failures: int = 10,
     ws_port: int = 0,
     ws_secret: str | None = None,
+    rtpengine_ng: int = 0,
 ) -> Path:
     """Kamailio's config. With `store_url`, agents' phones register against the store; with
     `ws_port` and `ws_secret` too, browsers register over WebSocket (`ivr.telephony.webrtc`)."""
@@ -245,7 +246,7 @@ def write_config(
             retry_after=retry_after_s,
             ping_interval=ping_interval_s,
             children=2,
-            **_agents_parts(host, store_url, block_s, max_failures, ws_port, ws_secret),
+            **_agents_parts(host, store_url, block_s, max_failures, (ws_port, ws_secret, rtpengine_ng)),
         ),
         encoding="utf-8",
     )
@@ -253,23 +254,20 @@ def write_config(
 
 
 def _agents_parts(
-    realm: str, store_url: str, block_s: int, max_failures: int, ws_port: int, ws_secret: str | None
+    realm: str, store_url: str, block_s: int, max_failures: int, ws: tuple[int, str | None, int]
 ) -> dict[str, str]:
     db = kamailio_db_url(store_url) if store_url else None
     if db is None:  # no agents' phones, so no browsers either
-        return {
-            "agents_modules": "",
-            "agents_register": "",
-            "agents_invite": "",
-            **webrtc.config_parts(realm, 0, None),
-        }
+        none = {"agents_modules": "", "agents_register": "", "agents_invite": "", "ws_cancel": ""}
+        return {**none, **webrtc.config_parts(realm, 0, None)}
     module, url = db
-    ws = webrtc.config_parts(realm, ws_port, ws_secret)
+    parts = webrtc.config_parts(realm, *ws)
     return {
         "agents_modules": AGENTS_MODULES.format(db_module=module, db_url=url, block_s=block_s),
         "agents_register": AGENTS_REGISTER.format(realm=realm, max_failures=max_failures),
-        "agents_invite": AGENTS_INVITE.format(ws_alias=ws["ws_alias"]),
-        **ws,
+        "agents_invite": AGENTS_INVITE.format(ws_alias=parts["ws_alias"], ws_media=parts["ws_media"]),
+        "ws_cancel": "rtpengine_delete(); " if parts["ws_media"] else "",
+        **parts,
     }
 
 

@@ -9,8 +9,9 @@ generated configuration; a page renews its credential while it is open and signe
 signed-out agent's phone stops being able to register when the credential it holds expires.
 
 Kamailio listens for WebSocket on `ws_port` (127.0.0.1 here; wss behind TLS elsewhere) and
-keeps a WebSocket client reachable the way SIP_NOTES.md measured: `add_contact_alias()` on its
-requests and replies, `handle_ruri_alias()` when it is called.
+keeps a WebSocket client reachable: its registration is saved with the connection it came on
+(`fix_nated_register()`: a lookup sends to that), and the way SIP_NOTES.md measured,
+`add_contact_alias()` on its other requests and its replies, `handle_ruri_alias()` in dialog.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ivr.telephony import rtpengine
 
 SECRET_FILE = "softphone.secret"
 CREDENTIAL_TTL_S = 600
@@ -77,7 +80,34 @@ modparam("websocket", "keepalive_mechanism", 1)
 modparam("websocket", "keepalive_timeout", 30)
 modparam("auth_ephemeral", "secret", "{secret}")
 modparam("nathelper", "natping_interval", 0)
+modparam("nathelper", "received_avp", "$avp(RECEIVED)")
+modparam("registrar", "received_avp", "$avp(RECEIVED)")
 """
+
+RTPENGINE_MODULES = """
+loadmodule "rtpengine.so"
+modparam("rtpengine", "rtpengine_sock", "udp:{host}:{ng_port}")
+"""
+
+# a worker calls a browser: rtpengine turns its RTP into the browser's DTLS-SRTP, and back
+RTPENGINE_INVITE = """if ($du =~ "transport=ws") {{
+            rtpengine_offer("{to_browser}");
+            t_on_reply("BROWSER_ANSWER");
+        }}
+        """
+
+RTPENGINE_ROUTES = """
+onreply_route[BROWSER_ANSWER] {{
+    if (has_body("application/sdp")) {{
+        rtpengine_answer("{from_browser}");
+    }}
+}}
+"""
+
+RTPENGINE_BYE = """if (is_method("BYE")) {{
+                rtpengine_delete();
+            }}
+            """
 
 WS_REQUEST = """    if (nat_uac_test("64")) {{  # a WebSocket client: reach it on its connection
         force_rport();
@@ -108,7 +138,7 @@ WS_REGISTER = """    if (is_method("REGISTER") && ($pr == "ws" || $pr == "wss"))
             remove_hf("Expires");
             append_hf("Expires: {max_expires}\\r\\n");
         }}
-        add_contact_alias();
+        fix_nated_register();  # the location keeps the connection it came on (received)
         if (!save("location")) {{
             sl_reply_error();
         }}
@@ -142,16 +172,34 @@ onreply_route {{
 """
 
 
-def config_parts(host: str, ws_port: int, secret: str | None) -> dict[str, str]:
-    """The WebSocket pieces of Kamailio's configuration ({} of empty strings when off)."""
-    keys = ("ws_listen", "ws_modules", "ws_request", "ws_register", "ws_routes", "ws_alias")
+def config_parts(host: str, ws_port: int, secret: str | None, rtpengine_ng: int = 0) -> dict[str, str]:
+    """The WebSocket pieces of Kamailio's configuration (empty strings when off). Without
+    rtpengine (`rtpengine_ng` 0) browsers register but a call to one fails (488 from its page)."""
+    keys = (
+        "ws_listen",
+        "ws_modules",
+        "ws_request",
+        "ws_register",
+        "ws_routes",
+        "ws_alias",
+        "ws_media",
+        "ws_bye",
+    )
     if not ws_port or not secret:
         return dict.fromkeys(keys, "")
-    return {
+    parts = {
         "ws_listen": WS_LISTEN.format(host=host, ws_port=ws_port),
         "ws_modules": WS_MODULES.format(secret=secret),
         "ws_request": WS_REQUEST.format(),
         "ws_register": WS_REGISTER.format(realm=host, max_expires=MAX_EXPIRES_S),
         "ws_routes": WS_ROUTES.format(ws_port=ws_port),
         "ws_alias": WS_ALIAS,
+        "ws_media": "",
+        "ws_bye": "",
     }
+    if rtpengine_ng:
+        parts["ws_modules"] += RTPENGINE_MODULES.format(host=host, ng_port=rtpengine_ng)
+        parts["ws_routes"] += RTPENGINE_ROUTES.format(from_browser=rtpengine.FROM_BROWSER)
+        parts["ws_media"] = RTPENGINE_INVITE.format(to_browser=rtpengine.TO_BROWSER)
+        parts["ws_bye"] = RTPENGINE_BYE.format()
+    return parts
