@@ -135,6 +135,8 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         wait_until(lambda: len(registered(hotline["run"])) >= 2, 30, "both phones registered")
         agent.sign_in("ann", PASSWORD)
         expect(agent.page).to_have_url(re.compile(r"/console/agent$"))
+        agent.page.get_by_label("where calls ring").select_option("desk")  # ann has her baresip
+        expect(agent.page.locator(".phone")).to_contain_text("desk phone")
         agent.page.get_by_role("button", name="Available").click()
         expect(agent.page.locator(".statebar .pill")).to_have_text("available", timeout=WAIT_MS)
         sup.sign_in("sue", PASSWORD)

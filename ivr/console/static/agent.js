@@ -3,6 +3,7 @@
 // wrap-up form, and their recent calls. Live over /api/events (this agent's calls only).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, clock, dur, errorText, html, Level, linesOf, liveSocket, RadarChart, StatePill, Transcript, useNow, words } from "./lib.js";
+import { Phone, usePhone } from "./phone.js";
 
 const AWAY_REASONS = ["break", "lunch", "training", "meeting", "coaching"];
 const DISPOSITIONS = [
@@ -120,6 +121,7 @@ export function AgentView({ me }) {
   const [link, setLink] = useState("connecting");
   const [error, setError] = useState("");
   const [version, setVersion] = useState(0);
+  const phone = usePhone(me);
   useEffect(() => liveSocket("/api/events", (m) => {
     if (m.type === "agent") setAgent(m);
     else if (m.type === "offer") { setPop(m); setEvents([]); setEnded(null); }
@@ -132,6 +134,7 @@ export function AgentView({ me }) {
   return html`<main class="agent">
     <${StateControl} me=${me} agent=${agent} onError=${setError} />
     <p class=${"link link-" + link.split(":")[0]}>live: ${link}</p>
+    <${Phone} phone=${phone} />
     ${error && html`<p class="error" role="alert" onClick=${() => setError("")}>${error}</p>`}
     <div class="cols">
       <div class="col">

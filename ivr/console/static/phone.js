@@ -1,0 +1,153 @@
+// The agent's phone in the page: JsSIP registers over WebSocket with a short-lived credential
+// the API issues to the signed-in agent (renewed while the page is open); a call rings here
+// (a tone and the screen pop), and is answered, muted, keyed and hung up with the buttons or
+// keys (Alt+A answer, Alt+D decline, Alt+M mute, Alt+H hang up).
+import { useEffect, useRef, useState } from "preact/hooks";
+import JsSIP from "jssip";
+import { api, errorText, html } from "./lib.js";
+
+const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
+
+function ringer() {  // a phone's ring, made here: no sound file to fetch
+  let ctx = null, timer = null;
+  const burst = () => {
+    const o = ctx.createOscillator(), g = ctx.createGain();
+    o.frequency.value = 440; g.gain.value = 0.08;
+    o.connect(g).connect(ctx.destination); o.start(); o.stop(ctx.currentTime + 0.8);
+  };
+  return {
+    start() { try { ctx = ctx || new AudioContext(); burst(); timer = setInterval(burst, 2000); } catch (_) { /* no audio device */ } },
+    stop() { clearInterval(timer); timer = null; },
+  };
+}
+
+// only this machine's ICE candidates when the page is on 127.0.0.1 (the demo and the tests)
+function localOnly(sdp) {
+  if (location.hostname !== "127.0.0.1") return sdp;
+  return sdp.split("\r\n").filter((l) => !l.startsWith("a=candidate") || l.includes(" 127.0.0.1 ")).join("\r\n");
+}
+
+const WHERE_KEY = "ivr.phone";  // where this agent's calls ring: "browser" (default) or "desk"
+
+export function usePhone(me) {
+  const [where, setWhere] = useState(() => localStorage.getItem(WHERE_KEY) || "browser");
+  const [reg, setReg] = useState("connecting");
+  const [call, setCall] = useState(null);  // {session, state, muted}
+  const [error, setError] = useState("");
+  const ua = useRef(null);
+  const ring = useRef(ringer());
+  useEffect(() => {
+    if (where === "desk") { setReg("desk phone"); setError(""); return undefined; }  // no second phone ringing
+    setReg("connecting");
+    let stopped = false, renew = null;
+    const fetchCredential = () => api("POST", "/api/softphone/credential", {});
+    const start = (c) => {
+      const u = new JsSIP.UA({
+        sockets: [new JsSIP.WebSocketInterface(c.ws_uri)], uri: c.sip_uri,
+        authorization_user: c.username, password: c.password, register_expires: c.register_expires_s,
+        session_timers: false,
+      });
+      u.on("registered", () => { setReg("registered"); setError(""); });
+      u.on("unregistered", () => setReg("not registered"));
+      u.on("registrationFailed", (e) => { setReg("not registered"); setError("The phone could not sign in: " + e.cause); });
+      u.on("disconnected", () => setReg("reconnecting"));
+      u.on("newRTCSession", (e) => {
+        if (e.originator !== "remote") return;
+        const s = e.session;
+        const update = (state) => setCall((old) => ({ ...(old || {}), session: s, state }));
+        s.on("sdp", (x) => { if (x.originator === "local") x.sdp = localOnly(x.sdp); });
+        s.on("accepted", () => { ring.current.stop(); update("talking"); });
+        s.on("confirmed", () => update("talking"));
+        s.on("ended", () => { ring.current.stop(); setCall(null); });
+        s.on("failed", (f) => {
+          ring.current.stop(); setCall(null);
+          if (f.cause === JsSIP.C.causes.USER_DENIED_MEDIA_ACCESS) setError("The browser denied the microphone: allow it for this page to take calls.");
+        });
+        s.on("peerconnection", (p) => p.peerconnection.addEventListener("track", (t) => {
+          const audio = document.getElementById("phone-audio");
+          if (audio) audio.srcObject = t.streams[0];
+        }));
+        const poll = setInterval(async () => {  // the line's quality, from the browser's own counters
+          if (s.isEnded()) { clearInterval(poll); return; }
+          if (!s.connection) return;
+          const q = { received: 0, sent: 0, lost: 0, jitter: 0, rtt: 0 };
+          (await s.connection.getStats()).forEach((v) => {
+            if (v.type === "inbound-rtp" && v.kind === "audio") { q.received = v.packetsReceived; q.lost = v.packetsLost; q.jitter = v.jitter || 0; }
+            if (v.type === "outbound-rtp" && v.kind === "audio") q.sent = v.packetsSent;
+            if (v.type === "candidate-pair" && v.nominated && v.currentRoundTripTime != null) q.rtt = v.currentRoundTripTime;
+          });
+          setCall((old) => (old && old.session === s ? { ...old, quality: q } : old));
+        }, 2000);
+        update("ringing");
+        ring.current.start();
+      });
+      u.start();
+      return u;
+    };
+    fetchCredential().then((c) => {
+      if (stopped) return;
+      ua.current = start(c);
+      renew = setInterval(() => fetchCredential().then((n) => {
+        ua.current.set("authorization_user", n.username);
+        ua.current.set("password", n.password);
+      }).catch((e) => {  // signed out or refused: the phone stops
+        setError("The phone was signed out: " + errorText(e));
+        ua.current.stop();
+      }), c.renew_after_s * 1000);
+    }).catch((e) => {
+      if (e.status === 404) { setReg("off"); return; }  // this server has no browser phones: a desk phone
+      setReg("not registered"); setError("No phone in this browser: " + errorText(e));
+    });
+    return () => { stopped = true; clearInterval(renew); ring.current.stop(); if (ua.current) { ua.current.stop(); ua.current = null; } };
+  }, [me.user, where]);
+  const choose = (w) => { localStorage.setItem(WHERE_KEY, w); setWhere(w); };
+  return { reg, call, error, setCall, where, choose };
+}
+
+function Quality({ q }) {
+  if (!q) return null;
+  const loss = q.received + q.lost ? (100 * q.lost) / (q.received + q.lost) : 0;
+  const poor = loss > 3 || q.jitter > 0.03 || q.rtt > 0.3;
+  return html`<p class=${"quality" + (poor ? " poor" : "")} data-received=${q.received} data-sent=${q.sent}>
+    Line: ${poor ? html`<b>poor</b> (loss ${loss.toFixed(1)}%, jitter ${Math.round(q.jitter * 1000)} ms, round trip ${Math.round(q.rtt * 1000)} ms)` : "good"}</p>`;
+}
+
+export function Phone({ phone }) {
+  const { reg, call, error, setCall, where, choose } = phone;
+  const s = call && call.session;
+  const answer = () => s && s.answer({ mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } });
+  const decline = () => s && s.terminate({ status_code: 486, reason_phrase: "Busy Here" });
+  const hangup = () => s && s.terminate();
+  const mute = () => {
+    if (!s) return;
+    if (call.muted) s.unmute({ audio: true }); else s.mute({ audio: true });
+    setCall({ ...call, muted: !call.muted });
+  };
+  useEffect(() => {
+    const key = (e) => {
+      if (!e.altKey || !s) return;
+      const act = { a: answer, d: decline, m: mute, h: hangup }[e.key.toLowerCase()];
+      if (act) { e.preventDefault(); act(); }
+    };
+    addEventListener("keydown", key);
+    return () => removeEventListener("keydown", key);
+  });
+  if (reg === "off") return null;
+  return html`<section class="phone" aria-label="phone">
+    <p>Phone: <span class=${"tag phone-" + reg.replace(" ", "-")}>${reg}</span>
+      ${call && html` · <b class="phone-state">${call.state}</b>`}
+      <label> · calls ring <select aria-label="where calls ring" value=${where} disabled=${!!call}
+        onChange=${(e) => choose(e.target.value)}>
+        <option value="browser">in this browser</option><option value="desk">on my desk phone</option></select></label></p>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <audio id="phone-audio" autoplay></audio>
+    ${call && call.state === "ringing" && html`<p class="actions">
+      <button onClick=${answer} title="Alt+A">Answer</button>
+      <button class="ghost" onClick=${decline} title="Alt+D">Decline</button></p>`}
+    ${call && call.state === "talking" && html`<p class="actions">
+      <button onClick=${mute} aria-pressed=${!!call.muted} title="Alt+M">${call.muted ? "Unmute" : "Mute"}</button>
+      <button onClick=${hangup} title="Alt+H">Hang up</button></p>
+      <${Quality} q=${call.quality} />
+      <p class="dtmf" aria-label="keypad">${KEYS.map((k) => html`<button class="small" onClick=${() => s.sendDTMF(k)}>${k}</button>`)}</p>`}
+  </section>`;
+}
