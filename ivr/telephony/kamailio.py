@@ -236,6 +236,8 @@ def write_config(
     directory.mkdir(parents=True, exist_ok=True)
     dispatcher_list = write_dispatcher_list(directory, workers)
     cfg = directory / "kamailio.cfg"
+    cfg.touch(mode=0o600)  # it holds the store's password and the softphone secret
+    cfg.chmod(0o600)
     cfg.write_text(
         CONFIG.format(
             host=host,

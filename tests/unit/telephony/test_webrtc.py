@@ -40,6 +40,7 @@ def test_kamailio_listens_for_browsers_only_with_a_store_and_a_secret(tmp_path):
                                 ws_port=6060, ws_secret="s3cret").read_text()  # fmt: skip
     assert "listen=tcp:127.0.0.1:6060" in cfg and 'modparam("auth_ephemeral", "secret", "s3cret")' in cfg
     assert "autheph_check_to()" in cfg and "handle_ruri_alias()" in cfg
+    assert stat.S_IMODE(os.stat(tmp_path / "kamailio.cfg").st_mode) == 0o600  # secrets inside
     plain = kamailio.write_config(
         tmp_path, "127.0.0.1", 5060, [("127.0.0.1", 5061)], store_url=store
     ).read_text()
