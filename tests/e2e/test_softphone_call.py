@@ -1,9 +1,9 @@
 """A caller reaches an agent whose phone is the browser: baresip phones a hotline whose billing
 queue is ann; the worker calls sip:ann@hotline, Kamailio finds her console's WebSocket
 registration and rtpengine turns the worker's RTP into DTLS-SRTP for the page. The console
-rings, ann clicks Answer (Chromium's fake microphone says a recording of speech); the agent's
-words reach the caller through the worker, and the caller's side reaches the page (its line
-shows good, counted by the browser's getStats)."""
+rings, ann clicks Answer (Chromium's fake microphone, listed in the page, says a recording of
+speech: the level meter moves); the agent's words reach the caller through the worker, and the
+caller's side reaches the page (its line shows good, counted by the browser's getStats)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,12 @@ def test_the_agent_answers_in_the_console_and_both_hear_each_other(hotline, medi
         threading.Thread(target=call, daemon=True).start()
         answer = page.page.get_by_role("button", name="Answer")
         expect(answer).to_be_visible(timeout=30000)  # it rings in the page
+        assert (
+            page.page.get_by_label("microphone", exact=True).locator("option").count() >= 2
+        )  # default + the fake one
         answer.click()
+        meter = page.page.get_by_label("microphone level")
+        wait_until(lambda: meter.evaluate("m => m.value") > 0.01, 15, "the agent's voice on the level meter")
         line = page.page.locator(".quality")
         expect(line).to_contain_text("Line: good", timeout=15000)
         wait_until(

@@ -112,10 +112,60 @@ function Quality({ q }) {
     Line: ${poor ? html`<b>poor</b> (loss ${loss.toFixed(1)}%, jitter ${Math.round(q.jitter * 1000)} ms, round trip ${Math.round(q.rtt * 1000)} ms)` : "good"}</p>`;
 }
 
+// The microphone's level while talking: what the agent's own voice gives (a silent or wrong
+// microphone shows at once), from the track the call sends.
+function LevelMeter({ session }) {
+  const [level, setLevel] = useState(0);
+  useEffect(() => {
+    const sender = session.connection && session.connection.getSenders().find((x) => x.track && x.track.kind === "audio");
+    if (!sender) return undefined;
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    ctx.createMediaStreamSource(new MediaStream([sender.track])).connect(analyser);
+    const buf = new Float32Array(analyser.fftSize);
+    const timer = setInterval(() => {
+      analyser.getFloatTimeDomainData(buf);
+      const rms = Math.sqrt(buf.reduce((a, v) => a + v * v, 0) / buf.length);
+      setLevel(Math.min(1, rms * 4));
+    }, 100);
+    return () => { clearInterval(timer); ctx.close(); };
+  }, [session]);
+  return html`<label class="level">microphone <meter aria-label="microphone level" min="0" max="1" value=${level}></meter></label>`;
+}
+
+// Which microphone answers and which speaker plays the call (kept in this browser).
+function Devices({ disabled }) {
+  const [devices, setDevices] = useState([]);
+  const [mic, setMic] = useState(localStorage.getItem("ivr.mic") || "");
+  const [speaker, setSpeaker] = useState(localStorage.getItem("ivr.speaker") || "");
+  useEffect(() => {
+    const list = () => navigator.mediaDevices.enumerateDevices().then(setDevices).catch(() => {});
+    list();
+    navigator.mediaDevices.addEventListener("devicechange", list);
+    return () => navigator.mediaDevices.removeEventListener("devicechange", list);
+  }, []);
+  useEffect(() => {
+    const audio = document.getElementById("phone-audio");
+    if (audio && audio.setSinkId && speaker) audio.setSinkId(speaker).catch(() => {});
+  }, [speaker]);
+  const pick = (key, set) => (e) => { localStorage.setItem(key, e.target.value); set(e.target.value); };
+  const named = (kind) => devices.filter((d) => d.kind === kind).map((d, i) => html`<option value=${d.deviceId}>${d.label || kind + " " + (i + 1)}</option>`);
+  return html`<p class="devices">
+    <label>Microphone <select aria-label="microphone" value=${mic} disabled=${disabled} onChange=${pick("ivr.mic", setMic)}>
+      <option value="">default</option>${named("audioinput")}</select></label>
+    <label> Speaker <select aria-label="speaker" value=${speaker} onChange=${pick("ivr.speaker", setSpeaker)}>
+      <option value="">default</option>${named("audiooutput")}</select></label></p>`;
+}
+
+function microphone() {
+  const mic = localStorage.getItem("ivr.mic");
+  return mic ? { deviceId: { exact: mic } } : true;
+}
+
 export function Phone({ phone }) {
   const { reg, call, error, setCall, where, choose } = phone;
   const s = call && call.session;
-  const answer = () => s && s.answer({ mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } });
+  const answer = () => s && s.answer({ mediaConstraints: { audio: microphone(), video: false }, pcConfig: { iceServers: [] } });
   const decline = () => s && s.terminate({ status_code: 486, reason_phrase: "Busy Here" });
   const hangup = () => s && s.terminate();
   const mute = () => {
@@ -141,12 +191,14 @@ export function Phone({ phone }) {
         <option value="browser">in this browser</option><option value="desk">on my desk phone</option></select></label></p>
     ${error && html`<p class="error" role="alert">${error}</p>`}
     <audio id="phone-audio" autoplay></audio>
+    ${where === "browser" && html`<${Devices} disabled=${!!call} />`}
     ${call && call.state === "ringing" && html`<p class="actions">
       <button onClick=${answer} title="Alt+A">Answer</button>
       <button class="ghost" onClick=${decline} title="Alt+D">Decline</button></p>`}
     ${call && call.state === "talking" && html`<p class="actions">
       <button onClick=${mute} aria-pressed=${!!call.muted} title="Alt+M">${call.muted ? "Unmute" : "Mute"}</button>
       <button onClick=${hangup} title="Alt+H">Hang up</button></p>
+      <${LevelMeter} session=${s} />
       <${Quality} q=${call.quality} />
       <p class="dtmf" aria-label="keypad">${KEYS.map((k) => html`<button class="small" onClick=${() => s.sendDTMF(k)}>${k}</button>`)}</p>`}
   </section>`;
