@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(PY) bench/digits.py --set dev
 	$(PY) bench/digits.py --set check
 	$(PY) bench/rescore.py
+	$(PY) bench/softphone.py
 
 ## Format, lint, types and the import contracts: seconds, and part of `make test`.
 check: $(STAMP)
