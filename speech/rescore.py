@@ -16,6 +16,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from difflib import SequenceMatcher
 
+MAX_WORDS = 2000
+"""Expected words a transcription request may carry."""
+MAX_WORD_CHARS = 40
 MAX_CANDIDATES = 6
 """Texts scored per round (one teacher-forced pass over them all)."""
 ROUNDS = 2
@@ -56,15 +59,13 @@ def vocabulary(phrases: Iterable[str]) -> dict[str, str]:
     for p in phrases:
         for n, m in enumerate(_WORD.finditer(p)):
             w, low = m.group(), m.group().lower()
-            if len(w) < 3 or low in _COMMON or "'" in w:  # "i'll", "what's": nothing to hear wrong
+            if (
+                len(w) < 3 or len(w) > MAX_WORD_CHARS or low in _COMMON or "'" in w
+            ):  # "i'll": nothing to mishear
                 continue
             if n > 0 and w[0].isupper() or low not in out:
                 out[low] = w if n > 0 and w[0].isupper() else low
     return out
-
-
-MAX_WORDS = 2000
-MAX_WORD_CHARS = 40
 
 
 def expected_words(words: object) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ivr.dialplan.check import Dialplan
 from ivr.nlu.intents import NONE, IntentMatcher, KnowledgeBase
-from speech.rescore import vocabulary
+from speech.rescore import MAX_WORDS, vocabulary
 
 
 @dataclass
@@ -47,7 +47,8 @@ class Understanding:
         got = self._words.get(key)
         if got is None:
             chosen = [p for name, ps in self.phrases.items() if not key or name in key for p in ps]
-            got = self._words[key] = tuple(sorted(vocabulary(chosen).values()))
+            # at most what the speech service takes: a dialplan of many examples keeps its first words
+            got = self._words[key] = tuple(sorted(vocabulary(chosen).values())[:MAX_WORDS])
         return got
 
     def knowledge(self, question: str) -> tuple[Mapping[str, Any] | None, float]:

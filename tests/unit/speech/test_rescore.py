@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from ivr.dialplan.understanding import Understanding
 from ivr.settings import Settings, SettingsError
 from speech.rescore import candidates, expected_words, rescore, sound_alikes, vocabulary
 
@@ -105,3 +106,11 @@ def test_the_same_word_inflected_is_not_a_mishearing() -> None:
     assert sound_alikes("use", stopped) == []
     assert sound_alikes("month's", stopped) == []
     assert vocabulary(["I'll pay what's due"]) == {"pay": "pay", "due": "due"}
+
+
+def test_a_dialplan_of_many_words_stays_within_what_the_service_takes() -> None:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    many = ["w" + letters[n // 676] + letters[n // 26 % 26] + letters[n % 26] for n in range(3000)]
+    phrases = {"big": [*many, "x" * 60]}
+    words = Understanding(matcher=None, kb=None, phrases=phrases).words_for(None)  # type: ignore[arg-type]
+    assert len(words) == 2000 and expected_words(list(words))  # the service takes them all
