@@ -19,12 +19,12 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, pct
+from common import pct
 from procstats import cpu_s, pss_mb
 
 from tests.baresip import baresip_call
 from tests.browser import CHROMIUM, FLAGS, Page
-from tests.sip_helpers import AGENT_PASSWORD, free_port, speech_wav, start_hotline, stop_hotline
+from tests.sip_helpers import AGENT_PASSWORD, bridge_plan, free_port, speech_wav, start_hotline, stop_hotline
 
 # every RTCPeerConnection the page makes notes when its connection state goes "connected"
 WATCH = """(() => {
@@ -39,13 +39,6 @@ WATCH = """(() => {
   };
   window.RTCPeerConnection.prototype = Native.prototype;
 })();"""
-
-
-def bridge_plan(tmp: Path, sip: int) -> Path:
-    plan = tmp / "bridge.yaml"
-    text = (ROOT / "tests" / "sip" / "bridge.yaml").read_text()
-    plan.write_text(text.replace("@AGENT_URI@", f"sip:ann@127.0.0.1:{sip}").replace("@MODE@", "bridge"))
-    return plan
 
 
 def main() -> None:

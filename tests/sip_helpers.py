@@ -286,6 +286,14 @@ def registered(run_dir: Path) -> list[str]:
     return [line.split("Address:", 1)[1].strip() for line in out.splitlines() if "Address:" in line]
 
 
+def bridge_plan(tmp: Path, sip: int, mode: str = "bridge") -> Path:
+    """tests/sip/bridge.yaml with its billing queue as ann's phone on the hotline at `sip`."""
+    plan = tmp / "bridge.yaml"
+    text = (ROOT / "tests" / "sip" / "bridge.yaml").read_text()
+    plan.write_text(text.replace("@AGENT_URI@", f"sip:ann@127.0.0.1:{sip}").replace("@MODE@", mode))
+    return plan
+
+
 def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents=("ann", "bob"), directory=(),  # type: ignore[no-untyped-def]
                   skills=("billing",), supervisors=()) -> dict:  # fmt: skip
     """`ivr serve` (one worker) on free ports with agents (skill billing, AGENT_PASSWORD) and

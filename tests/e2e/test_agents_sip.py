@@ -19,6 +19,7 @@ from tests.sip_helpers import (
     AGENT_PASSWORD as PASSWORD,
 )
 from tests.sip_helpers import (
+    bridge_plan,
     free_port,
     registered,
     speech_wav,
@@ -30,13 +31,6 @@ from tests.sip_helpers import (
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def bridge_plan(tmp: Path, sip: int) -> Path:
-    plan = tmp / "bridge.yaml"
-    text = (ROOT / "tests" / "sip" / "bridge.yaml").read_text()
-    plan.write_text(text.replace("@AGENT_URI@", f"sip:ann@127.0.0.1:{sip}").replace("@MODE@", "bridge"))
-    return plan
 
 
 @pytest.fixture(scope="module")
