@@ -19,7 +19,7 @@ run: $(STAMP)
 ## Set up, check (format, lint, types, import contracts), and run the whole test suite (a
 ## throwaway PostgreSQL for the store tests included).
 test: $(STAMP) check
-	IVR_REQUIRE_PG=1 bash scripts/with-postgres.sh $(PY) -m pytest -q
+	IVR_REQUIRE_PG=1 bash scripts/with-postgres.sh $(PY) -m pytest -q --durations=25
 
 ## Unit tests only (no model, no SIP): seconds.
 test-fast: $(STAMP)
