@@ -83,6 +83,9 @@ class ReplayTransport:
         self.end_reason = ""
         self.agent_leg = False
         self.on_agent_audio: Callable[[bytes], None] | None = None  # no agent leg: never called
+        self.agent_hold_music = ""
+        self.on_agent_hold: Callable[[bool], None] | None = None
+        self.on_agent_dtmf: Callable[[str], None] | None = None
 
     @classmethod
     def from_file(

@@ -58,6 +58,12 @@ class Transport(Protocol):
     replay notes a bridge and ends."""
     on_agent_audio: Callable[[bytes], None] | None
     """Given the agent's audio once bridged (their side is transcribed too)."""
+    agent_hold_music: str
+    """The WAV the caller hears while the agent's phone holds them (set once bridged)."""
+    on_agent_hold: Callable[[bool], None] | None
+    """Told (on the event loop) when the agent's phone holds the caller (True) and takes them back."""
+    on_agent_dtmf: Callable[[str], None] | None
+    """Told (on the event loop) of each digit the agent keys (it is sent on to the caller)."""
 
     def inputs(self) -> AsyncIterator[CallInput]:
         """The caller's audio frames and DTMF digits, in audio-time order, until hang-up."""

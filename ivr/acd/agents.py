@@ -17,6 +17,8 @@ from ivr.users import Users
 
 SETTABLE = (AgentState.AVAILABLE, AgentState.AWAY, AgentState.LOGGED_OUT)
 """The states an agent may put themselves in (the others follow the calls)."""
+PHONE_REASON = "phone: "
+"""The away reason the browser phone gives when it cannot take calls (and takes back)."""
 
 
 def ha1(name: str, realm: str, password: str) -> tuple[str, str]:
@@ -97,3 +99,25 @@ class Agents:
         agent = self.get(name)
         assert agent is not None
         return agent
+
+    def phone_state(self, name: str, working: bool, why: str = "") -> Agent | None:
+        """The agent's browser phone says whether it can take a call. Lost (no registration, no
+        microphone): an available agent goes away with the reason "phone: <why>", so the ACD
+        offers them nothing. Back: an agent the phone put away is available again. Any other
+        state is the agent's own or the call's, and stays."""
+        reason = f"{PHONE_REASON}{why}"[:200]
+        with write_tx(self.engine) as conn:
+            row = conn.execute(select(agents).where(agents.c.name == name)).first()
+            if row is None:
+                return None
+            if not working and row.state == AgentState.AVAILABLE:
+                values = {"state": str(AgentState.AWAY), "reason": reason}
+            elif working and row.state == AgentState.AWAY and row.reason.startswith(PHONE_REASON):
+                values = {"state": str(AgentState.AVAILABLE), "reason": ""}
+            elif not working and row.state == AgentState.AWAY and row.reason.startswith(PHONE_REASON):
+                values = {"reason": reason}  # still lost, maybe for another reason
+            else:
+                values = {}
+            if values:
+                conn.execute(update(agents).where(agents.c.name == name).values(since=time.time(), **values))
+        return self.get(name)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
 
 from ivr.api.auth import AgentUser
 from ivr.telephony import webrtc
@@ -22,6 +23,13 @@ class Softphone:
     ws_uri: str
     domain: str
     run_dir: Path
+
+
+class PhoneState(BaseModel):
+    working: bool
+    """Registered, with a microphone: the page can take a call."""
+    why: str = Field(default="", max_length=120)
+    """What is wrong when it cannot ("no microphone", "not registered", "reconnecting")."""
 
 
 def softphone_router(softphone: Softphone | None) -> APIRouter:
@@ -45,5 +53,13 @@ def softphone_router(softphone: Softphone | None) -> APIRouter:
             "renew_after_s": webrtc.CREDENTIAL_TTL_S // 2,
             "register_expires_s": webrtc.MAX_EXPIRES_S,
         }
+
+    @router.post("/api/softphone/state")
+    def state(change: PhoneState, request: Request, who: AgentUser) -> dict[str, Any]:
+        """The page's phone lost (an available agent goes away: offered no calls) or back."""
+        agent = request.app.state.store.agents.phone_state(who.user, change.working, change.why)
+        if agent is None:
+            raise HTTPException(404, f"{who.user} takes no calls (not an agent)")
+        return {"name": agent.name, "state": str(agent.state), "reason": agent.reason}
 
     return router

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ivr.call.agent_side import FarSide
+from ivr.call.hold import hold_loop
 from ivr.call.monitor import MonitorWatch
 from ivr.conversation import TransferOutcome, TransferRequest
 from ivr.events import EventType
@@ -74,9 +75,19 @@ class Legs:
         if self._far is None and transport.agent_leg:
             self._far = FarSide(s, "caller" if s.main_speaker != "caller" else "agent")
             transport.on_agent_audio = self._far.feed
+            transport.agent_hold_music = str(hold_loop(None, s.settings.data_dir, transport.sample_rate)[0])
+            transport.on_agent_hold = self._agent_hold
+            transport.on_agent_dtmf = self._agent_dtmf
         desk = s.services.desk
         if isinstance(transport, MonitorTransport) and desk is not None and self._monitor is None:
             self._monitor = MonitorWatch(s, desk, s.services.agent_uri)
+
+    def _agent_hold(self, held: bool) -> None:
+        """The agent's phone holds the caller (they hear the music) or takes them back."""
+        self.s.emit(EventType.HOLD, state="start" if held else "stop", by="agent")
+
+    def _agent_dtmf(self, digit: str) -> None:
+        self.s.emit(EventType.DTMF, digit=digit, by="agent")
 
     async def close(self) -> None:
         if self._far is not None:

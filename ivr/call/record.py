@@ -79,7 +79,7 @@ class Summary:
             elif state != "dialing":
                 self.transfer_failed = state
         elif t is EventType.HOLD:
-            self.on_hold = d["state"] == "start"
+            self.on_hold = d["state"] == "start" and d.get("by") != "agent"  # an agent's hold: bridged
         elif t is EventType.HANGUP:
             self.hangup = str(d["reason"])
         elif t is EventType.ERROR and d.get("stage") == "app":

@@ -67,6 +67,9 @@ class AgentBridge:
         self.agent_leg = True
         self.on_agent_audio: Callable[[bytes], None] | None = None
         """Given the agent's audio (20 ms frames, on the event loop) once the caller is put through."""
+        self.agent_hold_music = ""
+        self.on_agent_hold: Callable[[bool], None] | None = None
+        self.on_agent_dtmf: Callable[[str], None] | None = None
         self._agent_rx: deque[bytes] = deque()
         self._agent_rx_scheduled = False
         self.bridge_reason = ""
@@ -103,6 +106,16 @@ class AgentBridge:
         if not self._agent_out:  # the whisper has been heard: connect the caller
             self._loop.call_soon_threadsafe(self._whisper_done)
         return chunk
+
+    def agent_dtmf(self, digit: str) -> None:
+        """The agent keyed `digit` (sent on to the caller) (SIP thread)."""
+        if self.on_agent_dtmf is not None:
+            self._loop.call_soon_threadsafe(self.on_agent_dtmf, digit)
+
+    def agent_held(self, held: bool) -> None:
+        """The agent's phone put the caller on hold (True) or took them back (SIP thread)."""
+        if self.on_agent_hold is not None:
+            self._loop.call_soon_threadsafe(self.on_agent_hold, held)
 
     def refer_done(self, status: int, reason: str) -> None:
         outcome = TransferOutcome.CONNECTED if 200 <= status < 300 else _outcome_of_status(status)

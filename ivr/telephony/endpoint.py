@@ -210,6 +210,10 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         acfg.mediaConfig.transportConfig.port = s.rtp_port
         acfg.mediaConfig.transportConfig.portRange = s.rtp_ports
         acfg.mediaConfig.transportConfig.boundAddress = s.host
+        # no re-INVITE "to use only one codec" right after an answer with several: sent just
+        # after the ACK, it overtook it on its way to a browser (Kamailio's workers race), and
+        # JsSIP, still waiting for the ACK, refused it and then resent its 200 until the call died
+        acfg.mediaConfig.lockCodecEnabled = False
         self._acc = _Account(self)
         self._acc.create(acfg, True)
         self._ep = ep
@@ -252,7 +256,11 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         return 10
 
     def _on_media(self, call: _Call) -> None:
-        if call.gone or call.port is not None:
+        if call.gone:
+            return
+        if call.port is not None:  # a re-INVITE: an agent's phone may hold the caller
+            if call.leg == "agent":
+                self._agent_media_changed(call)
             return
         info = call.getInfo()
         if call.leg == "monitor":

@@ -97,6 +97,7 @@ class _Call(pj.Call):
         self.gone = False
         self.player: Any = None  # hold music, played by pjmedia into the call
         self.hold_deaf = False  # on hold and the caller's frames are not taken
+        self.holding = False  # on an agent's leg: the agent's phone holds the caller
         self.monitor: _Call | None = None  # a supervisor's leg listening in on this caller's bridge
         self.watched: _Call | None = None  # on a supervisor's leg: the caller leg it listens to
         self.monitor_mode = ""  # listen | whisper | barge (what the supervisor's leg is wired for)
@@ -129,6 +130,10 @@ class _Call(pj.Call):
         try:
             if self.transport is not None and self.leg == "caller":
                 self.transport.sip_dtmf(prm.digit)
+            elif self.leg == "agent" and self.bridged and self.peer is not None and not self.peer.gone:
+                self.peer.dialDtmf(prm.digit)  # the agent's keypad reaches the caller (RFC 2833)
+                if self.transport is not None:
+                    self.transport.agent_dtmf(prm.digit)
         except Exception:
             log.exception("dtmf")
 

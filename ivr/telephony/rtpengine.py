@@ -23,6 +23,15 @@ TO_BROWSER = (
 )
 # ... and the browser's answer back to plain RTP for the worker
 FROM_BROWSER = "trust-address replace-origin replace-session-connection ICE=remove RTP/AVP rtcp-mux-demux"
+# a browser's own offer in the call (a re-INVITE: hold, take back) to the worker's plain RTP,
+# and the worker's answer back to the browser's DTLS-SRTP
+FROM_BROWSER_OFFER = (
+    "trust-address replace-origin replace-session-connection ICE=remove DTLS=off SDES-off "
+    "RTP/AVP rtcp-mux-demux"
+)
+TO_BROWSER_ANSWER = (
+    "trust-address replace-origin replace-session-connection ICE=force UDP/TLS/RTP/SAVPF rtcp-mux-accept"
+)
 
 
 def binary() -> str | None:

@@ -102,10 +102,24 @@ onreply_route[BROWSER_ANSWER] {{
         rtpengine_answer("{from_browser}");
     }}
 }}
+
+onreply_route[WORKER_ANSWER] {{
+    if (has_body("application/sdp")) {{
+        rtpengine_answer("{to_browser_answer}");
+    }}
+}}
 """
 
 RTPENGINE_BYE = """if (is_method("BYE")) {{
                 rtpengine_delete();
+            }}
+            if (is_method("INVITE") && has_body("application/sdp") && nat_uac_test("64")) {{
+                # a browser's re-INVITE (hold, take back): its SDP to the worker's RTP, and back
+                rtpengine_offer("{from_browser_offer}");
+                t_on_reply("WORKER_ANSWER");
+            }} else if (is_method("INVITE") && has_body("application/sdp") && $du =~ "transport=ws") {{
+                rtpengine_offer("{to_browser}");  # the worker's re-INVITE to a browser
+                t_on_reply("BROWSER_ANSWER");
             }}
             """
 
@@ -199,7 +213,11 @@ def config_parts(host: str, ws_port: int, secret: str | None, rtpengine_ng: int 
     }
     if rtpengine_ng:
         parts["ws_modules"] += RTPENGINE_MODULES.format(host=host, ng_port=rtpengine_ng)
-        parts["ws_routes"] += RTPENGINE_ROUTES.format(from_browser=rtpengine.FROM_BROWSER)
+        parts["ws_routes"] += RTPENGINE_ROUTES.format(
+            from_browser=rtpengine.FROM_BROWSER, to_browser_answer=rtpengine.TO_BROWSER_ANSWER
+        )
         parts["ws_media"] = RTPENGINE_INVITE.format(to_browser=rtpengine.TO_BROWSER)
-        parts["ws_bye"] = RTPENGINE_BYE.format()
+        parts["ws_bye"] = RTPENGINE_BYE.format(
+            from_browser_offer=rtpengine.FROM_BROWSER_OFFER, to_browser=rtpengine.TO_BROWSER
+        )
     return parts

@@ -121,7 +121,7 @@ export function AgentView({ me }) {
   const [link, setLink] = useState("connecting");
   const [error, setError] = useState("");
   const [version, setVersion] = useState(0);
-  const phone = usePhone(me);
+  const phone = usePhone(me, agent);
   useEffect(() => liveSocket("/api/events", (m) => {
     if (m.type === "agent") setAgent(m);
     else if (m.type === "offer") { setPop(m); setEvents([]); setEnded(null); }

@@ -1,7 +1,8 @@
 // The agent's phone in the page: JsSIP registers over WebSocket with a short-lived credential
 // the API issues to the signed-in agent (renewed while the page is open); a call rings here
 // (a tone and the screen pop), and is answered, muted, keyed and hung up with the buttons or
-// keys (Alt+A answer, Alt+D decline, Alt+M mute, Alt+H hang up).
+// keys (Alt+A answer, Alt+D decline, Alt+M mute, Alt+O hold, Alt+H hang up). On hold the
+// caller hears the hotline's music; the keypad's digits reach the caller as RFC 2833 events.
 import { useEffect, useRef, useState } from "preact/hooks";
 import JsSIP from "jssip";
 import { api, errorText, html } from "./lib.js";
@@ -29,17 +30,44 @@ function localOnly(sdp) {
 
 const WHERE_KEY = "ivr.phone";  // where this agent's calls ring: "browser" (default) or "desk"
 
-export function usePhone(me) {
+// Whether this browser gives the page a microphone (asked once at sign-in, as a desk phone's
+// self-test: an agent learns it before a caller is waiting, not when they click Answer).
+function micCheck() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return Promise.reject(new Error("this page is not a secure context"));
+  return navigator.mediaDevices.getUserMedia({ audio: microphone(), video: false }).then((m) => m.getTracks().forEach((t) => t.stop()));
+}
+
+// The phone tells the server when it cannot take a call (not registered, reconnecting, no
+// microphone): an available agent is put away ("phone: ...") and offered nothing until it can.
+function useReportPhone(me, agent, where, reg, micError) {
+  const working = where === "desk" || (reg === "registered" && !micError);
+  const why = micError ? "no microphone" : reg;
+  const state = agent && agent.state, reason = (agent && agent.reason) || "";
+  useEffect(() => {
+    if (!state || reg === "off" || reg === "connecting") return;
+    const lost = !working && state === "available";
+    const back = working && state === "away" && reason.startsWith("phone: ");
+    const changed = !working && state === "away" && reason.startsWith("phone: ") && reason !== "phone: " + why;
+    if (lost || back || changed) api("POST", "/api/softphone/state", { working, why: working ? "" : why }).catch(() => {});
+  }, [working, why, state, reason, reg]);
+}
+
+export function usePhone(me, agent) {
   const [where, setWhere] = useState(() => localStorage.getItem(WHERE_KEY) || "browser");
   const [reg, setReg] = useState("connecting");
   const [call, setCall] = useState(null);  // {session, state, muted}
   const [error, setError] = useState("");
+  const [micError, setMicError] = useState("");
   const ua = useRef(null);
   const ring = useRef(ringer());
+  useReportPhone(me, agent, where, reg, micError);
   useEffect(() => {
-    if (where === "desk") { setReg("desk phone"); setError(""); return undefined; }  // no second phone ringing
+    if (where === "desk") { setReg("desk phone"); setError(""); setMicError(""); return undefined; }  // no second phone ringing
     setReg("connecting");
     let stopped = false, renew = null;
+    micCheck().then(() => { if (!stopped) setMicError(""); }).catch((e) => {
+      if (!stopped) setMicError("The browser gives this page no microphone (" + (e.name || e.message) + "): allow it for this page, or choose the desk phone. No calls are offered meanwhile.");
+    });
     const fetchCredential = () => api("POST", "/api/softphone/credential", {});
     const start = (c) => {
       const u = new JsSIP.UA({
@@ -47,21 +75,27 @@ export function usePhone(me) {
         authorization_user: c.username, password: c.password, register_expires: c.register_expires_s,
         session_timers: false,
       });
+      let down = false;  // the socket dropped: JsSIP reconnects and registers again by itself
+      u.on("connected", () => { down = false; });
       u.on("registered", () => { setReg("registered"); setError(""); });
-      u.on("unregistered", () => setReg("not registered"));
+      u.on("unregistered", () => setReg(down ? "reconnecting" : "not registered"));
       u.on("registrationFailed", (e) => { setReg("not registered"); setError("The phone could not sign in: " + e.cause); });
-      u.on("disconnected", () => setReg("reconnecting"));
+      u.on("disconnected", () => { down = true; setReg("reconnecting"); setError("The phone lost its connection: reconnecting (no calls are offered meanwhile)."); });
       u.on("newRTCSession", (e) => {
         if (e.originator !== "remote") return;
         const s = e.session;
         const update = (state) => setCall((old) => ({ ...(old || {}), session: s, state }));
         s.on("sdp", (x) => { if (x.originator === "local") x.sdp = localOnly(x.sdp); });
+        let iceQuiet = null;  // send the offer once candidates pause, not after every interface times out
+        s.on("icecandidate", (c) => { clearTimeout(iceQuiet); iceQuiet = setTimeout(c.ready, 300); });
         s.on("accepted", () => { ring.current.stop(); update("talking"); });
         s.on("confirmed", () => update("talking"));
+        s.on("hold", (h) => { if (h.originator === "local") setCall((old) => (old && old.session === s ? { ...old, held: true } : old)); });
+        s.on("unhold", (h) => { if (h.originator === "local") setCall((old) => (old && old.session === s ? { ...old, held: false } : old)); });
         s.on("ended", () => { ring.current.stop(); setCall(null); });
         s.on("failed", (f) => {
           ring.current.stop(); setCall(null);
-          if (f.cause === JsSIP.C.causes.USER_DENIED_MEDIA_ACCESS) setError("The browser denied the microphone: allow it for this page to take calls.");
+          if (f.cause === JsSIP.C.causes.USER_DENIED_MEDIA_ACCESS) setMicError("The browser denied the microphone: allow it for this page to take calls. No calls are offered meanwhile.");
         });
         s.on("peerconnection", (p) => p.peerconnection.addEventListener("track", (t) => {
           const audio = document.getElementById("phone-audio");
@@ -101,7 +135,7 @@ export function usePhone(me) {
     return () => { stopped = true; clearInterval(renew); ring.current.stop(); if (ua.current) { ua.current.stop(); ua.current = null; } };
   }, [me.user, where]);
   const choose = (w) => { localStorage.setItem(WHERE_KEY, w); setWhere(w); };
-  return { reg, call, error, setCall, where, choose };
+  return { reg, call, error: micError || error, setCall, where, choose };
 }
 
 function Quality({ q }) {
@@ -168,6 +202,10 @@ export function Phone({ phone }) {
   const answer = () => s && s.answer({ mediaConstraints: { audio: microphone(), video: false }, pcConfig: { iceServers: [] } });
   const decline = () => s && s.terminate({ status_code: 486, reason_phrase: "Busy Here" });
   const hangup = () => s && s.terminate();
+  const hold = () => {
+    if (!s) return;
+    if (call.held) s.unhold(); else s.hold();  // a re-INVITE: the worker plays the caller hold music
+  };
   const mute = () => {
     if (!s) return;
     if (call.muted) s.unmute({ audio: true }); else s.mute({ audio: true });
@@ -176,7 +214,7 @@ export function Phone({ phone }) {
   useEffect(() => {
     const key = (e) => {
       if (!e.altKey || !s) return;
-      const act = { a: answer, d: decline, m: mute, h: hangup }[e.key.toLowerCase()];
+      const act = { a: answer, d: decline, m: mute, o: hold, h: hangup }[e.key.toLowerCase()];
       if (act) { e.preventDefault(); act(); }
     };
     addEventListener("keydown", key);
@@ -185,7 +223,7 @@ export function Phone({ phone }) {
   if (reg === "off") return null;
   return html`<section class="phone" aria-label="phone">
     <p>Phone: <span class=${"tag phone-" + reg.replace(" ", "-")}>${reg}</span>
-      ${call && html` · <b class="phone-state">${call.state}</b>`}
+      ${call && html` · <b class="phone-state">${call.held ? "on hold" : call.state}</b>`}
       <label> · calls ring <select aria-label="where calls ring" value=${where} disabled=${!!call}
         onChange=${(e) => choose(e.target.value)}>
         <option value="browser">in this browser</option><option value="desk">on my desk phone</option></select></label></p>
@@ -197,6 +235,7 @@ export function Phone({ phone }) {
       <button class="ghost" onClick=${decline} title="Alt+D">Decline</button></p>`}
     ${call && call.state === "talking" && html`<p class="actions">
       <button onClick=${mute} aria-pressed=${!!call.muted} title="Alt+M">${call.muted ? "Unmute" : "Mute"}</button>
+      <button onClick=${hold} aria-pressed=${!!call.held} title="Alt+O">${call.held ? "Take back" : "Hold"}</button>
       <button onClick=${hangup} title="Alt+H">Hang up</button></p>
       <${LevelMeter} session=${s} />
       <${Quality} q=${call.quality} />

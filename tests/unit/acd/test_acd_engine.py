@@ -202,3 +202,28 @@ def test_nobody_free_spares_the_store_until_an_agent_is_freed_here(store):
     acd.missed("c1", "ann")  # freed by this process: its callers look again at once
     assert not acd.nobody_free()
     assert acd.claim("c1").name == "ann"
+
+
+def test_a_browser_phone_that_cannot_take_calls_keeps_its_agent_out_of_offers(store):
+    acd = Acd(store.engine, RULES)
+    store.agents.add("ann", "correct horse", ["billing"])
+    store.agents.set_state("ann", AgentState.AVAILABLE)
+    lost = store.agents.phone_state("ann", False, "no microphone")
+    assert lost.state is AgentState.AWAY and lost.reason == "phone: no microphone"
+    acd.join("c1", "billing", 0)
+    assert acd.claim("c1") is None  # her phone cannot ring: no offer
+    assert store.agents.phone_state("ann", False, "reconnecting").reason == "phone: reconnecting"
+    back = store.agents.phone_state("ann", True)
+    assert back.state is AgentState.AVAILABLE and back.reason == ""
+    assert acd.claim("c1").name == "ann"
+    assert store.agents.phone_state("ann", False, "not registered").state is AgentState.RINGING  # the call's
+
+
+def test_the_phone_coming_back_does_not_end_an_agents_own_break(store):
+    store.agents.add("bob", "correct horse", ["billing"])
+    store.agents.set_state("bob", AgentState.AWAY, "lunch")
+    assert store.agents.phone_state("bob", True).state is AgentState.AWAY
+    assert store.agents.phone_state("bob", False, "no microphone").reason == "lunch"
+    store.agents.set_state("bob", AgentState.LOGGED_OUT)
+    assert store.agents.phone_state("bob", False, "x").state is AgentState.LOGGED_OUT
+    assert store.agents.phone_state("carol", True) is None  # not an agent

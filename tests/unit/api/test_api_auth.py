@@ -44,6 +44,7 @@ ROUTE_ROLES = {
     "GET /api/me": "agent",
     "POST /api/logout": "agent",
     "POST /api/softphone/credential": "agent",
+    "POST /api/softphone/state": "agent",
     "GET /api/sip": "supervisor",
     "GET /api/dialplan": "supervisor",
     "POST /api/dialplan/reload": "admin",
