@@ -107,9 +107,12 @@ class ConsoleRecords:
         return out
 
     # -- monitoring ------------------------------------------------------------------------
-    def monitor_request(self, call_id: str, supervisor: str, mode: str) -> dict[str, Any]:
+    def monitor_request(
+        self, call_id: str, supervisor: str, mode: str, browser_phones: bool = False
+    ) -> dict[str, Any]:
         """A supervisor asks to listen to, whisper on or barge into a live call through their
-        own phone (they need a SIP account: `ivr agents add`). One monitor per call at a time."""
+        own phone: a desk phone (a SIP account: `ivr agents add`) or, where the hotline has
+        browser phones, the console they are signed in to. One monitor per call at a time."""
         if mode not in MONITOR_MODES:
             raise UserError(f"mode {mode!r}: one of {', '.join(MONITOR_MODES)}")
         now = time.time()
@@ -125,7 +128,7 @@ class ConsoleRecords:
                     f"call {call_id} is not with an agent: only a call put through to one can be monitored"
                 )
             phone = conn.execute(select(agents.c.ha1).where(agents.c.name == supervisor)).scalar()
-            if not phone:
+            if not phone and not browser_phones:
                 raise UserError(
                     f"{supervisor} has no phone on the hotline: `ivr agents add {supervisor} --skills ...` gives one"
                 )

@@ -1,4 +1,5 @@
-"""A supervisor on a live call through their own SIP phone: listen (they hear both sides),
+"""A supervisor on a live call through their own phone (a desk phone, or the floor page itself
+where the hotline has browser phones): listen (they hear both sides),
 whisper (the agent hears them too; the caller never does), barge (all three talk). The API
 records the request; the worker holding the call dials the supervisor's phone and mixes the
 leg in (`ivr.call.monitor`), and reports how it went in the same row. Also the call's
@@ -27,7 +28,8 @@ def monitor_router() -> APIRouter:
     @router.post("/api/calls/{call_id}/monitor", status_code=201)
     def start(call_id: str, body: MonitorRequest, request: Request, who: SupervisorUser) -> dict[str, Any]:
         try:
-            return request.app.state.store.console.monitor_request(call_id, who.user, body.mode)
+            browser = bool(request.app.state.softphone_ws)  # their console is a phone too
+            return request.app.state.store.console.monitor_request(call_id, who.user, body.mode, browser)
         except UserError as e:
             raise HTTPException(409, str(e)) from None
 

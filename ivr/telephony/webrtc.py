@@ -82,6 +82,7 @@ modparam("auth_ephemeral", "secret", "{secret}")
 modparam("nathelper", "natping_interval", 0)
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
 modparam("registrar", "received_avp", "$avp(RECEIVED)")
+modparam("usrloc", "handle_lost_tcp", 1)  # a closed tab's registration goes with its socket
 """
 
 RTPENGINE_MODULES = """

@@ -27,7 +27,6 @@ from tests.baresip import baresip_call
 from tests.browser import CHROMIUM, FLAGS, Page
 from tests.sip_helpers import AGENT_PASSWORD as PASSWORD
 from tests.sip_helpers import (
-    bridge_plan,
     free_port,
     registered,
     speech_wav,
@@ -78,8 +77,17 @@ LISTEN = """() => {
 @pytest.fixture(scope="module")
 def hotline(tmp_path_factory):
     ws = free_port(socket.SOCK_STREAM)
-    served = start_hotline(tmp_path_factory.mktemp("softphone"), bridge_plan, env={"IVR_WS_PORT": str(ws)})
+    served = start_hotline(
+        tmp_path_factory.mktemp("softphone"),
+        lambda tmp, sip: ROOT / "tests" / "sip" / "queue.yaml",  # ann and bob take billing's calls
+        env={"IVR_WS_PORT": str(ws)},
+    )
     served["ws"] = ws
+    from ivr.records import Store
+
+    store = Store(f"sqlite:///{served['data']}/ivr.sqlite3")
+    store.users.add("sam", "supervisor", PASSWORD)  # a supervisor with no desk phone: the floor page is one
+    store.close()
     yield served
     stop_hotline(served)
 
@@ -90,22 +98,39 @@ def browsers(tmp_path_factory):
     one with no microphone at all."""
     from playwright.sync_api import sync_playwright
 
-    mic = speech_wav(tmp_path_factory.mktemp("mic") / "agent.wav", [("jfk.flac", 2)], rate=16000)
-    media = [
-        *FLAGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-audio-capture={mic}",
-        "--allow-loopback-in-peer-connection",
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-        "--autoplay-policy=no-user-gesture-required",
-    ]
+    tmp = tmp_path_factory.mktemp("mic")
+    mic = speech_wav(tmp / "agent.wav", [("jfk.flac", 2)], rate=16000)
+    sup_mic = speech_wav(tmp / "supervisor.wav", [("cmu_arctic_us_aew_a0002.wav", 1)], rate=16000)
+
+    def media(wav: Path) -> list[str]:
+        return [
+            *FLAGS,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}",
+            "--allow-loopback-in-peer-connection",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--autoplay-policy=no-user-gesture-required",
+        ]
+
     with sync_playwright() as p:
-        speaking = p.chromium.launch(executable_path=CHROMIUM, args=media, headless=True)
+        speaking = p.chromium.launch(executable_path=CHROMIUM, args=media(mic), headless=True)
+        supervising = p.chromium.launch(executable_path=CHROMIUM, args=media(sup_mic), headless=True)
         deaf = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield {"media": speaking, "none": deaf}
-        speaking.close()
-        deaf.close()
+        yield {"media": speaking, "supervisor": supervising, "none": deaf}
+        for b in (speaking, supervising, deaf):
+            b.close()
+
+
+def _waiting(page: Page, predicate, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
+    """wait_until, but idling in Playwright between looks: a page whose WebSocket the test
+    routes (to drop it) has its messages carried by this process, which a sleep would stall."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        page.page.wait_for_timeout(200)
+    return value
 
 
 def _browsers_registered(run) -> int:  # type: ignore[no-untyped-def]
@@ -117,6 +142,14 @@ def _agent_page(browser, hotline, who: str = "ann") -> Page:  # type: ignore[no-
     page.sign_in(who, PASSWORD)
     page.page.wait_for_url("**/console/agent")
     return page
+
+
+def _available(page: Page) -> None:
+    """The agent goes available (Alt+1) once their page's phone is registered."""
+    expect(page.page.locator(".phone .tag")).to_have_text("registered", timeout=15000)
+    expect(page.page.locator(".statebar .pill")).not_to_have_text("unknown", timeout=10000)
+    page.page.keyboard.press("Alt+1")
+    expect(page.page.locator(".statebar .pill")).to_have_text("available", timeout=15000)
 
 
 def test_the_agents_console_registers_their_browser_as_their_phone(hotline, browsers):
@@ -223,6 +256,7 @@ def test_the_agent_answers_in_the_page_holds_keys_mutes_and_hangs_up(hotline, br
     try:
         page.sign_in("ann", PASSWORD)
         page.page.wait_for_url("**/console/agent")
+        _available(page)
         phone = page.page.locator(".phone .tag")
         expect(phone).to_have_text("registered", timeout=15000)
         sockets[-1].close(code=4000, reason="the test drops it")  # the network drops the socket
@@ -247,25 +281,27 @@ def test_the_agent_answers_in_the_page_holds_keys_mutes_and_hangs_up(hotline, br
         )  # default + fake
         answer.click()
         meter = page.page.get_by_label("microphone level")
-        wait_until(lambda: meter.evaluate("m => m.value") > 0.01, 15, "the agent's voice on the level meter")
-        expect(page.page.locator(".quality")).to_contain_text("Line: good", timeout=15000)
-        page.page.evaluate(LISTEN)
-        wait_until(
-            lambda: page.page.evaluate("() => window.heard.length") > 16000 * 12, 30, "12 s of the caller"
+        _waiting(
+            page, lambda: meter.evaluate("m => m.value") > 0.01, 15, "the agent's voice on the level meter"
         )
-        seen["page_heard"] = np.array(page.page.evaluate("() => window.heard"), np.float32)
+        expect(page.page.locator(".quality")).to_contain_text("Line: good", timeout=15000)
+        seen["page_heard"] = _heard(page, 12)
         page.page.get_by_role("button", name="Hold").click()
         expect(page.page.locator(".phone-state")).to_have_text("on hold", timeout=10000)
-        wait_until(lambda: _hold_events(hotline, "start"), 15, "the worker's word that the caller is held")
+        _waiting(
+            page, lambda: _hold_events(hotline, "start"), 15, "the worker's word that the caller is held"
+        )
         page.page.wait_for_timeout(6000)  # the caller listens to the music a while
         page.page.get_by_role("button", name="Take back").click()
-        wait_until(lambda: _hold_events(hotline, "stop"), 15, "the caller taken back")
+        _waiting(page, lambda: _hold_events(hotline, "stop"), 15, "the caller taken back")
         page.page.get_by_label("keypad").get_by_role("button", name="5").click()
         page.page.get_by_role("button", name="Mute").click()
         expect(page.page.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
-        wait_until(lambda: meter.evaluate("m => m.value") == 0, 10, "a muted microphone's meter at nothing")
+        _waiting(
+            page, lambda: meter.evaluate("m => m.value") == 0, 10, "a muted microphone's meter at nothing"
+        )
         page.page.get_by_role("button", name="Hang up").click()  # the agent ends the call
-        assert done.wait(90)
+        _waiting(page, done.is_set, 90, "the caller's phone to hang up")
         expect(page.page.get_by_role("button", name="Hang up")).to_have_count(0)
         assert not page.foreign() and not page.errors, (page.foreign(), page.errors)
     finally:
@@ -276,9 +312,7 @@ def test_the_agent_answers_in_the_page_holds_keys_mutes_and_hangs_up(hotline, br
     )
     samples, rate = decode_file(seen["heard"])
     said = transcribe(engines, samples, rate)
-    assert "connecting you to billing" in said and "country" in said, (
-        said
-    )  # the agent's words, via the worker
+    assert "find someone for you" in said and "country" in said, said  # the agent's words, via the worker
     assert _music_heard_s(samples, rate) >= 3, "the caller heard no hold music"
     store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
     try:
@@ -313,3 +347,83 @@ def _hold_events(hotline, state: str) -> bool:  # type: ignore[no-untyped-def]
         return False
     finally:
         store.close()
+
+
+def _heard(page: Page, seconds: float) -> np.ndarray:
+    """`seconds` of what the page's phone plays, captured in the page."""
+    page.page.evaluate(LISTEN)
+    _waiting(page, lambda: page.page.evaluate("() => window.heard.length") > 16000 * seconds, seconds + 20,
+             f"{seconds:.0f} s of the call in the page")  # fmt: skip
+    page.page.evaluate("() => window.listening.close()")  # (a tap left running starves the page)
+    heard = np.array(page.page.evaluate("() => window.heard"), np.float32)
+    return heard
+
+
+def _monitor_active(hotline, mode: str) -> bool:  # type: ignore[no-untyped-def]
+    from ivr.records import Store
+
+    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
+    try:
+        for c in store.calls.list().calls:
+            events = store.calls.get(c["id"])["events"]
+            if any(e["type"] == "monitor" and e["mode"] == mode and e["state"] == "active" for e in events):
+                return True
+        return False
+    finally:
+        store.close()
+
+
+CALLER_SAYS = r"twentieth|20th|evening|shook hands|danger|philip|steels"
+AGENT_SAYS = r"country|fellow|americans|\bas(k)? not what"  # jfk, said by ann's microphone
+SUPERVISOR_SAYS = r"apologi[sz]ed|particular case|whittemore|tom\b"
+
+
+def test_a_supervisor_listens_then_whispers_from_the_floor_page(hotline, browsers, engines, tmp_path):
+    """sam has no desk phone: the floor page is his. Listening, he hears the caller and ann
+    (she is not told: nothing rings in her page); whispering, ann hears him and the caller never does."""
+    agent = _agent_page(browsers["media"], hotline)
+    sup = Page(browsers["supervisor"], hotline["api"], 1600, 1000)
+    seen: dict = {}  # type: ignore[type-arg]
+    try:
+        sup.sign_in("sam", PASSWORD)
+        sup.page.wait_for_url("**/console/floor")
+        _available(agent)
+        expect(sup.page.locator(".phone .tag")).to_have_text("registered", timeout=15000)
+        said = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_aew_a0003.wav"]
+        caller = speech_wav(tmp_path / "caller.wav", [(None, 6)] + [(said[i % 2], 3) for i in range(12)])
+        done = threading.Event()
+
+        def call() -> None:
+            seen["heard"] = baresip_call(
+                tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", caller, seconds=80
+            )
+            done.set()
+
+        threading.Thread(target=call, daemon=True).start()
+        agent.page.get_by_role("button", name="Answer").click(timeout=30000)
+        expect(agent.page.locator(".phone-state")).to_have_text("talking", timeout=15000)
+        row = sup.page.locator("section[aria-label='live calls'] tr[data-call]")
+        row.get_by_role("button", name="listen").click(timeout=20000)
+        expect(sup.page.locator(".phone-state")).to_have_text("supervising", timeout=20000)
+        wait_until(lambda: _monitor_active(hotline, "listen"), 20, "the supervisor listening")
+        seen["sup_heard"] = _heard(sup, 16)
+        expect(agent.page.get_by_role("button", name="Answer")).to_have_count(0)  # ann was not told
+        expect(agent.page.locator(".phone-state")).to_have_text("talking")
+        row.get_by_role("button", name="whisper").click()
+        wait_until(lambda: _monitor_active(hotline, "whisper"), 20, "the supervisor whispering")
+        seen["agent_heard"] = _heard(agent, 12)
+        row.get_by_role("button", name="stop").click()
+        expect(sup.page.locator(".phone-state")).to_have_count(0, timeout=20000)  # his page's call is over
+        agent.page.get_by_role("button", name="Hang up").click()
+        assert done.wait(90)
+        assert not sup.foreign() and not sup.errors, (sup.foreign(), sup.errors)
+    finally:
+        sup.close()
+        agent.close()
+    to_sup = transcribe(engines, seen["sup_heard"], 16000)
+    assert re.search(CALLER_SAYS, to_sup) and re.search(AGENT_SAYS, to_sup), to_sup  # both sides, mixed
+    to_agent = transcribe(engines, seen["agent_heard"], 16000)
+    assert re.search(SUPERVISOR_SAYS, to_agent), to_agent  # the whisper
+    samples, rate = decode_file(seen["heard"])
+    to_caller = transcribe(engines, samples, rate)
+    assert "country" in to_caller and not re.search(SUPERVISOR_SAYS, to_caller), to_caller

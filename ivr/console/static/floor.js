@@ -1,8 +1,10 @@
 // The supervisor's floor: live calls, queues, agents and alerts on one page, pushed over
 // /api/floor/events (the current state first, then each change), and listen / whisper /
-// barge on a call through the supervisor's own phone.
+// barge on a call through the supervisor's own phone: this page's (it connects without
+// ringing) or their desk phone.
 import { useEffect, useState } from "preact/hooks";
 import { api, clock, dur, errorText, html, Level, liveSocket, StatePill, useNow, words } from "./lib.js";
+import { Phone, usePhone } from "./phone.js";
 
 function MonitorButtons({ call, me, onError }) {
   const m = call.monitor;
@@ -79,6 +81,7 @@ export function FloorView({ me }) {
   const [link, setLink] = useState("connecting");
   const [error, setError] = useState("");
   const now = useNow();
+  const phone = usePhone(me, null);  // listen / whisper / barge connect here (or on the desk phone)
   useEffect(() => liveSocket("/api/floor/events", (m) => m.type === "floor" && setFloor(m), (s, why) => setLink(s === "refused" ? "refused: " + why : s)), []);
   if (!floor) return html`<main><p class=${"link link-" + link.split(":")[0]}>live: ${link}</p></main>`;
   const waiting = floor.queues.reduce((n, q) => n + q.waiting.length, 0);
@@ -91,6 +94,7 @@ export function FloorView({ me }) {
       <p class=${"link link-" + link.split(":")[0]}>live: ${link}</p>
     </section>
     ${error && html`<p class="error" role="alert" onClick=${() => setError("")}>${error}</p>`}
+    <${Phone} phone=${phone} />
     <div class="floorgrid">
       <div class="main"><${Calls} floor=${floor} me=${me} now=${now} onError=${setError} /><${Queues} floor=${floor} now=${now} /><${Ended} /></div>
       <div class="side"><${Alerts} floor=${floor} /><${Agents} floor=${floor} now=${now} /></div>

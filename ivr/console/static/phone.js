@@ -112,6 +112,12 @@ export function usePhone(me, agent) {
           });
           setCall((old) => (old && old.session === s ? { ...old, quality: q } : old));
         }, 2000);
+        const monitor = (e.request && e.request.getHeader("X-IVR-Monitor")) || "";
+        if (monitor) {  // the supervisor asked for it on the floor: it connects without ringing
+          setCall({ session: s, state: "connecting", monitor: monitor.split(";")[0] });
+          s.answer(answerOptions());
+          return;
+        }
         update("ringing");
         ring.current.start();
       });
@@ -196,10 +202,14 @@ function microphone() {
   return mic ? { deviceId: { exact: mic } } : true;
 }
 
+function answerOptions() {
+  return { mediaConstraints: { audio: microphone(), video: false }, pcConfig: { iceServers: [] } };
+}
+
 export function Phone({ phone }) {
   const { reg, call, error, setCall, where, choose } = phone;
   const s = call && call.session;
-  const answer = () => s && s.answer({ mediaConstraints: { audio: microphone(), video: false }, pcConfig: { iceServers: [] } });
+  const answer = () => s && s.answer(answerOptions());
   const decline = () => s && s.terminate({ status_code: 486, reason_phrase: "Busy Here" });
   const hangup = () => s && s.terminate();
   const hold = () => {
@@ -223,7 +233,7 @@ export function Phone({ phone }) {
   if (reg === "off") return null;
   return html`<section class="phone" aria-label="phone">
     <p>Phone: <span class=${"tag phone-" + reg.replace(" ", "-")}>${reg}</span>
-      ${call && html` · <b class="phone-state">${call.held ? "on hold" : call.state}</b>`}
+      ${call && html` · <b class="phone-state">${call.monitor && call.state === "talking" ? "supervising" : call.held ? "on hold" : call.state}</b>`}
       <label> · calls ring <select aria-label="where calls ring" value=${where} disabled=${!!call}
         onChange=${(e) => choose(e.target.value)}>
         <option value="browser">in this browser</option><option value="desk">on my desk phone</option></select></label></p>
@@ -235,7 +245,7 @@ export function Phone({ phone }) {
       <button class="ghost" onClick=${decline} title="Alt+D">Decline</button></p>`}
     ${call && call.state === "talking" && html`<p class="actions">
       <button onClick=${mute} aria-pressed=${!!call.muted} title="Alt+M">${call.muted ? "Unmute" : "Mute"}</button>
-      <button onClick=${hold} aria-pressed=${!!call.held} title="Alt+O">${call.held ? "Take back" : "Hold"}</button>
+      ${!call.monitor && html`<button onClick=${hold} aria-pressed=${!!call.held} title="Alt+O">${call.held ? "Take back" : "Hold"}</button>`}
       <button onClick=${hangup} title="Alt+H">Hang up</button></p>
       <${LevelMeter} session=${s} />
       <${Quality} q=${call.quality} />
