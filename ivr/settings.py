@@ -50,6 +50,10 @@ class Settings:
     ws_port: int | None = None
     """Kamailio's SIP over WebSocket port, for agents whose phone is the browser
     (`ivr.telephony.webrtc`); None = `sip_port` + 1000, 0 = none. IVR_WS_PORT."""
+    tls_cert: str = ""
+    tls_key: str = ""
+    """The console's HTTPS and browsers' WSS certificate and key (PEM files; IVR_TLS_CERT,
+    IVR_TLS_KEY). Neither: plain on 127.0.0.1, a self-signed one elsewhere (`ivr.app.tls`)."""
     sip_workers: int | None = None
     """Worker processes of at most 4 calls each behind Kamailio; 0 runs no SIP; None sizes
     them to the machine (`ivr.telephony.capacity`). IVR_WORKERS overrides."""
@@ -117,6 +121,10 @@ class Settings:
             s = replace(s, asr=replace(s.asr, final_model=os.environ["IVR_ASR_FINAL_MODEL"].strip()))
         if os.environ.get("IVR_TTS_VOICE"):
             s = replace(s, tts=replace(s.tts, voice_path=os.environ["IVR_TTS_VOICE"]))
+        if os.environ.get("IVR_TLS_CERT") or os.environ.get("IVR_TLS_KEY"):
+            s = replace(
+                s, tls_cert=os.environ.get("IVR_TLS_CERT", ""), tls_key=os.environ.get("IVR_TLS_KEY", "")
+            )
         if os.environ.get("IVR_WS_PORT"):
             s = replace(s, ws_port=_env_count("IVR_WS_PORT", 0, 65535))
         if os.environ.get("IVR_ASR_RESCORE_MARGIN"):

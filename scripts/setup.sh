@@ -10,7 +10,7 @@ VENV=${VENV:-.venv}
 # register with a credential the API issues), rtpengine the browsers' media (DTLS-SRTP <-> RTP),
 # tshark measures RTP, chromium is the browser the console's tests drive (Playwright; its own
 # browser download is not used).
-DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules kamailio-websocket-modules kamailio-autheph-modules rtpengine-daemon tshark chromium})
+DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules kamailio-websocket-modules kamailio-autheph-modules kamailio-tls-modules rtpengine-daemon tshark chromium})
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -37,9 +37,11 @@ def chromium():
 class Page:
     """One user's tab in a fresh browser profile (cookies of its own), with its requests."""
 
-    def __init__(self, browser, base: str, width: int = 1280, height: int = 800) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, browser, base: str, width: int = 1280, height: int = 800, **context) -> None:  # type: ignore[no-untyped-def]
         self.base = base
-        self.context = browser.new_context(viewport={"width": width, "height": height}, base_url=base)
+        self.context = browser.new_context(
+            viewport={"width": width, "height": height}, base_url=base, **context
+        )
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))

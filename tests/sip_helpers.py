@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -51,14 +52,16 @@ def serve_auth(data: Path) -> dict[str, str]:
     return _TOKENS[key]
 
 
-def serve_status(proc: subprocess.Popen, api: str, data: Path, log: Path) -> dict | None:
+def serve_status(
+    proc: subprocess.Popen, api: str, data: Path, log: Path, verify: ssl.SSLContext | bool = True
+) -> dict | None:
     """`ivr serve`'s /api/sip once every worker is up, ready and dispatched to by Kamailio
     (and the speech service alive); None while it is starting. Fails if serve died."""
     import httpx
 
     assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
     try:
-        status = httpx.get(f"{api}/api/sip", timeout=5, headers=serve_auth(data)).json()
+        status = httpx.get(f"{api}/api/sip", timeout=5, headers=serve_auth(data), verify=verify).json()
     except (httpx.HTTPError, ValueError):
         return None
     workers = status.get("workers", [])
@@ -320,8 +323,15 @@ def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents
         stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )  # fmt: skip
-    url = f"http://127.0.0.1:{api}"
-    wait_until(lambda: serve_status(proc, url, data, tmp / "serve.log"), 180, "ivr serve", interval_s=0.5)
+    cert = (env or {}).get("IVR_TLS_CERT", "")  # the test's own certificate: HTTPS, and it is trusted
+    url = f"{'https' if cert else 'http'}://127.0.0.1:{api}"
+    verify = ssl.create_default_context(cafile=cert) if cert else True
+    wait_until(
+        lambda: serve_status(proc, url, data, tmp / "serve.log", verify),
+        180,
+        "ivr serve",
+        interval_s=0.5,
+    )
     return {"tmp": tmp, "data": data, "sip": sip, "run": data / "run", "proc": proc, "api": url}
 
 

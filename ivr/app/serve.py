@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from ivr.acd.engine import Acd
 from ivr.api import create_app
 from ivr.api.softphone import Softphone
+from ivr.app import tls as app_tls
 from ivr.app.supervisor import Supervisor
 from ivr.call.record import HOST
 from ivr.dialplan import DialplanError
@@ -65,12 +66,12 @@ def _with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _softphone(settings: Settings, run_dir: Path) -> Softphone | None:
-    """Where browsers register, when Kamailio listens for SIP over WebSocket."""
+def _softphone(settings: Settings, run_dir: Path, secure: bool) -> Softphone | None:
+    """Where browsers register, when Kamailio listens for SIP over WebSocket (WSS with TLS)."""
     port = settings.websocket_port
     if not port or settings.sip_workers == 0:
         return None
-    return Softphone(f"ws://{settings.sip_host}:{port}", settings.sip_host, run_dir)
+    return Softphone(f"{'wss' if secure else 'ws'}://{settings.sip_host}:{port}", settings.sip_host, run_dir)
 
 
 def _tidy_last_run(store: Store) -> None:
@@ -100,15 +101,24 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     except (StoreError, QaConfigError) as e:
         print(f"ivr: error: {e}", file=sys.stderr)
         return 2
+    try:
+        tls = app_tls.for_serve(
+            settings.tls_cert, settings.tls_key, settings.data_dir, [host, settings.sip_host]
+        )
+    except app_tls.TlsError as e:
+        print(f"ivr: error: {e}", file=sys.stderr)
+        store.close()
+        return 2
     _tidy_last_run(store)
-    supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), f"http://{host}:{port}", store)
+    api = f"{'https' if tls else 'http'}://{host}:{port}"
+    supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), api, store, tls)
     prev = {
         sig: signal.signal(sig, lambda s, f: supervisor.stopping.set())
         for sig in (signal.SIGTERM, signal.SIGINT)
     }
     try:
         try:
-            app = _start(settings, supervisor, store, qa_config, run_dir, f"http://{host}:{port}")
+            app = _start(settings, supervisor, store, qa_config, run_dir, api)
         except _StartError as e:
             print(f"ivr: error: {e}", file=sys.stderr)
             return 2
@@ -116,7 +126,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             return 130
         for sig, handler in prev.items():
             signal.signal(sig, handler)
-        _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"), supervisor.stopping).run()
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
+        )
+        _Server(config, supervisor.stopping).run()
     finally:
         supervisor.stop()
         store.close()
@@ -149,7 +167,7 @@ def _start(
         run_dir=run_dir,
         embedder=embedder,
         qa_config=qa_config,
-        softphone=_softphone(settings, run_dir),
+        softphone=_softphone(settings, run_dir, api.startswith("https")),
     )
     if supervisor.stopping.is_set():
         return app
@@ -172,13 +190,17 @@ def _start(
         f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({n} workers, {4 * n} calls)" if n else "no SIP"
     )
     if n and settings.websocket_port:
-        sip += f", browsers' phones on ws://{settings.sip_host}:{settings.websocket_port}"
+        ws = "wss" if api.startswith("https") else "ws"
+        sip += f", browsers' phones on {ws}://{settings.sip_host}:{settings.websocket_port}"
     print(
         f"ivr serve: dialplan {settings.dialplan} ({manager.active.dialplan.name}); {sip}; "
         f"speech service {supervisor.speech_address}; API on {api}",
         file=sys.stderr,
         flush=True,
     )
+    if supervisor.tls is not None and supervisor.tls.made:
+        print(f"ivr serve: a self-signed certificate ({supervisor.tls.cert}); its SHA-256 fingerprint, for "
+              f"browsers to check: {supervisor.tls.fingerprint}", file=sys.stderr, flush=True)  # fmt: skip
     return app
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from ivr.acd.engine import Acd
 from ivr.analytics.multiprocess import process_died
 from ivr.app.children import EXIT_PORT_TAKEN, die_with_parent, reap_group, spawn
+from ivr.app.tls import Tls
 from ivr.call.record import HOST
 from ivr.settings import Settings
 from ivr.telephony import kamailio, rtpengine, webrtc
@@ -91,8 +92,12 @@ class WorkerProc:
 class Supervisor:
     """Starts the speech service, the workers and Kamailio, and restarts what dies."""
 
-    def __init__(self, settings: Settings, dialplan: str, api_base: str, store: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, dialplan: str, api_base: str, store: Any = None, tls: Tls | None = None
+    ) -> None:
         self.settings = settings
+        self.tls = tls
+        """HTTPS and WSS (`ivr.app.tls`): Kamailio's WSS port, and the workers trust the API's certificate."""
         self.store = store
         self.dialplan = dialplan
         self.api_base = api_base
@@ -152,6 +157,7 @@ class Supervisor:
             ws_port=ws_port,
             ws_secret=webrtc.load_secret(self.run_dir, create=True) if ws_port else None,
             rtpengine_ng=ng_port,
+            ws_tls=(self.tls.cert, self.tls.key) if self.tls else None,
         )
         kamailio.check_config(cfg)
         for w in self.workers:
@@ -213,6 +219,7 @@ class Supervisor:
             **os.environ,
             "IVR_SPEECH": self.speech_address,
             "PYTHONUNBUFFERED": "1",
+            **({"IVR_API_CA": str(self.tls.cert)} if self.tls else {}),
         }
         w.proc = spawn(
             [

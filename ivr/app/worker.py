@@ -33,6 +33,7 @@ from ivr.acd.callback import CallbackDialer, callback_app
 from ivr.acd.engine import Acd
 from ivr.acd.waiting import QueueHandoff
 from ivr.analytics import metrics
+from ivr.app import tls
 from ivr.app.children import EXIT_PORT_TAKEN
 from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
 from ivr.call.services import CallServices, open_services
@@ -137,7 +138,7 @@ class Worker:
             services.agent_uri = f"sip:{{name}}@{self.hotline}"
             services.queue = QueueHandoff(self.acd, services.agent_uri, self._past_calls)
             services.desk = store.console
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(verify=tls.client_context()) as http:
                 self.http = http
                 await self._warm_up()
                 return await self._take_calls(self.acd)

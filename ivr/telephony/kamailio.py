@@ -230,11 +230,13 @@ def write_config(
     ws_port: int = 0,
     ws_secret: str | None = None,
     rtpengine_ng: int = 0,
+    ws_tls: tuple[Path, Path] | None = None,
 ) -> Path:
     """Kamailio's config. With `store_url`, agents' phones register against the store; with
     `ws_port` and `ws_secret` too, browsers register over WebSocket (`ivr.telephony.webrtc`)."""
     directory.mkdir(parents=True, exist_ok=True)
     dispatcher_list = write_dispatcher_list(directory, workers)
+    tls_cfg = str(webrtc.write_tls_cfg(directory, *ws_tls)) if ws_tls and ws_port else ""
     cfg = directory / "kamailio.cfg"
     cfg.touch(mode=0o600)  # it holds the store's password and the softphone secret
     cfg.chmod(0o600)
@@ -248,7 +250,9 @@ def write_config(
             retry_after=retry_after_s,
             ping_interval=ping_interval_s,
             children=2,
-            **_agents_parts(host, store_url, block_s, max_failures, (ws_port, ws_secret, rtpengine_ng)),
+            **_agents_parts(
+                host, store_url, block_s, max_failures, (ws_port, ws_secret, rtpengine_ng, tls_cfg)
+            ),
         ),
         encoding="utf-8",
     )
@@ -256,7 +260,7 @@ def write_config(
 
 
 def _agents_parts(
-    realm: str, store_url: str, block_s: int, max_failures: int, ws: tuple[int, str | None, int]
+    realm: str, store_url: str, block_s: int, max_failures: int, ws: tuple[int, str | None, int, str]
 ) -> dict[str, str]:
     db = kamailio_db_url(store_url) if store_url else None
     if db is None:  # no agents' phones, so no browsers either

@@ -70,6 +70,18 @@ def credential(
 
 
 WS_LISTEN = "listen=tcp:{host}:{ws_port}\ntcp_accept_no_cl=yes\n"
+WSS_LISTEN = "enable_tls=yes\nlisten=tls:{host}:{ws_port}\ntcp_accept_no_cl=yes\n"
+TLS_MODULE = """
+loadmodule "tls.so"
+modparam("tls", "config", "{tls_cfg}")
+"""
+TLS_CFG = """[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+certificate = {cert}
+private_key = {key}
+"""
 
 WS_MODULES = """
 loadmodule "xhttp.so"
@@ -187,9 +199,12 @@ onreply_route {{
 """
 
 
-def config_parts(host: str, ws_port: int, secret: str | None, rtpengine_ng: int = 0) -> dict[str, str]:
+def config_parts(
+    host: str, ws_port: int, secret: str | None, rtpengine_ng: int = 0, tls_cfg: str = ""
+) -> dict[str, str]:
     """The WebSocket pieces of Kamailio's configuration (empty strings when off). Without
-    rtpengine (`rtpengine_ng` 0) browsers register but a call to one fails (488 from its page)."""
+    rtpengine (`rtpengine_ng` 0) browsers register but a call to one fails (488 from its page).
+    With `tls_cfg` (the tls module's file: `write_tls_cfg`) the port speaks WSS."""
     keys = (
         "ws_listen",
         "ws_modules",
@@ -203,8 +218,9 @@ def config_parts(host: str, ws_port: int, secret: str | None, rtpengine_ng: int 
     if not ws_port or not secret:
         return dict.fromkeys(keys, "")
     parts = {
-        "ws_listen": WS_LISTEN.format(host=host, ws_port=ws_port),
-        "ws_modules": WS_MODULES.format(secret=secret),
+        "ws_listen": (WSS_LISTEN if tls_cfg else WS_LISTEN).format(host=host, ws_port=ws_port),
+        "ws_modules": (TLS_MODULE.format(tls_cfg=tls_cfg) if tls_cfg else "")
+        + WS_MODULES.format(secret=secret),
         "ws_request": WS_REQUEST.format(),
         "ws_register": WS_REGISTER.format(realm=host, max_expires=MAX_EXPIRES_S),
         "ws_routes": WS_ROUTES.format(ws_port=ws_port),
@@ -222,3 +238,10 @@ def config_parts(host: str, ws_port: int, secret: str | None, rtpengine_ng: int 
             from_browser_offer=rtpengine.FROM_BROWSER_OFFER, to_browser=rtpengine.TO_BROWSER
         )
     return parts
+
+
+def write_tls_cfg(directory: Path, cert: Path, key: Path) -> Path:
+    """The tls module's file: this server's certificate and key for the WSS port."""
+    path = directory / "tls.cfg"
+    path.write_text(TLS_CFG.format(cert=Path(cert).resolve(), key=Path(key).resolve()), encoding="utf-8")
+    return path
