@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ivr.acd.agents import Agents
 from ivr.acd.desk import ConsoleRecords
+from ivr.acd.transfers import Transfers
 from ivr.call.cdr import OUTCOMES, CallRecords
 from ivr.directory import Directory, DirectoryError, normalize_number, read_directory
 from ivr.kb.entries import KnowledgeRecords
@@ -37,5 +38,6 @@ class Store(Database):
         self.users = Users(self.engine)
         self.agents = Agents(self.engine, self.users)
         self.console = ConsoleRecords(self.engine)
+        self.transfers = Transfers(self.engine)
         self.kb = KnowledgeRecords(self.engine)
         self.qa = QaRecords(self.engine)

@@ -119,6 +119,13 @@ class Transport(Protocol):
 
 
 @runtime_checkable
+class ReleasingTransport(Protocol):
+    """A transport whose bridged agent can let the caller go on (SIP: their leg ends alone)."""
+
+    def release_agent(self) -> None: ...
+
+
+@runtime_checkable
 class MonitorTransport(Protocol):
     """A transport a supervisor's phone can join once bridged (SIP: a third leg in pjmedia's
     conference bridge)."""

@@ -85,8 +85,20 @@ class Acd(CallbackQueue):
         self, call_id: str, queue: str, priority: int, skill: str = "", reasons: tuple[str, ...] = (),
         context: Mapping[str, Any] | None = None,
     ) -> Place:  # fmt: skip
-        """The caller waits from now; `context` is what the agent's screen will show."""
+        """The caller waits from now; `context` is what the agent's screen will show. A caller
+        back in a queue (an agent transferred them) waits afresh; their last wait is kept for
+        the queue's figures under `CALL~MS`."""
         with write_tx(self.engine) as conn:
+            before = conn.execute(
+                select(queue_entries.c.joined_at).where(
+                    queue_entries.c.call_id == call_id, queue_entries.c.state == "left"
+                )
+            ).scalar()
+            if before is not None:
+                conn.execute(
+                    update(queue_entries).where(queue_entries.c.call_id == call_id)
+                    .values(call_id=f"{call_id}~{int(before * 1000)}")
+                )  # fmt: skip
             conn.execute(
                 insert(queue_entries).values(
                     call_id=call_id, queue=queue, priority=priority, joined_at=time.time(), skill=skill,

@@ -21,6 +21,8 @@ from ivr.queues import QueueRules, rules_from
 __all__ = ["QueueRules", "rules_from"]  # where the queues' typed config was first defined
 
 STRATEGIES = ("longest_idle", "ring_all", "skill_level")
+NAMED = "@"
+"""A waiting caller's skill "@ann": only ann serves them (an agent transferred the call to her)."""
 VALUE_PRIORITY = {"vip": 100, "gold": 20, "standard": 0}
 """Added to a waiting caller's priority by their directory tier."""
 ESCALATE_PRIORITY = 50
@@ -123,6 +125,8 @@ def position(call_id: str, waiting: Iterable[Waiting]) -> int:
 
 
 def serves(agent: Agent, rules: QueueRules, w: Waiting) -> bool:
+    if w.skill.startswith(NAMED):  # transferred to one agent by name
+        return agent.name == w.skill[len(NAMED) :]
     if w.skill:
         return w.skill in agent.skills
     return not rules.skills or bool(rules.skills & agent.skills)

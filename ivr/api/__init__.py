@@ -25,6 +25,7 @@ from ivr.api.qa import qa_router
 from ivr.api.report import report_router
 from ivr.api.server import BackgroundServer
 from ivr.api.softphone import Softphone, softphone_router
+from ivr.api.transfer import transfer_router
 from ivr.api.wrapup import wrapup_router
 from ivr.console.pages import mount_console
 
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(qa_router())
     app.include_router(report_router())
     app.include_router(softphone_router(softphone))
+    app.include_router(transfer_router())
 
     mount_console(app)
     return app

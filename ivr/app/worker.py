@@ -138,6 +138,7 @@ class Worker:
             services.agent_uri = f"sip:{{name}}@{self.hotline}"
             services.queue = QueueHandoff(self.acd, services.agent_uri, self._past_calls)
             services.desk = store.console
+            services.transfers = store.transfers
             async with httpx.AsyncClient(verify=tls.client_context()) as http:
                 self.http = http
                 await self._warm_up()

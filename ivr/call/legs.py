@@ -9,11 +9,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ivr.call.agent_side import FarSide
+from ivr.call.agent_transfer import TransferWatch
 from ivr.call.hold import hold_loop
 from ivr.call.monitor import MonitorWatch
 from ivr.conversation import TransferOutcome, TransferRequest
 from ivr.events import EventType
-from ivr.transport import MonitorTransport
+from ivr.transport import MonitorTransport, ReleasingTransport
 from speech.service.replies import SpeechUnavailable
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Legs:
         """The caller talks to an agent: the IVR records and transcribes, and no longer answers."""
         self._far: FarSide | None = None
         self._monitor: MonitorWatch | None = None
+        self._transfers: TransferWatch | None = None
 
     def _why(self) -> dict[str, str]:
         reason = self.s.transport.bridge_reason
@@ -81,6 +83,16 @@ class Legs:
         desk = s.services.desk
         if isinstance(transport, MonitorTransport) and desk is not None and self._monitor is None:
             self._monitor = MonitorWatch(s, desk, s.services.agent_uri)
+        handed = s.services.transfers
+        if isinstance(transport, ReleasingTransport) and handed is not None and self._transfers is None:
+            self._transfers = TransferWatch(s, handed, self)
+
+    def release_agent(self) -> None:
+        """The agent hands the caller on: their leg ends; the IVR has the caller again."""
+        transport = self.s.transport
+        if isinstance(transport, ReleasingTransport):
+            transport.release_agent()
+        self.bridged = False
 
     def _agent_hold(self, held: bool) -> None:
         """The agent's phone holds the caller (they hear the music) or takes them back."""
@@ -94,3 +106,5 @@ class Legs:
             await self._far.close()
         if self._monitor is not None:
             await self._monitor.close()
+        if self._transfers is not None:
+            await self._transfers.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.acd.desk import ConsoleRecords
+from ivr.acd.transfers import Transfers
 from ivr.console.handoff import ConsoleHandoff
 from ivr.conversation import Handoff, TransferRequest
 from ivr.telephony.handoff import PhoneHandoff
@@ -37,6 +38,8 @@ class CallServices:
     console: Handoff = field(default_factory=ConsoleHandoff)
     desk: ConsoleRecords | None = None
     """Where a supervisor's request to listen in is read (None: no monitoring)."""
+    transfers: Transfers | None = None
+    """Where an agent's request to hand their caller on is read (None: agents cannot)."""
     agent_uri: str = ""
     """How an agent or supervisor is dialled, `{name}` filled in (sip:{name}@the hotline)."""
 

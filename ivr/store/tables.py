@@ -174,6 +174,23 @@ kb_candidates = Table(
     Index("ix_kb_candidates_state", "state", "created_at"),
 )
 
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(128), nullable=False),
+    Column("agent", String(64), nullable=False),  # who hands the caller on
+    Column("queue", String(64), nullable=False, default=""),  # to a queue's agents ...
+    Column("target", String(64), nullable=False, default=""),  # ... or to one agent by name (in `queue`)
+    Column("note", Text, nullable=False, default=""),
+    # requested -> transferring -> done | failed
+    Column("state", String(16), nullable=False, default="requested"),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_transfers_call_state", "call_id", "state"),
+)
+
 monitors = Table(
     "monitors",
     metadata,

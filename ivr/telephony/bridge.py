@@ -13,7 +13,7 @@ from enum import StrEnum
 import numpy as np
 
 from ivr.conversation import TransferOutcome, TransferRequest
-from ivr.telephony.commands import ConnectAgent, DialAgent, HangupAgent, Refer, Send
+from ivr.telephony.commands import ConnectAgent, DialAgent, HangupAgent, Refer, ReleaseAgent, Send
 from ivr.telephony.handoff import agent_headers
 from speech.audio import FRAME_MS
 
@@ -106,6 +106,12 @@ class AgentBridge:
         if not self._agent_out:  # the whisper has been heard: connect the caller
             self._loop.call_soon_threadsafe(self._whisper_done)
         return chunk
+
+    def release_agent(self) -> None:
+        """The agent hands the caller on: their leg ends, the caller is the IVR's again."""
+        if self.bridge_state is BridgeState.CONNECTED:
+            self.bridge_state = BridgeState.IDLE
+            self._command(ReleaseAgent())
 
     def agent_dtmf(self, digit: str) -> None:
         """The agent keyed `digit` (sent on to the caller) (SIP thread)."""

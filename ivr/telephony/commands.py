@@ -40,6 +40,11 @@ class HangupAgent:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseAgent:
+    """The agent hands the caller on: their connected leg ends, the caller stays with the IVR."""
+
+
+@dataclass(frozen=True, slots=True)
 class StartHold:
     """Play the WAV at `path` in a loop to the caller (pjmedia; no Python per frame)."""
 
@@ -81,6 +86,7 @@ Command = (
     | Refer
     | DialAgent
     | ConnectAgent
+    | ReleaseAgent
     | HangupAgent
     | StartHold
     | StopHold

@@ -17,6 +17,7 @@ from ivr.telephony.commands import (
     HangupAgent,
     HangupMonitor,
     Refer,
+    ReleaseAgent,
     Send,
     SetMonitorMode,
     SpeakOnHold,
@@ -84,3 +85,11 @@ class Dispatch:
                 call.monitor.hangup(pj.CallOpParam())
             case HangupAgent() if call.peer is not None and not call.peer.gone:
                 call.peer.hangup(pj.CallOpParam())
+            case ReleaseAgent() if call.peer is not None:
+                agent, call.peer = call.peer, None
+                agent.peer, agent.bridged, call.bridged = None, False, False  # its end ends nothing else
+                agent.end_reason = "transferred by the agent"
+                if call.monitor is not None and not call.monitor.gone:  # a supervisor on the old bridge
+                    call.monitor.hangup(pj.CallOpParam())
+                if not agent.gone:
+                    agent.hangup(pj.CallOpParam())

@@ -227,3 +227,45 @@ def test_the_phone_coming_back_does_not_end_an_agents_own_break(store):
     store.agents.set_state("bob", AgentState.LOGGED_OUT)
     assert store.agents.phone_state("bob", False, "x").state is AgentState.LOGGED_OUT
     assert store.agents.phone_state("carol", True) is None  # not an agent
+
+
+def test_an_agent_hands_their_caller_to_a_queue_or_a_named_agent(store):
+    from ivr.records import UserError
+
+    acd = Acd(store.engine, RULES)
+    for name in ("ann", "bob", "cat"):
+        store.agents.add(name, "correct horse", ["billing"])
+        store.agents.set_state(name, AgentState.AVAILABLE)
+    acd.join("c1", "billing", 0)
+    got = acd.claim("c1")
+    acd.answered("c1", got.name)
+    t = store.transfers
+    with pytest.raises(UserError, match="not live"):
+        t.request("c1", got.name, ["billing"], queue="billing")
+    from sqlalchemy import insert
+
+    from ivr.store.tables import calls
+
+    with store.engine.begin() as conn:
+        conn.execute(insert(calls).values(id="c1", started_at=0.0, status="live"))
+    with pytest.raises(UserError, match="say where to"):
+        t.request("c1", got.name, ["billing"])
+    with pytest.raises(UserError, match="no queue 'sales'"):
+        t.request("c1", got.name, ["billing"], queue="sales")
+    other = "bob" if got.name != "bob" else "cat"
+    with pytest.raises(UserError, match="not bob's|not cat's"):
+        t.request("c1", other, ["billing"], queue="billing")  # not their call
+    with pytest.raises(UserError, match="already yours"):
+        t.request("c1", got.name, ["billing"], target=got.name)
+    with pytest.raises(UserError, match="no agent 'zed'"):
+        t.request("c1", got.name, ["billing"], target="zed")
+    row = t.request("c1", got.name, ["billing"], target=other, note="wants a refund " * 100)
+    assert row["state"] == "requested" and len(row["note"]) == 500 and t.to_serve("c1")["id"] == row["id"]
+    with pytest.raises(UserError, match="already being transferred"):
+        t.request("c1", got.name, ["billing"], queue="billing")
+    t.report(row["id"], "transferring")
+    assert store.agents.get(got.name).state is AgentState.WRAP_UP  # off the call: their wrap-up
+    assert t.to_serve("c1") is None
+    # the caller waits for the named agent alone
+    acd.join("c1", "billing", 1, "@" + other)
+    assert acd.claim("c1").name == other
