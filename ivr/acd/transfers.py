@@ -47,8 +47,10 @@ class Transfers:
                 raise UserError(f"call {call_id} is not live")
             mine = conn.execute(
                 select(agents.c.name).where(
-                    agents.c.name == agent, agents.c.call_id == call_id, agents.c.state == "on_call"
-                )
+                    agents.c.name == agent,
+                    agents.c.call_id == call_id,
+                    agents.c.state.in_(("ringing", "on_call")),
+                )  # (during the briefing the call is still ringing for the queue: carried out once through)
             ).first()
             if mine is None:
                 raise UserError(f"call {call_id} is not {agent}'s to transfer")

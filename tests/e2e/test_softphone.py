@@ -351,6 +351,8 @@ def _hold_events(hotline, state: str) -> bool:  # type: ignore[no-untyped-def]
 
 def _heard(page: Page, seconds: float) -> np.ndarray:
     """`seconds` of what the page's phone plays, captured in the page."""
+    playing = "() => !!(document.getElementById('phone-audio') || {}).srcObject"
+    _waiting(page, lambda: page.page.evaluate(playing), 15, "the call's audio in the page")
     page.page.evaluate(LISTEN)
     _waiting(page, lambda: page.page.evaluate("() => window.heard.length") > 16000 * seconds, seconds + 20,
              f"{seconds:.0f} s of the call in the page")  # fmt: skip
@@ -427,3 +429,60 @@ def test_a_supervisor_listens_then_whispers_from_the_floor_page(hotline, browser
     samples, rate = decode_file(seen["heard"])
     to_caller = transcribe(engines, samples, rate)
     assert "country" in to_caller and not re.search(SUPERVISOR_SAYS, to_caller), to_caller
+
+
+def test_an_agent_transfers_the_caller_to_another_agent_from_the_page(hotline, browsers, engines, tmp_path):
+    """ann answers in her page and hands the caller to bob with a note; bob's page rings, he
+    hears who sent the caller and why before the caller is put through; ann is off the call."""
+    from ivr.records import Store
+
+    ann = _agent_page(browsers["media"], hotline)
+    bob = _agent_page(browsers["supervisor"], hotline, "bob")
+    seen: dict = {}  # type: ignore[type-arg]
+    try:
+        _available(ann)
+        said = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_aew_a0003.wav"]
+        caller = speech_wav(tmp_path / "caller.wav", [(None, 6)] + [(said[i % 2], 3) for i in range(12)])
+        done = threading.Event()
+
+        def call() -> None:
+            seen["heard"] = baresip_call(
+                tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", caller, seconds=80
+            )
+            done.set()
+
+        threading.Thread(target=call, daemon=True).start()
+        ann.page.get_by_role("button", name="Answer").click(timeout=30000)
+        expect(ann.page.locator(".phone-state")).to_have_text("talking", timeout=15000)
+        _available(bob)  # bob is free once ann has the caller: the queue did not ring him first
+        ann.page.get_by_role("button", name="Transfer…").click()
+        ann.page.get_by_label("transfer to").select_option("a:bob")
+        ann.page.get_by_label("note for the next agent").fill("wants a refund for a double charge")
+        ann.page.locator("form.transfer").get_by_role("button", name="Transfer", exact=True).click()
+        expect(ann.page.locator("form.transfer [role=status]")).to_contain_text("Transferring to bob")
+        expect(ann.page.locator(".phone-state")).to_have_count(0, timeout=20000)  # ann's call is over
+        bob.page.get_by_role("button", name="Answer").click(timeout=40000)
+        seen["bob_heard"] = _heard(bob, 10)  # the briefing, then the caller
+        bob.page.get_by_role("button", name="Hang up").click()
+        _waiting(bob, done.is_set, 90, "the caller's phone to hang up")
+        expect(ann.page.locator(".statebar .pill")).not_to_have_text("on call")
+    finally:
+        bob.page.evaluate("() => localStorage.removeItem('ivr.phone')")
+        ann.close()
+        bob.close()
+    to_bob = transcribe(engines, seen["bob_heard"], 16000)
+    assert re.search(r"transferred by ann|refund|double charge", to_bob), to_bob  # the context in hand
+    samples, rate = decode_file(seen["heard"])
+    to_caller = transcribe(engines, samples, rate)
+    # told, then talking with bob (his page's microphone says the sentence sam's said above)
+    assert "putting you through" in to_caller and re.search(SUPERVISOR_SAYS, to_caller), to_caller
+    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
+    try:
+        calls = [c for c in store.calls.list().calls if c["status"] == "ended"]
+        call = store.calls.get(calls[0]["id"])
+        row = store.transfers.get(1)
+    finally:
+        store.close()
+    offers = [(e["agent"], e.get("outcome", "ringing")) for e in call["events"] if e["type"] == "agent_offer"]
+    assert offers[-2:] == [("bob", "ringing"), ("bob", "bridged")] and ("ann", "bridged") in offers, offers
+    assert row is not None and row["state"] == "done" and row["target"] == "bob", row

@@ -134,7 +134,7 @@ export function AgentView({ me }) {
   return html`<main class="agent">
     <${StateControl} me=${me} agent=${agent} onError=${setError} />
     <p class=${"link link-" + link.split(":")[0]}>live: ${link}</p>
-    <${Phone} phone=${phone} />
+    <${Phone} phone=${phone} callId=${pop && !ended ? pop.call_id : ""} />
     ${error && html`<p class="error" role="alert" onClick=${() => setError("")}>${error}</p>`}
     <div class="cols">
       <div class="col">

@@ -206,7 +206,37 @@ function answerOptions() {
   return { mediaConstraints: { audio: microphone(), video: false }, pcConfig: { iceServers: [] } };
 }
 
-export function Phone({ phone }) {
+// Hand the caller on: to a queue's agents or to one agent by name, with a note the next agent
+// hears before the caller is put through (the worker holding the call carries it out).
+function Transfer({ callId, onDone }) {
+  const [targets, setTargets] = useState(null);
+  const [to, setTo] = useState("");
+  const [note, setNote] = useState("");
+  const [said, setSaid] = useState("");
+  useEffect(() => { api("GET", "/api/transfer/targets").then(setTargets).catch((e) => setSaid(errorText(e))); }, []);
+  const send = (ev) => {
+    ev.preventDefault();
+    const [kind, name] = to.split(":");
+    if (!name) { setSaid("Choose a queue or an agent."); return; }
+    api("POST", `/api/calls/${encodeURIComponent(callId)}/transfer`, kind === "q" ? { queue: name, note } : { agent: name, note })
+      .then(() => { setSaid("Transferring to " + name + "…"); onDone(); })
+      .catch((e) => setSaid(errorText(e)));
+  };
+  if (!targets) return html`<p class="muted">${said || "…"}</p>`;
+  return html`<form class="transfer" aria-label="transfer" onSubmit=${send}>
+    <label>To <select aria-label="transfer to" value=${to} onChange=${(e) => setTo(e.target.value)}>
+      <option value="">choose…</option>
+      <optgroup label="Queues">${targets.queues.map((q) => html`<option value=${"q:" + q.name}>${q.name}</option>`)}</optgroup>
+      <optgroup label="Agents">${targets.agents.map((a) => html`<option value=${"a:" + a.name}>${a.name} (${a.state.replace("_", " ")})</option>`)}</optgroup>
+    </select></label>
+    <label> Note <input aria-label="note for the next agent" value=${note} maxlength="500" onInput=${(e) => setNote(e.target.value)} /></label>
+    <button type="submit">Transfer</button>
+    ${said && html`<span class="muted" role="status"> ${said}</span>`}
+  </form>`;
+}
+
+export function Phone({ phone, callId }) {
+  const [transferring, setTransferring] = useState(false);
   const { reg, call, error, setCall, where, choose } = phone;
   const s = call && call.session;
   const answer = () => s && s.answer(answerOptions());
@@ -246,7 +276,9 @@ export function Phone({ phone }) {
     ${call && call.state === "talking" && html`<p class="actions">
       <button onClick=${mute} aria-pressed=${!!call.muted} title="Alt+M">${call.muted ? "Unmute" : "Mute"}</button>
       ${!call.monitor && html`<button onClick=${hold} aria-pressed=${!!call.held} title="Alt+O">${call.held ? "Take back" : "Hold"}</button>`}
+      ${!call.monitor && callId && html`<button class="ghost" onClick=${() => setTransferring(!transferring)} aria-expanded=${transferring}>Transfer…</button>`}
       <button onClick=${hangup} title="Alt+H">Hang up</button></p>
+      ${transferring && callId && html`<${Transfer} callId=${callId} onDone=${() => {}} />`}
       <${LevelMeter} session=${s} />
       <${Quality} q=${call.quality} />
       <p class="dtmf" aria-label="keypad">${KEYS.map((k) => html`<button class="small" onClick=${() => s.sendDTMF(k)}>${k}</button>`)}</p>`}
