@@ -471,7 +471,7 @@ def test_an_agent_transfers_the_caller_to_another_agent_from_the_page(hotline, b
         ann.close()
         bob.close()
     to_bob = transcribe(engines, seen["bob_heard"], 16000)
-    assert re.search(r"transferred by ann|refund|double charge", to_bob), to_bob  # the context in hand
+    assert re.search(r"transferred by|refund|double charge", to_bob), to_bob  # the context in hand
     samples, rate = decode_file(seen["heard"])
     to_caller = transcribe(engines, samples, rate)
     # told, then talking with bob (his page's microphone says the sentence sam's said above)
