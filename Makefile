@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) bench/digits.py --set check
 	$(PY) bench/rescore.py
 	$(PY) bench/softphone.py
+	$(PY) bench/softphone_floor.py
 
 ## Format, lint, types and the import contracts: seconds, and part of `make test`.
 check: $(STAMP)

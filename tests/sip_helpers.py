@@ -298,7 +298,7 @@ def bridge_plan(tmp: Path, sip: int, mode: str = "bridge") -> Path:
 
 
 def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents=("ann", "bob"), directory=(),  # type: ignore[no-untyped-def]
-                  skills=("billing",), supervisors=()) -> dict:  # fmt: skip
+                  skills=("billing",), supervisors=(), workers: int = 1) -> dict:  # fmt: skip
     """`ivr serve` (one worker) on free ports with agents (skill billing, AGENT_PASSWORD) and
     directory entries [(number, name, tier)] in its store; `plan_for(tmp, sip_port)` -> dialplan."""
     from ivr.records import Store
@@ -319,7 +319,7 @@ def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents
     api = free_port(socket.SOCK_STREAM)
     proc = subprocess.Popen(
         [*ivr_exe(), "serve", "--dialplan", str(plan), "--data-dir", str(data), "--port", str(api),
-         "--sip-port", str(sip), "--sip-workers", "1", "--rtp-port", str(45000 + 200 * (os.getpid() % 20))],
+         "--sip-port", str(sip), "--sip-workers", str(workers), "--rtp-port", str(45000 + 200 * (os.getpid() % 20))],
         stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )  # fmt: skip

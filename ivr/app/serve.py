@@ -41,6 +41,10 @@ from speech.service.replies import SpeechUnavailable
 log = logging.getLogger("ivr.serve")
 
 
+GRACE_S = 3
+"""How long a stop waits for the API's requests in flight."""
+
+
 class _Server(uvicorn.Server):
     """uvicorn, told that a stop has begun before it handles the signal: no child is restarted
     from then on."""
@@ -133,6 +137,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             log_level="warning",
             ssl_certfile=str(tls.cert) if tls else None,
             ssl_keyfile=str(tls.key) if tls else None,
+            # an idle TLS keep-alive (a worker's, a browser's) is not waited for: asyncio would
+            # wait 30 s for its close_notify before the stop could go on
+            timeout_graceful_shutdown=GRACE_S,
         )
         _Server(config, supervisor.stopping).run()
     finally:

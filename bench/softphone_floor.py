@@ -1,0 +1,169 @@
+"""Many browser agents at once (#30): N agents signed in to the console in one Debian Chromium
+(a tab each, a fake microphone saying a recording), N baresip callers dialled together into a
+queue (the ACD rings each a free agent's page); every page answers. Prints:
+
+- dial -> the page rings and Answer -> media connected (ICE + DTLS), p50/p95 over the calls;
+- during 15 s of N calls talking: CPU (% of one core) and memory (PSS) of Chromium, rtpengine,
+  the workers and Kamailio;
+- the audio each page got: concealed samples (gaps the browser filled) and packets lost, as
+  shares of what it received (from getStats), worst page and all pages.
+
+    .venv/bin/python bench/softphone_floor.py [--agents N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import ROOT, pct
+from procstats import cpu_s, pss_mb
+from softphone import WATCH  # bench/softphone.py
+
+from tests.baresip import baresip_call
+from tests.browser import CHROMIUM, FLAGS, Page
+from tests.sip_helpers import AGENT_PASSWORD, free_port, speech_wav, start_hotline, stop_hotline
+
+GAPS = """async () => {
+  const out = {received: 0, concealed: 0, samples: 0, lost: 0};
+  for (const pc of window.pcs || []) {
+    (await pc.getStats()).forEach((v) => {
+      if (v.type === 'inbound-rtp' && v.kind === 'audio') {
+        out.received += v.packetsReceived || 0; out.lost += v.packetsLost || 0;
+        out.concealed += v.concealedSamples || 0; out.samples += v.totalSamplesReceived || 0;
+      }
+    });
+  }
+  return out;
+}"""
+KEEP_PCS = "(() => { const N = window.RTCPeerConnection; window.pcs = []; window.RTCPeerConnection = function (...a) { const pc = new N(...a); window.pcs.push(pc); return pc; }; window.RTCPeerConnection.prototype = N.prototype; })()"
+
+
+def _plan(tmp: Path) -> Path:
+    """tests/sip/queue.yaml with time for N pages to be answered one click after another."""
+    text = (ROOT / "tests" / "sip" / "queue.yaml").read_text()
+    plan = tmp / "floor.yaml"
+    plan.write_text(
+        text.replace("ring_timeout_s: 6", "ring_timeout_s: 30").replace("max_missed: 1", "max_missed: 3")
+    )
+    return plan
+
+
+def _pids(match) -> list[int]:  # type: ignore[no-untyped-def]
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if match((p / "comm").read_text().strip(), (p / "cmdline").read_bytes()):
+                    out.append(int(p.name))
+            except OSError:
+                pass
+    return out
+
+
+GROUPS = {
+    "Chromium": lambda comm, cmd: comm.startswith("chrom") or b"/chromium" in cmd,
+    "rtpengine": lambda comm, cmd: comm == "rtpengine" and b"--config-file=none" in cmd,
+    "workers": lambda comm, cmd: b"ivr" in cmd and b" worker " in cmd.replace(b"\0", b" "),
+    "Kamailio": lambda comm, cmd: comm == "kamailio",
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--agents", type=int, default=20)
+    n = ap.parse_args().agents
+    from playwright.sync_api import sync_playwright
+
+    names = [f"agent{i:02d}" for i in range(n)]
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        served = start_hotline(tmp, lambda t, sip: _plan(t), agents=names, workers=math.ceil(2 * n / 4),
+                               env={"IVR_WS_PORT": str(free_port(socket.SOCK_STREAM))})  # fmt: skip
+        mic = speech_wav(tmp / "agent.wav", [("jfk.flac", 2)], rate=16000)
+        flags = [*FLAGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={mic}", "--allow-loopback-in-peer-connection",
+                 "--disable-features=WebRtcHideLocalIpsWithMdns"]  # fmt: skip
+        ring_s: list[float] = []
+        connect_ms: list[float] = []
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=flags, headless=True)
+                pages = []
+                for name in names:
+                    page = Page(browser, served["api"])
+                    page.context.add_init_script(WATCH)
+                    page.context.add_init_script(KEEP_PCS)
+                    page.sign_in(name, AGENT_PASSWORD)
+                    page.page.locator(".phone .tag", has_text="registered").wait_for(timeout=30000)
+                    page.page.keyboard.press("Alt+1")
+                    page.page.locator(".statebar .pill", has_text="available").wait_for(timeout=15000)
+                    pages.append(page)
+                caller = speech_wav(tmp / "caller.wav", [(None, 60)])
+                t_dial = time.perf_counter()
+                for i in range(n):
+                    (tmp / f"call{i}").mkdir()
+                    threading.Thread(target=baresip_call, args=(tmp / f"call{i}", f"sip:hotline@127.0.0.1:{served['sip']}", caller, 60), daemon=True).start()  # fmt: skip
+                waiting = list(pages)
+                deadline = time.monotonic() + 120
+                while waiting and time.monotonic() < deadline:
+                    for page in list(waiting):
+                        answer = page.page.get_by_role("button", name="Answer")
+                        if answer.count():
+                            ring_s.append(time.perf_counter() - t_dial)
+                            clicked = page.page.evaluate("() => Date.now()")
+                            answer.click()
+                            page.page.wait_for_function("() => window.connectedAt.length > 0", timeout=15000)
+                            connect_ms.append(page.page.evaluate("() => window.connectedAt[0]") - clicked)
+                            waiting.remove(page)
+                    pages[0].page.wait_for_timeout(100)
+                groups = {g: _pids(m) for g, m in GROUPS.items()}
+                cpu0 = {g: sum(cpu_s(p) for p in ps) for g, ps in groups.items()}
+                t0 = time.perf_counter()
+                pages[0].page.wait_for_timeout(15000)
+                span = time.perf_counter() - t0
+                cpu = {g: (sum(cpu_s(p) for p in ps) - cpu0[g]) / span * 100 for g, ps in groups.items()}
+                mem = {g: sum(pss_mb(p) for p in ps) for g, ps in groups.items()}
+                gaps = [page.page.evaluate(GAPS) for page in pages]
+                for page in pages:
+                    hang = page.page.get_by_role("button", name="Hang up")
+                    if hang.count():
+                        hang.click()
+                    page.close()
+                browser.close()
+        finally:
+            stop_hotline(served)
+    answered = len(connect_ms)
+    print(f"Browser agents at once: {n} agents in one Chromium, {n} baresip callers dialled together")
+    print(f"  answered in the page: {answered} of {n}")
+    if answered:
+        print(f"  dial -> the page rings: p50 {pct(ring_s, 50):.1f} s, p95 {pct(ring_s, 95):.1f} s")
+        print(
+            f"  Answer -> media connected: p50 {pct(connect_ms, 50):.0f} ms, p95 {pct(connect_ms, 95):.0f} ms"
+        )
+    for g in GROUPS:
+        print(f"  {g}: {cpu[g]:.0f}% of a core, PSS {mem[g]:.0f} MB ({len(groups[g])} processes)")
+    shares = [
+        (
+            x["concealed"] / x["samples"] if x["samples"] else 1.0,
+            x["lost"] / max(1, x["received"] + x["lost"]),
+        )
+        for x in gaps
+    ]
+    total_c = sum(x["concealed"] for x in gaps) / max(1, sum(x["samples"] for x in gaps))
+    total_l = sum(x["lost"] for x in gaps) / max(1, sum(x["received"] + x["lost"] for x in gaps))
+    print(
+        f"  audio gaps (concealed samples): all pages {total_c * 100:.2f}%, worst page {max(s[0] for s in shares) * 100:.2f}%"
+    )
+    print(
+        f"  packets lost: all pages {total_l * 100:.2f}%, worst page {max(s[1] for s in shares) * 100:.2f}%"
+    )
+
+
+if __name__ == "__main__":
+    main()
