@@ -77,12 +77,16 @@ GROUPS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agents", type=int, default=20)
-    n = ap.parse_args().agents
+    ap.add_argument("--keep", action="store_true", help="keep the run's folder (logs, store) and print it")
+    args = ap.parse_args()
+    n = args.agents
     from playwright.sync_api import sync_playwright
 
     names = [f"agent{i:02d}" for i in range(n)]
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
+        tmp = Path(tempfile.mkdtemp()) if args.keep else Path(d)
+        if args.keep:
+            print("run folder:", tmp)
         served = start_hotline(tmp, lambda t, sip: _plan(t), agents=names, workers=math.ceil(2 * n / 4),
                                env={"IVR_WS_PORT": str(free_port(socket.SOCK_STREAM))})  # fmt: skip
         mic = speech_wav(tmp / "agent.wav", [("jfk.flac", 2)], rate=16000)
@@ -117,7 +121,7 @@ def main() -> None:
                         if answer.count():
                             ring_s.append(time.perf_counter() - t_dial)
                             clicked = page.page.evaluate("() => Date.now()")
-                            answer.click()
+                            page.page.keyboard.press("Alt+A")  # (a click waits on a busy page's layout)
                             page.page.wait_for_function("() => window.connectedAt.length > 0", timeout=15000)
                             connect_ms.append(page.page.evaluate("() => window.connectedAt[0]") - clicked)
                             waiting.remove(page)
