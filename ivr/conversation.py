@@ -6,6 +6,7 @@ terminal. The dialplan runner only ever talks to this interface.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -77,6 +78,10 @@ class TransferRequest:
     @property
     def ring_timeout_s(self) -> float:
         return self.rules.ring_timeout_s
+
+
+Whisper = bytes | asyncio.Future[bytes]
+"""The agent's briefing: PCM, or PCM still being synthesised while their phone rings."""
 
 
 class TransferOutcome(StrEnum):
@@ -197,9 +202,10 @@ class CallControl(Conversation, Protocol):
         ...
 
     async def bridge_to(
-        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: bytes | None = None
+        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: Whisper | None = None
     ) -> TransferOutcome:
-        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
+        """Dial `uri`, whisper the hand-over to the agent only, then connect the caller.
+        `whisper_pcm` may still be in the making (a future): the phone rings meanwhile."""
         ...
 
     async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.conversation import TransferOutcome, TransferRequest
+from ivr.conversation import TransferOutcome, TransferRequest, Whisper
 from ivr.transport import CallInput, DtmfDigit
 from speech.audio import FRAME_MS, AudioFrame, call_rate_for, decode_file, resample, write_wav
 
@@ -190,12 +190,12 @@ class ReplayTransport:
         return TransferOutcome.CONNECTED
 
     async def bridge(
-        self, uri: str, whisper: bytes, request: TransferRequest, ring_timeout_s: float
+        self, uri: str, whisper: Whisper, request: TransferRequest, ring_timeout_s: float
     ) -> TransferOutcome:
         """A recording has no agent on the other end: the hand-over is noted and the replay ends
         there, as a transfer does (the SIP tests bridge to a real phone)."""
         self.transferred_to = uri
-        self.whisper = whisper
+        self.whisper = whisper if isinstance(whisper, bytes) else await whisper
         self._hung_up = True
         return TransferOutcome.CONNECTED
 

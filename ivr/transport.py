@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ivr.conversation import TransferOutcome, TransferRequest
+from ivr.conversation import TransferOutcome, TransferRequest, Whisper
 from speech.audio import AudioFrame
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -104,10 +104,11 @@ class Transport(Protocol):
         ...
 
     async def bridge(
-        self, uri: str, whisper: bytes, request: TransferRequest, ring_timeout_s: float
+        self, uri: str, whisper: Whisper, request: TransferRequest, ring_timeout_s: float
     ) -> TransferOutcome:
-        """Dial `uri` (an agent's phone) with `headers`; once it answers, play `whisper` (PCM)
-        to the agent only, then connect the caller and the agent. The call stays up (and
+        """Dial `uri` (an agent's phone) with `headers`; once it answers, play `whisper` (PCM,
+        or a future of it: the phone rings while it is made) to the agent only, then connect
+        the caller and the agent. The call stays up (and
         recorded) until either side hangs up; hanging up one side hangs up the other."""
         ...
 

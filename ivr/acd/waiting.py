@@ -161,18 +161,25 @@ class _Wait:
     async def ring(self, agent: policy.Agent) -> TransferOutcome | None:
         """Ring the claimed agent: CONNECTED, or None (the caller waits on at their place)."""
         s = self.s
-        pcm = await self.whisper()
-        s.emit(
-            EventType.AGENT_OFFER,
-            agent=agent.name,
-            briefing_ms=len(pcm) * 1000 // (2 * s.sample_rate),
-        )
+        # the briefing is made while the agent's phone rings (not before: a burst of callers
+        # would each keep their claimed agent waiting on the speech service)
+        briefing = asyncio.ensure_future(self.whisper())
+        s.emit(EventType.AGENT_OFFER, agent=agent.name)
         await s.stop_hold()
         outcome = await s.bridge_to(
-            self.agent_uri.format(name=agent.name), self.request, self.rules.ring_timeout_s, whisper_pcm=pcm
+            self.agent_uri.format(name=agent.name),
+            self.request,
+            self.rules.ring_timeout_s,
+            whisper_pcm=briefing,
         )
         word = _outcome_word(outcome, s.bridge_reason)
-        s.emit(EventType.AGENT_OFFER, agent=agent.name, outcome=word)
+        if outcome is TransferOutcome.CONNECTED or briefing.done():
+            pcm = await briefing
+            said = {"briefing_ms": len(pcm) * 1000 // (2 * s.sample_rate)}
+        else:
+            briefing.cancel()
+            said = {}
+        s.emit(EventType.AGENT_OFFER, agent=agent.name, outcome=word, **said)
         if outcome is TransferOutcome.CONNECTED:
             await asyncio.to_thread(self.acd.answered, self.call_id, agent.name)
             s.agent = agent.name

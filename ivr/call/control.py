@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ivr.conversation import TransferOutcome, TransferRequest
+from ivr.conversation import TransferOutcome, TransferRequest, Whisper
 from ivr.privacy.redact import Redactor
 from ivr.transport import Transport
 from speech.service.client import SpeechClient
@@ -66,7 +66,7 @@ class CallControls:
         return await self.transport.wait_answered(timeout_s)
 
     async def bridge_to(
-        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: bytes | None = None
+        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: Whisper | None = None
     ) -> TransferOutcome:
         """Dial `uri`, whisper the hand-over to the agent only, then connect the caller."""
         return await self.legs.bridge_to(uri, request, ring_timeout_s, whisper_pcm)

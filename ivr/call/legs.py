@@ -12,7 +12,7 @@ from ivr.call.agent_side import FarSide
 from ivr.call.agent_transfer import TransferWatch
 from ivr.call.hold import hold_loop
 from ivr.call.monitor import MonitorWatch
-from ivr.conversation import TransferOutcome, TransferRequest
+from ivr.conversation import TransferOutcome, TransferRequest, Whisper
 from ivr.events import EventType
 from ivr.transport import MonitorTransport, ReleasingTransport
 from speech.service.replies import SpeechUnavailable
@@ -49,12 +49,12 @@ class Legs:
         self._on_left()
 
     async def bridge_to(
-        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: bytes | None = None
+        self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: Whisper | None = None
     ) -> TransferOutcome:
         """Dial `uri`, whisper the hand-over to the agent only (`whisper_pcm`, or the request's
         whisper synthesised), then connect the caller."""
         s, transport = self.s, self.s.transport
-        whisper = whisper_pcm or b""
+        whisper: Whisper = whisper_pcm if whisper_pcm is not None else b""
         if whisper_pcm is None and request.whisper:
             try:
                 whisper = await s.track(s.synthesize(request.whisper))

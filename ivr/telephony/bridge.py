@@ -12,7 +12,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from ivr.conversation import TransferOutcome, TransferRequest
+from ivr.conversation import TransferOutcome, TransferRequest, Whisper
 from ivr.telephony.commands import ConnectAgent, DialAgent, HangupAgent, Refer, ReleaseAgent, Send
 from ivr.telephony.handoff import agent_headers
 from speech.audio import FRAME_MS
@@ -25,6 +25,11 @@ class BridgeState(StrEnum):
     CONNECTED = "connected"
     OVER = "over"
     """The last attempt failed (busy, no answer, the agent hung up during the briefing)."""
+
+
+WHISPER_MAX_S = 8.0
+"""The ring's bound is stretched by this while the whisper is still being made (a briefing
+is at most 5 s of speech)."""
 
 
 def _outcome_of_status(status: int) -> TransferOutcome:
@@ -82,6 +87,7 @@ class AgentBridge:
         self._ring = ringback(sample_rate)
         self._ring_pos = -1  # >= 0: the caller hears ringback when nothing else plays
         self._agent_out: deque[bytes] = deque()  # the whisper, to the agent leg only
+        self._whisper_pending = False  # the whisper is still being made (the phone rings meanwhile)
         self._agent_in: deque[bytes] = deque(maxlen=50)  # what the agent says, for the recording
 
     def _ringback_frame(self) -> bytes:
@@ -157,7 +163,7 @@ class AgentBridge:
             self._command(HangupAgent())
             return
         self.agent_answered_ms = self._frames_in * FRAME_MS
-        if not self._agent_out:
+        if not self._agent_out and not self._whisper_pending:
             self._whisper_done()
 
     def _whisper_done(self) -> None:
@@ -197,8 +203,24 @@ class AgentBridge:
             self._bridge_done(TransferOutcome.NO_ANSWER, f"no result in {timeout_s} s")
             return TransferOutcome.NO_ANSWER
 
+    def _queue_whisper(self, whisper: bytes) -> None:
+        n = self._frame_bytes
+        if whisper:  # a little lead-in so the agent's first syllable is not clipped
+            whisper = bytes(n * 15) + whisper
+            whisper += bytes(-len(whisper) % n)
+            self._agent_out.extend(whisper[i : i + n] for i in range(0, len(whisper), n))
+
+    def _whisper_ready(self, made: asyncio.Future[bytes], seq: int) -> None:
+        if seq != self._bridge_seq or self.bridge_state is not BridgeState.DIALING:
+            return  # that attempt is over
+        self._whisper_pending = False
+        ok = not made.cancelled() and made.exception() is None
+        self._queue_whisper(made.result() if ok else b"")
+        if self.agent_answered_ms is not None and not self._agent_out:  # answered, nothing to say
+            self._whisper_done()
+
     async def bridge(
-        self, uri: str, whisper: bytes, request: TransferRequest, ring_timeout_s: float
+        self, uri: str, whisper: Whisper, request: TransferRequest, ring_timeout_s: float
     ) -> TransferOutcome:
         headers = agent_headers(self.call_id, request)
         if self._ended:
@@ -209,20 +231,24 @@ class AgentBridge:
             pass
         self._bridge_seq += 1
         self.agent_answered_ms = None
+        self._whisper_pending = False
         self._connect_pending = False
         self._leg_closed.clear()
         self.transferred_to = uri
         self.bridge_state = BridgeState.DIALING
         self._bridge_result = self._loop.create_future()
-        n = self._frame_bytes
-        if whisper:  # a little lead-in so the agent's first syllable is not clipped
-            whisper = bytes(n * 15) + whisper
-            whisper += bytes(-len(whisper) % n)
-            self._agent_out.extend(whisper[i : i + n] for i in range(0, len(whisper), n))
+        seq = self._bridge_seq
+        if isinstance(whisper, bytes):
+            self._queue_whisper(whisper)
+            whisper_s = len(whisper) / (2 * self.sample_rate)
+        else:  # still being made: the phone rings meanwhile; the whisper plays once it is ready
+            self._whisper_pending = True
+            whisper.add_done_callback(lambda f: self._whisper_ready(f, seq))
+            whisper_s = WHISPER_MAX_S
         with self._out_lock:
             self._ring_pos = 0
         self._command(DialAgent(uri, headers, self._bridge_seq))
-        whisper_s = len(whisper) / (2 * self.sample_rate) + len(self._out) * FRAME_MS / 1000
+        whisper_s += len(self._out) * FRAME_MS / 1000
         try:
             return await asyncio.wait_for(asyncio.shield(self._bridge_result), ring_timeout_s + whisper_s)
         except TimeoutError:

@@ -101,5 +101,6 @@ def test_an_agent_free_at_once_rings_at_once_with_no_announcement(acd):
     call = FakeCall([])
     assert run(call, acd, _request()) is TransferOutcome.CONNECTED
     assert call.rang == "sip:ann@hotline" and call.said == [] and call.agent == "ann"
-    offer = next(d for k, d in call.events if k is EventType.AGENT_OFFER)
-    assert offer["briefing_ms"] > 0
+    offers = [d for k, d in call.events if k is EventType.AGENT_OFFER]
+    assert "briefing_ms" not in offers[0]  # rung at once: the briefing is made while the phone rings
+    assert offers[-1]["outcome"] == "bridged" and offers[-1]["briefing_ms"] > 0
