@@ -4,13 +4,15 @@ where they may send a caller, asks, and follows how it went."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 
 from ivr.api.auth import AgentUser
 from ivr.records import UserError
+
+TransferId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class TransferAsk(BaseModel):
@@ -50,7 +52,7 @@ def transfer_router() -> APIRouter:
             raise HTTPException(409, str(e)) from None
 
     @router.get("/api/transfers/{transfer_id}")
-    def show(transfer_id: int, request: Request, who: AgentUser) -> dict[str, Any]:
+    def show(transfer_id: TransferId, request: Request, who: AgentUser) -> dict[str, Any]:
         row = request.app.state.store.transfers.get(transfer_id)
         if row is None or (row["agent"] != who.user and not who.can("supervisor")):
             raise HTTPException(404, f"no transfer {transfer_id} of yours")

@@ -165,3 +165,17 @@ def test_the_api_has_no_server_error(case):
     case.call_and_validate(
         headers={"Authorization": f"Bearer {TOKENS['admin']}"}, checks=[not_a_server_error]
     )
+
+
+@pytest.mark.parametrize("transfer_id", ["9223372036854775808", "0", "-1", "abc"])
+def test_a_transfer_number_out_of_range_is_a_clear_error_not_a_crash(transfer_id):
+    r = TestClient(APP).get(
+        f"/api/transfers/{transfer_id}", headers={"Authorization": f"Bearer {TOKENS['admin']}"}
+    )
+    assert r.status_code == 422 and "transfer_id" in r.text, r.text
+    assert (
+        TestClient(APP)
+        .get("/api/transfers/12345", headers={"Authorization": f"Bearer {TOKENS['admin']}"})
+        .status_code
+        == 404
+    )
