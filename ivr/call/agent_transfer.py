@@ -11,29 +11,21 @@ from dataclasses import replace
 from typing import Any
 
 from ivr.acd.policy import NAMED
+from ivr.call.watch import Watch
 from ivr.conversation import TransferOutcome
 from ivr.events import EventType
 
-POLL_S = 0.5
-"""How often a bridged call looks for its agent's transfer (one indexed read)."""
 
-
-class TransferWatch:
+class TransferWatch(Watch):
     def __init__(self, session: Any, records: Any, legs: Any) -> None:
-        self.s, self.records, self.legs = session, records, legs
-        self._closing = asyncio.Event()
-        self._task = asyncio.ensure_future(self._run())
+        self.records, self.legs = records, legs
+        super().__init__(session)
 
-    async def _run(self) -> None:
-        while not self.s.caller_gone and not self._closing.is_set():
-            if self.legs.bridged:
-                row = await asyncio.to_thread(self.records.to_serve, self.s.call_id)
-                if row is not None:
-                    await self._carry_out(row)
-            try:
-                await asyncio.wait_for(self._closing.wait(), POLL_S)
-            except TimeoutError:
-                pass
+    async def look(self) -> None:
+        if self.legs.bridged:
+            row = await asyncio.to_thread(self.records.to_serve, self.s.call_id)
+            if row is not None:
+                await self._carry_out(row)
 
     async def _carry_out(self, row: dict[str, Any]) -> None:
         s = self.s
@@ -75,12 +67,3 @@ class TransferWatch:
             interruptible=False,
         )
         await s.hangup(f"transfer to {target or queue} {outcome}")
-
-    async def close(self) -> None:
-        self._closing.set()
-        if not self._task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), 10.0)
-            except (TimeoutError, Exception):
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)

@@ -8,25 +8,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ivr.call.watch import Watch
 from ivr.events import EventType
 
-POLL_S = 0.5
-"""How often a bridged call looks for a supervisor's request (one indexed read)."""
 ANSWER_TIMEOUT_S = 30.0
 
 
-class MonitorWatch:
+class MonitorWatch(Watch):
     def __init__(self, session: Any, records: Any, uri_of: str) -> None:
-        self.s, self.records, self.uri_of = session, records, uri_of
+        self.records, self.uri_of = records, uri_of
         self.t = session.transport
         self.current: dict[str, Any] | None = None  # the request being carried out
         self.mode = ""
         self.dialed_at = 0.0
         self.answered = False
         self._word: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._closing = asyncio.Event()  # close() asks the loop to finish what it is reporting, then stop
         self.t.on_monitor = lambda state, reason: self._word.put_nowait((state, reason))
-        self._task = asyncio.ensure_future(self._run())
+        super().__init__(session)
 
     async def _report(self, state: str, reason: str = "") -> None:
         m = self.current
@@ -36,62 +34,47 @@ class MonitorWatch:
         self.s.emit(EventType.MONITOR, supervisor=m["supervisor"], mode=self.mode or m["mode"], state=state,
                     **({"reason": reason} if reason else {}))  # fmt: skip
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self.s.caller_gone and not self._closing.is_set():
-            while not self._word.empty():
-                state, reason = self._word.get_nowait()
-                if self.current is not None:
-                    if state == "active":
-                        self.answered = True
-                        await self._report("active")
-                    else:  # a leg that never answered failed (busy, not registered, declined)
-                        await self._report("ended" if self.answered else "failed", reason)
-                        self.current, self.mode, self.answered = None, "", False
-            row = await asyncio.to_thread(self.records.monitors_to_serve, self.s.call_id)
-            if row is not None:
-                if self.current is None and row["state"] == "requested":
-                    self.current, self.mode, self.answered = row, row["mode"], False
-                    self.t.monitor_dial(self.uri_of.format(name=row["supervisor"]), row["mode"],
-                                       own_is_agent=self.s.main_speaker != "caller")  # fmt: skip
-                    self.dialed_at = loop.time()
-                    await self._report("dialing")
-                elif self.current is not None and row["id"] == self.current["id"]:
-                    if row["state"] == "ending":
-                        self.t.monitor_hangup()
-                    elif row["mode"] != self.mode:
-                        self.mode = row["mode"]
-                        self.t.monitor_mode(self.mode)
-                        if self.answered:  # (while dialling, the leg is wired for the new mode on answer)
-                            self.s.emit(
-                                EventType.MONITOR,
-                                supervisor=row["supervisor"],
-                                mode=self.mode,
-                                state="active",
-                            )
-                    elif not self.answered and loop.time() - self.dialed_at > ANSWER_TIMEOUT_S:
-                        self.t.monitor_hangup()
-                        await self._report(
-                            "failed", f"the supervisor's phone did not answer in {ANSWER_TIMEOUT_S:.0f} s"
-                        )
-                        self.current = None
-            try:
-                await asyncio.wait_for(self._closing.wait(), POLL_S)
-            except TimeoutError:
-                pass
-        if self.current is not None:  # the call ended with the supervisor on it
-            await self._report("ended", "the call ended")
+    async def look(self) -> None:
+        while not self._word.empty():  # what the supervisor's leg did
+            state, reason = self._word.get_nowait()
+            if self.current is not None:
+                if state == "active":
+                    self.answered = True
+                    await self._report("active")
+                else:  # a leg that never answered failed (busy, not registered, declined)
+                    await self._report("ended" if self.answered else "failed", reason)
+                    self.current, self.mode, self.answered = None, "", False
+        row = await asyncio.to_thread(self.records.monitors_to_serve, self.s.call_id)
+        if row is not None:
+            await self._asked(row)
 
-    async def close(self) -> None:
-        # Not a cancel: a cancel landing while a report is written (the store already says
-        # `failed`, the event not yet emitted) would lose the event and report `ended` over it.
-        self._closing.set()
-        if not self._task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), 10.0)
-            except (TimeoutError, Exception):
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
-        if self.current is not None:
+    async def _asked(self, row: dict[str, Any]) -> None:
+        """What the console asks of this call now: a new request, a mode, the stop."""
+        now = asyncio.get_running_loop().time()
+        if self.current is None and row["state"] == "requested":
+            self.current, self.mode, self.answered = row, row["mode"], False
+            self.t.monitor_dial(self.uri_of.format(name=row["supervisor"]), row["mode"],
+                               own_is_agent=self.s.main_speaker != "caller")  # fmt: skip
+            self.dialed_at = now
+            await self._report("dialing")
+        elif self.current is not None and row["id"] == self.current["id"]:
+            if row["state"] == "ending":
+                self.t.monitor_hangup()
+            elif row["mode"] != self.mode:
+                self.mode = row["mode"]
+                self.t.monitor_mode(self.mode)
+                if self.answered:  # (while dialling, the leg is wired for the new mode on answer)
+                    self.s.emit(
+                        EventType.MONITOR, supervisor=row["supervisor"], mode=self.mode, state="active"
+                    )
+            elif not self.answered and now - self.dialed_at > ANSWER_TIMEOUT_S:
+                self.t.monitor_hangup()
+                await self._report(
+                    "failed", f"the supervisor's phone did not answer in {ANSWER_TIMEOUT_S:.0f} s"
+                )
+                self.current = None
+
+    async def finish(self) -> None:
+        if self.current is not None:  # the call ended with the supervisor on it
             await self._report("ended", "the call ended")
             self.current = None

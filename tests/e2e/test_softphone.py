@@ -380,6 +380,21 @@ AGENT_SAYS = r"country|fellow|americans|\bas(k)? not what"  # jfk, said by ann's
 SUPERVISOR_SAYS = r"apologi[sz]ed|particular case|whittemore|tom\b"
 
 
+def _talking_caller(hotline, tmp_path: Path, seen: dict, seconds: int) -> threading.Event:  # type: ignore[no-untyped-def, type-arg]
+    """A baresip caller who says two sentences by turns after 6 s, for `seconds`; what they
+    heard lands in seen["heard"] and the event is set when they have hung up."""
+    said = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_aew_a0003.wav"]
+    caller = speech_wav(tmp_path / "caller.wav", [(None, 6)] + [(said[i % 2], 3) for i in range(12)])
+    done = threading.Event()
+
+    def call() -> None:
+        seen["heard"] = baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", caller, seconds)
+        done.set()
+
+    threading.Thread(target=call, daemon=True).start()
+    return done
+
+
 def test_a_supervisor_listens_then_whispers_from_the_floor_page(hotline, browsers, engines, tmp_path):
     """sam has no desk phone: the floor page is his. Listening, he hears the caller and ann
     (she is not told: nothing rings in her page); whispering, ann hears him and the caller never does."""
@@ -391,17 +406,7 @@ def test_a_supervisor_listens_then_whispers_from_the_floor_page(hotline, browser
         sup.page.wait_for_url("**/console/floor")
         _available(agent)
         expect(sup.page.locator(".phone .tag")).to_have_text("registered", timeout=15000)
-        said = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_aew_a0003.wav"]
-        caller = speech_wav(tmp_path / "caller.wav", [(None, 6)] + [(said[i % 2], 3) for i in range(12)])
-        done = threading.Event()
-
-        def call() -> None:
-            seen["heard"] = baresip_call(
-                tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", caller, seconds=80
-            )
-            done.set()
-
-        threading.Thread(target=call, daemon=True).start()
+        done = _talking_caller(hotline, tmp_path, seen, 80)
         agent.page.get_by_role("button", name="Answer").click(timeout=30000)
         expect(agent.page.locator(".phone-state")).to_have_text("talking", timeout=15000)
         row = sup.page.locator("section[aria-label='live calls'] tr[data-call]")
@@ -442,17 +447,7 @@ def test_an_agent_transfers_the_caller_to_another_agent_from_the_page(hotline, b
     seen: dict = {}  # type: ignore[type-arg]
     try:
         _available(ann)
-        said = ["cmu_arctic_us_aew_a0001.wav", "cmu_arctic_us_aew_a0003.wav"]
-        caller = speech_wav(tmp_path / "caller.wav", [(None, 6)] + [(said[i % 2], 3) for i in range(12)])
-        done = threading.Event()
-
-        def call() -> None:
-            seen["heard"] = baresip_call(
-                tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", caller, seconds=50
-            )
-            done.set()
-
-        threading.Thread(target=call, daemon=True).start()
+        done = _talking_caller(hotline, tmp_path, seen, 50)
         ann.page.get_by_role("button", name="Answer").click(timeout=30000)
         expect(ann.page.locator(".phone-state")).to_have_text("talking", timeout=15000)
         _available(bob)  # bob is free once ann has the caller: the queue did not ring him first

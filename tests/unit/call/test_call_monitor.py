@@ -28,7 +28,7 @@ async def _until(pred, what: str, timeout_s: float = 30) -> None:  # type: ignor
 
 
 def test_a_monitor_is_dialled_switched_and_ended_and_a_dead_phone_fails(store, monkeypatch):
-    monkeypatch.setattr("ivr.call.monitor.POLL_S", 0.01)
+    monkeypatch.setattr("ivr.call.watch.POLL_S", 0.01)
     store.users.add("sue", "supervisor", "a long password")
     store.agents.add("sue", "a long password", ["billing"], replace=True)
     rec = CallRecord("c1", store.writer, caller={"number": "+1"})
