@@ -28,6 +28,7 @@ class CallControls:
     _sink: Callable[[Event], None]
     _http: Any
     _work: set[asyncio.Future[Any]]
+    _parked: int  # the application waits on the caller (input, playback): a replay's frame may come
 
     @property
     def sample_rate(self) -> int:
@@ -60,7 +61,11 @@ class CallControls:
         return await self.speech.synthesize(text, self.transport.sample_rate)
 
     async def wait_playback(self) -> None:
-        await self.transport.wait_playback()
+        self._parked += 1
+        try:
+            await self.transport.wait_playback()
+        finally:
+            self._parked -= 1
 
     async def wait_answered(self, timeout_s: float) -> bool:
         return await self.transport.wait_answered(timeout_s)

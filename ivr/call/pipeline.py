@@ -327,6 +327,7 @@ class SpeechPipeline:
                 transcriber.partial_prefix,
                 Priority.PARTIAL,
                 f"{self.call_id}#{utterance}",
+                keep=self._deterministic,
                 **self._hints(),
             )
         except (Superseded, SpeechUnavailable):  # the final still comes

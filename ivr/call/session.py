@@ -10,29 +10,31 @@ application (a greeting, or the dialplan runner) is a coroutine that uses the
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from ivr.call.control import CallControls
 from ivr.call.hold import hold_loop
 from ivr.call.legs import Legs
-from ivr.call.pipeline import UNAVAILABLE_WAIT_S, SpeechPipeline
-from ivr.call.services import APOLOGY, CallServices
+from ivr.call.pipeline import SpeechPipeline
+from ivr.call.prompting import Prompting
+from ivr.call.services import CallServices
 from ivr.conversation import Input, InputKind, TransferOutcome, TransferRequest
 from ivr.events import Event, EventType, make
 from ivr.settings import Settings
 from ivr.transport import DtmfDigit, Tick, Transport
 from prosody.radar import Radar
-from speech.audio import AudioError, AudioFrame, decode_file, resample, to_pcm16
-from speech.service.replies import SpeechUnavailable
-from speech.tts import trim_tail_pcm
+from speech.audio import AudioError, AudioFrame
 
-MAX_RESPONSE_MS = 10000  # an answer later than this was no answer to the caller's words (a re-prompt)
+SETTLE_SPINS = 3000
+"""A replay's wait for its application to park on the caller, in turns of the loop (the later
+ones 1 ms apart): a few seconds, then the frames go on."""
+log = logging.getLogger("ivr.call")
 App = Callable[["CallSession"], Awaitable[None]]
 
 
-class CallSession(CallControls):
+class CallSession(Prompting, CallControls):
     def __init__(
         self,
         transport: Transport,
@@ -65,6 +67,8 @@ class CallSession(CallControls):
         self._backchannel = False  # the utterance was too short to barge in: not an answer
         self._deadline_ms: int | None = None
         self._waiting = False
+        self._parked = 0
+        self._app_task: asyncio.Future[None] | None = None
         self._wake = asyncio.Event()
         self._ended = False
         self.transfer_request: TransferRequest | None = None
@@ -114,83 +118,6 @@ class CallSession(CallControls):
         """The IVR is silent and waiting for the caller (a scripted caller speaks now)."""
         return self._waiting and not self.transport.is_playing
 
-    async def say(self, text: str, prompt: str = "", interruptible: bool = True, lead: str = "") -> None:
-        """Synthesise `text` (cached) and queue it to the caller; returns once queued. An
-        uncached text opening with a cached `lead` starts with the lead at once."""
-        text = " ".join(text.split())
-        if not text:
-            return
-        self.emit(EventType.SAY, text=text, **({"prompt": prompt} if prompt else {}))
-        rate = self.transport.sample_rate
-        speech = self.speech
-        seq = self._start_prompt(text, interruptible)
-        cached = speech.cached(text, rate)
-        if cached is not None:
-            self._play(cached)
-            return
-        head = speech.cached(lead, rate) if lead and text.startswith(lead + " ") else None
-        if head is not None:
-            self._play(trim_tail_pcm(head, rate))
-            text = text[len(lead) :].strip()
-            rest = speech.cached(text, rate)  # the same answer again (another caller, a repeat)
-            if rest is not None:
-                self._play(rest)
-                return
-        # sentence by sentence: the first sentence plays while the next is synthesised
-        while True:
-            try:
-                await self.track(self._stream_prompt(text, rate, seq))
-                return
-            except SpeechUnavailable:
-                self.apologise()
-                if not await self.track(speech.wait_available(UNAVAILABLE_WAIT_S)) or self._ended:
-                    self.emit(EventType.ERROR, message="the speech service did not come back", stage="tts")
-                    return
-                if self._prompt_seq != seq:
-                    return  # interrupted meanwhile
-                seq = self._start_prompt(text, interruptible)
-
-    async def _stream_prompt(self, text: str, rate: int, seq: int) -> None:
-        chunks = self.speech.synthesize_stream(text, rate)
-        try:
-            async for pcm in chunks:
-                if self._prompt_seq != seq:  # interrupted: stop synthesising the rest
-                    break
-                self._play(pcm)
-        finally:
-            await chunks.aclose()
-
-    def _play(self, pcm: bytes) -> None:
-        if self._speech_ended_ms is not None and pcm:
-            waited = self.now_ms - self._speech_ended_ms
-            self._speech_ended_ms = None
-            if self.on_response_ms is not None and 0 <= waited < MAX_RESPONSE_MS:
-                self.on_response_ms(waited)
-        self.transport.play(pcm)
-
-    def apologise(self) -> None:
-        """The speech service is away: tell the caller once per outage (a pinned prompt,
-        played without the service); the call goes on when it is back."""
-        outage = self.speech.outages
-        if self._apologised_outage == outage or self._ended:
-            return
-        self._apologised_outage = outage
-        pcm = self.speech.cached(APOLOGY, self.transport.sample_rate)
-        self.emit(EventType.SAY, text=APOLOGY, prompt="service_apology")
-        if pcm is not None and not self.legs.bridged:
-            self._start_prompt(APOLOGY, True)
-            self.transport.play(pcm)
-
-    async def play_file(self, path: str, interruptible: bool = True) -> None:
-        self.emit(EventType.SAY, text=f"[{Path(path).name}]", prompt="play")
-        try:
-            samples, rate = decode_file(path)
-        except AudioError as e:  # a broken prompt file loses the prompt, not the call
-            self.emit(EventType.ERROR, message=str(e), stage="play")
-            return
-        self._start_prompt(f"[{Path(path).name}]", interruptible)
-        self.transport.play(to_pcm16(resample(samples, rate, self.transport.sample_rate)))
-
     async def start_hold(self, music: str | None = None) -> None:
         """Hold music once the current prompt has been heard: played by the transport (pjmedia
         on a SIP call, with no per-frame work here until the caller speaks)."""
@@ -231,7 +158,11 @@ class CallSession(CallControls):
                     self._deadline_ms = None
                     return Input(InputKind.NO_INPUT)
                 self._wake.clear()
-                await self._wake.wait()
+                self._parked += 1
+                try:
+                    await self._wake.wait()
+                finally:
+                    self._parked -= 1
         finally:
             self._waiting = False
             self._deadline_ms = None
@@ -277,7 +208,7 @@ class CallSession(CallControls):
             **({"caller": self.caller} if self.caller else {}),
             **({"source": self._source} if self._source else {}),
         )
-        app_task = asyncio.ensure_future(self._app(self))
+        app_task = self._app_task = asyncio.ensure_future(self._app(self))
         app_task.add_done_callback(self._app_done)
         await self._settle()
         async for item in self.transport.inputs():
@@ -308,17 +239,6 @@ class CallSession(CallControls):
         self.emit(EventType.CALL_END, duration_ms=self.now_ms, **({"reason": reason} if reason else {}))
         return self.events
 
-    def _start_prompt(self, text: str, interruptible: bool) -> int:
-        self._prompt_seq += 1
-        self._prompt_text = text
-        self._interruptible = interruptible
-        return self._prompt_seq
-
-    def _stop_prompt(self) -> None:
-        self.transport.stop_playback()
-        self._held = False
-        self._prompt_seq += 1
-
     def _barge_in_check(self) -> None:
         """Hold a prompt from the first voiced frame; interrupt it after `barge_in_ms` of voice;
         resume it when the sound stops sooner (a cough, an "mhm")."""
@@ -343,15 +263,31 @@ class CallSession(CallControls):
             asyncio.ensure_future(self.hangup("error"))
 
     async def _settle(self) -> None:
-        """Let the application and model jobs run until all wait on caller input."""
+        """Let the application and model jobs run until all wait on the caller. A replay
+        (deterministic) also waits until the application is parked on the caller (input or
+        playback) or done: what it awaits untracked (a store read in a thread) then lands on
+        the same frame whatever the box's load, and the same call gives the same events."""
+        spins = 0
         while True:
             await self.pipeline.settle()
             for _ in range(5):  # let woken coroutines reach their next await
                 await asyncio.sleep(0)
             pending = [f for f in self._work if not f.done()]
-            if not pending:
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+                continue
+            app = self._app_task
+            if not self._deterministic or self._parked or app is None or app.done():
                 return
-            await asyncio.gather(*pending, return_exceptions=True)
+            spins += 1
+            if spins > SETTLE_SPINS:  # it waits on something no frame of the caller's brings
+                log.warning(
+                    "call %s: the application is not waiting on the caller at %d ms",
+                    self.call_id,
+                    self.now_ms,
+                )
+                return
+            await asyncio.sleep(0 if spins < 20 else 0.001)
 
     def _on_event(self, event: Event) -> None:
         if (

@@ -54,6 +54,9 @@ class Job:
     on_dropped: Callable[[str], None] | None = None
     """Called (outside the scheduler's lock) with the reason when the job is dropped unrun."""
     submitted_s: float = 0.0
+    keep: bool = False
+    """A partial never dropped as stale (a replay's: the same call gives the same words at
+    any load, since the final's decode starts from the partials' committed words)."""
     seq: int = 0
     state: str = "new"  # queued, running, done, dropped
 
@@ -132,7 +135,7 @@ class Scheduler:
             if job.state != "queued":
                 continue
             if job.priority is Priority.PARTIAL:
-                if now_s - job.submitted_s > self.partial_stale_s:
+                if not job.keep and now_s - job.submitted_s > self.partial_stale_s:
                     job.state = "dropped"
                     self.dropped += 1
                     stale.append(job)

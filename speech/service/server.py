@@ -190,6 +190,7 @@ class SpeechService:
                 _key(d, None),
                 (msg.payload, rate, prefix, hints, spelled, expect, mid, send),
                 dropped,
+                keep=bool(d.get("keep", False)),
             )
             target = self.partials if priority is Priority.PARTIAL else self.queue
             target.submit(job)

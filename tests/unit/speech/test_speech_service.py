@@ -98,6 +98,21 @@ def test_under_load_partials_wait_for_a_spare_lane_and_go_stale():
 
 
 @pytest.mark.unit
+def test_a_replays_partial_waits_however_long_and_is_run():
+    """A replay's partial is never dropped as stale: the final's decode starts from the
+    partials' words, so a dropped one would change what a loaded box hears in the same call."""
+    s = Scheduler(lanes=2, partial_stale_s=0.4)
+    final, partial = job(), job(priority=Priority.PARTIAL)
+    partial.keep = True
+    s.submit(final, 0.0)
+    s.submit(partial, 0.0)
+    assert s.take(0.0)[0] == [final]
+    assert s.take(5.0) == ([], [])  # still waiting for a spare lane, not dropped
+    s.done([final])
+    assert s.take(5.1)[0] == [partial] and partial.state == "running"
+
+
+@pytest.mark.unit
 def test_a_synthesis_goes_back_in_its_place_between_sentences_and_stops_when_dropped():
     s = Scheduler(lanes=1)
     tts = job(Kind.SYNTHESIZE, Priority.PROMPT, key="tts#1")
