@@ -65,8 +65,12 @@ class SpeechClient:
         if self._runner is None:
             self._runner = asyncio.ensure_future(self._run())
         deadline = time.monotonic() + timeout_s
+        told = False
         while True:
             if not await self.wait_available(min(0.5, max(0.0, deadline - time.monotonic()))):
+                if not told:
+                    log.info("no speech service at %s yet: waiting up to %.0f s", self.address, timeout_s)
+                    told = True
                 if self.protocol_error:
                     raise SpeechUnavailable(
                         f"{self.address} does not answer as a speech service (is IVR_SPEECH right?)"
@@ -218,11 +222,13 @@ class SpeechClient:
         hints: str = "",
         spelled: bool = False,
         expect: Sequence[str] = (),
+        keep: bool = False,
     ) -> Decoded:
         """Transcribe s16le mono PCM at `rate`; raises Superseded when the service dropped it.
         `hints`: words the caller is likely to say (the dialplan's `asr_hints`); `spelled`:
         numbers as words, never numerals (a caller saying digits); `expect`: the words the step
-        expects (a final with a sound-alike of one is rescored against the audio)."""
+        expects (a final with a sound-alike of one is rescored against the audio); `keep`: a
+        partial is run even when it waited past its staleness (a replay wants every one)."""
         data: dict[str, Any] = {"rate": rate, "prefix": list(prefix), "priority": _PRIORITY_NAMES[priority]}
         if key is not None:
             data["key"] = key
@@ -232,6 +238,8 @@ class SpeechClient:
             data["spelled"] = True
         if expect:
             data["expect"] = list(expect)
+        if keep:  # a partial the service must run however late (a replay's)
+            data["keep"] = True
         d = (await self._ask("transcribe", data, pcm16)).data
         return Decoded(
             tuple(d["tokens"]),

@@ -66,10 +66,13 @@ def test_a_worker_waiting_for_a_speech_service_that_is_gone_stops_on_sigterm(tmp
         tmp_path / "data", {"IVR_SPEECH": str(tmp_path / "gone.sock"), "IVR_SPEECH_WAIT_S": "600"}
     )
     try:
+        # waiting on the service (said in its log) is past its signal handlers and its SIP port
         wait_until(
-            lambda: not port_free("127.0.0.1", port) or proc.poll() is not None, 60, "the worker's SIP port"
+            lambda: "no speech service at" in log.read_text() or proc.poll() is not None,
+            60,
+            "the worker waiting",
         )
-        assert proc.poll() is None, log.read_text()
+        assert proc.poll() is None and not port_free("127.0.0.1", port), log.read_text()
         proc.send_signal(signal.SIGTERM)
         assert stopped(proc, log) == 0
         assert "stopped while starting" in log.read_text()
