@@ -278,6 +278,21 @@ def transcribe(engines, samples: np.ndarray, rate: int) -> str:  # type: ignore[
     return " ".join(t for t in texts if t).lower()
 
 
+def transcribe_mixed(engines, samples: np.ndarray, rate: int, window_s: float = 5.0) -> str:  # type: ignore[no-untyped-def]
+    """What whisper hears where two voices overlap (a supervisor hearing caller and agent at
+    once): the recording as `transcribe` cuts it, and again in windows of `window_s` stepping
+    by half a window, so a stretch where one voice is alone is decoded on its own too."""
+    from speech.utterance import transcribe_utterance
+
+    texts = [transcribe(engines, samples, rate)]
+    size, step = int(window_s * rate), int(window_s * rate / 2)
+    for start in range(0, max(1, len(samples) - step), step):
+        seg = samples[start : start + size]
+        if len(seg) > rate // 2:
+            texts.append(transcribe_utterance(engines.asr, resample(seg, rate, 16000)).lower())
+    return " | ".join(t for t in texts if t)
+
+
 AGENT_PASSWORD = "agentpass1"  # baresip's account line ends a password at a space
 
 

@@ -33,6 +33,7 @@ from tests.sip_helpers import (
     start_hotline,
     stop_hotline,
     transcribe,
+    transcribe_mixed,
     wait_until,
 )
 
@@ -375,7 +376,7 @@ def _monitor_active(hotline, mode: str) -> bool:  # type: ignore[no-untyped-def]
         store.close()
 
 
-CALLER_SAYS = r"twentieth|20th|evening|shook hands|danger|philip|steels"
+CALLER_SAYS = r"twentieth|twenty-?th|20th|evening|shook hands|danger|philip|steels|author of"
 AGENT_SAYS = r"country|fellow|americans|\bas(k)? not what"  # jfk, said by ann's microphone
 SUPERVISOR_SAYS = r"apologi[sz]ed|particular case|whittemore|tom\b"
 
@@ -427,7 +428,7 @@ def test_a_supervisor_listens_then_whispers_from_the_floor_page(hotline, browser
     finally:
         sup.close()
         agent.close()
-    to_sup = transcribe(engines, seen["sup_heard"], 16000)
+    to_sup = transcribe_mixed(engines, seen["sup_heard"], 16000)
     assert re.search(CALLER_SAYS, to_sup) and re.search(AGENT_SAYS, to_sup), to_sup  # both sides, mixed
     to_agent = transcribe(engines, seen["agent_heard"], 16000)
     assert re.search(SUPERVISOR_SAYS, to_agent), to_agent  # the whisper
