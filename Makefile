@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) bench/rescore.py
 	$(PY) bench/softphone.py
 	$(PY) bench/softphone_floor.py
+	$(PY) bench/softphone_delay.py
 
 ## Format, lint, types and the import contracts: seconds, and part of `make test`.
 check: $(STAMP)

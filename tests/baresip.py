@@ -6,8 +6,10 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
+from ivr.app.supervisor import port_free
 from tests.sip_helpers import free_port, wait_until
 
 
@@ -34,11 +36,28 @@ def _baresip_conf(
     (conf / "accounts").write_text(account + "\n")
 
 
+_HANDED: set[int] = set()
+_HANDED_LOCK = threading.Lock()
+
+
+def sip_port() -> int:
+    """A port for a baresip: free for UDP and TCP, its TLS port (the next one) free too, and
+    not handed to another baresip of this process (twenty callers start at once in a bench)."""
+    with _HANDED_LOCK:
+        while True:
+            port = free_port()
+            if port in _HANDED or port + 1 in _HANDED or port - 1 in _HANDED:
+                continue
+            if port_free("127.0.0.1", port) and port_free("127.0.0.1", port + 1):
+                _HANDED.add(port)
+                return port
+
+
 def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path:
     """baresip dials `target`, streams `caller_wav`, records what it hears; returns that WAV."""
     assert shutil.which("baresip"), "baresip is installed by `make test`"
     conf = tmp / "baresip"
-    port = free_port()
+    port = sip_port()
     _baresip_conf(conf, port, caller_wav, f"<sip:+447700900002@127.0.0.1:{port}>;regint=0")
     with open(conf / "baresip.log", "w") as log:
         subprocess.run(
@@ -74,7 +93,7 @@ class BaresipAgent:
         sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port."""
         assert shutil.which("baresip"), "baresip is installed by `make test`"
         self.conf = tmp / name
-        self.port = free_port()
+        self.port = sip_port()
         self.uri = f"sip:{user}@127.0.0.1:{self.port}"
         answer = ";answermode=auto" if auto_answer else ""  # else it rings and rings
         account = f"<{self.uri}>;regint=0{answer}"
