@@ -13,6 +13,7 @@ from ivr.dialplan import check_dialplan
 from ivr.dialplan.schema import json_schema
 from ivr.nlu.intents import plain
 from ivr.records import DirectoryError, read_directory
+from ivr.telephony.numbers import check_numbers, is_numbers_file, numbers_schema
 from prosody.radar import Radar, RadarModel
 from prosody.words import WORDS_PATH, WordsModel
 from speech.audio import AudioError, decode_file
@@ -20,8 +21,23 @@ from speech.embed import Embedder
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Dialplans, and numbers files (a file with `numbers:`) with every dialplan they name."""
     errors = 0
-    for f in args.files:
+    files = list(args.files)
+    while files:
+        f = files.pop(0)
+        if is_numbers_file(f):
+            numbers, issues = check_numbers(f)
+            for issue in issues:
+                print(issue)
+            errors += sum(1 for i in issues if i.severity == "error")
+            if numbers is not None:
+                print(
+                    f"{f}: ok ({len(numbers.lines)} numbers, {len(numbers.dialplans)} dialplans)",
+                    file=sys.stderr,
+                )
+                files[:0] = [str(p) for p in numbers.dialplans.values()]
+            continue
         dialplan, issues = check_dialplan(f)
         for issue in issues:
             print(issue)
@@ -153,6 +169,6 @@ def cmd_radar(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    """The dialplan's JSON Schema, for editors."""
-    print(json.dumps(json_schema(), indent=2))
+    """The dialplan's (or the numbers file's) JSON Schema, for editors."""
+    print(json.dumps(numbers_schema() if getattr(args, "numbers", False) else json_schema(), indent=2))
     return 0

@@ -75,10 +75,14 @@ def _calls(sub: Any) -> None:
     )
     rp.add_argument("--voice", default=None, help="a piper .onnx voice (default: bundled en_US-joe-medium)")
 
-    vp = sub.add_parser("validate", help="check dialplans; errors as file:line:col: message")
+    vp = sub.add_parser(
+        "validate",
+        help="check dialplans and numbers files (with their dialplans); errors as file:line:col: message",
+    )
     vp.add_argument("files", nargs="+")
 
-    sub.add_parser("schema", help="print the dialplan JSON Schema (for editors)")
+    sp = sub.add_parser("schema", help="print the dialplan JSON Schema (for editors)")
+    sp.add_argument("--numbers", action="store_true", help="the numbers file's schema instead")
 
     cp = sub.add_parser("chat", help="try a dialplan by typing as the caller")
     cp.add_argument("file")
