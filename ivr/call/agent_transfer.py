@@ -22,7 +22,10 @@ class TransferWatch(Watch):
         super().__init__(session)
 
     async def look(self) -> None:
-        if self.legs.bridged:
+        # only once the hand-over is complete (the queue has marked the agent on the call): a
+        # transfer asked during the briefing would otherwise start the agent's wrap-up before
+        # the queue marks them on the call, and they would stay "on call"
+        if self.legs.bridged and self.s.agent:
             row = await asyncio.to_thread(self.records.to_serve, self.s.call_id)
             if row is not None:
                 await self._carry_out(row)
