@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ivr.conversation import TransferOutcome, TransferRequest, Whisper
 from ivr.privacy.redact import Redactor
 from ivr.transport import Transport
 from speech.service.client import SpeechClient
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ivr.call.legs import Legs
@@ -60,15 +62,20 @@ class CallControls:
     async def synthesize(self, text: str) -> bytes:
         return await self.speech.synthesize(text, self.transport.sample_rate)
 
-    async def wait_playback(self) -> None:
+    async def on_call(self, awaitable: Awaitable[T]) -> T:
+        """Await what the call itself brings (a prompt played out, a phone answering): a
+        replay's next frame may come meanwhile (its settle does not wait for this)."""
         self._parked += 1
         try:
-            await self.transport.wait_playback()
+            return await awaitable
         finally:
             self._parked -= 1
 
+    async def wait_playback(self) -> None:
+        await self.on_call(self.transport.wait_playback())
+
     async def wait_answered(self, timeout_s: float) -> bool:
-        return await self.transport.wait_answered(timeout_s)
+        return await self.on_call(self.transport.wait_answered(timeout_s))
 
     async def bridge_to(
         self, uri: str, request: TransferRequest, ring_timeout_s: float, whisper_pcm: Whisper | None = None

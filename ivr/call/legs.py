@@ -38,14 +38,14 @@ class Legs:
 
     async def refer(self, uri: str, timeout_s: float) -> TransferOutcome:
         self.s.emit(EventType.BRIDGE, uri=uri, state="dialing", mode="refer")
-        outcome = await self.s.transport.refer(uri, timeout_s)
+        outcome = await self.s.on_call(self.s.transport.refer(uri, timeout_s))
         self.s.emit(EventType.BRIDGE, uri=uri, state=str(outcome), mode="refer", **self._why())
         if outcome is TransferOutcome.CONNECTED:
             self._on_left()
         return outcome
 
     async def hand_to_console(self, queue: str) -> None:
-        await self.s.transport.transfer(queue)
+        await self.s.on_call(self.s.transport.transfer(queue))
         self._on_left()
 
     async def bridge_to(
@@ -61,7 +61,7 @@ class Legs:
             except SpeechUnavailable:  # the agent is connected without the spoken summary
                 s.emit(EventType.ERROR, message="no whisper: the speech service is away", stage="tts")
         s.emit(EventType.BRIDGE, uri=uri, state="dialing")
-        outcome = await transport.bridge(uri, whisper, request, ring_timeout_s)
+        outcome = await s.on_call(transport.bridge(uri, whisper, request, ring_timeout_s))
         answered = transport.agent_answered_ms
         connected = outcome is TransferOutcome.CONNECTED
         when = {"answered_ms": answered} if connected and answered is not None else {}

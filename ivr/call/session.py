@@ -27,9 +27,9 @@ from ivr.transport import DtmfDigit, Tick, Transport
 from prosody.radar import Radar
 from speech.audio import AudioError, AudioFrame
 
-SETTLE_SPINS = 3000
+SETTLE_SPINS = 1000
 """A replay's wait for its application to park on the caller, in turns of the loop (the later
-ones 1 ms apart): a few seconds, then the frames go on."""
+ones 1 ms apart): about a second; past it the call goes on without that wait."""
 log = logging.getLogger("ivr.call")
 App = Callable[["CallSession"], Awaitable[None]]
 
@@ -68,6 +68,7 @@ class CallSession(Prompting, CallControls):
         self._deadline_ms: int | None = None
         self._waiting = False
         self._parked = 0
+        self._park_wait = deterministic  # a replay's settle waits for the application to park
         self._app_task: asyncio.Future[None] | None = None
         self._wake = asyncio.Event()
         self._ended = False
@@ -121,7 +122,7 @@ class CallSession(Prompting, CallControls):
     async def start_hold(self, music: str | None = None) -> None:
         """Hold music once the current prompt has been heard: played by the transport (pjmedia
         on a SIP call, with no per-frame work here until the caller speaks)."""
-        await self.transport.wait_playback()
+        await self.on_call(self.transport.wait_playback())
         rate = self.transport.sample_rate
         try:
             path, loop_pcm, name = hold_loop(music, self.settings.data_dir, rate)
@@ -195,9 +196,9 @@ class CallSession(Prompting, CallControls):
         return await handoff.hand_over(self, request)
 
     async def hangup(self, reason: str) -> None:
-        await self.transport.wait_playback()  # let the goodbye be heard
+        await self.on_call(self.transport.wait_playback())  # let the goodbye be heard
         self.emit(EventType.HANGUP, reason=reason)
-        await self.transport.hangup()
+        await self.on_call(self.transport.hangup())
         self._ended = True
 
     # -- the call loop --------------------------------------------------------------
@@ -277,15 +278,13 @@ class CallSession(Prompting, CallControls):
                 await asyncio.gather(*pending, return_exceptions=True)
                 continue
             app = self._app_task
-            if not self._deterministic or self._parked or app is None or app.done():
+            if not self._park_wait or self._parked or app is None or app.done():
                 return
             spins += 1
-            if spins > SETTLE_SPINS:  # it waits on something no frame of the caller's brings
-                log.warning(
-                    "call %s: the application is not waiting on the caller at %d ms",
-                    self.call_id,
-                    self.now_ms,
-                )
+            if spins > SETTLE_SPINS:  # it waits on something unmarked: frames go on as before
+                log.warning("call %s: the application waits on something unmarked at %d ms; not waited for "
+                            "again in this call", self.call_id, self.now_ms)  # fmt: skip
+                self._park_wait = False
                 return
             await asyncio.sleep(0 if spins < 20 else 0.001)
 
