@@ -36,6 +36,9 @@ class Settings:
     """Where recordings, event logs and the SQLite store live."""
     dialplan: str = "dialplans/hotline.yaml"
     """The dialplan `ivr serve` runs (hot-reloaded when the file changes)."""
+    numbers: str = ""
+    """A numbers file (IVR_NUMBERS, `--numbers`): each number called runs its own dialplan and
+    a number not listed is refused; empty: `dialplan` answers every call."""
     qa_config: str = "dialplans/qa.yaml"
     """QA screening: flag weights, the review sampling (share, random share, seed, timezone)
     and the reviewers' form (`ivr.qa.config`). Missing: the embedded defaults. IVR_QA_CONFIG."""
@@ -141,6 +144,8 @@ class Settings:
             s = replace(s, speech_wait_s=float(_env_count("IVR_SPEECH_WAIT_S", low=1, high=3600)))
         if os.environ.get("IVR_DATA_DIR"):
             s = replace(s, data_dir=os.environ["IVR_DATA_DIR"])
+        if os.environ.get("IVR_NUMBERS"):
+            s = replace(s, numbers=os.environ["IVR_NUMBERS"])
         if os.environ.get("IVR_QA_CONFIG"):
             s = replace(s, qa_config=os.environ["IVR_QA_CONFIG"])
         if os.environ.get("IVR_STORE_URL"):

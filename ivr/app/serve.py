@@ -34,6 +34,7 @@ from ivr.qa.config import QaConfigError, load_qa_config
 from ivr.qa.screen import Screener
 from ivr.records import Store, StoreError
 from ivr.settings import Settings
+from ivr.telephony.numbers import check_numbers
 from speech.service.embedder import BlockingEmbedder
 from speech.service.protocol import Address
 from speech.service.replies import SpeechUnavailable
@@ -61,6 +62,8 @@ class _Server(uvicorn.Server):
 def _with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     if args.dialplan:
         settings = replace(settings, dialplan=args.dialplan)
+    if getattr(args, "numbers", None):
+        settings = replace(settings, numbers=args.numbers)
     if getattr(args, "sip_port", None):
         settings = replace(settings, sip_port=args.sip_port)
     if getattr(args, "sip_workers", None) is not None:
@@ -157,6 +160,12 @@ def _start(
 ) -> FastAPI:
     """The speech service, the dialplan, the retention purge and the QA screener, the workers
     and Kamailio; the API's app to run."""
+    if settings.numbers:  # refused at start with where, before the workers try it
+        numbers, issues = check_numbers(settings.numbers)
+        if numbers is None:
+            raise _StartError(
+                f"{settings.numbers}: the numbers file has errors:\n" + "\n".join(map(str, issues))
+            )
     try:
         supervisor.start_speech()
         embedder = BlockingEmbedder(Address.parse(supervisor.speech_address))

@@ -239,6 +239,7 @@ class Supervisor:
                 self.api_base,
                 "--hotline",
                 f"{self.settings.sip_host}:{self.settings.sip_port}",
+                *(["--numbers", self.settings.numbers] if self.settings.numbers else []),
             ],
             self.run_dir / f"worker-{w.index}.log",
             env,

@@ -39,13 +39,14 @@ from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_ap
 from ivr.call.services import CallServices, open_services
 from ivr.call.session import App, CallSession
 from ivr.dialplan import DialplanError
-from ivr.dialplan.manager import DialplanManager
+from ivr.dialplan.dialplans import Dialplans
 from ivr.dialplan.prompts import static_prompts
 from ivr.kb.live import LiveKnowledge
 from ivr.records import Store, StoreError, normalize_number
 from ivr.settings import Settings
 from ivr.telephony.commands import Send
-from ivr.telephony.endpoint import SipEndpoint, SipSettings, SipStartError
+from ivr.telephony.endpoint import Refused, SipEndpoint, SipSettings, SipStartError
+from ivr.telephony.numbers import Numbers, NumbersError, check_numbers, load_numbers
 from ivr.telephony.transport import SipCallTransport
 from speech.service.replies import SpeechUnavailable
 
@@ -62,10 +63,20 @@ class Worker:
     """The process's SIP endpoint, services and calls, from start-up to stop."""
 
     def __init__(
-        self, settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = ""
+        self,
+        settings: Settings,
+        sip: SipSettings,
+        dialplan: str,
+        api_base: str,
+        hotline: str = "",
+        numbers: str = "",
     ) -> None:
-        """`hotline`: the Kamailio agents register to (HOST:PORT), through which they are dialled."""
+        """`hotline`: the Kamailio agents register to (HOST:PORT), through which they are dialled;
+        `numbers`: a numbers file (each number its dialplan; others refused), else `dialplan` answers all."""
         self.settings, self.sip, self.dialplan_path, self.api_base = settings, sip, dialplan, api_base
+        self.numbers_path = numbers
+        self.numbers: Numbers | None = None
+        self._numbers_mtime = 0.0
         self.hotline = hotline or f"{settings.sip_host}:{settings.sip_port}"
         self.calls_dir = Path(settings.data_dir) / "calls"
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -124,17 +135,26 @@ class Worker:
         return code
 
     async def _serve(self, services: CallServices) -> int:
-        manager = await asyncio.to_thread(DialplanManager, self.dialplan_path, services.embedder)
+        if self.numbers_path:
+            try:
+                self._numbers_mtime = Path(self.numbers_path).stat().st_mtime
+                self.numbers = load_numbers(self.numbers_path)
+            except (NumbersError, OSError) as e:
+                return self._failed(f"{self.numbers_path}: the numbers file cannot be used:\n{e}", 2)
+            files = dict(self.numbers.dialplans)
+        else:
+            files = {"main": Path(self.dialplan_path)}
+        dialplans = await asyncio.to_thread(Dialplans, files, services.embedder)
         try:
             store = await asyncio.to_thread(Store, self.settings.store)
         except StoreError as e:
             return self._failed(str(e), 2)
         try:
             store.writer.observe = metrics.STORE_COMMIT.observe
-            manager.use_live_knowledge(LiveKnowledge(store.kb, services.embedder))
-            self.manager, self.store, self.services = manager, store, services
-            # the queue reads the rules of the dialplan loaded now; a call carries its own version's
-            self.acd = Acd(store.engine, lambda: self._version().dialplan.queue_rules)
+            dialplans.use_live_knowledge(LiveKnowledge(store.kb, services.embedder))
+            self.dialplans, self.store, self.services = dialplans, store, services
+            # the queue reads the rules of the dialplans loaded now; a call carries its own version's
+            self.acd = Acd(store.engine, dialplans.queue_rules)
             services.agent_uri = f"sip:{{name}}@{self.hotline}"
             services.queue = QueueHandoff(self.acd, services.agent_uri, self._past_calls)
             services.desk = store.console
@@ -155,7 +175,9 @@ class Worker:
         are taken: it then plays at once, also while the service restarts. Meanwhile one
         request to the API: a process's first request imports httpx's transport (~40-50 ms
         here), which would otherwise land in the first lookup."""
-        prompts = static_prompts(self._version().dialplan)
+        prompts = sorted(
+            {t for name in self.dialplans.managers for t in static_prompts(self._version(name).dialplan)}
+        )
         pins = (self.services.speech.pin(t, self.sip.sample_rate) for t in prompts)
         await asyncio.gather(self._first_request(), *pins)
         log.info("%d prompts synthesised ahead", len(prompts))
@@ -170,7 +192,7 @@ class Worker:
         assert self.endpoint is not None
         self.endpoint.accept_calls()
         self.ready = True
-        watcher = asyncio.ensure_future(self.manager.watch())
+        watcher = asyncio.ensure_future(asyncio.gather(self.dialplans.watch(), self._watch_numbers()))
         dialer = CallbackDialer(acd, self.endpoint.room_for_new, self._start_callback)
         dialing = asyncio.ensure_future(dialer.run())
         print(
@@ -191,9 +213,37 @@ class Worker:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         return 0
 
-    def _version(self) -> DialplanVersion:
-        active = self.manager.active
+    def _version(self, name: str = "") -> DialplanVersion:
+        active = self.dialplans.active(name)
         return DialplanVersion(active.dialplan, active.understanding)
+
+    async def _watch_numbers(self, interval_s: float = 1.0) -> None:
+        """The numbers file is hot-reloaded too: an edit that validates (with every dialplan it
+        names loading) replaces the running one; a broken one is logged and the running kept."""
+        if not self.numbers_path:
+            return
+        path = Path(self.numbers_path)
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue
+            if mtime == self._numbers_mtime:
+                continue
+            self._numbers_mtime = mtime
+            numbers, issues = await asyncio.to_thread(check_numbers, path)
+            if numbers is None:
+                for issue in issues:
+                    log.error("numbers file refused, keeping the running one: %s", issue)
+                continue
+            try:
+                await asyncio.to_thread(self.dialplans.replace, dict(numbers.dialplans))
+            except DialplanError as e:
+                log.error("numbers file refused, a dialplan it names has errors: %s", e)
+                continue
+            self.numbers = numbers
+            log.info("numbers file %s loaded (%d numbers)", path, len(numbers.lines))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -201,17 +251,26 @@ class Worker:
         task.add_done_callback(self.tasks.discard)
 
     # -- calls ------------------------------------------------------------------------
-    def _incoming(self, key: str, caller: str, command: Send) -> SipCallTransport:  # SIP thread
+    def _incoming(self, key: str, caller: str, called: str, command: Send) -> SipCallTransport:  # SIP thread
         assert self.loop is not None and self.endpoint is not None
         transport = SipCallTransport(
             key, caller, self.sip.sample_rate, self.loop, command, recording=self.calls_dir / f"{key}.wav"
         )
+        transport.called = called
+        numbers = self.numbers
+        if numbers is not None:
+            route = numbers.dialplan_for(called)
+            if route is None:
+                raise Refused(404, "Not Found")
+            transport.dialplan, line = route
+            if line is not None:
+                transport.called = line.key
         transport.lines_free = self.endpoint.lines_free  # an agent leg needs a line of this worker
         self.loop.call_soon_threadsafe(self._spawn, self._answer(transport))
         return transport
 
     async def _answer(self, transport: SipCallTransport) -> None:
-        version = self._version()
+        version = self._version(transport.dialplan)
         try:
             caller = await asyncio.wait_for(
                 asyncio.to_thread(self.store.directory.caller, transport.caller), DIRECTORY_WAIT_S
@@ -307,6 +366,6 @@ def _exit_after(seconds: float) -> None:
 
 
 async def run_worker(
-    settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = ""
+    settings: Settings, sip: SipSettings, dialplan: str, api_base: str, hotline: str = "", numbers: str = ""
 ) -> int:
-    return await Worker(settings, sip, dialplan, api_base, hotline).run()
+    return await Worker(settings, sip, dialplan, api_base, hotline, numbers).run()

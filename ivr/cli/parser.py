@@ -122,6 +122,9 @@ def _processes(sub: Any) -> None:
         "serve", help="run the hotline: Kamailio + SIP workers, the API and demo billing backend, hot reload"
     )
     sp.add_argument("--dialplan", metavar="FILE")
+    sp.add_argument(
+        "--numbers", metavar="FILE", help="each number its dialplan (IVR_NUMBERS); others refused"
+    )
     sp.add_argument("--host", help="API address (default 127.0.0.1)")
     sp.add_argument("--port", type=int, help="API port (default 8080)")
     sp.add_argument("--data-dir", metavar="DIR")
@@ -138,6 +141,9 @@ def _processes(sub: Any) -> None:
     wk.add_argument("--rtp-port", type=int, default=40000)
     wk.add_argument("--host", default="127.0.0.1")
     wk.add_argument("--dialplan", metavar="FILE")
+    wk.add_argument(
+        "--numbers", metavar="FILE", help="each number its dialplan (IVR_NUMBERS); others refused"
+    )
     wk.add_argument("--api-base", default="", help="where lookups go (default: the API of ivr serve)")
     wk.add_argument(
         "--hotline", metavar="HOST:PORT", help="the Kamailio agents register to (default: the settings')"

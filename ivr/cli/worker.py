@@ -21,5 +21,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     api_base = args.api_base or f"http://{settings.api_host}:{settings.api_port}"
     return asyncio.run(
-        run_worker(settings, sip, args.dialplan or settings.dialplan, api_base, args.hotline or "")
+        run_worker(
+            settings,
+            sip,
+            args.dialplan or settings.dialplan,
+            api_base,
+            args.hotline or "",
+            args.numbers or settings.numbers,
+        )  # fmt: skip
     )

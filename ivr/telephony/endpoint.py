@@ -39,6 +39,7 @@ from ivr.telephony.hold_media import HOLD_LEVEL_CHECK_S, HoldMedia
 from ivr.telephony.monitor_leg import MonitorLegs
 from ivr.telephony.outbound import OutboundLegs
 from ivr.telephony.pjobjects import SipStartError, _Account, _Call, _pj_reason, _Port, fast_bytes
+from ivr.telephony.sipmsg import header, request_user, uri_user
 
 __all__ = ["SipEndpoint", "SipSettings", "SipStartError", "fast_bytes"]
 
@@ -67,14 +68,22 @@ class SipSettings:
     """pjsip log level to the console (0 = quiet, 5 = every message)."""
 
 
+class Refused(Exception):
+    """`make_transport` will not take this call: it is answered `code` (404: no such number)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
 class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
     """Runs the SIP side of a worker on its own thread.
 
-    `on_call(key, caller, start)`: a call was answered and its media is up; `start(transport)`
-    must be called with the SipCallTransport that will carry it (made by `make_transport`).
+    `make_transport(key, caller, called, send)` makes the SipCallTransport that carries a new
+    call (`called`: the request URI's user, the number dialled), or raises Refused.
     """
 
-    def __init__(self, settings: SipSettings, make_transport: Callable[[str, str, Send], Any]) -> None:
+    def __init__(self, settings: SipSettings, make_transport: Callable[[str, str, str, Send], Any]) -> None:
         self.settings = settings
         self._make_transport = make_transport
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -218,7 +227,7 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         self._acc.create(acfg, True)
         self._ep = ep
 
-    def _on_incoming(self, acc: _Account, call_id: int) -> None:
+    def _on_incoming(self, acc: _Account, call_id: int, message: str = "") -> None:
         if not self._accepting:  # still starting: Kamailio tries the next worker
             call = _Call(self, acc, call_id)
             self._seq += 1
@@ -241,8 +250,18 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         call.key = f"{self.epoch}-{self.settings.port}-{self._seq}"
         self._calls[call.key] = call
         info = call.getInfo()
-        caller = _user_of(info.remoteUri)
-        call.transport = self._make_transport(call.key, caller, self.commands_for(call.key))
+        # a trunk asserts who calls (P-Asserted-Identity) where From may be withheld or a display number
+        caller = uri_user(header(message, "P-Asserted-Identity")) or _user_of(info.remoteUri)
+        called = request_user(message) or uri_user(info.localUri)
+        try:
+            call.transport = self._make_transport(call.key, caller, called, self.commands_for(call.key))
+        except Refused as e:
+            log.info("call to %s from %s refused: %d %s", called, caller, e.code, e.reason)
+            op = pj.CallOpParam()
+            op.statusCode = e.code
+            op.reason = e.reason
+            call.hangup(op)
+            return
         op = pj.CallOpParam()
         op.statusCode = 200
         call.answer(op)

@@ -145,6 +145,6 @@ class _Account(pj.Account):
 
     def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
         try:
-            self.owner._on_incoming(self, prm.callId)
+            self.owner._on_incoming(self, prm.callId, prm.rdata.wholeMsg)
         except Exception:
             log.exception("incoming call")

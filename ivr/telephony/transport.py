@@ -49,6 +49,11 @@ class SipCallTransport(AgentBridge, SupervisorLeg):
     ) -> None:
         self.call_id = call_id
         self.caller = caller
+        self.called = ""
+        """The number (or SIP user) the caller dialled: the INVITE's request URI's user (as
+        E.164 when the numbers file lists it)."""
+        self.dialplan = ""
+        """The dialplan the number called runs ("": the default)."""
         self.sample_rate = sample_rate
         self._loop = loop
         self._command = command  # runs an operation on the call in the SIP thread
