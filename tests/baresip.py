@@ -54,23 +54,47 @@ def sip_port() -> int:
 
 
 def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path:
-    """baresip dials `target`, streams `caller_wav`, records what it hears; returns that WAV."""
+    """baresip dials `target`, streams `caller_wav`, records what it hears; returns that WAV.
+    The caller hangs up after `seconds`; a call the far end ends sooner ends baresip then (it
+    would otherwise sit out the rest of `seconds` with no call)."""
     assert shutil.which("baresip"), "baresip is installed by `make test`"
     conf = tmp / "baresip"
     port = sip_port()
     _baresip_conf(conf, port, caller_wav, f"<sip:+447700900002@127.0.0.1:{port}>;regint=0")
     with open(conf / "baresip.log", "w") as log:
-        subprocess.run(
+        proc = subprocess.Popen(
             ["baresip", "-f", str(conf), "-e", f"/dial {target}", "-t", str(seconds)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            timeout=seconds + 60,
             cwd=conf,
         )
+        try:
+            wait_until(
+                lambda: proc.poll() is not None or _ended(conf / "baresip.log"),
+                seconds + 60,
+                "baresip's call to end",
+                interval_s=0.2,
+            )
+        finally:
+            if proc.poll() is None:  # the call is over (its recording closed with it): no need to wait on
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
     heard = sorted(conf.glob("dump-*-dec.wav"))
     assert heard, (conf / "baresip.log").read_text()[-2000:]
     return heard[-1]
+
+
+def _ended(log: Path) -> bool:
+    """baresip said each call it placed is over ("... terminated (duration: 12 secs)"; a REFER
+    would have it place another)."""
+    text = log.read_text(errors="replace")
+    ended = text.count(" terminated (duration")
+    return ended > 0 and ended >= text.count("call: connecting to")
 
 
 class BaresipAgent:
