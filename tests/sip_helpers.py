@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,10 +85,38 @@ def open_hotline(directory: Path) -> Path:
     return path
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_PORTS_FROM, _PORTS_TO = 20000, 32000
+"""Test ports come from below the kernel's ephemeral range (32768-60999 here), so no outgoing
+connection of any process can take one between the test choosing it and its server binding it
+(kamailio once found its TCP port held by a client socket), and above the RTP ports."""
+_HANDED_PORTS: set[int] = set()
+_HANDED_PORTS_LOCK = threading.Lock()
+
+
+def free_port(kind: int = socket.SOCK_DGRAM, room: int = 4) -> int:
+    """A port free now for UDP and TCP on 127.0.0.1 (SIP listens on both; `kind` is kept for
+    callers that say which they need), with the next `room` ports free too (`ivr serve` gives
+    its workers sip_port + 1 ...), and not handed out before by this process."""
+    del kind
+    with _HANDED_PORTS_LOCK:
+        while True:
+            port = random.randrange(_PORTS_FROM, _PORTS_TO - room)
+            span = range(port, port + room + 1)
+            if _HANDED_PORTS.intersection(span):
+                continue
+            if all(_bindable(p) for p in span):
+                _HANDED_PORTS.update(span)
+                return port
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 def ivr_exe() -> list[str]:
