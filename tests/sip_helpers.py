@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import uuid
 import time
 from pathlib import Path
 
@@ -237,8 +238,10 @@ def sipp_call(
     calls: int = 1,
     rate: int = 1,
     rate_period_ms: int = 1000,
+    service: str = "hotline",
 ) -> subprocess.CompletedProcess:
-    """`calls` sipp callers speaking `pcap`, `rate` new calls every `rate_period_ms`."""
+    """`calls` sipp callers speaking `pcap`, `rate` new calls every `rate_period_ms`, calling
+    `service` (the request URI's user: a name or a number)."""
     scenario = (ROOT / "tests" / "sip" / "uac_speech.xml").read_text()
     scenario = scenario.replace("@PCAP@", str(pcap)).replace("@PAUSE_MS@", str(listen_ms))
     xml = tmp / f"uac_{pcap.stem}.xml"
@@ -255,7 +258,7 @@ def sipp_call(
             "-inf",
             str(csv),
             "-s",
-            "hotline",
+            service,
             "-m",
             str(calls),
             "-r",
@@ -397,3 +400,53 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def invite_status(port: int, user: str, local: tuple[str, int] = ("127.0.0.1", 0)) -> int:
+    """The final status a bare INVITE to `user` at 127.0.0.1:`port` gets, sent from `local`
+    (then ACKed, as a phone would; a 200 is hung up with a BYE)."""
+    call_id, tag, branch = uuid.uuid4().hex, uuid.uuid4().hex[:8], "z9hG4bK" + uuid.uuid4().hex[:10]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(local)
+        s.settimeout(10)
+        host, me = s.getsockname()
+        sdp = (f"v=0\r\no=- 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+               f"m=audio {me + 2} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")  # fmt: skip
+        who = f"From: <sip:+447700900009@{host}:{me}>;tag={tag}"
+        head = (
+            f"INVITE sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={branch};rport\r\n"
+            f"Max-Forwards: 70\r\n{who}\r\nTo: <sip:{user}@127.0.0.1:{port}>\r\nCall-ID: {call_id}\r\n"
+            f"CSeq: 1 INVITE\r\nContact: <sip:+447700900009@{host}:{me}>\r\nContent-Type: application/sdp\r\n"
+            f"Content-Length: {len(sdp)}\r\n\r\n"
+        )
+        s.sendto((head + sdp).encode(), ("127.0.0.1", port))
+        while True:
+            reply = s.recv(65535).decode(errors="replace")
+            if not reply.startswith("SIP/2.0 "):
+                continue  # a request from the far end (an OPTIONS, a BYE): not the answer
+            status = int(reply.split(" ", 2)[1])
+            if status < 200:
+                continue
+            lines = reply.split("\r\n")
+            to = next(line for line in lines if line.lower().startswith("to:"))
+            ack = (
+                f"ACK sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={branch};rport\r\n"
+                f"Max-Forwards: 70\r\n{who}\r\n{to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+            )
+            if status >= 300:
+                s.sendto(ack.encode(), ("127.0.0.1", port))
+                return status
+            routes = [
+                line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("record-route:")
+            ]
+            contact = next(line for line in lines if line.lower().startswith(("contact:", "m:")))
+            target = contact.split("<", 1)[1].split(">", 1)[0]
+            route = "".join(f"Route: {r}\r\n" for r in reversed(routes))
+            for method, cseq, br in (("ACK", 1, branch + "a"), ("BYE", 2, branch + "b")):
+                s.sendto(
+                    (f"{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={br};rport\r\n"
+                     f"Max-Forwards: 70\r\n{route}{who}\r\n{to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+                     "Content-Length: 0\r\n\r\n").encode(),
+                    ("127.0.0.1", port),
+                )  # fmt: skip
+            return status

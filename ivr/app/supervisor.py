@@ -28,6 +28,7 @@ from typing import Any
 from ivr.acd.engine import Acd
 from ivr.analytics.multiprocess import process_died
 from ivr.app.children import EXIT_PORT_TAKEN, die_with_parent, reap_group, spawn
+from ivr.app.edge import TrunkWatch
 from ivr.app.tls import Tls
 from ivr.call.record import HOST
 from ivr.settings import Settings
@@ -112,6 +113,7 @@ class Supervisor:
         self.rtpengine: subprocess.Popen | None = None
         self.rtpengine_cmd: list[str] = []
         self.speech: subprocess.Popen | None = None
+        self.trunks: TrunkWatch | None = None
         self.speech_restarts = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -148,6 +150,7 @@ class Supervisor:
                 w.sip_port = self._free_port()
         ws_port = s.websocket_port
         ng_port = self._start_rtpengine() if ws_port else 0
+        self.trunks = TrunkWatch(s.numbers, self.run_dir)
         cfg = kamailio.write_config(
             self.run_dir,
             s.sip_host,
@@ -158,6 +161,7 @@ class Supervisor:
             ws_secret=webrtc.load_secret(self.run_dir, create=True) if ws_port else None,
             rtpengine_ng=ng_port,
             ws_tls=(self.tls.cert, self.tls.key) if self.tls else None,
+            trunks=self.trunks.trunks,
         )
         kamailio.check_config(cfg)
         for w in self.workers:
@@ -252,6 +256,8 @@ class Supervisor:
             with self._lock:
                 if self.stopping.is_set():
                     return
+                if self.trunks is not None:
+                    self.trunks.poll()
                 if self.speech is not None and self.speech.poll() is not None:
                     log.warning("the speech service exited with %s: restarting", self.speech.returncode)
                     process_died(self.speech.pid)

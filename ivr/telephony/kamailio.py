@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ivr.telephony import webrtc
+from ivr.telephony import trunk_config, webrtc
+from ivr.telephony.trunks import Trunk, address_list
 
 MODULES_DIR = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
@@ -63,7 +64,7 @@ modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2;class=4")
-{agents_modules}{ws_modules}
+{agents_modules}{ws_modules}{trunk_modules}
 
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{
@@ -100,7 +101,7 @@ request_route {{
     }}
     t_check_trans();
     record_route();
-{agents_invite}    if (!ds_select_dst("1", "4")) {{
+{trunk_outbound}{agents_invite}{trunk_inbound}    if (!ds_select_dst("1", "4")) {{
         append_to_reply("Retry-After: {retry_after}\r\n");
         update_stat("ivr_rejected", "+1");
         sl_send_reply("503", "Service Unavailable");
@@ -130,7 +131,7 @@ failure_route[NEXT_WORKER] {{
         exit;
     }}
 }}
-{ws_routes}"""
+{ws_routes}{trunk_routes}"""
 
 
 # Agents' phones: REGISTER with digest auth against the store's agents table (HA1 only), a
@@ -231,12 +232,17 @@ def write_config(
     ws_secret: str | None = None,
     rtpengine_ng: int = 0,
     ws_tls: tuple[Path, Path] | None = None,
+    trunks: dict[str, Trunk] | None = None,
 ) -> Path:
     """Kamailio's config. With `store_url`, agents' phones register against the store; with
-    `ws_port` and `ws_secret` too, browsers register over WebSocket (`ivr.telephony.webrtc`)."""
+    `ws_port` and `ws_secret` too, browsers register over WebSocket (`ivr.telephony.webrtc`);
+    with `trunks`, only they may call in and calls out leave through them (`trunk_config`)."""
     directory.mkdir(parents=True, exist_ok=True)
     dispatcher_list = write_dispatcher_list(directory, workers)
     tls_cfg = str(webrtc.write_tls_cfg(directory, *ws_tls)) if ws_tls and ws_port else ""
+    if trunks:
+        trunk_config.write_address_list(directory, address_list(trunks))
+    auth_loaded = bool(store_url) and kamailio_db_url(store_url) is not None
     cfg = directory / "kamailio.cfg"
     cfg.touch(mode=0o600)  # it holds the store's password and the softphone secret
     cfg.chmod(0o600)
@@ -250,6 +256,7 @@ def write_config(
             retry_after=retry_after_s,
             ping_interval=ping_interval_s,
             children=2,
+            **trunk_config.parts(trunks or {}, directory, host, auth_loaded),
             **_agents_parts(
                 host, store_url, block_s, max_failures, (ws_port, ws_secret, rtpengine_ng, tls_cfg)
             ),

@@ -21,6 +21,7 @@ from ivr.dialplan.checker import Checker, Issue
 from ivr.dialplan.schema import spec_schema
 from ivr.dialplan.spec_types import F, Spec
 from ivr.dialplan.yamlpos import YamlError, load
+from ivr.telephony.trunks import TRUNK, Trunk, read_trunks
 
 NUMBER = Spec(
     {
@@ -57,6 +58,10 @@ NUMBERS = Spec(
             "text",
             "What a call to a number not listed gets: 404 (refused, the default) or a dialplan's name.",
         ),
+        "trunks": F(
+            Spec({}, "Carrier trunks by name.", extra=TRUNK),
+            "Carrier trunks by name: with any, only they may call in, and calls out leave through them.",
+        ),
     },
     doc="The numbers the hotline is called on and the dialplan each runs.",
 )
@@ -88,6 +93,7 @@ class Numbers:
     lines: dict[str, Line]
     unknown: str = "404"
     warnings: list[Issue] = field(default_factory=list)
+    trunks: dict[str, Trunk] = field(default_factory=dict)
 
     def line_for(self, called: str) -> Line | None:
         """The entry a call to `called` (a R-URI user, a tel: or sip: URI) reaches, or None."""
@@ -196,11 +202,12 @@ def check_numbers(path: str | Path, text: str | None = None) -> tuple[Numbers | 
         c.err(
             ("unknown",), "E_DIALPLAN", f"unknown: {unknown!r} is neither 404 nor a dialplan under dialplans:"
         )
+    trunks = read_trunks(c, top.get("trunks"), lambda n: normalize(n, region))
     errors = [i for i in c.issues if i.severity == "error"]
     if errors:
         return None, c.issues
     warnings = [i for i in c.issues if i.severity != "error"]
-    return Numbers(path, region.upper(), dialplans, lines, unknown, warnings), warnings
+    return Numbers(path, region.upper(), dialplans, lines, unknown, warnings, trunks), warnings
 
 
 def load_numbers(path: str | Path) -> Numbers:

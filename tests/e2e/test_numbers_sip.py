@@ -5,15 +5,13 @@ numbers file is refused and the running one stays. Category: e2e."""
 
 from __future__ import annotations
 
-import socket
-import uuid
 from pathlib import Path
 
 import pytest
 
 from ivr.records import Store
 from tests.baresip import baresip_call
-from tests.sip_helpers import speech_wav, start_hotline, stop_hotline, wait_until
+from tests.sip_helpers import invite_status, speech_wav, start_hotline, stop_hotline, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -65,36 +63,6 @@ def _said_first(hotline) -> list[str]:  # type: ignore[no-untyped-def]
         store.close()
 
 
-def _invite_status(port: int, user: str) -> int:
-    """The final status a bare INVITE to `user` gets (then ACKed, as a phone would)."""
-    call_id, tag, branch = uuid.uuid4().hex, uuid.uuid4().hex[:8], "z9hG4bK" + uuid.uuid4().hex[:10]
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(10)
-        me = s.getsockname()[1]
-        sdp = f"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {me + 2} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-        head = (
-            f"INVITE sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch={branch};rport\r\n"
-            f"Max-Forwards: 70\r\nFrom: <sip:+447700900009@127.0.0.1:{me}>;tag={tag}\r\n"
-            f"To: <sip:{user}@127.0.0.1:{port}>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\n"
-            f"Contact: <sip:+447700900009@127.0.0.1:{me}>\r\nContent-Type: application/sdp\r\n"
-            f"Content-Length: {len(sdp)}\r\n\r\n"
-        )
-        s.sendto((head + sdp).encode(), ("127.0.0.1", port))
-        while True:
-            reply = s.recv(65535).decode(errors="replace")
-            status = int(reply.split(" ", 2)[1])
-            if status >= 200:
-                to = next(line for line in reply.split("\r\n") if line.lower().startswith("to:"))
-                ack = (
-                    f"ACK sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch={branch};rport\r\n"
-                    f"Max-Forwards: 70\r\nFrom: <sip:+447700900009@127.0.0.1:{me}>;tag={tag}\r\n{to}\r\n"
-                    f"Call-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
-                )
-                s.sendto(ack.encode(), ("127.0.0.1", port))
-                return status
-
-
 def test_two_numbers_in_two_formats_reach_their_dialplans_and_an_unknown_number_gets_404(hotline, tmp_path):
     wav = speech_wav(tmp_path / "quiet.wav", [(None, 6)])
     (tmp_path / "a").mkdir()
@@ -107,8 +75,8 @@ def test_two_numbers_in_two_formats_reach_their_dialplans_and_an_unknown_number_
     )  # as a trunk sends it
     wait_until(lambda: len(_said_first(hotline)) == 2, 30, "both calls recorded")
     assert _said_first(hotline) == ["Welcome to the main line.", "Welcome to the priority line."]
-    assert _invite_status(hotline["sip"], "+442079469999") == 404
-    assert _invite_status(hotline["sip"], "hotline") == 404  # not listed in this file either
+    assert invite_status(hotline["sip"], "+442079469999") == 404
+    assert invite_status(hotline["sip"], "hotline") == 404  # not listed in this file either
     assert len(_said_first(hotline)) == 2  # a refused call is not a call: nothing recorded
 
 
@@ -124,6 +92,6 @@ def test_a_broken_numbers_file_is_refused_and_the_running_one_stays(hotline, tmp
             30,
             "the worker to refuse the edit",
         )
-        assert _invite_status(hotline["sip"], "02079460100") != 404  # still the VIP line
+        assert invite_status(hotline["sip"], "02079460100") != 404  # still the VIP line
     finally:
         numbers.write_text(good)

@@ -1,0 +1,194 @@
+"""Kamailio's part for carrier trunks (`ivr.telephony.trunks`): who may call in, the route out
+by prefix, the caller ID, the answer to the carrier's digest challenge, and each trunk's limits.
+
+Inbound, a new INVITE that is not from a worker must come from a trunk's address (the
+permissions module's address file, reloaded live by `permissions.addressReload`) or prove a
+trunk's inbound credentials (a 407 challenge first); anything else gets 403. Outbound, a
+worker's INVITE to an E.164 number ("+4477...") leaves through the trunk with the longest
+prefix matching it; no trunk: 404. A trunk's limits (calls at once, counted by the dialog
+module's profiles, in and out; new calls a second, a pipelimit pipe) give 503 to the call over
+them. Credentials, proxies and limits are written into the config: they change at restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ivr.telephony.trunks import Trunk
+
+MODULES = """
+loadmodule "permissions.so"
+loadmodule "uac.so"
+loadmodule "dialog.so"
+loadmodule "pipelimit.so"
+{auth_module}modparam("permissions", "address_file", "{address_file}")
+modparam("permissions", "load_backends", 1)
+modparam("permissions", "peer_tag_avp", "$avp(trunk)")
+modparam("permissions", "reload_delta", 1)
+modparam("uac", "auth_username_avp", "$avp(auser)")
+modparam("uac", "auth_password_avp", "$avp(apass)")
+modparam("uac", "auth_realm_avp", "$avp(arealm)")
+modparam("dialog", "profiles_with_value", "trunk")
+modparam("pipelimit", "timer_interval", 1)
+modparam("pipelimit", "reply_code", 503)
+"""
+
+INBOUND = """    if (!ds_is_from_list("1")) {{
+        route(TRUNK_IN);
+    }}
+"""
+
+OUTBOUND = """    if ($rU =~ "^\\+[0-9]+$" && ds_is_from_list("1")) {{
+        route(TRUNK_OUT);
+        exit;
+    }}
+"""
+
+FAILURE = """
+failure_route[TRUNK_AUTH] {{
+    if (t_is_canceled()) exit;
+    if (t_check_status("401|407") && $avp(auser) != $null && !isflagset(7)) {{
+        setflag(7);  # one answer to a challenge: wrong credentials end the call, no loop
+        if (uac_auth()) {{
+            t_on_failure("TRUNK_AUTH");
+            t_relay();
+        }}
+        exit;
+    }}
+}}
+"""
+
+
+def parts(trunks: dict[str, Trunk], run_dir: Path, realm: str, auth_loaded: bool) -> dict[str, str]:
+    """Config fragments: trunk_modules, trunk_inbound, trunk_outbound, trunk_routes ('' each
+    when the numbers file names no trunk: then every caller may call, as in a lab)."""
+    if not trunks:
+        return {"trunk_modules": "", "trunk_inbound": "", "trunk_outbound": "", "trunk_routes": ""}
+    address_file = run_dir / "trunks.list"
+    return {
+        "trunk_modules": MODULES.format(
+            auth_module="" if auth_loaded else 'loadmodule "auth.so"\n', address_file=address_file
+        ),
+        "trunk_inbound": INBOUND.format(),
+        "trunk_outbound": OUTBOUND.format(),
+        "trunk_routes": _inbound_route(trunks, realm)
+        + _outbound_route(trunks)
+        + "".join(_limits_route(t) + _out_route(t, realm) for t in trunks.values())
+        + FAILURE.format(),
+    }
+
+
+def _inbound_route(trunks: dict[str, Trunk], realm: str) -> str:
+    digest = [t for t in trunks.values() if t.inbound_username]
+    lines = [
+        "\nroute[TRUNK_IN] {",
+        "    $var(trunk) = allow_source_address_group();",
+    ]
+    if digest:
+        lines += ['    if ($var(trunk) < 1 && is_present_hf("Proxy-Authorization")) {']
+        for t in digest:
+            lines += [
+                f'        if ($au == "{_q(t.inbound_username)}" && '
+                f'pv_proxy_authenticate("{realm}", "{_q(t.inbound_password)}", "0")) {{',
+                f'            $var(trunk) = {t.group}; $avp(trunk) = "{t.name}";',
+                "        }",
+            ]
+        lines += [
+            "        if ($var(trunk) < 1) {",
+            '            xlog("L_WARN", "INVITE to $rU from $si:$sp refused: wrong trunk credentials for $au\\n");',
+            '            sl_send_reply("403", "Forbidden");',
+            "            exit;",
+            "        }",
+            "    }",
+            '    if ($var(trunk) < 1 && !is_present_hf("Proxy-Authorization")) {',
+            f'        proxy_challenge("{realm}", "0");',
+            "        exit;",
+            "    }",
+        ]
+    lines += [
+        "    if ($var(trunk) < 1) {",
+        '        xlog("L_WARN", "INVITE to $rU from $si:$sp refused: not a trunk\\n");',
+        '        sl_send_reply("403", "Forbidden");',
+        "        exit;",
+        "    }",
+    ]
+    for t in trunks.values():
+        lines += [f"    if ($var(trunk) == {t.group}) route(LIMITS_{t.group});"]
+    lines += ["    consume_credentials();" if digest else "", "}\n"]
+    return "\n".join(line for line in lines if line)
+
+
+def _outbound_route(trunks: dict[str, Trunk]) -> str:
+    by_length = sorted(((p, t) for t in trunks.values() for p in t.prefixes), key=lambda pt: -len(pt[0]))
+    lines = ["\nroute[TRUNK_OUT] {"]
+    for prefix, t in by_length:
+        digits = prefix[1:]
+        lines += [f'    if ($rU =~ "^\\\\+{digits}") {{ route(OUT_{t.group}); exit; }}']
+    lines += [
+        '    xlog("L_WARN", "no trunk carries $rU: 404\\n");',
+        '    sl_send_reply("404", "No Trunk For This Number");',
+        "    exit;",
+        "}\n",
+    ]
+    return "\n".join(lines)
+
+
+def _limits_route(t: Trunk) -> str:
+    lines = [f"\nroute[LIMITS_{t.group}] {{", f'    $avp(trunk) = "{t.name}";']
+    if t.per_second:
+        lines += [
+            f'    if (pl_check("trunk-{t.name}", "TAILDROP", "{t.per_second}") < 0) {{',
+            f'        xlog("L_WARN", "trunk {t.name}: over {t.per_second} calls a second, $rU refused (503)\\n");',
+            '        append_to_reply("Retry-After: 1\\r\\n");',
+            '        sl_send_reply("503", "Trunk Busy");',
+            "        exit;",
+            "    }",
+        ]
+    lines += ["    dlg_manage();"]
+    if t.calls:
+        lines += [
+            f'    get_profile_size("trunk", "{t.name}", "$var(calls)");',
+            f"    if ($var(calls) >= {t.calls}) {{",
+            f'        xlog("L_WARN", "trunk {t.name}: {t.calls} calls already, $rU refused (503)\\n");',
+            '        append_to_reply("Retry-After: 5\\r\\n");',
+            '        sl_send_reply("503", "Trunk Busy");',
+            "        exit;",
+            "    }",
+        ]
+    lines += [f'    set_dlg_profile("trunk", "{t.name}");', "}\n"]
+    return "\n".join(lines)
+
+
+def _out_route(t: Trunk, realm: str) -> str:
+    if not t.proxy:
+        return ""
+    scheme, rest = t.proxy.split(":", 1)
+    lines = [f"\nroute[OUT_{t.group}] {{", f"    route(LIMITS_{t.group});"]
+    lines += [f'    $ru = "{scheme}:" + $rU + "@{rest}";']
+    if t.privacy:  # RFC 3325: anonymous From, the number only in PAI for the carrier
+        lines += ['    uac_replace_from("Anonymous", "sip:anonymous@anonymous.invalid");']
+        lines += ['    append_hf("Privacy: id\\r\\n");']
+    elif t.caller_id:
+        lines += [f'    uac_replace_from("sip:{t.caller_id}@{realm}");']
+    if t.caller_id:
+        lines += [
+            '    remove_hf("P-Asserted-Identity");',
+            f'    append_hf("P-Asserted-Identity: <sip:{t.caller_id}@{realm}>\\r\\n");',
+        ]
+    if t.username:
+        lines += [f'    $avp(auser) = "{_q(t.username)}";', f'    $avp(apass) = "{_q(t.password)}";']
+    lines += ['    t_on_failure("TRUNK_AUTH");', "    if (!t_relay()) sl_reply_error();", "    exit;", "}\n"]
+    return "\n".join(lines)
+
+
+def _q(text: str) -> str:
+    """A value inside a double-quoted Kamailio string."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def write_address_list(run_dir: Path, text: str) -> Path:
+    path = run_dir / "trunks.list"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path

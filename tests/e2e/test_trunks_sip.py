@@ -1,0 +1,135 @@
+"""A carrier trunk in front of the hotline (#31): sipp as the carrier, from its allowed
+address, calls two numbers written in two formats and each reaches its own dialplan (each
+says its own first prompt); the same INVITE from another port or address gets 403, an
+unknown number 404; a call over the trunk's limit gets 503 while the calls under it go on,
+and once they end the next call is taken. Category: e2e."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from ivr.records import Store
+from ivr.telephony.kamailio import kamcmd
+from tests.sip_helpers import (
+    free_port,
+    invite_status,
+    open_hotline,
+    sipp_call,
+    speech_pcap,
+    start_hotline,
+    stop_hotline,
+    wait_until,
+)
+
+pytestmark = pytest.mark.e2e
+
+PLAN = """\
+name: {name}
+start: main
+queues: {{}}
+nodes:
+  main:
+    - say: {prompt}
+    - hangup:
+        reason: resolved
+"""
+NUMBERS = """\
+region: GB
+dialplans:
+  main: main.yaml
+  vip: vip.yaml
+  long: hotline_open.yaml
+numbers:
+  "+44 20 7946 0000": {{dialplan: main, name: Main line}}
+  "020 7946 0100": {{dialplan: vip, name: VIP line}}
+  "020 7946 0200": long
+trunks:
+  carrier:
+    addresses: ["127.0.0.1:{sipp}", "127.0.0.1:{probe}"]
+    calls: 2
+    per_second: 20
+"""
+
+
+@pytest.fixture(scope="module")
+def hotline(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trunks")
+    (tmp / "main.yaml").write_text(PLAN.format(name="main line", prompt="Welcome to the main line."))
+    (tmp / "vip.yaml").write_text(PLAN.format(name="vip line", prompt="Welcome to the priority line."))
+    open_hotline(tmp)
+    ports = {"sipp": free_port(), "probe": free_port()}
+    (tmp / "numbers.yaml").write_text(NUMBERS.format(**ports))
+    served = start_hotline(
+        tmp, lambda t, sip: tmp / "main.yaml", env={"IVR_NUMBERS": str(tmp / "numbers.yaml")}
+    )
+    served.update(ports)
+    yield served
+    stop_hotline(served)
+
+
+def _said_first(hotline) -> list[str]:  # type: ignore[no-untyped-def]
+    """Each recorded call's first prompt, oldest call first."""
+    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
+    try:
+        calls = sorted(store.calls.list().calls, key=lambda c: c["started_at"])
+        out = []
+        for c in calls:
+            events = store.calls.get(c["id"])["events"]
+            out.append(next((e["text"] for e in events if e["type"] == "say"), ""))
+        return out
+    finally:
+        store.close()
+
+
+def _carrier_calls(hotline, number: str, tmp: Path, calls: int = 1, listen_ms: int = 4000):  # type: ignore[no-untyped-def]
+    pcap = tmp / "quiet.pcap"
+    if not pcap.exists():
+        speech_pcap(pcap, lead_s=0.5, digits=[], tail_s=0.5)
+    return sipp_call(tmp, hotline["sip"], pcap, listen_ms, local_port=hotline["sipp"], calls=calls,
+                     rate=calls, service=number, media_port=free_port())  # fmt: skip
+
+
+def test_the_carrier_reaches_two_numbers_and_nobody_else_gets_in(hotline, tmp_path):
+    before = len(_said_first(hotline))
+    national = _carrier_calls(hotline, "02079460000", tmp_path)
+    assert national.returncode == 0, national.stderr[-2000:]
+    e164 = _carrier_calls(hotline, "+442079460100", tmp_path)
+    assert e164.returncode == 0, e164.stderr[-2000:]
+    wait_until(lambda: len(_said_first(hotline)) == before + 2, 30, "both calls recorded")
+    assert _said_first(hotline)[before:] == ["Welcome to the main line.", "Welcome to the priority line."]
+
+    assert invite_status(hotline["sip"], "02079460000", ("127.0.0.1", free_port())) == 403  # other port
+    assert invite_status(hotline["sip"], "02079460000", ("127.0.0.2", hotline["probe"])) == 403  # other host
+    assert invite_status(hotline["sip"], "+442079469999", ("127.0.0.1", hotline["probe"])) == 404
+    assert len(_said_first(hotline)) == before + 2  # refused calls are not calls: nothing recorded
+    log = (Path(hotline["run"]) / "kamailio.log").read_text()
+    assert re.search(r"INVITE to 02079460000 from 127\.0\.0\.2:\d+ refused: not a trunk", log)
+
+
+def _on_trunk(hotline) -> int:  # type: ignore[no-untyped-def]
+    out = kamcmd(Path(hotline["run"]), "dlg.profile_get_size", "trunk", "carrier") or ""
+    m = re.search(r"\d+", out)
+    return int(m.group()) if m else -1
+
+
+def test_a_call_over_the_trunks_limit_gets_503_and_the_others_go_on(hotline, tmp_path):
+    result: list[subprocess.CompletedProcess] = []
+    two = threading.Thread(
+        target=lambda: result.append(_carrier_calls(hotline, "02079460200", tmp_path, 2, 15000))
+    )
+    two.start()
+    try:
+        wait_until(lambda: _on_trunk(hotline) == 2, 30, "two calls on the trunk")
+        assert invite_status(hotline["sip"], "02079460000", ("127.0.0.1", hotline["probe"])) == 503
+    finally:
+        two.join(120)
+    assert result and result[0].returncode == 0, result and result[0].stderr[-2000:]  # both went on
+    wait_until(lambda: _on_trunk(hotline) == 0, 30, "the trunk free again")
+    assert invite_status(hotline["sip"], "02079460000", ("127.0.0.1", hotline["probe"])) == 200
+    log = (Path(hotline["run"]) / "kamailio.log").read_text()
+    assert "trunk carrier: 2 calls already" in log
