@@ -11,8 +11,8 @@ import ssl
 import subprocess
 import sys
 import threading
-import uuid
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
