@@ -35,14 +35,17 @@ class Directory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def caller(self, number: str) -> dict[str, Any] | None:
-        """The directory entry of a caller's number, with known=True; None if unknown."""
+    def caller(self, number: str, *forms: str) -> dict[str, Any] | None:
+        """The directory entry of a caller's number (or of one of its other `forms`: E.164, as
+        dialled nationally), with known=True; None if unknown."""
+        wanted = [normalize_number(n) for n in (number, *forms)]
         with self.engine.connect() as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 select(callers.c.number, callers.c.name, callers.c.account, callers.c.tier).where(
-                    callers.c.number == normalize_number(number)
+                    callers.c.number.in_(wanted)
                 )
-            ).first()
+            ).all()
+        row = min(rows, key=lambda r: wanted.index(r[0]), default=None)
         if row is None:
             return None
         return {"number": row[0], "name": row[1], "account": row[2], "tier": row[3], "known": True}

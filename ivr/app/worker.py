@@ -46,6 +46,7 @@ from ivr.records import Store, StoreError, normalize_number
 from ivr.settings import Settings
 from ivr.telephony.commands import Send
 from ivr.telephony.endpoint import Refused, SipEndpoint, SipSettings, SipStartError
+from ivr.telephony.handoff import PhoneHandoff
 from ivr.telephony.numbers import Numbers, NumbersError, check_numbers, load_numbers
 from ivr.telephony.transport import SipCallTransport
 from speech.service.replies import SpeechUnavailable
@@ -156,6 +157,7 @@ class Worker:
             # the queue reads the rules of the dialplans loaded now; a call carries its own version's
             self.acd = Acd(store.engine, dialplans.queue_rules)
             services.agent_uri = f"sip:{{name}}@{self.hotline}"
+            services.phone = PhoneHandoff(outside=f"sip:{{number}}@{self.hotline}")
             services.queue = QueueHandoff(self.acd, services.agent_uri, self._past_calls)
             services.desk = store.console
             services.transfers = store.transfers
@@ -271,14 +273,19 @@ class Worker:
 
     async def _answer(self, transport: SipCallTransport) -> None:
         version = self._version(transport.dialplan)
+        # a trunk's "07700...", "447700..." or "+447700..." is one caller (the numbers file's region)
+        forms = self.numbers.caller_forms(transport.caller) if self.numbers else []
         try:
             caller = await asyncio.wait_for(
-                asyncio.to_thread(self.store.directory.caller, transport.caller), DIRECTORY_WAIT_S
+                asyncio.to_thread(self.store.directory.caller, transport.caller, *forms), DIRECTORY_WAIT_S
             )
         except Exception as e:  # the store is away or slow: the call goes on, as an unknown caller
             log.error("directory lookup failed: %s", e)
             caller = None
-        caller = caller or {"number": normalize_number(transport.caller), "known": False}
+        caller = caller or {
+            "number": forms[0] if forms else normalize_number(transport.caller),
+            "known": False,
+        }
         app = dialplan_app(version, caller, None, self.api_base)
         await self._run_call(
             transport, version, caller, app, f"sip:{self.sip.host}:{self.sip.port}", self.settings
@@ -336,8 +343,12 @@ class Worker:
         callback_uri = self.settings.callback_uri or f"sip:{{number}}@{self.hotline}"
         retry_s = self.settings.callback_retry_s
 
+        number = str(entry["number"])
+        if self.numbers is not None and not self.settings.callback_uri:  # out by the trunk: E.164
+            number = (self.numbers.caller_forms(number) or [number])[0]
+
         async def app(session: CallSession) -> None:
-            uri = callback_uri.format(number=entry["number"])
+            uri = callback_uri.format(number=number)
             await callback_app(session, entry, agent.name, self.acd, uri, rules, retry_s, history)
 
         headers = {"X-IVR-Callback": entry["call_id"], "X-IVR-Queue": entry["queue"]}

@@ -12,11 +12,24 @@ HEADER_MAX = 300
 
 
 class PhoneHandoff:
+    def __init__(self, outside: str = "") -> None:
+        self.outside = outside
+        """How an outside number is dialled, `{number}` (E.164) filled in: through the hotline's
+        Kamailio, which sends it out by the trunk its prefix names (sip:{number}@HOTLINE)."""
+
+    def dial_uri(self, uri: str) -> str:
+        """A `tel:` queue address (`tel:+44 20 7946 0999`) as a SIP URI through the trunk."""
+        if not uri.lower().startswith("tel:") or not self.outside:
+            return uri
+        number = uri.split(":", 1)[1].split(";", 1)[0]
+        return self.outside.format(number="".join(ch for ch in number if ch.isdigit() or ch == "+"))
+
     async def hand_over(self, call: CallControl, request: TransferRequest) -> TransferOutcome:
         await call.wait_playback()  # the caller hears the hand-over prompt
+        uri = self.dial_uri(request.uri)
         if request.mode == "refer":
-            return await call.refer(request.uri, request.ring_timeout_s)
-        return await call.bridge_to(request.uri, request, request.ring_timeout_s)
+            return await call.refer(uri, request.ring_timeout_s)
+        return await call.bridge_to(uri, request, request.ring_timeout_s)
 
 
 def agent_headers(call_id: str, request: TransferRequest) -> dict[str, str]:

@@ -100,6 +100,22 @@ class Numbers:
         key = normalize(called, self.region)
         return self.lines.get(key) if key else None
 
+    def caller_forms(self, number: str) -> list[str]:
+        """The forms a caller's number (From / P-Asserted-Identity, as the trunk sent it) may be
+        kept in the directory: E.164 first, then as dialled in the file's region ("07700..."),
+        then its digits as they came."""
+        forms = []
+        e164 = normalize(number, self.region)
+        if e164.startswith("+"):
+            forms.append(e164)
+            parsed = phonenumbers.parse(e164)
+            if self.region and parsed.country_code == phonenumbers.country_code_for_region(self.region):
+                national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+                forms.append(re.sub(r"[^0-9+]", "", national))
+        raw = "".join(ch for ch in number.split("@", 1)[0].split(":")[-1] if ch.isdigit() or ch == "+")
+        forms.append(raw)
+        return [f for i, f in enumerate(forms) if f and f not in forms[:i]]
+
     def dialplan_for(self, called: str) -> tuple[str, Line | None] | None:
         """(dialplan name, its line or None) for a call to `called`; None: refuse it (404)."""
         line = self.line_for(called)

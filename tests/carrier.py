@@ -1,0 +1,95 @@
+"""A carrier for the tests: a second Kamailio standing for the operator's network. Calls to
+it are challenged with 401 (digest, its own realm and password), then relayed to the phone
+that stands for the called customer; every INVITE it takes is logged with its request URI,
+From, P-Asserted-Identity, Privacy and the user it authenticated (`invites()`)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from ivr.telephony.kamailio import MODULES_DIR, kamailio_binary
+from tests.sip_helpers import free_port, wait_until
+
+CONFIG = r"""#!KAMAILIO
+debug=1
+log_stderror=yes
+fork=yes
+children=1
+auto_aliases=no
+listen=udp:127.0.0.1:{port}
+mpath="{modules}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "auth.so"
+loadmodule "ctl.so"
+modparam("ctl", "binrpc", "unix:{ctl}")
+
+request_route {{
+    if (has_totag()) {{
+        if (loose_route()) {{ t_relay(); exit; }}
+        if (is_method("ACK")) {{ if (t_check_trans()) t_relay(); exit; }}
+        sl_send_reply("404", "Not here");
+        exit;
+    }}
+    if (is_method("CANCEL")) {{ if (t_check_trans()) t_relay(); exit; }}
+    if (!is_method("INVITE")) {{ sl_send_reply("405", "Method Not Allowed"); exit; }}
+    if (!is_present_hf("Authorization")) {{
+        xlog("L_WARN", "CARRIER challenge $ru\n");
+        www_challenge("{realm}", "0");
+        exit;
+    }}
+    if ($au != "{user}" || !pv_www_authenticate("{realm}", "{password}", "0")) {{
+        xlog("L_WARN", "CARRIER refused $ru user=$au\n");
+        sl_send_reply("403", "Forbidden");
+        exit;
+    }}
+    xlog("L_WARN", "CARRIER INVITE ru=$ru from=$fu pai=$hdr(P-Asserted-Identity) privacy=$hdr(Privacy) user=$au\n");
+    consume_credentials();
+    record_route();
+    $du = "sip:127.0.0.1:{callee}";
+    t_relay();
+}}
+"""
+
+
+class Carrier:
+    def __init__(self, tmp: Path, callee_port: int, user: str = "acme", password: str = "s3cret") -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log = tmp / "carrier.log"
+        cfg = tmp / "carrier.cfg"
+        cfg.write_text(CONFIG.format(port=self.port, modules=MODULES_DIR, ctl=tmp / "carrier.ctl",
+                                     realm="carrier.example", user=user, password=password,
+                                     callee=callee_port))  # fmt: skip
+        self.proc = subprocess.Popen(
+            [kamailio_binary(), "-DD", "-E", "-f", str(cfg), "-m", "32", "-M", "4", "-Y", str(tmp),
+             "-P", str(tmp / "carrier.pid")],
+            stdout=open(self.log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        wait_until(lambda: (tmp / "carrier.ctl").exists() or self.proc.poll() is not None, 15, "the carrier")
+        assert self.proc.poll() is None, self.log.read_text()[-2000:]
+
+    def invites(self) -> list[dict[str, str]]:
+        """The INVITEs it took (past its challenge), each as its logged fields."""
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            if "CARRIER INVITE " in line:
+                out.append(dict(re.findall(r"(\w+)=(\S*)", line.split("CARRIER INVITE ", 1)[1])))
+        return out
+
+    def challenges(self) -> int:
+        return self.log.read_text(errors="replace").count("CARRIER challenge ")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
