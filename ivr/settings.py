@@ -53,6 +53,12 @@ class Settings:
     ws_port: int | None = None
     """Kamailio's SIP over WebSocket port, for agents whose phone is the browser
     (`ivr.telephony.webrtc`); None = `sip_port` + 1000, 0 = none. IVR_WS_PORT."""
+    sip_tls_port: int | None = None
+    """SIP over TLS for phones and trunks when a certificate is in use (the console's: given or
+    self-signed); None = `sip_port` + 1 (5061), 0 = none. IVR_SIP_TLS_PORT."""
+    srtp: str = ""
+    """SDES-SRTP in the workers: off, optional (offered, and taken when offered) or required
+    (a plain-RTP offer gets 488). "" = optional with TLS, off without. IVR_SRTP."""
     tls_cert: str = ""
     tls_key: str = ""
     """The console's HTTPS and browsers' WSS certificate and key (PEM files; IVR_TLS_CERT,
@@ -61,7 +67,8 @@ class Settings:
     """Worker processes of at most 4 calls each behind Kamailio; 0 runs no SIP; None sizes
     them to the machine (`ivr.telephony.capacity`). IVR_WORKERS overrides."""
     rtp_port: int = 40000
-    """First RTP port; worker i uses 200 ports from rtp_port + 200 * i."""
+    """First RTP port; worker i uses 200 ports from rtp_port + 200 * i. Worker i's SIP port is
+    sip_port + 2 + i."""
     speech: str = ""
     """The speech service: a Unix socket path or HOST:PORT (IVR_SPEECH). Empty: `ivr serve`
     starts one on DATA_DIR/run/speech.sock; one-shot commands (replay, chat) start one in
@@ -92,6 +99,11 @@ class Settings:
     metrics_public: bool = False
     """Serve /metrics to other hosts too (it is anonymous, so 127.0.0.1 only by default).
     IVR_METRICS_PUBLIC=1."""
+
+    @property
+    def tls_sip_port(self) -> int:
+        """The SIP TLS port in use when TLS is (0: none)."""
+        return self.sip_port + 1 if self.sip_tls_port is None else self.sip_tls_port
 
     @property
     def websocket_port(self) -> int:
@@ -130,6 +142,13 @@ class Settings:
             )
         if os.environ.get("IVR_WS_PORT"):
             s = replace(s, ws_port=_env_count("IVR_WS_PORT", 0, 65535))
+        if os.environ.get("IVR_SIP_TLS_PORT"):
+            s = replace(s, sip_tls_port=_env_count("IVR_SIP_TLS_PORT", 0, 65535))
+        if os.environ.get("IVR_SRTP"):
+            mode = os.environ["IVR_SRTP"].strip().lower()
+            if mode not in ("off", "optional", "required"):
+                raise SettingsError(f"IVR_SRTP={mode!r}: off, optional or required")
+            s = replace(s, srtp=mode)
         if os.environ.get("IVR_ASR_RESCORE_MARGIN"):
             s = replace(s, asr=replace(s.asr, rescore_margin=_env_margin("IVR_ASR_RESCORE_MARGIN")))
         if os.environ.get("IVR_ASR_THREADS"):

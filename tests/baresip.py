@@ -53,14 +53,16 @@ def sip_port() -> int:
                 return port
 
 
-def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int) -> Path:
+def baresip_call(tmp: Path, target: str, caller_wav: Path, seconds: int, account_params: str = "") -> Path:
     """baresip dials `target`, streams `caller_wav`, records what it hears; returns that WAV.
     The caller hangs up after `seconds`; a call the far end ends sooner ends baresip then (it
-    would otherwise sit out the rest of `seconds` with no call)."""
+    would otherwise sit out the rest of `seconds` with no call). `account_params`: more of
+    the account's parameters (";mediaenc=srtp-mand": SRTP only)."""
     assert shutil.which("baresip"), "baresip is installed by `make test`"
     conf = tmp / "baresip"
     port = sip_port()
-    _baresip_conf(conf, port, caller_wav, f"<sip:+447700900002@127.0.0.1:{port}>;regint=0")
+    account = f"<sip:+447700900002@127.0.0.1:{port}>;regint=0{account_params}"
+    _baresip_conf(conf, port, caller_wav, account, extra="module srtp.so\n" if "mediaenc" in account else "")
     with open(conf / "baresip.log", "w") as log:
         proc = subprocess.Popen(
             ["baresip", "-f", str(conf), "-e", f"/dial {target}", "-t", str(seconds)],
@@ -112,9 +114,14 @@ class BaresipAgent:
         host: str = "127.0.0.1",
         user: str = "agent",
         control: bool = False,
+        tls_ca: Path | None = None,
+        mediaenc: str = "",
+        rtp_ports: tuple[int, int] | None = None,
     ) -> None:
         """`register` = (user, password, registrar port): the phone signs in to Kamailio as
-        sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port."""
+        sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port.
+        `tls_ca`: it registers over TLS, trusting that certificate; `mediaenc`: "srtp" (SDES
+        offered) or "srtp-mand" (SRTP only); `rtp_ports`: the range its audio uses."""
         assert shutil.which("baresip"), "baresip is installed by `make test`"
         self.conf = tmp / name
         self.port = sip_port()
@@ -124,9 +131,17 @@ class BaresipAgent:
         if register is not None:
             user, password, registrar = register
             self.uri = f"sip:{user}@127.0.0.1:{registrar}"
-            account = f"<{self.uri}>;auth_pass={password};regint=60{answer}"
+            transport = ";transport=tls" if tls_ca else ""
+            account = f"<{self.uri}{transport}>;auth_pass={password};regint=60{answer}"
         self.control_port = free_port() if control else 0
         extra = f"module cons.so\ncons_listen 127.0.0.1:{self.control_port}\n" if control else ""
+        if tls_ca:
+            extra += f"sip_cafile {tls_ca}\n"
+        if mediaenc:
+            account += f";mediaenc={mediaenc}"
+            extra += "module srtp.so\n"
+        if rtp_ports:
+            extra += f"rtp_ports {rtp_ports[0]}-{rtp_ports[1]}\n"
         _baresip_conf(self.conf, self.port, wav, account, host, extra)
         self.log = self.conf / "baresip.log"
         self.proc = subprocess.Popen(

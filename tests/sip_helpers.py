@@ -94,10 +94,10 @@ _HANDED_PORTS: set[int] = set()
 _HANDED_PORTS_LOCK = threading.Lock()
 
 
-def free_port(kind: int = socket.SOCK_DGRAM, room: int = 4) -> int:
+def free_port(kind: int = socket.SOCK_DGRAM, room: int = 6) -> int:
     """A port free now for UDP and TCP on 127.0.0.1 (SIP listens on both; `kind` is kept for
     callers that say which they need), with the next `room` ports free too (`ivr serve` gives
-    its workers sip_port + 1 ...), and not handed out before by this process."""
+    its TLS sip_port + 1, its workers sip_port + 2 ...), and not handed out before by this process."""
     del kind
     with _HANDED_PORTS_LOCK:
         while True:

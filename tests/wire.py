@@ -25,6 +25,10 @@ class Rtp:
     ts: int
     ssrc: int
     payload: bytes
+    """The audio; for SRTP its encrypted bytes."""
+    srtp_tag: bytes = b""
+    """SRTP's authentication tag: tshark decodes a stream as SRTP when the SDP that set it up
+    (seen in clear on a UDP leg) offered keys (a=crypto)."""
 
 
 class Capture:
@@ -75,7 +79,8 @@ def rtp_packets(pcap: Path, ports: set[int] | None = None) -> list[Rtp]:
     out = subprocess.run(
         ["tshark", "-r", str(pcap), "-o", "rtp.heuristic_rtp:TRUE", "-Y", "rtp && !rtcp", "-T", "fields",
          "-e", "frame.time_epoch", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "rtp.p_type",
-         "-e", "rtp.seq", "-e", "rtp.timestamp", "-e", "rtp.ssrc", "-e", "rtp.payload"],
+         "-e", "rtp.seq", "-e", "rtp.timestamp", "-e", "rtp.ssrc", "-e", "rtp.payload",
+         "-e", "srtp.enc_payload", "-e", "srtp.auth_tag"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     packets = []
@@ -86,8 +91,12 @@ def rtp_packets(pcap: Path, ports: set[int] | None = None) -> list[Rtp]:
         src, dst = int(f[1]), int(f[2])
         if ports is not None and src not in ports and dst not in ports:
             continue
-        payload = bytes.fromhex(f[7].replace(":", ""))
-        packets.append(Rtp(float(f[0]), src, dst, int(f[3]), int(f[4]), int(f[5]), int(f[6], 16), payload))
+        f += [""] * (10 - len(f))
+        payload = bytes.fromhex((f[7] or f[8]).replace(":", ""))
+        tag = bytes.fromhex(f[9].replace(":", ""))
+        packets.append(
+            Rtp(float(f[0]), src, dst, int(f[3]), int(f[4]), int(f[5]), int(f[6], 16), payload, tag)
+        )
     return packets
 
 

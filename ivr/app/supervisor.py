@@ -107,13 +107,15 @@ class Supervisor:
         self.speech_address = settings.speech or default_speech_socket(self.run_dir)
         n = auto_workers() if settings.sip_workers is None else settings.sip_workers
         self.workers = [
-            WorkerProc(i, settings.sip_port + 1 + i, settings.rtp_port + 200 * i) for i in range(n)
+            WorkerProc(i, settings.sip_port + 2 + i, settings.rtp_port + 200 * i) for i in range(n)
         ]
         self.kamailio: subprocess.Popen | None = None
         self.rtpengine: subprocess.Popen | None = None
         self.rtpengine_cmd: list[str] = []
         self.speech: subprocess.Popen | None = None
         self.trunks: TrunkWatch | None = None
+        self.srtp = settings.srtp or ("optional" if tls else "off")
+        """SDES-SRTP in the workers: offered wherever signalling can be TLS."""
         self.speech_restarts = 0
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -162,6 +164,7 @@ class Supervisor:
             rtpengine_ng=ng_port,
             ws_tls=(self.tls.cert, self.tls.key) if self.tls else None,
             trunks=self.trunks.trunks,
+            tls_port=s.tls_sip_port,
         )
         kamailio.check_config(cfg)
         for w in self.workers:
@@ -202,7 +205,7 @@ class Supervisor:
         return ng_port
 
     def _free_port(self) -> int:
-        used = {w.sip_port for w in self.workers} | {self.settings.sip_port}
+        used = {w.sip_port for w in self.workers} | {self.settings.sip_port, self.settings.tls_sip_port}
         port = max(used) + 1
         while port in used or not port_free(self.settings.sip_host, port):
             port += 1
@@ -224,6 +227,7 @@ class Supervisor:
             "IVR_SPEECH": self.speech_address,
             "PYTHONUNBUFFERED": "1",
             **({"IVR_API_CA": str(self.tls.cert)} if self.tls else {}),
+            "IVR_SRTP": self.srtp,
         }
         w.proc = spawn(
             [

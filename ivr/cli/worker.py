@@ -17,8 +17,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     install_log_filter()
     settings = settings_from(args)
     sip = SipSettings(
-        host=args.host, port=args.sip_port, rtp_port=args.rtp_port, rtp_ports=200, log_level=args.sip_log
-    )
+        host=args.host, port=args.sip_port, rtp_port=args.rtp_port, rtp_ports=200, log_level=args.sip_log,
+        srtp=settings.srtp or "off",
+    )  # fmt: skip
     api_base = args.api_base or f"http://{settings.api_host}:{settings.api_port}"
     return asyncio.run(
         run_worker(

@@ -46,6 +46,13 @@ __all__ = ["SipEndpoint", "SipSettings", "SipStartError", "fast_bytes"]
 log = logging.getLogger("ivr.sip")
 
 
+SRTP_USE = {
+    "off": pj.PJMEDIA_SRTP_DISABLED,
+    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+    "required": pj.PJMEDIA_SRTP_MANDATORY,
+}
+
+
 @dataclass(frozen=True)
 class SipSettings:
     """One worker's SIP side."""
@@ -66,6 +73,9 @@ class SipSettings:
     """Initial and minimum jitter-buffer delay (it grows up to 4x on a jittery line)."""
     log_level: int = 0
     """pjsip log level to the console (0 = quiet, 5 = every message)."""
+    srtp: str = "off"
+    """SDES-SRTP: off, optional (offered with the keys; an SRTP or plain offer is taken) or
+    required (RTP/SAVP only: a plain offer gets 488). Keys travel in the SDP, so over TLS."""
 
 
 class Refused(Exception):
@@ -204,7 +214,7 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         tcfg = pj.TransportConfig()
         tcfg.port = s.port
         tcfg.boundAddress = s.host
-        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        udp = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
         ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tcfg)
         ep.audDevManager().setNullDev()
         for codec in ep.codecEnum2():
@@ -223,6 +233,13 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         # after the ACK, it overtook it on its way to a browser (Kamailio's workers race), and
         # JsSIP, still waiting for the ACK, refused it and then resent its 200 until the call died
         acfg.mediaConfig.lockCodecEnabled = False
+        # requests leave by UDP from the SIP port, as Kamailio's dispatcher knows the worker: an
+        # INVITE over 1300 bytes (SRTP keys, the call's X-IVR headers) would otherwise switch to
+        # TCP from another port, and Kamailio would take the worker's call to an agent for a
+        # caller's (it looped back into the hotline)
+        acfg.sipConfig.transportId = udp
+        acfg.mediaConfig.srtpUse = SRTP_USE[s.srtp]
+        acfg.mediaConfig.srtpSecureSignaling = 0  # the worker's own leg to Kamailio is on this host
         self._acc = _Account(self)
         self._acc.create(acfg, True)
         self._ep = ep

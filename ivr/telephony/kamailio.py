@@ -32,7 +32,7 @@ tcp_children={children}
 auto_aliases=no
 listen=udp:{host}:{port}
 listen=tcp:{host}:{port}
-{ws_listen}alias="{host}:{port}"
+{tls_listen}{ws_listen}alias="{host}:{port}"
 mpath="{modules}"
 
 loadmodule "kex.so"
@@ -64,7 +64,7 @@ modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "class=2;class=4")
-{agents_modules}{ws_modules}{trunk_modules}
+{tls_module}{agents_modules}{ws_modules}{trunk_modules}
 
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{
@@ -134,6 +134,11 @@ failure_route[NEXT_WORKER] {{
 {ws_routes}{trunk_routes}"""
 
 
+TLS_MODULE = """
+loadmodule "tls.so"
+modparam("tls", "config", "{tls_cfg}")
+"""
+
 # Agents' phones: REGISTER with digest auth against the store's agents table (HA1 only), a
 # location kept in memory; a worker's INVITE to sip:NAME@hotline reaches that phone. An address
 # that keeps failing the digest is blocked for a while (htable), and floods are dropped (pike).
@@ -155,6 +160,7 @@ modparam("auth_db", "use_domain", 0)
 modparam("auth_db", "version_table", 0)
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
+modparam("registrar", "received_avp", "$avp(RECEIVED)")
 modparam("htable", "htable", "authfail=>size=8;autoexpire={block_s}")
 modparam("pike", "sampling_time_unit", 2)
 modparam("pike", "reqs_density_per_unit", 30)
@@ -183,6 +189,9 @@ AGENTS_REGISTER = """    if (is_method("REGISTER")) {{
             exit;
         }}
         consume_credentials();
+        if ($pr == "tls" || $pr == "tcp") {{  # a call to this phone reuses its connection
+            $avp(RECEIVED) = "sip:" + $si + ":" + $sp + ";transport=" + $pr;
+        }}
         if (!save("location")) {{
             sl_reply_error();
         }}
@@ -233,13 +242,16 @@ def write_config(
     rtpengine_ng: int = 0,
     ws_tls: tuple[Path, Path] | None = None,
     trunks: dict[str, Trunk] | None = None,
+    tls_port: int = 0,
 ) -> Path:
     """Kamailio's config. With `store_url`, agents' phones register against the store; with
     `ws_port` and `ws_secret` too, browsers register over WebSocket (`ivr.telephony.webrtc`);
-    with `trunks`, only they may call in and calls out leave through them (`trunk_config`)."""
+    with `trunks`, only they may call in and calls out leave through them (`trunk_config`);
+    with `ws_tls` (the certificate and key), SIP over TLS on `tls_port` too (phones, trunks)."""
     directory.mkdir(parents=True, exist_ok=True)
     dispatcher_list = write_dispatcher_list(directory, workers)
-    tls_cfg = str(webrtc.write_tls_cfg(directory, *ws_tls)) if ws_tls and ws_port else ""
+    tls_cfg = str(webrtc.write_tls_cfg(directory, *ws_tls)) if ws_tls else ""
+    tls_listen = f"listen=tls:{host}:{tls_port}\n" if tls_cfg and tls_port else ""
     if trunks:
         trunk_config.write_address_list(directory, address_list(trunks))
     auth_loaded = bool(store_url) and kamailio_db_url(store_url) is not None
@@ -256,9 +268,15 @@ def write_config(
             retry_after=retry_after_s,
             ping_interval=ping_interval_s,
             children=2,
+            tls_listen=("enable_tls=yes\n" + tls_listen) if tls_cfg else "",
+            tls_module=TLS_MODULE.format(tls_cfg=tls_cfg) if tls_cfg else "",
             **trunk_config.parts(trunks or {}, directory, host, auth_loaded),
             **_agents_parts(
-                host, store_url, block_s, max_failures, (ws_port, ws_secret, rtpengine_ng, tls_cfg)
+                host,
+                store_url,
+                block_s,
+                max_failures,
+                (ws_port, ws_secret, rtpengine_ng, tls_cfg if ws_port else ""),
             ),
         ),
         encoding="utf-8",

@@ -70,11 +70,7 @@ def credential(
 
 
 WS_LISTEN = "listen=tcp:{host}:{ws_port}\ntcp_accept_no_cl=yes\n"
-WSS_LISTEN = "enable_tls=yes\nlisten=tls:{host}:{ws_port}\ntcp_accept_no_cl=yes\n"
-TLS_MODULE = """
-loadmodule "tls.so"
-modparam("tls", "config", "{tls_cfg}")
-"""
+WSS_LISTEN = "listen=tls:{host}:{ws_port}\ntcp_accept_no_cl=yes\n"
 TLS_CFG = """[server:default]
 method = TLSv1.2+
 verify_certificate = no
@@ -93,7 +89,6 @@ modparam("websocket", "keepalive_timeout", 30)
 modparam("auth_ephemeral", "secret", "{secret}")
 modparam("nathelper", "natping_interval", 0)
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
-modparam("registrar", "received_avp", "$avp(RECEIVED)")
 modparam("usrloc", "handle_lost_tcp", 1)  # a closed tab's registration goes with its socket
 """
 
@@ -204,7 +199,8 @@ def config_parts(
 ) -> dict[str, str]:
     """The WebSocket pieces of Kamailio's configuration (empty strings when off). Without
     rtpengine (`rtpengine_ng` 0) browsers register but a call to one fails (488 from its page).
-    With `tls_cfg` (the tls module's file: `write_tls_cfg`) the port speaks WSS."""
+    With `tls_cfg` (the tls module's file: `write_tls_cfg`, loaded by `kamailio`) the port
+    speaks WSS."""
     keys = (
         "ws_listen",
         "ws_modules",
@@ -219,8 +215,7 @@ def config_parts(
         return dict.fromkeys(keys, "")
     parts = {
         "ws_listen": (WSS_LISTEN if tls_cfg else WS_LISTEN).format(host=host, ws_port=ws_port),
-        "ws_modules": (TLS_MODULE.format(tls_cfg=tls_cfg) if tls_cfg else "")
-        + WS_MODULES.format(secret=secret),
+        "ws_modules": WS_MODULES.format(secret=secret),
         "ws_request": WS_REQUEST.format(),
         "ws_register": WS_REGISTER.format(realm=host, max_expires=MAX_EXPIRES_S),
         "ws_routes": WS_ROUTES.format(ws_port=ws_port),
@@ -241,7 +236,7 @@ def config_parts(
 
 
 def write_tls_cfg(directory: Path, cert: Path, key: Path) -> Path:
-    """The tls module's file: this server's certificate and key for the WSS port."""
+    """The tls module's file: this server's certificate and key for the WSS and SIP TLS ports."""
     path = directory / "tls.cfg"
     path.write_text(TLS_CFG.format(cert=Path(cert).resolve(), key=Path(key).resolve()), encoding="utf-8")
     return path

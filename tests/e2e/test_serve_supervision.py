@@ -140,7 +140,7 @@ def test_serve_stops_everything_it_started_on_a_signal_to_its_process_group(tmp_
     A worker port another program holds is moved; a killed speech service is restarted."""
     api, sip = free_port(socket.SOCK_STREAM), free_port()
     squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    squatter.bind(("127.0.0.1", sip + 1))  # the first worker's port is taken
+    squatter.bind(("127.0.0.1", sip + 2))  # the first worker's port is taken
     data = tmp_path / "data"
     proc = subprocess.Popen(
         [
@@ -170,7 +170,7 @@ def test_serve_stops_everything_it_started_on_a_signal_to_its_process_group(tmp_
             return serve_status(proc, f"http://127.0.0.1:{api}", data, tmp_path / "serve.log")
 
         s = wait_until(status, 180, "ivr serve to be up")
-        assert s["workers"][0]["sip_port"] != sip + 1, "the taken port was not moved"
+        assert s["workers"][0]["sip_port"] != sip + 2, "the taken port was not moved"
         if sig == signal.SIGTERM:  # the speech service dies: serve starts it again
             os.kill(s["speech"]["pid"], signal.SIGKILL)
             wait_until(
