@@ -37,12 +37,14 @@ def _pct(xs: Sequence[float], q: float) -> float | None:
 
 
 def report(
-    engine: Engine, since: float, until: float | None = None, tz: str = "UTC", embedder: Any = None, top: int = 10
+    engine: Engine, since: float, until: float | None = None, tz: str = "UTC", embedder: Any = None, top: int = 10,
+    number: str = "",
 ) -> dict[str, Any]:  # fmt: skip
-    """The figures for calls that started in [since, until)."""
+    """The figures for calls that started in [since, until); with `number`, only the calls
+    to that number (E.164 or the SIP user called)."""
     zone = ZoneInfo(tz)
     until = until if until is not None else datetime.now().timestamp() + 1
-    d = _read(engine, since, until)
+    d = _read(engine, since, until, number)
     rows = d.rows
     n = len(rows)
     facts = [json.loads(r.facts) if r.facts else {} for r in rows]
@@ -54,6 +56,8 @@ def report(
         "until": until,
         "timezone": tz,
         "calls": n,
+        "number": number,
+        "by_number": _by_number(rows),
         "outcomes": dict(outcomes),
         **_containment(rows, d.later),
         **_topics(rows, first_intent, unmatched, zone, embedder, top),
@@ -82,16 +86,20 @@ class _Data:
     uses: list[Any]
 
 
-def _read(engine: Engine, since: float, until: float) -> _Data:
+def _read(engine: Engine, since: float, until: float, number: str = "") -> _Data:
     """The ended calls (with their QA), the same callers' later calls (redials), queue entries,
     knowledge-base approvals and uses, of the period."""
     cols = (calls.c.id, calls.c.caller, calls.c.started_at, calls.c.duration_ms, calls.c.tier, calls.c.queue,
-            calls.c.transfer_reason, calls.c.outcome, calls.c.affect_level, calls.c.intents, calls.c.path)  # fmt: skip
+            calls.c.transfer_reason, calls.c.outcome, calls.c.affect_level, calls.c.intents, calls.c.path,
+            calls.c.called, calls.c.line)  # fmt: skip
+    period = [calls.c.started_at >= since, calls.c.started_at < until, calls.c.status == "ended"]
+    if number:
+        period.append(calls.c.called == number)
     with engine.connect() as conn:
         rows = conn.execute(
             select(*cols, qa_results.c.facts, qa_results.c.score, qa_results.c.review)
             .select_from(calls.outerjoin(qa_results, qa_results.c.call_id == calls.c.id))
-            .where(calls.c.started_at >= since, calls.c.started_at < until, calls.c.status == "ended")
+            .where(*period)
             .order_by(calls.c.started_at)
         ).all()  # fmt: skip
         later = conn.execute(
@@ -127,6 +135,23 @@ def _first_intents(rows: list[Any], facts: list[dict[str, Any]]) -> list[str]:
             name = next((x for x in names if x != "none"), names[0] if names else "")
         first_intent.append(name or "")
     return first_intent
+
+
+def _by_number(rows: list[Any]) -> list[dict[str, Any]]:
+    """Each number called (its line's name): calls, contained by the AI, tiers, abandoned."""
+    by: dict[str, list[Any]] = defaultdict(list)
+    for r in rows:
+        by[r.called].append(r)
+    out = []
+    for called, rs in sorted(by.items(), key=lambda kv: -len(kv[1])):
+        tiers = Counter((r.tier or "L1") for r in rs)
+        out.append({
+            "number": called, "line": next((r.line for r in rs if r.line), ""), "calls": len(rs),
+            "containment": _share(sum(r.outcome == "ai_resolved" for r in rs), len(rs)),
+            **{t: _share(tiers.get(t, 0), len(rs)) for t in ("L1", "L2", "L3")},
+            "abandoned": sum(r.outcome == "abandoned" for r in rs),
+        })  # fmt: skip
+    return out
 
 
 def _containment(rows: list[Any], later: list[Any]) -> dict[str, Any]:
@@ -320,6 +345,7 @@ def tables(r: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             }
         ],  # fmt: skip
         "outcomes": [{"outcome": k, "calls": v} for k, v in r["outcomes"].items()],
+        "by_number": r["by_number"],
         "tiers": [
             {"tier": t, "share": r["tiers"][t], "calls": r["tier_counts"][t], "target": r["tier_target"][t]}
             for t in ("L1", "L2", "L3")

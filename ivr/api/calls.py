@@ -44,6 +44,9 @@ def calls_router() -> APIRouter:
         until: Annotated[str | None, Query(description="ISO time or epoch seconds", max_length=40)] = None,
         outcome: Outcome | None = None,
         caller: Annotated[str | None, Query(max_length=64)] = None,
+        called: Annotated[
+            str | None, Query(max_length=64, description="the number called (E.164) or SIP user")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[
             str | None, Query(max_length=300, description="next_cursor of the page before")
@@ -66,6 +69,7 @@ def calls_router() -> APIRouter:
             caller=caller,
             limit=limit,
             cursor=cursor,
+            called=called,
         )
         return {"calls": page.calls, "next_cursor": page.next_cursor}
 

@@ -83,6 +83,7 @@ def snapshot(store: Any, rules: dict[str, QueueRules], now: float | None = None)
         where = "agent" if c.id in on_call else ("queue" if entry is not None else "ivr")
         row = {
             "call_id": c.id, "caller": c.caller, "caller_name": c.caller_name, "tier": c.caller_tier,
+            "called": c.called, "line": c.line,
             "started_at": c.started_at, "duration_s": round(now - c.started_at, 1), "node": path[-1] if path else "",
             "where": where, "agent": on_call.get(c.id, ""), "ringing": ringing.get(c.id, ""), "queue": c.queue or (entry.queue if entry else ""),
             "intent": intents[-1]["name"] if intents else "",

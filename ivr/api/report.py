@@ -34,28 +34,32 @@ def _period(since: str | None, until: str | None, days: int) -> tuple[float, flo
 def report_router() -> APIRouter:
     router = APIRouter(tags=["report"])
 
-    def build(request: Request, since: str | None, until: str | None, days: int) -> dict[str, Any]:
+    def build(
+        request: Request, since: str | None, until: str | None, days: int, number: str | None = None
+    ) -> dict[str, Any]:
         start, end = _period(since, until, days)
         cfg = getattr(request.app.state, "qa_config", None)
         tz = cfg.timezone if cfg is not None else "UTC"
         return report(
-            request.app.state.store.engine, start, end, tz, getattr(request.app.state, "embedder", None)
-        )
+            request.app.state.store.engine, start, end, tz, getattr(request.app.state, "embedder", None),
+            number=number or "",
+        )  # fmt: skip
 
     @router.get("/api/report")
     def get_report(
         request: Request, _: SupervisorUser, since: str | None = None, until: str | None = None,
         days: Annotated[int, Query(ge=1, le=400)] = 1,
+        number: Annotated[str | None, Query(max_length=64, description="only calls to this number (E.164)")] = None,
     ) -> dict[str, Any]:  # fmt: skip
-        return build(request, since, until, days)
+        return build(request, since, until, days, number)
 
     @router.get("/api/report/{table}.csv")
     def table_csv(
         table: str, request: Request, _: SupervisorUser, since: str | None = None, until: str | None = None,
         days: Annotated[int, Query(ge=1, le=400)] = 1,
+        number: Annotated[str | None, Query(max_length=64, description="only calls to this number (E.164)")] = None,
     ) -> Response:  # fmt: skip
-
-        all_tables = tables(build(request, since, until, days))
+        all_tables = tables(build(request, since, until, days, number))
         if table not in all_tables:
             raise HTTPException(404, f"no table {table!r}: one of {', '.join(all_tables)}")
         return Response(

@@ -297,8 +297,10 @@ class Worker:
     ) -> None:  # fmt: skip
         """Record and run one call (answered, or a callback placed from here)."""
         with open(self.calls_dir / f"{transport.call_id}.jsonl", "w", encoding="utf-8") as events_file:
+            line = self.numbers.line_for(transport.called) if self.numbers and transport.called else None
             record = call_record(
                 transport.call_id, self.store.writer, version.dialplan, caller=caller, source=source,
+                called=(transport.called, line.name if line else ""),
                 recording=self.calls_dir / f"{transport.call_id}.wav", events_file=events_file,
                 on_end=metrics.call_ended,
             )  # fmt: skip

@@ -50,17 +50,20 @@ def call_record(
     *,
     caller: Mapping[str, Any] | None = None,
     source: str = "",
+    called: tuple[str, str] = ("", ""),
     recording: Path | None = None,
     events_file: IO[str] | None = None,
     out: Callable[[Event], None] | None = None,
     on_end: Callable[[str, Summary], None] | None = None,
 ) -> CallRecord:
-    """The call's record: what its dialplan is (name, version) and what it masks."""
+    """The call's record: what its dialplan is (name, version) and what it masks; `called`:
+    the number the caller dialled and its line's name."""
     return CallRecord(
         call_id,
         writer,
         caller=dict(caller) if caller is not None else None,
         source=source,
+        called=called,
         dialplan=dialplan.name if dialplan is not None else "",
         dialplan_version=(dialplan.version or dialplan.digest) if dialplan is not None else "",
         recording=recording,

@@ -30,6 +30,7 @@ EXPORT_COLUMNS = (
     "id", "caller", "caller_name", "caller_tier", "started", "answered", "ended", "duration_s",
     "outcome", "end_reason", "tier", "queue", "transfer_reason", "intents", "path", "affect_level",
     "anger_max", "anxiety_max", "turns", "dialplan", "dialplan_version", "recording_path", "recording_s",
+    "called", "line",
 )  # fmt: skip
 
 
@@ -66,6 +67,7 @@ class CallRecords:
         caller: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        called: str | None = None,
     ) -> Page:
         """Newest first. `cursor` is the previous page's next_cursor (keyset pagination: the
         100,000th call is as quick to reach as the first)."""
@@ -78,6 +80,8 @@ class CallRecords:
             q = q.where(calls.c.outcome == outcome)
         if caller:
             q = q.where(calls.c.caller == caller)
+        if called:
+            q = q.where(calls.c.called == called)
         if cursor:
             at, _, after_id = cursor.partition("|")
             q = q.where(
@@ -254,4 +258,5 @@ def export_row(row: Any) -> list[Any]:
         m["affect_level"], m["anger_max"] if m["anger_max"] is not None else "",
         m["anxiety_max"] if m["anxiety_max"] is not None else "", m["turns"], m["dialplan"], m["dialplan_version"],
         m["recording_path"], "" if m["recording_ms"] is None else round(m["recording_ms"] / 1000, 1),
+        m["called"], m["line"],
     ]  # fmt: skip

@@ -153,6 +153,7 @@ class CallRecord:
         *,
         caller: dict[str, Any] | None = None,
         source: str = "",
+        called: tuple[str, str] = ("", ""),
         dialplan: str = "",
         dialplan_version: str = "",
         recording: str | Path | None = None,
@@ -169,6 +170,8 @@ class CallRecord:
         self._writer = writer
         self.caller = caller or {}
         self._source = source
+        self._called = called
+        """(the number called, its line's name)."""
         self._dialplan = (dialplan, dialplan_version)
         self._recording = str(Path(recording).resolve()) if recording else ""
         self._file = events_file
@@ -257,6 +260,8 @@ class CallRecord:
                     "caller_tier": str(c.get("tier", "")),
                     "caller_known": bool(c.get("known", False)),
                     "source": self._source or str(e.data.get("source", "")),
+                    "called": self._called[0][:64],
+                    "line": self._called[1][:64],
                     "host": HOST,
                     "pid": os.getpid(),
                     "status": "live",

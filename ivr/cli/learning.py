@@ -16,6 +16,7 @@ from ivr.cli.context import open_store
 from ivr.kb import KbError
 from ivr.qa.config import QaConfigError, load_qa_config
 from ivr.qa.screen import Screener
+from ivr.telephony.numbers import check_numbers, normalize
 from speech.embed import Embedder
 
 
@@ -139,6 +140,17 @@ def cmd_kb(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _number(args: argparse.Namespace, settings: Any) -> str:
+    """--number as the records keep it: E.164, read in the numbers file's region if one is set."""
+    if not args.number:
+        return ""
+    region = ""
+    if settings.numbers:
+        numbers, _ = check_numbers(settings.numbers)
+        region = numbers.region if numbers is not None else ""
+    return normalize(args.number, region) or args.number
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     tz = args.tz or _qa_config(settings).timezone
@@ -151,7 +163,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             embedder = Embedder()
         except Exception:  # the embedder is only for clustering unmatched words; by words without it
             embedder = None
-        r = report(store.engine, since, until, tz, embedder)
+        r = report(store.engine, since, until, tz, embedder, number=_number(args, settings))
     finally:
         store.close()
     if args.csv:
@@ -175,6 +187,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"  speed of answer p50 {r['speed_of_answer_s']['p50']} s; handle time p50 {r['handle_time_s']['p50']} s"
     )
     print("  top intents: " + ", ".join(f"{i['intent']} {i['calls']}" for i in r["top_intents"][:6]))
+    if len(r["by_number"]) > 1 or r["number"]:
+        for b in r["by_number"]:
+            print(f"  {b['line'] or b['number'] or '-'} ({b['number']}): {b['calls']} calls, "
+                  f"contained {b['containment']:.1%}, abandoned {b['abandoned']}")  # fmt: skip
     if r["pain_points"]["no_match"]:
         print(
             "  not understood: "

@@ -272,6 +272,7 @@ def learning_parsers(sub: Any) -> None:
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--csv", metavar="DIR", help="write each table as DIR/NAME.csv")
     rp.add_argument("--tz", default="", help="time zone of days and hours (default: the QA config's)")
+    rp.add_argument("--number", help="only the calls to this number (any format; split: see by_number)")
     for p in (q_run, q_q, q_show, k_ls, k_ap, k_rj, k_ed, k_rb, k_rt, k_ex, rp):
         p.add_argument("--data-dir", metavar="DIR")
 

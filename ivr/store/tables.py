@@ -41,6 +41,8 @@ calls = Table(
     Column("caller_tier", String(16), nullable=False, default=""),
     Column("caller_known", Boolean, nullable=False, default=False),
     Column("source", Text, nullable=False, default=""),
+    Column("called", String(64), nullable=False, default=""),  # the number called (E.164) or SIP user
+    Column("line", String(64), nullable=False, default=""),  # that number's name in the numbers file
     Column("host", String(255), nullable=False, default=""),
     Column("pid", Integer, nullable=False, default=0),
     Column("status", String(16), nullable=False, default="live"),  # live | ended
@@ -69,6 +71,7 @@ calls = Table(
     Index("ix_calls_outcome_started", "outcome", "started_at"),
     Index("ix_calls_status_host", "status", "host"),
     Index("ix_calls_caller_started", "caller", "started_at"),
+    Index("ix_calls_called_started", "called", "started_at"),
 )
 
 call_events = Table(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.analytics.report import report
 from ivr.records import Store
 from ivr.telephony.kamailio import kamcmd
 from tests.sip_helpers import (
@@ -109,6 +110,17 @@ def test_the_carrier_reaches_two_numbers_and_nobody_else_gets_in(hotline, tmp_pa
     assert len(_said_first(hotline)) == before + 2  # refused calls are not calls: nothing recorded
     log = (Path(hotline["run"]) / "kamailio.log").read_text()
     assert re.search(r"INVITE to 02079460000 from 127\.0\.0\.2:\d+ refused: not a trunk", log)
+    # each record carries the number called (E.164) and its line; the report splits by it
+    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
+    try:
+        main = store.calls.list(called="+442079460000").calls
+        assert [(c["called"], c["line"]) for c in main] == [("+442079460000", "Main line")]
+        vip = report(store.engine, 0, number="+442079460100")
+        assert vip["calls"] == 1 and vip["by_number"][0]["line"] == "VIP line", vip["by_number"]
+        lines = {b["line"]: b["calls"] for b in report(store.engine, 0)["by_number"]}
+        assert lines["Main line"] == 1 and lines["VIP line"] == 1, lines
+    finally:
+        store.close()
 
 
 def _on_trunk(hotline) -> int:  # type: ignore[no-untyped-def]

@@ -24,9 +24,10 @@ function MonitorButtons({ call, me, onError }) {
 
 function Calls({ floor, me, now, onError }) {
   return html`<section aria-label="live calls"><h3>Live calls <span class="count">${floor.calls.length}</span></h3>
-    <table class="grid"><thead><tr><th>Caller</th><th>Tier</th><th>Where</th><th>Intent</th><th>Time</th><th>Radar</th><th>Supervise</th></tr></thead>
+    <table class="grid"><thead><tr><th>Caller</th><th>Line</th><th>Tier</th><th>Where</th><th>Intent</th><th>Time</th><th>Radar</th><th>Supervise</th></tr></thead>
     <tbody>${floor.calls.map((c) => html`<tr class=${c.escalating ? "flag" : ""} data-call=${c.call_id}>
       <td><a href=${"/console/calls/" + encodeURIComponent(c.call_id)}>${c.caller_name || c.caller || "unknown"}</a></td>
+      <td>${c.line || c.called}</td>
       <td>${c.tier}</td>
       <td>${c.where === "agent" ? html`agent <b>${c.agent}</b>` : c.where === "queue" ? html`queue <b>${c.queue}</b>${c.ringing ? html` <span class="muted">ringing ${c.ringing}</span>` : ""}` : html`node <b>${c.node}</b>`}</td>
       <td>${words(c.intent)}</td><td>${dur(now - c.started_at)}</td>
