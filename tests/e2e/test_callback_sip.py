@@ -1,7 +1,6 @@
-"""Callbacks and priority over real SIP: a caller who finds nobody signed in takes a callback
-by pressing 1 and hangs up; when an agent becomes available their phone rings with the
-briefing, then the IVR dials the caller (a baresip that answers) and puts them through. And
-a VIP caller who calls later is put through before a standard caller already waiting."""
+"""Priority over real SIP: a VIP caller who calls later is put through before a standard
+caller already waiting. (The callback's whole path, through a carrier's trunk, is in
+test_trunk_out_sip.)"""
 
 from __future__ import annotations
 
@@ -47,68 +46,6 @@ def records(data: Path) -> list[dict]:
         return [store.calls.get(c["id"]) for c in store.calls.list().calls if c["status"] == "ended"]
     finally:
         store.close()
-
-
-def test_nobody_signed_in_a_callback_by_dtmf_then_the_agent_and_the_caller(tmp_path, engines):
-    # the phone the callback reaches: answers, says its piece after the greeting, records
-    callee_wav = speech_wav(tmp_path / "callee.wav", [(None, 8), ("jfk.flac", 40)])
-    callee = BaresipAgent(tmp_path, callee_wav, seconds=300, name="callee", user=CALLER)
-    served = start_hotline(
-        tmp_path / "hotline",
-        lambda tmp, sip: QUEUE,
-        env={"IVR_CALLBACK_URI": f"sip:{{number}}@127.0.0.1:{callee.port}"},
-    )
-    ann = None
-    try:
-        # nobody is signed in: the caller hears so, presses 1 (the number they call from), hangs up
-        pcap = keys_pcap(tmp_path / "keys.pcap", 30, [(9.0, "1")])
-        done = sipp_call(tmp_path, served["sip"], pcap, 30000, caller=CALLER)
-        assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
-        (first,) = wait_until(lambda: records(served["data"]) or None, 60, "the caller's record")
-        assert first["outcome"] == "callback", (first["outcome"], first["end_reason"])
-        leave = next(e for e in first["events"] if e["type"] == "queue_leave")
-        assert leave["reason"] == "callback" and leave["number"] == CALLER
-        said = " ".join(t["text"] for t in first["transcript"] if t["speaker"] == "ivr").lower()
-        assert (
-            "none of our agents is signed in" in said and "call you back on the number ending 0 1 2 3" in said
-        ), said
-        # ann signs in later: her phone rings first, with the briefing, then the caller's rings
-        ann_wav = speech_wav(tmp_path / "ann.wav", [(None, 16), ("cmu_arctic_us_aew_a0001.wav", 14)])
-        ann = BaresipAgent(
-            tmp_path, ann_wav, seconds=200, register=("ann", AGENT_PASSWORD, served["sip"]), name="ann"
-        )
-        wait_until(
-            lambda: any(f":{ann.port}" in c for c in registered(served["run"])), 20, "ann's phone registered"
-        )
-        import httpx
-
-        r = httpx.post(
-            f"{served['api']}/api/agents/ann/state",
-            json={"state": "available"},
-            headers=serve_auth(served["data"]),
-        )
-        assert r.status_code == 200, r.text
-        ann_heard = ann.heard()
-        (back,) = wait_until(
-            lambda: [c for c in records(served["data"]) if c["id"] != first["id"]] or None,
-            90,
-            "the callback's record",
-        )
-    finally:
-        if ann is not None:
-            ann.stop()
-        callee.stop()
-        stop_hotline(served)
-    to_ann = transcribe(engines, *decode_file(ann_heard))
-    assert "call back" in to_ann and "roaming" in to_ann and "calling them now" in to_ann, to_ann
-    assert "country" in to_ann, to_ann  # then the caller, put through
-    callee_heard = transcribe(engines, *decode_file(callee.heard()))
-    assert "call back you asked for" in callee_heard and "danger trail" in callee_heard, callee_heard
-    assert back["outcome"] == "transferred" and back["caller"].endswith("7700900123"), back
-    outcomes = [e.get("outcome") for e in back["events"] if e["type"] == "transfer"]
-    assert outcomes[-1] == "bridged", outcomes
-    speakers = {t["speaker"] for t in back["transcript"]}
-    assert {"agent", "caller", "ivr"} <= speakers, back["transcript"]
 
 
 def test_a_vip_caller_is_put_through_before_a_standard_caller_who_waited_longer(tmp_path, engines):

@@ -145,7 +145,7 @@ def test_pop_live_lines_listen_in_and_wrap_up_with_real_phones(hotline, chromium
         wav = caller_wav(tmp_path / "caller.wav", engines)
         caller = threading.Thread(
             target=lambda: caller_heard.append(
-                baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", wav, 110)
+                baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{hotline['sip']}", wav, 85)
             ),
             daemon=True,
         )

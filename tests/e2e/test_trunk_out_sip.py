@@ -4,7 +4,8 @@ callback; when an agent is free the IVR dials the caller's number in E.164 throu
 Kamailio, which sends it to the carrier; the carrier (a second Kamailio) challenges with
 401, and the INVITE it then takes carries the trunk's account and the caller ID the admin
 set; the caller's phone behind the carrier (baresip) answers and is put through to the
-agent. Category: e2e."""
+agent: the agent hears the briefing, then the caller; the caller hears the agent. (This is
+the callback's whole path; IVR_CALLBACK_URI only changes the URI dialled.) Category: e2e."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ def test_a_callback_leaves_through_the_trunk_with_its_account_and_caller_id(tmp_
         r = httpx.post(f"{served['api']}/api/agents/ann/state", json={"state": "available"},
                        headers=serve_auth(served["data"]))  # fmt: skip
         assert r.status_code == 200, r.text
+        ann_heard = ann.heard()
         (back,) = wait_until(
             lambda: [c for c in _ended(served["data"]) if c["id"] != first["id"]] or None,
             120,
@@ -113,5 +115,9 @@ def test_a_callback_leaves_through_the_trunk_with_its_account_and_caller_id(tmp_
     assert invite["pai"].startswith("<sip:+442079460000@")
     outcomes = [e.get("outcome") for e in back["events"] if e["type"] == "transfer"]
     assert back["outcome"] == "transferred" and outcomes[-1] == "bridged", (back["outcome"], outcomes)
-    heard = transcribe(engines, *decode_file(callee.heard()))
-    assert "call back" in heard, heard  # the caller's phone, behind the carrier, was put through
+    to_ann = transcribe(engines, *decode_file(ann_heard))  # her briefing, then the caller
+    assert "call back" in to_ann and "roaming" in to_ann and "calling them now" in to_ann, to_ann
+    assert "country" in to_ann, to_ann
+    heard = transcribe(engines, *decode_file(callee.heard()))  # behind the carrier: put through
+    assert "call back you asked for" in heard and "danger trail" in heard, heard
+    assert {"agent", "caller", "ivr"} <= {t["speaker"] for t in back["transcript"]}
