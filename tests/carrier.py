@@ -60,9 +60,10 @@ request_route {{
 
 
 class Carrier:
-    def __init__(self, tmp: Path, callee_port: int, user: str = "acme", password: str = "s3cret") -> None:
+    def __init__(self, tmp: Path, callee_port: int, user: str = "acme", password: str = "s3cret",
+                 port: int = 0) -> None:  # fmt: skip
         tmp.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.log = tmp / "carrier.log"
         cfg = tmp / "carrier.cfg"
         cfg.write_text(CONFIG.format(port=self.port, modules=MODULES_DIR, ctl=tmp / "carrier.ctl",

@@ -27,7 +27,7 @@ from ivr.api.softphone import Softphone
 from ivr.app import tls as app_tls
 from ivr.app.supervisor import Supervisor
 from ivr.call.record import HOST
-from ivr.dialplan import DialplanError
+from ivr.dialplan import DialplanError, check_dialplan
 from ivr.dialplan.manager import DialplanManager
 from ivr.privacy.redact import install_log_filter
 from ivr.qa.config import QaConfigError, load_qa_config
@@ -166,6 +166,13 @@ def _start(
             raise _StartError(
                 f"{settings.numbers}: the numbers file has errors:\n" + "\n".join(map(str, issues))
             )
+        for name, file in numbers.dialplans.items():  # as `ivr validate` checks them
+            plan, issues = check_dialplan(file)
+            if plan is None:
+                errors = [str(i) for i in issues if i.severity == "error"]
+                raise _StartError(
+                    f"{file}: dialplan {name} (in {settings.numbers}) has errors:\n" + "\n".join(errors)
+                )
     try:
         supervisor.start_speech()
         embedder = BlockingEmbedder(Address.parse(supervisor.speech_address))

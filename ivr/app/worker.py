@@ -35,6 +35,7 @@ from ivr.acd.waiting import QueueHandoff
 from ivr.analytics import metrics
 from ivr.app import tls
 from ivr.app.children import EXIT_PORT_TAKEN
+from ivr.app.lines import Lines
 from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
 from ivr.call.services import CallServices, open_services
 from ivr.call.session import App, CallSession
@@ -47,7 +48,7 @@ from ivr.settings import Settings
 from ivr.telephony.commands import Send
 from ivr.telephony.endpoint import Refused, SipEndpoint, SipSettings, SipStartError
 from ivr.telephony.handoff import PhoneHandoff
-from ivr.telephony.numbers import Numbers, NumbersError, check_numbers, load_numbers
+from ivr.telephony.numbers import NumbersError
 from ivr.telephony.transport import SipCallTransport
 from speech.service.replies import SpeechUnavailable
 
@@ -76,8 +77,7 @@ class Worker:
         `numbers`: a numbers file (each number its dialplan; others refused), else `dialplan` answers all."""
         self.settings, self.sip, self.dialplan_path, self.api_base = settings, sip, dialplan, api_base
         self.numbers_path = numbers
-        self.numbers: Numbers | None = None
-        self._numbers_mtime = 0.0
+        self.lines = Lines(numbers)
         self.hotline = hotline or f"{settings.sip_host}:{settings.sip_port}"
         self.calls_dir = Path(settings.data_dir) / "calls"
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -138,11 +138,10 @@ class Worker:
     async def _serve(self, services: CallServices) -> int:
         if self.numbers_path:
             try:
-                self._numbers_mtime = Path(self.numbers_path).stat().st_mtime
-                self.numbers = load_numbers(self.numbers_path)
+                numbers = self.lines.load()
             except (NumbersError, OSError) as e:
                 return self._failed(f"{self.numbers_path}: the numbers file cannot be used:\n{e}", 2)
-            files = dict(self.numbers.dialplans)
+            files = dict(numbers.dialplans)
         else:
             files = {"main": Path(self.dialplan_path)}
         dialplans = await asyncio.to_thread(Dialplans, files, services.embedder)
@@ -194,7 +193,15 @@ class Worker:
         assert self.endpoint is not None
         self.endpoint.accept_calls()
         self.ready = True
-        watcher = asyncio.ensure_future(asyncio.gather(self.dialplans.watch(), self._watch_numbers()))
+        watcher = asyncio.ensure_future(
+            asyncio.gather(
+                self.dialplans.watch(),
+                self.lines.watch(self.dialplans),
+                self.lines.publish(
+                    self.dialplans, Path(self.settings.data_dir) / "run" / f"dialplans-{self.sip.port}.json"
+                ),
+            )
+        )
         dialer = CallbackDialer(acd, self.endpoint.room_for_new, self._start_callback)
         dialing = asyncio.ensure_future(dialer.run())
         print(
@@ -219,34 +226,6 @@ class Worker:
         active = self.dialplans.active(name)
         return DialplanVersion(active.dialplan, active.understanding)
 
-    async def _watch_numbers(self, interval_s: float = 1.0) -> None:
-        """The numbers file is hot-reloaded too: an edit that validates (with every dialplan it
-        names loading) replaces the running one; a broken one is logged and the running kept."""
-        if not self.numbers_path:
-            return
-        path = Path(self.numbers_path)
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                mtime = path.stat().st_mtime
-            except OSError:
-                continue
-            if mtime == self._numbers_mtime:
-                continue
-            self._numbers_mtime = mtime
-            numbers, issues = await asyncio.to_thread(check_numbers, path)
-            if numbers is None:
-                for issue in issues:
-                    log.error("numbers file refused, keeping the running one: %s", issue)
-                continue
-            try:
-                await asyncio.to_thread(self.dialplans.replace, dict(numbers.dialplans))
-            except DialplanError as e:
-                log.error("numbers file refused, a dialplan it names has errors: %s", e)
-                continue
-            self.numbers = numbers
-            log.info("numbers file %s loaded (%d numbers)", path, len(numbers.lines))
-
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
@@ -259,7 +238,7 @@ class Worker:
             key, caller, self.sip.sample_rate, self.loop, command, recording=self.calls_dir / f"{key}.wav"
         )
         transport.called = called
-        numbers = self.numbers
+        numbers = self.lines.numbers
         if numbers is not None:
             route = numbers.dialplan_for(called)
             if route is None:
@@ -274,7 +253,7 @@ class Worker:
     async def _answer(self, transport: SipCallTransport) -> None:
         version = self._version(transport.dialplan)
         # a trunk's "07700...", "447700..." or "+447700..." is one caller (the numbers file's region)
-        forms = self.numbers.caller_forms(transport.caller) if self.numbers else []
+        forms = self.lines.numbers.caller_forms(transport.caller) if self.lines.numbers else []
         try:
             caller = await asyncio.wait_for(
                 asyncio.to_thread(self.store.directory.caller, transport.caller, *forms), DIRECTORY_WAIT_S
@@ -297,7 +276,8 @@ class Worker:
     ) -> None:  # fmt: skip
         """Record and run one call (answered, or a callback placed from here)."""
         with open(self.calls_dir / f"{transport.call_id}.jsonl", "w", encoding="utf-8") as events_file:
-            line = self.numbers.line_for(transport.called) if self.numbers and transport.called else None
+            numbers = self.lines.numbers
+            line = numbers.line_for(transport.called) if numbers and transport.called else None
             record = call_record(
                 transport.call_id, self.store.writer, version.dialplan, caller=caller, source=source,
                 called=(transport.called, line.name if line else ""),
@@ -346,8 +326,8 @@ class Worker:
         retry_s = self.settings.callback_retry_s
 
         number = str(entry["number"])
-        if self.numbers is not None and not self.settings.callback_uri:  # out by the trunk: E.164
-            number = (self.numbers.caller_forms(number) or [number])[0]
+        if self.lines.numbers is not None and not self.settings.callback_uri:  # out by the trunk: E.164
+            number = (self.lines.numbers.caller_forms(number) or [number])[0]
 
         async def app(session: CallSession) -> None:
             uri = callback_uri.format(number=number)

@@ -105,6 +105,12 @@ class CallRecords:
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
+    def count_by_called(self, since: float) -> dict[str, int]:
+        """Calls started since `since`, by the number called."""
+        q = select(calls.c.called, func.count()).where(calls.c.started_at >= since).group_by(calls.c.called)
+        with self.engine.connect() as conn:
+            return {str(k): int(n) for k, n in conn.execute(q).all()}
+
     def get(self, call_id: str) -> dict[str, Any] | None:
         """The call with its event log, both sides' transcript and the radar timeline."""
         with self.engine.connect() as conn:

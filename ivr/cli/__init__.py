@@ -27,6 +27,8 @@ COMMANDS = {
     "qa": "ivr.cli.learning:cmd_qa",
     "kb": "ivr.cli.learning:cmd_kb",
     "report": "ivr.cli.learning:cmd_report",
+    "numbers": "ivr.cli.numbers:cmd_numbers",
+    "call": "ivr.cli.testcall:cmd_call",
     "serve": "ivr.cli.serve:cmd_serve",
     "worker": "ivr.cli.worker:cmd_worker",
     "speech": "ivr.cli.service:cmd_speech",

@@ -32,7 +32,7 @@ def parse_when(value: str) -> datetime:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description="A voice call-center IVR.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_calls, _processes, _records, learning_parsers, intents_parsers):
+    for add in (_calls, _processes, _records, _telephony, learning_parsers, intents_parsers):
         add(sub)
     return parser
 
@@ -114,6 +114,29 @@ def _calls(sub: Any) -> None:
         help="what the caller said in each FILE: fused with the voice as in a call (adds `valence`)",
     )
     ra.add_argument("--json", action="store_true", help="one JSON object per file")
+
+
+def _telephony(sub: Any) -> None:
+    """The numbers and the trunk: numbers list, call."""
+    nu = sub.add_parser("numbers", help="the numbers the hotline is called on")
+    nsub = nu.add_subparsers(dest="action", required=True)
+    nl = nsub.add_parser("list", help="number -> line -> dialplan -> version and last reload -> calls today")
+    nl.add_argument("--numbers", metavar="FILE", help="the numbers file (default: IVR_NUMBERS)")
+    nl.add_argument("--since", metavar="DATE", help="count calls from here (ISO; default: today 00:00)")
+    nl.add_argument("--json", action="store_true")
+    nl.add_argument("--data-dir", metavar="DIR")
+    ca = sub.add_parser("call", help="a test call out through the trunk to a number (a smoke test)")
+    ca.add_argument("number", help="any format; national numbers in the numbers file's region")
+    ca.add_argument(
+        "--numbers", metavar="FILE", help="the numbers file with the trunk (default: IVR_NUMBERS)"
+    )
+    ca.add_argument("--trunk", help="this trunk (default: the one whose prefix matches)")
+    ca.add_argument("--seconds", type=float, default=10.0, help="listen this long after the answer")
+    ca.add_argument("--digits", help="key these (RFC 2833) 2 s after the answer")
+    ca.add_argument(
+        "--record", metavar="FILE.wav", help="what the call heard (default ./ivr-call-NUMBER.wav)"
+    )
+    ca.add_argument("--json", action="store_true")
 
 
 def _processes(sub: Any) -> None:

@@ -5,13 +5,23 @@ numbers file is refused and the running one stays. Category: e2e."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from ivr.records import Store
 from tests.baresip import baresip_call
-from tests.sip_helpers import invite_status, speech_wav, start_hotline, stop_hotline, wait_until
+from tests.sip_helpers import (
+    free_port,
+    invite_status,
+    ivr_exe,
+    speech_wav,
+    start_hotline,
+    stop_hotline,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -95,3 +105,25 @@ def test_a_broken_numbers_file_is_refused_and_the_running_one_stays(hotline, tmp
         assert invite_status(hotline["sip"], "02079460100") != 404  # still the VIP line
     finally:
         numbers.write_text(good)
+
+
+@pytest.mark.parametrize("broken", ["numbers", "dialplan"])
+def test_serve_refuses_a_numbers_file_or_a_dialplan_it_names_with_where_it_is_wrong(tmp_path, broken):
+    (tmp_path / "main.yaml").write_text(PLAN.format(name="main line", prompt="Welcome to the main line."))
+    (tmp_path / "vip.yaml").write_text(
+        PLAN.format(name="vip line", prompt="Hello.").replace("start: main", "start: mian")
+    )
+    numbers = tmp_path / "numbers.yaml"
+    text = NUMBERS if broken == "dialplan" else NUMBERS.replace("dialplan: vip", "dialplan: vipp")
+    numbers.write_text(text)
+    if broken == "numbers":
+        (tmp_path / "vip.yaml").write_text(PLAN.format(name="vip line", prompt="Hello."))
+    done = subprocess.run(
+        [*ivr_exe(), "serve", "--numbers", str(numbers), "--dialplan", str(tmp_path / "main.yaml"),
+         "--data-dir", str(tmp_path / "data"), "--port", str(free_port(socket.SOCK_STREAM)), "--sip-port", str(free_port())],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    where = f"{numbers}:7:21:" if broken == "numbers" else f"{tmp_path / 'vip.yaml'}:2:"
+    assert where in done.stderr, done.stderr[-2000:]
+    assert not (tmp_path / "data" / "run" / "kamailio.pid").exists()  # nothing was started

@@ -6,6 +6,7 @@ and once they end the next call is taken. Category: e2e."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import threading
@@ -16,14 +17,18 @@ import pytest
 from ivr.analytics.report import report
 from ivr.records import Store
 from ivr.telephony.kamailio import kamcmd
+from speech.audio import decode_file
+from tests.carrier import Carrier
 from tests.sip_helpers import (
     free_port,
     invite_status,
+    ivr_exe,
     open_hotline,
     sipp_call,
     speech_pcap,
     start_hotline,
     stop_hotline,
+    transcribe,
     wait_until,
 )
 
@@ -54,6 +59,13 @@ trunks:
     addresses: ["127.0.0.1:{sipp}", "127.0.0.1:{probe}"]
     calls: 2
     per_second: 20
+  operator:
+    addresses: ["127.0.0.1:{operator}"]
+    proxy: sip:127.0.0.1:{operator}
+    prefixes: ["+44"]
+    username: acme
+    password: s3cret
+    caller_id: "+44 20 7946 0999"
 """
 
 
@@ -63,13 +75,16 @@ def hotline(tmp_path_factory):
     (tmp / "main.yaml").write_text(PLAN.format(name="main line", prompt="Welcome to the main line."))
     (tmp / "vip.yaml").write_text(PLAN.format(name="vip line", prompt="Welcome to the priority line."))
     open_hotline(tmp)
-    ports = {"sipp": free_port(), "probe": free_port()}
+    ports = {"sipp": free_port(), "probe": free_port(), "operator": free_port()}
     (tmp / "numbers.yaml").write_text(NUMBERS.format(**ports))
     served = start_hotline(
         tmp, lambda t, sip: tmp / "main.yaml", env={"IVR_NUMBERS": str(tmp / "numbers.yaml")}
     )
     served.update(ports)
+    # the operator's network: calls to it are challenged, then delivered to the hotline
+    served["carrier"] = Carrier(tmp / "operator", served["sip"], port=ports["operator"])
     yield served
+    served["carrier"].stop()
     stop_hotline(served)
 
 
@@ -113,6 +128,7 @@ def test_the_carrier_reaches_two_numbers_and_nobody_else_gets_in(hotline, tmp_pa
     # each record carries the number called (E.164) and its line; the report splits by it
     store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
     try:
+        wait_until(lambda: all(c["status"] == "ended" for c in store.calls.list().calls), 30, "both ended")
         main = store.calls.list(called="+442079460000").calls
         assert [(c["called"], c["line"]) for c in main] == [("+442079460000", "Main line")]
         vip = report(store.engine, 0, number="+442079460100")
@@ -145,3 +161,32 @@ def test_a_call_over_the_trunks_limit_gets_503_and_the_others_go_on(hotline, tmp
     assert invite_status(hotline["sip"], "02079460000", ("127.0.0.1", hotline["probe"])) == 200
     log = (Path(hotline["run"]) / "kamailio.log").read_text()
     assert "trunk carrier: 2 calls already" in log
+
+
+def test_ivr_call_dials_a_number_through_the_trunk_and_numbers_list_shows_it(hotline, tmp_path, engines):
+    numbers = str(Path(hotline["tmp"]) / "numbers.yaml")
+    record = tmp_path / "heard.wav"
+    # the admin's smoke test: out through the operator (401, then its account) and back in
+    done = subprocess.run(
+        [*ivr_exe(), "call", "020 7946 0100", "--numbers", numbers, "--seconds", "5", "--record", str(record),
+         "--json"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = json.loads(done.stdout)
+    assert said["trunk"] == "operator" and said["status"] == 200 and said["heard_s"] > 1, json.dumps(said)
+    assert "priority line" in transcribe(engines, *decode_file(record))  # the VIP line's dialplan
+    (invite,) = hotline["carrier"].invites()
+    assert invite["user"] == "acme" and invite["from"].startswith("sip:+442079460999@"), invite
+    assert invite["ru"].startswith("sip:+442079460100@")
+    listed = subprocess.run(
+        [*ivr_exe(), "numbers", "list", "--numbers", numbers, "--data-dir", str(hotline["data"]),
+         "--since", "2000-01-01", "--json"], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["number"]: r for r in json.loads(listed.stdout)["numbers"]}
+    vip = rows["+442079460100"]
+    assert vip["line"] == "VIP line" and vip["dialplan"] == "vip" and vip["loaded_at"], vip
+    assert vip["calls"] == len(
+        Store(f"sqlite:///{hotline['data']}/ivr.sqlite3").calls.list(called="+442079460100").calls
+    )
+    assert vip["calls"] >= 1
