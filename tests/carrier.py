@@ -39,6 +39,17 @@ request_route {{
         exit;
     }}
     if (is_method("CANCEL")) {{ if (t_check_trans()) t_relay(); exit; }}
+    if (is_method("REGISTER")) {{  # a customer's trunk registering its contact
+        if (!is_present_hf("Authorization")) {{ www_challenge("{realm}", "0"); exit; }}
+        if ($au != "{user}" || !pv_www_authenticate("{realm}", "{password}", "0")) {{
+            sl_send_reply("403", "Forbidden");
+            exit;
+        }}
+        xlog("L_WARN", "CARRIER REGISTER user=$au contact=$ct expires=$hdr(Expires)\n");
+        append_to_reply("Contact: $ct;expires=$hdr(Expires)\r\n");
+        sl_send_reply("200", "OK");
+        exit;
+    }}
     if (!is_method("INVITE")) {{ sl_send_reply("405", "Method Not Allowed"); exit; }}
     if (!is_present_hf("Authorization")) {{
         xlog("L_WARN", "CARRIER challenge $ru\n");
@@ -83,6 +94,14 @@ class Carrier:
         for line in self.log.read_text(errors="replace").splitlines():
             if "CARRIER INVITE " in line:
                 out.append(dict(re.findall(r"(\w+)=(\S*)", line.split("CARRIER INVITE ", 1)[1])))
+        return out
+
+    def registrations(self) -> list[dict[str, str]]:
+        """The REGISTERs it accepted (past its challenge), each as its logged fields."""
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            if "CARRIER REGISTER " in line:
+                out.append(dict(re.findall(r"(\w+)=(\S*)", line.split("CARRIER REGISTER ", 1)[1])))
         return out
 
     def challenges(self) -> int:

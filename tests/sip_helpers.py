@@ -346,7 +346,7 @@ def bridge_plan(tmp: Path, sip: int, mode: str = "bridge") -> Path:
 
 
 def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents=("ann", "bob"), directory=(),  # type: ignore[no-untyped-def]
-                  skills=("billing",), supervisors=(), workers: int = 1) -> dict:  # fmt: skip
+                  skills=("billing",), supervisors=(), workers: int = 1, sip_port: int = 0) -> dict:  # fmt: skip
     """`ivr serve` (one worker) on free ports with agents (skill billing, AGENT_PASSWORD) and
     directory entries [(number, name, tier)] in its store; `plan_for(tmp, sip_port)` -> dialplan."""
     from ivr.records import Store
@@ -362,7 +362,7 @@ def start_hotline(tmp: Path, plan_for, env: dict[str, str] | None = None, agents
         [{"number": number, "name": name, "tier": tier} for number, name, tier in directory]
     )
     store.close()
-    sip = free_port()
+    sip = sip_port or free_port()
     plan = plan_for(tmp, sip)
     api = free_port(socket.SOCK_STREAM)
     proc = subprocess.Popen(
@@ -402,9 +402,10 @@ def alive(pid: int) -> bool:
         return False
 
 
-def invite_status(port: int, user: str, local: tuple[str, int] = ("127.0.0.1", 0)) -> int:
+def invite_status(port: int, user: str, local: tuple[str, int] = ("127.0.0.1", 0), to: str = "") -> int:
     """The final status a bare INVITE to `user` at 127.0.0.1:`port` gets, sent from `local`
-    (then ACKed, as a phone would; a 200 is hung up with a BYE)."""
+    (then ACKed, as a phone would; a 200 is hung up with a BYE); `to`: the To header's user
+    when it is not `user` (a carrier calling a registered contact)."""
     call_id, tag, branch = uuid.uuid4().hex, uuid.uuid4().hex[:8], "z9hG4bK" + uuid.uuid4().hex[:10]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(local)
@@ -415,7 +416,7 @@ def invite_status(port: int, user: str, local: tuple[str, int] = ("127.0.0.1", 0
         who = f"From: <sip:+447700900009@{host}:{me}>;tag={tag}"
         head = (
             f"INVITE sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={branch};rport\r\n"
-            f"Max-Forwards: 70\r\n{who}\r\nTo: <sip:{user}@127.0.0.1:{port}>\r\nCall-ID: {call_id}\r\n"
+            f"Max-Forwards: 70\r\n{who}\r\nTo: <sip:{to or user}@127.0.0.1:{port}>\r\nCall-ID: {call_id}\r\n"
             f"CSeq: 1 INVITE\r\nContact: <sip:+447700900009@{host}:{me}>\r\nContent-Type: application/sdp\r\n"
             f"Content-Length: {len(sdp)}\r\n\r\n"
         )

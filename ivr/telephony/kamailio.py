@@ -254,6 +254,7 @@ def write_config(
     tls_listen = f"listen=tls:{host}:{tls_port}\n" if tls_cfg and tls_port else ""
     if trunks:
         trunk_config.write_address_list(directory, address_list(trunks))
+        trunk_config.write_registrations(directory, trunks, host)
     auth_loaded = bool(store_url) and kamailio_db_url(store_url) is not None
     cfg = directory / "kamailio.cfg"
     cfg.touch(mode=0o600)  # it holds the store's password and the softphone secret
@@ -270,7 +271,7 @@ def write_config(
             children=2,
             tls_listen=("enable_tls=yes\n" + tls_listen) if tls_cfg else "",
             tls_module=TLS_MODULE.format(tls_cfg=tls_cfg) if tls_cfg else "",
-            **trunk_config.parts(trunks or {}, directory, host, auth_loaded),
+            **trunk_config.parts(trunks or {}, directory, host, auth_loaded, f"{host}:{port}"),
             **_agents_parts(
                 host,
                 store_url,

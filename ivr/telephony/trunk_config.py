@@ -59,7 +59,41 @@ failure_route[TRUNK_AUTH] {{
 """
 
 
-def parts(trunks: dict[str, Trunk], run_dir: Path, realm: str, auth_loaded: bool) -> dict[str, str]:
+REGISTRATION = """loadmodule "db_text.so"
+modparam("uac", "reg_db_url", "text://{db}")
+modparam("uac", "reg_contact_addr", "{contact}")
+modparam("uac", "reg_timer_interval", 10)
+modparam("uac", "reg_retry_interval", 30)
+modparam("uac", "reg_keep_callid", 1)
+"""
+REGISTER_EXPIRES_S = 600
+_UACREG_HEAD = (
+    "id(int,auto) l_uuid(string) l_username(string) l_domain(string) r_username(string) r_domain(string) "
+    "realm(string,null) auth_username(string) auth_password(string) auth_ha1(string,null) auth_proxy(string) "
+    "expires(int) flags(int) reg_delay(int) contact_addr(string,null) socket(string,null)\n"
+)
+
+
+def write_registrations(run_dir: Path, trunks: dict[str, Trunk], host: str) -> Path:
+    """Kamailio's uacreg table (db_text, in the run folder): one row per trunk that registers
+    (an empty field is null: the realm the carrier's challenge names is taken)."""
+    db = run_dir / "trunkdb"
+    db.mkdir(parents=True, exist_ok=True)
+    (db / "version").write_text("id(int,auto) table_name(string) table_version(int)\n0:uacreg:5\n")
+    rows = []
+    for i, t in enumerate(t for t in trunks.values() if t.register):
+        proxy_host = t.proxy.split(":", 1)[1].split(";", 1)[0].rsplit(":", 1)[0]
+        cells = [str(i), t.name, t.name, host, t.username, proxy_host, "", t.username, t.password, "",
+                 t.proxy, str(REGISTER_EXPIRES_S), "0", "0", "", ""]  # fmt: skip
+        rows.append(":".join(c.replace("\\", "\\\\").replace(":", "\\:") for c in cells))
+    (db / "uacreg").write_text(_UACREG_HEAD + "".join(r + "\n" for r in rows), encoding="utf-8")
+    (db / "uacreg").chmod(0o600)  # the carrier's password
+    return db
+
+
+def parts(
+    trunks: dict[str, Trunk], run_dir: Path, realm: str, auth_loaded: bool, contact: str = ""
+) -> dict[str, str]:
     """Config fragments: trunk_modules, trunk_inbound, trunk_outbound, trunk_routes ('' each
     when the numbers file names no trunk: then every caller may call, as in a lab)."""
     if not trunks:
@@ -68,6 +102,11 @@ def parts(trunks: dict[str, Trunk], run_dir: Path, realm: str, auth_loaded: bool
     return {
         "trunk_modules": MODULES.format(
             auth_module="" if auth_loaded else 'loadmodule "auth.so"\n', address_file=address_file
+        )
+        + (
+            REGISTRATION.format(db=run_dir / "trunkdb", contact=contact)
+            if any(t.register for t in trunks.values())
+            else ""
         ),
         "trunk_inbound": INBOUND.format(),
         "trunk_outbound": OUTBOUND.format(),
@@ -114,6 +153,8 @@ def _inbound_route(trunks: dict[str, Trunk], realm: str) -> str:
     ]
     for t in trunks.values():
         lines += [f"    if ($var(trunk) == {t.group}) route(LIMITS_{t.group});"]
+        if t.register:  # a call to the contact it registered: the number called is in To
+            lines += [f'    if ($var(trunk) == {t.group} && $rU == "{t.name}") $rU = $tU;']
     lines += ["    consume_credentials();" if digest else "", "}\n"]
     return "\n".join(line for line in lines if line)
 

@@ -40,6 +40,11 @@ TRUNK = Spec(
         ),
         "username": F("text", "The account the carrier gave: answers its 401/407 challenges."),
         "password": F("text", "The account's password."),
+        "register": F(
+            "bool",
+            "Register the account at the proxy (kept fresh by Kamailio), for carriers that send calls"
+            " to a registered contact; the number called is then read from the To header.",
+        ),
         "caller_id": F("text", "The number callers see on calls out (From and P-Asserted-Identity)."),
         "privacy": F("bool", "Withhold the caller ID from the called party (Privacy: id)."),
         "calls": F("int", "Calls at once through this trunk, in and out; one more gets 503.", minimum=1),
@@ -78,6 +83,7 @@ class Trunk:
     privacy: bool = False
     calls: int = 0
     per_second: int = 0
+    register: bool = False
 
 
 def parse_address(text: str) -> Address | None:
@@ -140,6 +146,10 @@ def read_trunks(c: Checker, raw: Any, normalize_number: Any) -> dict[str, Trunk]
                       f"trunks.{name}: prefix {p} is trunk {prefixes_seen[p]}'s already")  # fmt: skip
             else:
                 prefixes_seen[p] = str(name)
+        if t.get("register") and not (proxy and t.get("username")):
+            c.err(
+                where, "E_AUTH", f"trunks.{name}: register needs a proxy and the account (username, password)"
+            )
         if prefixes and not proxy:
             c.err(where, "E_PROXY", f"trunks.{name}: prefixes need a proxy to send the calls to")
         if not addresses and not t.get("inbound_username") and not proxy:
@@ -154,7 +164,7 @@ def read_trunks(c: Checker, raw: Any, normalize_number: Any) -> dict[str, Trunk]
             str(name), i, tuple(addresses), str(t.get("inbound_username") or ""),
             str(t.get("inbound_password") or ""), proxy, tuple(prefixes), str(t.get("username") or ""),
             str(t.get("password") or ""), caller_id, bool(t.get("privacy")), int(t.get("calls") or 0),
-            int(t.get("per_second") or 0),
+            int(t.get("per_second") or 0), bool(t.get("register")),
         )  # fmt: skip
     return trunks
 

@@ -60,12 +60,13 @@ trunks:
     calls: 2
     per_second: 20
   operator:
-    addresses: ["127.0.0.1:{operator}"]
+    addresses: ["127.0.0.1:{operator}", "127.0.0.1:{probe2}"]
     proxy: sip:127.0.0.1:{operator}
     prefixes: ["+44"]
     username: acme
     password: s3cret
     caller_id: "+44 20 7946 0999"
+    register: true
 """
 
 
@@ -75,14 +76,16 @@ def hotline(tmp_path_factory):
     (tmp / "main.yaml").write_text(PLAN.format(name="main line", prompt="Welcome to the main line."))
     (tmp / "vip.yaml").write_text(PLAN.format(name="vip line", prompt="Welcome to the priority line."))
     open_hotline(tmp)
-    ports = {"sipp": free_port(), "probe": free_port(), "operator": free_port()}
+    ports = {"sipp": free_port(), "probe": free_port(), "operator": free_port(), "probe2": free_port()}
     (tmp / "numbers.yaml").write_text(NUMBERS.format(**ports))
-    served = start_hotline(
-        tmp, lambda t, sip: tmp / "main.yaml", env={"IVR_NUMBERS": str(tmp / "numbers.yaml")}
-    )
+    # the operator's network (up before the hotline registers with it): calls to it are
+    # challenged, then delivered to the hotline
+    sip = free_port()
+    carrier = Carrier(tmp / "operator", sip, port=ports["operator"])
+    served = start_hotline(tmp, lambda t, sip: tmp / "main.yaml", env={"IVR_NUMBERS": str(tmp / "numbers.yaml")},
+                           sip_port=sip)  # fmt: skip
     served.update(ports)
-    # the operator's network: calls to it are challenged, then delivered to the hotline
-    served["carrier"] = Carrier(tmp / "operator", served["sip"], port=ports["operator"])
+    served["carrier"] = carrier
     yield served
     served["carrier"].stop()
     stop_hotline(served)
@@ -190,3 +193,21 @@ def test_ivr_call_dials_a_number_through_the_trunk_and_numbers_list_shows_it(hot
         Store(f"sqlite:///{hotline['data']}/ivr.sqlite3").calls.list(called="+442079460100").calls
     )
     assert vip["calls"] >= 1
+
+
+def test_a_trunk_that_registers_keeps_its_contact_at_the_carrier(hotline):
+    carrier = hotline["carrier"]
+    (first, *_) = wait_until(lambda: carrier.registrations(), 30, "the trunk's REGISTER")
+    assert first["user"] == "acme" and first["contact"] == f"<sip:operator@127.0.0.1:{hotline['sip']}>", first
+    info = wait_until(
+        lambda: kamcmd(Path(hotline["run"]), "uac.reg_info", "l_uuid", "operator"), 10, "reg_info"
+    )
+    flags = int(re.search(r"flags: (\d+)", info).group(1))
+    assert flags & 4, info  # registration succeeded
+    # the carrier calls the registered contact, the number called in To: the VIP line answers
+    before = len(_said_first(hotline))
+    assert (
+        invite_status(hotline["sip"], "operator", ("127.0.0.1", hotline["probe2"]), to="+442079460100") == 200
+    )
+    wait_until(lambda: len(_said_first(hotline)) == before + 1, 30, "the call recorded")
+    assert _said_first(hotline)[-1] == "Welcome to the priority line."
