@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from ivr.cli.common import UsageError, settings_from
 from ivr.cli.context import open_store
+from ivr.telephony.kamailio import kamcmd
 from ivr.telephony.numbers import check_numbers
 
 
@@ -32,6 +34,16 @@ def _running(run_dir: Path) -> tuple[dict[str, dict[str, Any]], float]:
             if (status.get("loaded_at") or 0) >= (plans.get(name, {}).get("loaded_at") or 0):
                 plans[name] = status
     return plans, numbers_at
+
+
+def _registration(run_dir: Path, trunk: str) -> str:
+    """A registering trunk's state in Kamailio: registered, registering, failed, or unknown."""
+    info = kamcmd(run_dir, "uac.reg_info", "l_uuid", trunk)
+    m = re.search(r"flags: (\d+)", info or "")
+    if m is None:
+        return "unknown (is ivr serve running?)"
+    flags = int(m.group(1))
+    return "registered" if flags & 4 else ("registering" if flags & 10 else "not registered")
 
 
 def _clock(ts: float | None) -> str:
@@ -69,9 +81,13 @@ def cmd_numbers(args: argparse.Namespace) -> int:
             "file": str(numbers.dialplans.get(line.dialplan, "")), "version": status.get("version") or status.get("digest"),
             "loaded_at": status.get("loaded_at"), "calls": counts.get(key, 0),
         })  # fmt: skip
+    run_dir = Path(settings.data_dir).resolve() / "run"
+    trunks = [{"name": t.name, "proxy": t.proxy, "prefixes": list(t.prefixes),
+               "registration": _registration(run_dir, t.name) if t.register else ""}
+              for t in numbers.trunks.values()]  # fmt: skip
     if args.json:
         print(json.dumps({"file": str(path), "numbers_loaded_at": numbers_at or None, "since": since,
-                          "numbers": rows, "trunks": sorted(numbers.trunks)}, indent=2))  # fmt: skip
+                          "numbers": rows, "trunks": trunks}, indent=2))  # fmt: skip
         return 0
     running = (
         f"loaded by the running workers at {_clock(numbers_at)}" if numbers_at else "no worker runs it now"
@@ -85,4 +101,7 @@ def cmd_numbers(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for t in trunks:
+        out = f" out {' '.join(t['prefixes'])} via {t['proxy']}" if t["proxy"] else ""
+        print(f"trunk {t['name']}:{out}" + (f"; {t['registration']}" if t["registration"] else ""))
     return 0

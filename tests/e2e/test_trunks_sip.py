@@ -204,6 +204,12 @@ def test_a_trunk_that_registers_keeps_its_contact_at_the_carrier(hotline):
     )
     flags = int(re.search(r"flags: (\d+)", info).group(1))
     assert flags & 4, info  # registration succeeded
+    listed = subprocess.run(
+        [*ivr_exe(), "numbers", "list", "--numbers", str(Path(hotline["tmp"]) / "numbers.yaml"),
+         "--data-dir", str(hotline["data"]), "--json"], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    trunks = {t["name"]: t for t in json.loads(listed.stdout)["trunks"]}
+    assert trunks["operator"]["registration"] == "registered" and trunks["carrier"]["registration"] == ""
     # the carrier calls the registered contact, the number called in To: the VIP line answers
     before = len(_said_first(hotline))
     assert (

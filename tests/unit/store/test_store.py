@@ -99,6 +99,10 @@ def test_directory(store):
     assert store.directory.upsert([{"number": "+447700900001", "name": "Ada L", "tier": "vip"}]) == 1
     assert store.directory.caller("sip:+447700900001@host")["name"] == "Ada L"
     assert store.directory.caller("+1") is None and store.directory.count() == 1
+    # a number kept as dialled nationally is found by the caller's E.164 form from a trunk
+    store.directory.upsert([{"number": "07700 900002", "name": "Bea"}])
+    assert store.directory.caller("447700900002", "+447700900002", "07700900002")["name"] == "Bea"
+    assert store.directory.caller("447700900003", "+447700900003", "07700900003") is None
 
 
 def test_a_call_record_is_written_as_the_call_happens(store):

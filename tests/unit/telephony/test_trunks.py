@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ivr.telephony.numbers import check_numbers
-from ivr.telephony.trunk_config import parts
+from ivr.telephony.handoff import PhoneHandoff
+from ivr.telephony.trunk_config import parts, write_registrations
 from ivr.telephony.trunks import Address, address_list, parse_address, trunk_for
 
 pytestmark = pytest.mark.unit
@@ -109,3 +110,46 @@ def test_withheld_caller_id_is_anonymous_in_from_and_kept_for_the_carrier(tmp_pa
     assert 'uac_replace_from("Anonymous", "sip:anonymous@anonymous.invalid")' in routes
     assert "Privacy: id" in routes
     assert "P-Asserted-Identity: <sip:+442079460000@hotline.example>" in routes
+
+
+def test_a_registering_trunk_is_a_row_of_kamailios_uacreg_table_with_its_colons_escaped(tmp_path):
+    numbers, issues = _numbers(tmp_path, """\
+  carrier:
+    proxy: sip:203.0.113.10:5060
+    prefixes: ["+44"]
+    username: acme
+    password: "p:ss"
+    register: true
+  quiet:
+    proxy: sip:198.51.100.1
+    prefixes: ["+1"]
+""")  # fmt: skip
+    assert issues == [] and numbers is not None
+    db = write_registrations(tmp_path / "run", numbers.trunks, "192.0.2.5")
+    head, *rows = (db / "uacreg").read_text().splitlines()
+    assert rows == [
+        "0:carrier:carrier:192.0.2.5:acme:203.0.113.10::acme:p\\:ss::sip\\:203.0.113.10\\:5060:600:0:0::"
+    ]
+    assert "realm(string,null)" in head and oct((db / "uacreg").stat().st_mode)[-3:] == "600"
+    routes = parts(numbers.trunks, tmp_path, "192.0.2.5", False, "192.0.2.5:5060")
+    assert 'modparam("uac", "reg_contact_addr", "192.0.2.5:5060")' in routes["trunk_modules"]
+    assert '$rU == "carrier") $rU = $tU;' in routes["trunk_routes"]  # a call to the contact: To
+
+
+def test_register_without_an_account_is_refused(tmp_path):
+    numbers, issues = _numbers(tmp_path, "  carrier:\n    proxy: sip:203.0.113.10\n    register: true\n")
+    assert numbers is None and any("register needs" in i.message for i in issues)
+
+
+def test_a_caller_from_the_trunk_is_one_caller_in_any_format(tmp_path):
+    numbers, _ = _numbers(tmp_path, "  carrier:\n    addresses: [203.0.113.10]\n")
+    assert numbers is not None
+    for sent in ("07700 900123", "447700900123", "+447700900123", "sip:+447700900123@carrier.example"):
+        assert numbers.caller_forms(sent)[:2] == ["+447700900123", "07700900123"], sent
+    assert numbers.caller_forms("anonymous") == []
+
+
+def test_a_tel_queue_address_goes_out_through_the_hotline():
+    phone = PhoneHandoff(outside="sip:{number}@127.0.0.1:5060")
+    assert phone.dial_uri("tel:+44 20 7946-0999") == "sip:+442079460999@127.0.0.1:5060"
+    assert phone.dial_uri("sip:desk@pbx.example") == "sip:desk@pbx.example"
