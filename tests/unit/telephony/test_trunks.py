@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.telephony.numbers import check_numbers
 from ivr.telephony.handoff import PhoneHandoff
+from ivr.telephony.numbers import check_numbers
 from ivr.telephony.trunk_config import parts, write_registrations
 from ivr.telephony.trunks import Address, address_list, parse_address, trunk_for
 
