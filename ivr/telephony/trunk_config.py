@@ -20,7 +20,6 @@ MODULES = """
 loadmodule "permissions.so"
 loadmodule "uac.so"
 loadmodule "dialog.so"
-loadmodule "pipelimit.so"
 {auth_module}modparam("permissions", "address_file", "{address_file}")
 modparam("permissions", "load_backends", 1)
 modparam("permissions", "peer_tag_avp", "$avp(trunk)")
@@ -29,8 +28,6 @@ modparam("uac", "auth_username_avp", "$avp(auser)")
 modparam("uac", "auth_password_avp", "$avp(apass)")
 modparam("uac", "auth_realm_avp", "$avp(arealm)")
 modparam("dialog", "profiles_with_value", "trunk")
-modparam("pipelimit", "timer_interval", 1)
-modparam("pipelimit", "reply_code", 503)
 """
 
 INBOUND = """    if (!ds_is_from_list("1")) {{
@@ -178,7 +175,7 @@ def _limits_route(t: Trunk) -> str:
     lines = [f"\nroute[LIMITS_{t.group}] {{", f'    $avp(trunk) = "{t.name}";']
     if t.per_second:
         lines += [
-            f'    if (pl_check("trunk-{t.name}", "TAILDROP", "{t.per_second}") < 0) {{',
+            f'    if (!pl_check("trunk-{t.name}", "TAILDROP", "{t.per_second}")) {{',
             f'        xlog("L_WARN", "trunk {t.name}: over {t.per_second} calls a second, $rU refused (503)\\n");',
             '        append_to_reply("Retry-After: 1\\r\\n");',
             '        sl_send_reply("503", "Trunk Busy");',

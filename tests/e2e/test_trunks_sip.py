@@ -67,6 +67,7 @@ trunks:
     password: s3cret
     caller_id: "+44 20 7946 0999"
     register: true
+    per_second: 5
 """
 
 
@@ -164,6 +165,13 @@ def test_a_call_over_the_trunks_limit_gets_503_and_the_others_go_on(hotline, tmp
     assert invite_status(hotline["sip"], "02079460000", ("127.0.0.1", hotline["probe"])) == 200
     log = (Path(hotline["run"]) / "kamailio.log").read_text()
     assert "trunk carrier: 2 calls already" in log
+    # the operator's trunk takes 5 new calls a second: a burst gets 503 past them (the rest
+    # reach the hotline, which refuses the unknown number itself)
+    burst = [
+        invite_status(hotline["sip"], "+442079469999", ("127.0.0.1", hotline["probe2"])) for _ in range(20)
+    ]
+    assert set(burst) == {404, 503} and burst.count(404) >= 5, burst
+    assert "trunk operator: over 5 calls a second" in (Path(hotline["run"]) / "kamailio.log").read_text()
 
 
 def test_ivr_call_dials_a_number_through_the_trunk_and_numbers_list_shows_it(hotline, tmp_path, engines):
