@@ -212,6 +212,8 @@ def _start(
     sip = (
         f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({n} workers, {4 * n} calls)" if n else "no SIP"
     )
+    if n and supervisor.tls is not None and settings.tls_sip_port:
+        sip += f", SIP over TLS on {settings.sip_host}:{settings.tls_sip_port} (SRTP {supervisor.srtp})"
     if n and settings.websocket_port:
         ws = "wss" if api.startswith("https") else "ws"
         sip += f", browsers' phones on {ws}://{settings.sip_host}:{settings.websocket_port}"
