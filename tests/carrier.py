@@ -88,21 +88,20 @@ class Carrier:
         wait_until(lambda: (tmp / "carrier.ctl").exists() or self.proc.poll() is not None, 15, "the carrier")
         assert self.proc.poll() is None, self.log.read_text()[-2000:]
 
-    def invites(self) -> list[dict[str, str]]:
-        """The INVITEs it took (past its challenge), each as its logged fields."""
+    def _logged(self, what: str) -> list[dict[str, str]]:
         out = []
         for line in self.log.read_text(errors="replace").splitlines():
-            if "CARRIER INVITE " in line:
-                out.append(dict(re.findall(r"(\w+)=(\S*)", line.split("CARRIER INVITE ", 1)[1])))
+            if f"CARRIER {what} " in line:
+                out.append(dict(re.findall(r"(\w+)=(\S*)", line.split(f"CARRIER {what} ", 1)[1])))
         return out
+
+    def invites(self) -> list[dict[str, str]]:
+        """The INVITEs it took (past its challenge), each as its logged fields."""
+        return self._logged("INVITE")
 
     def registrations(self) -> list[dict[str, str]]:
         """The REGISTERs it accepted (past its challenge), each as its logged fields."""
-        out = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            if "CARRIER REGISTER " in line:
-                out.append(dict(re.findall(r"(\w+)=(\S*)", line.split("CARRIER REGISTER ", 1)[1])))
-        return out
+        return self._logged("REGISTER")
 
     def challenges(self) -> int:
         return self.log.read_text(errors="replace").count("CARRIER challenge ")

@@ -451,3 +451,32 @@ def invite_status(port: int, user: str, local: tuple[str, int] = ("127.0.0.1", 0
                     ("127.0.0.1", port),
                 )  # fmt: skip
             return status
+
+
+SAY_THEN_HANG_UP = """\
+name: {name}
+start: main
+queues: {{}}
+nodes:
+  main:
+    - say: {prompt}
+    - hangup:
+        reason: resolved
+"""
+"""A dialplan that says its one prompt and hangs up: tells which dialplan a call reached."""
+
+
+def first_prompts(data: Path) -> list[str]:
+    """Each recorded call's first prompt, oldest call first (the store in `data`)."""
+    from ivr.records import Store
+
+    store = Store(f"sqlite:///{data}/ivr.sqlite3")
+    try:
+        calls = sorted(store.calls.list().calls, key=lambda c: c["started_at"])
+        out = []
+        for c in calls:
+            events = store.calls.get(c["id"])["events"]
+            out.append(next((e["text"] for e in events if e["type"] == "say"), ""))
+        return out
+    finally:
+        store.close()

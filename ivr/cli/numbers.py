@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import re
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from ivr.cli.common import UsageError, settings_from
 from ivr.cli.context import open_store
 from ivr.telephony.kamailio import kamcmd
-from ivr.telephony.numbers import check_numbers
+from ivr.telephony.numbers import Numbers, check_numbers
 
 
 def _running(run_dir: Path) -> tuple[dict[str, dict[str, Any]], float]:
@@ -50,16 +49,21 @@ def _clock(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).isoformat(sep=" ", timespec="seconds") if ts else "-"
 
 
-def cmd_numbers(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+def numbers_file(args: argparse.Namespace, settings: Any) -> Numbers:
+    """The numbers file of --numbers (or IVR_NUMBERS), checked: its problems are a usage error."""
     path = args.numbers or settings.numbers
     if not path:
         raise UsageError("no numbers file: give --numbers FILE (or set IVR_NUMBERS)")
     numbers, issues = check_numbers(path)
     if numbers is None:
-        for issue in issues:
-            print(issue, file=sys.stderr)
-        return 1
+        raise UsageError(f"{path}: the numbers file has errors:\n" + "\n".join(map(str, issues)))
+    return numbers
+
+
+def cmd_numbers(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    numbers = numbers_file(args, settings)
+    path = numbers.file
     plans, numbers_at = _running(Path(settings.data_dir).resolve() / "run")
     if args.since:
         try:

@@ -9,22 +9,16 @@ import sys
 from pathlib import Path
 
 from ivr.cli.common import UsageError, settings_from
-from ivr.telephony.numbers import check_numbers, normalize
+from ivr.cli.numbers import numbers_file
+from ivr.telephony.numbers import normalize
 from ivr.telephony.testcall import place
 from ivr.telephony.trunks import trunk_for
 
 
 def cmd_call(args: argparse.Namespace) -> int:
     """A test call out through the trunk to `number` (an admin's smoke test)."""
-    settings = settings_from(args)
-    path = args.numbers or settings.numbers
-    if not path:
-        raise UsageError("no numbers file: give --numbers FILE (or set IVR_NUMBERS) with the trunk")
-    numbers, issues = check_numbers(path)
-    if numbers is None:
-        for issue in issues:
-            print(issue, file=sys.stderr)
-        return 1
+    numbers = numbers_file(args, settings_from(args))
+    path = numbers.file
     number = normalize(args.number, numbers.region)
     if not number.startswith("+"):
         raise UsageError(f"{args.number!r} is not a phone number (in region {numbers.region or 'none'})")

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ivr.records import Store
 from tests.baresip import baresip_call
 from tests.sip_helpers import (
+    SAY_THEN_HANG_UP,
+    first_prompts,
     free_port,
     invite_status,
     ivr_exe,
@@ -25,16 +26,7 @@ from tests.sip_helpers import (
 
 pytestmark = pytest.mark.e2e
 
-PLAN = """\
-name: {name}
-start: main
-queues: {{}}
-nodes:
-  main:
-    - say: {prompt}
-    - hangup:
-        reason: resolved
-"""
+PLAN = SAY_THEN_HANG_UP
 NUMBERS = """\
 region: GB
 dialplans:
@@ -60,17 +52,7 @@ def hotline(tmp_path_factory):
 
 
 def _said_first(hotline) -> list[str]:  # type: ignore[no-untyped-def]
-    """Each recorded call's first prompt, oldest call first."""
-    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
-    try:
-        calls = sorted(store.calls.list().calls, key=lambda c: c["started_at"])
-        out = []
-        for c in calls:
-            events = store.calls.get(c["id"])["events"]
-            out.append(next((e["text"] for e in events if e["type"] == "say"), ""))
-        return out
-    finally:
-        store.close()
+    return first_prompts(hotline["data"])
 
 
 def test_two_numbers_in_two_formats_reach_their_dialplans_and_an_unknown_number_gets_404(hotline, tmp_path):

@@ -20,6 +20,8 @@ from ivr.telephony.kamailio import kamcmd
 from speech.audio import decode_file
 from tests.carrier import Carrier
 from tests.sip_helpers import (
+    SAY_THEN_HANG_UP,
+    first_prompts,
     free_port,
     invite_status,
     ivr_exe,
@@ -34,16 +36,7 @@ from tests.sip_helpers import (
 
 pytestmark = pytest.mark.e2e
 
-PLAN = """\
-name: {name}
-start: main
-queues: {{}}
-nodes:
-  main:
-    - say: {prompt}
-    - hangup:
-        reason: resolved
-"""
+PLAN = SAY_THEN_HANG_UP
 NUMBERS = """\
 region: GB
 dialplans:
@@ -93,17 +86,7 @@ def hotline(tmp_path_factory):
 
 
 def _said_first(hotline) -> list[str]:  # type: ignore[no-untyped-def]
-    """Each recorded call's first prompt, oldest call first."""
-    store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
-    try:
-        calls = sorted(store.calls.list().calls, key=lambda c: c["started_at"])
-        out = []
-        for c in calls:
-            events = store.calls.get(c["id"])["events"]
-            out.append(next((e["text"] for e in events if e["type"] == "say"), ""))
-        return out
-    finally:
-        store.close()
+    return first_prompts(hotline["data"])
 
 
 def _carrier_calls(hotline, number: str, tmp: Path, calls: int = 1, listen_ms: int = 4000):  # type: ignore[no-untyped-def]
