@@ -34,7 +34,7 @@ from ivr.qa.config import QaConfigError, load_qa_config
 from ivr.qa.screen import Screener
 from ivr.records import Store, StoreError
 from ivr.settings import Settings
-from ivr.telephony.numbers import check_numbers
+from ivr.telephony.numbers import check_numbers, line_problems
 from speech.service.embedder import BlockingEmbedder
 from speech.service.protocol import Address
 from speech.service.replies import SpeechUnavailable
@@ -173,6 +173,8 @@ def _start(
                 raise _StartError(
                     f"{file}: dialplan {name} (in {settings.numbers}) has errors:\n" + "\n".join(errors)
                 )
+            if problems := line_problems(numbers, name, plan):
+                raise _StartError("\n".join(problems))
     try:
         supervisor.start_speech()
         embedder = BlockingEmbedder(Address.parse(supervisor.speech_address))

@@ -265,7 +265,9 @@ class Worker:
             "number": forms[0] if forms else normalize_number(transport.caller),
             "known": False,
         }
-        app = dialplan_app(version, caller, None, self.api_base)
+        numbers = self.lines.numbers
+        line = numbers.line_for(transport.called) if numbers and transport.called else None
+        app = dialplan_app(version, caller, None, self.api_base, line.for_call() if line else None)
         await self._run_call(
             transport, version, caller, app, f"sip:{self.sip.host}:{self.sip.port}", self.settings
         )
@@ -280,7 +282,7 @@ class Worker:
             line = numbers.line_for(transport.called) if numbers and transport.called else None
             record = call_record(
                 transport.call_id, self.store.writer, version.dialplan, caller=caller, source=source,
-                called=(transport.called, line.name if line else ""),
+                called=(transport.called, line.name if line else "", line.language if line else ""),
                 recording=self.calls_dir / f"{transport.call_id}.wav", events_file=events_file,
                 on_end=metrics.call_ended,
             )  # fmt: skip

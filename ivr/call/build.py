@@ -37,10 +37,13 @@ class DialplanVersion:
 
 
 def dialplan_app(
-    version: DialplanVersion, caller: Mapping[str, Any] | None, at: datetime | None, api_base: str
-) -> DialplanRunner:
-    """The dialplan's runner for one caller (`at`: the call's local time; None is now)."""
-    return DialplanRunner(version.dialplan, version.understanding, caller, at, {"api_base": api_base})
+    version: DialplanVersion, caller: Mapping[str, Any] | None, at: datetime | None, api_base: str,
+    line: Mapping[str, Any] | None = None,
+) -> DialplanRunner:  # fmt: skip
+    """The dialplan's runner for one caller (`at`: the call's local time; None is now; `line`:
+    the number called, its language, default queue and hours, from the numbers file)."""
+    config = {"api_base": api_base, **({"line": dict(line)} if line else {})}
+    return DialplanRunner(version.dialplan, version.understanding, caller, at, config)
 
 
 def call_record(
@@ -50,7 +53,7 @@ def call_record(
     *,
     caller: Mapping[str, Any] | None = None,
     source: str = "",
-    called: tuple[str, str] = ("", ""),
+    called: tuple[str, str, str] = ("", "", ""),
     recording: Path | None = None,
     events_file: IO[str] | None = None,
     out: Callable[[Event], None] | None = None,

@@ -30,7 +30,7 @@ EXPORT_COLUMNS = (
     "id", "caller", "caller_name", "caller_tier", "started", "answered", "ended", "duration_s",
     "outcome", "end_reason", "tier", "queue", "transfer_reason", "intents", "path", "affect_level",
     "anger_max", "anxiety_max", "turns", "dialplan", "dialplan_version", "recording_path", "recording_s",
-    "called", "line",
+    "called", "line", "language",
 )  # fmt: skip
 
 
@@ -264,5 +264,5 @@ def export_row(row: Any) -> list[Any]:
         m["affect_level"], m["anger_max"] if m["anger_max"] is not None else "",
         m["anxiety_max"] if m["anxiety_max"] is not None else "", m["turns"], m["dialplan"], m["dialplan_version"],
         m["recording_path"], "" if m["recording_ms"] is None else round(m["recording_ms"] / 1000, 1),
-        m["called"], m["line"],
+        m["called"], m["line"], m["language"],
     ]  # fmt: skip

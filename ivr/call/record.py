@@ -153,7 +153,7 @@ class CallRecord:
         *,
         caller: dict[str, Any] | None = None,
         source: str = "",
-        called: tuple[str, str] = ("", ""),
+        called: tuple[str, str, str] = ("", "", ""),
         dialplan: str = "",
         dialplan_version: str = "",
         recording: str | Path | None = None,
@@ -171,7 +171,7 @@ class CallRecord:
         self.caller = caller or {}
         self._source = source
         self._called = called
-        """(the number called, its line's name)."""
+        """(the number called, its line's name, the callers' language there)."""
         self._dialplan = (dialplan, dialplan_version)
         self._recording = str(Path(recording).resolve()) if recording else ""
         self._file = events_file
@@ -262,6 +262,7 @@ class CallRecord:
                     "source": self._source or str(e.data.get("source", "")),
                     "called": self._called[0][:64],
                     "line": self._called[1][:64],
+                    "language": self._called[2][:35],
                     "host": HOST,
                     "pid": os.getpid(),
                     "status": "live",

@@ -13,7 +13,7 @@ from ivr.dialplan import check_dialplan
 from ivr.dialplan.schema import json_schema
 from ivr.nlu.intents import plain
 from ivr.records import DirectoryError, read_directory
-from ivr.telephony.numbers import check_numbers, is_numbers_file, numbers_schema
+from ivr.telephony.numbers import check_numbers, is_numbers_file, line_problems, numbers_schema
 from prosody.radar import Radar, RadarModel
 from prosody.words import WORDS_PATH, WordsModel
 from speech.audio import AudioError, decode_file
@@ -37,6 +37,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 files[:0] = [str(p) for p in numbers.dialplans.values()]
+                for name, file in numbers.dialplans.items():
+                    plan, _ = check_dialplan(file)
+                    problems = line_problems(numbers, name, plan) if plan is not None else []
+                    for problem in problems:
+                        print(problem)
+                    errors += len(problems)
             continue
         dialplan, issues = check_dialplan(f)
         for issue in issues:

@@ -220,6 +220,20 @@ def _check_references(
             c.err(p, "E_TEMPLATE_VAR", reason)
 
 
+def week_hours(c: Checker, raw: Any, where: tuple[Any, ...]) -> dict[int, list[tuple[dtime, dtime]]]:
+    """Open hours by weekday (0 = Monday) from `mon-fri: 09:00-17:00` entries; problems to `c`."""
+    hours: dict[int, list[tuple[dtime, dtime]]] = {}
+    for days, ranges in (raw or {}).items():
+        idx = _days(str(days))
+        if idx is None:
+            c.err(where + (days,), "E_HOURS", f"{days!r}: use mon..sun or a range like mon-fri")
+            continue
+        parsed = [] if ranges in (None, "closed") else (parse_ranges(ranges) or [])
+        for d in idx:
+            hours.setdefault(d, []).extend(parsed)
+    return hours
+
+
 def _check_hours(c: Checker, top: dict[str, Any]) -> tuple[str, dict[int, list[tuple[dtime, dtime]]]]:
     """The time zone and the business hours by weekday."""
     tz = top.get("timezone") or "UTC"
@@ -227,15 +241,7 @@ def _check_hours(c: Checker, top: dict[str, Any]) -> tuple[str, dict[int, list[t
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         c.err(("timezone",), "E_TIMEZONE", f"unknown time zone {tz!r} (use an IANA name like Europe/London)")
-    hours: dict[int, list[tuple[dtime, dtime]]] = {}
-    for days, ranges in (top.get("business_hours") or {}).items():
-        idx = _days(days)
-        if idx is None:
-            c.err(("business_hours", days), "E_HOURS", f"{days!r}: use mon..sun or a range like mon-fri")
-            continue
-        parsed = [] if ranges in (None, "closed") else (parse_ranges(ranges) or [])
-        for d in idx:
-            hours.setdefault(d, []).extend(parsed)
+    hours = week_hours(c, top.get("business_hours"), ("business_hours",))
     if top.get("business_hours") and not top.get("after_hours"):
         c.err(
             ("business_hours",),

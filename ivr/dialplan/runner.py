@@ -81,6 +81,8 @@ class DialplanRunner:
         self.now = now or datetime.now().astimezone()
         self.caller = dict(caller or {})
         self.config = dict(config or {})
+        self.line: dict[str, Any] = dict(self.config.pop("line", None) or {})
+        """The number called (numbers file): number, name, language, queue, hours."""
         self.state = CallState()
         g = dialplan.globals
         self._agent = g.get("agent") or {}
@@ -110,8 +112,11 @@ class DialplanRunner:
                 "date": local.date().isoformat(),
                 "time": local.strftime("%H:%M"),
                 "agent_key": self._agent_digit,
+                "number": self.line.get("number", ""),
+                "line": self.line.get("name", ""),
+                "language": self.line.get("language", ""),
             },
-            "hours": {"open": is_open(self.dp, self.now)},
+            "hours": {"open": is_open(self.dp, self.now, self.line.get("hours"))},
             "vars": self.state.vars,
             "config": self.config,
         }
@@ -134,7 +139,7 @@ class DialplanRunner:
     async def __call__(self, conv: Conversation) -> None:
         self.conv = conv
         node: str | None = self.dp.start
-        if self.dp.after_hours and not is_open(self.dp, self.now):
+        if self.dp.after_hours and not is_open(self.dp, self.now, self.line.get("hours")):
             node = self.dp.after_hours
         visits, start = 0, 0
         try:
@@ -277,7 +282,8 @@ class DialplanRunner:
             await self.transfer(queue, "L3", h.detail, int(cfg.get("priority", 10)), "")
             return
         say = self._agent.get("say") or "Of course. Let me connect you to an agent."
-        queue = self._agent.get("queue") or next(iter(self.dp.queues))
+        line_queue = self.line.get("queue") if self.line.get("queue") in self.dp.queues else None
+        queue = line_queue or self._agent.get("queue") or next(iter(self.dp.queues))
         await self.speak(say)
         tier = "L2" if (self.state.intent.get("name") not in (None, NONE) or self.state.vars) else "L3"
         await self.transfer(queue, tier, h.detail, 0, "")

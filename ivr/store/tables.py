@@ -43,6 +43,7 @@ calls = Table(
     Column("source", Text, nullable=False, default=""),
     Column("called", String(64), nullable=False, default=""),  # the number called (E.164) or SIP user
     Column("line", String(64), nullable=False, default=""),  # that number's name in the numbers file
+    Column("language", String(35), nullable=False, default=""),  # that line's BCP 47 tag
     Column("host", String(255), nullable=False, default=""),
     Column("pid", Integer, nullable=False, default=0),
     Column("status", String(16), nullable=False, default="live"),  # live | ended

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 
+from ivr.dialplan.check import Dialplan, week_hours
 from ivr.dialplan.checker import Checker, Issue
 from ivr.dialplan.schema import spec_schema
 from ivr.dialplan.spec_types import F, Spec
@@ -33,6 +35,11 @@ NUMBER = Spec(
         ),
         "queue": F("text", "The queue an agent request on this number goes to by default."),
         "name": F("text", 'What the console and the report call this line ("VIP line").'),
+        "hours": F(
+            "map:hours",
+            "This line's open hours (mon-fri: 09:00-17:00, sat: closed), in its dialplan's time zone,"
+            " instead of the dialplan's business_hours; closed, the dialplan's after_hours node answers.",
+        ),
     },
     doc="One number the hotline is called on.",
     shorthand="dialplan",
@@ -83,6 +90,14 @@ class Line:
     language: str = ""
     queue: str = ""
     name: str = ""
+    hours: dict[int, list[tuple[time, time]]] | None = None
+    """Open hours by weekday (0 = Monday), or None: the dialplan's."""
+
+    def for_call(self) -> dict[str, Any]:
+        """What the dialplan's runner knows of the number called (`call.number`, `call.line`,
+        `call.language`, the default queue, the hours)."""
+        return {"number": self.key, "name": self.name, "language": self.language, "queue": self.queue,
+                "hours": self.hours}  # fmt: skip
 
 
 @dataclass
@@ -211,8 +226,9 @@ def check_numbers(path: str | Path, text: str | None = None) -> tuple[Numbers | 
                 "E_DIALPLAN",
                 f"{written}: no dialplan named {dialplan!r} under dialplans:",
             )
+        hours = week_hours(c, entry["hours"], where + ("hours",)) if entry.get("hours") else None
         lines[key] = Line(key, str(written), dialplan, str(entry.get("language") or ""),
-                          str(entry.get("queue") or ""), str(entry.get("name") or ""))  # fmt: skip
+                          str(entry.get("queue") or ""), str(entry.get("name") or ""), hours)  # fmt: skip
     unknown = str(top.get("unknown", "404"))
     if unknown != "404" and unknown not in dialplans:
         c.err(
@@ -224,6 +240,22 @@ def check_numbers(path: str | Path, text: str | None = None) -> tuple[Numbers | 
         return None, c.issues
     warnings = [i for i in c.issues if i.severity != "error"]
     return Numbers(path, region.upper(), dialplans, lines, unknown, warnings, trunks), warnings
+
+
+def line_problems(numbers: Numbers, name: str, dialplan: Dialplan) -> list[str]:
+    """What the lines running dialplan `name` ask of it that it lacks: a default queue it does
+    not define; own hours with no after_hours node to answer when closed."""
+    out = []
+    for line in numbers.lines.values():
+        if line.dialplan != name:
+            continue
+        if line.queue and line.queue not in dialplan.queues:
+            out.append(
+                f"{numbers.file}: {line.written}: queue {line.queue!r} is not in dialplan {name}'s queues"
+            )
+        if line.hours is not None and not dialplan.after_hours:
+            out.append(f"{numbers.file}: {line.written}: hours need dialplan {name} to have after_hours:")
+    return out
 
 
 def load_numbers(path: str | Path) -> Numbers:

@@ -4,7 +4,7 @@ real intent model, real HTTP lookups to the demo billing API. Category: model.""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ CALLERS = {
 }
 
 
-def chat(hotline, api, lines, caller=None, at=OPEN, api_base=None):
+def chat(hotline, api, lines, caller=None, at=OPEN, api_base=None, line=None):
     """Run the hotline with `lines` typed by the caller; returns (conversation, printed lines)."""
     dp, nlu = hotline
     printed: list[str] = []
@@ -54,7 +54,7 @@ def chat(hotline, api, lines, caller=None, at=OPEN, api_base=None):
     async def go():
         async with httpx.AsyncClient() as client:
             conv = ChatConversation(read, printed.append, http=client)
-            runner = DialplanRunner(dp, nlu, caller, at, {"api_base": api_base or api})
+            runner = DialplanRunner(dp, nlu, caller, at, {"api_base": api_base or api, "line": line})
             conv.vars_view = lambda: runner.state.vars
             await runner(conv)
             return conv
@@ -195,6 +195,21 @@ def test_after_hours(hotline, api):
     conv, _ = chat(hotline, api, ["what's my balance"], CALLERS["carla"], at=SUNDAY)
     assert "We're closed right now" in said(conv)
     assert conv.events[-1].data == {"reason": "after hours"}
+
+
+def test_a_number_with_its_own_hours_and_queue(hotline, api):
+    # the weekend line (numbers file: sat-sun open, weekdays closed) runs the shipped hotline,
+    # whose own hours close it on Sundays
+    weekend = {"number": "+442079460200", "name": "Weekend line", "language": "en-GB", "queue": "priority",
+               "hours": {5: [(time(9), time(18))], 6: [(time(9), time(18))]}}  # fmt: skip
+    conv, _ = chat(hotline, api, ["/dtmf 0"], CALLERS["carla"], at=SUNDAY, line=weekend)  # 0: a person
+    assert "We're closed right now" not in said(conv)
+    assert transfer(conv)["queue"] == "priority"  # the line's default queue, not the hotline's
+    conv, _ = chat(hotline, api, ["what's my balance"], CALLERS["carla"], at=OPEN, line=weekend)
+    assert "We're closed right now" in said(conv)  # a Tuesday: the line is closed
+    # a line without hours keeps the dialplan's
+    conv, _ = chat(hotline, api, ["what's my balance"], CALLERS["carla"], at=SUNDAY, line={"name": "Main"})
+    assert "We're closed right now" in said(conv)
 
 
 def test_a_failing_backend_takes_the_error_branch(hotline, api):

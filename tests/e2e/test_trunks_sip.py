@@ -44,7 +44,7 @@ dialplans:
   vip: vip.yaml
   long: hotline_open.yaml
 numbers:
-  "+44 20 7946 0000": {{dialplan: main, name: Main line}}
+  "+44 20 7946 0000": {{dialplan: main, name: Main line, language: en-GB}}
   "020 7946 0100": {{dialplan: vip, name: VIP line}}
   "020 7946 0200": long
 trunks:
@@ -117,7 +117,9 @@ def test_the_carrier_reaches_two_numbers_and_nobody_else_gets_in(hotline, tmp_pa
     try:
         wait_until(lambda: all(c["status"] == "ended" for c in store.calls.list().calls), 30, "both ended")
         main = store.calls.list(called="+442079460000").calls
-        assert [(c["called"], c["line"]) for c in main] == [("+442079460000", "Main line")]
+        assert [(c["called"], c["line"], c["language"]) for c in main] == [
+            ("+442079460000", "Main line", "en-GB")
+        ]
         vip = report(store.engine, 0, number="+442079460100")
         assert vip["calls"] == 1 and vip["by_number"][0]["line"] == "VIP line", vip["by_number"]
         lines = {b["line"]: b["calls"] for b in report(store.engine, 0)["by_number"]}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.telephony.numbers import check_numbers, normalize, numbers_schema
+from ivr.telephony.numbers import check_numbers, line_problems, normalize, numbers_schema
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
@@ -107,3 +107,40 @@ def test_ivr_validate_checks_a_numbers_file_and_each_dialplan_it_names(tmp_path,
     assert main(["validate", str(path)]) == 1
     assert f"{(tmp_path / 'vip.yaml').resolve()}:2:" in capsys.readouterr().out
     assert main(["schema", "--numbers"]) == 0 and '"urn:ivr-hotline:numbers"' in capsys.readouterr().out
+
+
+def test_a_line_has_its_own_hours_queue_and_language_and_its_dialplan_must_serve_them(tmp_path, capsys):
+    from ivr.cli import main
+    from ivr.dialplan import check_dialplan
+
+    path = _file(tmp_path, """\
+region: GB
+dialplans: {main: main.yaml, plain: plain.yaml}
+numbers:
+  "020 7946 0200":
+    dialplan: main
+    name: Weekend line
+    language: en-GB
+    queue: priority
+    hours: {sat-sun: "09:00-18:00", mon-fri: closed}
+  "020 7946 0300": {dialplan: plain, queue: nowhere, hours: {mon: "09:00-17:00"}}
+""")  # fmt: skip
+    (tmp_path / "plain.yaml").write_text(
+        "name: plain\nstart: main\nqueues: {general: {}}\nnodes:\n  main:\n    - hangup: {reason: resolved}\n"
+    )
+    numbers, issues = check_numbers(path)
+    assert issues == [] and numbers is not None
+    weekend = numbers.lines["+442079460200"].for_call()
+    assert weekend["language"] == "en-GB" and weekend["queue"] == "priority"
+    assert {d for d, r in weekend["hours"].items() if r} == {5, 6} and weekend["hours"][5][0][0].hour == 9
+    plain, _ = check_dialplan(tmp_path / "plain.yaml")
+    assert line_problems(numbers, "plain", plain) == [
+        f"{path}: 020 7946 0300: queue 'nowhere' is not in dialplan plain's queues",
+        f"{path}: 020 7946 0300: hours need dialplan plain to have after_hours:",
+    ]
+    assert main(["validate", str(path)]) == 1  # ivr validate says so too
+    assert "hours need dialplan plain" in capsys.readouterr().out
+    bad = path.read_text().replace('sat-sun: "09:00-18:00"', 'weekend: "9 to 6"')
+    path.write_text(bad)
+    numbers, issues = check_numbers(path)
+    assert numbers is None and any(i.code == "E_HOURS" and i.line == 9 for i in issues), issues

@@ -1,5 +1,5 @@
-"""The number a call came in on (E.164, or the SIP user called) and that line's name from the
-numbers file: the console and the report show and split calls by it.
+"""The number a call came in on (E.164, or the SIP user called), that line's name and its
+callers' language from the numbers file: the console and the report show and split calls by it.
 
 Revision ID: 0008
 Revises: 0007
@@ -20,11 +20,13 @@ def upgrade() -> None:
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("called", sa.String(64), nullable=False, server_default=""))
         batch.add_column(sa.Column("line", sa.String(64), nullable=False, server_default=""))
+        batch.add_column(sa.Column("language", sa.String(35), nullable=False, server_default=""))
     op.create_index("ix_calls_called_started", "calls", ["called", "started_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_calls_called_started", table_name="calls")
     with op.batch_alter_table("calls") as batch:
+        batch.drop_column("language")
         batch.drop_column("line")
         batch.drop_column("called")
