@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import ssl
@@ -402,11 +404,26 @@ def alive(pid: int) -> bool:
         return False
 
 
-def invite_status(port: int, user: str, local: tuple[str, int] = ("127.0.0.1", 0), to: str = "") -> int:
+def _digest(challenge: str, username: str, password: str, uri: str) -> str:
+    """A Proxy-Authorization answering `challenge` (RFC 2617 MD5, no qop)."""
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+    realm, nonce = fields["realm"], fields["nonce"]
+    response = md5(f"{md5(f'{username}:{realm}:{password}')}:{nonce}:{md5(f'INVITE:{uri}')}")
+    return (f'Digest username="{username}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+            f'response="{response}", algorithm=MD5')  # fmt: skip
+
+
+def invite_status(port: int, user: str, local: tuple[str, int] = ("127.0.0.1", 0), to: str = "",
+                  auth: tuple[str, str] | None = None) -> int:  # fmt: skip
     """The final status a bare INVITE to `user` at 127.0.0.1:`port` gets, sent from `local`
     (then ACKed, as a phone would; a 200 is hung up with a BYE); `to`: the To header's user
-    when it is not `user` (a carrier calling a registered contact)."""
-    call_id, tag, branch = uuid.uuid4().hex, uuid.uuid4().hex[:8], "z9hG4bK" + uuid.uuid4().hex[:10]
+    when it is not `user` (a carrier calling a registered contact); `auth`: (user, password)
+    answering a 407 challenge (the INVITE is sent again with them)."""
+    call_id, tag = uuid.uuid4().hex, uuid.uuid4().hex[:8]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(local)
         s.settimeout(10)
@@ -414,43 +431,55 @@ def invite_status(port: int, user: str, local: tuple[str, int] = ("127.0.0.1", 0
         sdp = (f"v=0\r\no=- 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
                f"m=audio {me + 2} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")  # fmt: skip
         who = f"From: <sip:+447700900009@{host}:{me}>;tag={tag}"
-        head = (
-            f"INVITE sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={branch};rport\r\n"
-            f"Max-Forwards: 70\r\n{who}\r\nTo: <sip:{to or user}@127.0.0.1:{port}>\r\nCall-ID: {call_id}\r\n"
-            f"CSeq: 1 INVITE\r\nContact: <sip:+447700900009@{host}:{me}>\r\nContent-Type: application/sdp\r\n"
-            f"Content-Length: {len(sdp)}\r\n\r\n"
-        )
-        s.sendto((head + sdp).encode(), ("127.0.0.1", port))
+        uri = f"sip:{user}@127.0.0.1:{port}"
+        cseq, credentials = 1, ""
         while True:
-            reply = s.recv(65535).decode(errors="replace")
-            if not reply.startswith("SIP/2.0 "):
-                continue  # a request from the far end (an OPTIONS, a BYE): not the answer
-            status = int(reply.split(" ", 2)[1])
-            if status < 200:
-                continue
-            lines = reply.split("\r\n")
-            to = next(line for line in lines if line.lower().startswith("to:"))
-            ack = (
-                f"ACK sip:{user}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={branch};rport\r\n"
-                f"Max-Forwards: 70\r\n{who}\r\n{to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
-            )
-            if status >= 300:
-                s.sendto(ack.encode(), ("127.0.0.1", port))
+            status, reply, branch = _invite(s, port, uri, who, to or user, call_id, cseq, credentials, sdp)
+            challenge = next((ln.split(":", 1)[1] for ln in reply.split("\r\n")
+                              if ln.lower().startswith("proxy-authenticate:")), "")  # fmt: skip
+            if status != 407 or auth is None or credentials or not challenge:
                 return status
-            routes = [
-                line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("record-route:")
-            ]
-            contact = next(line for line in lines if line.lower().startswith(("contact:", "m:")))
-            target = contact.split("<", 1)[1].split(">", 1)[0]
-            route = "".join(f"Route: {r}\r\n" for r in reversed(routes))
-            for method, cseq, br in (("ACK", 1, branch + "a"), ("BYE", 2, branch + "b")):
-                s.sendto(
-                    (f"{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={br};rport\r\n"
-                     f"Max-Forwards: 70\r\n{route}{who}\r\n{to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
-                     "Content-Length: 0\r\n\r\n").encode(),
-                    ("127.0.0.1", port),
-                )  # fmt: skip
-            return status
+            cseq, credentials = cseq + 1, f"Proxy-Authorization: {_digest(challenge, *auth, uri)}\r\n"
+
+
+def _invite(s: socket.socket, port: int, uri: str, who: str, to_user: str, call_id: str, cseq: int,
+            credentials: str, sdp: str) -> tuple[int, str, str]:  # fmt: skip
+    """One INVITE transaction: its final status and reply (ACKed; a 200 hung up with a BYE)."""
+    host, me = s.getsockname()
+    branch = "z9hG4bK" + uuid.uuid4().hex[:10]
+    head = (
+        f"INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={branch};rport\r\n"
+        f"Max-Forwards: 70\r\n{who}\r\nTo: <sip:{to_user}@127.0.0.1:{port}>\r\nCall-ID: {call_id}\r\n"
+        f"CSeq: {cseq} INVITE\r\n{credentials}Contact: <sip:+447700900009@{host}:{me}>\r\n"
+        f"Content-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n"
+    )
+    s.sendto((head + sdp).encode(), ("127.0.0.1", port))
+    while True:
+        reply = s.recv(65535).decode(errors="replace")
+        if not reply.startswith("SIP/2.0 "):
+            continue  # a request from the far end (an OPTIONS, a BYE): not the answer
+        status = int(reply.split(" ", 2)[1])
+        if status >= 200:
+            break
+    lines = reply.split("\r\n")
+    to = next(line for line in lines if line.lower().startswith("to:"))
+    if status >= 300:  # the ACK of a failure is part of the INVITE's transaction
+        s.sendto((f"ACK {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={branch};rport\r\n"
+                  f"Max-Forwards: 70\r\n{who}\r\n{to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\n"
+                  "Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", port))  # fmt: skip
+        return status, reply, branch
+    routes = [line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("record-route:")]
+    contact = next(line for line in lines if line.lower().startswith(("contact:", "m:")))
+    target = contact.split("<", 1)[1].split(">", 1)[0]
+    route = "".join(f"Route: {r}\r\n" for r in reversed(routes))
+    for method, n, br in (("ACK", cseq, branch + "a"), ("BYE", cseq + 1, branch + "b")):
+        s.sendto(
+            (f"{method} {target} SIP/2.0\r\nVia: SIP/2.0/UDP {host}:{me};branch={br};rport\r\n"
+             f"Max-Forwards: 70\r\n{route}{who}\r\n{to}\r\nCall-ID: {call_id}\r\nCSeq: {n} {method}\r\n"
+             "Content-Length: 0\r\n\r\n").encode(),
+            ("127.0.0.1", port),
+        )  # fmt: skip
+    return status, reply, branch
 
 
 SAY_THEN_HANG_UP = """\

@@ -107,19 +107,27 @@ def parts(
         ),
         "trunk_inbound": INBOUND.format(),
         "trunk_outbound": OUTBOUND.format(),
-        "trunk_routes": _inbound_route(trunks, realm)
+        "trunk_routes": _inbound_route(trunks, realm, pike=auth_loaded)
         + _outbound_route(trunks)
         + "".join(_limits_route(t) + _out_route(t, realm) for t in trunks.values())
         + FAILURE.format(),
     }
 
 
-def _inbound_route(trunks: dict[str, Trunk], realm: str) -> str:
+def _inbound_route(trunks: dict[str, Trunk], realm: str, pike: bool = False) -> str:
+    """`pike`: the agents' part loaded pike: a source that floods is dropped before any answer."""
     digest = [t for t in trunks.values() if t.inbound_username]
     lines = [
         "\nroute[TRUNK_IN] {",
         "    $var(trunk) = allow_source_address_group();",
     ]
+    if pike:
+        lines += [
+            "    if ($var(trunk) < 1 && !pike_check_req()) {",
+            '        xlog("L_WARN", "INVITE flood from $si dropped\\n");',
+            "        exit;",
+            "    }",
+        ]
     if digest:
         lines += ['    if ($var(trunk) < 1 && is_present_hf("Proxy-Authorization")) {']
         for t in digest:

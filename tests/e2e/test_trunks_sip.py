@@ -61,6 +61,9 @@ trunks:
     caller_id: "+44 20 7946 0999"
     register: true
     per_second: 5
+  pbx:
+    inbound_username: pbx
+    inbound_password: pbx-secret
 """
 
 
@@ -106,12 +109,20 @@ def test_the_carrier_reaches_two_numbers_and_nobody_else_gets_in(hotline, tmp_pa
     wait_until(lambda: len(_said_first(hotline)) == before + 2, 30, "both calls recorded")
     assert _said_first(hotline)[before:] == ["Welcome to the main line.", "Welcome to the priority line."]
 
-    assert invite_status(hotline["sip"], "02079460000", ("127.0.0.1", free_port())) == 403  # other port
-    assert invite_status(hotline["sip"], "02079460000", ("127.0.0.2", hotline["probe"])) == 403  # other host
+    # from another port or host: challenged (the PBX's trunk proves itself with a digest), and
+    # refused without the trunk's credentials
+    other_port, other_host = ("127.0.0.1", free_port()), ("127.0.0.2", hotline["probe"])
+    assert invite_status(hotline["sip"], "02079460000", other_port) == 407
+    assert invite_status(hotline["sip"], "02079460000", other_port, auth=("pbx", "guess")) == 403
+    assert invite_status(hotline["sip"], "02079460000", other_host, auth=("someone", "pbx-secret")) == 403
     assert invite_status(hotline["sip"], "+442079469999", ("127.0.0.1", hotline["probe"])) == 404
     assert len(_said_first(hotline)) == before + 2  # refused calls are not calls: nothing recorded
     log = (Path(hotline["run"]) / "kamailio.log").read_text()
-    assert re.search(r"INVITE to 02079460000 from 127\.0\.0\.2:\d+ refused: not a trunk", log)
+    assert re.search(r"INVITE to 02079460000 from 127\.0\.0\.2:\d+ refused: wrong trunk credentials", log)
+    # the PBX with its credentials, from anywhere: its call reaches the VIP line
+    assert invite_status(hotline["sip"], "02079460100", other_port, auth=("pbx", "pbx-secret")) == 200
+    wait_until(lambda: len(_said_first(hotline)) == before + 3, 30, "the PBX's call recorded")
+    assert _said_first(hotline)[-1] == "Welcome to the priority line."
     # each record carries the number called (E.164) and its line; the report splits by it
     store = Store(f"sqlite:///{hotline['data']}/ivr.sqlite3")
     try:
@@ -121,9 +132,11 @@ def test_the_carrier_reaches_two_numbers_and_nobody_else_gets_in(hotline, tmp_pa
             ("+442079460000", "Main line", "en-GB")
         ]
         vip = report(store.engine, 0, number="+442079460100")
-        assert vip["calls"] == 1 and vip["by_number"][0]["line"] == "VIP line", vip["by_number"]
+        assert vip["calls"] == 2 and vip["by_number"][0]["line"] == "VIP line", vip[
+            "by_number"
+        ]  # sipp, the PBX
         lines = {b["line"]: b["calls"] for b in report(store.engine, 0)["by_number"]}
-        assert lines["Main line"] == 1 and lines["VIP line"] == 1, lines
+        assert lines["Main line"] == 1 and lines["VIP line"] == 2, lines
     finally:
         store.close()
 
