@@ -19,7 +19,8 @@ fork=yes
 children=1
 auto_aliases=no
 listen=udp:127.0.0.1:{port}
-mpath="{modules}"
+{tls_listen}mpath="{modules}"
+{tls_module}
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "rr.so"
@@ -61,7 +62,7 @@ request_route {{
         sl_send_reply("403", "Forbidden");
         exit;
     }}
-    xlog("L_WARN", "CARRIER INVITE ru=$ru from=$fu pai=$hdr(P-Asserted-Identity) privacy=$hdr(Privacy) user=$au\n");
+    xlog("L_WARN", "CARRIER INVITE ru=$ru from=$fu pai=$hdr(P-Asserted-Identity) privacy=$hdr(Privacy) user=$au proto=$pr\n");
     consume_credentials();
     record_route();
     $du = "sip:127.0.0.1:{callee}";
@@ -72,12 +73,23 @@ request_route {{
 
 class Carrier:
     def __init__(self, tmp: Path, callee_port: int, user: str = "acme", password: str = "s3cret",
-                 port: int = 0) -> None:  # fmt: skip
+                 port: int = 0, tls: tuple[Path, Path] | None = None) -> None:  # fmt: skip
+        """`tls`: (certificate, key): it takes calls over TLS on `port` + 1 too."""
         tmp.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        tls_listen = tls_module = ""
+        if tls:
+            (tmp / "tls.cfg").write_text(
+                f"[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"
+                f"certificate = {tls[0]}\nprivate_key = {tls[1]}\n"
+            )
+            tls_listen = f"enable_tls=yes\nlisten=tls:127.0.0.1:{self.port + 1}\n"
+            tls_module = f'loadmodule "tls.so"\nmodparam("tls", "config", "{tmp / "tls.cfg"}")\n'
+        self.tls_port = self.port + 1 if tls else 0
         self.log = tmp / "carrier.log"
         cfg = tmp / "carrier.cfg"
         cfg.write_text(CONFIG.format(port=self.port, modules=MODULES_DIR, ctl=tmp / "carrier.ctl",
+                                     tls_listen=tls_listen, tls_module=tls_module,
                                      realm="carrier.example", user=user, password=password,
                                      callee=callee_port))  # fmt: skip
         self.proc = subprocess.Popen(

@@ -29,7 +29,7 @@ from ivr.acd.engine import Acd
 from ivr.analytics.multiprocess import process_died
 from ivr.app.children import EXIT_PORT_TAKEN, die_with_parent, reap_group, spawn
 from ivr.app.edge import TrunkWatch
-from ivr.app.tls import Tls
+from ivr.app.tls import Tls, self_signed
 from ivr.call.record import HOST
 from ivr.settings import Settings
 from ivr.telephony import kamailio, rtpengine, webrtc
@@ -162,9 +162,9 @@ class Supervisor:
             ws_port=ws_port,
             ws_secret=webrtc.load_secret(self.run_dir, create=True) if ws_port else None,
             rtpengine_ng=ng_port,
-            ws_tls=(self.tls.cert, self.tls.key) if self.tls else None,
+            ws_tls=self._kamailio_tls(),
             trunks=self.trunks.trunks,
-            tls_port=s.tls_sip_port,
+            tls_port=s.tls_sip_port if self.tls else 0,
         )
         kamailio.check_config(cfg)
         for w in self.workers:
@@ -182,6 +182,16 @@ class Supervisor:
                 )
             time.sleep(0.1)
         self._thread.start()
+
+    def _kamailio_tls(self) -> tuple[Path, Path] | None:
+        """Kamailio's certificate: the console's; or, with none, a self-signed one when a trunk is
+        reached over TLS (its tls module needs one even to dial out)."""
+        if self.tls is not None:
+            return self.tls.cert, self.tls.key
+        if self.trunks is not None and any("transport=tls" in t.proxy for t in self.trunks.trunks.values()):
+            own = self_signed(self.run_dir / "tls-trunks", [self.settings.sip_host])
+            return own.cert, own.key
+        return None
 
     def _start_rtpengine(self) -> int:
         """Start rtpengine for browsers' media; its control port, or 0 when it is not installed."""

@@ -1,8 +1,8 @@
 """A callback leaves through the carrier's trunk (#31): a caller who came in through the
 carrier (sipp, from the trunk's address, its number as the carrier sends it) takes a
 callback; when an agent is free the IVR dials the caller's number in E.164 through
-Kamailio, which sends it to the carrier; the carrier (a second Kamailio) challenges with
-401, and the INVITE it then takes carries the trunk's account and the caller ID the admin
+Kamailio, which sends it to the carrier over TLS; the carrier (a second Kamailio) challenges
+with 401, and the INVITE it then takes carries the trunk's account and the caller ID the admin
 set; the caller's phone behind the carrier (baresip) answers and is put through to the
 agent: the agent hears the briefing, then the caller; the caller hears the agent. (This is
 the callback's whole path; IVR_CALLBACK_URI only changes the URI dialled.) Category: e2e."""
@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
+from ivr.app import tls
 from ivr.records import Store
 from speech.audio import decode_file
 from tests.baresip import BaresipAgent
@@ -44,7 +45,7 @@ numbers:
 trunks:
   carrier:
     addresses: ["127.0.0.1:{inbound}"]
-    proxy: sip:127.0.0.1:{carrier}
+    proxy: sip:127.0.0.1:{carrier};transport=tls
     prefixes: ["+44"]
     username: acme
     password: s3cret
@@ -63,13 +64,14 @@ def _ended(data: Path) -> list[dict]:
 def test_a_callback_leaves_through_the_trunk_with_its_account_and_caller_id(tmp_path, engines):
     callee_wav = speech_wav(tmp_path / "callee.wav", [(None, 8), ("jfk.flac", 30)])
     callee = BaresipAgent(tmp_path, callee_wav, seconds=300, name="callee", user="+447700900123")
-    carrier = Carrier(tmp_path / "carrier", callee.port)
+    own = tls.self_signed(tmp_path / "cert", ["127.0.0.1"])  # the carrier's: the trunk is over TLS
+    carrier = Carrier(tmp_path / "carrier", callee.port, tls=(own.cert, own.key))
     inbound = free_port()
     hotline_dir = tmp_path / "hotline"
     hotline_dir.mkdir()
     numbers = hotline_dir / "numbers.yaml"
     queue = ROOT / "tests" / "sip" / "queue.yaml"
-    numbers.write_text(NUMBERS.format(queue=queue, inbound=inbound, carrier=carrier.port))
+    numbers.write_text(NUMBERS.format(queue=queue, inbound=inbound, carrier=carrier.tls_port))
     served = start_hotline(hotline_dir, lambda tmp, sip: queue, env={"IVR_NUMBERS": str(numbers)})
     ann = None
     try:
@@ -109,7 +111,7 @@ def test_a_callback_leaves_through_the_trunk_with_its_account_and_caller_id(tmp_
         stop_hotline(served)
     assert carrier.challenges() >= 1  # the carrier asked for credentials first
     (invite,) = carrier.invites()
-    assert invite["user"] == "acme"
+    assert invite["user"] == "acme" and invite["proto"] == "tls"  # over TLS, with the trunk's account
     assert invite["ru"].startswith("sip:+447700900123@127.0.0.1")
     assert invite["from"].startswith("sip:+442079460000@")  # the caller ID the admin set
     assert invite["pai"].startswith("<sip:+442079460000@")
