@@ -131,9 +131,10 @@ def _inbound_route(trunks: dict[str, Trunk], realm: str, pike: bool = False) -> 
     if digest:
         lines += ['    if ($var(trunk) < 1 && is_present_hf("Proxy-Authorization")) {']
         for t in digest:
-            lines += [
+            lines += [  # the password through a variable: a '$' in it is not read as one
+                f'        $var(password) = "{_q(t.inbound_password)}";',
                 f'        if ($au == "{_q(t.inbound_username)}" && '
-                f'pv_proxy_authenticate("{realm}", "{_q(t.inbound_password)}", "0")) {{',
+                f'pv_proxy_authenticate("{realm}", "$var(password)", "0")) {{',
                 f'            $var(trunk) = {t.group}; $avp(trunk) = "{t.name}";',
                 "        }",
             ]
