@@ -59,7 +59,7 @@ def _ended(served) -> list[dict]:  # type: ignore[no-untyped-def]
 
 def test_an_agent_on_tls_and_srtp_gets_the_caller_and_the_wire_carries_only_srtp(secure, tmp_path, engines):
     first = (free_port() + 2) & ~1  # even (baresip starts its audio on an even port), ours
-    agent_wav = speech_wav(tmp_path / "agent.wav", [(None, 10), ("cmu_arctic_us_aew_a0001.wav", 22)])
+    agent_wav = speech_wav(tmp_path / "agent.wav", [(None, 8), ("cmu_arctic_us_aew_a0001.wav", 12)])
     agent = BaresipAgent(tmp_path, agent_wav, seconds=120, register=("ann", PASSWORD, secure["tls"]),
                          tls_ca=secure["cert"], mediaenc="srtp-mand", rtp_ports=(first, first + 3))  # fmt: skip
     pcap = tmp_path / "wire.pcap"
@@ -73,9 +73,9 @@ def test_an_agent_on_tls_and_srtp_gets_the_caller_and_the_wire_carries_only_srtp
                        headers=serve_auth(secure["data"]),
                        verify=ssl.create_default_context(cafile=secure["cert"]))  # fmt: skip
         assert r.status_code == 200, r.text
-        caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 14), ("jfk.flac", 4), ("jfk.flac", 15)])
+        caller_wav = speech_wav(tmp_path / "caller.wav", [(None, 6), ("jfk.flac", 20)])
         with Capture(pcap, "udp"):
-            baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{secure['sip']}", caller_wav, 55,
+            baresip_call(tmp_path, f"sip:hotline@127.0.0.1:{secure['sip']}", caller_wav, 40,
                          account_params=";mediaenc=srtp-mand")  # fmt: skip
             agent_heard = agent.heard()
     finally:

@@ -159,7 +159,7 @@ def _on_trunk(hotline) -> int:  # type: ignore[no-untyped-def]
 def test_a_call_over_the_trunks_limit_gets_503_and_the_others_go_on(hotline, tmp_path):
     result: list[subprocess.CompletedProcess] = []
     two = threading.Thread(
-        target=lambda: result.append(_carrier_calls(hotline, "02079460200", tmp_path, 2, 15000))
+        target=lambda: result.append(_carrier_calls(hotline, "02079460200", tmp_path, 2, 8000))
     )
     two.start()
     try:
