@@ -74,8 +74,7 @@ class SipSettings:
     log_level: int = 0
     """pjsip log level to the console (0 = quiet, 5 = every message)."""
     srtp: str = "off"
-    """SDES-SRTP: off, optional (offered with the keys; an SRTP or plain offer is taken) or
-    required (RTP/SAVP only: a plain offer gets 488). Keys travel in the SDP, so over TLS."""
+    """SDES-SRTP: off, optional (offered; SRTP or plain taken) or required (plain gets 488)."""
 
 
 class Refused(Exception):
@@ -233,10 +232,8 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         # after the ACK, it overtook it on its way to a browser (Kamailio's workers race), and
         # JsSIP, still waiting for the ACK, refused it and then resent its 200 until the call died
         acfg.mediaConfig.lockCodecEnabled = False
-        # requests leave by UDP from the SIP port, as Kamailio's dispatcher knows the worker: an
-        # INVITE over 1300 bytes (SRTP keys, the call's X-IVR headers) would otherwise switch to
-        # TCP from another port, and Kamailio would take the worker's call to an agent for a
-        # caller's (it looped back into the hotline)
+        # by UDP from the SIP port, as Kamailio knows the worker: a >1300-byte INVITE went by TCP
+        # from another port and Kamailio took it for a caller's (it looped into the hotline)
         acfg.sipConfig.transportId = udp
         acfg.mediaConfig.srtpUse = SRTP_USE[s.srtp]
         acfg.mediaConfig.srtpSecureSignaling = 0  # the worker's own leg to Kamailio is on this host

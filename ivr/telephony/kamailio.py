@@ -258,10 +258,9 @@ def write_config(
     tls_port: int = 0,
     max_cps: int = 0,
 ) -> Path:
-    """Kamailio's config. With `store_url`, agents' phones register against the store; with
-    `ws_port` and `ws_secret` too, browsers register over WebSocket (`ivr.telephony.webrtc`);
-    with `trunks`, only they may call in and calls out leave through them (`trunk_config`);
-    with `ws_tls` (the certificate and key), SIP over TLS on `tls_port` too (phones, trunks)."""
+    """Kamailio's config. `store_url`: agents' phones register against the store; `ws_port`,
+    `ws_secret`: browsers over WebSocket (`webrtc`); `trunks`: only they call in, calls out leave
+    through them (`trunk_config`); `ws_tls` (certificate, key): SIP over TLS on `tls_port` too."""
     directory.mkdir(parents=True, exist_ok=True)
     dispatcher_list = write_dispatcher_list(directory, workers)
     tls_cfg = str(webrtc.write_tls_cfg(directory, *ws_tls)) if ws_tls else ""
