@@ -22,6 +22,7 @@ export function CallView({ callId }) {
       <span class="tag">${call.tier || "–"}</span> <span class="tag">${words(call.outcome || call.status)}</span> <${Level} level=${call.affect_level} /></header>
     <dl class="facts wide">
       <dt>Started</dt><dd>${clock(call.started_at)}</dd><dt>Length</dt><dd>${dur((call.duration_ms || 0) / 1000)}</dd>
+      <dt>Line</dt><dd>${call.line || call.called || "–"}${call.line && call.called ? html` <span class="muted">${call.called}</span>` : ""}${call.language ? html` <span class="chip">${call.language}</span>` : ""}</dd>
       <dt>Queue</dt><dd>${call.queue || "–"}</dd><dt>Why a person</dt><dd>${call.transfer_reason || "–"}</dd>
       <dt>Path</dt><dd>${(call.path || []).map((n) => html`<span class="chip">${n}</span>`)}</dd>
       <dt>Intents</dt><dd>${(call.intents || []).map((i) => html`<span class="chip">${words(i.name)} ${Math.round((i.confidence || 0) * 100)}%</span>`)}</dd>
