@@ -38,19 +38,12 @@ from ivr.telephony.dispatch import Dispatch
 from ivr.telephony.hold_media import HOLD_LEVEL_CHECK_S, HoldMedia
 from ivr.telephony.monitor_leg import MonitorLegs
 from ivr.telephony.outbound import OutboundLegs
-from ivr.telephony.pjobjects import SipStartError, _Account, _Call, _pj_reason, _Port, fast_bytes
+from ivr.telephony.pjobjects import SRTP_USE, SipStartError, _Account, _Call, _pj_reason, _Port, fast_bytes
 from ivr.telephony.sipmsg import header, request_user, uri_user
 
 __all__ = ["SipEndpoint", "SipSettings", "SipStartError", "fast_bytes"]
 
 log = logging.getLogger("ivr.sip")
-
-
-SRTP_USE = {
-    "off": pj.PJMEDIA_SRTP_DISABLED,
-    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
-    "required": pj.PJMEDIA_SRTP_MANDATORY,
-}
 
 
 @dataclass(frozen=True)

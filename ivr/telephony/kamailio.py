@@ -147,11 +147,6 @@ failure_route[NEXT_WORKER] {{
 {ws_routes}{trunk_routes}"""
 
 
-TLS_MODULE = """
-loadmodule "tls.so"
-modparam("tls", "config", "{tls_cfg}")
-"""
-
 # Agents' phones: REGISTER with digest auth against the store's agents table (HA1 only), a
 # location kept in memory; a worker's INVITE to sip:NAME@hotline reaches that phone. An address
 # that keeps failing the digest is blocked for a while (htable), and floods are dropped (pike).
@@ -284,7 +279,7 @@ def write_config(
             children=2,
             max_cps=max_cps or CPS_PER_WORKER * max(len(workers), 1),
             tls_listen=("enable_tls=yes\n" + tls_listen) if tls_cfg else "",
-            tls_module=TLS_MODULE.format(tls_cfg=tls_cfg) if tls_cfg else "",
+            tls_module=webrtc.TLS_MODULE.format(tls_cfg=tls_cfg) if tls_cfg else "",
             **trunk_config.parts(trunks or {}, directory, host, auth_loaded, f"{host}:{port}"),
             **_agents_parts(
                 host,

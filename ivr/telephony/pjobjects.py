@@ -27,6 +27,14 @@ def fast_bytes(vec: Any) -> bytes:
     return ctypes.string_at(start, vec.size()) if start else b""
 
 
+SRTP_USE = {
+    "off": pj.PJMEDIA_SRTP_DISABLED,
+    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+    "required": pj.PJMEDIA_SRTP_MANDATORY,
+}
+"""The workers' SDES-SRTP modes (`SipSettings.srtp`) as pjsua2 has them."""
+
+
 class SipStartError(RuntimeError):
     """The endpoint could not start; `port_taken` when its SIP port is bound elsewhere."""
 

@@ -71,6 +71,10 @@ def credential(
 
 WS_LISTEN = "listen=tcp:{host}:{ws_port}\ntcp_accept_no_cl=yes\n"
 WSS_LISTEN = "listen=tls:{host}:{ws_port}\ntcp_accept_no_cl=yes\n"
+TLS_MODULE = """
+loadmodule "tls.so"
+modparam("tls", "config", "{tls_cfg}")
+"""
 TLS_CFG = """[server:default]
 method = TLSv1.2+
 verify_certificate = no
