@@ -113,6 +113,7 @@ def read_trunks(c: Checker, raw: Any, normalize_number: Any) -> dict[str, Trunk]
     """The `trunks:` section checked into Trunks; problems go to `c` with where they are."""
     trunks: dict[str, Trunk] = {}
     prefixes_seen: dict[str, str] = {}
+    addresses_seen: dict[Address, str] = {}
     for i, (name, t) in enumerate((raw or {}).items(), start=1):
         where: tuple[Any, ...] = ("trunks", name)
         if not _NAME.fullmatch(str(name)):
@@ -126,8 +127,12 @@ def read_trunks(c: Checker, raw: Any, normalize_number: Any) -> dict[str, Trunk]
             if parsed is None:
                 c.err(where + ("addresses", j), "E_ADDRESS",
                       f"trunks.{name}: {a!r} is not an IP address, IP:port or network")  # fmt: skip
+            elif parsed in addresses_seen:  # Kamailio would give its calls to the first trunk
+                c.err(where + ("addresses", j), "E_DUPLICATE",
+                      f"trunks.{name}: {a!r} is trunk {addresses_seen[parsed]}'s already")  # fmt: skip
             else:
                 addresses.append(parsed)
+                addresses_seen[parsed] = str(name)
         if bool(t.get("inbound_username")) != bool(t.get("inbound_password")):
             c.err(where, "E_AUTH", f"trunks.{name}: inbound_username and inbound_password go together")
         if bool(t.get("username")) != bool(t.get("password")):

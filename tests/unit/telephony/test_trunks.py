@@ -153,3 +153,14 @@ def test_a_tel_queue_address_goes_out_through_the_hotline():
     phone = PhoneHandoff(outside="sip:{number}@127.0.0.1:5060")
     assert phone.dial_uri("tel:+44 20 7946-0999") == "sip:+442079460999@127.0.0.1:5060"
     assert phone.dial_uri("sip:desk@pbx.example") == "sip:desk@pbx.example"
+
+
+def test_one_address_in_two_trunks_is_refused(tmp_path):
+    numbers, issues = _numbers(tmp_path, """\
+  carrier:
+    addresses: [203.0.113.10]
+  backup:
+    addresses: ["203.0.113.10/32"]
+    proxy: sip:198.51.100.1
+""")  # fmt: skip
+    assert numbers is None and [(i.line, i.code) for i in issues] == [(9, "E_DUPLICATE")]
