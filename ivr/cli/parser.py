@@ -116,6 +116,16 @@ def _calls(sub: Any) -> None:
     ra.add_argument("--json", action="store_true", help="one JSON object per file")
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of seconds from 1 to 600")
+    return value
+
+
 def _telephony(sub: Any) -> None:
     """The numbers and the trunk: numbers list, call."""
     nu = sub.add_parser("numbers", help="the numbers the hotline is called on")
@@ -131,7 +141,9 @@ def _telephony(sub: Any) -> None:
         "--numbers", metavar="FILE", help="the numbers file with the trunk (default: IVR_NUMBERS)"
     )
     ca.add_argument("--trunk", help="this trunk (default: the one whose prefix matches)")
-    ca.add_argument("--seconds", type=float, default=10.0, help="listen this long after the answer")
+    ca.add_argument(
+        "--seconds", type=_seconds, default=10.0, help="listen this long after the answer (1-600)"
+    )
     ca.add_argument("--digits", help="key these (RFC 2833) 2 s after the answer")
     ca.add_argument(
         "--record", metavar="FILE.wav", help="what the call heard (default ./ivr-call-NUMBER.wav)"
