@@ -73,6 +73,10 @@ class Settings:
     """The speech service: a Unix socket path or HOST:PORT (IVR_SPEECH). Empty: `ivr serve`
     starts one on DATA_DIR/run/speech.sock; one-shot commands (replay, chat) start one in
     their own process."""
+    speech_secret: str = field(default="", repr=False)
+    """The shared secret of speech services over TCP (IVR_SPEECH_SECRET): a service listening
+    on TCP asks every client to prove it (`speech.service.auth`); a client presents it. Needed
+    for a service on an address other than 127.0.0.1."""
     speech_lanes: int = 0
     """Model jobs the speech service runs at once (0 = one per core). IVR_ASR_WORKERS."""
     speech_wait_s: float = 120.0
@@ -157,6 +161,8 @@ class Settings:
             s = replace(s, speech_lanes=_env_count("IVR_ASR_WORKERS"))
         if os.environ.get("IVR_SPEECH"):
             s = replace(s, speech=_env_address("IVR_SPEECH"))
+        if os.environ.get("IVR_SPEECH_SECRET"):
+            s = replace(s, speech_secret=os.environ["IVR_SPEECH_SECRET"].strip())
         if os.environ.get("IVR_WORKERS"):
             s = replace(s, sip_workers=_env_count("IVR_WORKERS", low=0, high=MAX_WORKERS))
         if os.environ.get("IVR_SPEECH_WAIT_S"):

@@ -4,7 +4,9 @@ sentence embedder. A fake is for a unit test; what an issue asks to work runs on
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -120,3 +122,30 @@ class WordsEmbedder:
             a = np.array(v, np.float64)
             rows.append(a / np.linalg.norm(a))
         return np.array(rows, np.float32)
+
+
+class FakeSpeechModels:
+    """Models for an in-process `SpeechService` in unit tests: every decode says `text`
+    (after `gate` opens, when given: a decode held mid-way), prompts are silence."""
+
+    def __init__(self, text: str, gate: Any = None) -> None:
+        from types import SimpleNamespace
+
+        import numpy as np
+
+        from speech.asr import Decoded
+
+        self.started = threading.Event()
+
+        def decode_batch(items: Any, encoded: Any = None) -> list[Decoded]:
+            self.started.set()
+            if gate is not None:
+                gate.wait(30)
+            return [Decoded((1, 2), text, -0.1, 0.01, ((0, text),)) for _ in items]
+
+        asr = SimpleNamespace(decode_batch=decode_batch, settings=SimpleNamespace(rescore_margin=-1.0))
+        self.asr = self.asr_partials = asr
+        self.finals_take_prefix = True
+        self.tts = SimpleNamespace(cached=lambda t, r: None, stream=lambda t, r: iter([np.zeros(r // 2)]))
+        self.embedder = SimpleNamespace(embed=lambda texts: np.ones((len(texts), 384), np.float32))
+        self.names = {"asr": "fake", "asr_finals": "fake", "tts": "fake"}

@@ -177,7 +177,7 @@ def _start(
                 raise _StartError("\n".join(problems))
     try:
         supervisor.start_speech()
-        embedder = BlockingEmbedder(Address.parse(supervisor.speech_address))
+        embedder = BlockingEmbedder(Address.parse(supervisor.speech_address, settings.speech_secret))
         manager = DialplanManager(settings.dialplan, embedder)
     except DialplanError as e:
         raise _StartError(f"{settings.dialplan}: the dialplan has errors:\n{e}") from None

@@ -20,6 +20,7 @@ from prosody.words import WORDS_PATH, WordsModel
 from speech.service.client import SpeechClient
 from speech.service.embedder import BlockingEmbedder
 from speech.service.local import LocalService
+from speech.service.protocol import Address
 
 APOLOGY = "Sorry, one moment please."
 """What a caller hears when the speech service is away (pre-synthesised: it plays without it)."""
@@ -85,7 +86,7 @@ async def open_services(settings: Any, rates: tuple[int, ...] = (8000, 16000)) -
     commands). The apology for a service outage is pinned at each of `rates`."""
     local = None
     if settings.speech:
-        client = SpeechClient(settings.speech)
+        client = SpeechClient(Address.parse(settings.speech, settings.speech_secret))
     else:
         local = await asyncio.to_thread(LocalService(settings.speech_service()).start)
         client = SpeechClient(local.address)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from speech.asr import Decoded
+from speech.service.auth import AuthError, client_handshake
 from speech.service.embedder import BlockingEmbedder
 from speech.service.protocol import Address, Message, ProtocolError, read_message
 from speech.service.replies import SpeechError, SpeechUnavailable, check_reply, embeddings
@@ -60,10 +61,14 @@ class SpeechClient:
         self.embedder = BlockingEmbedder(self.address)
 
     # -- connection ---------------------------------------------------------------------
-    async def connect(self, timeout_s: float = 60.0) -> None:
-        """Start the connection (and its reconnect loop); wait until the service answers."""
+    def start(self) -> None:
+        """Start the connection and its reconnect loop (`available` once the service answers)."""
         if self._runner is None:
             self._runner = asyncio.ensure_future(self._run())
+
+    async def connect(self, timeout_s: float = 60.0) -> None:
+        """Start the connection (and its reconnect loop); wait until the service answers."""
+        self.start()
         deadline = time.monotonic() + timeout_s
         told = False
         while True:
@@ -73,7 +78,8 @@ class SpeechClient:
                     told = True
                 if self.protocol_error:
                     raise SpeechUnavailable(
-                        f"{self.address} does not answer as a speech service (is IVR_SPEECH right?)"
+                        f"{self.address} does not answer as a speech service ({self.protocol_error}; "
+                        "is IVR_SPEECH right?)"
                     )
                 if time.monotonic() >= deadline:
                     raise SpeechUnavailable(f"no speech service at {self.address} after {timeout_s:.0f} s")
@@ -118,17 +124,24 @@ class SpeechClient:
             # available once the peer answers a ping on this connection: a socket that accepts
             # is not yet a service that serves (it may be dying, starting, or something else)
             try:
+                if self.address.needs_auth:
+                    await client_handshake(reader, writer, self.address.secret)
                 writer.write(Message("ping", 0).encode())
                 hello = await asyncio.wait_for(read_message(reader), 10)
             except (TimeoutError, ProtocolError, ConnectionError, OSError) as e:
-                if isinstance(e, ProtocolError):
+                if isinstance(e, ProtocolError | AuthError):
                     self.protocol_error = str(e)
+                    log.warning("speech service %s: %s", self.address, e)
                 writer.close()
                 await asyncio.sleep(delay)
                 delay = min(1.0, delay * 2)
                 continue
             if hello is None or hello.type != "pong":
-                self.protocol_error = self.protocol_error or f"answered a ping with {hello and hello.type!r}"
+                self.protocol_error = self.protocol_error or (
+                    "it asks for a secret (set IVR_SPEECH_SECRET)"
+                    if hello is not None and hello.type == "challenge"
+                    else f"answered a ping with {hello and hello.type!r}"
+                )
                 writer.close()
                 await asyncio.sleep(delay)
                 delay = min(1.0, delay * 2)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from speech.service.auth import AuthError, client_handshake_blocking
 from speech.service.protocol import Address, Message, ProtocolError, read_message_blocking
 from speech.service.replies import SpeechUnavailable, check_reply, embeddings
 
@@ -53,6 +54,9 @@ class BlockingEmbedder:
                 sock, buffer = self._connection()
                 sock.sendall(Message("embed", 1, {"texts": texts}).encode())
                 return embeddings(check_reply(read_message_blocking(sock, buffer)))
+            except AuthError as e:  # a wrong or missing secret does not mend by waiting
+                self._reset()
+                raise SpeechUnavailable(f"the speech service at {self.address}: {e}") from None
             except (OSError, ConnectionError, ProtocolError) as e:
                 self._reset()
                 if time.monotonic() > deadline:
@@ -64,6 +68,12 @@ class BlockingEmbedder:
         if conn is None:
             sock = self.address.connect_blocking(timeout_s=30.0)
             conn = (sock, bytearray())
+            if self.address.needs_auth:
+                try:
+                    client_handshake_blocking(sock, conn[1], self.address.secret)
+                except BaseException:
+                    sock.close()
+                    raise
             self._local.conn = conn
             with self._lock:
                 self._socks.append(sock)

@@ -112,20 +112,26 @@ class Address:
     path: str = ""
     host: str = ""
     port: int = 0
+    secret: str = field(default="", repr=False, compare=False)
+    """The shared secret a TCP service asks for (`speech.service.auth`); never shown."""
+
+    @property
+    def needs_auth(self) -> bool:
+        return bool(self.host and self.secret)
 
     @classmethod
-    def parse(cls, text: str) -> Address:
+    def parse(cls, text: str, secret: str = "") -> Address:
         text = text.strip()
         if text.startswith("unix:"):
             text = text[5:]
         if not text:
             raise ValueError("an empty speech service address")
         if "/" in text or ":" not in text:
-            return cls(path=text)
+            return cls(path=text, secret=secret)
         host, _, port = text.rpartition(":")
         if not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{text!r}: expected a socket path or HOST:PORT")
-        return cls(host=host.strip("[]") or "127.0.0.1", port=int(port))
+        return cls(host=host.strip("[]") or "127.0.0.1", port=int(port), secret=secret)
 
     def __str__(self) -> str:
         return self.path if self.path else f"{self.host}:{self.port}"

@@ -30,7 +30,7 @@ import numpy as np
 from speech.asr import ASR_RATE, Decoded, WhisperRunner
 from speech.audio import resample
 from speech.rescore import expected_words, rescore
-from speech.service import metrics
+from speech.service import auth, metrics
 from speech.service.models import Models, ServiceSettings
 from speech.service.protocol import Address, Message, ProtocolError, read_message
 from speech.service.scheduler import Job, JobQueue, Kind, Priority, Scheduler
@@ -65,6 +65,8 @@ class SpeechService:
         self._address: Address | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
+        self.refused = 0
+        """Connections refused for not proving the secret."""
 
     # -- serving ---------------------------------------------------------------------
     async def start(self, address: Address) -> None:
@@ -130,6 +132,9 @@ class SpeechService:
 
         writing = asyncio.ensure_future(write_loop())
         try:
+            if self._address is not None and self._address.needs_auth:
+                if not await self._authenticate(reader, writer, send):
+                    return
             while True:
                 try:
                     msg = await read_message(reader)
@@ -155,6 +160,24 @@ class SpeechService:
             self._writers.discard(writer)
             self._handlers.discard(me)
             writer.close()
+
+    async def _authenticate(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, send: Any
+    ) -> bool:
+        """A TCP client proves it holds the secret before anything else (`speech.service.auth`)."""
+        assert self._address is not None
+        peer = writer.get_extra_info("peername")
+        hello = auth.challenge()
+        send(hello)
+        try:
+            reply = await asyncio.wait_for(read_message(reader), auth.HANDSHAKE_S)
+            send(auth.check_auth(self._address.secret, hello.data["nonce"], reply))
+            return True
+        except (TimeoutError, ProtocolError, auth.AuthError) as e:
+            self.refused += 1
+            log.warning("refused a client from %s: %s", peer, e or "no answer to the challenge")
+            send(Message("error", 0, {"message": "not authenticated"}))
+            return False
 
     def _request(self, msg: Message, send: Any) -> None:
         d = msg.data
