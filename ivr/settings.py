@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field, replace
 
 from speech.asr import AsrSettings
@@ -11,6 +12,10 @@ from speech.service.models import ServiceSettings
 from speech.service.protocol import Address
 from speech.tts import TtsSettings
 from speech.vad import VadSettings
+
+HOST_NAME = os.environ.get("IVR_HOST_NAME", "").strip() or socket.gethostname()
+"""This machine's name in the store (its calls' `host`, its heartbeat row): IVR_HOST_NAME, else
+the host name. Two machines must not share one (containers or namespaces often do: set it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,11 @@ from sqlalchemy import func, insert, select, update
 from ivr.acd import policy
 from ivr.acd.callback_queue import CallbackQueue
 from ivr.acd.policy import Agent, AgentState, QueueRules, Waiting, agent_from_row
+from ivr.settings import HOST_NAME
 from ivr.store.engine import write_tx
-from ivr.store.tables import agents, queue_entries
+from ivr.store.tables import agents, calls, queue_entries
 
-HOST = os.uname().nodename
+HOST = HOST_NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,18 +311,34 @@ class Acd(CallbackQueue):
         return {"call_id": row.call_id, "queue": row.queue, "priority": row.priority, "reasons": json.loads(row.reasons),
                 "waited_s": round(time.time() - row.joined_at, 1), "agent_state": me.state, **json.loads(row.context)}  # fmt: skip
 
-    def worker_gone(self, host: str, pids: list[int] | None = None) -> dict[str, int]:
+    def worker_gone(
+        self, host: str, pids: list[int] | None = None, call_back: bool = False
+    ) -> dict[str, int]:
         """The calls of a worker that died (or of every worker of `host` when `pids` is None:
-        serve starting again) are not coming back: its waiting callers leave the queue
-        (`interrupted`: their record says so), a callback it was dialling waits for its next try,
-        and the agents its calls held go to wrap-up instead of ringing or talking forever."""
+        serve starting again, or the host lost) are not coming back: its waiting callers leave
+        the queue (`interrupted`: their record says so) or, with `call_back` (a host lost: the
+        caller did not hang up), keep their place as a callback to the number they called from;
+        a callback it was dialling waits for its next try, and the agents its calls held go to
+        wrap-up instead of ringing or talking forever."""
         scope = [queue_entries.c.host == host] + ([queue_entries.c.pid.in_(pids)] if pids is not None else [])
         now = time.time()
+        live = [*scope, queue_entries.c.state.in_(["waiting", "offered"])]
         with write_tx(self.engine) as conn:
             held = [r.call_id for r in conn.execute(select(queue_entries.c.call_id).where(*scope)).all()]
+            called_back = 0
+            if call_back:
+                numbers = conn.execute(
+                    select(queue_entries.c.call_id, calls.c.caller)
+                    .join(calls, calls.c.id == queue_entries.c.call_id)
+                    .where(*live, calls.c.caller != "")
+                ).all()
+                for call_id, number in numbers:
+                    called_back += conn.execute(
+                        update(queue_entries).where(queue_entries.c.call_id == call_id)
+                        .values(state="callback", callback=number, agent="", attempts=0, next_try_at=now, ready=True)
+                    ).rowcount  # fmt: skip
             left = conn.execute(
-                update(queue_entries).where(*scope, queue_entries.c.state.in_(["waiting", "offered"]))
-                .values(state="left", left_at=now, leave_reason="interrupted")
+                update(queue_entries).where(*live).values(state="left", left_at=now, leave_reason="interrupted")
             ).rowcount  # fmt: skip
             requeued = conn.execute(
                 update(queue_entries).where(*scope, queue_entries.c.state == "calling")
@@ -333,7 +350,7 @@ class Acd(CallbackQueue):
                     update(agents).where(agents.c.call_id.in_(held[i : i + 500]), agents.c.state.in_(["ringing", "on_call"]))
                     .values(state="wrap_up", since=now, call_id="")
                 ).rowcount  # fmt: skip
-        return {"left": left, "callbacks": requeued, "agents": freed}
+        return {"left": left, "called_back": called_back, "callbacks": requeued, "agents": freed}
 
     def waiting_count(self) -> int:
         with self.engine.connect() as conn:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +18,11 @@ from typing import IO, Any
 from ivr.conversation import CLOSED_UNANSWERED
 from ivr.events import Event, EventType
 from ivr.privacy.redact import Redactor
+from ivr.settings import HOST_NAME
 from ivr.store.writer import CallEvents, CallStarted, CallUpdated, StoreWriter
 
 LEVELS = ("calm", "rising", "escalate")
-HOST = socket.gethostname()
+HOST = HOST_NAME
 
 
 @dataclass(slots=True)

@@ -28,6 +28,8 @@ COMMANDS = {
     "kb": "ivr.cli.learning:cmd_kb",
     "report": "ivr.cli.learning:cmd_report",
     "numbers": "ivr.cli.numbers:cmd_numbers",
+    "hosts": "ivr.cli.hosts:cmd_hosts",
+    "drain": "ivr.cli.hosts:cmd_drain",
     "call": "ivr.cli.testcall:cmd_call",
     "serve": "ivr.cli.serve:cmd_serve",
     "worker": "ivr.cli.worker:cmd_worker",

@@ -170,6 +170,21 @@ def _processes(sub: Any) -> None:
         help="worker processes of 4 calls each (0: no SIP; default: sized to the machine)",
     )
     sp.add_argument("--rtp-port", type=int, help="first RTP port of the workers (default 40000)")
+    sp.add_argument(
+        "--role",
+        choices=["all", "edge", "media", "speech", "api"],
+        help="what this machine runs (IVR_ROLE; default all: everything on one box)",
+    )
+    ho = sub.add_parser("hosts", help="the machines of a hotline on several hosts: state, load, heartbeat")
+    ho.add_argument("action", nargs="?", choices=["list", "remove"], default="list")
+    ho.add_argument("name", nargs="?", help="remove: the stopped or lost host to forget")
+    ho.add_argument("--json", action="store_true")
+    ho.add_argument("--data-dir", metavar="DIR")
+    dr = sub.add_parser("drain", help="no new calls to a media host; its calls finish (rolling upgrade)")
+    dr.add_argument("name", help="the host's name (ivr hosts)")
+    dr.add_argument("--undo", action="store_true", help="take it back: new calls go to it again")
+    dr.add_argument("--json", action="store_true")
+    dr.add_argument("--data-dir", metavar="DIR")
 
     wk = sub.add_parser("worker", help="one SIP worker process (ivr serve runs several behind Kamailio)")
     wk.add_argument("--sip-port", type=int, default=5070)

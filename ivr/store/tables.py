@@ -273,3 +273,21 @@ kb_uses = Table(
     Column("outcome", String(32), nullable=False, default=""),  # the call's outcome after the answer
     Index("ix_kb_uses_key", "key", "version"),
 )
+
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("name", String(255), primary_key=True),  # IVR_HOST_NAME, else the machine's host name
+    Column("role", String(16), nullable=False),  # media | speech | edge | api | all
+    Column("address", String(255), nullable=False, default=""),  # where the others reach it
+    Column("ports", Text, nullable=False, default="[]"),  # JSON: media: workers' SIP ports; speech: [tcp]
+    Column("capacity", Integer, nullable=False, default=0),  # media: calls; speech: lanes
+    Column("load", Integer, nullable=False, default=0),  # media: live calls; speech: jobs queued+running
+    Column("state", String(16), nullable=False, default="up"),  # up | draining | lost | stopped
+    Column("pid", Integer, nullable=False, default=0),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("lost_at", Float),
+    Column("note", Text, nullable=False, default=""),  # what the survivors did when it was lost
+    Index("ix_hosts_role_state", "role", "state"),
+)

@@ -169,11 +169,18 @@ def test_a_dead_workers_callers_leave_the_queue_and_free_their_agents(store):
     acd.join("cb", "billing", 0)
     acd.to_callback("cb", "07700900123")
     got = acd.worker_gone(HOST, [os.getpid()])
-    assert got == {"left": 2, "callbacks": 0, "agents": 1}, got  # "dead" and "next" were this pid's
+    assert got == {"left": 2, "called_back": 0, "callbacks": 0, "agents": 1}, (
+        got
+    )  # "dead" and "next" were this pid's
     assert store.agents.get("ann").state is AgentState.WRAP_UP
     assert acd.place("cb").position == 1  # the callback does not depend on a live call
     assert acd.claim_callback()[0]["call_id"] == "cb"  # wrap-up 0 s: ann takes the callback
-    assert acd.worker_gone(HOST) == {"left": 0, "callbacks": 1, "agents": 1}  # serve restarts mid-dial
+    assert acd.worker_gone(HOST) == {
+        "left": 0,
+        "called_back": 0,
+        "callbacks": 1,
+        "agents": 1,
+    }  # serve restarts mid-dial
     assert acd.place("cb").position == 1
 
 
