@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from speech.asr import AsrSettings
 from speech.heard import HearingSettings
@@ -75,9 +76,10 @@ class Settings:
     """First RTP port; worker i uses 200 ports from rtp_port + 200 * i. Worker i's SIP port is
     sip_port + 2 + i."""
     speech: str = ""
-    """The speech service: a Unix socket path or HOST:PORT (IVR_SPEECH). Empty: `ivr serve`
-    starts one on DATA_DIR/run/speech.sock; one-shot commands (replay, chat) start one in
-    their own process."""
+    """The speech service: a Unix socket path or HOST:PORT (IVR_SPEECH); several HOST:PORT,
+    comma-separated, are a pool (least loaded first, failover); `hosts`: the speech hosts
+    announced in the store. Empty: `ivr serve` starts one on DATA_DIR/run/speech.sock; one-shot
+    commands (replay, chat) start one in their own process."""
     speech_secret: str = field(default="", repr=False)
     """The shared secret of speech services over TCP (IVR_SPEECH_SECRET): a service listening
     on TCP asks every client to prove it (`speech.service.auth`); a client presents it. Needed
@@ -105,6 +107,17 @@ class Settings:
     callback_retry_s: float = 120.0
     """A callback the caller did not answer is tried again this much later (3 tries in all).
     IVR_CALLBACK_RETRY_S."""
+    role: str = "all"
+    """What `ivr serve` runs on this machine (IVR_ROLE, `--role`): all (one box), edge (Kamailio,
+    the API and console), media (SIP workers), speech (the speech service), api (the API and
+    console only). See README "Running on several machines"."""
+    speech_listen: str = ""
+    """A speech host's TCP address, HOST:PORT, as the workers reach it (IVR_SPEECH_LISTEN)."""
+    edge_sip: str = ""
+    """A media host's edge: the Kamailio its workers take calls from and dial agents and
+    callbacks through, HOST:PORT (IVR_EDGE_SIP)."""
+    api_url: str = ""
+    """A media host's API (IVR_API_URL, e.g. https://edge:8080): the dialplans' lookups."""
     metrics_public: bool = False
     """Serve /metrics to other hosts too (it is anonymous, so 127.0.0.1 only by default).
     IVR_METRICS_PUBLIC=1."""
@@ -165,7 +178,7 @@ class Settings:
         if os.environ.get("IVR_ASR_WORKERS"):
             s = replace(s, speech_lanes=_env_count("IVR_ASR_WORKERS"))
         if os.environ.get("IVR_SPEECH"):
-            s = replace(s, speech=_env_address("IVR_SPEECH"))
+            s = replace(s, speech=_env_address("IVR_SPEECH", several=True))
         if os.environ.get("IVR_SPEECH_SECRET"):
             s = replace(s, speech_secret=os.environ["IVR_SPEECH_SECRET"].strip())
         if os.environ.get("IVR_WORKERS"):
@@ -205,7 +218,38 @@ class Settings:
             s = replace(s, callback_retry_s=float(_env_count("IVR_CALLBACK_RETRY_S", low=1, high=86400)))
         if os.environ.get("IVR_METRICS_PUBLIC"):
             s = replace(s, metrics_public=os.environ["IVR_METRICS_PUBLIC"].strip() in ("1", "true", "yes"))
-        return s
+        return _hosts_from_env(s)
+
+
+ROLES = ("all", "edge", "media", "speech", "api")
+
+
+def _hosts_from_env(s: Settings) -> Settings:
+    """The settings of a hotline on several machines: IVR_ROLE, IVR_SIP_HOST, IVR_SIP_PORT,
+    IVR_API_HOST, IVR_API_PORT, IVR_SPEECH_LISTEN, IVR_EDGE_SIP, IVR_API_URL."""
+    env = {k: v.strip() for k, v in os.environ.items() if k.startswith("IVR_") and v.strip()}
+    if "IVR_ROLE" in env:
+        if env["IVR_ROLE"] not in ROLES:
+            raise SettingsError(f"IVR_ROLE={env['IVR_ROLE']!r}: one of {', '.join(ROLES)}")
+        s = replace(s, role=env["IVR_ROLE"])
+    changes: dict[str, Any] = {}
+    for name, field_name in (
+        ("IVR_SIP_HOST", "sip_host"),
+        ("IVR_API_HOST", "api_host"),
+        ("IVR_API_URL", "api_url"),
+    ):
+        if name in env:
+            changes[field_name] = env[name]
+    for name, field_name in (("IVR_SIP_PORT", "sip_port"), ("IVR_API_PORT", "api_port")):
+        if name in env:
+            changes[field_name] = _env_count(name, 1, 65535)
+    for name, field_name in (("IVR_SPEECH_LISTEN", "speech_listen"), ("IVR_EDGE_SIP", "edge_sip")):
+        if name in env:
+            host, _, port = env[name].rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise SettingsError(f"{name}={env[name]!r}: expected HOST:PORT")
+            changes[field_name] = env[name]
+    return replace(s, **changes)
 
 
 class SettingsError(ValueError):
@@ -243,10 +287,17 @@ def _env_margin(name: str) -> float:
     return value
 
 
-def _env_address(name: str) -> str:
-    raw = os.environ[name]
+SPEECH_HOSTS = "hosts"
+"""IVR_SPEECH=hosts: every live speech host announced in the store (`ivr.app.hosts`)."""
+
+
+def _env_address(name: str, several: bool = False) -> str:
+    raw = os.environ[name].strip()
+    if several and raw == SPEECH_HOSTS:
+        return raw
     try:
-        Address.parse(raw)
+        for part in raw.split(",") if several else [raw]:
+            Address.parse(part)
     except ValueError as e:
         raise SettingsError(f"{name}={raw!r}: {e}") from None
-    return raw.strip()
+    return raw

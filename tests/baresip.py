@@ -117,6 +117,12 @@ class BaresipAgent:
         tls_ca: Path | None = None,
         mediaenc: str = "",
         rtp_ports: tuple[int, int] | None = None,
+        netns: str = "",
+        registrar_host: str = "127.0.0.1",
+        account_extra: str = "",
+        config_extra: str = "",
+        port: int = 0,
+        also_users: tuple[str, ...] = (),
     ) -> None:
         """`register` = (user, password, registrar port): the phone signs in to Kamailio as
         sip:user@127.0.0.1 with a digest; else it only answers calls sent to its own port.
@@ -124,15 +130,18 @@ class BaresipAgent:
         offered) or "srtp-mand" (SRTP only); `rtp_ports`: the range its audio uses."""
         assert shutil.which("baresip"), "baresip is installed by `make test`"
         self.conf = tmp / name
-        self.port = sip_port()
-        self.uri = f"sip:{user}@127.0.0.1:{self.port}"
+        self.port = port or sip_port()
+        self.uri = f"sip:{user}@{host}:{self.port}"
         answer = ";answermode=auto" if auto_answer else ""  # else it rings and rings
         account = f"<{self.uri}>;regint=0{answer}"
         if register is not None:
             user, password, registrar = register
-            self.uri = f"sip:{user}@127.0.0.1:{registrar}"
+            self.uri = f"sip:{user}@{registrar_host}:{registrar}"
             transport = ";transport=tls" if tls_ca else ""
             account = f"<{self.uri}{transport}>;auth_pass={password};regint=60{answer}"
+        account += account_extra
+        for other in also_users:  # more accounts on the same port: calls to these users are answered too
+            account += f"\n<sip:{other}@{host}:{self.port}>;regint=0{answer}"
         self.control_port = free_port() if control else 0
         extra = f"module cons.so\ncons_listen 127.0.0.1:{self.control_port}\n" if control else ""
         if tls_ca:
@@ -142,10 +151,17 @@ class BaresipAgent:
             extra += "module srtp.so\n"
         if rtp_ports:
             extra += f"rtp_ports {rtp_ports[0]}-{rtp_ports[1]}\n"
-        _baresip_conf(self.conf, self.port, wav, account, host, extra)
+        _baresip_conf(self.conf, self.port, wav, account, host, extra + config_extra)
         self.log = self.conf / "baresip.log"
         self.proc = subprocess.Popen(
-            ["baresip", "-f", str(self.conf), "-t", str(seconds)],
+            [
+                *(["ip", "netns", "exec", netns] if netns else []),
+                "baresip",
+                "-f",
+                str(self.conf),
+                "-t",
+                str(seconds),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=open(self.log, "w"),
             stderr=subprocess.STDOUT,

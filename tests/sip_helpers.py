@@ -241,9 +241,14 @@ def sipp_call(
     rate: int = 1,
     rate_period_ms: int = 1000,
     service: str = "hotline",
+    host: str = "127.0.0.1",
+    local_ip: str = "127.0.0.1",
+    netns: str = "",
+    limit: int = 0,
 ) -> subprocess.CompletedProcess:
     """`calls` sipp callers speaking `pcap`, `rate` new calls every `rate_period_ms`, calling
-    `service` (the request URI's user: a name or a number)."""
+    `service` (the request URI's user: a name or a number) at `host`; from `local_ip` in the
+    network namespace `netns` when given (`tests.netns`)."""
     scenario = (ROOT / "tests" / "sip" / "uac_speech.xml").read_text()
     scenario = scenario.replace("@PCAP@", str(pcap)).replace("@PAUSE_MS@", str(listen_ms))
     xml = tmp / f"uac_{pcap.stem}.xml"
@@ -253,8 +258,9 @@ def sipp_call(
     assert shutil.which("sipp"), "sipp (Debian sip-tester) is installed by `make test`"
     return subprocess.run(
         [
+            *(["ip", "netns", "exec", netns] if netns else []),
             "sipp",
-            f"127.0.0.1:{port}",
+            f"{host}:{port}",
             "-sf",
             str(xml),
             "-inf",
@@ -268,9 +274,9 @@ def sipp_call(
             "-rp",
             str(rate_period_ms),
             "-l",
-            str(calls),
+            str(limit or calls),
             "-i",
-            "127.0.0.1",
+            local_ip,
             "-p",
             str(local_port or free_port()),
             "-mp",

@@ -203,7 +203,7 @@ def clean_up_lost(store: Any, host: Host, now: float | None = None) -> str:
 class HostsWatch:
     """A thread: this host's heartbeat (`beat` gives its row's changing part), and on the edge
     and API hosts the clean-up of lost hosts and `on_media` told the media hosts' targets
-    whenever they change (Kamailio's dispatcher set)."""
+    whenever they change (Kamailio's dispatcher set; it says False when they did not take)."""
 
     def __init__(
         self,
@@ -212,7 +212,7 @@ class HostsWatch:
         role: str,
         beat: Callable[[], tuple[str, list[int], int, int]] | None = None,
         reap: bool = False,
-        on_media: Callable[[list[tuple[str, int]]], None] | None = None,
+        on_media: Callable[[list[tuple[str, int]]], bool] | None = None,
         on_state: Callable[[str], None] | None = None,
     ) -> None:
         self.store, self.name, self.role = store, name, role
@@ -252,8 +252,8 @@ class HostsWatch:
                 return
             if targets != self._targets:
                 log.info("media hosts' workers: %s", ", ".join(f"{a}:{p}" for a, p in targets) or "none")
-                self._targets = targets
-                self._on_media(targets)
+                if self._on_media(targets):  # else tried again next round
+                    self._targets = targets
 
     def _run(self) -> None:
         while not self.stopping.wait(BEAT_S):

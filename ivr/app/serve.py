@@ -24,16 +24,18 @@ from fastapi import FastAPI
 from ivr.acd.engine import Acd
 from ivr.api import create_app
 from ivr.api.softphone import Softphone
+from ivr.app import roles
 from ivr.app import tls as app_tls
+from ivr.app.hosts import Hosts
+from ivr.app.speech_hosts import HostsEmbedder
 from ivr.app.supervisor import Supervisor
-from ivr.call.record import HOST
 from ivr.dialplan import DialplanError, check_dialplan
 from ivr.dialplan.manager import DialplanManager
 from ivr.privacy.redact import install_log_filter
 from ivr.qa.config import QaConfigError, load_qa_config
 from ivr.qa.screen import Screener
 from ivr.records import Store, StoreError
-from ivr.settings import Settings
+from ivr.settings import HOST_NAME, SPEECH_HOSTS, Settings
 from ivr.telephony.numbers import check_numbers, line_problems
 from speech.service.embedder import BlockingEmbedder
 from speech.service.protocol import Address
@@ -70,6 +72,8 @@ def _with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
         settings = replace(settings, sip_workers=args.sip_workers)
     if getattr(args, "rtp_port", None):
         settings = replace(settings, rtp_port=args.rtp_port)
+    if getattr(args, "role", None):
+        settings = replace(settings, role=args.role)
     return settings
 
 
@@ -84,10 +88,10 @@ def _softphone(settings: Settings, run_dir: Path, secure: bool) -> Softphone | N
 def _tidy_last_run(store: Store) -> None:
     """What the last run left: its calls in flight are interrupted, its live callers leave the
     queue (callbacks stay queued)."""
-    cut = store.calls.mark_interrupted(HOST, reason="ivr serve stopped during the call")
+    cut = store.calls.mark_interrupted(HOST_NAME, reason="ivr serve stopped during the call")
     if cut:
         log.warning("%d call(s) left in flight by the last run: marked interrupted", len(cut))
-    queue = Acd(store.engine, {}).worker_gone(HOST)
+    queue = Acd(store.engine, {}).worker_gone(HOST_NAME)
     if any(queue.values()):
         log.warning("the queue left by the last run: %s", queue)
     if not any(u["role"] == "admin" for u in store.users.list()):
@@ -102,12 +106,20 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_filter()
     run_dir = Path(settings.data_dir).resolve() / "run"  # its metrics folder is ready (ivr.cli.serve)
+    if (problem := roles.missing(settings)) is not None:
+        print(f"ivr: error: {problem}", file=sys.stderr)
+        return 2
     try:
         store = Store(settings.store)
         qa_config = load_qa_config(settings.qa_config)
     except (StoreError, QaConfigError) as e:
         print(f"ivr: error: {e}", file=sys.stderr)
         return 2
+    if settings.role in ("media", "speech"):
+        try:
+            return (roles.serve_media if settings.role == "media" else roles.serve_speech)(settings, store)
+        finally:
+            store.close()
     try:
         tls = app_tls.for_serve(
             settings.tls_cert, settings.tls_key, settings.data_dir, [host, settings.sip_host]
@@ -119,6 +131,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     _tidy_last_run(store)
     api = f"{'https' if tls else 'http'}://{host}:{port}"
     supervisor = Supervisor(settings, str(Path(settings.dialplan).resolve()), api, store, tls)
+    watch = roles.edge_watch(settings, store, supervisor)
     prev = {
         sig: signal.signal(sig, lambda s, f: supervisor.stopping.set())
         for sig in (signal.SIGTERM, signal.SIGINT)
@@ -144,8 +157,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             # wait 30 s for its close_notify before the stop could go on
             timeout_graceful_shutdown=GRACE_S,
         )
+        if watch is not None:
+            watch.start()
         _Server(config, supervisor.stopping).run()
     finally:
+        if watch is not None:
+            watch.stop()
         supervisor.stop()
         store.close()
     return 0
@@ -177,7 +194,11 @@ def _start(
                 raise _StartError("\n".join(problems))
     try:
         supervisor.start_speech()
-        embedder = BlockingEmbedder(Address.parse(supervisor.speech_address, settings.speech_secret))
+        embedder: BlockingEmbedder | HostsEmbedder = (
+            HostsEmbedder(Hosts(store.engine), settings.speech_secret, settings.speech_wait_s)
+            if supervisor.speech_address == SPEECH_HOSTS
+            else BlockingEmbedder(Address.parse(supervisor.speech_address, settings.speech_secret))
+        )
         manager = DialplanManager(settings.dialplan, embedder)
     except DialplanError as e:
         raise _StartError(f"{settings.dialplan}: the dialplan has errors:\n{e}") from None
@@ -205,7 +226,7 @@ def _start(
     async def _startup() -> None:
         app.state.watcher = asyncio.create_task(manager.watch())
 
-    if supervisor.workers:
+    if supervisor.workers or settings.role == "edge":
         try:
             supervisor.start()
         except RuntimeError as e:
@@ -214,6 +235,8 @@ def _start(
     sip = (
         f"sip:hotline@{settings.sip_host}:{settings.sip_port} ({n} workers, {4 * n} calls)" if n else "no SIP"
     )
+    if settings.role == "edge":
+        sip = f"edge sip:hotline@{settings.sip_host}:{settings.sip_port} (to the media hosts in the store)"
     if n and supervisor.tls is not None and settings.tls_sip_port:
         sip += f", SIP over TLS on {settings.sip_host}:{settings.tls_sip_port} (SRTP {supervisor.srtp})"
     if n and settings.websocket_port:

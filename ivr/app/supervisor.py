@@ -14,6 +14,7 @@ order and restarts nothing while it stops.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -31,7 +32,7 @@ from ivr.app.children import EXIT_PORT_TAKEN, die_with_parent, reap_group, spawn
 from ivr.app.edge import TrunkWatch
 from ivr.app.tls import Tls, self_signed
 from ivr.call.record import HOST
-from ivr.settings import Settings
+from ivr.settings import SPEECH_HOSTS, Settings
 from ivr.telephony import kamailio, rtpengine, webrtc
 from ivr.telephony.capacity import auto_workers
 from ivr.telephony.kamailio import dispatcher_state
@@ -78,6 +79,17 @@ class WorkerProc:
     restarts: int = 0
     started_at: float = 0.0
 
+    def taking_calls(self, run_dir: Path) -> bool:
+        """Alive and ready: it publishes its dialplans once it takes calls (`ivr.app.lines`)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        try:
+            return (
+                json.loads((run_dir / f"dialplans-{self.sip_port}.json").read_text())["pid"] == self.proc.pid
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
     def status(self) -> dict:
         alive = self.proc is not None and self.proc.poll() is None
         return {
@@ -103,9 +115,18 @@ class Supervisor:
         self.dialplan = dialplan
         self.api_base = api_base
         self.run_dir = Path(settings.data_dir).resolve() / "run"  # Kamailio changes directory
-        self.own_speech = not settings.speech
-        self.speech_address = settings.speech or default_speech_socket(self.run_dir)
+        self.role = settings.role
+        self.runs_edge = self.role in ("all", "edge")
+        """Kamailio (and rtpengine) here: one box, or the edge of several."""
+        if self.role == "speech":
+            self.own_speech, self.speech_address = True, settings.speech_listen
+        else:
+            self.own_speech = self.role == "all" and not settings.speech
+            self.speech_address = settings.speech or (
+                SPEECH_HOSTS if self.role != "all" else default_speech_socket(self.run_dir)
+            )
         n = auto_workers() if settings.sip_workers is None else settings.sip_workers
+        n = n if self.role in ("all", "media") else 0
         self.workers = [
             WorkerProc(i, settings.sip_port + 2 + i, settings.rtp_port + 200 * i) for i in range(n)
         ]
@@ -146,10 +167,16 @@ class Supervisor:
                 time.sleep(0.1)
 
     def start(self) -> None:
+        """Start the workers (media, all) and Kamailio (edge, all), and supervise them."""
         s = self.settings
         for w in self.workers:
             if not port_free(s.sip_host, w.sip_port):
                 w.sip_port = self._free_port()
+        if not self.runs_edge:
+            for w in self.workers:
+                self._spawn(w)
+            self._thread.start()
+            return
         ws_port = s.websocket_port
         ng_port = self._start_rtpengine() if ws_port else 0
         self.trunks = TrunkWatch(s.numbers, self.run_dir)
@@ -157,7 +184,7 @@ class Supervisor:
             self.run_dir,
             s.sip_host,
             s.sip_port,
-            [(s.sip_host, w.sip_port) for w in self.workers],
+            self.local_targets(),
             store_url=s.store,
             ws_port=ws_port,
             ws_secret=webrtc.load_secret(self.run_dir, create=True) if ws_port else None,
@@ -182,6 +209,21 @@ class Supervisor:
                 )
             time.sleep(0.1)
         self._thread.start()
+
+    def local_targets(self) -> list[tuple[str, int]]:
+        """This box's workers, as Kamailio's dispatcher set (an edge's come from the store)."""
+        return [(self.settings.sip_host, w.sip_port) for w in self.workers]
+
+    def set_targets(self, targets: list[tuple[str, int]]) -> bool:
+        """The edge's dispatcher set, from the media hosts' heartbeats: reloaded, not restarted,
+        with the new-calls limit sized to the workers now behind it. False: not reloaded yet."""
+        kamailio.write_dispatcher_list(self.run_dir, targets)
+        if self.kamailio is None or self.kamailio.poll() is not None:
+            return True  # read at Kamailio's (re)start
+        if kamailio.kamcmd(self.run_dir, "dispatcher.reload") is None:
+            return False
+        kamailio.set_max_cps(self.run_dir, len(targets))
+        return True
 
     def _kamailio_tls(self) -> tuple[Path, Path] | None:
         """Kamailio's certificate: the console's; or, with none, a self-signed one when a trunk is
@@ -236,7 +278,7 @@ class Supervisor:
             **os.environ,
             "IVR_SPEECH": self.speech_address,
             "PYTHONUNBUFFERED": "1",
-            **({"IVR_API_CA": str(self.tls.cert)} if self.tls else {}),
+            **({"IVR_API_CA": str(self.tls.cert)} if self.tls else {}),  # else a media host's own
             "IVR_SRTP": self.srtp,
         }
         w.proc = spawn(
@@ -254,9 +296,11 @@ class Supervisor:
                 "--data-dir",
                 self.settings.data_dir,
                 "--api-base",
-                self.api_base,
+                self.settings.api_url if self.role == "media" else self.api_base,
                 "--hotline",
-                f"{self.settings.sip_host}:{self.settings.sip_port}",
+                self.settings.edge_sip
+                if self.role == "media"
+                else f"{self.settings.sip_host}:{self.settings.sip_port}",
                 *(["--numbers", self.settings.numbers] if self.settings.numbers else []),
             ],
             self.run_dir / f"worker-{w.index}.log",
@@ -294,10 +338,8 @@ class Supervisor:
                             )
                         w.restarts += 1
                         self._spawn(w)
-                if moved:
-                    kamailio.write_dispatcher_list(
-                        self.run_dir, [(self.settings.sip_host, w.sip_port) for w in self.workers]
-                    )
+                if moved and self.role == "all":  # a media host's new ports go with its heartbeat
+                    kamailio.write_dispatcher_list(self.run_dir, self.local_targets())
                     kamailio.kamcmd(self.run_dir, "dispatcher.reload")
                 if self.rtpengine is not None and self.rtpengine.poll() is not None:
                     log.error("rtpengine exited with %s: restarting", self.rtpengine.returncode)

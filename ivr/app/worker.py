@@ -36,6 +36,7 @@ from ivr.analytics import metrics
 from ivr.app import tls
 from ivr.app.children import EXIT_PORT_TAKEN
 from ivr.app.lines import Lines
+from ivr.app.speech_hosts import store_speech_members
 from ivr.call.build import DialplanVersion, build_call, call_record, dialplan_app
 from ivr.call.services import CallServices, open_services
 from ivr.call.session import App, CallSession
@@ -44,7 +45,7 @@ from ivr.dialplan.dialplans import Dialplans
 from ivr.dialplan.prompts import static_prompts
 from ivr.kb.live import LiveKnowledge
 from ivr.records import Store, StoreError, normalize_number
-from ivr.settings import Settings
+from ivr.settings import SPEECH_HOSTS, Settings
 from ivr.telephony.commands import Send
 from ivr.telephony.endpoint import Refused, SipEndpoint, SipSettings, SipStartError
 from ivr.telephony.handoff import PhoneHandoff
@@ -112,7 +113,12 @@ class Worker:
         except SipStartError as e:
             return self._failed(str(e), EXIT_PORT_TAKEN if e.port_taken else 2)
         try:
-            async with open_services(self.settings, rates=(self.sip.sample_rate,)) as services:
+            members = (
+                store_speech_members(self.settings.store, self.settings.speech_secret)
+                if self.settings.speech == SPEECH_HOSTS
+                else None
+            )
+            async with open_services(self.settings, (self.sip.sample_rate,), members) as services:
                 return await self._serve(services)
         except SpeechUnavailable as e:  # `ivr serve` starts the worker again
             log.error("%s", e)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ivr.conversation import TransferOutcome, TransferRequest, Whisper
 from ivr.privacy.redact import Redactor
 from ivr.transport import Transport
-from speech.service.client import SpeechClient
+from speech.service.pool import Speech
 
 T = TypeVar("T")
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 class CallControls:
     transport: Transport
-    speech: SpeechClient
+    speech: Speech
     legs: Legs
     pipeline: SpeechPipeline
     _ended: bool

@@ -13,7 +13,7 @@ from ivr.call.services import APOLOGY
 from ivr.events import Event, EventType
 from ivr.transport import Transport
 from speech.audio import AudioError, decode_file, resample, to_pcm16
-from speech.service.client import SpeechClient
+from speech.service.pool import Speech
 from speech.service.replies import SpeechUnavailable
 from speech.tts import trim_tail_pcm
 
@@ -22,7 +22,7 @@ MAX_RESPONSE_MS = 10000  # an answer later than this was no answer to the caller
 
 class Prompting:
     transport: Transport
-    speech: SpeechClient
+    speech: Speech
     legs: Any
     now_ms: int
     on_response_ms: Callable[[int], None] | None

@@ -20,6 +20,7 @@ from prosody.words import WORDS_PATH, WordsModel
 from speech.service.client import SpeechClient
 from speech.service.embedder import BlockingEmbedder
 from speech.service.local import LocalService
+from speech.service.pool import Members, PoolEmbedder, Speech, SpeechPool
 from speech.service.protocol import Address
 
 APOLOGY = "Sorry, one moment please."
@@ -28,7 +29,7 @@ APOLOGY = "Sorry, one moment please."
 
 @dataclass
 class CallServices:
-    speech: SpeechClient
+    speech: Speech
     _radar_model: Any = None
     queue: Handoff | None = None
     """The hand-over to a queue's agents (`ivr.acd.waiting.QueueHandoff`): a queue with no
@@ -50,7 +51,7 @@ class CallServices:
         return self.queue if self.queue is not None else self.console
 
     @property
-    def embedder(self) -> BlockingEmbedder:
+    def embedder(self) -> BlockingEmbedder | PoolEmbedder:
         """Sentence embeddings for intents and the knowledge base (blocking; use in threads)."""
         return self.speech.embedder
 
@@ -80,12 +81,22 @@ class CallServices:
 
 
 @contextlib.asynccontextmanager
-async def open_services(settings: Any, rates: tuple[int, ...] = (8000, 16000)) -> AsyncIterator[CallServices]:
-    """The services of a process: the speech service at `settings.speech`, or, when that is
-    empty, one started in this process (the same service and protocol, for one-shot
+async def open_services(
+    settings: Any, rates: tuple[int, ...] = (8000, 16000), speech_members: Members | None = None
+) -> AsyncIterator[CallServices]:
+    """The services of a process: the speech service at `settings.speech` (several, comma-
+    separated: a pool), the pool of `speech_members` (the store's speech hosts), or, when
+    neither is given, one started in this process (the same service and protocol, for one-shot
     commands). The apology for a service outage is pinned at each of `rates`."""
     local = None
-    if settings.speech:
+    client: Speech
+    if speech_members is not None:
+        client = SpeechPool(speech_members)
+    elif "," in settings.speech:
+        client = SpeechPool(
+            [Address.parse(a, settings.speech_secret) for a in settings.speech.split(",") if a.strip()]
+        )
+    elif settings.speech:
         client = SpeechClient(Address.parse(settings.speech, settings.speech_secret))
     else:
         local = await asyncio.to_thread(LocalService(settings.speech_service()).start)

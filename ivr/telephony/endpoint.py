@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from ivr.settings import HOST_NAME
 from ivr.telephony.commands import Send
 from ivr.telephony.dispatch import Dispatch
 from ivr.telephony.hold_media import HOLD_LEVEL_CHECK_S, HoldMedia
@@ -91,7 +93,10 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._calls: dict[str, _Call] = {}
         self._seq = 0
-        self.epoch = __import__("time").strftime("%Y%m%d%H%M%S")
+        # a call's id: unique across hosts (two media hosts have the same ports and start together)
+        self.epoch = (
+            time.strftime("%Y%m%d%H%M%S") + "-" + (re.sub(r"[^A-Za-z0-9]+", "-", HOST_NAME)[:32] or "host")
+        )
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._error: BaseException | None = None

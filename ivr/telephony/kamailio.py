@@ -57,6 +57,7 @@ loadmodule "pipelimit.so"
 modparam("ctl", "binrpc", "unix:{ctl_socket}")
 modparam("statistics", "variable", "ivr_rejected")
 modparam("pipelimit", "timer_interval", 1)
+modparam("pv", "shvset", "max_cps=i:{max_cps}")
 modparam("tm", "fr_timer", 3000)
 modparam("tm", "fr_inv_timer", 30000)
 modparam("rr", "enable_full_lr", 1)
@@ -65,6 +66,7 @@ modparam("dispatcher", "flags", 2)
 modparam("dispatcher", "ds_ping_method", "OPTIONS")
 modparam("dispatcher", "ds_ping_from", "sip:dispatcher@{host}:{port}")
 modparam("dispatcher", "ds_ping_interval", {ping_interval})
+modparam("dispatcher", "reload_delta", 1)  # an edge follows its media hosts' heartbeats each second
 modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
 modparam("dispatcher", "ds_inactive_threshold", 1)
@@ -106,9 +108,10 @@ request_route {{
     }}
     t_check_trans();
     record_route();
-{trunk_outbound}{agents_invite}{trunk_inbound}    if (!pl_check("new-calls", "TAILDROP", "{max_cps}")) {{
+{trunk_outbound}{agents_invite}{trunk_inbound}    if (!pl_check("new-calls", "TAILDROP", "$shv(max_cps)")) {{
         # past what the workers can set up a second: a clean 503 the carrier retries, no crash
-        xlog("L_WARN", "over {max_cps} new calls a second: $rU refused (503)\n");
+        # (max_cps follows the workers behind the edge: `set_max_cps`)
+        xlog("L_WARN", "over $shv(max_cps) new calls a second: $rU refused (503)\n");
         append_to_reply("Retry-After: 1\r\n");
         update_stat("ivr_rejected", "+1");
         sl_send_reply("503", "Service Unavailable");
@@ -310,6 +313,11 @@ def _agents_parts(
         "ws_cancel": "rtpengine_delete(); " if parts["ws_media"] else "",
         **parts,
     }
+
+
+def set_max_cps(run_dir: Path, workers: int) -> None:
+    """The new-calls limit for `workers` behind the edge, live (no restart)."""
+    kamcmd(run_dir, "pv.shvSet", "max_cps", "int", str(CPS_PER_WORKER * max(workers, 1)))
 
 
 def write_dispatcher_list(directory: Path, workers: Sequence[tuple[str, int]]) -> Path:

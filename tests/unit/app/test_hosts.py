@@ -98,7 +98,7 @@ def test_the_watch_beats_reaps_and_keeps_the_dispatcher_set_in_step(store):
     sets: list[list[tuple[str, int]]] = []
     beat = ("10.0.0.2", [5062, 5063], 8, 0)
     media = HostsWatch(store, "media-a", "media", beat=lambda: beat)
-    edge = HostsWatch(store, "edge", "edge", reap=True, on_media=sets.append)
+    edge = HostsWatch(store, "edge", "edge", reap=True, on_media=lambda t: sets.append(t) is None)
     media.tick()
     edge.tick()
     edge.tick()  # nothing changed: no reload
