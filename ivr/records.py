@@ -3,6 +3,8 @@ place that puts them together, for the processes, the API and the command line."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ivr.acd.agents import Agents
 from ivr.acd.desk import ConsoleRecords
 from ivr.acd.transfers import Transfers
@@ -31,8 +33,8 @@ class Store(Database):
     """One store with every feature's records: `directory`, `calls`, `users`, `agents`,
     `console` (wrap-ups, monitoring), `kb`, `qa`."""
 
-    def __init__(self, url: str, migrate_schema: bool = True) -> None:
-        super().__init__(url, migrate_schema)
+    def __init__(self, url: str, migrate_schema: bool = True, spill_dir: Path | None = None) -> None:
+        super().__init__(url, migrate_schema, spill_dir)
         self.directory = Directory(self.engine)
         self.calls = CallRecords(self.engine)
         self.users = Users(self.engine)

@@ -13,10 +13,13 @@ worker sees the same one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from ivr.acd import briefing, policy
 from ivr.acd.callback import offer_callback, spoken_tail
@@ -31,6 +34,15 @@ NOBODY = (
     " one to become free will take your call."
 )
 CALLBACK_KEY = "1"
+STORE_AWAY = "Our systems are slow for a moment. Please stay on the line, you keep your place."
+"""Said once when the queue's store is away (the caller then waits on hold until it is back)."""
+T = TypeVar("T")
+
+
+class _CallerLeft(Exception):
+    """The caller hung up while the queue waited for the store."""
+
+
 History = Callable[[str, str], dict[str, Any] | None]
 """`(number, call_id) -> the caller's past calls` for the briefing and the screen pop."""
 AGENT_WORDS = re.compile(r"\b(agent|person|human|someone|operator|representative)\b")
@@ -69,6 +81,29 @@ class _Wait:
         self.ready = True
         self.offered_callback = False
 
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """A queue operation on the store. While the store is away (PostgreSQL restarting) the
+        caller is told once and keeps their place on hold; it is tried again each second of
+        the call until it is back, or the caller hangs up (`_CallerLeft`)."""
+        told = False
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args)
+            except (OperationalError, InterfaceError) as e:
+                if not told:
+                    told = True
+                    self.s.emit(
+                        EventType.ERROR,
+                        message=f"the store is away: {str(e).splitlines()[0]}"[:300],
+                        stage="queue",
+                    )
+                    if not self.s.caller_gone:
+                        await self.s.say(STORE_AWAY)
+                        await self.s.start_hold()
+                item = await self.s.wait_input(1000)
+                if item.kind is InputKind.HANGUP or self.s.caller_gone:
+                    raise _CallerLeft from None
+
     def emit_transfer(self, outcome: str) -> None:
         r = self.request
         self.s.emit(EventType.TRANSFER, queue=r.queue, reason=r.reason, tier=r.tier, outcome=outcome)
@@ -77,7 +112,7 @@ class _Wait:
         self.s.emit(EventType.QUEUE_LEAVE, reason=reason, wait_ms=self.s.now_ms - self.joined_ms, **extra)
 
     async def announce(self) -> None:
-        place = await asyncio.to_thread(self.acd.place, self.call_id)
+        place = await self.db(self.acd.place, self.call_id)
         self.s.emit(EventType.QUEUE_UPDATE, position=place.position, wait_s=round(place.wait_s))
         await self.say_place(place)
 
@@ -99,7 +134,7 @@ class _Wait:
         ready = room is None or room > 0
         if ready != self.ready:
             self.ready = ready
-            await asyncio.to_thread(self.acd.set_ready, self.call_id, ready)
+            await self.db(self.acd.set_ready, self.call_id, ready)
 
     async def past_calls(self) -> dict[str, Any] | None:
         """The caller's past calls (read once: the pop and the briefing both show them)."""
@@ -133,7 +168,7 @@ class _Wait:
                 await self.s.say("Thank you for waiting. You keep your place in the queue.")
                 await self.s.start_hold()
             return False
-        place = await asyncio.to_thread(self.acd.to_callback, self.call_id, number)
+        place = await self.db(self.acd.to_callback, self.call_id, number)
         self.leave("callback", number=number)
         self.emit_transfer("callback")
         await self.s.say(
@@ -151,7 +186,7 @@ class _Wait:
             answer = await asyncio.to_thread(self.request.assistant, text)
         await self.s.stop_hold()
         if answer:
-            self.s.emit(EventType.QUEUE_UPDATE, position=(await asyncio.to_thread(self.acd.place, self.call_id)).position,
+            self.s.emit(EventType.QUEUE_UPDATE, position=(await self.db(self.acd.place, self.call_id)).position,
                         reason="answered a question while waiting")  # fmt: skip
             await self.s.say(answer + " You keep your place in the queue.")
         else:
@@ -181,12 +216,12 @@ class _Wait:
             said = {}
         s.emit(EventType.AGENT_OFFER, agent=agent.name, outcome=word, **said)
         if outcome is TransferOutcome.CONNECTED:
-            await asyncio.to_thread(self.acd.answered, self.call_id, agent.name)
+            await self.db(self.acd.answered, self.call_id, agent.name)
             s.agent = agent.name
             self.leave("answered", agent=agent.name)
             self.emit_transfer("bridged")
             return outcome
-        after = await asyncio.to_thread(self.acd.missed, self.call_id, agent.name)
+        after = await self.db(self.acd.missed, self.call_id, agent.name)
         s.discard_speech()  # said over the ringback: answering each now would be a burst of stale replies
         s.emit(EventType.QUEUE_UPDATE, position=1, reason=f"{agent.name}: {word} ({after.state})")
         if not s.caller_gone:
@@ -204,9 +239,13 @@ class _Wait:
             "tier": request.tier,
             "history": await self.past_calls() or {},
         }
-        place = await asyncio.to_thread(
-            acd.join, self.call_id, request.queue, priority, request.skill, reasons, s.masked(pop)
-        )
+        try:
+            place = await self.db(
+                acd.join, self.call_id, request.queue, priority, request.skill, reasons, s.masked(pop)
+            )
+        except _CallerLeft:  # hung up before the store came back: never in the queue
+            self.emit_transfer("abandoned")
+            return TransferOutcome.NO_ANSWER
         s.emit(
             EventType.QUEUE_JOIN,
             queue=request.queue,
@@ -221,7 +260,7 @@ class _Wait:
                     return TransferOutcome.CALLBACK
             else:  # an agent free now rings at once; else the caller hears their place
                 await self.set_ready()
-                agent = await asyncio.to_thread(acd.claim, self.call_id) if self.ready else None
+                agent = await self.db(acd.claim, self.call_id) if self.ready else None
                 if agent is not None and await self.ring(agent) is TransferOutcome.CONNECTED:
                     return TransferOutcome.CONNECTED
                 if agent is None and not s.caller_gone:
@@ -231,7 +270,7 @@ class _Wait:
             while True:
                 await self.set_ready()
                 may = self.ready and not acd.nobody_free()
-                agent = await asyncio.to_thread(acd.claim, self.call_id) if may else None
+                agent = await self.db(acd.claim, self.call_id) if may else None
                 if agent is not None:
                     if await self.ring(agent) is TransferOutcome.CONNECTED:
                         return TransferOutcome.CONNECTED
@@ -239,13 +278,13 @@ class _Wait:
                         continue
                 item = await s.wait_input(1000)  # a second of the call's time
                 if item.kind is InputKind.HANGUP or s.caller_gone:
-                    await asyncio.to_thread(acd.leave, self.call_id, "abandoned")
+                    await self.db(acd.leave, self.call_id, "abandoned")
                     self.leave("abandoned")
                     self.emit_transfer("abandoned")
                     return TransferOutcome.NO_ANSWER
                 if item.kind is InputKind.AFFECT and item.level == "escalate":
-                    if await asyncio.to_thread(acd.escalate, self.call_id):
-                        place = await asyncio.to_thread(acd.place, self.call_id)
+                    if await self.db(acd.escalate, self.call_id):
+                        place = await self.db(acd.place, self.call_id)
                         s.emit(
                             EventType.QUEUE_UPDATE, position=place.position, reason="the caller sounds upset"
                         )
@@ -258,7 +297,7 @@ class _Wait:
                     if not self.offered_callback and await self.to_callback(nobody=False):
                         return TransferOutcome.CALLBACK
                     if s.now_ms - self.joined_ms >= self.rules.max_wait_s * 1000 * 2 or s.caller_gone:
-                        await asyncio.to_thread(acd.leave, self.call_id, "timeout")
+                        await self.db(acd.leave, self.call_id, "timeout")
                         self.leave("timeout")
                         self.emit_transfer("no_answer")
                         await s.stop_hold()
@@ -266,8 +305,15 @@ class _Wait:
                 if s.now_ms >= next_update:
                     next_update = s.now_ms + ANNOUNCE_MS
                     await self.announce()
+        except _CallerLeft:  # hung up while the store was away
+            with contextlib.suppress(SQLAlchemyError):
+                await asyncio.to_thread(acd.leave, self.call_id, "abandoned")
+            self.leave("abandoned")
+            self.emit_transfer("abandoned")
+            return TransferOutcome.NO_ANSWER
         except asyncio.CancelledError:
-            await asyncio.shield(asyncio.to_thread(acd.leave, self.call_id, "interrupted"))
+            with contextlib.suppress(SQLAlchemyError):  # the store away: the host's clean-up leaves it
+                await asyncio.shield(asyncio.to_thread(acd.leave, self.call_id, "interrupted"))
             raise
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ivr.analytics.metrics import LiveFigures, exposition
 from ivr.api.agents import agents_router
@@ -31,6 +32,8 @@ from ivr.console.pages import mount_console
 
 __all__ = ["BackgroundServer", "create_app", "demo_account"]
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+STORE_RETRY_AFTER_S = 5
+"""What a client is told to wait when the store is away (503)."""
 
 
 def create_app(
@@ -55,6 +58,16 @@ def create_app(
         app.state.figures = LiveFigures(store.engine, qa_config.timezone if qa_config is not None else "UTC")
     app.state.recordings_dir = (run_dir.parent / "calls") if run_dir is not None else None
     started = time.time()
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def store_away(request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL restarting, a network cut to it: a moment's wait, not a server error
+        return JSONResponse(
+            {"detail": "the store is unavailable for the moment; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+        )
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:

@@ -219,6 +219,7 @@ class HostsWatch:
         self.hosts = Hosts(store.engine)
         self._beat, self._reap, self._on_media, self._on_state = beat, reap, on_media, on_state
         self._targets: list[tuple[str, int]] | None = None
+        self._reachable_since: float | None = None
         self.state = "up"
         self.stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hosts", daemon=True)
@@ -240,9 +241,16 @@ class HostsWatch:
                 log.warning("heartbeat not written: %s", e)
         if self._reap:
             try:
-                for host in self.hosts.claim_lost():
-                    log.warning(clean_up_lost(self.store, host))
+                # only once the store has been reachable for a whole loss interval: after an
+                # outage (or a start) every host's heartbeat is old until it beats again
+                if self._reachable_since is None:
+                    self.hosts.list()
+                    self._reachable_since = time.monotonic()
+                if time.monotonic() - self._reachable_since > LOST_AFTER_S + BEAT_S:
+                    for host in self.hosts.claim_lost():
+                        log.warning(clean_up_lost(self.store, host))
             except Exception as e:
+                self._reachable_since = None
                 log.warning("could not look for lost hosts: %s", e)
         if self._on_media is not None:
             try:

@@ -152,7 +152,9 @@ class Worker:
             files = {"main": Path(self.dialplan_path)}
         dialplans = await asyncio.to_thread(Dialplans, files, services.embedder)
         try:
-            store = await asyncio.to_thread(Store, self.settings.store)
+            store = await asyncio.to_thread(
+                Store, self.settings.store, True, Path(self.settings.data_dir) / "run"
+            )
         except StoreError as e:
             return self._failed(str(e), 2)
         try:

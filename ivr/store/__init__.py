@@ -7,6 +7,7 @@ No feature logic: each feature owns its queries (`ivr.acd.agents`, `ivr.kb.entri
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from ivr.store.engine import StoreError, UserError, default_url, migrate, open_engine, safe_url
 from ivr.store.writer import StoreWriter
@@ -18,8 +19,11 @@ class Database:
     """One store, opened (and migrated to the newest schema) from a URL, with the process's
     writer thread."""
 
-    def __init__(self, url: str, migrate_schema: bool = True) -> None:
+    def __init__(self, url: str, migrate_schema: bool = True, spill_dir: Path | None = None) -> None:
+        """`spill_dir`: where the writer keeps its oldest records while the store is away (a
+        worker's run folder); None: in memory only."""
         self.url = url
+        self.spill_dir = spill_dir
         self.engine = open_engine(url)
         if migrate_schema:
             migrate(self.engine)
@@ -31,7 +35,7 @@ class Database:
         """The process's writer thread (started on first use)."""
         with self._lock:
             if self._writer is None:
-                self._writer = StoreWriter(self.engine)
+                self._writer = StoreWriter(self.engine, spill_dir=self.spill_dir)
             return self._writer
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ Category: e2e (as root: CI runs as root)."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 import threading
@@ -15,7 +16,15 @@ import pytest
 
 from tests.baresip import BaresipAgent
 from tests.lab_hotline import QUEUE, TALK, LabHotline
-from tests.sip_helpers import AGENT_PASSWORD, ROOT, registered, sipp_call, speech_wav, wait_until
+from tests.sip_helpers import (
+    AGENT_PASSWORD,
+    ROOT,
+    fixture_pcap,
+    registered,
+    sipp_call,
+    speech_wav,
+    wait_until,
+)
 from tests.tools.pcap import write_rtp_pcap
 
 pytestmark = [
@@ -225,3 +234,36 @@ def test_a_media_host_lost_mid_call_with_callers_queued(lab, quiet, tmp_path):
     finally:
         ann.stop()
         back.stop()
+
+
+def _events(lab, t0: float) -> list[list[dict]]:
+    """The calls' event logs (JSONL) the media hosts wrote since `t0`, oldest first."""
+    files = [p for host in ("media1", "media2") for p in (lab.tmp / host / "calls").glob("*.jsonl")]
+    fresh = sorted((p for p in files if p.stat().st_mtime >= t0), key=lambda p: p.stat().st_mtime)
+    return [[json.loads(x) for x in p.read_text().splitlines() if x.strip()] for p in fresh]
+
+
+def test_a_speech_host_killed_mid_utterance_the_caller_is_still_heard(lab, tmp_path):
+    """The caller speaks; speech1 dies (-9, every process) while they do: the pool sends the
+    decodes to speech2 and the caller's words are heard, with no apology."""
+    pcap = fixture_pcap(tmp_path / "speech.pcap", 7, 4)
+    t0 = time.time()
+    box: dict = {}
+    caller = threading.Thread(target=lambda: box.update(r=_call(lab, tmp_path / "talk", pcap, 25000)))
+    caller.start()
+
+    def speaking() -> bool:
+        calls = _events(lab, t0)
+        return bool(calls) and any(e["type"] == "speech_start" for e in calls[-1])
+
+    wait_until(speaking, 60, "the caller to start speaking")
+    lab.lab.kill_host("speech1")
+    caller.join(timeout=90)
+    assert box["r"].returncode == 0
+    (events,) = _events(lab, t0)
+    finals = [e for e in events if e["type"] == "final_transcript"]
+    assert any("shook hands" in e["text"].lower() for e in finals), [e["text"] for e in finals]
+    assert not any(e.get("prompt") == "service_apology" for e in events), "the caller heard an apology"
+    wait_until(
+        lambda: "speech1" not in [n for n, h in lab.hosts().items() if h["state"] == "up"], 15, "speech1 lost"
+    )

@@ -144,6 +144,7 @@ export function AgentView({ me }) {
       <div class="col">
         <section class="live" aria-label="live call">
           <h3>${pop ? (ended ? `Call ended (${words(ended.outcome)})` : "Live call") : "Live call"} ${radar.length ? html`<${Level} level=${radar[radar.length - 1].level} />` : ""}</h3>
+          ${ended && ended.outcome === "interrupted" && ended.end_reason ? html`<p class="error" role="alert">The caller was lost: ${ended.end_reason}</p>` : ""}
           <${RadarChart} points=${radar} />
           <${Transcript} lines=${lines} live=${!ended} />
         </section>

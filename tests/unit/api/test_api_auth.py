@@ -179,3 +179,22 @@ def test_a_transfer_number_out_of_range_is_a_clear_error_not_a_crash(transfer_id
         .status_code
         == 404
     )
+
+
+def test_the_store_away_is_a_503_with_retry_after_not_a_500():
+    """PostgreSQL restarting: every route that needs the store says to try again shortly."""
+    from ivr.records import Store
+    from tests.sip_helpers import free_port
+
+    away = Store(
+        f"postgresql+psycopg://ivr@127.0.0.1:{free_port()}/ivr", migrate_schema=False
+    )  # nobody listens
+    try:
+        client = TestClient(create_app(store=away), raise_server_exceptions=False)
+        r = client.post("/api/login", json={"user": "ann", "password": "correct horse battery"})
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+        r = client.get("/api/calls", headers={"Authorization": "Bearer some-token"})
+        assert r.status_code == 503 and "try again" in r.json()["detail"]
+        assert client.get("/api/health").status_code == 200  # health needs no store
+    finally:
+        away.close()

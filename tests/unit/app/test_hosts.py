@@ -93,6 +93,25 @@ def test_a_lost_media_host_is_cleaned_up_once_by_the_survivors(store):
     assert hosts.get("media-a").note == ""
 
 
+def test_the_watch_reaps_only_once_the_store_has_been_up_a_whole_loss_interval(store, monkeypatch):
+    """After PostgreSQL restarts every heartbeat is old: the hosts must get to beat again
+    before anyone is taken for lost."""
+    import ivr.app.hosts as hosts_mod
+
+    hosts = Hosts(store.engine)
+    import time
+
+    hosts.beat("media-a", "media", "10.0.0.2", [5062], 4, 0, 100, now=time.time() - 60)  # before the outage
+    clock = [1000.0]
+    monkeypatch.setattr(hosts_mod.time, "monotonic", lambda: clock[0])
+    edge = HostsWatch(store, "edge", "edge", reap=True)
+    edge.tick()  # the store just came back (or the edge just started)
+    assert hosts.get("media-a").state == "up"
+    clock[0] += LOST_AFTER_S + 2
+    edge.tick()
+    assert hosts.get("media-a").state == "lost"
+
+
 def test_the_watch_beats_reaps_and_keeps_the_dispatcher_set_in_step(store):
     hosts = Hosts(store.engine)
     sets: list[list[tuple[str, int]]] = []

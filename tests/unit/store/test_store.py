@@ -274,3 +274,57 @@ def test_agents(store):
         store.agents.add("bob", "correct horse", ["sales"], level=7)
     store.agents.add("ann", "another password", ["sales"], replace=True)
     assert store.agents.get("ann").skills == {"sales"} and [a.name for a in store.agents.list()] == ["ann"]
+
+
+def test_a_long_outage_spills_the_oldest_to_disk_and_loses_or_repeats_nothing(tmp_path, monkeypatch):
+    import sqlite3
+
+    from sqlalchemy import func, select
+
+    from ivr.store import engine as engine_mod
+    from ivr.store.ops import CallEvents, CallStarted
+    from ivr.store.spill import SpillFile, encode
+    from ivr.store.tables import call_events
+    from ivr.store.writer import StoreWriter
+
+    monkeypatch.setattr(engine_mod, "BUSY_TIMEOUT_MS", 50)
+    url = f"sqlite:///{tmp_path / 'away.sqlite3'}"
+    store = Store(url)
+    spill = tmp_path / "run"
+    # a process that died in an earlier outage left two operations on disk
+    spill.mkdir()
+    orphan = [
+        CallStarted({"id": "orphan", "started_at": 1.0}),
+        CallEvents([{"call_id": "orphan", "seq": 0, "t_ms": 0, "type": "call_start", "data": "{}"}]),
+    ]
+    (spill / "store-spill-999999999.jsonl").write_text("".join(encode(o) + "\n" for o in orphan))
+    other = sqlite3.connect(tmp_path / "away.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the store is away
+    writer = StoreWriter(store.engine, retry_s=0.01, spill_dir=spill, memory_ops=5)
+    for i in range(20):
+        rec = CallRecord(f"c{i}", writer)
+        rec(make(f"c{i}", 0, T.CALL_START, sample_rate=8000))
+        rec(make(f"c{i}", 10, T.CALL_END, duration_ms=10))
+    deadline = time.monotonic() + 30
+    while writer.pending < 40 or writer.stats.retries < 2:  # all taken in, the oldest on disk
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    on_disk = sorted(spill.glob("store-spill-*.jsonl"))
+    assert len(on_disk) == 2 and writer.pending >= 40
+    other.execute("ROLLBACK")
+    other.close()
+    assert writer.flush()
+    assert not list(spill.glob("store-spill-*.jsonl"))  # read back and removed
+    got = {c["id"]: c for c in store.calls.list(limit=100).calls}
+    assert set(got) == {f"c{i}" for i in range(20)} | {"orphan"}
+    assert all(got[f"c{i}"]["outcome"] == "caller_hung_up" for i in range(20))
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(call_events)).scalar_one() == 41
+    # a batch committed whose answer was lost comes again: refused as a repeat, not doubled
+    writer.submit(CallEvents([{"call_id": "c1", "seq": 0, "t_ms": 0, "type": "call_start", "data": "{}"}]))
+    assert writer.flush() and writer.stats.repeats == 1
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(call_events)).scalar_one() == 41
+    writer.close()
+    assert SpillFile(spill).count == 0
+    store.close()
