@@ -6,10 +6,12 @@ that hold the hotline's port)."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +74,35 @@ def spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> 
         start_new_session=True,
         preexec_fn=die_with_parent,
     )
+
+
+@dataclass
+class WorkerProc:
+    index: int
+    sip_port: int
+    rtp_port: int
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+    def taking_calls(self, run_dir: Path) -> bool:
+        """Alive and ready: it publishes its dialplans once it takes calls (`ivr.app.lines`)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        try:
+            return (
+                json.loads((run_dir / f"dialplans-{self.sip_port}.json").read_text())["pid"] == self.proc.pid
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def status(self) -> dict:
+        alive = self.proc is not None and self.proc.poll() is None
+        return {
+            "index": self.index,
+            "sip_port": self.sip_port,
+            "rtp_port": self.rtp_port,
+            "pid": self.proc.pid if self.proc else None,
+            "alive": alive,
+            "restarts": self.restarts,
+        }

@@ -14,7 +14,6 @@ order and restarts nothing while it stops.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -22,13 +21,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ivr.acd.engine import Acd
 from ivr.analytics.multiprocess import process_died
-from ivr.app.children import EXIT_PORT_TAKEN, die_with_parent, reap_group, spawn
+from ivr.app.children import EXIT_PORT_TAKEN, WorkerProc, die_with_parent, reap_group, spawn
 from ivr.app.edge import TrunkWatch
 from ivr.app.tls import Tls, self_signed
 from ivr.call.record import HOST
@@ -68,38 +66,6 @@ def default_speech_socket(run_dir: Path) -> str:
 
     digest = hashlib.sha1(str(run_dir).encode()).hexdigest()[:12]
     return str(Path(tempfile.gettempdir()) / f"ivr-speech-{digest}.sock")
-
-
-@dataclass
-class WorkerProc:
-    index: int
-    sip_port: int
-    rtp_port: int
-    proc: subprocess.Popen | None = None
-    restarts: int = 0
-    started_at: float = 0.0
-
-    def taking_calls(self, run_dir: Path) -> bool:
-        """Alive and ready: it publishes its dialplans once it takes calls (`ivr.app.lines`)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return False
-        try:
-            return (
-                json.loads((run_dir / f"dialplans-{self.sip_port}.json").read_text())["pid"] == self.proc.pid
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
-
-    def status(self) -> dict:
-        alive = self.proc is not None and self.proc.poll() is None
-        return {
-            "index": self.index,
-            "sip_port": self.sip_port,
-            "rtp_port": self.rtp_port,
-            "pid": self.proc.pid if self.proc else None,
-            "alive": alive,
-            "restarts": self.restarts,
-        }
 
 
 class Supervisor:

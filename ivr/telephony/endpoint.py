@@ -93,10 +93,8 @@ class SipEndpoint(Dispatch, HoldMedia, MonitorLegs, OutboundLegs):
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._calls: dict[str, _Call] = {}
         self._seq = 0
-        # a call's id: unique across hosts (two media hosts have the same ports and start together)
-        self.epoch = (
-            time.strftime("%Y%m%d%H%M%S") + "-" + (re.sub(r"[^A-Za-z0-9]+", "-", HOST_NAME)[:32] or "host")
-        )
+        host = re.sub(r"[^A-Za-z0-9]+", "-", HOST_NAME)[:32] or "host"  # two media hosts: same ports
+        self.epoch = f"{time.strftime('%Y%m%d%H%M%S')}-{host}"  # a call's id is unique across hosts
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._error: BaseException | None = None

@@ -204,3 +204,40 @@ def test_a_websocket_from_another_site_gets_no_session(served):
             url, additional_headers={"Cookie": f"ivr_session={cookie}", "Origin": "http://evil.example"}
         )
     assert e.value.response.status_code == 403
+
+
+def test_the_agent_sees_the_caller_was_lost_when_their_media_host_dies(served, chromium):
+    """The host holding ann's call stops beating: the survivors close the call and free ann;
+    her page says the caller was lost and why, and offers the wrap-up."""
+    import time
+
+    from ivr.app.hosts import Hosts, clean_up_lost
+    from ivr.call.record import HOST
+
+    store, base = served
+    acd = Acd(store.engine, {"billing": QueueRules("billing", frozenset({"billing"}))})
+    agent = Page(chromium, base)
+    try:
+        agent.sign_in("ann", PASSWORD)
+        expect(agent.page.locator(".statebar .pill")).to_have_text("logged out", timeout=WAIT_MS)
+        agent.page.keyboard.press("Alt+1")
+        expect(agent.page.locator(".statebar .pill")).to_have_text("available", timeout=WAIT_MS)
+        hosts = Hosts(store.engine)
+        hosts.beat(HOST, "media", "10.0.0.2", [5062], 4, 1, 100, now=time.time() - 60)  # silent a minute
+        _call(store, "call-2")
+        acd.join("call-2", "billing", 0, context={"caller": {"name": "Ada Lovelace"}})
+        assert acd.claim("call-2").name == "ann"
+        acd.answered("call-2", "ann")
+        expect(agent.page.locator(".transcript")).to_contain_text(
+            "connecting you to billing", timeout=WAIT_MS
+        )
+        (lost,) = hosts.claim_lost()
+        clean_up_lost(store, lost)
+        alert = agent.page.locator("[role=alert]", has_text="The caller was lost")
+        expect(alert).to_contain_text(f"host {HOST} was lost", timeout=WAIT_MS)
+        expect(agent.page.locator("form.wrapup")).to_be_visible(timeout=WAIT_MS)
+        expect(agent.page.locator(".statebar .pill")).to_have_text("wrap up", timeout=WAIT_MS)
+        agent.shot("agent-caller-lost")
+        assert not agent.errors, agent.errors
+    finally:
+        agent.close()

@@ -106,7 +106,7 @@ def _speech_log(lab, host: str) -> str:
 
 def test_twenty_calls_are_spread_over_both_media_hosts(lab, quiet, tmp_path):
     t0 = time.time()
-    result = _call(lab, tmp_path / "spread", quiet, 3000, calls=20, rate=4, limit=8)  # 8 at once, 16 lines
+    result = _call(lab, tmp_path / "spread", quiet, 1500, calls=20, rate=4, limit=8)  # 8 at once, 16 lines
     assert result.returncode == 0, (tmp_path / "spread" / "sipp_errors.log").read_text()[-2000:]
     rows = lab.wait_sql(
         f"select id, host, status, outcome from calls where called = '{TALK}' and started_at >= {t0}",
@@ -127,7 +127,7 @@ def _live_host(lab, t0: float, number: str = TALK) -> list[dict]:
 def test_a_drained_host_takes_no_new_calls_and_its_calls_finish(lab, quiet, tmp_path):
     t0 = time.time()
     box: dict = {}
-    first = threading.Thread(target=lambda: box.update(r=_call(lab, tmp_path / "long", quiet, 15000)))
+    first = threading.Thread(target=lambda: box.update(r=_call(lab, tmp_path / "long", quiet, 9000)))
     first.start()
     (row,) = lab.wait_sql(
         f"select id, host from calls where status = 'live' and started_at >= {t0}", len, 30, "the first call"
@@ -299,21 +299,21 @@ def _api(lab, *args: str) -> str:
 
 
 def test_postgresql_restarted_during_ten_calls_loses_and_doubles_nothing(lab, quiet, tmp_path):
-    """PostgreSQL stops for 15 s while ten callers are on: the calls go on, the API says 503
+    """PostgreSQL stops for 10 s while ten callers are on: the calls go on, the API says 503
     with Retry-After, and afterwards every event each worker logged is in the store once."""
     assert lab.pg is not None
     token = _api(lab)
     t0 = time.time()
     box: dict = {}
     callers = threading.Thread(
-        target=lambda: box.update(r=_call(lab, tmp_path / "ten", quiet, 30000, calls=10, rate=5))
+        target=lambda: box.update(r=_call(lab, tmp_path / "ten", quiet, 22000, calls=10, rate=5))
     )
     callers.start()
     wait_until(lambda: len(_events(lab, t0)) == 10, 60, "ten calls on")
     lab.pg.stop()
     try:
         assert _api(lab, token) == "503 5"
-        time.sleep(15)  # the outage itself: what the test is about, not a wait for an event
+        time.sleep(10)  # the outage itself: what the test is about, not a wait for an event
     finally:
         lab.pg.start()
     callers.join(timeout=120)
