@@ -291,3 +291,37 @@ def test_a_worker_given_a_broken_dialplan_names_its_errors_and_exits(ivr_cmd, tm
     failed = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith('{"worker"')]
     assert failed and failed[-1]["worker"] == "failed" and "the dialplan has errors" in failed[-1]["error"]
     assert "bad_condition.yaml:" in failed[-1]["error"] and "Traceback" not in proc.stdout + proc.stderr
+
+
+PG = "postgresql+psycopg://ivr@10.0.0.5/ivr"
+
+
+@pytest.mark.parametrize(
+    "role,env,message",
+    [
+        ("media", {"IVR_STORE_URL": PG, "IVR_SPEECH_SECRET": "s"}, "--role media needs IVR_EDGE_SIP"),
+        (
+            "media",
+            {"IVR_STORE_URL": PG, "IVR_EDGE_SIP": "10.0.0.2:5060", "IVR_SPEECH_SECRET": "s"},
+            "IVR_API_URL",
+        ),
+        ("speech", {"IVR_STORE_URL": PG, "IVR_SPEECH_SECRET": "s"}, "--role speech needs IVR_SPEECH_LISTEN"),
+        ("speech", {"IVR_STORE_URL": PG, "IVR_SPEECH_LISTEN": "10.0.0.3:7100"}, "needs IVR_SPEECH_SECRET"),
+        ("edge", {}, "--role edge needs IVR_STORE_URL"),
+        ("api", {"IVR_STORE_URL": "sqlite:////tmp/x.sqlite3"}, "shared PostgreSQL, not a SQLite file"),
+        ("media", {"IVR_STORE_URL": PG, "IVR_EDGE_SIP": "edge"}, "IVR_EDGE_SIP='edge': expected HOST:PORT"),
+    ],
+)
+def test_a_role_without_a_setting_it_needs_stops_with_one_line_naming_it(
+    ivr_cmd, tmp_path, role, env, message
+):
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+    proc = subprocess.run(
+        [*ivr_cmd, "serve", "--role", role, "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, env={**base, **env},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
