@@ -9,8 +9,8 @@ VENV=${VENV:-.venv}
 # modules: agents' phones register against the store; websocket and auth_ephemeral: browsers
 # register with a credential the API issues), rtpengine the browsers' media (DTLS-SRTP <-> RTP),
 # tshark measures RTP, chromium is the browser the console's tests drive (Playwright; its own
-# browser download is not used).
-DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules kamailio-websocket-modules kamailio-autheph-modules kamailio-tls-modules rtpengine-daemon tshark chromium})
+# browser download is not used), iproute2 makes the several-hosts tests' network namespaces.
+DEB_PACKAGES=(${IVR_DEB_PACKAGES:-sip-tester baresip baresip-core kamailio kamailio-sqlite-modules kamailio-postgres-modules kamailio-websocket-modules kamailio-autheph-modules kamailio-tls-modules rtpengine-daemon tshark chromium iproute2})
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ivr.app.hosts import LIVE, Hosts
+from ivr.app.hosts import Hosts
 from ivr.store.engine import open_engine
 from speech.service.embedder import BlockingEmbedder
 from speech.service.protocol import Address
@@ -19,13 +19,12 @@ log = logging.getLogger("ivr.hosts")
 
 
 def speech_members(hosts: Hosts, secret: str) -> Callable[[], list[Address]]:
-    """The live speech hosts' addresses (draining ones too: they still answer), least loaded first."""
+    """The live speech hosts' addresses, least loaded first; a drained one is left out (a decode
+    in flight on it when it leaves is sent to another)."""
 
     def members() -> list[Address]:
         return [
-            Address(host=h.address, port=h.ports[0], secret=secret)
-            for h in hosts.fresh("speech", LIVE)
-            if h.ports
+            Address(host=h.address, port=h.ports[0], secret=secret) for h in hosts.fresh("speech") if h.ports
         ]
 
     return members

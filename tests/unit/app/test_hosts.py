@@ -128,3 +128,20 @@ def test_the_watch_beats_reaps_and_keeps_the_dispatcher_set_in_step(store):
     media.stop()  # a clean stop is not a loss
     assert hosts.get("media-a").state == "stopped"
     assert hosts.claim_lost() == []
+
+
+def test_the_workers_speech_pool_follows_the_speech_hosts_least_loaded_first(store):
+    import time
+
+    from ivr.app.speech_hosts import speech_members
+
+    hosts = Hosts(store.engine)
+    now = time.time()
+    hosts.beat("speech-a", "speech", "10.0.0.4", [7100], 2, 3, 100, now=now)
+    hosts.beat("speech-b", "speech", "10.0.0.5", [7100], 2, 0, 200, now=now)
+    hosts.beat("speech-c", "speech", "10.0.0.6", [7100], 2, 0, 300, now=now - 60)  # silent: not a member
+    members = speech_members(hosts, "s3cret")
+    assert [(a.host, a.port) for a in members()] == [("10.0.0.5", 7100), ("10.0.0.4", 7100)]
+    assert all(a.secret == "s3cret" for a in members())
+    hosts.drain("speech-b")  # drained: the pools drop it (a decode in flight there is sent elsewhere)
+    assert [a.host for a in members()] == ["10.0.0.4"]
