@@ -34,7 +34,9 @@ log = logging.getLogger("ivr.hosts")
 BEAT_S = 1.0
 """How often a host writes its heartbeat."""
 LOST_AFTER_S = 5.0
-"""A host whose heartbeat is older than this is lost (five beats missed)."""
+"""A host whose heartbeat is older than this is lost (five beats missed): its records are closed."""
+ROUTE_AFTER_S = 3.0
+"""A media host whose heartbeat is older than this gets no new calls (undone at its next beat)."""
 LIVE = ("up", "draining")
 
 
@@ -142,16 +144,20 @@ class Hosts:
             conn.execute(delete(hosts).where(hosts.c.name == name))
 
     def fresh(
-        self, role: str, states: tuple[str, ...] = ("up",), now: float | None = None
+        self,
+        role: str,
+        states: tuple[str, ...] = ("up",),
+        now: float | None = None,
+        within_s: float = LOST_AFTER_S,
     ) -> builtins.list[Host]:
-        """Hosts of `role` in `states` whose heartbeat is recent, least loaded first."""
+        """Hosts of `role` in `states` that beat in the last `within_s`, least loaded first."""
         now = time.time() if now is None else now
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(hosts).where(
                     hosts.c.role == role,
                     hosts.c.state.in_(states),
-                    hosts.c.heartbeat_at >= now - LOST_AFTER_S,
+                    hosts.c.heartbeat_at >= now - within_s,
                 )
             ).all()
         return sorted((_host(r) for r in rows), key=lambda h: (h.load / max(h.capacity, 1), h.name))
@@ -239,29 +245,30 @@ class HostsWatch:
                 self.state = state
             except Exception as e:  # the store is away: beat again next round
                 log.warning("heartbeat not written: %s", e)
-        if self._reap:
-            try:
-                # only once the store has been reachable for a whole loss interval: after an
-                # outage (or a start) every host's heartbeat is old until it beats again
-                if self._reachable_since is None:
-                    self.hosts.list()
-                    self._reachable_since = time.monotonic()
-                if time.monotonic() - self._reachable_since > LOST_AFTER_S + BEAT_S:
-                    for host in self.hosts.claim_lost():
-                        log.warning(clean_up_lost(self.store, host))
-            except Exception as e:
-                self._reachable_since = None
-                log.warning("could not look for lost hosts: %s", e)
-        if self._on_media is not None:
-            try:
-                targets = sorted((h.address, p) for h in self.hosts.fresh("media") for p in h.ports)
-            except Exception as e:  # keep dispatching to the hosts we know
-                log.warning("could not read the media hosts: %s", e)
-                return
-            if targets != self._targets:
-                log.info("media hosts' workers: %s", ", ".join(f"{a}:{p}" for a, p in targets) or "none")
-                if self._on_media(targets):  # else tried again next round
-                    self._targets = targets
+        if not self._reap and self._on_media is None:
+            return
+        try:
+            # the others' heartbeats count only once the store has been reachable for as long as
+            # they take: after an outage (or at a start) every heartbeat is old until the next beat
+            if self._reachable_since is None:
+                self.hosts.list()
+                self._reachable_since = time.monotonic()
+            settled_s = time.monotonic() - self._reachable_since
+            if self._reap and settled_s > LOST_AFTER_S + BEAT_S:
+                for host in self.hosts.claim_lost():
+                    log.warning(clean_up_lost(self.store, host))
+            if self._on_media is not None:
+                fresh = self.hosts.fresh("media", within_s=ROUTE_AFTER_S)
+                targets = sorted((h.address, p) for h in fresh for p in h.ports)
+                if settled_s <= ROUTE_AFTER_S + BEAT_S:  # only add: the silent may not be silent
+                    targets = sorted(set(targets) | set(self._targets or []))
+                if targets != self._targets:
+                    log.info("media hosts' workers: %s", ", ".join(f"{a}:{p}" for a, p in targets) or "none")
+                    if self._on_media(targets):  # else tried again next round
+                        self._targets = targets
+        except Exception as e:  # the store is away: keep dispatching to the hosts we know
+            self._reachable_since = None
+            log.warning("could not read the hosts: %s", e)
 
     def _run(self) -> None:
         while not self.stopping.wait(BEAT_S):

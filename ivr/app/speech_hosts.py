@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ivr.app.hosts import Hosts
+from ivr.app.hosts import BEAT_S, LOST_AFTER_S, Hosts
 from ivr.store.engine import open_engine
 from speech.service.embedder import BlockingEmbedder
 from speech.service.protocol import Address
@@ -17,15 +17,30 @@ from speech.service.replies import SpeechUnavailable
 
 log = logging.getLogger("ivr.hosts")
 
+SETTLING_WINDOW_S = 24 * 3600.0
+"""While the store has just come back, a speech host counts if it beat today and is not lost."""
+
 
 def speech_members(hosts: Hosts, secret: str) -> Callable[[], list[Address]]:
     """The live speech hosts' addresses, least loaded first; a drained one is left out (a decode
     in flight on it when it leaves is sent to another)."""
 
+    reachable_since: list[float | None] = [None]
+
     def members() -> list[Address]:
-        return [
-            Address(host=h.address, port=h.ports[0], secret=secret) for h in hosts.fresh("speech") if h.ports
-        ]
+        try:
+            # just after the store came back (or at a start) every heartbeat is old: until the
+            # hosts have had time to beat, every host not taken for lost counts
+            since = reachable_since[0]
+            if since is None:
+                hosts.list()
+                since = reachable_since[0] = time.monotonic()
+            settled = time.monotonic() - since > LOST_AFTER_S + BEAT_S
+            fresh = hosts.fresh("speech", within_s=LOST_AFTER_S if settled else SETTLING_WINDOW_S)
+        except Exception:
+            reachable_since[0] = None
+            raise  # the pool keeps the services it has
+        return [Address(host=h.address, port=h.ports[0], secret=secret) for h in fresh if h.ports]
 
     return members
 

@@ -112,7 +112,11 @@ def test_the_watch_reaps_only_once_the_store_has_been_up_a_whole_loss_interval(s
     assert hosts.get("media-a").state == "lost"
 
 
-def test_the_watch_beats_reaps_and_keeps_the_dispatcher_set_in_step(store):
+def test_the_watch_beats_reaps_and_keeps_the_dispatcher_set_in_step(store, monkeypatch):
+    import ivr.app.hosts as hosts_mod
+
+    clock = [1000.0]
+    monkeypatch.setattr(hosts_mod.time, "monotonic", lambda: clock[0])
     hosts = Hosts(store.engine)
     sets: list[list[tuple[str, int]]] = []
     beat = ("10.0.0.2", [5062, 5063], 8, 0)
@@ -124,23 +128,32 @@ def test_the_watch_beats_reaps_and_keeps_the_dispatcher_set_in_step(store):
     assert sets == [[("10.0.0.2", 5062), ("10.0.0.2", 5063)]]
     hosts.drain("media-a")
     edge.tick()
+    assert sets[-1] != []  # the edge has just (re)connected: it only adds until heartbeats are due
+    clock[0] += 5
+    edge.tick()
     assert sets[-1] == []  # drained: Kamailio sends it nothing new
     media.stop()  # a clean stop is not a loss
     assert hosts.get("media-a").state == "stopped"
     assert hosts.claim_lost() == []
 
 
-def test_the_workers_speech_pool_follows_the_speech_hosts_least_loaded_first(store):
+def test_the_workers_speech_pool_follows_the_speech_hosts_least_loaded_first(store, monkeypatch):
     import time
 
+    import ivr.app.speech_hosts as speech_hosts_mod
     from ivr.app.speech_hosts import speech_members
 
+    clock = [1000.0]
+    monkeypatch.setattr(speech_hosts_mod.time, "monotonic", lambda: clock[0])
     hosts = Hosts(store.engine)
     now = time.time()
     hosts.beat("speech-a", "speech", "10.0.0.4", [7100], 2, 3, 100, now=now)
     hosts.beat("speech-b", "speech", "10.0.0.5", [7100], 2, 0, 200, now=now)
     hosts.beat("speech-c", "speech", "10.0.0.6", [7100], 2, 0, 300, now=now - 60)  # silent: not a member
     members = speech_members(hosts, "s3cret")
+    # the store just (re)connected: a host that has not beaten lately still counts, for now
+    assert [a.host for a in members()] == ["10.0.0.5", "10.0.0.6", "10.0.0.4"]
+    clock[0] += 10
     assert [(a.host, a.port) for a in members()] == [("10.0.0.5", 7100), ("10.0.0.4", 7100)]
     assert all(a.secret == "s3cret" for a in members())
     hosts.drain("speech-b")  # drained: the pools drop it (a decode in flight there is sent elsewhere)
