@@ -104,3 +104,42 @@ def test_an_agent_free_at_once_rings_at_once_with_no_announcement(acd):
     offers = [d for k, d in call.events if k is EventType.AGENT_OFFER]
     assert "briefing_ms" not in offers[0]  # rung at once: the briefing is made while the phone rings
     assert offers[-1]["outcome"] == "bridged" and offers[-1]["briefing_ms"] > 0
+
+
+class _StoreAway(Acd):
+    """The queue's store refuses its first `outage` joins (PostgreSQL restarting)."""
+
+    def __init__(self, engine, queues, outage: int) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(engine, queues)
+        self.outage = outage
+
+    def join(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from sqlalchemy.exc import OperationalError
+
+        if self.outage > 0:
+            self.outage -= 1
+            raise OperationalError("INSERT", {}, Exception("connection refused"))
+        return super().join(*args, **kwargs)
+
+
+def test_the_store_away_the_caller_is_told_once_waits_and_then_gets_the_agent(acd):
+    from ivr.acd.waiting import STORE_AWAY
+
+    _, store = acd
+    store.agents.set_state("ann", AgentState.AVAILABLE)
+    away = _StoreAway(store.engine, {"billing": BILLING}, outage=5)
+    call = FakeCall([])
+    assert run(call, away, _request()) is TransferOutcome.CONNECTED
+    assert call.said.count(STORE_AWAY) == 1 and call.now_ms >= 5000  # five seconds of the call's time
+    errors = [d for k, d in call.events if k is EventType.ERROR]
+    assert len(errors) == 1 and errors[0]["stage"] == "queue" and "store is away" in errors[0]["message"]
+    assert call.rang == "sip:ann@hotline"
+
+
+def test_a_caller_who_hangs_up_while_the_store_is_away_is_recorded_as_abandoned(acd):
+    _, store = acd
+    away = _StoreAway(store.engine, {"billing": BILLING}, outage=1000)
+    call = FakeCall([(3000, Input(InputKind.HANGUP))])
+    assert run(call, away, _request()) is TransferOutcome.NO_ANSWER
+    transfer = next(d for k, d in call.events if k is EventType.TRANSFER)
+    assert transfer["outcome"] == "abandoned"
