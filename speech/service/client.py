@@ -289,16 +289,7 @@ class SpeechClient:
     async def pin(self, text: str, rate: int, wait_s: float = 120.0) -> bytes:
         """Synthesise a fixed prompt once and keep it for the life of the process (a service
         that restarts meanwhile is waited for, up to `wait_s`)."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                pcm = await self.synthesize(text, rate)
-                break
-            except SpeechUnavailable:
-                left = deadline - time.monotonic()
-                if left <= 0 or not await self.wait_available(left):
-                    raise
-                await asyncio.sleep(0.05)
+        pcm = await synthesize_when_back(self, text, rate, wait_s)
         self._pinned[(" ".join(text.split()), rate)] = pcm
         self._cache.pop((" ".join(text.split()), rate), None)
         return pcm
@@ -341,3 +332,16 @@ class SpeechClient:
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         return embeddings(await self._ask("embed", {"texts": list(texts)}))
+
+
+async def synthesize_when_back(speech: Any, text: str, rate: int, wait_s: float) -> bytes:
+    """`speech.synthesize`, waiting (up to `wait_s`) for a service that is away to come back."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return bytes(await speech.synthesize(text, rate))
+        except SpeechUnavailable:
+            left = deadline - time.monotonic()
+            if left <= 0 or not await speech.wait_available(left):
+                raise
+            await asyncio.sleep(0.05)  # not a tight loop while a connection flaps

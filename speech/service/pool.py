@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from speech.asr import Decoded
-from speech.service.client import SpeechClient
+from speech.service.client import SpeechClient, synthesize_when_back
 from speech.service.embedder import BlockingEmbedder
 from speech.service.protocol import Address
 from speech.service.replies import SpeechUnavailable
@@ -187,14 +187,7 @@ class SpeechPool:
         return None
 
     async def pin(self, text: str, rate: int, wait_s: float = 120.0) -> bytes:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                pcm = await self.synthesize(text, rate)
-                break
-            except SpeechUnavailable:
-                if not await self.wait_available(max(0.0, deadline - time.monotonic())):
-                    raise
+        pcm = await synthesize_when_back(self, text, rate, wait_s)
         self._pinned[(" ".join(text.split()), rate)] = pcm
         return pcm
 
