@@ -78,6 +78,11 @@ def short_pcap(tmp_path_factory):
     return fixture_pcap(tmp_path_factory.mktemp("pcap") / "short.pcap", 6, 3)
 
 
+def worker_port(call_id: str) -> str:
+    """The SIP port of the worker that took a call: its id is TIME-HOST-PORT-N."""
+    return call_id.split("-")[-2]
+
+
 def call_logs(data: Path) -> dict[str, list[dict]]:
     out = {}
     for p in (data / "calls").glob("*.jsonl"):
@@ -113,7 +118,7 @@ def test_more_calls_than_one_worker_holds_are_all_answered(service, short_pcap):
     assert re.search(r"Successful call\s*\|\s*\d+\s*\|\s*7\b", proc.stdout), proc.stdout[-2500:]
     logs = {k: v for k, v in call_logs(service["data"]).items() if k not in before}
     assert len(logs) == 7
-    ports = {k.split("-")[1] for k in logs}
+    ports = {worker_port(k) for k in logs}
     assert len(ports) == 2, "both workers took calls"
     for events in logs.values():
         finals = [e["text"] for e in events if e["type"] == "final_transcript"]
@@ -162,13 +167,13 @@ def test_a_killed_worker_loses_only_its_calls(service, short_pcap):
             for k, v in call_logs(service["data"]).items()
             if k not in before and v[-1]["type"] != "call_end"
         }
-        return len({k.split("-")[1] for k in live}) == 2 and len(live) >= 6
+        return len({worker_port(k) for k in live}) == 2 and len(live) >= 6
 
     wait_until(up_on_both, 30, "6 calls up on both workers")
     os.kill(victim["pid"], signal.SIGKILL)
     caller.join(timeout=120)
     logs = {k: v for k, v in call_logs(service["data"]).items() if k not in before}
-    survivors = {k: v for k, v in logs.items() if k.split("-")[1] != str(victim["sip_port"])}
+    survivors = {k: v for k, v in logs.items() if worker_port(k) != str(victim["sip_port"])}
     assert survivors, "the other worker had calls"
     for events in survivors.values():  # the other worker's calls went on to their end
         assert events[-1]["type"] == "call_end"
@@ -187,7 +192,7 @@ def test_a_killed_worker_loses_only_its_calls(service, short_pcap):
     # the killed worker's calls are in the store as `interrupted`, none left live
     from ivr.records import Store
 
-    victims = {k for k in logs if k.split("-")[1] == str(victim["sip_port"])}
+    victims = {k for k in logs if worker_port(k) == str(victim["sip_port"])}
     store = Store(f"sqlite:///{service['data']}/ivr.sqlite3")
     try:
         rows = {k: store.calls.get(k) for k in victims}
