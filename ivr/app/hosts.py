@@ -85,13 +85,18 @@ class Hosts:
         values = {"role": role, "address": address, "ports": json.dumps(ports), "capacity": capacity,
                   "load": load, "pid": pid, "heartbeat_at": now}  # fmt: skip
         with write_tx(self.engine) as conn:
-            row = conn.execute(select(hosts.c.state, hosts.c.pid).where(hosts.c.name == name)).first()
+            row = conn.execute(
+                select(hosts.c.state, hosts.c.pid, hosts.c.heartbeat_at).where(hosts.c.name == name)
+            ).first()
             if row is None:
                 conn.execute(insert(hosts).values(name=name, state="up", started_at=now, **values))
                 return "up"
             if row.state in LIVE and row.pid == pid:
                 conn.execute(update(hosts).where(hosts.c.name == name).values(**values))
                 return str(row.state)
+            if row.state in LIVE and now - row.heartbeat_at < BEAT_S:
+                log.error("another process (pid %d) beats as host %s: give each machine its own "
+                          "IVR_HOST_NAME", row.pid, name)  # fmt: skip
             # a new start (or back after being taken for lost): up again, a drain kept
             state = "draining" if row.state == "draining" else "up"
             if row.state == "lost":

@@ -90,18 +90,23 @@ def serve_media(settings: Settings, store: Store) -> int:
         store, HOST_NAME, "media", beat=beat, on_state=lambda s: log.warning("this host is %s", s)
     )
     watch.start()
-    print(
-        f"ivr serve: media host {HOST_NAME}: {len(supervisor.workers)} workers on {settings.sip_host} "
-        f"(ports {', '.join(str(w.sip_port) for w in supervisor.workers)}), edge {settings.edge_sip}, "
-        f"speech {'the store' + chr(39) + 's speech hosts' if supervisor.speech_address == SPEECH_HOSTS else supervisor.speech_address}",
-        file=sys.stderr,
-        flush=True,
+    speech = (
+        "the speech hosts in the store"
+        if supervisor.speech_address == SPEECH_HOSTS
+        else supervisor.speech_address
     )
+    ports = ", ".join(str(w.sip_port) for w in supervisor.workers)
+    print(f"ivr serve: media host {HOST_NAME}: {len(supervisor.workers)} workers on {settings.sip_host} "
+          f"(ports {ports}), edge {settings.edge_sip}, speech {speech}", file=sys.stderr, flush=True)  # fmt: skip
     try:
         _wait_for_signal(supervisor.stopping)
     finally:
         watch.stop()  # no new calls first: the edge takes it out at once
         supervisor.stop()
+        try:  # a call a worker could not close in its grace: not left live for ever
+            _tidy_own(store)
+        except Exception as e:
+            log.error("could not close this host's calls (the next start does): %s", e)
     return 0
 
 
