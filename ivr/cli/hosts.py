@@ -13,6 +13,11 @@ from ivr.cli.common import UsageError, settings_from
 from ivr.cli.context import open_store
 from ivr.store.engine import UserError
 
+NO_HOSTS = (
+    "no hosts have announced themselves: media and speech hosts of a hotline on several machines "
+    "do (ivr serve --role media|speech); one box (--role all) has none"
+)
+
 
 def _table(rows: list[dict[str, Any]]) -> str:
     head = ("HOST", "ROLE", "ADDRESS", "PORTS", "STATE", "LOAD", "BEAT", "NOTE")
@@ -49,7 +54,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
         rows = [h.shown(now) for h in hosts.list()]
     finally:
         store.close()
-    print(json.dumps({"hosts": rows}, indent=2) if args.json else (_table(rows) if rows else "no hosts yet"))
+    print(json.dumps({"hosts": rows}, indent=2) if args.json else (_table(rows) if rows else NO_HOSTS))
     return 0
 
 
