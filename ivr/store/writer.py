@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ivr.store.engine import write_tx
 from ivr.store.ops import CallEvents, CallStarted, CallUpdated, Op
@@ -161,10 +161,9 @@ class StoreWriter:
                 else:
                     for _ in ops:
                         self._backlog.popleft()
-            elif stopping:  # the store is away as the process stops: what is left waits on disk
-                if self._spill is not None:
-                    self._spill.push(list(self._backlog))
-                    self._backlog.clear()
+            elif stopping and self._spill is not None:  # away as the process stops: the rest to disk
+                self._spill.push(list(self._backlog))
+                self._backlog.clear()
                 return True
             elif self._take(block=False):
                 stopping = True  # closing while the store is away: try once more, then to disk
@@ -192,17 +191,24 @@ class StoreWriter:
                     self._write([op])
                 except IntegrityError:
                     self.stats.repeats += 1  # already there
+                except (OperationalError, InterfaceError) as e1:  # away meanwhile: the batch again later
+                    return self._away(e1, stopping)
                 except SQLAlchemyError as e1:
                     log.error("store: dropped an operation the store refuses: %s (%s)", type(op).__name__, e1)
             return True
         except SQLAlchemyError as e:
-            self.stats.retries += 1
-            self.stats.last_error = str(e).splitlines()[0]
-            log.error("store: write failed (%d waiting), retrying in %.1f s: %s", self.pending, self._retry_s,
-                      self.stats.last_error)  # fmt: skip
-            if not stopping:
-                time.sleep(self._retry_s)  # the store's own pace: not a race, a back-off
-            return False
+            return self._away(e, stopping)
+
+    def _away(self, e: Exception, stopping: bool) -> bool:
+        """The store did not take a batch: count it, say so, and wait before the next try (not
+        when stopping with a disk to keep the rest on). Always False."""
+        self.stats.retries += 1
+        self.stats.last_error = str(e).splitlines()[0]
+        log.error("store: write failed (%d waiting), retrying in %.1f s: %s", self.pending, self._retry_s,
+                  self.stats.last_error)  # fmt: skip
+        if not (stopping and self._spill is not None):
+            time.sleep(self._retry_s)  # the store's own pace: not a race, a back-off
+        return False
 
     def _write(self, ops: list[Op]) -> None:
         starts = [o.row for o in ops if isinstance(o, CallStarted)]

@@ -328,3 +328,32 @@ def test_a_long_outage_spills_the_oldest_to_disk_and_loses_or_repeats_nothing(tm
     writer.close()
     assert SpillFile(spill).count == 0
     store.close()
+
+
+def test_a_worker_stopping_while_the_store_is_away_leaves_its_records_on_disk_for_the_next(
+    tmp_path, monkeypatch
+):
+    import sqlite3
+
+    from ivr.store import engine as engine_mod
+    from ivr.store.writer import StoreWriter
+
+    monkeypatch.setattr(engine_mod, "BUSY_TIMEOUT_MS", 50)
+    store = Store(f"sqlite:///{tmp_path / 'away.sqlite3'}")
+    spill = tmp_path / "run"
+    other = sqlite3.connect(tmp_path / "away.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the store is away
+    writer = StoreWriter(store.engine, retry_s=0.01, spill_dir=spill)
+    rec = CallRecord("cut", writer)
+    rec(make("cut", 0, T.CALL_START, sample_rate=8000))
+    rec(make("cut", 10, T.CALL_END, duration_ms=10))
+    writer.close(timeout_s=10)  # it does not wait out the outage: the rest goes to disk
+    (left,) = spill.glob("store-spill-*.jsonl")
+    left.rename(spill / "store-spill-999999998.jsonl")  # as the next process finds it
+    other.execute("ROLLBACK")
+    other.close()
+    after = StoreWriter(store.engine, retry_s=0.01, spill_dir=spill)
+    assert after.flush()
+    assert store.calls.get("cut")["outcome"] == "caller_hung_up"
+    after.close()
+    store.close()
