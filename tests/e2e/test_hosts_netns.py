@@ -313,7 +313,14 @@ def test_postgresql_restarted_during_ten_calls_loses_and_doubles_nothing(lab, qu
     lab.pg.stop()
     try:
         assert _api(lab, token) == "503 5"
-        time.sleep(10)  # the outage itself: what the test is about, not a wait for an event
+
+        def refused() -> int:  # the workers' writes the store refused since it stopped
+            return sum(p.read_text(errors="replace").count("store: write failed")
+                       for host in ("media1", "media2") for p in (lab.tmp / host / "run").glob("worker-*.log"))  # fmt: skip
+
+        before = refused()
+        # the outage lasts until the workers have held their calls' records through several refusals
+        wait_until(lambda: refused() >= before + 12, 60, "the workers holding records the store refused")
     finally:
         lab.pg.start()
     callers.join(timeout=120)
