@@ -1,8 +1,8 @@
 """The pjsua2 endpoint of one worker, on the threading model measured in SIP_NOTES.md.
 
-One thread creates the endpoint and runs `libHandleEvents`; every pjsua2 call is made on
-it (commands from the event loop are queued and run there). SIP and DTMF callbacks
-arrive on it; audio callbacks arrive on pjmedia's clock thread and only copy a frame.
+One thread creates the endpoint and runs `libHandleEvents`; every pjsua2 call is made on it
+(the event loop's commands are queued there), SIP and DTMF callbacks arrive on it; audio
+callbacks come on pjmedia's clock thread and only copy a frame.
 A call's C++ objects are destroyed explicitly at DISCONNECTED, media port first, and the
 call is never touched again (GC-deferred destruction sent BYE to a reused slot).
 
@@ -11,9 +11,8 @@ endpoint: once it answers, the transport plays the whisper into the agent leg on
 the two calls' audio is cross-connected in the conference bridge while both ports stay
 attached (the recording hears both). Either side hanging up hangs up the other.
 
-A supervisor monitoring a bridged call is a third leg from the same endpoint
-(`monitor_leg.py`); hold music and the level check that wakes a held caller are in
-`hold_media.py`.
+A supervisor monitoring a bridged call is a third leg (`monitor_leg.py`); hold music and the
+level check that wakes a held caller are in `hold_media.py`.
 
 The agent leg counts against the worker's 4 calls, so a line is kept for it: while a caller
 waits in a queue, the worker answers new callers only if every waiting caller still has a

@@ -1,12 +1,8 @@
 """Kamailio in front of the workers: its configuration, generated from the IVR's settings.
 
-Kamailio's dispatcher takes the hotline's SIP address and spreads new calls over the
-workers round-robin, probes them with OPTIONS and stops sending to a dead one; a worker
-that answers 486 (its 4 calls are busy) or does not answer is skipped for the next; when
-none can take the call the caller gets 503 with Retry-After, never silence. It
-record-routes, so in-dialog requests (ACK, BYE) reach the worker that has the call. The
-same configuration spreads calls over several machines when the list names their workers.
-"""
+The dispatcher spreads new calls round-robin over the workers (this box's, or the media hosts'
+from their heartbeats), skipping a busy (486) or silent one; with none left, 503 + Retry-After.
+Record-routed: in-dialog requests reach the worker."""
 
 from __future__ import annotations
 
