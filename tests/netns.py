@@ -15,9 +15,10 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
+
+from tests.sip_helpers import wait_until
 
 SUBNET = "10.77.0"
 
@@ -92,16 +93,16 @@ class Lab:
 
     def kill_host(self, host: str) -> None:
         """The machine dies: every process in its namespace gets SIGKILL at once."""
-        for _ in range(5):  # children forked meanwhile are caught by the next round
-            pids = self.pids(host)
-            if not pids:
-                return
-            for pid in pids:
+
+        def gone() -> bool:  # children forked meanwhile are caught by the next round
+            for pid in self.pids(host):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            time.sleep(0.1)
+            return not self.pids(host)
+
+        wait_until(gone, 10, f"every process of {host} killed", interval_s=0.05)
 
     def down(self) -> None:
         names = [n for n in getattr(self, "address", {})]

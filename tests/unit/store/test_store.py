@@ -16,6 +16,7 @@ from ivr.events import EventType as T
 from ivr.events import make
 from ivr.records import Store, UserError
 from ivr.store.engine import _head, current_revision
+from tests.sip_helpers import wait_until
 
 CARD = "4111111111111111"
 
@@ -305,10 +306,9 @@ def test_a_long_outage_spills_the_oldest_to_disk_and_loses_or_repeats_nothing(tm
         rec = CallRecord(f"c{i}", writer)
         rec(make(f"c{i}", 0, T.CALL_START, sample_rate=8000))
         rec(make(f"c{i}", 10, T.CALL_END, duration_ms=10))
-    deadline = time.monotonic() + 30
-    while writer.pending < 40 or writer.stats.retries < 2:  # all taken in, the oldest on disk
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(
+        lambda: writer.pending >= 40 and writer.stats.retries >= 2, 30, "the writer holding all, refused"
+    )
     on_disk = sorted(spill.glob("store-spill-*.jsonl"))
     assert len(on_disk) == 2 and writer.pending >= 40
     other.execute("ROLLBACK")
