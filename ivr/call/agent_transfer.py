@@ -51,7 +51,10 @@ class TransferWatch(Watch):
             priority=1,
             **({"skill": skill} if skill else {}),
         )
-        await s.say(f"Please hold: I'm putting you through to {target or 'the ' + queue + ' team'}.")
+        # not interruptible: a caller talking over it (still talking to the first agent) would
+        # cut it and never learn where they are going
+        await s.say(f"Please hold: I'm putting you through to {target or 'the ' + queue + ' team'}.",
+                    interruptible=False)  # fmt: skip
         acd = getattr(s.services.queue, "acd", None)  # the queue's rules in the dialplan this worker runs
         rules = acd.rules(queue) if acd is not None else replace(before.rules, name=queue)
         request = replace(before, queue=queue, reason=why, tier="L2", priority=1, skill=skill, rules=rules,
