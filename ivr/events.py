@@ -59,7 +59,7 @@ EVENT_FIELDS: Mapping[EventType, tuple[tuple[str, ...], tuple[str, ...]]] = Mapp
         EventType.TURN_JOIN: (("text", "node"), ("gap_ms",)),
         EventType.CORRECTED: (("var", "node"), ()),
         EventType.READBACK: (("confirmed", "node"), ()),
-        EventType.AFFECT: (("anger", "anxiety", "level"), ("valence",)),
+        EventType.AFFECT: (("anger", "anxiety", "level"), ("valence", "cues", "model")),
         EventType.TRANSFER: (("queue", "reason", "tier"), ("priority", "skill", "summary", "outcome")),
         EventType.BRIDGE: (("uri", "state"), ("mode", "reason", "answered_ms")),
         EventType.HOLD: (("state",), ("music", "by")),

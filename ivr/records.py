@@ -12,6 +12,7 @@ from ivr.call.cdr import OUTCOMES, CallRecords
 from ivr.directory import Directory, DirectoryError, normalize_number, read_directory
 from ivr.kb.entries import KnowledgeRecords
 from ivr.qa.records import QaRecords
+from ivr.radar.records import RadarRecords
 from ivr.store import Database, StoreError, UserError, default_url
 from ivr.users import ROLES, Principal, Users
 
@@ -31,7 +32,7 @@ __all__ = [
 
 class Store(Database):
     """One store with every feature's records: `directory`, `calls`, `users`, `agents`,
-    `console` (wrap-ups, monitoring), `kb`, `qa`."""
+    `console` (wrap-ups, monitoring), `kb`, `qa`, `radar` (labels, versions)."""
 
     def __init__(self, url: str, migrate_schema: bool = True, spill_dir: Path | None = None) -> None:
         super().__init__(url, migrate_schema, spill_dir)
@@ -43,3 +44,4 @@ class Store(Database):
         self.transfers = Transfers(self.engine)
         self.kb = KnowledgeRecords(self.engine)
         self.qa = QaRecords(self.engine)
+        self.radar = RadarRecords(self.engine)

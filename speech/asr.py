@@ -119,6 +119,9 @@ class Decoded:
     words: tuple[tuple[int, str], ...] = ()
     heard_as: str = ""
     """What greedy decoding heard, when a rescoring against the step's words changed it."""
+    pooled: bytes = b""
+    """The encoder's states pooled over the utterance's own frames (`pool_states`, float16),
+    when asked for: the emotion radar's encoder cues, from the decode's own encoder pass."""
 
     @property
     def word_starts(self) -> frozenset[int]:
@@ -127,6 +130,18 @@ class Decoded:
     def text_before(self, n_tokens: int) -> str:
         """The text of the first `n_tokens` tokens (cut at a word boundary)."""
         return "".join(w for i, w in self.words if i < n_tokens).strip()
+
+
+FRAMES_PER_S = 50
+"""Whisper's encoder states per second of audio."""
+
+
+def pool_states(states: np.ndarray, n_samples: int) -> np.ndarray:
+    """The mean and standard deviation of an encoder's states (frames x width) over the
+    utterance's own frames (`n_samples` of 16 kHz audio), not the padding after it."""
+    n = max(2, min(len(states), int(np.ceil(n_samples / ASR_RATE * FRAMES_PER_S))))
+    own = np.asarray(states[:n], dtype=np.float32)
+    return np.concatenate([own.mean(axis=0), own.std(axis=0)]).astype(np.float32)
 
 
 class WhisperRunner:

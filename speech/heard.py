@@ -38,6 +38,8 @@ class Heard:
     no_speech_prob: float = 0.0
     heard_as: str = ""
     """What the recogniser first heard, when the step's expected words changed it."""
+    pooled: bytes = b""
+    """The encoder's states pooled over the utterance (float16), for the radar."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from ivr.dialplan import DialplanError
 from ivr.dialplan.dialplans import Dialplans
 from ivr.dialplan.prompts import static_prompts
 from ivr.kb.live import LiveKnowledge
+from ivr.radar.live import LiveRadar
 from ivr.records import Store, StoreError, normalize_number
 from ivr.settings import SPEECH_HOSTS, Settings
 from ivr.telephony.commands import Send
@@ -51,6 +52,7 @@ from ivr.telephony.endpoint import Refused, SipEndpoint, SipSettings, SipStartEr
 from ivr.telephony.handoff import PhoneHandoff
 from ivr.telephony.numbers import NumbersError
 from ivr.telephony.transport import SipCallTransport
+from prosody.radar import RadarModel
 from speech.service.replies import SpeechUnavailable
 
 log = logging.getLogger("ivr.worker")
@@ -168,6 +170,7 @@ class Worker:
             services.queue = QueueHandoff(self.acd, services.agent_uri, self._past_calls)
             services.desk = store.console
             services.transfers = store.transfers
+            services.radar_live = LiveRadar(store.radar, RadarModel.load())  # an approval: the next call
             async with httpx.AsyncClient(verify=tls.client_context()) as http:
                 self.http = http
                 await self._warm_up()

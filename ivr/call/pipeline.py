@@ -20,12 +20,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ivr.call.affect import AffectJudge
 from ivr.call.expecting import Expecting
 from ivr.call.services import CallServices
 from ivr.events import Event, EventType, make
 from ivr.nlu.intents import plain
 from speech.asr import AsrSettings
-from speech.audio import AudioFrame, pcm16_to_float
+from speech.audio import AudioFrame
 from speech.heard import Heard, HearingSettings, noise_reason
 from speech.service.replies import SpeechUnavailable, Superseded
 from speech.service.scheduler import Priority
@@ -57,7 +58,7 @@ class SpeechPipeline:
     ) -> None:
         self._hearing = hearing or HearingSettings()
         self.call_id = call_id
-        self._radar = radar
+        self.affect = AffectJudge(radar, services, call_id, sample_rate, emit, self._error)
         self.sample_rate = sample_rate
         self._services = services
         self._speech = services.speech
@@ -178,7 +179,7 @@ class SpeechPipeline:
         transcriber, utterance = self._transcriber, self._utterance
         self.expecting.utterance_ends(seg.t_ms)
         if transcriber is None:
-            await self._affect(seg.audio, seg.t_ms, None)  # no words to come: the voice alone
+            await self.affect.judge(seg.audio, seg.t_ms, None)  # no words to come: the voice alone
         voiced_ms = self._segmenter_voiced_at_end
         self._transcriber = None
         self._speech.drop(f"{self.call_id}#{utterance}")
@@ -202,43 +203,6 @@ class SpeechPipeline:
         """A stage failed: say so in the event stream; the call goes on."""
         self._emit(make(self.call_id, self.now_ms, EventType.ERROR, message=str(error), stage=stage))
 
-    async def _affect(self, pcm: bytes, t_ms: int, text: str | None) -> None:
-        """The radar's verdict on the utterance, voice and words (`text`, its final), just
-        before the final is emitted (a few ms of CPU and one embedding, usually cached)."""
-        if self._radar is None:
-            return
-        words = await self._words(text) if text else None
-        try:
-            update = self._radar.update(pcm16_to_float(pcm), self.sample_rate, words)  # type: ignore[attr-defined]
-        except Exception as e:  # the radar failing must not cost the call its transcript
-            self._error(e, "radar")
-            return
-        if update is not None:
-            extra = {} if update.valence is None else {"valence": update.valence}
-            self._emit(
-                make(
-                    self.call_id,
-                    t_ms,
-                    EventType.AFFECT,
-                    anger=update.anger,
-                    anxiety=update.anxiety,
-                    level=update.level,
-                    **extra,
-                )
-            )
-
-    async def _words(self, text: str) -> object | None:
-        """What the words say (`prosody.words.Valence`), or None: the voice alone decides."""
-        try:
-            model = self._services.words_model
-            if model is None:
-                return None
-            rows = await asyncio.to_thread(self._services.embedder.embed, [plain(text)])
-            return model.valence(rows[0])
-        except Exception as e:  # the service away, a bad model file: the voice still counts
-            self._error(e, "radar")
-            return None
-
     async def _speculate(self, pcm: bytes, voiced_ms: int) -> None:
         transcriber = self._transcriber
         if transcriber is None:
@@ -257,19 +221,22 @@ class SpeechPipeline:
     ) -> Heard:
         """The utterance's final text. With `wait`, a service that is away is waited for (the
         session apologises to the caller once) and the decode is sent again."""
+        pool = self.affect.wants_pooled  # finals bring the radar's encoder cues
         while True:
             try:
                 prefix = transcriber.final_prefix
                 decoded = await self._speech.transcribe(
-                    pcm, self.sample_rate, prefix, Priority.FINAL, key, **self._hints(final=True)
+                    pcm, self.sample_rate, prefix, Priority.FINAL, key, pool=pool, **self._hints(final=True)
                 )
                 text = transcriber.take_final(decoded, prefix)
                 if text is None:  # the committed words led a loop: decode afresh
                     decoded = await self._speech.transcribe(
-                        pcm, self.sample_rate, (), Priority.FINAL, key, **self._hints(final=True)
+                        pcm, self.sample_rate, (), Priority.FINAL, key, pool=pool, **self._hints(final=True)
                     )
                     text = transcriber.take_final(decoded, ()) or ""
-                return Heard(text, decoded.avg_logprob, decoded.no_speech_prob, decoded.heard_as)
+                return Heard(
+                    text, decoded.avg_logprob, decoded.no_speech_prob, decoded.heard_as, decoded.pooled
+                )
             except SpeechUnavailable:
                 if not wait:
                     raise
@@ -366,7 +333,7 @@ class SpeechPipeline:
                 heard = await self._decode_final(transcriber, seg.audio)
             except Exception as e:
                 self._error(e, "asr")
-                await self._affect(seg.audio, seg.t_ms, None)  # no words: the voice still counts
+                await self.affect.judge(seg.audio, seg.t_ms, None)  # no words: the voice still counts
                 return
         t_ms = seg.t_ms if self._deterministic else self.now_ms
         hints = self.expecting.echo_hints()
@@ -387,7 +354,9 @@ class SpeechPipeline:
             )
             return
         self._segmenter.learn_level(seg)  # the caller's own level: the reference from now on
-        await self._affect(seg.audio, seg.t_ms, heard.text)  # before the final, as the runner reads them
+        await self.affect.judge(
+            seg.audio, seg.t_ms, heard.text, heard.pooled
+        )  # before the final, as the runner reads them
         self._emit(
             make(
                 self.call_id,

@@ -72,9 +72,15 @@ class CallServices:
                 self._words_model = False
         return self._words_model or None
 
+    radar_live: Any = None
+    """The store's live radar version (`ivr.radar.live.LiveRadar`); None: the shipped model."""
+
     @property
     def radar_model(self) -> Any:
-        """The emotion radar's coefficients (models/radar.json), loaded on first use."""
+        """The emotion radar's coefficients: the live version an admin approved, else
+        models/radar.json (loaded on first use)."""
+        if self.radar_live is not None:
+            return self.radar_live.current()
         if self._radar_model is None:
             self._radar_model = RadarModel.load()
         return self._radar_model

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from ivr.cli.common import UsageError, fail
-from ivr.cli.parser import build_parser
+from ivr.cli.parser import RADAR_ACTIONS, build_parser
 
 COMMANDS = {
     "replay": "ivr.cli.calls:cmd_replay",
@@ -19,7 +19,7 @@ COMMANDS = {
     "schema": "ivr.cli.admin:cmd_schema",
     "directory": "ivr.cli.admin:cmd_directory",
     "reload": "ivr.cli.admin:cmd_reload",
-    "radar": "ivr.cli.admin:cmd_radar",
+    "radar": "ivr.cli.radar:cmd_radar",
     "calls": "ivr.cli.records:cmd_calls",
     "agents": "ivr.cli.records:cmd_agents",
     "users": "ivr.cli.records:cmd_users",
@@ -40,6 +40,14 @@ speech` never loads pjsua2 or the API; `ivr --help` answers in ~0.1 s)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if (
+        argv[:1] == ["radar"]
+        and len(argv) > 1
+        and argv[1] not in RADAR_ACTIONS
+        and argv[1] not in ("-h", "--help")
+    ):
+        argv.insert(1, "score")  # `ivr radar FILE...` scores, as it always did
     args = build_parser().parse_args(argv)
     module, name = COMMANDS[args.command].split(":")
     try:

@@ -1,4 +1,4 @@
-"""`ivr validate`, `ivr directory`, `ivr reload`, `ivr radar`: the admin's commands."""
+"""`ivr validate`, `ivr directory`, `ivr reload`, `ivr schema`: the admin's commands."""
 
 from __future__ import annotations
 
@@ -6,18 +6,13 @@ import argparse
 import json
 import sys
 
-from ivr.cli.common import UsageError, fail, settings_from
+from ivr.cli.common import UsageError, settings_from
 from ivr.cli.context import open_store
 from ivr.cli.records import api_token
 from ivr.dialplan import check_dialplan
 from ivr.dialplan.schema import json_schema
-from ivr.nlu.intents import plain
 from ivr.records import DirectoryError, read_directory
 from ivr.telephony.numbers import check_numbers, is_numbers_file, line_problems, numbers_schema
-from prosody.radar import Radar, RadarModel
-from prosody.words import WORDS_PATH, WordsModel
-from speech.audio import AudioError, decode_file
-from speech.embed import Embedder
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -106,72 +101,6 @@ def cmd_reload(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print("refused: the running dialplan stays", file=sys.stderr)
     return 1
-
-
-def _valence(text: str):
-    """What `text` says (models/words.json on the intent embedder), as a call's radar hears it."""
-
-    if not WORDS_PATH.exists():
-        raise UsageError(f"--words: {WORDS_PATH} is missing (bench/radar_words.py --write makes it)")
-    try:
-        model = WordsModel.load()
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UsageError(
-            f"--words: {WORDS_PATH} is unreadable ({e}); bench/radar_words.py --write remakes it"
-        ) from None
-    return model.valence(Embedder().embed([plain(text)])[0])
-
-
-def cmd_radar(args: argparse.Namespace) -> int:
-    """Each FILE is scored on its own radar, after the --baseline recordings."""
-    try:
-        model = RadarModel.load()
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UsageError(
-            f"models/radar.json is unreadable ({e}); bench/radar_calibrate.py remakes it"
-        ) from None
-    words = _valence(args.words) if args.words else None
-    baselines = []
-    for b in args.baseline:
-        try:
-            baselines.append(decode_file(b))
-        except AudioError as e:
-            raise UsageError(f"--baseline {e}") from None
-    failures = 0
-    for f in args.files:
-        try:
-            samples, rate = decode_file(f)
-        except AudioError as e:
-            fail(str(e))
-            failures += 1
-            continue
-        radar = Radar(model)
-        for b_samples, b_rate in baselines:
-            if not radar.learn_baseline(b_samples, b_rate):
-                fail("a --baseline recording has too little voice to learn from")
-        update = radar.update(samples, rate, words=words)
-        if update is None:
-            fail(f"{f}: too little voice to judge")
-            failures += 1
-            continue
-        row = {
-            "file": f,
-            "anger": update.anger,
-            "anxiety": update.anxiety,
-            "level": update.level,
-            "escalate": update.level == "escalate",
-        }
-        if update.valence is not None:
-            row["valence"] = update.valence
-        if args.json:
-            print(json.dumps(row))
-        else:
-            print(
-                f"{f}: anger {update.anger:.2f}, anxiety {update.anxiety:.2f}, level {update.level}"
-                + ("" if update.valence is None else f", words {update.valence:+.2f}")
-                + (" -> ESCALATE" if row["escalate"] else "")
-            )
-    return 2 if failures else 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -23,8 +23,10 @@ from ivr.events import Event, format_event
 from ivr.kb.live import LiveKnowledge
 from ivr.qa.config import QaConfigError, load_qa_config
 from ivr.qa.screen import Screener
+from ivr.radar.live import LiveRadar
 from ivr.replay import ReplayTransport, parse_dtmf_script
 from ivr.script import CallerScript, ScriptError, load_script, script_session
+from prosody.radar import RadarModel
 from speech.audio import AudioError
 
 
@@ -110,6 +112,8 @@ class _Replay:
         if self.store is not None:
             stack.callback(self.store.close)
         self.services = await stack.enter_async_context(speech_services(self.settings))
+        if self.store is not None:  # the radar version an admin approved judges these calls too
+            self.services.radar_live = LiveRadar(self.store.radar, RadarModel.load())
         if self.dialplan is None:
             return
         self.api_base = stack.enter_context(BackgroundServer(create_app())).base_url

@@ -99,21 +99,64 @@ def _calls(sub: Any) -> None:
     dl.add_argument("number")
     dl.add_argument("--data-dir", metavar="DIR")
 
-    ra = sub.add_parser("radar", help="score recordings for anger and anxiety relative to the caller's voice")
-    ra.add_argument("files", nargs="+", help="recordings of the caller (each is one utterance)")
-    ra.add_argument(
-        "--baseline",
-        action="append",
-        default=[],
-        metavar="FILE",
+    radar_parsers(sub)
+
+
+RADAR_ACTIONS = ("score", "retrain", "versions", "approve", "reject", "rollback", "budget", "label")
+
+
+def radar_parsers(sub: Any) -> None:
+    """`ivr radar [score] FILE...` and the radar's learning (labels, retraining, versions)."""
+    ra = sub.add_parser(
+        "radar",
+        help="the emotion radar: score recordings (`ivr radar FILE...`), retrain it on labelled calls",
+    )
+    rsub = ra.add_subparsers(dest="action", required=True)
+    sc = rsub.add_parser(
+        "score", help="score recordings for anger and anxiety relative to the caller's voice"
+    )
+    sc.add_argument("files", nargs="+", help="recordings of the caller (each is one utterance)")
+    sc.add_argument(
+        "--baseline", action="append", default=[], metavar="FILE",
         help="a recording of the same caller's normal voice (repeatable)",
-    )
-    ra.add_argument(
-        "--words",
-        metavar="TEXT",
+    )  # fmt: skip
+    sc.add_argument(
+        "--words", metavar="TEXT",
         help="what the caller said in each FILE: fused with the voice as in a call (adds `valence`)",
+    )  # fmt: skip
+    sc.add_argument("--json", action="store_true", help="one JSON object per file")
+    rt = rsub.add_parser(
+        "retrain",
+        help="refit on the calls labelled since DATE; a better model is proposed (approve makes it live)",
     )
-    ra.add_argument("--json", action="store_true", help="one JSON object per file")
+    rt.add_argument("--since", required=True, metavar="DATE", help="ISO date or time, e.g. 2026-12-01")
+    rt.add_argument("--until", metavar="DATE", help="ISO date or time (default: now)")
+    rt.add_argument("--dry-run", action="store_true", help="only report: nothing is proposed")
+    rt.add_argument(
+        "--budget",
+        type=float,
+        metavar="N",
+        help="false escalations per 100 calm calls (default: the setting)",
+    )
+    vs = rsub.add_parser("versions", help="the radar's versions, which is live, the labels and the budget")
+    ap = rsub.add_parser("approve", help="make a proposed version live (the next call uses it)")
+    ap.add_argument("version", type=int)
+    rj = rsub.add_parser("reject", help="reject a proposed version")
+    rj.add_argument("version", type=int)
+    rb = rsub.add_parser("rollback", help="the live version out, the one it replaced back")
+    bu = rsub.add_parser(
+        "budget", help="show or set the false-alarm budget (false escalations per 100 calm calls)"
+    )
+    bu.add_argument("per_100", type=float, nargs="?")
+    la = rsub.add_parser("label", help="label a call: was the caller upset?")
+    la.add_argument("call_id")
+    la.add_argument("label", choices=("angry", "anxious", "neither"))
+    la.add_argument("--source", default="qa", choices=("qa", "wrapup"))
+    la.add_argument("--started-ms", type=int, metavar="MS", help="where it started, ms into the call")
+    for p in (rt, vs, ap, rj, rb, bu, la):
+        p.add_argument("--json", action="store_true")
+        p.add_argument("--by", default="cli", help="who decides (kept with the version)")
+        p.add_argument("--data-dir", metavar="DIR")
 
 
 def _seconds(text: str) -> float:

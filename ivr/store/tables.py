@@ -291,3 +291,45 @@ hosts = Table(
     Column("note", Text, nullable=False, default=""),  # what the survivors did when it was lost
     Index("ix_hosts_role_state", "role", "state"),
 )
+
+radar_labels = Table(
+    "radar_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(128), nullable=False),
+    Column("source", String(16), nullable=False),  # wrapup (the agent) | qa (a reviewer)
+    Column("label", String(16), nullable=False),  # angry | anxious | neither
+    Column("started_ms", Integer),  # where it started in the call (an utterance marked), or none
+    Column("author", String(64), nullable=False, default=""),
+    Column("features", Text, nullable=False, default="[]"),  # JSON: the utterances' cues when labelled
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("call_id", "source", name="uq_radar_labels_call_source"),  # the latest per source
+    Index("ix_radar_labels_created", "created_at"),
+)
+
+radar_models = Table(
+    "radar_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),  # 0 is the shipped model
+    # proposed -> active -> replaced | rolled_back; proposed -> rejected
+    Column("state", String(16), nullable=False, default="proposed"),
+    Column("body", Text, nullable=False),  # JSON: heads and thresholds (prosody.radar.RadarModel, not full)
+    Column("report", Text, nullable=False, default="{}"),  # JSON: before/after on the held-out calls
+    Column("since", String(32), nullable=False, default=""),  # the labelled calls it learned from
+    Column("budget", Float, nullable=False, default=0.0),  # false escalations per 100 calm calls
+    Column("replaces", Integer, nullable=False, default=0),  # the version live when it was approved
+    Column("created_by", String(64), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("decided_by", String(64), nullable=False, default=""),
+    Column("decided_at", Float),
+    Index("ix_radar_models_state", "state"),
+)
+
+admin_settings = Table(
+    "admin_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),  # e.g. radar.false_alarms_per_100
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_by", String(64), nullable=False, default=""),
+    Column("updated_at", Float, nullable=False),
+)

@@ -236,12 +236,14 @@ class SpeechClient:
         spelled: bool = False,
         expect: Sequence[str] = (),
         keep: bool = False,
+        pool: bool = False,
     ) -> Decoded:
         """Transcribe s16le mono PCM at `rate`; raises Superseded when the service dropped it.
         `hints`: words the caller is likely to say (the dialplan's `asr_hints`); `spelled`:
         numbers as words, never numerals (a caller saying digits); `expect`: the words the step
         expects (a final with a sound-alike of one is rescored against the audio); `keep`: a
-        partial is run even when it waited past its staleness (a replay wants every one)."""
+        partial is run even when it waited past its staleness (a replay wants every one);
+        `pool`: a final comes with its encoder states pooled (`Decoded.pooled`, the radar's cues)."""
         data: dict[str, Any] = {"rate": rate, "prefix": list(prefix), "priority": _PRIORITY_NAMES[priority]}
         if key is not None:
             data["key"] = key
@@ -253,7 +255,10 @@ class SpeechClient:
             data["expect"] = list(expect)
         if keep:  # a partial the service must run however late (a replay's)
             data["keep"] = True
-        d = (await self._ask("transcribe", data, pcm16)).data
+        if pool:
+            data["pool"] = True
+        reply = await self._ask("transcribe", data, pcm16)
+        d = reply.data
         return Decoded(
             tuple(d["tokens"]),
             d["text"],
@@ -261,6 +266,7 @@ class SpeechClient:
             float(d["no_speech_prob"]),
             tuple((int(i), str(w)) for i, w in d["words"]),
             str(d.get("heard_as", "")),
+            reply.payload if d.get("pooled") else b"",
         )
 
     def drop(self, key: str) -> None:

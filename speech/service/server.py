@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from speech.asr import ASR_RATE, Decoded, WhisperRunner
+from speech.asr import ASR_RATE, Decoded, WhisperRunner, pool_states
 from speech.audio import resample
 from speech.rescore import expected_words, rescore
 from speech.service import auth, metrics
@@ -207,11 +207,12 @@ class SpeechService:
                 raise ValueError("a transcription is a final or a partial")
             if priority is Priority.FINAL and not self.models.finals_take_prefix:
                 prefix = []  # the partials' tokens mean nothing to the finals' model
+            pool = bool(d.get("pool", False)) and priority is Priority.FINAL
             job = Job(
                 Kind.TRANSCRIBE,
                 priority,
                 _key(d, None),
-                (msg.payload, rate, prefix, hints, spelled, expect, mid, send),
+                (msg.payload, rate, prefix, hints, spelled, expect, pool, mid, send),
                 dropped,
                 keep=bool(d.get("keep", False)),
             )
@@ -276,18 +277,25 @@ class SpeechService:
                 metrics.ASR_QUEUE.labels(priority="partial" if background else "final").set(queue.load)
 
     def _transcribe(self, jobs: list[Job], asr: WhisperRunner, rescoring: bool) -> None:
-        items, expects = [], []
+        items, expects, pools = [], [], []
         for job in jobs:
-            pcm, rate, prefix, hints, spelled, expect, _, _ = job.payload
+            pcm, rate, prefix, hints, spelled, expect, pool, _, _ = job.payload
             audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
             items.append((resample(audio, rate, ASR_RATE), prefix, hints, spelled))
             expects.append(expect)
-        encoded: list[Any] | None = [None] * len(items) if rescoring and any(expects) else None
+            pools.append(pool)
+        # the encoder's output is kept when a final is rescored or its states pooled (the
+        # radar's encoder cues): the same encoder pass the decode makes, not a second one
+        wanted = (rescoring and any(expects)) or any(pools)
+        encoded: list[Any] | None = [None] * len(items) if wanted else None
         results = asr.decode_batch(items, encoded)
         for k, (job, item, expect, decoded) in enumerate(zip(jobs, items, expects, results, strict=True)):
             *_, mid, send = job.payload
-            if encoded is not None and expect:
+            if encoded is not None and expect and rescoring:
                 decoded = _rescored(asr, item, expect, decoded, encoded[k])
+            pooled = b""
+            if encoded is not None and pools[k] and encoded[k] is not None:
+                pooled = pool_states(encoded[k][0], len(item[0])).astype("<f2").tobytes()
             send(
                 Message(
                     "transcript",
@@ -300,7 +308,9 @@ class SpeechService:
                         "no_speech_prob": decoded.no_speech_prob,
                         "batch": len(jobs),
                         **({"heard_as": decoded.heard_as} if decoded.heard_as else {}),
+                        **({"pooled": len(pooled) // 2} if pooled else {}),
                     },
+                    pooled,
                 )
             )
 
