@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -244,10 +245,16 @@ def test_a_media_host_lost_mid_call_with_callers_queued(lab, quiet, tmp_path):
         back.stop()
 
 
-def _events(lab, t0: float) -> list[list[dict]]:
-    """The calls' event logs (JSONL) the media hosts wrote since `t0`, oldest first."""
-    files = [p for host in ("media1", "media2") for p in (lab.tmp / host / "calls").glob("*.jsonl")]
-    fresh = sorted((p for p in files if p.stat().st_mtime >= t0), key=lambda p: p.stat().st_mtime)
+def _logs(lab) -> list[Path]:
+    return [p for host in ("media1", "media2") for p in (lab.tmp / host / "calls").glob("*.jsonl")]
+
+
+def _events(lab, t0: float, old: frozenset[Path] = frozenset()) -> list[list[dict]]:
+    """The calls' event logs (JSONL) the media hosts wrote since `t0`, oldest first; not the
+    `old` ones (an earlier test's call can still be written to: its callback, its clean-up)."""
+    fresh = sorted(
+        (p for p in _logs(lab) if p.stat().st_mtime >= t0 and p not in old), key=lambda p: p.stat().st_mtime
+    )
     return [[json.loads(x) for x in p.read_text().splitlines() if x.strip()] for p in fresh]
 
 
@@ -255,20 +262,20 @@ def test_a_speech_host_killed_mid_utterance_the_caller_is_still_heard(lab, tmp_p
     """The caller speaks; speech1 dies (-9, every process) while they do: the pool sends the
     decodes to speech2 and the caller's words are heard, with no apology."""
     pcap = fixture_pcap(tmp_path / "speech.pcap", 7, 4)
-    t0 = time.time()
+    t0, old = time.time(), frozenset(_logs(lab))
     box: dict = {}
     caller = threading.Thread(target=lambda: box.update(r=_call(lab, tmp_path / "talk", pcap, 25000)))
     caller.start()
 
     def speaking() -> bool:
-        calls = _events(lab, t0)
+        calls = _events(lab, t0, old)
         return bool(calls) and any(e["type"] == "speech_start" for e in calls[-1])
 
     wait_until(speaking, 60, "the caller to start speaking")
     lab.lab.kill_host("speech1")
     caller.join(timeout=90)
     assert box["r"].returncode == 0
-    (events,) = _events(lab, t0)
+    (events,) = _events(lab, t0, old)  # this caller's call, and no other
     finals = [e for e in events if e["type"] == "final_transcript"]
     assert any("shook hands" in e["text"].lower() for e in finals), [e["text"] for e in finals]
     assert not any(e.get("prompt") == "service_apology" for e in events), "the caller heard an apology"
@@ -303,13 +310,13 @@ def test_postgresql_restarted_during_ten_calls_loses_and_doubles_nothing(lab, qu
     with Retry-After, and afterwards every event each worker logged is in the store once."""
     assert lab.pg is not None
     token = _api(lab)
-    t0 = time.time()
+    t0, old = time.time(), frozenset(_logs(lab))
     box: dict = {}
     callers = threading.Thread(
         target=lambda: box.update(r=_call(lab, tmp_path / "ten", quiet, 22000, calls=10, rate=5))
     )
     callers.start()
-    wait_until(lambda: len(_events(lab, t0)) == 10, 60, "ten calls on")
+    wait_until(lambda: len(_events(lab, t0, old)) == 10, 60, "ten calls on")
     lab.pg.stop()
     try:
         assert _api(lab, token) == "503 5"
@@ -327,7 +334,7 @@ def test_postgresql_restarted_during_ten_calls_loses_and_doubles_nothing(lab, qu
     assert box["r"].returncode == 0, "every call went on through the outage"
     assert _api(lab, token).startswith("200")
     logged = {p.stem: [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
-              for host in ("media1", "media2") for p in (lab.tmp / host / "calls").glob("*.jsonl") if p.stat().st_mtime >= t0 and "-cb" not in p.stem}  # fmt: skip
+              for p in _logs(lab) if p.stat().st_mtime >= t0 and p not in old and "-cb" not in p.stem}  # fmt: skip
     assert len(logged) == 10  # (a callback still being tried is not one of them)
 
     def stored() -> dict[str, list[tuple[int, str]]]:
