@@ -23,6 +23,7 @@ from ivr.api.floor import floor_router
 from ivr.api.kb import kb_router
 from ivr.api.monitor import monitor_router
 from ivr.api.qa import qa_router
+from ivr.api.radar import radar_router
 from ivr.api.report import report_router
 from ivr.api.server import BackgroundServer
 from ivr.api.softphone import Softphone, softphone_router
@@ -114,6 +115,7 @@ def create_app(
     app.include_router(wrapup_router())
     app.include_router(kb_router())
     app.include_router(qa_router())
+    app.include_router(radar_router())
     app.include_router(report_router())
     app.include_router(softphone_router(softphone))
     app.include_router(transfer_router())

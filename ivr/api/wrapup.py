@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ivr.acd.desk import DISPOSITIONS
 from ivr.api.auth import AgentUser
+from ivr.radar.records import RadarError
 from ivr.records import UserError
 
 Disposition = Literal[DISPOSITIONS]  # type: ignore[valid-type]
@@ -28,6 +29,10 @@ class WrapUp(BaseModel):
     kb: KbSuggestion | None = None
     available: bool = True
     """Back to available at once (else the wrap-up time runs out first)."""
+    upset: Literal["angry", "anxious", "neither"] | None = None
+    """Was the caller upset? (the radar learns from it: `ivr radar retrain`)"""
+    upset_started_ms: int | None = Field(default=None, ge=0, le=24 * 3600 * 1000)
+    """Where it started, ms into the call (an utterance marked on the call page)."""
 
     @model_validator(mode="after")
     def _note_when_resolved(self) -> WrapUp:
@@ -49,12 +54,21 @@ def wrapup_router() -> APIRouter:
         if who.user != name:
             raise HTTPException(403, f"{who.user} may wrap up only their own calls")
         kb = (body.kb.question.strip(), body.kb.answer.strip()) if body.kb else None
+        store = request.app.state.store
         try:
-            return request.app.state.store.console.wrap_up(
+            done: dict[str, Any] = store.console.wrap_up(
                 name, body.call_id, body.disposition, body.note.strip(), kb, body.available
             )
         except UserError as e:
             raise HTTPException(409, str(e)) from None
+        if body.upset is not None:  # the call is theirs: the wrap-up was taken
+            try:
+                done["upset"] = store.radar.label(
+                    body.call_id, "wrapup", body.upset, name, body.upset_started_ms
+                )
+            except RadarError as e:
+                raise HTTPException(409, f"the wrap-up was kept; the label was not: {e}") from None
+        return done
 
     @router.get("/api/agents/{name}/calls")
     def recent(

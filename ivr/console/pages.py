@@ -1,7 +1,7 @@
 """The agent and supervisor console: one page app (Preact + htm + uPlot, from npm at set-up,
 served from `static/`), its pages gated here by the session cookie's role so an agent is never
 even sent a supervisor's page: `/console/` sign-in, `/console/agent` (agents and up),
-`/console/floor`, `/console/dashboard`, `/console/qa`, `/console/kb` and `/console/calls/ID`
+`/console/floor`, `/console/dashboard`, `/console/qa`, `/console/kb`, `/console/radar` and `/console/calls/ID`
 (supervisors and up)."""
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def console_router() -> APIRouter:
             return _page(request, role)
 
     page("/console/agent", "agent")
-    for name in ("floor", "dashboard", "qa", "kb"):
+    for name in ("floor", "dashboard", "qa", "kb", "radar"):
         page(f"/console/{name}", "supervisor")
 
     @router.get("/console/calls/{call_id}")

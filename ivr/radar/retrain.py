@@ -12,7 +12,7 @@ folds of the training calls; then the thresholds from the admin's false-alarm bu
 escalations per hundred calm calls) on the training calls. A held-out share of the calls (a
 fixed third of each label, by a hash of the call id) scores the live model and the new one as
 the workers would: each call's utterances through the radar's smoothing and levels, escalated
-or not. The new model is refused when it is not better there.
+or not. The new model is refused when it is not better there (on 90% of resamples of those calls).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ MIN_CALM = 40
 """Calm calls ("neither") the labels must hold."""
 MAX_CONTRADICTED = 0.2
 """The most of the calls labelled twice whose two labels may disagree."""
+MIN_CONFIDENCE = 0.9
+"""The share of resamples of the held-out calls on which the new model must be the better."""
 HELD_OUT = 1 / 3
 L2S = (1.0, 3.0, 10.0, 30.0, 100.0)
 UPSET = ("angry", "anxious")
@@ -112,6 +114,25 @@ def escalations(model: RadarModel, calls: list[LabelledCall]) -> tuple[np.ndarra
     return esc, top
 
 
+def _uar(esc: np.ndarray, upset: np.ndarray) -> float:
+    return 0.5 * (float(esc[upset].mean()) + 1 - float(esc[~upset].mean()))
+
+
+def confidence(before: RadarModel, after: RadarModel, calls: list[LabelledCall], n: int = 1000) -> float:
+    """How sure the held-out calls are that `after` is better: the share of resamples of them
+    (each label's calls drawn with replacement) on which its UAR is higher."""
+    a, _ = escalations(after, calls)
+    b, _ = escalations(before, calls)
+    upset = np.array([c.upset for c in calls])
+    rng = np.random.default_rng(0)
+    pos, neg = np.flatnonzero(upset), np.flatnonzero(~upset)
+    wins = 0
+    for _ in range(n):
+        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        wins += _uar(a[idx], upset[idx]) > _uar(b[idx], upset[idx])
+    return wins / n
+
+
 def figures(model: RadarModel, calls: list[LabelledCall]) -> dict[str, float]:
     esc, _ = escalations(model, calls)
     labels = np.array([c.label for c in calls])
@@ -161,7 +182,12 @@ def refit(prior: RadarModel, calls: list[LabelledCall], l2: float) -> RadarModel
         x, ya, yx, w = _rows(calls, encoder)
         if len(x) == 0 or x.shape[1] != len(anger.weights):
             return anger, anxiety
-        zero = np.zeros(x.shape[1])
+        # a voice no different from its baseline: no difference, or its projection
+        zero = (
+            prior.encoder.project(np.zeros(prior.encoder.dim))[0]
+            if encoder and prior.encoder
+            else np.zeros(x.shape[1])
+        )
         out = []
         for y, p in ((ya, anger), (yx, anxiety)):
             out.append(
@@ -235,9 +261,11 @@ def retrain(rows: list[dict[str, Any]], shipped: RadarModel, live: RadarModel, p
     report.update({"train_calls": len(train), "held_out_calls": len(held), "l2": l2,
                    "thresholds": {k: model.thresholds[k] for k in ("escalate_on", "escalate_off", "rising_on", "rising_off")},
                    "before": before, "after": after, "before_version": live.version})  # fmt: skip
-    if after["uar"] <= before["uar"]:
+    report["confidence"] = sure = round(confidence(live, model, held), 3)
+    if after["uar"] <= before["uar"] or sure < MIN_CONFIDENCE:
         return Outcome(None, f"no better on the held-out calls: UAR {after['uar']:.3f} against the live "
-                             f"model's {before['uar']:.3f}", report)  # fmt: skip
+                             f"model's {before['uar']:.3f} (better on {sure:.0%} of resamples of them; "
+                             f"{MIN_CONFIDENCE:.0%} needed)", report)  # fmt: skip
     if after["false_per_100"] > max(per_100, before["false_per_100"]) + 5:
         return Outcome(None, f"too many false alarms on the held-out calm calls: {after['false_per_100']} per 100 "
                              f"(budget {per_100}, live model {before['false_per_100']})", report)  # fmt: skip

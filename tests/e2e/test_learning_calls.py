@@ -43,8 +43,9 @@ def store(tmp_path):
     s.close()
 
 
-def replay(speech_address, store: Store, script_name: str, call_id: str) -> list:
-    """One scripted call through the hotline, recorded in `store`; the KB is the store's, live."""
+def replay(speech_address, store: Store, script_name: str, call_id: str, radar_live=None) -> list:  # type: ignore[no-untyped-def]
+    """One scripted call through the hotline, recorded in `store`; the KB is the store's, live
+    (and the radar's version, given `radar_live`, as a worker has it)."""
     from speech.service.embedder import BlockingEmbedder
 
     dp = load_dialplan(ROOT / "dialplans" / "hotline.yaml")
@@ -62,6 +63,7 @@ def replay(speech_address, store: Store, script_name: str, call_id: str) -> list
     async def go() -> None:
         with BackgroundServer(create_app()) as api:
             async with httpx.AsyncClient() as client, call_services(speech_address) as services:
+                services.radar_live = radar_live
                 runner = dialplan_app(DialplanVersion(dp, nlu), caller, OPEN, api.base_url)
                 session = script_session(
                     script, services, Settings(), emit, runner, client, caller=script.caller

@@ -2,7 +2,7 @@
 // picked up), the live call (both sides' transcript, the radar, what the AI knew and did), the
 // wrap-up form, and their recent calls. Live over /api/events (this agent's calls only).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, clock, dur, errorText, html, Level, linesOf, liveSocket, RadarChart, StatePill, Transcript, useNow, words } from "./lib.js";
+import { api, clock, dur, errorText, html, Level, linesOf, liveSocket, RadarChart, StatePill, Transcript, UPSET, useNow, words } from "./lib.js";
 import { Phone, usePhone } from "./phone.js";
 
 const AWAY_REASONS = ["break", "lunch", "training", "meeting", "coaching"];
@@ -69,6 +69,7 @@ function Pop({ pop, ringing }) {
 
 function WrapUpForm({ me, callId, onDone }) {
   const [disposition, setDisposition] = useState("resolved");
+  const [upset, setUpset] = useState("");
   const [note, setNote] = useState("");
   const [toKb, setToKb] = useState(false);
   const [question, setQuestion] = useState("");
@@ -84,7 +85,7 @@ function WrapUpForm({ me, callId, onDone }) {
     if (toKb && (question.trim().length < 8 || answer.trim().length < 8)) { setError("A knowledge-base entry needs the caller's question and the answer (8 characters or more each)."); return; }
     setBusy(true);
     try {
-      await api("POST", `/api/agents/${me.user}/wrapup`, { call_id: callId, disposition, note, kb: toKb ? { question, answer } : null, available: true });
+      await api("POST", `/api/agents/${me.user}/wrapup`, { call_id: callId, disposition, note, kb: toKb ? { question, answer } : null, available: true, upset: upset || null });
       onDone();
     } catch (e) { setError(errorText(e)); setBusy(false); }
   };
@@ -92,6 +93,7 @@ function WrapUpForm({ me, callId, onDone }) {
   return html`<form class="wrapup" onSubmit=${submit} onKeyDown=${keys} aria-label="wrap-up">
     <h3>Wrap-up <span class="muted">call ${callId}</span></h3>
     <label>Disposition <select ref=${first} name="disposition" value=${disposition} onChange=${(e) => setDisposition(e.target.value)}>${DISPOSITIONS.map(([v, t]) => html`<option value=${v}>${t}</option>`)}</select></label>
+    <label>Caller upset? <select name="upset" value=${upset} onChange=${(e) => setUpset(e.target.value)}>${UPSET.map(([v, t]) => html`<option value=${v}>${t}</option>`)}</select></label>
     <label>Resolution note <textarea name="note" rows="3" value=${note} onInput=${(e) => setNote(e.target.value)} placeholder="What the caller needed and what was done"></textarea></label>
     <label class="check"><input type="checkbox" name="kb" checked=${toKb} onChange=${(e) => setToKb(e.target.checked)} /> Add to knowledge base</label>
     ${toKb && html`<label>Question, as callers ask it <input name="kb_question" value=${question} onInput=${(e) => setQuestion(e.target.value)} /></label>

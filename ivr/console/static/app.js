@@ -9,6 +9,7 @@ import { CallView } from "./call.js";
 import { QaView } from "./qa.js";
 import { KbView } from "./kb.js";
 import { DashboardView } from "./dashboard.js";
+import { RadarView } from "./radar.js";
 
 const RANK = { agent: 0, supervisor: 1, admin: 2 };
 const home = (role) => (RANK[role] >= 1 ? "/console/floor" : "/console/agent");
@@ -49,7 +50,7 @@ function Shell({ me, children, wide }) {
       <b class="brand">Hotline</b>
       <nav>
         <a href="/console/agent" class=${location.pathname === "/console/agent" ? "on" : ""}>My calls</a>
-        ${sup && [["floor", "Floor"], ["dashboard", "Dashboard"], ["qa", "QA"], ["kb", "Knowledge"]].map(([p, t]) =>
+        ${sup && [["floor", "Floor"], ["dashboard", "Dashboard"], ["qa", "QA"], ["kb", "Knowledge"], ["radar", "Radar"]].map(([p, t]) =>
           html`<a href=${`/console/${p}`} class=${location.pathname === `/console/${p}` ? "on" : ""}>${t}</a>`)}
       </nav>
       <span class="me">${me.user} · ${me.role}</span>
@@ -78,6 +79,7 @@ function App() {
   if (path === "/console/dashboard") return html`<${Shell} me=${me} wide><${DashboardView} /><//>`;
   if (path === "/console/qa") return html`<${Shell} me=${me} wide><${QaView} /><//>`;
   if (path === "/console/kb") return html`<${Shell} me=${me} wide><${KbView} /><//>`;
+  if (path === "/console/radar") return html`<${Shell} me=${me} wide><${RadarView} me=${me} /><//>`;
   const m = path.match(/^\/console\/calls\/(.+)$/);
   if (m) return html`<${Shell} me=${me} wide><${CallView} callId=${decodeURIComponent(m[1])} /><//>`;
   return html`<p>No such page. <a href="/console/">Sign in</a></p>`;

@@ -14,6 +14,10 @@ export function CallView({ callId }) {
     return () => clearInterval(t);
   }, [callId, call && call.status]);
   const lines = useMemo(() => (call ? linesOf(call.events) : []), [call]);
+  const [mark, setMark] = useState(null);
+  const [labels, setLabels] = useState([]);
+  const loadLabels = () => api("GET", `/api/calls/${encodeURIComponent(callId)}/upset`).then((r) => setLabels(r.labels)).catch(() => {});
+  useEffect(() => { loadLabels(); }, [callId]);
   if (error) return html`<main><p class="error" role="alert">${error}</p></main>`;
   if (!call) return html`<main><p class="boot">Loading…</p></main>`;
   const w = call.wrapup;
@@ -27,13 +31,14 @@ export function CallView({ callId }) {
       <dt>Path</dt><dd>${(call.path || []).map((n) => html`<span class="chip">${n}</span>`)}</dd>
       <dt>Intents</dt><dd>${(call.intents || []).map((i) => html`<span class="chip">${words(i.name)} ${Math.round((i.confidence || 0) * 100)}%</span>`)}</dd>
       <dt>Wrap-up</dt><dd>${w ? html`<b>${words(w.disposition)}</b> by ${w.agent}: ${w.note}` : "–"}</dd>
+      <dt>Caller upset</dt><dd class="upset-labels">${labels.length ? labels.map((l) => html`<span class="chip">${l.label}${l.started_ms != null ? ` from ${dur(l.started_ms / 1000)}` : ""} (${l.source === "qa" ? "review" : "wrap-up"}, ${l.author})</span> `) : "–"}</dd>
     </dl>
-    ${call.status === "ended" && html`<${QaPanel} callId=${call.id} />`}
+    ${call.status === "ended" && html`<${QaPanel} callId=${call.id} mark=${mark} onLabelled=${loadLabels} />`}
     <section aria-label="recording"><h3>Recording</h3>
       ${call.recording_path ? html`<audio controls preload="none" src=${`/api/calls/${encodeURIComponent(call.id)}/recording`}></audio><p class="muted">left: the caller · right: what the caller heard</p>` : html`<p class="muted">No recording (purged or none made).</p>`}
     </section>
     <div class="cols">
-      <section class="col" aria-label="transcript"><h3>Transcript</h3><${Transcript} lines=${lines} live=${false} /></section>
+      <section class="col" aria-label="transcript"><h3>Transcript</h3><${Transcript} lines=${lines} live=${false} onMark=${call.status === "ended" ? setMark : null} marked=${mark} /></section>
       <section class="col" aria-label="radar"><h3>Radar</h3><${RadarChart} points=${call.radar || []} height=${180} />
         <details><summary>Events (${call.events.length})</summary>
           <table class="grid small"><tbody>${call.events.map((e) => html`<tr><td>${dur(e.t_ms / 1000)}</td><td>${e.type}</td><td class="ev">${JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => k !== "t_ms" && k !== "type")))}</td></tr>`)}</tbody></table>

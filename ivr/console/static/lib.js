@@ -128,22 +128,27 @@ export function RadarChart({ points, height = 160 }) {
 }
 
 // Transcript lines from a call's events: caller, agent and the IVR, in order.
+// "Caller upset?" in the wrap-up and the QA review: the radar learns from the answers
+export const UPSET = [["", "– not said"], ["neither", "no"], ["angry", "yes: angry"], ["anxious", "yes: anxious"]];
+
 export function linesOf(events) {
   const out = [];
   for (const e of events) {
-    if (e.type === "final_transcript" && e.text) out.push({ t_ms: e.t_ms, who: e.speaker || "caller", text: e.text });
+    if (e.type === "final_transcript" && e.text) out.push({ t_ms: e.t_ms, who: e.speaker || "caller", text: e.text, onset: e.onset_ms });
     else if (e.type === "say" && e.text) out.push({ t_ms: e.t_ms, who: "ivr", text: e.text });
     else if (e.type === "monitor") out.push({ t_ms: e.t_ms, who: "note", text: `supervisor ${e.supervisor}: ${e.mode} ${e.state}${e.reason ? " (" + e.reason + ")" : ""}` });
   }
   return out;
 }
 
-export function Transcript({ lines, live }) {
+// onMark: a caller's line can be marked as where they became upset (the radar learns from it)
+export function Transcript({ lines, live, onMark, marked }) {
   const end = useRef(null);
   useEffect(() => { if (live && end.current) end.current.scrollIntoView({ block: "nearest" }); }, [lines.length]);
   if (!lines.length) return html`<p class="muted">Nothing said yet.</p>`;
+  const at = (l) => (l.onset != null ? l.onset : l.t_ms);
   return html`<ol class="transcript" aria-live=${live ? "polite" : "off"}>
-    ${lines.map((l) => html`<li class="who-${l.who}"><span class="t">${dur(l.t_ms / 1000)}</span><b>${l.who}</b> <span class="text">${l.text}</span></li>`)}
+    ${lines.map((l) => html`<li class=${`who-${l.who}${onMark && marked === at(l) && l.who === "caller" ? " marked" : ""}`}><span class="t">${dur(l.t_ms / 1000)}</span><b>${l.who}</b> <span class="text">${l.text}</span>${onMark && l.who === "caller" && html` <button type="button" class="small mark" aria-pressed=${marked === at(l) ? "true" : "false"} aria-label=${`upset from here (${dur(at(l) / 1000)})`} onClick=${() => onMark(marked === at(l) ? null : at(l))}>upset from here</button>`}</li>`)}
     <li ref=${end} class="end"></li>
   </ol>`;
 }

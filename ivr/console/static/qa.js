@@ -1,7 +1,7 @@
 // QA: the review queue (the day's riskiest calls, plus the random audit share) and, on a call's
 // page, its flags with evidence and the admin's review form.
 import { useEffect, useState } from "preact/hooks";
-import { api, clock, dur, errorText, html, words } from "./lib.js";
+import { api, clock, dur, errorText, html, UPSET, words } from "./lib.js";
 
 const pct = (x) => (x == null ? "–" : `${Math.round(x * 100)}%`);
 
@@ -37,7 +37,8 @@ export function QaView() {
   </main>`;
 }
 
-export function QaPanel({ callId }) {
+export function QaPanel({ callId, mark, onLabelled }) {
+  const [upset, setUpset] = useState("");
   const [result, setResult] = useState(null);
   const [form, setForm] = useState(null);
   const [answers, setAnswers] = useState({});
@@ -51,8 +52,12 @@ export function QaPanel({ callId }) {
     ev.preventDefault();
     try {
       const r = await api("POST", `/api/qa/calls/${encodeURIComponent(callId)}/review`, { answers, comment, wrong_flags: wrong });
+      if (upset) {  // the radar's label: kept with the call's utterances' cues
+        await api("POST", `/api/calls/${encodeURIComponent(callId)}/upset`, { label: upset, started_ms: upset === "neither" ? null : mark, source: "qa" });
+        onLabelled && onLabelled();
+      }
       setMsg(`Reviewed: ${pct(r.score)} — ${r.agrees ? "agrees with" : "disagrees with"} the AI (risk ${r.ai_score.toFixed(2)}).`);
-      setAnswers({}); setComment(""); setWrong([]); load();
+      setAnswers({}); setComment(""); setWrong([]); setUpset(""); load();
     } catch (e) { setMsg(errorText(e)); }
   };
   const set = (id, v) => setAnswers({ ...answers, [id]: v });
@@ -66,6 +71,8 @@ export function QaPanel({ callId }) {
         ${q.type === "yes_no"
           ? html`<select name=${q.id} value=${answers[q.id] ?? ""} onChange=${(e) => set(q.id, e.target.value || null)}><option value="">–</option><option value="yes">yes</option><option value="no">no</option><option value="n/a">n/a</option></select>`
           : html`<select name=${q.id} value=${answers[q.id] ?? ""} onChange=${(e) => set(q.id, e.target.value ? Number(e.target.value) : null)}><option value="">–</option>${Array.from({ length: q.scale }, (_, i) => html`<option value=${i + 1}>${i + 1}</option>`)}</select>`}</label>`)}
+      <label>Caller upset? <select name="upset" value=${upset} onChange=${(e) => setUpset(e.target.value)}>${UPSET.map(([v, t]) => html`<option value=${v}>${t}</option>`)}</select></label>
+      ${upset && upset !== "neither" && html`<p class="muted" aria-label="where it started">${mark != null ? `Started at ${dur(mark / 1000)} (marked in the transcript).` : "Where did it start? Mark the caller's line in the transcript (optional)."}</p>`}
       <label>Comment <textarea name="comment" rows="2" value=${comment} onInput=${(e) => setComment(e.target.value)}></textarea></label>
       <button type="submit">Submit review</button></form>`}
     ${msg && html`<p role="status">${msg}</p>`}

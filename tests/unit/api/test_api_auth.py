@@ -81,6 +81,15 @@ ROUTE_ROLES = {
     "POST /api/calls/{call_id}/monitor": "supervisor",
     "PATCH /api/calls/{call_id}/monitor": "supervisor",
     "DELETE /api/calls/{call_id}/monitor": "supervisor",
+    "GET /api/calls/{call_id}/upset": "agent",
+    "POST /api/calls/{call_id}/upset": "agent",
+    "GET /api/radar": "supervisor",
+    "GET /api/radar/versions/{version}": "supervisor",
+    "POST /api/radar/retrain": "admin",
+    "POST /api/radar/versions/{version}/approve": "admin",
+    "POST /api/radar/versions/{version}/reject": "admin",
+    "POST /api/radar/rollback": "admin",
+    "PUT /api/radar/budget": "admin",
 }
 """The role each route needs. A route the OpenAPI schema lists and this table does not is a
 failure: whoever adds a route says here who may call it, and the test holds the app to it."""
