@@ -21,12 +21,12 @@ import numpy as np
 from prosody.radar_fit import Logistic, capped
 
 
-def _pack(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
+def _pack(a: np.ndarray, dtype: str = "<f4") -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode()
 
 
-def _unpack(s: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    a = np.frombuffer(base64.b64decode(s), dtype="<f4").astype(np.float64)
+def _unpack(s: str, shape: tuple[int, ...] | None = None, dtype: str = "<f4") -> np.ndarray:
+    a = np.frombuffer(base64.b64decode(s), dtype=dtype).astype(np.float64)
     return a.reshape(shape) if shape else a
 
 
@@ -59,13 +59,15 @@ class Projection:
             "k": k,
             "mean": _pack(self.mean),
             "std": _pack(self.std),
-            "components": _pack(self.components),
+            "components": _pack(self.components, "<f2"),  # unit vectors: half precision is plenty
+            "components_dtype": "<f2",
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Projection:
         dim, k = int(d["dim"]), int(d["k"])
-        return cls(_unpack(d["mean"]), _unpack(d["std"]), _unpack(d["components"], (k, dim)))
+        dtype = str(d.get("components_dtype", "<f4"))
+        return cls(_unpack(d["mean"]), _unpack(d["std"]), _unpack(d["components"], (k, dim), dtype))
 
 
 def fit_heads(

@@ -106,7 +106,7 @@ class Cues:
 
     def to_json(self) -> dict[str, Any]:
         def r(v: tuple[float, ...] | None) -> list[float] | None:
-            return None if v is None else [round(float(x), 4) for x in v]
+            return None if v is None else [round(float(x), 3) for x in v]
 
         d = {"pp": r(self.pp), "po": r(self.po), "ep": r(self.ep), "eo": r(self.eo),
              "own": round(self.own, 4), "trust": round(self.trust, 4), "gain": round(self.gain, 4), "s": round(self.s, 3)}  # fmt: skip

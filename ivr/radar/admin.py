@@ -50,7 +50,12 @@ def describe(out: dict[str, Any]) -> str:
         lines.append(f"held out: {out['held_out_calls']} calls ({b['upset_calls']} upset, {b['calm_calls']} calm); "
                      f"trained on {out['train_calls']}")  # fmt: skip
         lines.append(f"  {'':22s} {'UAR':>6s} {'angry':>6s} {'anxious':>8s} {'false/100':>10s}")
-        for name, f in ((f"live (version {out['live_version']})", b), ("retrained", a)):
+        rows = [
+            (f"live (version {out['live_version']})", b),
+            ("live at the budget", out["before_at_budget"]),
+            ("retrained", a),
+        ]
+        for name, f in rows:
             lines.append(
                 f"  {name:22s} {f['uar']:6.3f} {f['angry_caught']:6.0%} {f['anxious_caught']:8.0%} {f['false_per_100']:10.1f}"
             )

@@ -80,7 +80,7 @@ class RadarRecords:
         """Every call started in [since, until) that someone labelled: its labels and the cues of
         its utterances ({t_ms, cues}), in call order."""
         q = (
-            select(radar_labels, calls.c.started_at)
+            select(radar_labels, calls.c.started_at, calls.c.caller)
             .join(calls, calls.c.id == radar_labels.c.call_id)
             .where(calls.c.started_at >= since)
         )
@@ -91,7 +91,13 @@ class RadarRecords:
             for r in conn.execute(q.order_by(calls.c.started_at, radar_labels.c.call_id)):
                 c = out.setdefault(
                     r.call_id,
-                    {"call_id": r.call_id, "started_at": r.started_at, "labels": [], "utterances": []},
+                    {
+                        "call_id": r.call_id,
+                        "started_at": r.started_at,
+                        "caller": r.caller,
+                        "labels": [],
+                        "utterances": [],
+                    },
                 )
                 c["labels"].append(
                     {"source": r.source, "label": r.label, "started_ms": r.started_ms, "author": r.author}
