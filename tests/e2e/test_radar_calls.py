@@ -60,3 +60,17 @@ def test_a_loud_but_calm_caller_stays_calm_all_call(speech_address, hotline, dir
     events = call(speech_address, hotline, directory, "radar_loud_calm.yaml", radar_model=model)
     assert levels(events) and "escalate" not in levels(events), kinds(events, "affect")
     assert kinds(events, "hangup") == [{"reason": "resolved"}]
+
+
+def test_each_affect_event_keeps_the_cues_a_retraining_reads(speech_address, hotline, directory):
+    """The finals bring the encoder's pooled states through the speech service: every affect
+    event holds the prosody and encoder cues (against the population, then the caller's own voice)."""
+    model = RadarModel.load()
+    assert model.encoder is not None
+    events = call(speech_address, hotline, directory, "radar_angry_words.yaml", radar_model=model)
+    affects = kinds(events, "affect")
+    k = model.encoder.projection.components.shape[0]
+    assert affects and all(
+        len(a["cues"]["pp"]) == len(model.features) and len(a["cues"]["ep"]) == k for a in affects
+    )
+    assert any(len(a["cues"].get("eo", [])) == k and a["cues"]["own"] > 0 for a in affects[1:]), affects
