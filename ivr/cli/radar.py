@@ -72,11 +72,12 @@ def _admin(args: argparse.Namespace, radar: Any) -> int:
         live = [r["version"] for r in rows if r["state"] == "active"]
         print(f"live: version {live[0] if live else 0}{'' if live else ' (as shipped)'}")
         for r in rows:
-            after = r["report"].get("after", {})
-            before = r["report"].get("before", {})
+            rep = r["report"]
+            after, ran = rep.get("after", {}), rep.get("before", {})
+            same = rep.get("before_at_budget") or ran
             print(f"  v{r['version']:<3} {r['state']:<11} since {r['since']:<12} by {r['created_by'] or '-':<10} "
-                  f"held-out UAR {before.get('uar', float('nan')):.3f} -> {after.get('uar', float('nan')):.3f}, "
-                  f"false/100 {before.get('false_per_100', '-')} -> {after.get('false_per_100', '-')}")  # fmt: skip
+                  f"held-out UAR {same.get('uar', float('nan')):.3f} (live at the budget) -> {after.get('uar', float('nan')):.3f}, "
+                  f"false/100 {ran.get('false_per_100', '-')} (live as it ran) -> {after.get('false_per_100', '-')}")  # fmt: skip
         return 0
     if args.action == "approve":
         row = radar.approve(args.version, who)

@@ -13,8 +13,8 @@ function Figures({ out }) {
   const row = (name, f) => html`<tr><th>${name}</th><td>${f.uar.toFixed(3)}</td><td>${pct(f.angry_caught)}</td><td>${pct(f.anxious_caught)}</td><td>${f.false_per_100}</td></tr>`;
   return html`<table class="grid" aria-label="before and after"><thead><tr><th>held-out calls: ${out.held_out_calls} (${out.before.upset_calls} upset, ${out.before.calm_calls} calm)</th>
     <th>UAR</th><th>angry caught</th><th>anxious caught</th><th>false alarms / 100 calm</th></tr></thead>
-    <tbody>${row(`live (version ${out.live_version})`, out.before)}${row("retrained", out.after)}</tbody></table>
-    <p class="muted">Trained on ${out.train_calls} calls; escalates at ${out.thresholds.escalate_on} (set for the budget on the training calls).</p>`;
+    <tbody>${row(`live (version ${out.live_version}), as it runs`, out.before)}${out.before_at_budget && row("live, its threshold set for the budget", out.before_at_budget)}${row("retrained, for the budget", out.after)}</tbody></table>
+    <p class="muted">Held out: the calls of callers the retraining never heard. Trained on ${out.train_calls} calls; escalates at ${out.thresholds.escalate_on} (set for the budget on the training calls)${out.encoder_weight != null ? `; the encoder's share ${out.encoder_weight}` : ""}. A new version must beat the live one at the same budget on ${Math.round((out.confidence || 0) * 100)}% of resamples (90% needed).</p>`;
 }
 
 export function RadarView({ me }) {
@@ -57,9 +57,9 @@ export function RadarView({ me }) {
     </section>
     <section aria-label="versions"><h3>Versions</h3>
       ${state.versions.length === 0 ? html`<p class="muted">None yet: the shipped model is live.</p>` : html`<table class="grid"><thead><tr>
-        <th>Version</th><th>State</th><th>Labelled since</th><th>Made</th><th>Held-out UAR</th><th>False / 100</th><th></th></tr></thead>
+        <th>Version</th><th>State</th><th>Labelled since</th><th>Made</th><th>Held-out UAR (live at the budget → it)</th><th>False / 100 (live as it ran → it)</th><th></th></tr></thead>
         <tbody>${state.versions.map((v) => html`<tr data-version=${v.version}><td>v${v.version}</td><td>${v.state}</td><td>${v.since}</td><td>${clock(v.created_at)} by ${v.created_by}</td>
-          <td>${v.report.before ? `${v.report.before.uar.toFixed(3)} → ${v.report.after.uar.toFixed(3)}` : "–"}</td>
+          <td>${v.report.before ? `${(v.report.before_at_budget || v.report.before).uar.toFixed(3)} → ${v.report.after.uar.toFixed(3)}` : "–"}</td>
           <td>${v.report.before ? `${v.report.before.false_per_100} → ${v.report.after.false_per_100}` : "–"}</td>
           <td>${admin && v.state === "proposed" && html`<button class="small" disabled=${busy} onClick=${() => decide(v.version, "approve")}>Approve</button> <button class="small ghost" disabled=${busy} onClick=${() => decide(v.version, "reject")}>Reject</button>`}
             ${admin && v.state === "active" && html`<button class="small ghost" disabled=${busy} onClick=${rollback}>Roll back</button>`}</td></tr>`)}</tbody></table>`}
