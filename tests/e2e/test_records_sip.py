@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from ivr.records import Store
+from prosody.radar import RadarModel
 from speech.audio import resample
 from tests.sip_helpers import (
     fixture_pcap,
@@ -91,10 +92,23 @@ def records(data: Path) -> list[dict]:
         store.close()
 
 
+def _radar_version_live(data: Path) -> Store:
+    """An admin approved a radar version while `ivr serve` runs (no restart)."""
+    store = Store(f"sqlite:///{data / 'ivr.sqlite3'}")
+    version = store.radar.propose(RadarModel.load().to_json(full=False), {}, "2026-11-30", 2.0, "ada")
+    store.radar.approve(version, "ada")
+    return store
+
+
 def test_a_sipp_call_is_recorded_and_no_card_number_is_kept(served, engines, tmp_path):
     pcap = tmp_path / "card.pcap"
     length = card_pcap(pcap, engines)
-    proc = sipp_call(tmp_path, served["sip"], pcap, listen_ms=int(length * 1000) + 4000)
+    admin = _radar_version_live(served["data"])
+    try:
+        proc = sipp_call(tmp_path, served["sip"], pcap, listen_ms=int(length * 1000) + 4000)
+    finally:
+        admin.radar.rollback("ada")  # the module's other calls: the shipped model
+        admin.close()
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = served["data"]
     (call,) = wait_until(
@@ -113,6 +127,9 @@ def test_a_sipp_call_is_recorded_and_no_card_number_is_kept(served, engines, tmp
     assert speakers == {"caller", "ivr"} and "card number" in call["transcript"][1]["text"].lower()
     assert Path(call["recording_path"]).is_file() and call["recording_ms"] > 10000
     assert call["radar"] and call["turns"] >= 1
+    # the worker judged it with the version approved while it ran, and kept the radar's cues
+    affects = [e for e in call["events"] if e["type"] == "affect"]
+    assert affects and all(e.get("model") == 1 and e["cues"]["ep"] for e in affects), affects
     keyed = [e["digit"] for e in call["events"] if e["type"] == "dtmf"]
     assert keyed == ["X"] * 12 + list(KEYED[-4:]) + ["#", "X", "X", "X"]  # the code is secure: all masked
     assert any("[redacted]" in t["text"] for t in call["transcript"])  # the dialplan's own pattern
