@@ -16,6 +16,7 @@ from pathlib import Path
 
 from common import ROOT  # noqa: F401  (puts the project on sys.path)
 
+from ivr.radar import retrain
 from ivr.radar.admin import run_retrain
 from ivr.records import Store
 from prosody.radar import RadarModel
@@ -49,10 +50,11 @@ def line(name: str, out: dict, seconds: float) -> str:  # type: ignore[type-arg]
     lab = out["labels"]
     head = f"  {name:46s} {lab['upset']:4d}/{lab['calm']:<4d}"
     if "before" not in out:
-        return f"{head} {'':41s} refused: {out['reason']}"
-    b, a = out["before"], out["after"]
+        return f"{head} {'':62s} refused: {out['reason']}"
+    b, same, a = out["before"], out["before_at_budget"], out["after"]
     verdict = "accepted" if out["accepted"] else f"refused: {out['reason']}"
-    return (f"{head} {b['uar']:.3f} -> {a['uar']:.3f}  {b['false_per_100']:5.1f} -> {a['false_per_100']:5.1f}  "
+    return (f"{head} {b['uar']:.3f} / {same['uar']:.3f} -> {a['uar']:.3f}  {b['false_per_100']:5.1f} / "
+            f"{same['false_per_100']:4.1f} -> {a['false_per_100']:4.1f}  {out.get('encoder_weight')}  "
             f"{out.get('confidence', 0):4.0%}  {seconds:4.1f} s  {verdict}")  # fmt: skip
 
 
@@ -63,12 +65,20 @@ def main() -> int:
     print(f"generated day: {len(truth)} calls ({truth.count('angry')} angry, {truth.count('anxious')} anxious, "
           f"{truth.count('neither')} calm) of {day['meta']['speakers']} emotion_dev speakers; "
           f"encoder head: {day['meta']['encoder']}")  # fmt: skip
+    print("  held-out calls: the live model as it runs / at the budget -> retrained (for the budget); the")
     print(
-        f"  {'labels':46s} {'up/calm':9s} {'held-out UAR':16s} {'false/100 calm':16s} {'sure':5s} {'time':6s}"
+        "  encoder's share; on how many resamples of the held-out calls the retrained one beats the live at the budget"
+    )
+    print(
+        f"  {'labels':46s} {'up/calm':9s} {'held-out UAR':25s} {'false/100 calm':22s} {'enc':4s} {'sure':5s} time"
     )
     for name, kw in CASES:
         out, seconds = run(shipped, **kw)
         print(line(name, out, seconds))
+    retrain.ENCODER_WEIGHTS = (0.0,)  # what the encoder cues add: the same refit without them
+    out, seconds = run(shipped)
+    retrain.ENCODER_WEIGHTS = (0.0, 0.25, 0.5)
+    print(line("every call labelled, the encoder's share held at 0", out, seconds))
     print(
         "  the false-alarm budget (every call labelled): threshold set on the training calls, held-out figures"
     )
