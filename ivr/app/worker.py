@@ -170,12 +170,15 @@ class Worker:
             services.queue = QueueHandoff(self.acd, services.agent_uri, self._past_calls)
             services.desk = store.console
             services.transfers = store.transfers
-            services.radar_live = LiveRadar(store.radar, RadarModel.load())  # an approval: the next call
+            radar = LiveRadar(store.radar, RadarModel.load())  # an admin's approval: the next call's model
+            services.radar_live = await asyncio.to_thread(radar.start)
             async with httpx.AsyncClient(verify=tls.client_context()) as http:
                 self.http = http
                 await self._warm_up()
                 return await self._take_calls(self.acd)
         finally:
+            if services.radar_live is not None:
+                await asyncio.to_thread(services.radar_live.stop)
             await asyncio.to_thread(store.close)
 
     def _past_calls(self, number: str, call_id: str) -> dict[str, Any] | None:

@@ -93,10 +93,15 @@ def records(data: Path) -> list[dict]:
 
 
 def _radar_version_live(data: Path) -> Store:
-    """An admin approved a radar version while `ivr serve` runs (no restart)."""
+    """An admin approved a radar version while `ivr serve` runs (no restart); every worker has
+    taken it up (its log says so) before the call."""
     store = Store(f"sqlite:///{data / 'ivr.sqlite3'}")
     version = store.radar.propose(RadarModel.load().to_json(full=False), {}, "2026-11-30", 2.0, "ada")
     store.radar.approve(version, "ada")
+    logs = list((data / "run").glob("worker-*.log"))
+    assert logs
+    wait_until(lambda: all(f"radar: version {version} is live" in p.read_text(errors="replace") for p in logs),
+               30, "the workers to take up the approved radar version")  # fmt: skip
     return store
 
 

@@ -13,6 +13,7 @@ from ivr.radar.admin import describe, run_retrain
 from ivr.radar.live import LiveRadar
 from ivr.radar.records import RadarError
 from prosody.radar import RadarModel
+from tests.sip_helpers import wait_until
 from tests.tools.radar_day import write_day
 
 pytestmark = pytest.mark.unit
@@ -117,3 +118,25 @@ def test_the_false_alarm_budget_sets_the_threshold(store):
     assert strict["after"]["false_per_100"] <= loose["after"]["false_per_100"]
     with pytest.raises(RadarError, match="0 to 50"):
         store.radar.set_budget(80, "admin")
+
+
+def test_a_workers_watch_takes_up_an_approval_and_rides_out_a_store_error(store):
+    """A worker's watch reads the store from its own thread (a call's start never queries it):
+    an approval is taken up within its refresh; a store error keeps the last version."""
+    live = LiveRadar(store.radar, SHIPPED, refresh_s=0.05).start()
+    try:
+        assert live.current() is SHIPPED
+        version = store.radar.propose(SHIPPED.to_json(full=False), {}, "2026-11-30", 2.0, "ada")
+        store.radar.approve(version, "ada")
+        wait_until(lambda: live.current().version == version, 10, "the watch to take up the approval")
+        calls = []
+
+        def away() -> tuple[int, float]:
+            calls.append(1)
+            raise ConnectionError("the store is away")
+
+        live.records = type("Away", (), {"stamp": staticmethod(away)})()  # type: ignore[assignment]
+        wait_until(lambda: len(calls) >= 3, 10, "the watch to meet the error three times")
+        assert live.current().version == version  # still the approved one
+    finally:
+        live.stop()
