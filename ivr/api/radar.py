@@ -102,23 +102,22 @@ def radar_router() -> APIRouter:
             _radar(request), shipped, since, body.since, until, body.budget, body.dry_run, who.user
         )
 
-    @router.post("/api/radar/versions/{version}/approve")
-    def approve(version: Version, request: Request, who: AdminUser) -> dict[str, Any]:
+    def decided(decide: Any, version: int, who: str) -> dict[str, Any]:
         try:
-            row = _radar(request).approve(version, who.user)
+            row: dict[str, Any] = decide(version, who)
         except RadarError as e:
             raise _refused(e) from None
         row.pop("body", None)
         return row
 
+    @router.post("/api/radar/versions/{version}/approve")
+    def approve(version: Version, request: Request, who: AdminUser) -> dict[str, Any]:
+        """The version live: the workers judge their next calls with it (no restart)."""
+        return decided(_radar(request).approve, version, who.user)
+
     @router.post("/api/radar/versions/{version}/reject")
     def reject(version: Version, request: Request, who: AdminUser) -> dict[str, Any]:
-        try:
-            row = _radar(request).reject(version, who.user)
-        except RadarError as e:
-            raise _refused(e) from None
-        row.pop("body", None)
-        return row
+        return decided(_radar(request).reject, version, who.user)
 
     @router.post("/api/radar/rollback")
     def rollback(request: Request, who: AdminUser) -> dict[str, Any]:

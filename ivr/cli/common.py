@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from ivr.settings import Settings, SettingsError
@@ -54,3 +55,13 @@ def settings_from(args: argparse.Namespace):
 
 
 # -- dialplan plumbing shared by replay and chat ----------------------------------------
+
+
+def when(value: str, flag: str = "--since") -> float:
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{flag} {value!r}: use an ISO date or time, e.g. 2026-12-01 or 2026-12-01T09:30"
+        ) from None
+    return (t if t.tzinfo else t.astimezone()).timestamp()

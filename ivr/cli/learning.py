@@ -11,23 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from ivr.analytics.report import report, tables, to_csv
-from ivr.cli.common import UsageError, settings_from
+from ivr.cli.common import UsageError, settings_from, when
 from ivr.cli.context import open_store
 from ivr.kb import KbError
 from ivr.qa.config import QaConfigError, load_qa_config
 from ivr.qa.screen import Screener
 from ivr.telephony.numbers import check_numbers, normalize
 from speech.embed import Embedder
-
-
-def when(value: str, flag: str = "--since") -> float:
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(
-            f"{flag} {value!r}: use an ISO date or time, e.g. 2026-12-01 or 2026-12-01T09:30"
-        ) from None
-    return (t if t.tzinfo else t.astimezone()).timestamp()
 
 
 def _qa_config(settings: Any) -> Any:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 from typing import Any
 
-from ivr.cli.common import UsageError, fail, settings_from
+from ivr.cli.common import UsageError, fail, settings_from, when
 from ivr.cli.context import open_store
 from ivr.nlu.intents import plain
 from ivr.radar.admin import describe, run_retrain
@@ -41,21 +40,11 @@ def cmd_radar(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _when(value: str, flag: str) -> float:
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(
-            f"{flag} {value!r}: use an ISO date or time, e.g. 2026-12-01 or 2026-12-01T09:30"
-        ) from None
-    return (t if t.tzinfo else t.astimezone()).timestamp()
-
-
 def _admin(args: argparse.Namespace, radar: Any) -> int:
     who = args.by
     if args.action == "retrain":
-        until = _when(args.until, "--until") if args.until else None
-        out = run_retrain(radar, _shipped(), _when(args.since, "--since"), args.since, until,
+        until = when(args.until, "--until") if args.until else None
+        out = run_retrain(radar, _shipped(), when(args.since, "--since"), args.since, until,
                           args.budget, args.dry_run, who)  # fmt: skip
         print(json.dumps(out, indent=1, default=str) if args.json else describe(out))
         return 0 if out["accepted"] else 1
