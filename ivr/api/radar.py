@@ -79,7 +79,7 @@ def radar_router() -> APIRouter:
         r = _radar(request)
         live = r.active()
         return {"live_version": live["version"] if live else 0, "budget": r.budget(), "labels": r.counts(),
-                "versions": r.versions()}  # fmt: skip
+                "agreement": r.agreement(), "versions": r.versions()}  # fmt: skip
 
     @router.get("/api/radar/versions/{version}")
     def version(version: Version, request: Request, _: SupervisorUser) -> dict[str, Any]:

@@ -58,6 +58,10 @@ def _admin(args: argparse.Namespace, radar: Any) -> int:
             )
             return 0
         print(f"false-alarm budget: {radar.budget()} per 100 calm calls; labelled calls: {radar.counts()}")
+        a = radar.agreement()
+        if a["upset_calls"] or a["calm_calls"]:
+            print(f"as the labelled calls ran, the radar escalated {a['upset_escalated']} of {a['upset_calls']} upset "
+                  f"calls and {a['false_per_100']} per 100 of {a['calm_calls']} calm ones")  # fmt: skip
         live = [r["version"] for r in rows if r["state"] == "active"]
         print(f"live: version {live[0] if live else 0}{'' if live else ' (as shipped)'}")
         for r in rows:

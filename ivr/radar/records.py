@@ -128,19 +128,40 @@ class RadarRecords:
                     )
         return out
 
-    def counts(self) -> dict[str, int]:
-        """Calls labelled, by label (the latest source's word: QA's over the wrap-up's)."""
+    def _by_call(self) -> dict[str, tuple[str, str]]:
+        """Each labelled call's label (QA's over the wrap-up's) and the level its radar reached."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(radar_labels.c.call_id, radar_labels.c.source, radar_labels.c.label)
+                select(
+                    radar_labels.c.call_id, radar_labels.c.source, radar_labels.c.label, calls.c.affect_level
+                ).join(calls, calls.c.id == radar_labels.c.call_id)
             ).all()
-        by_call: dict[str, dict[str, str]] = {}
+        sources: dict[str, dict[str, str]] = {}
+        level: dict[str, str] = {}
         for r in rows:
-            by_call.setdefault(r.call_id, {})[r.source] = r.label
+            sources.setdefault(r.call_id, {})[r.source] = r.label
+            level[r.call_id] = r.affect_level or ""
+        return {c: (s.get("qa") or s["wrapup"], level[c]) for c, s in sources.items()}
+
+    def counts(self) -> dict[str, int]:
+        """Calls labelled, by label (the latest source's word: QA's over the wrap-up's)."""
         out = dict.fromkeys(LABELS, 0)
-        for sources in by_call.values():
-            out[sources.get("qa") or sources["wrapup"]] += 1
+        for label, _ in self._by_call().values():
+            out[label] += 1
         return out
+
+    def agreement(self) -> dict[str, Any]:
+        """How the radar did on the calls people labelled, as the calls ran: the share of the
+        upset ones it escalated, and of the calm ones (its false alarms per 100)."""
+        rows = list(self._by_call().values())
+        upset = [lvl == "escalate" for label, lvl in rows if label != "neither"]
+        calm = [lvl == "escalate" for label, lvl in rows if label == "neither"]
+        return {
+            "upset_calls": len(upset),
+            "upset_escalated": round(sum(upset) / len(upset), 3) if upset else None,
+            "calm_calls": len(calm),
+            "false_per_100": round(100 * sum(calm) / len(calm), 1) if calm else None,
+        }
 
     # -- versions --------------------------------------------------------------------------
     def propose(

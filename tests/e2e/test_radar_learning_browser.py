@@ -146,6 +146,7 @@ def test_an_admin_retrains_approves_and_rolls_back_in_the_console_and_the_next_c
         admin.page.goto(f"{base}/console/radar")
         labels = admin.page.get_by_role("region", name="labels")
         expect(labels).to_contain_text("upset calls labelled", timeout=WAIT_MS)
+        expect(labels.locator("[data-kpi=caught]")).to_contain_text("of the upset calls as they ran")
         admin.page.get_by_label("Labelled since").fill(since)
         admin.page.get_by_label("False alarms per 100 calm calls").fill("3")
         admin.page.get_by_role("button", name="Save budget").click()

@@ -43,6 +43,8 @@ export function RadarView({ me }) {
       <span><b>${l.angry + l.anxious}</b> upset calls labelled (${l.angry} angry, ${l.anxious} anxious)</span>
       <span><b>${l.neither}</b> calm</span>
       <span>live: <b>${state.live_version ? `version ${state.live_version}` : "as shipped"}</b></span>
+      ${state.agreement.upset_calls > 0 && html`<span data-kpi="caught">the radar escalated <b>${pct(state.agreement.upset_escalated)}</b> of the upset calls as they ran</span>`}
+      ${state.agreement.calm_calls > 0 && html`<span data-kpi="false">and <b>${state.agreement.false_per_100}</b> per 100 calm ones</span>`}
     </section>
     <section aria-label="retrain"><h3>Retrain on labelled calls</h3>
       <div class="actions">

@@ -42,6 +42,13 @@ def test_labels_are_checked_and_kept_with_the_utterances_cues(store):
     assert [(r["source"], r["label"], r["started_ms"]) for r in radar.labels_of(cid)] == [
         ("qa", "angry", 5000), ("wrapup", "angry", None)]  # fmt: skip
     assert radar.counts() == {"angry": 1, "anxious": 0, "neither": 0}
+    # how the radar did on it as it ran (the generated calls' records say "calm")
+    assert radar.agreement() == {
+        "upset_calls": 1,
+        "upset_escalated": 0.0,
+        "calm_calls": 0,
+        "false_per_100": None,
+    }
     (row,) = radar.labelled_calls(day["first"] - 1)
     assert len(row["utterances"]) >= 3 and all("pp" in u["cues"] for u in row["utterances"])
 
