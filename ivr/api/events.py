@@ -52,7 +52,13 @@ def _new_events(store: Any, call_id: str, after_seq: int) -> list[dict[str, Any]
             .where(call_events.c.call_id == call_id, call_events.c.seq > after_seq)
             .order_by(call_events.c.seq)
         ).all()
-    return [{"seq": r.seq, "t_ms": r.t_ms, "type": r.type, **json.loads(r.data)} for r in rows]
+    # not the radar's cues (numbers for retraining, ~2 KB an utterance): the pages show its scores
+    return [{"seq": r.seq, "t_ms": r.t_ms, "type": r.type, **_shown(json.loads(r.data))} for r in rows]
+
+
+def _shown(data: dict[str, Any]) -> dict[str, Any]:
+    data.pop("cues", None)
+    return data
 
 
 def silent(e: dict[str, Any]) -> bool:

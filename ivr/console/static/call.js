@@ -41,7 +41,7 @@ export function CallView({ callId }) {
       <section class="col" aria-label="transcript"><h3>Transcript</h3><${Transcript} lines=${lines} live=${false} onMark=${call.status === "ended" ? setMark : null} marked=${mark} /></section>
       <section class="col" aria-label="radar"><h3>Radar</h3><${RadarChart} points=${call.radar || []} height=${180} />
         <details><summary>Events (${call.events.length})</summary>
-          <table class="grid small"><tbody>${call.events.map((e) => html`<tr><td>${dur(e.t_ms / 1000)}</td><td>${e.type}</td><td class="ev">${JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => k !== "t_ms" && k !== "type")))}</td></tr>`)}</tbody></table>
+          <table class="grid small"><tbody>${call.events.map((e) => html`<tr><td>${dur(e.t_ms / 1000)}</td><td>${e.type}</td><td class="ev">${JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => k !== "t_ms" && k !== "type" && k !== "cues")))}</td></tr>`)}</tbody></table>
         </details>
       </section>
     </div>

@@ -87,12 +87,27 @@ def test_the_pop_and_the_pushed_call(setup):
         assert r.status_code == 403  # another agent's screen is not bob's
         acd.answered("call-9", "ann")
         rec(make("call-9", 5000, T.SAY, text="Connecting you now."))
+        rec(
+            make(
+                "call-9",
+                6000,
+                T.AFFECT,
+                anger=0.4,
+                anxiety=0.1,
+                level="rising",
+                cues={"pp": [1.0, 2.0], "s": 1.5},
+            )
+        )
         rec(make("call-9", 9000, T.CALL_END, duration_ms=9000))
         store.writer.flush()
         seen = [_next(ws, states) for _ in range(2)]
         assert [m["type"] for m in seen] == ["call_update", "call_end"] and seen[1][
             "outcome"
         ] == "caller_hung_up"
+        affect = [e for e in seen[0]["events"] if e["type"] == "affect"]
+        assert (
+            affect == [{**affect[0], "anger": 0.4, "level": "rising"}] and "cues" not in affect[0]
+        )  # scores, not cues
     assert states[:2] == ["ringing", "on_call"], states
 
 
