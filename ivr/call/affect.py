@@ -58,9 +58,10 @@ class AffectJudge:
         if update is None:
             return
         extra: dict[str, Any] = {} if update.valence is None else {"valence": update.valence}
-        if update.cues is not None:
-            extra["cues"] = update.cues.to_json()
-        version = radar.model.version
+        cues = getattr(update, "cues", None)
+        if cues is not None:
+            extra["cues"] = cues.to_json()
+        version = getattr(getattr(radar, "model", None), "version", 0)
         self._emit(
             make(
                 self.call_id,
