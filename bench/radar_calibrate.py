@@ -120,8 +120,12 @@ def main() -> None:
         features=r.features,
     )
     if not args.dry_run:
+        # the encoder head is bench/radar_encoder.py's: kept as it is (rerun that after a change
+        # of the prosody recipe, to choose its weight against the new prosody head)
+        model = model.with_encoder(RadarModel.load().encoder)
         model.save()
-        print(f"wrote models/radar.json from {len(rest)} clips of {len(baselines)} baselined speakers")
+        print(f"wrote models/radar.json from {len(rest)} clips of {len(baselines)} baselined speakers"
+              f"{'; the encoder head kept' if model.encoder is not None else ''}")  # fmt: skip
     for name, m in (("anger", anger), ("anxiety", anxiety)):
         top = sorted(zip(r.features, m.weights, strict=True), key=lambda p: -abs(p[1]))[:6]
         print(f"  {name}: " + ", ".join(f"{f} {w:+.2f}" for f, w in top))
