@@ -8,10 +8,10 @@ mark, negatives at half weight); a calm call's are negatives.
 
 The fit: both heads (prosody and, when the model has one, encoder) by ridge logistic regression
 pulled toward the shipped model's weights (`Logistic.fit(prior=...)`), the ridge and the encoder
-head's share chosen on two folds of the training calls (by caller); then the thresholds from the
-admin's false-alarm budget (false escalations per hundred calm calls) on the training calls. A
-held-out share of the calls (the calls of a third of the callers, by a hash of their number:
-callers the new model never heard) scores the live model and the new one as
+head's share chosen on two folds of the training calls; then the thresholds from the admin's
+false-alarm budget (false escalations per hundred calm calls) on the training calls. A held-out
+share of the calls (a fixed third of each label's, by a hash of the call id) scores the live
+model and the new one as
 the workers would: each call's utterances through the radar's smoothing and levels, escalated
 or not. The live model is scored as it runs and with its threshold set for the same budget; the
 new model is refused unless it beats the latter there (on 90% of resamples of those calls): a
@@ -217,7 +217,7 @@ def _auc(top: np.ndarray, upset: np.ndarray) -> float:
 
 def choose(prior: RadarModel, train: list[LabelledCall]) -> tuple[float, float | None]:
     """The pull toward the prior and the encoder head's share (when the model has one) that
-    rank calls best on two folds of the training calls (by caller)."""
+    rank calls best on two folds of the training calls."""
     weights: tuple[float | None, ...] = ENCODER_WEIGHTS if prior.encoder is not None else (None,)
     folds = [split(train, 0.5, salt) for salt in ("a", "b")]
     best, chosen = -1.0, (L2S[2], weights[0])

@@ -14,7 +14,7 @@ function Figures({ out }) {
   return html`<table class="grid" aria-label="before and after"><thead><tr><th>held-out calls: ${out.held_out_calls} (${out.before.upset_calls} upset, ${out.before.calm_calls} calm)</th>
     <th>UAR</th><th>angry caught</th><th>anxious caught</th><th>false alarms / 100 calm</th></tr></thead>
     <tbody>${row(`live (version ${out.live_version}), as it runs`, out.before)}${out.before_at_budget && row("live, its threshold set for the budget", out.before_at_budget)}${row("retrained, for the budget", out.after)}</tbody></table>
-    <p class="muted">Held out: the calls of callers the retraining never heard. Trained on ${out.train_calls} calls; escalates at ${out.thresholds.escalate_on} (set for the budget on the training calls)${out.encoder_weight != null ? `; the encoder's share ${out.encoder_weight}` : ""}. A new version must beat the live one at the same budget on ${Math.round((out.confidence || 0) * 100)}% of resamples (90% needed).</p>`;
+    <p class="muted">Held out: a third of each label's calls, not trained on. Trained on ${out.train_calls} calls; escalates at ${out.thresholds.escalate_on} (set for the budget on the training calls)${out.encoder_weight != null ? `; the encoder's share ${out.encoder_weight}` : ""}. A new version must beat the live one at the same budget on ${Math.round((out.confidence || 0) * 100)}% of resamples (90% needed).</p>`;
 }
 
 export function RadarView({ me }) {
